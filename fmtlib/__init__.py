@@ -1,0 +1,15 @@
+"""fmtlib: bit-accurate emulation of low-precision number formats.
+
+>>> import numpy as np, fmtlib
+>>> fmtlib.FP("e2m1").quantize(np.array([0.2, 1.3, 5.1], dtype=np.float32))
+array([0. , 1.5, 6. ], dtype=float32)
+"""
+from .catalog import parse_format as get_format
+from .codecs import FP, Codec
+from .formats import FloatFormat
+from .registry import from_config, get
+from .rounding import Overflow, Rounding
+
+__version__ = "0.1.0"
+
+__all__ = ["FP", "Codec", "FloatFormat", "Overflow", "Rounding", "from_config", "get", "get_format", "__version__"]

@@ -1,0 +1,85 @@
+"""Input checking and the raw-bit views the kernels work on."""
+from __future__ import annotations
+
+import numpy as np
+import ml_dtypes
+
+from .catalog import parse_format
+
+#: float dtype -> (catalogue name of its format, integer dtype for its bits)
+_FLOAT_DTYPES = {
+    np.dtype(np.float64): ("fp64", np.int64),
+    np.dtype(np.float32): ("fp32", np.uint32),
+    np.dtype(np.float16): ("fp16", np.uint16),
+    np.dtype(ml_dtypes.bfloat16): ("bf16", np.uint16),
+}
+FLOAT_DTYPE_NAMES = "float64, float32, float16, bfloat16"
+
+
+def float_dtype(dtype) -> np.dtype:
+    """Normalise a requested output float dtype, or raise a clear TypeError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dtype!r}") from None
+    dt = dt.newbyteorder("=") if dt.byteorder not in "=|" else dt
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dt}")
+    return dt
+
+
+def dtype_format(dt: np.dtype):
+    """The FloatFormat of a float dtype (fp64, fp32, fp16, bf16)."""
+    return parse_format(_FLOAT_DTYPES[dt][0])
+
+
+def bits_view(a: np.ndarray) -> np.ndarray:
+    """A flat integer view of a contiguous float array's bits."""
+    return a.reshape(-1).view(_FLOAT_DTYPES[a.dtype][1])
+
+
+def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
+    """``x`` as a native-endian C-contiguous float array, and whether it was a scalar.
+
+    Raises TypeError for anything that is not float16/bfloat16/float32/float64 data.
+    """
+    scalar = False
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{what} takes floating-point data ({FLOAT_DTYPE_NAMES}); got bool")
+    if isinstance(x, (int, float)):
+        x = np.asarray(x, dtype=np.float64)
+        scalar = True
+    elif isinstance(x, np.generic):
+        scalar = True
+        x = np.asarray(x)
+    elif not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+        if x.dtype.kind in "iu":
+            x = x.astype(np.float64)  # a list of Python ints is a list of numbers
+    dt = x.dtype
+    if dt.byteorder not in "=|":
+        x = x.astype(dt.newbyteorder("="))
+        dt = x.dtype
+    if dt not in _FLOAT_DTYPES:
+        kind = {"i": "an integer", "u": "an unsigned integer", "b": "a bool", "c": "a complex",
+                "O": "an object", "U": "a string", "S": "a bytes"}.get(dt.kind, "a")
+        raise TypeError(
+            f"{what} takes floating-point data ({FLOAT_DTYPE_NAMES}); got {kind} array of dtype {dt}"
+            + (". Convert first, e.g. x.astype(np.float32)" if dt.kind in "iub" else "")
+        )
+    return np.ascontiguousarray(x), scalar
+
+
+def as_codes(codes, fmt) -> np.ndarray:
+    """Integer codes as a C-contiguous array; raises for non-integers or codes out of range."""
+    c = np.asarray(codes)
+    if c.dtype.kind not in "iu":
+        raise TypeError(f"codes must be an integer array, got dtype {c.dtype}")
+    if c.dtype.byteorder not in "=|":
+        c = c.astype(c.dtype.newbyteorder("="))
+    if c.size:
+        lo, hi = int(c.min()), int(c.max())
+        if lo < 0 or hi >= fmt.num_codes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"code {bad} out of range for {fmt} ({fmt.bits} bits: 0..{fmt.num_codes - 1})")
+    return np.ascontiguousarray(c)

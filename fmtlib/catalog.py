@@ -1,0 +1,146 @@
+"""The catalogue of named formats, their aliases, and parsing of ``eXmY`` strings.
+
+>>> parse_format("e4m3fn").max
+448.0
+>>> parse_format("e5m6,bias=13").bias
+13
+"""
+from __future__ import annotations
+
+import difflib
+import re
+
+from .formats import FloatFormat
+
+# name -> (ebits, mbits, keyword arguments). Sources: ml_dtypes (float8 family, sub-byte
+# MX types, e8m0fnu), OCP MX v1.0 (e2m1, e3m2, e2m3, e8m0), IEEE 754 (fp16, fp32), bf16.
+_NAMED: dict[str, tuple[int, int, dict]] = {
+    "e2m1": (2, 1, dict(specials="none")),
+    "e3m2": (3, 2, dict(specials="none")),
+    "e2m3": (2, 3, dict(specials="none")),
+    "e4m3": (4, 3, dict(specials="ieee")),
+    "e4m3fn": (4, 3, dict(specials="fn")),
+    "e4m3fnuz": (4, 3, dict(specials="fnuz", bias=8)),
+    "e4m3b11fnuz": (4, 3, dict(specials="fnuz", bias=11)),
+    "e5m2": (5, 2, dict(specials="ieee")),
+    "e5m2fnuz": (5, 2, dict(specials="fnuz", bias=16)),
+    "e3m4": (3, 4, dict(specials="ieee")),
+    "e8m0": (8, 0, dict(specials="fn", signed=False, subnormals=False)),
+    "ue4m3": (4, 3, dict(specials="fn", signed=False)),
+    "fp16": (5, 10, dict(specials="ieee")),
+    "bf16": (8, 7, dict(specials="ieee")),
+    "fp32": (8, 23, dict(specials="ieee")),
+    "fp64": (11, 52, dict(specials="ieee")),
+}
+
+_ALIASES = {
+    "fp4": "e2m1", "e2m1fn": "e2m1", "float4_e2m1fn": "e2m1", "fp4_e2m1": "e2m1",
+    "fp6": "e3m2", "e3m2fn": "e3m2", "float6_e3m2fn": "e3m2", "fp6_e3m2": "e3m2",
+    "e2m3fn": "e2m3", "float6_e2m3fn": "e2m3", "fp6_e2m3": "e2m3",
+    "float8_e4m3": "e4m3",
+    "float8_e4m3fn": "e4m3fn", "fp8_e4m3": "e4m3fn", "fp8": "e4m3fn",
+    "float8_e4m3fnuz": "e4m3fnuz", "float8_e4m3b11fnuz": "e4m3b11fnuz",
+    "float8_e5m2": "e5m2", "fp8_e5m2": "e5m2",
+    "float8_e5m2fnuz": "e5m2fnuz",
+    "float8_e3m4": "e3m4",
+    "e8m0fnu": "e8m0", "float8_e8m0fnu": "e8m0", "ue8m0": "e8m0",
+    "e4m3_scale": "ue4m3",
+    "float16": "fp16", "half": "fp16", "e5m10": "fp16", "binary16": "fp16",
+    "bfloat16": "bf16", "e8m7": "bf16",
+    "float32": "fp32", "single": "fp32", "e8m23": "fp32", "binary32": "fp32",
+    "float64": "fp64", "double": "fp64", "e11m52": "fp64", "binary64": "fp64",
+}
+
+_EXMY = re.compile(r"^(u?)e(\d+)m(\d+)(fnuz|fnu|fn)?$")
+_SUFFIX_SPECIALS = {None: "ieee", "fn": "fn", "fnuz": "fnuz", "fnu": "fn"}
+
+
+def default_specials(mbits: int, suffix: str | None = None) -> str:
+    """Specials of an uncatalogued ``eXmY``: IEEE-like, or ``none`` where mbits=0 leaves no NaN code."""
+    if suffix is None and mbits == 0:
+        return "none"
+    return _SUFFIX_SPECIALS[suffix]
+
+
+def names() -> list[str]:
+    """Every registered format name (aliases not included)."""
+    return list(_NAMED)
+
+
+def aliases() -> dict[str, str]:
+    """Alias -> canonical name."""
+    return dict(_ALIASES)
+
+
+def _suggest(key: str) -> str:
+    pool = list(_NAMED) + list(_ALIASES)
+    hits = difflib.get_close_matches(key, pool, n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
+
+
+def _parse_extras(parts: list[str], name: str) -> dict:
+    kw: dict = {}
+    for part in parts:
+        if "=" not in part:
+            raise ValueError(f"cannot parse {part!r} in format {name!r}; expected key=value")
+        k, v = (t.strip() for t in part.split("=", 1))
+        if k == "bias":
+            try:
+                kw["bias"] = int(v)
+            except ValueError:
+                raise ValueError(f"bias must be an integer in format {name!r}, got {v!r}") from None
+        elif k in ("signed", "subnormals"):
+            if v.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"{k} must be true or false in format {name!r}, got {v!r}")
+            kw[k] = v.lower() in ("true", "1")
+        elif k == "specials":
+            kw[k] = v
+        else:
+            raise ValueError(
+                f"unknown option {k!r} in format {name!r} (options: bias, signed, subnormals, specials)"
+            )
+    return kw
+
+
+def parse_format(spec: "str | FloatFormat", **overrides) -> FloatFormat:
+    """A :class:`FloatFormat` from a name, an alias or an ``eXmY[fn|fnuz][,bias=B,...]`` string.
+
+    A bare ``eXmY`` not in the catalogue is IEEE-like (inf and NaN at the top exponent);
+    ``fn``/``fnuz`` suffixes and ``u`` prefix (unsigned) follow ml_dtypes' naming.
+    Keyword ``overrides`` (``bias=``, ``specials=``, ...) replace fields.
+    """
+    if isinstance(spec, FloatFormat):
+        if not overrides:
+            return spec
+        fields = dict(ebits=spec.ebits, mbits=spec.mbits, bias=spec.bias, signed=spec.signed,
+                      subnormals=spec.subnormals, specials=spec.specials)
+        fields.update(overrides)
+        return FloatFormat(**fields)
+    if not isinstance(spec, str):
+        raise TypeError(f"a format is a name such as 'e2m1' or a FloatFormat, got {type(spec).__name__}")
+    head, *extra = [p.strip() for p in re.split(r"[,\s]+", spec.strip()) if p.strip()] or [""]
+    key = head.lower()
+    kw = _parse_extras(extra, spec)
+    canonical = _ALIASES.get(key, key)
+    if canonical in _NAMED:
+        ebits, mbits, base = _NAMED[canonical]
+        fields = dict(base, **kw)
+        fields.update(overrides)
+        name = canonical if not (kw or overrides) else ""
+        return FloatFormat(ebits, mbits, name=name, **fields)
+    m = _EXMY.match(key)
+    if m is None:
+        raise ValueError(f"unknown format {head!r}{_suggest(key)} (known: {', '.join(_NAMED)}; or any 'eXmY')")
+    unsigned, e, mb, suffix = m.groups()
+    fields = dict(specials=default_specials(int(mb), suffix), signed=not unsigned)
+    fields.update(kw)
+    fields.update(overrides)
+    return FloatFormat(int(e), int(mb), **fields)
+
+
+def canonical_name(fmt: FloatFormat) -> str | None:
+    """The catalogue name of a format equal to ``fmt``, if any."""
+    for n, (e, m, kw) in _NAMED.items():
+        if FloatFormat(e, m, **kw) == fmt:
+            return n
+    return None

@@ -1,0 +1,5 @@
+"""Codecs: format objects with encode / decode / quantize."""
+from .base import Codec
+from .fp import FP
+
+__all__ = ["Codec", "FP"]

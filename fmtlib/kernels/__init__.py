@@ -1,0 +1,1 @@
+"""Fast backends. ``cpu`` holds the Numba kernels; nothing here compiles at import time."""

@@ -1,0 +1,15 @@
+"""JIT options for every Numba kernel, in one place.
+
+``fastmath`` stays off: its ``nsz`` flag drops -0 and ``contract`` fuses multiply-adds,
+both of which change bits. ``cache=True`` keeps compiled kernels on disk so only the
+first use in a fresh environment pays for compilation.
+"""
+import os
+
+#: Options for element-wise array kernels.
+PARALLEL = dict(parallel=True, cache=True, fastmath=False, nogil=True, boundscheck=False)
+#: Options for scalar helpers that the array kernels inline.
+SCALAR = dict(cache=True, fastmath=False, inline="always")
+
+if os.environ.get("FMTLIB_BOUNDSCHECK") == "1":  # fuzzing runs turn bounds checks on
+    PARALLEL["boundscheck"] = True

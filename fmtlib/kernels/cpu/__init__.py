@@ -1,0 +1,1 @@
+"""Numba CPU kernels. Imported lazily by the codecs: importing fmtlib compiles nothing."""

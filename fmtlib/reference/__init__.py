@@ -1,0 +1,13 @@
+"""The exact oracle: every answer computed with Python ints and ``fractions.Fraction``.
+
+Slow and written to be read against the spec; the fast kernels are tested against it.
+
+>>> from fmtlib.reference import round_to_code
+>>> from fmtlib import get_format
+>>> round_to_code(get_format("e2m1"), 2.5)   # tie between 2 and 3 -> even significand
+4
+"""
+from .rounding import round_to_code
+from .values import code_value, code_to_float, all_values
+
+__all__ = ["round_to_code", "code_value", "code_to_float", "all_values"]

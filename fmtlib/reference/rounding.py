@@ -1,0 +1,151 @@
+"""Correct rounding of a real number to a code, exactly, for every mode and policy.
+
+Written for clarity: the value is a Fraction, its two neighbours are found from the
+binade's quantum, and the mode picks one. The kernels must agree bit for bit.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from ..rounding import Overflow, Rounding, rounds_toward_zero
+
+
+def _floor_log2(v: Fraction) -> int:
+    e = v.numerator.bit_length() - v.denominator.bit_length()
+    return e if Fraction(2) ** e <= v else e - 1
+
+
+def encode_exact(fmt, v: Fraction, negative: bool) -> int:
+    """Code of a representable value ``v >= 0`` (with ``negative`` for the sign bit)."""
+    if v == 0:
+        mag = 0
+    else:
+        e = max(_floor_log2(v), fmt.emin)
+        n = v / Fraction(2) ** (e - fmt.mbits)  # integer significand at this binade's quantum
+        assert n.denominator == 1, "value not representable"
+        n = int(n)
+        if fmt.subnormals:
+            # E=0 holds 0.M * 2^emin; above, E = e - emin + 1 and n carries the implicit 1.
+            mag = ((e - fmt.emin) << fmt.mbits) + n
+        else:
+            mag = ((e - fmt.emin) << fmt.mbits) + n - (1 << fmt.mbits)
+    sign = fmt.sign_mask if (negative and fmt.signed and not (mag == 0 and fmt.specials == "fnuz")) else 0
+    return sign | mag
+
+
+def _nan_result(fmt, negative: bool) -> int:
+    """Code for a NaN input (or a NaN result)."""
+    if fmt.has_nan:
+        if fmt.specials == "fnuz":
+            return fmt.nan_code
+        return fmt.nan_code | (fmt.sign_mask if negative else 0)
+    # No NaN code: ml_dtypes' convention (MX leaves it implementation-defined) is the zero
+    # of the opposite sign, since its quiet_NaN() is -0 and it negates for a negative NaN.
+    return 0 if negative else fmt.sign_mask
+
+
+def _overflow_result(fmt, negative: bool, mode: Rounding, overflow: Overflow) -> int:
+    maxc = fmt.max_code | (fmt.sign_mask if negative else 0)
+    if overflow is Overflow.SATURATE or rounds_toward_zero(mode, negative):
+        return maxc
+    if fmt.has_inf:
+        return fmt.inf_code | (fmt.sign_mask if negative else 0)
+    if fmt.has_nan:
+        return _nan_result(fmt, negative)
+    return maxc
+
+
+def round_to_code(
+    fmt,
+    x: float | Fraction,
+    rounding: Rounding | str = Rounding.NEAREST_EVEN,
+    overflow: Overflow | str = Overflow.IEEE,
+    *,
+    rand: int | None = None,
+    rbits: int = 62,
+    flush: bool = False,
+    src=None,
+) -> int:
+    """The code of ``x`` in ``fmt``, correctly rounded.
+
+    ``x`` is a Python float (any float16/bfloat16/float32/float64 value is one exactly) or a
+    Fraction. For ``stochastic``, ``rand`` is the random integer in ``[0, 2**rbits)``: with
+    ``F = floor(frac * 2**rbits)`` where ``frac = (|x| - a) / (b - a)``, the result is ``b``
+    exactly when ``F + rand >= 2**rbits``. ``flush`` flushes subnormal results to zero and,
+    when ``src`` (the input's FloatFormat) is given, subnormal inputs too.
+    """
+    mode = Rounding.parse(rounding)
+    overflow = Overflow.parse(overflow)
+    if isinstance(x, float):
+        if math.isnan(x):
+            return _nan_result(fmt, math.copysign(1.0, x) < 0)
+        negative = math.copysign(1.0, x) < 0
+        if math.isinf(x):
+            if negative and not fmt.signed:
+                return _negative_unsigned(fmt, overflow)
+            if overflow is Overflow.IEEE and fmt.has_inf:
+                return fmt.inf_code | (fmt.sign_mask if negative else 0)
+            if overflow is Overflow.IEEE and fmt.has_nan:
+                return _nan_result(fmt, negative)
+            return fmt.max_code | (fmt.sign_mask if negative else 0)
+        m = abs(Fraction(x))
+    else:
+        negative = x < 0
+        m = abs(Fraction(x))
+    if flush and src is not None and 0 < m < Fraction(2) ** src.emin and src.subnormals:
+        m = Fraction(0)  # denormals-are-zero on input
+
+    if m == 0:
+        if not fmt.has_zero:
+            if overflow is Overflow.IEEE and fmt.has_nan:
+                return _nan_result(fmt, False)
+            return 0  # the smallest value stands in for zero
+        return encode_exact(fmt, m, negative)
+    if negative and not fmt.signed:
+        return _negative_unsigned(fmt, overflow)
+
+    smallest_normal = Fraction(2) ** fmt.emin
+    if not fmt.subnormals and m < smallest_normal:
+        # no zero to round to: clamp to the smallest magnitude, in every mode
+        return fmt.sign_mask if negative else 0
+    e = max(_floor_log2(m), fmt.emin)
+    quantum = Fraction(2) ** (e - fmt.mbits)
+    n_lo = math.floor(m / quantum)
+    lo, hi = n_lo * quantum, (n_lo + 1) * quantum
+    frac = (m - lo) / quantum  # in [0, 1)
+
+    if frac == 0:
+        v = lo
+    elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+        v = hi if frac > Fraction(1, 2) or (frac == Fraction(1, 2) and n_lo % 2 == 1) else lo
+    elif mode is Rounding.NEAREST_AWAY:
+        v = hi if frac >= Fraction(1, 2) else lo
+    elif mode is Rounding.TOWARD_ZERO:
+        v = lo
+    elif mode is Rounding.UP:
+        v = lo if negative else hi
+    elif mode is Rounding.DOWN:
+        v = hi if negative else lo
+    elif mode is Rounding.ODD:
+        v = lo if n_lo % 2 == 1 else hi
+    elif mode is Rounding.STOCHASTIC:
+        if rand is None or not 0 <= rand < (1 << rbits):
+            raise ValueError("stochastic rounding needs rand in [0, 2**rbits)")
+        F = math.floor(frac * (1 << rbits))
+        v = hi if F + rand >= (1 << rbits) else lo
+    else:  # pragma: no cover - the enum is closed
+        raise AssertionError(mode)
+
+    if flush and 0 < v < smallest_normal:
+        v = Fraction(0)
+    if v > fmt.exact_value(fmt.max_code):
+        return _overflow_result(fmt, negative, mode, overflow)
+    return encode_exact(fmt, v, negative)
+
+
+def _negative_unsigned(fmt, overflow: Overflow) -> int:
+    """A negative number into an unsigned format: NaN (ml_dtypes) or the smallest value."""
+    if overflow is Overflow.IEEE and fmt.has_nan:
+        return fmt.nan_code
+    return 0
