@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 from ..rounding import Overflow, Rounding, rounds_toward_zero
 
 
 def _floor_log2(v: Fraction) -> int:
     e = v.numerator.bit_length() - v.denominator.bit_length()
-    return e if Fraction(2) ** e <= v else e - 1
+    return e if _pow2(e) <= v else e - 1
+
+
+def _pow2(e: int) -> Fraction:
+    """2**e as a Fraction."""
+    return Fraction(1 << e) if e >= 0 else Fraction(1, 1 << -e)
+
+
+@lru_cache(maxsize=None)
+def _max_value(fmt) -> Fraction:
+    return fmt.exact_value(fmt.max_code)
 
 
 def encode_exact(fmt, v: Fraction, negative: bool) -> int:
@@ -22,7 +33,7 @@ def encode_exact(fmt, v: Fraction, negative: bool) -> int:
         mag = 0
     else:
         e = max(_floor_log2(v), fmt.emin)
-        n = v / Fraction(2) ** (e - fmt.mbits)  # integer significand at this binade's quantum
+        n = v / _pow2(e - fmt.mbits)  # integer significand at this binade's quantum
         assert n.denominator == 1, "value not representable"
         n = int(n)
         if fmt.subnormals:
@@ -93,7 +104,7 @@ def round_to_code(
     else:
         negative = x < 0
         m = abs(Fraction(x))
-    if flush and src is not None and 0 < m < Fraction(2) ** src.emin and src.subnormals:
+    if flush and src is not None and 0 < m < _pow2(src.emin) and src.subnormals:
         m = Fraction(0)  # denormals-are-zero on input
 
     if m == 0:
@@ -105,12 +116,12 @@ def round_to_code(
     if negative and not fmt.signed:
         return _negative_unsigned(fmt, overflow)
 
-    smallest_normal = Fraction(2) ** fmt.emin
+    smallest_normal = _pow2(fmt.emin)
     if not fmt.subnormals and m < smallest_normal:
         # no zero to round to: clamp to the smallest magnitude, in every mode
         return fmt.sign_mask if negative else 0
     e = max(_floor_log2(m), fmt.emin)
-    quantum = Fraction(2) ** (e - fmt.mbits)
+    quantum = _pow2(e - fmt.mbits)
     n_lo = math.floor(m / quantum)
     lo, hi = n_lo * quantum, (n_lo + 1) * quantum
     frac = (m - lo) / quantum  # in [0, 1)
@@ -139,7 +150,7 @@ def round_to_code(
 
     if flush and 0 < v < smallest_normal:
         v = Fraction(0)
-    if v > fmt.exact_value(fmt.max_code):
+    if v > _max_value(fmt):
         return _overflow_result(fmt, negative, mode, overflow)
     return encode_exact(fmt, v, negative)
 

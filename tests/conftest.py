@@ -1,0 +1,77 @@
+"""Shared lists of formats and helpers: one test body, many formats."""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from fmtlib import FloatFormat, Overflow, Rounding, get_format
+from fmtlib.reference import round_to_code
+
+#: Formats every exhaustive test covers: the issue's list plus custom EjMk formats with odd biases.
+EXHAUSTIVE_FORMATS = {
+    "e2m1": get_format("e2m1"),
+    "e3m2": get_format("e3m2"),
+    "e2m3": get_format("e2m3"),
+    "e4m3fn": get_format("e4m3fn"),
+    "e5m2": get_format("e5m2"),
+    "e8m0": get_format("e8m0"),
+    "e3m0_b3_none": FloatFormat(3, 0, bias=3, specials="none"),
+    "e1m2_b1_none": FloatFormat(1, 2, bias=1, specials="none"),
+    "e5m6_b13_ieee": FloatFormat(5, 6, bias=13, specials="ieee"),
+    "ue5m3_b9_fn": FloatFormat(5, 3, bias=9, signed=False, specials="fn"),
+}
+
+#: ml_dtypes types and the fmtlib format names that must match them bit for bit.
+ML_DTYPES = {
+    "e2m1": ml_dtypes.float4_e2m1fn,
+    "e3m2": ml_dtypes.float6_e3m2fn,
+    "e2m3": ml_dtypes.float6_e2m3fn,
+    "e4m3": ml_dtypes.float8_e4m3,
+    "e4m3fn": ml_dtypes.float8_e4m3fn,
+    "e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+    "e4m3b11fnuz": ml_dtypes.float8_e4m3b11fnuz,
+    "e5m2": ml_dtypes.float8_e5m2,
+    "e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
+    "e3m4": ml_dtypes.float8_e3m4,
+    "e8m0": ml_dtypes.float8_e8m0fnu,
+    "fp16": np.float16,
+    "bf16": ml_dtypes.bfloat16,
+}
+
+MODES = list(Rounding)
+INPUT_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
+
+
+def all_bit_patterns(dtype) -> np.ndarray:
+    """Every 16-bit pattern as an array of ``dtype``."""
+    return np.arange(1 << 16, dtype=np.uint16).view(dtype)
+
+
+def as_float64_list(xs) -> list[float]:
+    """Exact float64 values of any float array (NaN payloads are irrelevant to the oracle)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(xs).astype(np.float64).ravel().tolist()
+
+
+def oracle_codes(fmt, xs, mode=Rounding.NEAREST_EVEN, overflow=Overflow.IEEE, **kw) -> np.ndarray:
+    """The oracle's code for every element of ``xs`` (any float array)."""
+    vals = as_float64_list(xs)
+    return np.array([round_to_code(fmt, v, mode, overflow, **kw) for v in vals], dtype=np.uint64)
+
+
+def first_mismatches(actual, expected, xs, n=5) -> str:
+    bad = np.flatnonzero(np.asarray(actual, dtype=np.uint64) != np.asarray(expected, dtype=np.uint64))
+    rows = [f"x={np.asarray(xs).ravel()[i]!r}: got {int(np.ravel(actual)[i]):#x}, oracle {int(np.ravel(expected)[i]):#x}"
+            for i in bad[:n]]
+    return f"{bad.size} mismatches; first: " + "; ".join(rows)
+
+
+def float_bits(a: np.ndarray) -> np.ndarray:
+    """Raw bits of a float array (for bit-exact comparison, NaN payloads included)."""
+    return a.view({8: np.uint64, 4: np.uint32, 2: np.uint16}[a.dtype.itemsize])
+
+
+@pytest.fixture(params=list(EXHAUSTIVE_FORMATS), ids=list(EXHAUSTIVE_FORMATS))
+def exhaustive_format(request):
+    return EXHAUSTIVE_FORMATS[request.param]
