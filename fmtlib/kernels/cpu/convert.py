@@ -1,14 +1,212 @@
-"""Element-wise conversion kernels: one generic loop per operation, any format pair.
+"""Conversion kernels on raw bits: scalar helpers and the element-wise loops over them.
 
-Each takes 1-D contiguous integer views (the raw bits), the two formats' parameter
-tuples (:mod:`fmtlib.kernels.params`) and the mode numbers, and writes the output
-allocated by the caller. No temporaries, one pass over memory.
+``unpack`` reads a code of any format into (kind, sign, sig, exp) with
+value = sig * 2**exp; ``pack`` rounds such a value into a code of any format. Every
+conversion -- encode (float -> code), decode (code -> float), quantize (both) -- is
+``pack(unpack(x))``. All arithmetic is on int64 (uint64 only inside the RNG): Numba
+turns int64/uint64 mixes into float64, so the two are never mixed.
+
+The array kernels take 1-D contiguous integer views (the raw bits), the two formats'
+parameter tuples (:mod:`fmtlib.kernels.params`) and the mode numbers, and write the output
+allocated by the caller: no temporaries, one pass over memory.
+
+The helpers live in this one file on purpose: Numba's on-disk cache is invalidated by
+changes to the file of the cached function only, so an inlined helper in another module
+could leave a stale compiled kernel behind.
 """
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import leading_zeros
 
-from ..config import PARALLEL
-from .scalar import IEEE, RNE, STOCH, pack, rand_top, unpack
+from ..config import PARALLEL, SCALAR
+
+
+# kinds returned by unpack
+NUMBER, ZERO, INF, NAN = 0, 1, 2, 3
+# rounding mode ids (fmtlib.rounding.Rounding values)
+RNE, RNA, RTZ, DOWN, UP, ODD, STOCH, FLOOR_OVF = 0, 1, 2, 3, 4, 5, 6, 7
+SATURATE, IEEE = 0, 1
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(**SCALAR)
+def mix64(z):
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**SCALAR)
+def rand_top(key, index, rbits):
+    """Top ``rbits`` (1..62) bits of fmtlib-rng-v1 for element ``index``, as int64."""
+    k = np.uint64(key)
+    z = mix64(mix64(k ^ (np.uint64(index) * _GAMMA)) + k)
+    return np.int64(z >> np.uint64(64 - rbits))
+
+
+@njit(**SCALAR)
+def bit_length(v):
+    """Number of bits of a positive int64."""
+    return 64 - leading_zeros(np.int64(v))
+
+
+@njit(**SCALAR)
+def unpack(code, P, daz):
+    """Split a code of format P into (kind, sign, sig, exp); value = (-1)**sign * sig * 2**exp."""
+    ebits = P[0]
+    mbits = P[1]
+    magbits = ebits + mbits
+    mag = code & ((((np.int64(1) << (magbits - 1)) - 1) << 1) | 1)
+    sign = (code >> magbits) & 1 if P[3] else np.int64(0)
+    E = mag >> mbits
+    M = mag & ((np.int64(1) << mbits) - 1)
+    spec = P[5]
+    if spec == 0 and E == (np.int64(1) << ebits) - 1:
+        return (INF if M == 0 else NAN), sign, np.int64(0), np.int64(0)
+    if spec == 1 and mag == (((np.int64(1) << (magbits - 1)) - 1) << 1) | 1:
+        return NAN, sign, np.int64(0), np.int64(0)
+    if spec == 2 and sign == 1 and mag == 0:
+        return NAN, sign, np.int64(0), np.int64(0)
+    if P[4] and E == 0:
+        if M == 0 or daz:
+            return ZERO, sign, np.int64(0), np.int64(0)
+        return NUMBER, sign, M, 1 - P[2] - mbits
+    return NUMBER, sign, M | (np.int64(1) << mbits), E - P[2] - mbits
+
+
+@njit(**SCALAR)
+def nan_result(sign, P):
+    """Code for a NaN: the format's NaN with the sign kept (fnuz: its one NaN).
+
+    Formats without NaN follow ml_dtypes: the zero of the opposite sign."""
+    if P[7] >= 0:
+        if P[5] == 2 or not P[3]:
+            return P[7]
+        return P[7] | (sign << (P[0] + P[1]))
+    if not P[3]:
+        return np.int64(0)
+    return (1 - sign) << (P[0] + P[1])
+
+
+@njit(**SCALAR)
+def toward_zero(mode, sign):
+    return mode == RTZ or mode == ODD or mode == FLOOR_OVF or (mode == DOWN and sign == 0) or (
+        mode == UP and sign == 1)
+
+
+@njit(**SCALAR)
+def overflow_result(sign, P, mode, overflow):
+    smask = sign << (P[0] + P[1])
+    if overflow == SATURATE or toward_zero(mode, sign):
+        return P[6] | smask
+    if P[8] >= 0:
+        return P[8] | smask
+    if P[7] >= 0:
+        return nan_result(sign, P)
+    return P[6] | smask
+
+
+@njit(**SCALAR)
+def negative_unsigned(P, overflow):
+    if overflow == IEEE and P[7] >= 0:
+        return P[7]
+    return np.int64(0)
+
+
+@njit(**SCALAR)
+def pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, ftz):
+    """Round (kind, sign, sig * 2**exp) to a code of format P.
+
+    ``rnd`` holds ``rbits`` random bits (stochastic mode only)."""
+    mbits = P[1]
+    signed = P[3]
+    smask = sign << (P[0] + mbits) if signed else np.int64(0)
+    if kind == NAN:
+        return nan_result(sign, P)
+    if kind == INF:
+        if sign and not signed:
+            return negative_unsigned(P, overflow)
+        if overflow == IEEE:
+            if P[8] >= 0:
+                return P[8] | smask
+            if P[7] >= 0:
+                return nan_result(sign, P)
+        return P[6] | smask
+    if kind == ZERO:
+        if not P[4]:  # no zero in the format
+            if overflow == IEEE and P[7] >= 0:
+                return P[7]
+            return np.int64(0)
+        if P[5] == 2:
+            return np.int64(0)
+        return smask
+    if sign and not signed:
+        return negative_unsigned(P, overflow)
+
+    emin = P[9]
+    L = exp + bit_length(sig) - 1  # floor(log2(value))
+    if L > P[10] + 1:
+        return overflow_result(sign, P, mode, overflow)
+    if L < emin and not P[4]:
+        return smask  # no zero: clamp to the smallest magnitude
+    eff = L if L > emin else emin
+    s = eff - mbits - exp  # bits of sig below the target's last place
+
+    inexact = False
+    above = False  # dropped part > half an ulp
+    tie = False  # dropped part == half an ulp
+    rem = np.int64(0)
+    if s <= 0:
+        n = sig << (-s)
+    elif s <= 62:
+        n = sig >> s
+        rem = sig & ((np.int64(1) << s) - 1)
+        half = np.int64(1) << (s - 1)
+        inexact = rem != 0
+        above = rem > half
+        tie = rem == half
+    else:  # sig < 2**53 <= 2**(s-1): below half, nonzero
+        n = np.int64(0)
+        inexact = True
+
+    if inexact:
+        if mode == RNE or mode == FLOOR_OVF:
+            if above or (tie and (n & 1) == 1):
+                n += 1
+        elif mode == RNA:
+            if above or tie:
+                n += 1
+        elif mode == UP:
+            if sign == 0:
+                n += 1
+        elif mode == DOWN:
+            if sign == 1:
+                n += 1
+        elif mode == ODD:
+            n |= 1
+        elif mode == STOCH:
+            # F = floor(frac * 2**rbits), frac = dropped part / 2**s
+            if s <= 62:
+                F = rem << (rbits - s) if rbits >= s else rem >> (s - rbits)
+            else:
+                d = s - rbits
+                F = sig >> d if d < 63 else np.int64(0)
+            if F != 0 and rnd >= (np.int64(1) << rbits) - F:
+                n += 1
+
+    c = ((eff - emin) << mbits) + n
+    if not P[4]:
+        c -= np.int64(1) << mbits
+    if ftz and P[4] and c < (np.int64(1) << mbits):
+        c = np.int64(0)
+    if c > P[6]:
+        return overflow_result(sign, P, mode, overflow)
+    if c == 0 and P[5] == 2:
+        return np.int64(0)
+    return c | smask
 
 
 @njit(**PARALLEL)
