@@ -36,11 +36,12 @@ def code_value(fmt, code: int) -> Fraction | float:
 
 
 def code_to_float(fmt, code: int) -> float:
-    """The value of ``code`` as a Python float (exact when float64 can hold it), -0.0 kept."""
+    """The value of ``code`` as a Python float (exact when float64 can hold it); the sign
+    bit is kept on -0.0 and on NaN."""
     v = code_value(fmt, code)
-    if isinstance(v, float):
-        return v
     neg = bool(code & fmt.sign_mask)
+    if isinstance(v, float):
+        return math.copysign(v, -1.0) if neg else v  # NaN keeps its sign bit
     if v == 0:
         return -0.0 if neg else 0.0
     return float(v) if abs(v) < Fraction(2) ** 1024 else math.copysign(_INF, v)
