@@ -16,6 +16,11 @@ _FLOAT_DTYPES = {
 FLOAT_DTYPE_NAMES = "float64, float32, float16, bfloat16"
 
 
+def _c_contiguous(a: np.ndarray) -> np.ndarray:
+    """``a`` itself if C-contiguous, else a C-ordered copy (0-d stays 0-d)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
 def float_dtype(dtype) -> np.dtype:
     """Normalise a requested output float dtype, or raise a clear TypeError."""
     try:
@@ -67,7 +72,7 @@ def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
             f"{what} takes floating-point data ({FLOAT_DTYPE_NAMES}); got {kind} array of dtype {dt}"
             + (". Convert first, e.g. x.astype(np.float32)" if dt.kind in "iub" else "")
         )
-    return np.ascontiguousarray(x), scalar
+    return _c_contiguous(x), scalar
 
 
 def as_codes(codes, fmt) -> np.ndarray:
@@ -82,4 +87,4 @@ def as_codes(codes, fmt) -> np.ndarray:
         if lo < 0 or hi >= fmt.num_codes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"code {bad} out of range for {fmt} ({fmt.bits} bits: 0..{fmt.num_codes - 1})")
-    return np.ascontiguousarray(c)
+    return _c_contiguous(c)

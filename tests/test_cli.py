@@ -1,0 +1,33 @@
+"""The command line."""
+import subprocess
+import sys
+
+from fmtlib.cli import main
+
+
+def test_table(capsys):
+    assert main(["table", "e2m1"]) == 0
+    out = capsys.readouterr().out
+    assert "0111" in out and "6.0" in out and "subnormal" in out and out.count("\n") == 18
+
+
+def test_info(capsys):
+    assert main(["info", "e4m3fn"]) == 0
+    out = capsys.readouterr().out
+    assert "448.0" in out and "0x7f" in out
+
+
+def test_formats(capsys):
+    assert main(["formats"]) == 0
+    assert "float8_e4m3fn" in capsys.readouterr().out
+
+
+def test_unknown_format_is_a_clear_error(capsys):
+    assert main(["info", "e2m2x"]) == 2
+    assert "did you mean" in capsys.readouterr().err
+
+
+def test_entry_point_runs():
+    r = subprocess.run([sys.executable, "-m", "fmtlib.cli", "table", "e8m0", "--nonnegative"],
+                       capture_output=True, text=True, check=True)
+    assert "0xff" in r.stdout and "nan" in r.stdout
