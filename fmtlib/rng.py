@@ -1,11 +1,12 @@
 """Counter-based random bits keyed by (seed, flat element index): ``fmtlib-rng-v1``.
 
 The same element gets the same random bits whatever the thread count, chunking or
-device, so stochastic rounding is reproducible everywhere. The generator is a keyed
-SplitMix64-style hash, a handful of 64-bit integer operations that CUDA C repeats exactly::
+device, so stochastic rounding is reproducible everywhere. Element ``i`` gets output
+``i`` of SplitMix64 (Steele, Lea & Flood 2014) started from a key derived from the seed:
+a handful of 64-bit integer operations that CUDA C repeats exactly::
 
     key  = mix(seed + GAMMA)                       # once per call
-    r(i) = mix(mix(key ^ (i * GAMMA)) + key)       # per element, mod 2**64
+    r(i) = mix(key + (i + 1) * GAMMA)              # per element, mod 2**64
 
     mix(z): z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9
             z = (z ^ z >> 27) * 0x94D049BB133111EB
@@ -43,7 +44,7 @@ def seed_key(seed: int) -> int:
 
 def rand64(key: int, index: int) -> int:
     """The 64 random bits of element ``index`` under ``key`` (pure Python reference)."""
-    return mix64(mix64(key ^ ((index * GAMMA) & _M64)) + key)
+    return mix64(key + (index + 1) * GAMMA)
 
 
 def rand_bits(key: int, index: int, rbits: int) -> int:

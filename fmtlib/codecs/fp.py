@@ -14,6 +14,7 @@ import numpy as np
 from .._arrays import as_codes, as_float_input, bits_view, dtype_format, float_dtype
 from ..catalog import canonical_name, default_specials, parse_format
 from ..formats import FloatFormat
+from ..kernels import f32_fast
 from ..kernels.params import kernel_params
 from ..rng import seed_key
 from ..rounding import Overflow, Rounding
@@ -181,7 +182,17 @@ class FP(Codec):
         out = np.empty(x.shape, dtype=x.dtype if fused else self.code_dtype)
         src, dst = bits_view(x), (bits_view(out) if fused else out.reshape(-1))
         ftz = daz = self.flush_subnormals
-        if fused:
+        if fused and x.dtype == np.float32 and f32_fast.eligible(self.format, ftz):
+            c = f32_fast.constants(self.format, int(mode), int(ovf))
+            if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+                K.quantize_f32_nearest(src, dst, *c)
+            elif mode is not Rounding.STOCHASTIC:
+                K.quantize_f32_directed(src, dst, *c, int(mode))
+            elif rarr is None:
+                K.quantize_f32_stochastic(src, dst, *c, np.uint64(key), int(index_offset), rbits)
+            else:
+                K.quantize_f32_stochastic_rand(src, rarr, dst, *c, rbits)
+        elif fused:
             if rarr is None:
                 K.roundtrip(src, dst, Psrc, Pfmt, int(mode), int(ovf), np.uint64(key), int(index_offset), rbits, daz, ftz)
             else:
@@ -250,7 +261,7 @@ class FP(Codec):
     def table(self) -> np.ndarray:
         """Every code with its bit string, value and class, as a structured array.
 
-        >>> FP("e2m1").table()[3]
+        >>> FP("e2m1").table()[3].tolist()
         (3, '0011', 1.5, 'normal')
         """
         fmt = self.format

@@ -1,0 +1,86 @@
+"""The float32 fast path gives the generic path's bits (and so the oracle's) in every mode.
+
+``encode`` always runs the generic kernel; ``quantize`` of float32 takes the fast path for
+eligible formats. Their agreement on every float32 that a float16/bfloat16 can hold is
+checked against the oracle through test_exhaustive's codes; here: random float32 bit
+patterns, every mode, both overflow policies.
+"""
+import numpy as np
+import pytest
+from conftest import EXHAUSTIVE_FORMATS, INPUT_DTYPES, MODES, all_bit_patterns, float_bits, oracle_codes
+
+from fmtlib import FP, Overflow, Rounding
+from fmtlib.kernels import f32_fast
+
+FAST = [n for n, f in EXHAUSTIVE_FORMATS.items() if f32_fast.eligible(f, False)] + ["bf16", "fp16", "e4m3fnuz",
+                                                                                      "e4m3", "e3m4"]
+
+
+def random_f32(n=1 << 18, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 1 << 32, size=n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    near = (rng.standard_normal(n) * np.exp2(rng.integers(-30, 30, n))).astype(np.float32)
+    tiny = rng.integers(0, 1 << 27, size=n // 4, dtype=np.uint32).view(np.float32)
+    x = np.concatenate([raw, near, tiny])
+    return np.concatenate([x, -x])
+
+
+def test_fast_path_is_taken():
+    assert {"e2m1", "e3m2", "e2m3", "e4m3fn", "e5m2"} <= set(FAST)
+    assert not f32_fast.eligible(EXHAUSTIVE_FORMATS["e8m0"], False)
+
+
+@pytest.mark.parametrize("overflow", list(Overflow), ids=[o.name.lower() for o in Overflow])
+@pytest.mark.parametrize("mode", MODES, ids=[m.name.lower() for m in MODES])
+@pytest.mark.parametrize("name", FAST)
+def test_fast_equals_generic_random_float32(name, mode, overflow):
+    codec = FP(EXHAUSTIVE_FORMATS.get(name, name))
+    x = random_f32()
+    kw = dict(seed=5, rbits=20) if mode is Rounding.STOCHASTIC else {}
+    fast = codec.quantize(x, rounding=mode, overflow=overflow, **kw)
+    generic = codec.decode(codec.encode(x, rounding=mode, overflow=overflow, **kw), dtype=np.float32)
+    bad = np.flatnonzero(float_bits(fast) != float_bits(generic))
+    assert bad.size == 0, f"x={x[bad[:3]]!r} fast={fast[bad[:3]]!r} generic={generic[bad[:3]]!r}"
+
+
+@pytest.mark.parametrize("dtype", list(INPUT_DTYPES), ids=list(INPUT_DTYPES))
+@pytest.mark.parametrize("mode", [Rounding.NEAREST_EVEN, Rounding.STOCHASTIC, Rounding.ODD],
+                         ids=["nearest_even", "stochastic", "odd"])
+@pytest.mark.parametrize("name", [n for n in FAST if n in EXHAUSTIVE_FORMATS])
+def test_fast_path_every_16bit_value_against_oracle(name, mode, dtype):
+    """Every float16/bfloat16 value, widened to float32, through the fast path vs the oracle."""
+    fmt = EXHAUSTIVE_FORMATS[name]
+    x16 = all_bit_patterns(INPUT_DTYPES[dtype])
+    with np.errstate(invalid="ignore"):
+        x = x16.astype(np.float32)
+    codec = FP(fmt)
+    kw = dict(rand=np.arange(x.size, dtype=np.uint32) % 32, rbits=5) if mode is Rounding.STOCHASTIC else {}
+    got = codec.quantize(x, rounding=mode, **kw)
+    if mode is Rounding.STOCHASTIC:
+        from conftest import as_float64_list
+
+        from fmtlib.reference import round_to_code
+
+        vals = as_float64_list(x)
+        want_codes = np.array([round_to_code(fmt, v, mode, rand=i % 32, rbits=5) for i, v in enumerate(vals)],
+                              dtype=np.uint64)
+    else:
+        want_codes = oracle_codes(fmt, x, mode)
+    want = codec.decode(want_codes.astype(fmt.code_dtype), dtype=np.float32)
+    assert np.array_equal(float_bits(got), float_bits(want))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [Rounding.NEAREST_EVEN, Rounding.STOCHASTIC], ids=["nearest_even", "stochastic"])
+@pytest.mark.parametrize("name", ["e2m1", "e4m3fn", "e5m2", "e3m2", "bf16"])
+def test_fast_equals_generic_every_float32(name, mode):
+    """All 2**32 float32 patterns: fast path == generic path (minutes per case)."""
+    codec = FP(name)
+    kw = dict(seed=1) if mode is Rounding.STOCHASTIC else {}
+    step = 1 << 26
+    for start in range(0, 1 << 32, step):
+        x = np.arange(start, start + step, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        fast = codec.quantize(x, rounding=mode, index_offset=start, **kw) if kw else codec.quantize(x, rounding=mode)
+        gen = codec.decode(codec.encode(x, rounding=mode, index_offset=start, **kw) if kw
+                           else codec.encode(x, rounding=mode), dtype=np.float32)
+        assert np.array_equal(float_bits(fast), float_bits(gen)), hex(start)
