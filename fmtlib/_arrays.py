@@ -88,3 +88,22 @@ def as_codes(codes, fmt) -> np.ndarray:
             bad = lo if lo < 0 else hi
             raise ValueError(f"code {bad} out of range for {fmt} ({fmt.bits} bits: 0..{fmt.num_codes - 1})")
     return _c_contiguous(c)
+
+
+def check_out(out, src: np.ndarray, dtype) -> np.ndarray:
+    """A new output array, or ``out`` checked: right dtype and shape, C-contiguous, writeable,
+    and either the input itself or not overlapping it."""
+    dtype = np.dtype(dtype)
+    if out is None:
+        return np.empty(src.shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.dtype != dtype or out.shape != src.shape:
+        raise ValueError(f"out must have dtype {dtype} and shape {src.shape}; got {out.dtype} {out.shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+    same = (out.__array_interface__["data"][0] == src.__array_interface__["data"][0]
+            and out.dtype.itemsize == src.dtype.itemsize)
+    if not same and np.shares_memory(out, src):
+        raise ValueError("out overlaps the input without being the input itself")
+    return out

@@ -136,3 +136,27 @@ def test_overflow_policies():
     assert FP("e5m2").quantize(x, rounding="toward_zero").tolist() == [896.0, -57344.0, np.inf]
     assert FP("e2m1").quantize(x).tolist() == [6.0, -6.0, 6.0]  # no inf, no NaN: saturates
     assert FP("e4m3fn").quantize(np.array([500.0]), rounding="floor_on_overflow").tolist() == [448.0]
+
+
+def test_out_argument_and_in_place():
+    c = FP("e2m1")
+    x = np.linspace(-7, 7, 101, dtype=np.float32)
+    want = c.quantize(x)
+    out = np.empty_like(x)
+    assert c.quantize(x, out=out) is out and np.array_equal(out, want)
+    y = x.copy()
+    assert c.quantize(y, out=y) is y and np.array_equal(y, want)  # in place
+    codes = np.empty(x.shape, np.uint8)
+    assert c.encode(x, out=codes) is codes and np.array_equal(codes, c.encode(x))
+    vals = np.empty(x.shape, np.float64)
+    assert c.decode(codes, out=vals) is vals and np.array_equal(vals, want.astype(np.float64))
+    with pytest.raises(ValueError, match="dtype"):
+        c.quantize(x, out=np.empty(x.shape, np.float64))
+    with pytest.raises(ValueError, match="shape"):
+        c.quantize(x, out=np.empty(3, np.float32))
+    with pytest.raises(ValueError, match="overlaps"):
+        c.quantize(x[1:], out=x[:-1])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        c.quantize(x[::2], out=np.empty(101, np.float32)[::2])
+    with pytest.raises(TypeError, match="numpy array"):
+        c.quantize(x, out=[0.0] * 101)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import as_codes, as_float_input, bits_view, dtype_format, float_dtype
+from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_format, float_dtype
 from ..catalog import canonical_name, default_specials, parse_format
 from ..formats import FloatFormat
 from ..kernels import f32_fast
@@ -172,14 +172,14 @@ class FP(Codec):
         key = seed_key(secrets.randbits(64) if seed is None else seed)
         return mode, ovf, key, rbits, None
 
-    def _run(self, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out_dtype=None):
+    def _run(self, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out=None):
         from ..kernels.cpu import convert as K
 
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         mode, ovf, key, rbits, rarr = self._options(x, rounding, overflow, seed, rbits, rand, index_offset)
         src_fmt = dtype_format(x.dtype)
         Psrc, Pfmt = kernel_params(src_fmt), kernel_params(self.format)
-        out = np.empty(x.shape, dtype=x.dtype if fused else self.code_dtype)
+        out = check_out(out, x, x.dtype if fused else self.code_dtype)
         src, dst = bits_view(x), (bits_view(out) if fused else out.reshape(-1))
         ftz = daz = self.flush_subnormals
         if fused and x.dtype == np.float32 and f32_fast.eligible(self.format, ftz):
@@ -201,33 +201,38 @@ class FP(Codec):
             K.convert(src, dst, Psrc, Pfmt, int(mode), int(ovf), np.uint64(key), int(index_offset), rbits, daz, ftz)
         else:
             K.convert_rand(src, rarr, dst, Psrc, Pfmt, int(mode), int(ovf), rbits, daz, ftz)
-        return out[()] if scalar else out
+        return out[()] if scalar and out.ndim == 0 else out
 
     # --- the codec surface ----------------------------------------------------------
     def encode(self, x, *, rounding: Rounding | str | None = None, overflow: Overflow | str | None = None,
-               seed: int | None = None, rbits: int | None = None, rand=None, index_offset: int = 0) -> np.ndarray:
+               seed: int | None = None, rbits: int | None = None, rand=None, index_offset: int = 0,
+               out: np.ndarray | None = None) -> np.ndarray:
         """Codes (``uint8``/``uint16``/``uint32``/``uint64``, same shape) of float data ``x``.
 
         ``rounding``/``overflow`` override the codec's defaults for this call. Stochastic
         rounding takes ``seed`` (random bits from fmtlib-rng-v1 keyed by seed and flat
         element index + ``index_offset``) or ``rand`` (your own integers, one per element),
-        and ``rbits`` random bits (default 62, or the width of ``rand``'s dtype).
+        and ``rbits`` random bits (default 62, or the width of ``rand``'s dtype). ``out``: a
+        C-contiguous array of the code dtype and ``x``'s shape to write into.
 
         >>> FP("e2m1").encode(np.array([1.0, -6.0], dtype=np.float32))
         array([ 2, 15], dtype=uint8)
         """
-        return self._run(False, x, rounding, overflow, seed, rbits, rand, index_offset)
+        return self._run(False, x, rounding, overflow, seed, rbits, rand, index_offset, out)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, overflow: Overflow | str | None = None,
-                 seed: int | None = None, rbits: int | None = None, rand=None, index_offset: int = 0):
+                 seed: int | None = None, rbits: int | None = None, rand=None, index_offset: int = 0,
+                 out: np.ndarray | None = None):
         """``decode(encode(x))`` in one pass, in ``x``'s dtype (the value rounded to it if needed).
+
+        Options as :meth:`encode`; ``out`` may be ``x`` itself (in-place quantize).
 
         >>> FP("e4m3fn").quantize(np.array([0.1, 500.0]))
         array([0.1015625,       nan])
         """
-        return self._run(True, x, rounding, overflow, seed, rbits, rand, index_offset)
+        return self._run(True, x, rounding, overflow, seed, rbits, rand, index_offset, out)
 
-    def decode(self, codes, dtype=np.float32) -> np.ndarray:
+    def decode(self, codes, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:
         """Values of ``codes`` as ``dtype`` (float64/32/16, bfloat16), rounded to nearest-even
         where the dtype cannot hold a value.
 
@@ -238,15 +243,15 @@ class FP(Codec):
 
         scalar = np.isscalar(codes)
         c = as_codes(codes, self.format)
-        dt = float_dtype(dtype)
-        out = np.empty(c.shape, dtype=dt)
+        dt = float_dtype(dtype if out is None else out.dtype)
+        out = check_out(out, c, dt)
         src = c.reshape(-1)
         if src.dtype == np.uint64:
             src = src.view(np.int64)
         K.convert(src, bits_view(out), kernel_params(self.format), kernel_params(dtype_format(dt)),
                   int(Rounding.NEAREST_EVEN), int(Overflow.IEEE), np.uint64(0), 0, 1,
                   self.flush_subnormals, False)
-        return out[()] if scalar else out
+        return out[()] if scalar and out.ndim == 0 else out
 
     # --- the value table ---------------------------------------------------------------
     def _all_codes(self) -> np.ndarray:
