@@ -1,44 +1,53 @@
-"""The float32 fast path gives the generic path's bits (and so the oracle's) in every mode.
+"""The quantize fast path gives the generic path's bits (and so the oracle's) in every mode.
 
-``encode`` always runs the generic kernel; ``quantize`` of float32 takes the fast path for
-eligible formats. Their agreement on every float32 that a float16/bfloat16 can hold is
-checked against the oracle through test_exhaustive's codes; here: random float32 bit
-patterns, every mode, both overflow policies.
+``encode`` always runs the generic kernel; ``quantize`` takes the fast path for eligible
+formats. For float16/bfloat16 input test_exhaustive checks every bit pattern (quantize ==
+decode(encode), encode == oracle); here: random float32 and float64 bit patterns, every
+mode, both overflow policies, and every 16-bit value widened to float32 against the oracle.
 """
 import numpy as np
 import pytest
 from conftest import EXHAUSTIVE_FORMATS, INPUT_DTYPES, MODES, all_bit_patterns, float_bits, oracle_codes
 
-from fmtlib import FP, Overflow, Rounding
-from fmtlib.kernels import f32_fast
+from fmtlib import FP, Overflow, Rounding, get_format
+from fmtlib.kernels import fast_path
 
-FAST = [n for n, f in EXHAUSTIVE_FORMATS.items() if f32_fast.eligible(f, False)] + ["bf16", "fp16", "e4m3fnuz",
-                                                                                      "e4m3", "e3m4"]
+F32, F64 = get_format("fp32"), get_format("fp64")
+FAST = [n for n, f in EXHAUSTIVE_FORMATS.items() if fast_path.eligible(f, F32, False)] + [
+    "bf16", "fp16", "e4m3fnuz", "e4m3", "e3m4"]
 
 
-def random_f32(n=1 << 18, seed=0):
+def random_floats(dtype, n=1 << 17, seed=0):
+    """Random bit patterns, values spread over many binades, and tiny values (subnormals)."""
     rng = np.random.default_rng(seed)
-    raw = rng.integers(0, 1 << 32, size=n, dtype=np.uint64).astype(np.uint32).view(np.float32)
-    near = (rng.standard_normal(n) * np.exp2(rng.integers(-30, 30, n))).astype(np.float32)
-    tiny = rng.integers(0, 1 << 27, size=n // 4, dtype=np.uint32).view(np.float32)
+    ui = {np.float32: np.uint32, np.float64: np.uint64}[dtype]
+    width = np.dtype(ui).itemsize * 8
+    raw = rng.integers(0, 1 << 63, size=n, dtype=np.uint64) << np.uint64(1) | rng.integers(0, 2, n, np.uint64)
+    raw = (raw >> np.uint64(64 - width)).astype(ui).view(dtype)
+    near = (rng.standard_normal(n) * np.exp2(rng.integers(-40, 40, n))).astype(dtype)
+    tiny = (rng.integers(0, 1 << 30, size=n // 4, dtype=np.uint64)).astype(ui).view(dtype)
     x = np.concatenate([raw, near, tiny])
     return np.concatenate([x, -x])
 
 
 def test_fast_path_is_taken():
     assert {"e2m1", "e3m2", "e2m3", "e4m3fn", "e5m2"} <= set(FAST)
-    assert not f32_fast.eligible(EXHAUSTIVE_FORMATS["e8m0"], False)
+    assert not fast_path.eligible(EXHAUSTIVE_FORMATS["e8m0"], F32, False)
+    assert fast_path.eligible(get_format("e4m3fn"), get_format("fp16"), False)
+    assert not fast_path.eligible(get_format("bf16"), get_format("fp16"), False)
+    assert not fast_path.eligible(get_format("e4m3fn"), F32, True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("overflow", list(Overflow), ids=[o.name.lower() for o in Overflow])
 @pytest.mark.parametrize("mode", MODES, ids=[m.name.lower() for m in MODES])
 @pytest.mark.parametrize("name", FAST)
-def test_fast_equals_generic_random_float32(name, mode, overflow):
+def test_fast_equals_generic_random(name, mode, overflow, dtype):
     codec = FP(EXHAUSTIVE_FORMATS.get(name, name))
-    x = random_f32()
+    x = random_floats(dtype)
     kw = dict(seed=5, rbits=20) if mode is Rounding.STOCHASTIC else {}
     fast = codec.quantize(x, rounding=mode, overflow=overflow, **kw)
-    generic = codec.decode(codec.encode(x, rounding=mode, overflow=overflow, **kw), dtype=np.float32)
+    generic = codec.decode(codec.encode(x, rounding=mode, overflow=overflow, **kw), dtype=dtype)
     bad = np.flatnonzero(float_bits(fast) != float_bits(generic))
     assert bad.size == 0, f"x={x[bad[:3]]!r} fast={fast[bad[:3]]!r} generic={generic[bad[:3]]!r}"
 

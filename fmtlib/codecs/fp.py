@@ -14,7 +14,7 @@ import numpy as np
 from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_format, float_dtype
 from ..catalog import canonical_name, default_specials, parse_format
 from ..formats import FloatFormat
-from ..kernels import f32_fast
+from ..kernels import fast_path
 from ..kernels.params import kernel_params
 from ..rng import seed_key
 from ..rounding import Overflow, Rounding
@@ -182,16 +182,16 @@ class FP(Codec):
         out = check_out(out, x, x.dtype if fused else self.code_dtype)
         src, dst = bits_view(x), (bits_view(out) if fused else out.reshape(-1))
         ftz = daz = self.flush_subnormals
-        if fused and x.dtype == np.float32 and f32_fast.eligible(self.format, ftz):
-            c = f32_fast.constants(self.format, int(mode), int(ovf))
+        if fused and fast_path.eligible(self.format, src_fmt, ftz):
+            C, special = fast_path.constants(self.format, src_fmt, int(mode), int(ovf))
             if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
-                K.quantize_f32_nearest(src, dst, *c)
+                K.quantize_fast_nearest(src, dst, C, special)
             elif mode is not Rounding.STOCHASTIC:
-                K.quantize_f32_directed(src, dst, *c, int(mode))
+                K.quantize_fast_directed(src, dst, C, special, int(mode))
             elif rarr is None:
-                K.quantize_f32_stochastic(src, dst, *c, np.uint64(key), int(index_offset), rbits)
+                K.quantize_fast_stochastic(src, dst, C, special, np.uint64(key), int(index_offset), rbits)
             else:
-                K.quantize_f32_stochastic_rand(src, rarr, dst, *c, rbits)
+                K.quantize_fast_stochastic_rand(src, rarr, dst, C, special, rbits)
         elif fused:
             if rarr is None:
                 K.roundtrip(src, dst, Psrc, Pfmt, int(mode), int(ovf), np.uint64(key), int(index_offset), rbits, daz, ftz)

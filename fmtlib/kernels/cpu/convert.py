@@ -246,25 +246,35 @@ def roundtrip_rand(src, rand, out, Psrc, Pfmt, mode, overflow, rbits, daz, ftz):
         out[i] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
 
 
-# --- float32 fast path ----------------------------------------------------------------
-# For float32 input to a signed format with subnormals and no flushing, whose values are all
-# float32 numbers (emin >= -126, mbits <= 22, max < 2**128), quantize works on the float32
-# bits alone. A value at or above the format's quantum q = 2**(emin - mbits) rounds like its
-# bits with the low ``se`` bits rounded off: se = 23 - mbits in the normal range, up to 23 in
-# the subnormal range (se = 23 keeps only the implicit bit, so n's parity is that bit). Any
-# carry runs into the exponent, which is the next binade. Below q the result is 0 or q.
-# Overflow, inf and NaN results depend only on the input's sign: the wrapper computes them
-# once with the generic path (``special``: ovf+, ovf-, inf+, inf-, nan+, nan-). The loop has
-# no data-dependent branch, so it vectorises.
+# --- fast path for quantize ---------------------------------------------------------------
+# For IEEE input (float64/32/16, bfloat16) to a signed format with subnormals and no flushing,
+# whose values the input format holds (emin, emax and the quantum q = 2**(emin - mbits) in
+# range, fewer mantissa bits), quantize works on the input bits alone. A value at or above q
+# rounds like its bits with the low ``se`` bits rounded off: se = m_in - mbits in the normal
+# range, up to m_in in the subnormal range (se = m_in keeps only the implicit bit, so n's
+# parity is that bit). Any carry runs into the exponent, which is the next binade. Below q
+# the result is 0 or q. Overflow, inf and NaN results depend only on the input's sign: the
+# wrapper computes them once with the generic path (``special``: ovf+, ovf-, inf+, inf-,
+# nan+, nan-). The loop has no data-dependent branch, so it vectorises.
+#
+# C = (s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0):
+# s = m_in - mbits; e_thr = biased input exponent of 2**emin; q_bits, halfq_bits, max_bits =
+# input bits of q, q/2 and max; lq = log2(q); zero_sign = the sign bit, or 0 where -0 is not
+# kept (fnuz); m_in = input mantissa bits; sign_pos = input sign bit position;
+# k0 = input bias + m_in (so |x| = sig * 2**(e_eff - k0)).
 
 
 @njit(**SCALAR)
-def _f32_round(b, rnd, s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, special, mode, rbits):
-    a = b & 0x7FFFFFFF
-    neg = b >> 31
-    E = a >> 23
+def _fast_round(b, rnd, C, special, mode, rbits):
+    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    sign_bit = np.int64(1) << sign_pos
+    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
+    implicit = np.int64(1) << m_in
+    a = b & absmask
+    neg = (b >> sign_pos) & 1
+    E = a >> m_in
     e_eff = max(E, np.int64(1))
-    se = min(s + max(e_thr - e_eff, np.int64(0)), np.int64(23))
+    se = min(s + max(e_thr - e_eff, np.int64(0)), m_in)
     bit = np.int64(1) << se
     mask = bit - 1
     up_away = (mode == UP and neg == 0) or (mode == DOWN and neg == 1)
@@ -275,15 +285,15 @@ def _f32_round(b, rnd, s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, sp
     elif up_away:
         inc = mask
     elif mode == RNE or mode == FLOOR_OVF:
-        inc = (bit >> 1) - 1 + (((a | 0x800000) >> se) & 1)
+        inc = (bit >> 1) - 1 + (((a | implicit) >> se) & 1)
     else:  # toward zero, the truncating side of up/down, odd
         inc = np.int64(0)
     r = (a + inc) & ~mask
-    if mode == ODD:  # inexact and n even: make n odd (at se = 23, n = the implicit 1 is odd)
-        r |= bit if (a & mask) != 0 and (((a | 0x800000) >> se) & 1) == 0 else np.int64(0)
+    if mode == ODD:  # inexact and n even: make n odd (at se = m_in, n = the implicit 1 is odd)
+        r |= bit if (a & mask) != 0 and (((a | implicit) >> se) & 1) == 0 else np.int64(0)
     # below the quantum q: 0 or q
-    sig = (a & 0x7FFFFF) | (np.int64(0x800000) if E > 0 else np.int64(0))
-    k = min(150 + lq - e_eff, np.int64(126))  # |x| / q = sig / 2**k
+    sig = (a & (implicit - 1)) | (implicit if E > 0 else np.int64(0))
+    k = min(k0 + lq - e_eff, np.int64(2000))  # |x| / q = sig / 2**k
     F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
     if mode == STOCH:
         tiny_up = rnd >= (np.int64(1) << rbits) - F
@@ -296,50 +306,45 @@ def _f32_round(b, rnd, s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, sp
     else:
         tiny_up = False
     r = (q_bits if tiny_up else np.int64(0)) if a < q_bits else r
-    v = r | ((b & 0x80000000) & (zero_sign if r == 0 else 0x80000000))
+    v = r | ((b & sign_bit) & (zero_sign if r == 0 else sign_bit))
+    inf_bits = (absmask >> m_in) << m_in
     v = special[neg] if r > max_bits else v
-    v = special[2 + neg] if a == 0x7F800000 else v
-    v = special[4 + neg] if a > 0x7F800000 else v
+    v = special[2 + neg] if a == inf_bits else v
+    v = special[4 + neg] if a > inf_bits else v
     return v
 
 
-# One loop per rounding family: the mode reaches the inlined _f32_round as a constant, so
+# One loop per rounding family: the mode reaches the inlined _fast_round as a constant, so
 # the compiler drops the other modes' branches and the loop vectorises.
 
 
 @njit(**PARALLEL)
-def quantize_f32_nearest(src, out, s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, special):
-    """Fused quantize of float32 bits, nearest-even (and floor-on-overflow, via ``special``)."""
+def quantize_fast_nearest(src, out, C, special):
+    """Fused quantize of float bits, nearest-even (and floor-on-overflow, via ``special``)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _f32_round(np.int64(src[i]), np.int64(0), s, e_thr, q_bits, halfq_bits, lq, max_bits,
-                            zero_sign, sp, RNE, 1)
+        out[i] = _fast_round(np.int64(src[i]), np.int64(0), C, sp, RNE, 1)
 
 
 @njit(**PARALLEL)
-def quantize_f32_stochastic(src, out, s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, special, key,
-                            base, rbits):
-    """Fused quantize of float32 bits, stochastic (random bits from fmtlib-rng-v1)."""
+def quantize_fast_stochastic(src, out, C, special, key, base, rbits):
+    """Fused quantize of float bits, stochastic (random bits from fmtlib-rng-v1)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _f32_round(np.int64(src[i]), rand_top(key, base + i, rbits), s, e_thr, q_bits, halfq_bits,
-                            lq, max_bits, zero_sign, sp, STOCH, rbits)
+        out[i] = _fast_round(np.int64(src[i]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
 
 
 @njit(**PARALLEL)
-def quantize_f32_stochastic_rand(src, rand, out, s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign,
-                                 special, rbits):
-    """As :func:`quantize_f32_stochastic`, with the random bits given per element."""
+def quantize_fast_stochastic_rand(src, rand, out, C, special, rbits):
+    """As :func:`quantize_fast_stochastic`, with the random bits given per element."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _f32_round(np.int64(src[i]), np.int64(rand[i]), s, e_thr, q_bits, halfq_bits, lq, max_bits,
-                            zero_sign, sp, STOCH, rbits)
+        out[i] = _fast_round(np.int64(src[i]), np.int64(rand[i]), C, sp, STOCH, rbits)
 
 
 @njit(**PARALLEL)
-def quantize_f32_directed(src, out, s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, special, mode):
-    """Fused quantize of float32 bits: nearest-away, toward zero, up, down, odd."""
+def quantize_fast_directed(src, out, C, special, mode):
+    """Fused quantize of float bits: nearest-away, toward zero, up, down, odd."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _f32_round(np.int64(src[i]), np.int64(0), s, e_thr, q_bits, halfq_bits, lq, max_bits,
-                            zero_sign, sp, mode, 1)
+        out[i] = _fast_round(np.int64(src[i]), np.int64(0), C, sp, mode, 1)

@@ -1,0 +1,60 @@
+"""When quantize may take the fast path of :mod:`fmtlib.kernels.cpu.convert`, and its constants.
+
+The fast path rounds on the input's own bits. It needs a signed format with subnormals, no
+flushing, and every value of the format (its quantum, half of it, and its max) held by
+the input dtype's format with at least one mantissa bit to spare. Everything else takes
+the generic kernel; both give the same bits (tests/test_fast_paths.py).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+def eligible(fmt, src_fmt, flush: bool) -> bool:
+    """True where the fast path gives the generic path's bits."""
+    return (fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
+            and fmt.emin >= src_fmt.emin and fmt.emax <= src_fmt.emax
+            and fmt.emin - fmt.mbits - 1 >= src_fmt.emin - src_fmt.mbits)
+
+
+@lru_cache(maxsize=256)
+def constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
+    """``(C, special)`` for the fast kernels (see the comment above ``_fast_round``)."""
+    from ..reference.rounding import round_to_code
+    from ..rounding import Overflow, Rounding
+
+    def bits(v: float) -> int:
+        return round_to_code(src_fmt, v)  # exact: the value is representable
+
+    lq = fmt.emin - fmt.mbits
+    # Results for overflow, inf and NaN by sign, from the oracle. The largest finite input
+    # gets each mode's overflow result (it rounds above max, or to max under the to-zero
+    # modes, which is also what they give on overflow); stochastic may round it down, so it
+    # is probed with nearest-away, whose overflow result it shares.
+    probe_mode = Rounding.NEAREST_AWAY if mode == int(Rounding.STOCHASTIC) else Rounding(mode)
+    big = src_fmt.exact_value(src_fmt.max_code)
+    special = []
+    for v in (big, -big, float("inf"), float("-inf"), float("nan"), float("-nan")):
+        code = round_to_code(fmt, v, probe_mode, Overflow(overflow))
+        special.append(_decode_to(src_fmt, fmt, code))
+    sign_pos = src_fmt.bits - 1
+    sign_bit = -(1 << 63) if sign_pos == 63 else 1 << sign_pos
+    C = (src_fmt.mbits - fmt.mbits, fmt.emin + src_fmt.bias, bits(2.0 ** lq), bits(2.0 ** (lq - 1)), lq,
+         bits(fmt.max), 0 if fmt.specials == "fnuz" else sign_bit, src_fmt.mbits, sign_pos,
+         src_fmt.bias + src_fmt.mbits)
+    return C, np.array([_as_int64(c, src_fmt.bits) for c in special], dtype=np.int64)
+
+
+def _decode_to(src_fmt, fmt, code: int) -> int:
+    """The input-format bits of a code's value (NaN: the canonical NaN with the code's sign)."""
+    from ..reference.rounding import round_to_code
+    from ..reference.values import code_to_float
+
+    return round_to_code(src_fmt, code_to_float(fmt, code))
+
+
+def _as_int64(v: int, width: int) -> int:
+    """Reinterpret a ``width``-bit pattern as the int64 the kernels hold it in."""
+    return v - (1 << 64) if width == 64 and v >= 1 << 63 else v
