@@ -6,7 +6,8 @@ Prints Melem/s (median of --repeat runs, after a warm-up that compiles) and the 
 fmtlib / ml_dtypes and fmtlib / copy. float32 input of 2**n standard-normal elements
 scaled to each format's range. "fmtlib" allocates its output, as ml_dtypes does (fresh
 pages are faulted in on every call); "fmtlib out=" writes into a preallocated array, as
-np.copyto does.
+np.copyto does. A second table times encode (float32 -> codes) and decode (codes ->
+float32) against ml_dtypes' one-way astype.
 """
 from __future__ import annotations
 
@@ -63,6 +64,20 @@ def main(argv=None) -> None:
             t_out = median_time(lambda: codec.quantize(x, rounding=mode, out=out, **kw), args.repeat)
             print(f"| {name} | {mode} | {n / t / 1e6:.0f} | {n / t_out / 1e6:.0f} | {n / t_ml / 1e6:.0f} | "
                   f"{t_ml / t:.1f}x | {t_ml / t_out:.1f}x | {t_copy / t_out:.0%} |")
+    print()
+    print("| format | encode Melem/s | ml_dtypes astype(fmt) | ratio | decode Melem/s | ml_dtypes astype(f32) | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in args.formats.split(","):
+        codec = fmtlib.FP(name)
+        x = base * np.float32(codec.max / 4)
+        codes = codec.encode(x)
+        small = x.astype(ML[name])
+        te = median_time(lambda: codec.encode(x), args.repeat)
+        te_ml = median_time(lambda: x.astype(ML[name]), max(3, args.repeat // 2))
+        td = median_time(lambda: codec.decode(codes), args.repeat)
+        td_ml = median_time(lambda: small.astype(np.float32), max(3, args.repeat // 2))
+        print(f"| {name} | {n / te / 1e6:.0f} | {n / te_ml / 1e6:.0f} | {te_ml / te:.1f}x | "
+              f"{n / td / 1e6:.0f} | {n / td_ml / 1e6:.0f} | {td_ml / td:.1f}x |")
 
 
 if __name__ == "__main__":

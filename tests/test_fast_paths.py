@@ -47,7 +47,11 @@ def test_fast_equals_generic_random(name, mode, overflow, dtype):
     x = random_floats(dtype)
     kw = dict(seed=5, rbits=20) if mode is Rounding.STOCHASTIC else {}
     fast = codec.quantize(x, rounding=mode, overflow=overflow, **kw)
-    generic = codec.decode(codec.encode(x, rounding=mode, overflow=overflow, **kw), dtype=dtype)
+    fast_codes = codec.encode(x, rounding=mode, overflow=overflow, **kw)
+    with fast_path.disabled():
+        codes = codec.encode(x, rounding=mode, overflow=overflow, **kw)
+        generic = codec.decode(codes, dtype=dtype)
+    assert np.array_equal(fast_codes, codes)
     bad = np.flatnonzero(float_bits(fast) != float_bits(generic))
     assert bad.size == 0, f"x={x[bad[:3]]!r} fast={fast[bad[:3]]!r} generic={generic[bad[:3]]!r}"
 
@@ -89,7 +93,10 @@ def test_fast_equals_generic_every_float32(name, mode):
     step = 1 << 26
     for start in range(0, 1 << 32, step):
         x = np.arange(start, start + step, dtype=np.uint64).astype(np.uint32).view(np.float32)
-        fast = codec.quantize(x, rounding=mode, index_offset=start, **kw) if kw else codec.quantize(x, rounding=mode)
-        gen = codec.decode(codec.encode(x, rounding=mode, index_offset=start, **kw) if kw
-                           else codec.encode(x, rounding=mode), dtype=np.float32)
+        fast = codec.quantize(x, rounding=mode, index_offset=start, **kw)
+        fast_codes = codec.encode(x, rounding=mode, index_offset=start, **kw)
+        with fast_path.disabled():
+            codes = codec.encode(x, rounding=mode, index_offset=start, **kw)
+            gen = codec.decode(codes, dtype=np.float32)
         assert np.array_equal(float_bits(fast), float_bits(gen)), hex(start)
+        assert np.array_equal(fast_codes, codes), hex(start)

@@ -14,8 +14,7 @@ import numpy as np
 from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_format, float_dtype
 from ..catalog import canonical_name, default_specials, parse_format
 from ..formats import FloatFormat
-from ..kernels import fast_path
-from ..kernels.params import kernel_params
+from ..kernels import dispatch, fast_path
 from ..rng import seed_key
 from ..rounding import Overflow, Rounding
 from .base import Codec
@@ -173,34 +172,13 @@ class FP(Codec):
         return mode, ovf, key, rbits, None
 
     def _run(self, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out=None):
-        from ..kernels.cpu import convert as K
-
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         mode, ovf, key, rbits, rarr = self._options(x, rounding, overflow, seed, rbits, rand, index_offset)
-        src_fmt = dtype_format(x.dtype)
-        Psrc, Pfmt = kernel_params(src_fmt), kernel_params(self.format)
         out = check_out(out, x, x.dtype if fused else self.code_dtype)
-        src, dst = bits_view(x), (bits_view(out) if fused else out.reshape(-1))
-        ftz = daz = self.flush_subnormals
-        if fused and fast_path.eligible(self.format, src_fmt, ftz):
-            C, special = fast_path.constants(self.format, src_fmt, int(mode), int(ovf))
-            if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
-                K.quantize_fast_nearest(src, dst, C, special)
-            elif mode is not Rounding.STOCHASTIC:
-                K.quantize_fast_directed(src, dst, C, special, int(mode))
-            elif rarr is None:
-                K.quantize_fast_stochastic(src, dst, C, special, np.uint64(key), int(index_offset), rbits)
-            else:
-                K.quantize_fast_stochastic_rand(src, rarr, dst, C, special, rbits)
-        elif fused:
-            if rarr is None:
-                K.roundtrip(src, dst, Psrc, Pfmt, int(mode), int(ovf), np.uint64(key), int(index_offset), rbits, daz, ftz)
-            else:
-                K.roundtrip_rand(src, rarr, dst, Psrc, Pfmt, int(mode), int(ovf), rbits, daz, ftz)
-        elif rarr is None:
-            K.convert(src, dst, Psrc, Pfmt, int(mode), int(ovf), np.uint64(key), int(index_offset), rbits, daz, ftz)
-        else:
-            K.convert_rand(src, rarr, dst, Psrc, Pfmt, int(mode), int(ovf), rbits, daz, ftz)
+        dispatch.convert_floats(bits_view(x), bits_view(out) if fused else out.reshape(-1), dtype_format(x.dtype),
+                                self.format, fused=fused, mode=int(mode), overflow=int(ovf), key=key,
+                                index_offset=int(index_offset), rbits=rbits, rand=rarr,
+                                flush=self.flush_subnormals)
         return out[()] if scalar and out.ndim == 0 else out
 
     # --- the codec surface ----------------------------------------------------------
@@ -239,19 +217,26 @@ class FP(Codec):
         >>> FP("e2m1").decode(np.array([2, 15], dtype=np.uint8))
         array([ 1., -6.], dtype=float32)
         """
-        from ..kernels.cpu import convert as K
-
         scalar = np.isscalar(codes)
         c = as_codes(codes, self.format)
         dt = float_dtype(dtype if out is None else out.dtype)
         out = check_out(out, c, dt)
         src = c.reshape(-1)
-        if src.dtype == np.uint64:
-            src = src.view(np.int64)
-        K.convert(src, bits_view(out), kernel_params(self.format), kernel_params(dtype_format(dt)),
-                  int(Rounding.NEAREST_EVEN), int(Overflow.IEEE), np.uint64(0), 0, 1,
-                  self.flush_subnormals, False)
+        if self.format.bits <= 16 and src.size > 4096 and fast_path.is_enabled():
+            dispatch.gather(src, self._decode_table(dt), bits_view(out))
+        else:
+            dispatch.decode_codes(src, bits_view(out), self.format, dtype_format(dt), flush=self.flush_subnormals)
         return out[()] if scalar and out.ndim == 0 else out
+
+    def _decode_table(self, dt: np.dtype) -> np.ndarray:
+        """Output bits of every code (formats up to 16 bits), built once per dtype and codec."""
+        cache = self.__dict__.setdefault("_tables", {})
+        if dt.name not in cache:
+            table = np.empty(self.format.num_codes, dtype=dt)
+            dispatch.decode_codes(np.arange(self.format.num_codes, dtype=self.code_dtype), bits_view(table),
+                                  self.format, dtype_format(dt), flush=self.flush_subnormals)
+            cache[dt.name] = bits_view(table)
+        return cache[dt.name]
 
     # --- the value table ---------------------------------------------------------------
     def _all_codes(self) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""When quantize may take the fast path of :mod:`fmtlib.kernels.cpu.convert`, and its constants.
+"""When quantize and encode may take the fast path of :mod:`fmtlib.kernels.cpu.convert`, and its constants.
 
 The fast path rounds on the input's own bits. It needs a signed format with subnormals, no
 flushing, and every value of the format (its quantum, half of it, and its max) held by
@@ -7,14 +7,35 @@ the generic kernel; both give the same bits (tests/test_fast_paths.py).
 """
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 
 import numpy as np
 
+_enabled = True
+
+
+@contextlib.contextmanager
+def disabled():
+    """Run everything on the generic kernel inside this block (tests compare the two).
+
+    Not thread-safe: it flips a module-wide switch."""
+    global _enabled
+    old, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = old
+
+
+def is_enabled() -> bool:
+    """False inside :func:`disabled`."""
+    return _enabled
+
 
 def eligible(fmt, src_fmt, flush: bool) -> bool:
     """True where the fast path gives the generic path's bits."""
-    return (fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
+    return (_enabled and fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
             and fmt.emin >= src_fmt.emin and fmt.emax <= src_fmt.emax
             and fmt.emin - fmt.mbits - 1 >= src_fmt.emin - src_fmt.mbits)
 
@@ -58,3 +79,13 @@ def _decode_to(src_fmt, fmt, code: int) -> int:
 def _as_int64(v: int, width: int) -> int:
     """Reinterpret a ``width``-bit pattern as the int64 the kernels hold it in."""
     return v - (1 << 64) if width == 64 and v >= 1 << 63 else v
+
+
+@lru_cache(maxsize=256)
+def code_constants(fmt, src_fmt) -> tuple:
+    """``D`` for encoding with the fast path: see ``_value_code``."""
+    from ..reference.rounding import round_to_code
+
+    inf = [round_to_code(fmt, v) for v in (float("inf"), float("-inf"))]
+    nan = [round_to_code(fmt, v) for v in (float("nan"), float("-nan"))]
+    return (src_fmt.bias - fmt.bias, fmt.mbits, fmt.mag_bits, int(fmt.signed), *inf, *nan)

@@ -314,37 +314,77 @@ def _fast_round(b, rnd, C, special, mode, rbits):
     return v
 
 
+@njit(**SCALAR)
+def _value_code(v, C, D):
+    """The code of a value the format holds, given as input-format bits ``v`` (from _fast_round).
+
+    D = (bias_in - bias, mbits, mag_bits, signed, inf+, inf-, nan+, nan-): the last four are
+    the codes of an inf or NaN value by sign."""
+    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    dbias, mbits, mag_bits, signed, inf_p, inf_n, nan_p, nan_m = D
+    sign_bit = np.int64(1) << sign_pos
+    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
+    implicit = np.int64(1) << m_in
+    a = v & absmask
+    neg = (v >> sign_pos) & 1
+    E = a >> m_in
+    e_eff = max(E, np.int64(1))
+    sig = (a & (implicit - 1)) | (implicit if E > 0 else np.int64(0))
+    normal = (a >> s) - (dbias << mbits)
+    sub = sig >> min(max(k0 + lq - e_eff, np.int64(0)), np.int64(63))
+    mag = normal if E >= e_thr else sub
+    code = mag | (neg << mag_bits) if signed else mag
+    inf_bits = (absmask >> m_in) << m_in
+    code = (inf_n if neg else inf_p) if a == inf_bits else code
+    code = (nan_m if neg else nan_p) if a > inf_bits else code
+    return code
+
+
 # One loop per rounding family: the mode reaches the inlined _fast_round as a constant, so
-# the compiler drops the other modes' branches and the loop vectorises.
+# the compiler drops the other modes' branches and the loop vectorises. ``D`` is None for
+# quantize (the output is the rounded value's bits) and _value_code's tuple for encode.
+
+
+@njit(**SCALAR)
+def _fast_out(v, C, D):
+    return v if D is None else _value_code(v, C, D)
 
 
 @njit(**PARALLEL)
-def quantize_fast_nearest(src, out, C, special):
-    """Fused quantize of float bits, nearest-even (and floor-on-overflow, via ``special``)."""
+def fast_nearest(src, out, C, special, D):
+    """Quantize (or encode) float bits, nearest-even (and floor-on-overflow, via ``special``)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _fast_round(np.int64(src[i]), np.int64(0), C, sp, RNE, 1)
+        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(0), C, sp, RNE, 1), C, D)
 
 
 @njit(**PARALLEL)
-def quantize_fast_stochastic(src, out, C, special, key, base, rbits):
-    """Fused quantize of float bits, stochastic (random bits from fmtlib-rng-v1)."""
+def fast_stochastic(src, out, C, special, D, key, base, rbits):
+    """Quantize (or encode) float bits, stochastic (random bits from fmtlib-rng-v1)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _fast_round(np.int64(src[i]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
+        v = _fast_round(np.int64(src[i]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
+        out[i] = _fast_out(v, C, D)
 
 
 @njit(**PARALLEL)
-def quantize_fast_stochastic_rand(src, rand, out, C, special, rbits):
-    """As :func:`quantize_fast_stochastic`, with the random bits given per element."""
+def fast_stochastic_rand(src, rand, out, C, special, D, rbits):
+    """As :func:`fast_stochastic`, with the random bits given per element."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _fast_round(np.int64(src[i]), np.int64(rand[i]), C, sp, STOCH, rbits)
+        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(rand[i]), C, sp, STOCH, rbits), C, D)
 
 
 @njit(**PARALLEL)
-def quantize_fast_directed(src, out, C, special, mode):
-    """Fused quantize of float bits: nearest-away, toward zero, up, down, odd."""
+def fast_directed(src, out, C, special, D, mode):
+    """Quantize (or encode) float bits: nearest-away, toward zero, up, down, odd."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in prange(src.size):
-        out[i] = _fast_round(np.int64(src[i]), np.int64(0), C, sp, mode, 1)
+        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(0), C, sp, mode, 1), C, D)
+
+
+@njit(**PARALLEL)
+def gather(codes, table, out):
+    """out[i] = table[codes[i]]: decode by lookup (codes already range-checked)."""
+    for i in prange(codes.size):
+        out[i] = table[codes[i]]

@@ -1,0 +1,64 @@
+"""Pick and launch the CPU kernel for a conversion; the codecs call these after validating.
+
+>>> import numpy as np
+>>> from fmtlib import get_format
+>>> x = np.array([0.3, 2.5], np.float32)
+>>> out = np.empty(2, np.uint8)
+>>> convert_floats(x.view(np.uint32), out, get_format("fp32"), get_format("e2m1"), fused=False,
+...                mode=0, overflow=1, key=0, index_offset=0, rbits=1, rand=None, flush=False)
+>>> out
+array([1, 4], dtype=uint8)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..rounding import Overflow, Rounding
+from . import fast_path
+from .params import kernel_params
+
+
+def convert_floats(src, dst, src_fmt, fmt, *, fused: bool, mode: int, overflow: int, key: int,
+                   index_offset: int, rbits: int, rand, flush: bool) -> None:
+    """Round float bits ``src`` (format ``src_fmt``) into ``fmt``: codes into ``dst``, or, with
+    ``fused``, the rounded values back in ``src_fmt`` bits (quantize).
+
+    ``rand`` (flat integer array) replaces the generator for stochastic rounding."""
+    from .cpu import convert as K
+
+    if fast_path.eligible(fmt, src_fmt, flush):
+        C, special = fast_path.constants(fmt, src_fmt, mode, overflow)
+        D = None if fused else fast_path.code_constants(fmt, src_fmt)
+        if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+            K.fast_nearest(src, dst, C, special, D)
+        elif mode != Rounding.STOCHASTIC:
+            K.fast_directed(src, dst, C, special, D, mode)
+        elif rand is None:
+            K.fast_stochastic(src, dst, C, special, D, np.uint64(key), index_offset, rbits)
+        else:
+            K.fast_stochastic_rand(src, rand, dst, C, special, D, rbits)
+        return
+    Psrc, Pfmt = kernel_params(src_fmt), kernel_params(fmt)
+    if rand is not None:
+        kernel = K.roundtrip_rand if fused else K.convert_rand
+        kernel(src, rand, dst, Psrc, Pfmt, mode, overflow, rbits, flush, flush)
+    else:
+        kernel = K.roundtrip if fused else K.convert
+        kernel(src, dst, Psrc, Pfmt, mode, overflow, np.uint64(key), index_offset, rbits, flush, flush)
+
+
+def decode_codes(codes, dst, fmt, out_fmt, *, flush: bool) -> None:
+    """Codes of ``fmt`` to ``out_fmt`` bits (nearest-even, the format's own overflow)."""
+    from .cpu import convert as K
+
+    if codes.dtype == np.uint64:
+        codes = codes.view(np.int64)
+    K.convert(codes, dst, kernel_params(fmt), kernel_params(out_fmt), int(Rounding.NEAREST_EVEN),
+              int(Overflow.IEEE), np.uint64(0), 0, 1, flush, False)
+
+
+def gather(codes, table, dst) -> None:
+    """``dst[i] = table[codes[i]]`` (codes already range-checked)."""
+    from .cpu import convert as K
+
+    K.gather(codes, table, dst)
