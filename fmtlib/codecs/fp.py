@@ -22,6 +22,11 @@ from .base import Codec
 MAX_RBITS = 62
 
 
+def _from_format(name: str, doc: str) -> property:
+    """A read-only property that forwards to ``self.format``."""
+    return property(lambda self: getattr(self.format, name), doc=doc)
+
+
 class FP(Codec):
     """An EjMk minifloat codec: a :class:`~fmtlib.formats.FloatFormat` plus rounding rules.
 
@@ -90,50 +95,17 @@ class FP(Codec):
             kwargs["flush_subnormals"] = True
         return ((fmt.name or fmt.spec_string(),), kwargs)
 
-    # --- finfo-like numbers -----------------------------------------------------
-    @property
-    def bits(self) -> int:
-        return self.format.bits
-
-    @property
-    def max(self) -> float:
-        return self.format.max
-
-    @property
-    def min(self) -> float:
-        return self.format.min
-
-    @property
-    def smallest_normal(self) -> float:
-        return self.format.smallest_normal
-
-    min_normal = smallest_normal
-
-    @property
-    def smallest_subnormal(self) -> float:
-        return self.format.smallest_subnormal
-
-    min_subnormal = smallest_subnormal
-
-    @property
-    def eps(self) -> float:
-        return self.format.eps
-
-    @property
-    def emax(self) -> int:
-        return self.format.emax
-
-    @property
-    def emin(self) -> int:
-        return self.format.emin
-
-    @property
-    def has_inf(self) -> bool:
-        return self.format.has_inf
-
-    @property
-    def has_nan(self) -> bool:
-        return self.format.has_nan
+    # --- finfo-like numbers, read from the format ---------------------------------------
+    bits = _from_format("bits", "Total bits of a code.")
+    max = _from_format("max", "Largest finite value.")
+    min = _from_format("min", "Most negative finite value (smallest value if unsigned).")
+    smallest_normal = min_normal = _from_format("smallest_normal", "Smallest positive normal value.")
+    smallest_subnormal = min_subnormal = _from_format("smallest_subnormal", "Smallest positive value.")
+    eps = _from_format("eps", "Distance from 1.0 to the next larger value.")
+    emax = _from_format("emax", "floor(log2(max)).")
+    emin = _from_format("emin", "Exponent of the smallest normal value.")
+    has_inf = _from_format("has_inf", "Whether the format encodes infinities.")
+    has_nan = _from_format("has_nan", "Whether the format encodes NaN.")
 
     @property
     def code_dtype(self) -> np.dtype:

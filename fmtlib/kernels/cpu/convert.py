@@ -265,15 +265,23 @@ def roundtrip_rand(src, rand, out, Psrc, Pfmt, mode, overflow, rbits, daz, ftz):
 
 
 @njit(**SCALAR)
-def _fast_round(b, rnd, C, special, mode, rbits):
-    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+def _ieee_fields(b, m_in, sign_pos):
+    """IEEE bits -> (magnitude bits, sign, biased exponent E, max(E, 1), significand with its
+    implicit bit, sign bit, magnitude mask)."""
     sign_bit = np.int64(1) << sign_pos
     absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
     implicit = np.int64(1) << m_in
     a = b & absmask
-    neg = (b >> sign_pos) & 1
     E = a >> m_in
-    e_eff = max(E, np.int64(1))
+    sig = (a & (implicit - 1)) | (implicit if E > 0 else np.int64(0))
+    return a, (b >> sign_pos) & 1, E, max(E, np.int64(1)), sig, sign_bit, absmask
+
+
+@njit(**SCALAR)
+def _fast_round(b, rnd, C, special, mode, rbits):
+    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    a, neg, E, e_eff, sig, sign_bit, absmask = _ieee_fields(b, m_in, sign_pos)
+    implicit = np.int64(1) << m_in
     se = min(s + max(e_thr - e_eff, np.int64(0)), m_in)
     bit = np.int64(1) << se
     mask = bit - 1
@@ -292,7 +300,6 @@ def _fast_round(b, rnd, C, special, mode, rbits):
     if mode == ODD:  # inexact and n even: make n odd (at se = m_in, n = the implicit 1 is odd)
         r |= bit if (a & mask) != 0 and (((a | implicit) >> se) & 1) == 0 else np.int64(0)
     # below the quantum q: 0 or q
-    sig = (a & (implicit - 1)) | (implicit if E > 0 else np.int64(0))
     k = min(k0 + lq - e_eff, np.int64(2000))  # |x| / q = sig / 2**k
     F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
     if mode == STOCH:
@@ -322,14 +329,7 @@ def _value_code(v, C, D):
     the codes of an inf or NaN value by sign."""
     s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
     dbias, mbits, mag_bits, signed, inf_p, inf_n, nan_p, nan_m = D
-    sign_bit = np.int64(1) << sign_pos
-    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
-    implicit = np.int64(1) << m_in
-    a = v & absmask
-    neg = (v >> sign_pos) & 1
-    E = a >> m_in
-    e_eff = max(E, np.int64(1))
-    sig = (a & (implicit - 1)) | (implicit if E > 0 else np.int64(0))
+    a, neg, E, e_eff, sig, sign_bit, absmask = _ieee_fields(v, m_in, sign_pos)
     normal = (a >> s) - (dbias << mbits)
     sub = sig >> min(max(k0 + lq - e_eff, np.int64(0)), np.int64(63))
     mag = normal if E >= e_thr else sub
