@@ -4,12 +4,15 @@
 >>> fmtlib.FP("e2m1").quantize(np.array([0.2, 1.3, 5.1], dtype=np.float32))
 array([0. , 1.5, 6. ], dtype=float32)
 """
+from . import metrics
 from .catalog import parse_format as get_format
-from .codecs import FP, Codec
+from .codecs import FP, Codec, Int
 from .formats import FloatFormat
+from .integers import IntFormat
 from .registry import from_config, get
 from .rounding import Overflow, Rounding
 
 __version__ = "0.1.0"
 
-__all__ = ["FP", "Codec", "FloatFormat", "Overflow", "Rounding", "from_config", "get", "get_format", "__version__"]
+__all__ = ["FP", "Int", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
+           "metrics", "__version__"]

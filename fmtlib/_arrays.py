@@ -87,6 +87,8 @@ def as_codes(codes, fmt) -> np.ndarray:
         if lo < 0 or hi >= fmt.num_codes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"code {bad} out of range for {fmt} ({fmt.bits} bits: 0..{fmt.num_codes - 1})")
+        if fmt.unused_code is not None and (c == fmt.unused_code).any():
+            raise ValueError(f"code {fmt.unused_code:#x} is not used by {fmt}")
     return _c_contiguous(c)
 
 

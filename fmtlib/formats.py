@@ -208,6 +208,8 @@ class FloatFormat:
         """Distance from 1.0 to the next larger value, 2**-mbits."""
         return math.ldexp(1.0, -self.mbits)
 
+    unused_code = None  #: every code of a float format has a meaning
+
     # --- classification -------------------------------------------------------
     def classify(self, code: int) -> str:
         """Class of a code: one of :data:`CLASSES`."""

@@ -37,6 +37,7 @@ class Overflow(enum.IntEnum):
 
     SATURATE = 0  #: clamp to ±max finite (PTX ``.satfinite``, OCP MX); inf input -> ±max
     IEEE = 1  #: the format's own behaviour: ±inf if it has inf, else NaN, else ±max (ml_dtypes ``astype``)
+    WRAP = 2  #: modulo 2**bits, as integer arithmetic wraps (two's complement and unsigned integers only)
 
     @classmethod
     def parse(cls, value: "Overflow | str") -> "Overflow":

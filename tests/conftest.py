@@ -40,6 +40,8 @@ ML_DTYPES = {
 }
 
 MODES = list(Rounding)
+#: the overflow policies of float formats (WRAP is for integers)
+FP_OVERFLOWS = [Overflow.SATURATE, Overflow.IEEE]
 INPUT_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 
 

@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import EXHAUSTIVE_FORMATS, MODES, first_mismatches, oracle_codes
+from conftest import FP_OVERFLOWS, EXHAUSTIVE_FORMATS, MODES, first_mismatches, oracle_codes
 
-from fmtlib import FP, Overflow, Rounding
+from fmtlib import FP, Rounding
 from fmtlib.reference import code_value
 
 
@@ -44,7 +44,7 @@ def boundary_points(fmt, dtype) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("overflow", list(Overflow), ids=[o.name.lower() for o in Overflow])
+@pytest.mark.parametrize("overflow", FP_OVERFLOWS, ids=[o.name.lower() for o in FP_OVERFLOWS])
 @pytest.mark.parametrize("mode", [m for m in MODES if m is not Rounding.STOCHASTIC],
                          ids=[m.name.lower() for m in MODES if m is not Rounding.STOCHASTIC])
 @pytest.mark.parametrize("name", SMALL, ids=SMALL)

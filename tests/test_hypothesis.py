@@ -2,8 +2,9 @@
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from conftest import FP_OVERFLOWS
 
-from fmtlib import FP, FloatFormat, Overflow, Rounding
+from fmtlib import FP, FloatFormat, Rounding
 from fmtlib.reference import round_to_code
 
 
@@ -44,14 +45,14 @@ def _check(fmt, xs, dtype, mode, overflow, flush):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(formats(), st.lists(floats64, min_size=1, max_size=20), st.sampled_from(list(Rounding)),
-       st.sampled_from(list(Overflow)), st.booleans())
+       st.sampled_from(FP_OVERFLOWS), st.booleans())
 def test_random_formats_float64(fmt, xs, mode, overflow, flush):
     _check(fmt, xs, np.float64, mode, overflow, flush)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(formats(), st.lists(floats32, min_size=1, max_size=20), st.sampled_from(list(Rounding)),
-       st.sampled_from(list(Overflow)), st.booleans())
+       st.sampled_from(FP_OVERFLOWS), st.booleans())
 def test_random_formats_float32(fmt, xs, mode, overflow, flush):
     _check(fmt, xs, np.float32, mode, overflow, flush)
 
@@ -67,7 +68,7 @@ def near_format_values(draw):
 
 
 @settings(max_examples=500, deadline=None)
-@given(near_format_values(), st.sampled_from(list(Rounding)), st.sampled_from(list(Overflow)))
+@given(near_format_values(), st.sampled_from(list(Rounding)), st.sampled_from(FP_OVERFLOWS))
 def test_values_near_the_grid(fv, mode, overflow):
     fmt, v = fv
     _check(fmt, [v], np.float64, mode, overflow, False)

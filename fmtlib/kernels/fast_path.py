@@ -35,7 +35,9 @@ def is_enabled() -> bool:
 
 def eligible(fmt, src_fmt, flush: bool) -> bool:
     """True where the fast path gives the generic path's bits."""
-    return (_enabled and fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
+    from ..formats import FloatFormat
+
+    return (_enabled and isinstance(fmt, FloatFormat) and fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
             and fmt.emin >= src_fmt.emin and fmt.emax <= src_fmt.emax
             and fmt.emin - fmt.mbits - 1 >= src_fmt.emin - src_fmt.mbits)
 

@@ -1,6 +1,7 @@
 """The tuple of integers that drives every kernel: a format's numbers, flattened.
 
-One generic kernel serves every format; it reads the format from this tuple. Order:
+One generic kernel serves every format; it reads the format from this tuple. Slot 11 says
+which kind of format it is: 0 for a FloatFormat, 1 for an IntFormat. A FloatFormat:
 
 ====  ===========  ==========================================================
 idx   name         meaning
@@ -16,7 +17,10 @@ idx   name         meaning
 8     inf_code     +inf code (-1: none)
 9     emin         exponent of the smallest normal value
 10    emax         floor(log2(max))
+11    kind         0
 ====  ===========  ==========================================================
+
+An IntFormat: (bits, sign_magnitude, signed, min, max, 0, 0, 0, 0, 0, 0, 1).
 """
 from __future__ import annotations
 
@@ -27,11 +31,16 @@ SPECIALS_ID = {"ieee": 0, "fn": 1, "fnuz": 2, "none": 3}
 
 @lru_cache(maxsize=None)
 def kernel_params(fmt) -> tuple:
-    """The int tuple of :mod:`fmtlib.kernels.params` for a FloatFormat."""
+    """The int tuple of :mod:`fmtlib.kernels.params` for a FloatFormat or an IntFormat."""
+    from ..integers import IntFormat
+
+    if isinstance(fmt, IntFormat):
+        return (fmt.bits, int(fmt.encoding == "sign_magnitude"), int(fmt.signed), fmt.min, fmt.max,
+                0, 0, 0, 0, 0, 0, 1)
     return (
         fmt.ebits, fmt.mbits, fmt.bias, int(fmt.signed), int(fmt.subnormals),
         SPECIALS_ID[fmt.specials], fmt.max_code,
         -1 if fmt.nan_code is None else fmt.nan_code,
         -1 if fmt.inf_code is None else fmt.inf_code,
-        fmt.emin, fmt.emax,
+        fmt.emin, fmt.emax, 0,
     )

@@ -7,7 +7,8 @@ Slow and written to be read against the spec; the fast kernels are tested agains
 >>> round_to_code(get_format("e2m1"), 2.5)   # tie between 2 and 3 -> even significand
 4
 """
+from .integer import round_to_int_code
 from .rounding import round_to_code
-from .values import code_value, code_to_float, all_values
+from .values import all_values, code_to_float, code_value
 
-__all__ = ["round_to_code", "code_value", "code_to_float", "all_values"]
+__all__ = ["round_to_code", "round_to_int_code", "code_value", "code_to_float", "all_values"]

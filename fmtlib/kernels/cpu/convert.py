@@ -25,7 +25,7 @@ from ..config import PARALLEL, SCALAR
 NUMBER, ZERO, INF, NAN = 0, 1, 2, 3
 # rounding mode ids (fmtlib.rounding.Rounding values)
 RNE, RNA, RTZ, DOWN, UP, ODD, STOCH, FLOOR_OVF = 0, 1, 2, 3, 4, 5, 6, 7
-SATURATE, IEEE = 0, 1
+SATURATE, IEEE, WRAP = 0, 1, 2
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -53,8 +53,62 @@ def bit_length(v):
 
 
 @njit(**SCALAR)
+def unpack_int(code, P):
+    """Split an integer code into (kind, sign, magnitude, 0)."""
+    bits = P[0]
+    top = np.int64(1) << (bits - 1)
+    if not P[2]:
+        v = code
+    elif P[1]:  # sign-magnitude
+        v = -(code & (top - 1)) if code & top else code
+    else:
+        v = code - (top << 1) if code & top else code
+    if v == 0:  # sign-magnitude 100..0 is -0
+        return ZERO, np.int64(1) if code == top and P[1] else np.int64(0), np.int64(0), np.int64(0)
+    return NUMBER, np.int64(1) if v < 0 else np.int64(0), abs(v), np.int64(0)
+
+
+@njit(**SCALAR)
+def int_code(v, P):
+    """The code of an integer value in range."""
+    if P[1] and v < 0:  # sign-magnitude
+        return (np.int64(1) << (P[0] - 1)) | -v
+    return v & ((np.int64(1) << P[0]) - 1)
+
+
+@njit(**SCALAR)
+def pack_int(kind, sign, sig, exp, P, mode, overflow, rnd, rbits):
+    """Round (kind, sign, sig * 2**exp) to an integer code: NaN -> 0, inf -> the end of the range,
+    out of range -> saturate, or wrap modulo 2**bits."""
+    bits, lo, hi = P[0], P[3], P[4]
+    if kind == NAN or kind == ZERO:
+        return np.int64(0)
+    if kind == INF:
+        return int_code(lo if sign else hi, P)
+    if exp >= 0:
+        if exp + bit_length(sig) > 62:  # far out of range
+            if overflow == WRAP:
+                m = np.int64(0) if exp >= bits else (sig & ((np.int64(1) << (bits - exp)) - 1)) << exp
+                return (-m if sign else m) & ((np.int64(1) << bits) - 1)
+            return int_code(lo if sign else hi, P)
+        n = sig << exp
+    else:
+        n = round_shift(sig, -exp, mode, sign, rnd, rbits)
+    v = -n if sign else n
+    if mode == FLOOR_OVF and (v > hi or v < lo) and exp < 0:
+        v = -(sig >> -exp) if sign else sig >> -exp
+    if lo <= v <= hi:
+        return int_code(v, P)
+    if overflow == WRAP:
+        return v & ((np.int64(1) << bits) - 1)
+    return int_code(hi if v > hi else lo, P)
+
+
+@njit(**SCALAR)
 def unpack(code, P, daz):
     """Split a code of format P into (kind, sign, sig, exp); value = (-1)**sign * sig * 2**exp."""
+    if P[11] == 1:
+        return unpack_int(code, P)
     ebits = P[0]
     mbits = P[1]
     magbits = ebits + mbits
@@ -116,10 +170,53 @@ def negative_unsigned(P, overflow):
 
 
 @njit(**SCALAR)
+def round_shift(sig, s, mode, sign, rnd, rbits):
+    """``sig / 2**s`` (sig < 2**53) rounded to an integer by ``mode``: the one rounding rule.
+
+    "Even"/"odd" are of the integer result. Stochastic: with F = floor(frac * 2**rbits),
+    round up where F + rnd >= 2**rbits."""
+    if s <= 0:
+        return sig << (-s)
+    if s > 62:  # sig < 2**53 <= 2**(s-1): below half, nonzero
+        n = np.int64(0)
+        rem = np.int64(0)
+        above = False
+        tie = False
+    else:
+        n = sig >> s
+        rem = sig & ((np.int64(1) << s) - 1)
+        if rem == 0:
+            return n
+        half = np.int64(1) << (s - 1)
+        above = rem > half  # dropped part > half an ulp
+        tie = rem == half
+    if mode == RNE or mode == FLOOR_OVF:
+        return n + 1 if above or (tie and (n & 1) == 1) else n
+    if mode == RNA:
+        return n + 1 if above or tie else n
+    if mode == UP:
+        return n + 1 - sign
+    if mode == DOWN:
+        return n + sign
+    if mode == ODD:
+        return n | 1
+    if mode == STOCH:
+        if s <= 62:
+            F = rem << (rbits - s) if rbits >= s else rem >> (s - rbits)
+        else:
+            d = s - rbits
+            F = sig >> d if d < 63 else np.int64(0)
+        return n + 1 if F != 0 and rnd >= (np.int64(1) << rbits) - F else n
+    return n  # toward zero
+
+
+@njit(**SCALAR)
 def pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, ftz):
     """Round (kind, sign, sig * 2**exp) to a code of format P.
 
     ``rnd`` holds ``rbits`` random bits (stochastic mode only)."""
+    if P[11] == 1:
+        return pack_int(kind, sign, sig, exp, P, mode, overflow, rnd, rbits)
     mbits = P[1]
     signed = P[3]
     smask = sign << (P[0] + mbits) if signed else np.int64(0)
@@ -154,48 +251,7 @@ def pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, ftz):
     eff = L if L > emin else emin
     s = eff - mbits - exp  # bits of sig below the target's last place
 
-    inexact = False
-    above = False  # dropped part > half an ulp
-    tie = False  # dropped part == half an ulp
-    rem = np.int64(0)
-    if s <= 0:
-        n = sig << (-s)
-    elif s <= 62:
-        n = sig >> s
-        rem = sig & ((np.int64(1) << s) - 1)
-        half = np.int64(1) << (s - 1)
-        inexact = rem != 0
-        above = rem > half
-        tie = rem == half
-    else:  # sig < 2**53 <= 2**(s-1): below half, nonzero
-        n = np.int64(0)
-        inexact = True
-
-    if inexact:
-        if mode == RNE or mode == FLOOR_OVF:
-            if above or (tie and (n & 1) == 1):
-                n += 1
-        elif mode == RNA:
-            if above or tie:
-                n += 1
-        elif mode == UP:
-            if sign == 0:
-                n += 1
-        elif mode == DOWN:
-            if sign == 1:
-                n += 1
-        elif mode == ODD:
-            n |= 1
-        elif mode == STOCH:
-            # F = floor(frac * 2**rbits), frac = dropped part / 2**s
-            if s <= 62:
-                F = rem << (rbits - s) if rbits >= s else rem >> (s - rbits)
-            else:
-                d = s - rbits
-                F = sig >> d if d < 63 else np.int64(0)
-            if F != 0 and rnd >= (np.int64(1) << rbits) - F:
-                n += 1
-
+    n = round_shift(sig, s, mode, sign, rnd, rbits)
     c = ((eff - emin) << mbits) + n
     if not P[4]:
         c -= np.int64(1) << mbits
