@@ -10,38 +10,16 @@ import math
 from fractions import Fraction
 
 from ..rounding import Overflow, Rounding
+from .rounding import rounds_up
 
 
 def round_to_int(x: Fraction, mode: Rounding, *, rand: int | None = None, rbits: int = 62) -> int:
-    """``x`` rounded to an integer by ``mode`` (the same rules as for floats, quantum 1)."""
-    n_lo = math.floor(x)
-    frac = x - n_lo
-    if frac == 0:
-        return n_lo
+    """``x`` rounded to an integer by ``mode`` (the float rules with quantum 1)."""
     negative = x < 0
-    # work on the magnitude so that "toward zero" and ties are about |x|
-    m = abs(x)
+    m = abs(x)  # "toward zero", ties and parity are about the magnitude
     lo = math.floor(m)
-    f = m - lo
-    if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
-        up = f > Fraction(1, 2) or (f == Fraction(1, 2) and lo % 2 == 1)
-    elif mode is Rounding.NEAREST_AWAY:
-        up = f >= Fraction(1, 2)
-    elif mode is Rounding.TOWARD_ZERO:
-        up = False
-    elif mode is Rounding.UP:
-        up = not negative
-    elif mode is Rounding.DOWN:
-        up = negative
-    elif mode is Rounding.ODD:
-        up = lo % 2 == 0
-    elif mode is Rounding.STOCHASTIC:
-        if rand is None or not 0 <= rand < (1 << rbits):
-            raise ValueError("stochastic rounding needs rand in [0, 2**rbits)")
-        up = math.floor(f * (1 << rbits)) + rand >= (1 << rbits)
-    else:  # pragma: no cover
-        raise AssertionError(mode)
-    n = lo + 1 if up else lo
+    frac = m - lo
+    n = lo + 1 if frac != 0 and rounds_up(lo, frac, mode, negative, rand, rbits) else lo
     return -n if negative else n
 
 

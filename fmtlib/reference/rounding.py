@@ -67,6 +67,30 @@ def _overflow_result(fmt, negative: bool, mode: Rounding, overflow: Overflow) ->
     return maxc
 
 
+def rounds_up(n_lo: int, frac: Fraction, mode: Rounding, negative: bool, rand: int | None = None,
+              rbits: int = 62) -> bool:
+    """Whether a magnitude ``(n_lo + frac)`` quanta, 0 < frac < 1, goes to ``n_lo + 1`` quanta.
+
+    The one statement of the rounding modes, shared by the float and integer oracles."""
+    if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+        return frac > Fraction(1, 2) or (frac == Fraction(1, 2) and n_lo % 2 == 1)
+    if mode is Rounding.NEAREST_AWAY:
+        return frac >= Fraction(1, 2)
+    if mode is Rounding.TOWARD_ZERO:
+        return False
+    if mode is Rounding.UP:
+        return not negative
+    if mode is Rounding.DOWN:
+        return negative
+    if mode is Rounding.ODD:
+        return n_lo % 2 == 0
+    if mode is Rounding.STOCHASTIC:
+        if rand is None or not 0 <= rand < (1 << rbits):
+            raise ValueError("stochastic rounding needs rand in [0, 2**rbits)")
+        return math.floor(frac * (1 << rbits)) + rand >= (1 << rbits)
+    raise AssertionError(mode)  # pragma: no cover - the enum is closed
+
+
 def round_to_code(
     fmt,
     x: float | Fraction,
@@ -126,27 +150,7 @@ def round_to_code(
     lo, hi = n_lo * quantum, (n_lo + 1) * quantum
     frac = (m - lo) / quantum  # in [0, 1)
 
-    if frac == 0:
-        v = lo
-    elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
-        v = hi if frac > Fraction(1, 2) or (frac == Fraction(1, 2) and n_lo % 2 == 1) else lo
-    elif mode is Rounding.NEAREST_AWAY:
-        v = hi if frac >= Fraction(1, 2) else lo
-    elif mode is Rounding.TOWARD_ZERO:
-        v = lo
-    elif mode is Rounding.UP:
-        v = lo if negative else hi
-    elif mode is Rounding.DOWN:
-        v = hi if negative else lo
-    elif mode is Rounding.ODD:
-        v = lo if n_lo % 2 == 1 else hi
-    elif mode is Rounding.STOCHASTIC:
-        if rand is None or not 0 <= rand < (1 << rbits):
-            raise ValueError("stochastic rounding needs rand in [0, 2**rbits)")
-        F = math.floor(frac * (1 << rbits))
-        v = hi if F + rand >= (1 << rbits) else lo
-    else:  # pragma: no cover - the enum is closed
-        raise AssertionError(mode)
+    v = hi if frac != 0 and rounds_up(n_lo, frac, mode, negative, rand, rbits) else lo
 
     if flush and 0 < v < smallest_normal:
         v = Fraction(0)
