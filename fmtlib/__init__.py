@@ -6,7 +6,7 @@ array([0. , 1.5, 6. ], dtype=float32)
 """
 from . import metrics
 from .catalog import parse_format as get_format
-from .codecs import FP, Codec, Int
+from .codecs import FP, MX, Codec, Encoded, Int
 from .formats import FloatFormat
 from .integers import IntFormat
 from .registry import from_config, get
@@ -14,5 +14,5 @@ from .rounding import Overflow, Rounding
 
 __version__ = "0.1.0"
 
-__all__ = ["FP", "Int", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
+__all__ = ["FP", "Int", "MX", "Encoded", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
            "metrics", "__version__"]

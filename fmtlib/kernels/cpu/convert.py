@@ -444,3 +444,69 @@ def gather(codes, table, out):
     """out[i] = table[codes[i]]: decode by lookup (codes already range-checked)."""
     for i in prange(codes.size):
         out[i] = table[codes[i]]
+
+
+# --- block scaling with a power-of-two shared scale (OCP MX) ------------------------------
+# Rows of ``ncols`` elements (the blocked axis is the last one), blocks of ``block``
+# consecutive elements; a short last block is the rest of the row (the same as padding it
+# with zeros, which change no amax). Per block: X = 2**se with se = floor(log2(amax)) -
+# elem_emax clamped to [-127, 127] (-127 for an all-zero block); an inf or NaN in the block
+# makes the scale NaN (code 255) and the whole block decodes to NaN. Elements are
+# x / X rounded into the element format with saturation, done on the exponent so it is exact.
+# Sources: OCP MX v1.0 section 6.3; microsoft/microxcaling mx/mx_ops.py; gfloat block.py.
+
+
+@njit(**SCALAR)
+def _mx_block_exponent(src, start, end, Psrc, elem_emax):
+    """Shared exponent of src[start:end]: floor(log2(amax)) - elem_emax, clamped; 128 for NaN."""
+    lmax = np.int64(-(1 << 40))
+    for i in range(start, end):
+        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+        if kind == NAN or kind == INF:
+            return np.int64(128)
+        if kind == NUMBER:
+            lmax = max(lmax, exp + bit_length(sig) - 1)
+    if lmax == -(1 << 40):
+        return np.int64(-127)
+    return min(max(lmax - elem_emax, np.int64(-127)), np.int64(127))
+
+
+@njit(**PARALLEL)
+def mx_encode(src, codes, scales, out, Psrc, Pelem, elem_emax, ncols, block, mode, key, base, rbits, fused):
+    """Encode rows of float bits into MX blocks: element ``codes`` and e8m0 ``scales``; with
+    ``fused`` also the decoded values into ``out`` (quantize)."""
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    for t in prange(nrows * nb):
+        r = t // nb
+        start = r * ncols + (t - r * nb) * block
+        end = min(start + block, r * ncols + ncols)
+        se = _mx_block_exponent(src, start, end, Psrc, elem_emax)
+        scales[t] = se + 127
+        for i in range(start, end):
+            if se == 128:
+                codes[i] = 0
+                if fused:
+                    out[i] = Psrc[7]  # the input format's NaN
+                continue
+            kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, False)
+            codes[i] = code
+            if fused:
+                kind, sign, sig, exp = unpack(code, Pelem, False)
+                out[i] = pack(kind, sign, sig, exp + se, Psrc, RNE, IEEE, np.int64(0), 1, False)
+
+
+@njit(**PARALLEL)
+def mx_decode(codes, scales, out, Pelem, Pout, ncols, block):
+    """Values of MX blocks: element times 2**(scale - 127); NaN where the scale is NaN."""
+    nb = (ncols + block - 1) // block
+    for i in prange(codes.size):
+        r = i // ncols
+        s = np.int64(scales[r * nb + (i - r * ncols) // block])
+        if s == 255:
+            out[i] = Pout[7]
+            continue
+        kind, sign, sig, exp = unpack(np.int64(codes[i]), Pelem, False)
+        out[i] = pack(kind, sign, sig, exp + s - 127, Pout, RNE, IEEE, np.int64(0), 1, False)

@@ -1,0 +1,166 @@
+"""``MX``: OCP Microscaling block formats (MX v1.0): element codes plus one E8M0 scale per block.
+
+>>> import numpy as np
+>>> x = np.array([[0.1, -1.0, 3.0, 12.0]], dtype=np.float32)
+>>> enc = MX("mxfp4", block=4).encode(x)
+>>> enc.scales, enc.codes          # amax 12: scale 2**(floor(log2 12) - emax 2) = 2, code 127 + 1
+(array([[128]], dtype=uint8), array([[0, 9, 3, 7]], dtype=uint8))
+>>> MX("mxfp4", block=4).decode(enc)   # e2m1 values 0, -0.5, 1.5, 6 times 2
+array([[ 0., -1.,  3., 12.]], dtype=float32)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._arrays import as_float_input, bits_view, dtype_format, float_dtype
+from ..catalog import parse_format
+from ..kernels.params import kernel_params
+from ..rounding import Rounding
+from .base import Codec
+from .element import MAX_RBITS
+
+#: MX name -> element format (OCP MX v1.0 Table 1; names as torchao and gfloat use them)
+MX_ELEMENTS = {
+    "mxfp8_e4m3": "e4m3fn",
+    "mxfp8_e5m2": "e5m2",
+    "mxfp6_e3m2": "e3m2",
+    "mxfp6_e2m3": "e2m3",
+    "mxfp4_e2m1": "e2m1",
+}
+_MX_ALIASES = {"mxfp4": "mxfp4_e2m1", "mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e3m2"}
+
+
+@dataclass(frozen=True, eq=False)
+class Encoded:
+    """Codes of a block-scaled tensor.
+
+    ``codes`` has the input's shape; ``scales`` has it too, except that the blocked ``axis``
+    has one entry per block (a short last block covers the rest of the axis).
+    """
+
+    codes: np.ndarray
+    scales: np.ndarray
+    shape: tuple
+    axis: int
+    block: int
+    format: str
+
+
+class MX(Codec):
+    """An OCP MX block format: ``block`` (32) consecutive elements along ``axis`` share a
+    power-of-two scale stored as E8M0.
+
+    The scale is ``2**(floor(log2(amax)) - emax_elem)``, clamped to ``2**[-127, 127]``
+    (``2**-127`` for an all-zero block); an inf or NaN in a block makes its scale NaN and
+    the block decodes to NaN. Elements are ``x / scale`` rounded (``rounding``, nearest-even
+    by default; ``stochastic`` keyed by the global element index) with saturation.
+    """
+
+    codec_id = "mx"
+
+    def __init__(self, name: str = "mxfp4", *, block: int = 32, axis: int = -1,
+                 rounding: Rounding | str = "nearest_even") -> None:
+        key = _MX_ALIASES.get(str(name).lower(), str(name).lower())
+        if key not in MX_ELEMENTS:
+            known = ", ".join(list(MX_ELEMENTS) + list(_MX_ALIASES))
+            raise ValueError(f"unknown MX format {name!r} (known: {known})")
+        if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+            raise ValueError(f"block must be a positive int, got {block!r}")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"axis must be an int, got {type(axis).__name__}")
+        object.__setattr__(self, "name", key)
+        object.__setattr__(self, "element", parse_format(MX_ELEMENTS[key]))
+        object.__setattr__(self, "scale_format", parse_format("e8m0"))
+        object.__setattr__(self, "block", block)
+        object.__setattr__(self, "axis", axis)
+        object.__setattr__(self, "rounding", Rounding.parse(rounding))
+
+    def _config_args(self):
+        kw: dict[str, Any] = {}
+        if self.block != 32:
+            kw["block"] = self.block
+        if self.axis != -1:
+            kw["axis"] = self.axis
+        if self.rounding is not Rounding.NEAREST_EVEN:
+            kw["rounding"] = self.rounding.name.lower()
+        return (self.name,), kw
+
+    @property
+    def bits_per_element(self) -> float:
+        """Storage cost: element bits plus the scale's 8 bits shared by a block."""
+        return self.element.bits + 8 / self.block
+
+    def _axis(self, ndim: int) -> int:
+        if ndim == 0:
+            raise ValueError("MX needs an array with at least one dimension")
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(f"axis {self.axis} is out of range for a {ndim}-d array")
+        return self.axis % ndim
+
+    def _run(self, x, fused: bool, rounding, seed, rbits):
+        from ..kernels.cpu import convert as K
+        from ..rng import seed_key
+
+        x, _ = as_float_input(x, "quantize" if fused else "encode")
+        axis = self._axis(x.ndim)
+        mode = self.rounding if rounding is None else Rounding.parse(rounding)
+        if mode is Rounding.STOCHASTIC:
+            rbits = MAX_RBITS if rbits is None else rbits
+            if isinstance(rbits, bool) or not isinstance(rbits, (int, np.integer)) or not 1 <= rbits <= MAX_RBITS:
+                raise ValueError(f"rbits must be an int in 1..{MAX_RBITS}, got {rbits!r}")
+            import secrets
+
+            key = seed_key(secrets.randbits(64) if seed is None else seed)
+        elif seed is not None or rbits is not None:
+            raise ValueError("seed= and rbits= are only used by rounding='stochastic'")
+        else:
+            key, rbits = 0, 1
+        xm = np.ascontiguousarray(np.moveaxis(x, axis, -1))
+        ncols = xm.shape[-1]
+        nb = -(-ncols // self.block)
+        codes = np.empty(xm.shape, dtype=self.element.code_dtype)
+        scales = np.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
+        out = np.empty_like(xm) if fused else np.empty(1, dtype=xm.dtype)
+        src_fmt = dtype_format(xm.dtype)
+        K.mx_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out),
+                    kernel_params(src_fmt), kernel_params(self.element), self.element.emax, ncols, self.block,
+                    int(mode), np.uint64(key), 0, int(rbits), fused)
+        if fused:
+            return np.moveaxis(out, -1, axis)
+        return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
+                       self.name)
+
+    def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
+               rbits: int | None = None) -> Encoded:
+        """Element codes and E8M0 scale codes of ``x`` (float16/32/64, bfloat16)."""
+        return self._run(x, False, rounding, seed, rbits)
+
+    def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
+                 rbits: int | None = None) -> np.ndarray:
+        """``decode(encode(x))`` in one pass, in ``x``'s dtype."""
+        return self._run(x, True, rounding, seed, rbits)
+
+    def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
+        """Values of an :class:`Encoded` record: element value times its block's scale."""
+        from ..kernels.cpu import convert as K
+
+        if not isinstance(enc, Encoded):
+            raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
+        if enc.format != self.name or enc.block != self.block:
+            raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {self.name}, block {self.block}")
+        dt = float_dtype(dtype)
+        codes = np.ascontiguousarray(np.moveaxis(np.asarray(enc.codes), enc.axis, -1))
+        scales = np.ascontiguousarray(np.moveaxis(np.asarray(enc.scales), enc.axis, -1))
+        ncols = codes.shape[-1]
+        if codes.shape[:-1] + (-(-ncols // self.block),) != scales.shape:
+            raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need "
+                             f"{codes.shape[:-1] + (-(-ncols // self.block),)}")
+        if codes.size and int(codes.max()) >= self.element.num_codes:
+            raise ValueError(f"element code {int(codes.max())} out of range for {self.element}")
+        out = np.empty(codes.shape, dtype=dt)
+        K.mx_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
+                    kernel_params(self.element), kernel_params(dtype_format(dt)), ncols, self.block)
+        return np.moveaxis(out, -1, enc.axis)

@@ -1,0 +1,156 @@
+"""OCP MX block formats: against gfloat's reference and the exact oracle, bit for bit."""
+from fractions import Fraction
+
+import gfloat
+import gfloat.formats as gf
+import numpy as np
+import pytest
+
+from fmtlib import MX, Encoded, Overflow, Rounding
+from fmtlib.reference import round_to_code
+
+GFLOAT = {
+    "mxfp8_e4m3": gf.format_info_mxfp8_e4m3, "mxfp8_e5m2": gf.format_info_mxfp8_e5m2,
+    "mxfp6_e3m2": gf.format_info_mxfp6_e3m2, "mxfp6_e2m3": gf.format_info_mxfp6_e2m3,
+    "mxfp4_e2m1": gf.format_info_mxfp4_e2m1,
+}
+NAMES = list(GFLOAT)
+
+
+def adversarial_blocks(rng, elem_max):
+    """Blocks of 32 float32 values that stress the scale rule."""
+    b = []
+    b.append(np.zeros(32))                                            # all-zero block
+    one = rng.standard_normal(32) * 1e-3; one[5] = 1e4; b.append(one)  # a single huge outlier
+    b.append(rng.standard_normal(32) * 2.0 ** -140)                   # float32 subnormals only
+    for k in (-126, -3, 0, 1, 7, 100, 127):                            # amax an exact power of two
+        blk = rng.uniform(-1, 1, 32) * 2.0 ** k; blk[0] = 2.0 ** k; b.append(blk)
+    just = rng.uniform(-1, 1, 32); just[3] = np.nextafter(np.float32(2.0), np.float32(0)); b.append(just)
+    edge = np.linspace(-elem_max, elem_max, 32); b.append(edge)       # element grid edges at scale 1
+    b.append(np.full(32, -3.0e38))                                    # near float32 max
+    for _ in range(40):                                                # random magnitudes
+        b.append(rng.standard_normal(32) * 10.0 ** rng.uniform(-30, 30))
+    return np.array(b, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_matches_gfloat(name):
+    codec = MX(name)
+    rng = np.random.default_rng(NAMES.index(name))
+    x = adversarial_blocks(rng, codec.element.max)
+    got = codec.quantize(x).astype(np.float64)
+    enc = codec.encode(x)
+    fi = GFLOAT[name]
+    for i, blk in enumerate(x.astype(np.float64)):
+        want = gfloat.quantize_block(fi, blk, gfloat.compute_scale_amax)
+        assert np.array_equal(got[i], want), (i, blk[:4], got[i][:4], want[:4])
+        scale = gfloat.compute_scale_amax(fi.etype.emax, blk)
+        assert 2.0 ** (int(enc.scales[i, 0]) - 127) == scale
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("mode", [Rounding.NEAREST_EVEN, Rounding.TOWARD_ZERO, Rounding.NEAREST_AWAY],
+                         ids=["nearest_even", "toward_zero", "nearest_away"])
+def test_matches_the_oracle(name, mode):
+    """Each element is round_to_code(elem, x / 2**se, saturate) with se from the exact amax."""
+    codec = MX(name, block=8)
+    x = (np.random.default_rng(1).standard_normal((50, 24)) * 10.0 ** np.random.default_rng(2).uniform(-5, 5, (50, 1)))
+    x = x.astype(np.float32)
+    enc = codec.encode(x, rounding=mode)
+    for r in range(x.shape[0]):
+        for b in range(3):
+            blk = [Fraction(float(v)) for v in x[r, 8 * b: 8 * b + 8]]
+            amax = max(abs(v) for v in blk)
+            se = -127 if amax == 0 else min(max(_floor_log2(amax) - codec.element.emax, -127), 127)
+            assert enc.scales[r, b] == se + 127
+            want = [round_to_code(codec.element, v / Fraction(2) ** se, mode, Overflow.SATURATE) for v in blk]
+            assert enc.codes[r, 8 * b: 8 * b + 8].tolist() == want
+
+
+def _floor_log2(v: Fraction) -> int:
+    e = v.numerator.bit_length() - v.denominator.bit_length()
+    return e if Fraction(2) ** e <= v else e - 1
+
+
+def test_nonfinite_block_is_nan():
+    x = np.ones((2, 32), np.float32)
+    x[0, 3] = np.inf
+    x[1, 31] = np.nan
+    codec = MX("mxfp8_e4m3")
+    enc = codec.encode(x)
+    assert enc.scales.tolist() == [[255], [255]]
+    assert np.isnan(codec.decode(enc)).all() and np.isnan(codec.quantize(x)).all()
+    y = np.ones((1, 64), np.float32)
+    y[0, 40] = np.nan  # only the second block
+    q = codec.quantize(y)
+    assert (q[0, :32] == 1).all() and np.isnan(q[0, 32:]).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_encode_decode_equals_quantize(name):
+    codec = MX(name)
+    x = np.random.default_rng(4).standard_normal((17, 96)).astype(np.float32)
+    enc = codec.encode(x)
+    assert enc.codes.shape == x.shape and enc.scales.shape == (17, 3)
+    q = codec.quantize(x)
+    assert np.array_equal(codec.decode(enc), q)
+    assert np.array_equal(codec.quantize(x.astype(np.float64)), codec.decode(codec.encode(x.astype(np.float64)), dtype=np.float64))
+
+
+def test_short_last_block_is_zero_padding():
+    codec = MX("mxfp4")
+    x = np.random.default_rng(5).standard_normal((4, 70)).astype(np.float32)
+    padded = np.zeros((4, 96), np.float32)
+    padded[:, :70] = x
+    assert np.array_equal(codec.quantize(x), codec.quantize(padded)[:, :70])
+    assert np.array_equal(codec.encode(x).scales, codec.encode(padded).scales)
+
+
+def test_axis():
+    x = np.random.default_rng(6).standard_normal((64, 5, 3)).astype(np.float32)
+    q0 = MX("mxfp6_e2m3", axis=0).quantize(x)
+    qt = MX("mxfp6_e2m3").quantize(np.moveaxis(x, 0, -1))
+    assert np.array_equal(q0, np.moveaxis(qt, -1, 0))
+    enc = MX("mxfp6_e2m3", axis=0).encode(x)
+    assert enc.scales.shape == (2, 5, 3) and enc.axis == 0
+    assert np.array_equal(MX("mxfp6_e2m3", axis=0).decode(enc), q0)
+
+
+def test_stochastic_rounding_in_blocks():
+    codec = MX("mxfp4", rounding="stochastic")
+    x = np.random.default_rng(7).standard_normal((64, 64)).astype(np.float32)
+    a = codec.quantize(x, seed=3)
+    assert np.array_equal(a, codec.quantize(x, seed=3))
+    assert not np.array_equal(a, codec.quantize(x, seed=4))
+    lo = MX("mxfp4", rounding="toward_zero").quantize(x)
+    away = np.where(x > 0, MX("mxfp4", rounding="up").quantize(x), MX("mxfp4", rounding="down").quantize(x))
+    assert np.all((a == lo) | (a == away)) and (a == away).any() and (a == lo).any()
+    # unbiased: the mean over many seeds approaches x
+    xs = np.tile(np.float32([0.3, -1.3, 2.6, 0.05]), (1, 8))
+    mean = np.mean([codec.quantize(xs, seed=s) for s in range(2000)], axis=0)
+    assert np.allclose(mean, xs, atol=0.06)
+
+
+def test_config_and_errors():
+    import fmtlib
+
+    c = MX("mxfp4", block=16, rounding="stochastic")
+    assert fmtlib.from_config(c.get_config()) == c and eval(repr(c), {"MX": MX}) == c
+    assert MX("mxfp4").bits_per_element == 4.25
+    with pytest.raises(ValueError, match="unknown MX format"):
+        MX("mxfp5")
+    with pytest.raises(ValueError, match="block"):
+        MX("mxfp4", block=0)
+    with pytest.raises(ValueError, match="axis"):
+        MX("mxfp4", axis=2).quantize(np.ones((3, 4), np.float32))
+    with pytest.raises(TypeError, match="floating"):
+        MX("mxfp4").quantize(np.ones(4, np.int32))
+    with pytest.raises(TypeError, match="Encoded"):
+        MX("mxfp4").decode(np.ones(4))
+    enc = MX("mxfp4").encode(np.ones(64, np.float32))
+    with pytest.raises(ValueError, match="block"):
+        MX("mxfp4", block=16).decode(enc)
+    with pytest.raises(ValueError, match="scales"):
+        MX("mxfp4").decode(Encoded(enc.codes, enc.scales[:1], enc.shape, enc.axis, 32, "mxfp4_e2m1"))
+    with pytest.raises(ValueError, match="stochastic"):
+        MX("mxfp4").quantize(np.ones(4, np.float32), seed=1)
