@@ -17,8 +17,9 @@ import numpy as np
 
 from .._arrays import as_float_input, bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
+from ..kernels import fast_path
 from ..kernels.params import kernel_params
-from ..rounding import Rounding
+from ..rounding import Overflow, Rounding
 from .base import Codec
 from .element import MAX_RBITS
 
@@ -125,9 +126,15 @@ class MX(Codec):
         scales = np.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
         out = np.empty_like(xm) if fused else np.empty(1, dtype=xm.dtype)
         src_fmt = dtype_format(xm.dtype)
-        K.mx_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out),
-                    kernel_params(src_fmt), kernel_params(self.element), self.element.emax, ncols, self.block,
-                    int(mode), np.uint64(key), 0, int(rbits), fused)
+        args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), kernel_params(src_fmt),
+                kernel_params(self.element))
+        if fast_path.mx_eligible(self.element, src_fmt):
+            C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
+            D = fast_path.code_constants(self.element, src_fmt)
+            K.mx_encode_fast(*args, C, special, D, self.element.emax, ncols, self.block, int(mode), np.uint64(key), 0,
+                             int(rbits), fused)
+        else:
+            K.mx_encode(*args, self.element.emax, ncols, self.block, int(mode), np.uint64(key), 0, int(rbits), fused)
         if fused:
             return np.moveaxis(out, -1, axis)
         return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,

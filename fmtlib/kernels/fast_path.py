@@ -91,3 +91,10 @@ def code_constants(fmt, src_fmt) -> tuple:
     inf = [round_to_code(fmt, v) for v in (float("inf"), float("-inf"))]
     nan = [round_to_code(fmt, v) for v in (float("nan"), float("-nan"))]
     return (src_fmt.bias - fmt.bias, fmt.mbits, fmt.mag_bits, int(fmt.signed), *inf, *nan)
+
+
+def mx_eligible(elem, src_fmt) -> bool:
+    """True where MX blocks of ``elem`` from ``src_fmt`` may take ``mx_encode_fast``: the fast
+    path applies to the element, and half its quantum is at or above the input's smallest
+    normal (so anything scaled below the input's normal range rounds as "tiny")."""
+    return eligible(elem, src_fmt, False) and elem.emin - elem.mbits - 1 >= src_fmt.emin

@@ -510,3 +510,72 @@ def mx_decode(codes, scales, out, Pelem, Pout, ncols, block):
             continue
         kind, sign, sig, exp = unpack(np.int64(codes[i]), Pelem, False)
         out[i] = pack(kind, sign, sig, exp + s - 127, Pout, RNE, IEEE, np.int64(0), 1, False)
+
+
+@njit(**PARALLEL)
+def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, elem_emax, ncols, block, mode, key,
+                   base, rbits, fused):
+    """:func:`mx_encode` on the fast path: elements are scaled by moving their exponent field.
+
+    Needs the element's quantum/2 to be at or above the input's smallest normal, so that an
+    element scaled below the input's normal range is "tiny" (0 under nearest rounding).
+    Rare cases (an input subnormal scaled up, a result below the input's normal range) take
+    the generic helpers."""
+    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    sign_bit = np.int64(1) << sign_pos
+    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
+    inf_bits = (absmask >> m_in) << m_in
+    bias_in = k0 - m_in
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    for t in prange(nrows * nb):
+        r = t // nb
+        start = r * ncols + (t - r * nb) * block
+        end = min(start + block, r * ncols + ncols)
+        amax = np.int64(0)
+        for i in range(start, end):
+            amax = max(amax, np.int64(src[i]) & absmask)
+        if amax >= inf_bits:
+            scales[t] = 255
+            for i in range(start, end):
+                codes[i] = 0
+                if fused:
+                    out[i] = Psrc[7]
+            continue
+        if amax == 0:
+            se = np.int64(-127)
+        else:
+            E = amax >> m_in
+            L = E - bias_in if E > 0 else bit_length(amax) - bias_in - m_in
+            se = min(max(L - elem_emax, np.int64(-127)), np.int64(127))
+        scales[t] = se + 127
+        for i in range(start, end):
+            b = np.int64(src[i])
+            a = b & absmask
+            E = a >> m_in
+            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            if E >= 1 and E - se >= 1:
+                a2 = a - (se << m_in)
+            elif a == 0 or se >= 0:
+                a2 = np.int64(0) if a == 0 else np.int64(1)  # 1: positive and below q/2
+            else:  # an input subnormal scaled up: the generic helpers
+                kind, sign, sig, exp = unpack(b, Psrc, False)
+                code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, False)
+                codes[i] = code
+                if fused:
+                    kind, sign, sig, exp = unpack(code, Pelem, False)
+                    out[i] = pack(kind, sign, sig, exp + se, Psrc, RNE, IEEE, np.int64(0), 1, False)
+                continue
+            v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
+            code = _value_code(v, C, D)
+            codes[i] = code
+            if fused:
+                av = v & absmask
+                Ev = av >> m_in
+                if av == 0:
+                    out[i] = v
+                elif Ev >= 1 and Ev + se >= 1:
+                    out[i] = v + (se << m_in)
+                else:
+                    kind, sign, sig, exp = unpack(code, Pelem, False)
+                    out[i] = pack(kind, sign, sig, exp + se, Psrc, RNE, IEEE, np.int64(0), 1, False)
