@@ -9,22 +9,12 @@ time is scaled up, which is stated in the output.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 
 import fmtlib
-
-
-def median_time(fn, repeat=5) -> float:
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+from timing import median_time
 
 
 def main(argv=None) -> None:

@@ -14,27 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 
 import ml_dtypes
 import numba
 import numpy as np
 
 import fmtlib
+from timing import median_time
 
 ML = {"e2m1": ml_dtypes.float4_e2m1fn, "e4m3fn": ml_dtypes.float8_e4m3fn,
       "e5m2": ml_dtypes.float8_e5m2, "e3m2": ml_dtypes.float6_e3m2fn}
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm-up: compile, page in
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def main(argv=None) -> None:

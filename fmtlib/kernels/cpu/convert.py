@@ -471,6 +471,29 @@ def _mx_block_exponent(src, start, end, Psrc, elem_emax):
     return min(max(lmax - elem_emax, np.int64(-127)), np.int64(127))
 
 
+@njit(**SCALAR)
+def _block_span(t, nb, ncols, block):
+    """[start, end) of block ``t`` in rows of ``ncols`` with ``nb`` blocks each."""
+    r = t // nb
+    start = r * ncols + (t - r * nb) * block
+    return start, min(start + block, r * ncols + ncols)
+
+
+@njit(**SCALAR)
+def _mx_decoded(code, se, Pelem, Pout):
+    """Bits (format Pout) of element ``code`` times 2**se, nearest-even."""
+    kind, sign, sig, exp = unpack(code, Pelem, False)
+    return pack(kind, sign, sig, exp + se, Pout, RNE, IEEE, np.int64(0), 1, False)
+
+
+@njit(**SCALAR)
+def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
+    """The generic path for one MX element: (its code, its decoded bits in format Psrc)."""
+    kind, sign, sig, exp = unpack(b, Psrc, False)
+    code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, False)
+    return code, _mx_decoded(code, se, Pelem, Psrc)
+
+
 @njit(**PARALLEL)
 def mx_encode(src, codes, scales, out, Psrc, Pelem, elem_emax, ncols, block, mode, key, base, rbits, fused):
     """Encode rows of float bits into MX blocks: element ``codes`` and e8m0 ``scales``; with
@@ -478,9 +501,7 @@ def mx_encode(src, codes, scales, out, Psrc, Pelem, elem_emax, ncols, block, mod
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
     for t in prange(nrows * nb):
-        r = t // nb
-        start = r * ncols + (t - r * nb) * block
-        end = min(start + block, r * ncols + ncols)
+        start, end = _block_span(t, nb, ncols, block)
         se = _mx_block_exponent(src, start, end, Psrc, elem_emax)
         scales[t] = se + 127
         for i in range(start, end):
@@ -489,13 +510,11 @@ def mx_encode(src, codes, scales, out, Psrc, Pelem, elem_emax, ncols, block, mod
                 if fused:
                     out[i] = Psrc[7]  # the input format's NaN
                 continue
-            kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
-            code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, False)
+            code, value = _mx_element(np.int64(src[i]), se, Psrc, Pelem, mode, rnd, rbits)
             codes[i] = code
             if fused:
-                kind, sign, sig, exp = unpack(code, Pelem, False)
-                out[i] = pack(kind, sign, sig, exp + se, Psrc, RNE, IEEE, np.int64(0), 1, False)
+                out[i] = value
 
 
 @njit(**PARALLEL)
@@ -508,8 +527,7 @@ def mx_decode(codes, scales, out, Pelem, Pout, ncols, block):
         if s == 255:
             out[i] = Pout[7]
             continue
-        kind, sign, sig, exp = unpack(np.int64(codes[i]), Pelem, False)
-        out[i] = pack(kind, sign, sig, exp + s - 127, Pout, RNE, IEEE, np.int64(0), 1, False)
+        out[i] = _mx_decoded(np.int64(codes[i]), s - 127, Pelem, Pout)
 
 
 @njit(**PARALLEL)
@@ -529,9 +547,7 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, elem_ema
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
     for t in prange(nrows * nb):
-        r = t // nb
-        start = r * ncols + (t - r * nb) * block
-        end = min(start + block, r * ncols + ncols)
+        start, end = _block_span(t, nb, ncols, block)
         amax = np.int64(0)
         for i in range(start, end):
             amax = max(amax, np.int64(src[i]) & absmask)
@@ -558,13 +574,11 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, elem_ema
                 a2 = a - (se << m_in)
             elif a == 0 or se >= 0:
                 a2 = np.int64(0) if a == 0 else np.int64(1)  # 1: positive and below q/2
-            else:  # an input subnormal scaled up: the generic helpers
-                kind, sign, sig, exp = unpack(b, Psrc, False)
-                code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, False)
+            else:  # an input subnormal scaled up: the generic path
+                code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
                 codes[i] = code
                 if fused:
-                    kind, sign, sig, exp = unpack(code, Pelem, False)
-                    out[i] = pack(kind, sign, sig, exp + se, Psrc, RNE, IEEE, np.int64(0), 1, False)
+                    out[i] = value
                 continue
             v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
             code = _value_code(v, C, D)
@@ -577,5 +591,4 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, elem_ema
                 elif Ev >= 1 and Ev + se >= 1:
                     out[i] = v + (se << m_in)
                 else:
-                    kind, sign, sig, exp = unpack(code, Pelem, False)
-                    out[i] = pack(kind, sign, sig, exp + se, Psrc, RNE, IEEE, np.int64(0), 1, False)
+                    out[i] = _mx_decoded(code, se, Pelem, Psrc)
