@@ -180,3 +180,97 @@ def test_fast_path_equals_generic(name, mode, dtype):
     assert np.array_equal(fast_enc.codes, enc.codes)
     bits = {2: np.uint16, 4: np.uint32, 8: np.uint64}[np.dtype(dt).itemsize]
     assert np.array_equal(fast_q.view(bits), q.view(bits))
+
+
+def _torchao_scale_codes(blocks: np.ndarray, name: str, rule: str) -> np.ndarray:
+    """E8M0 codes by pytorch/ao's to_mx (mx_tensor.py) scale calculation, on float32 bits:
+    an independent restatement of its four ScaleCalculationModes (finite blocks only)."""
+    elem = MX(name).element
+    amax = np.max(np.abs(blocks.astype(np.float32)), axis=-1)
+    if rule == "rceil":
+        descale = amax / np.float32(elem.max)              # float32 division, nearest-even
+        with np.errstate(divide="ignore"):
+            e = np.ceil(np.log2(descale.astype(np.float64)))
+        return (np.clip(e, -127, 127) + 127).astype(np.uint8)
+    bits = amax.view(np.int32).astype(np.int64)
+    if rule == "even":
+        bits = (bits + (1 << (23 - elem.mbits - 1))) & (0x1FF << 23)
+    pow2 = ((bits >> 23) & 0xFF) - 127
+    if rule == "ceil":
+        pow2 = pow2 + ((bits & 0x7FFFFF) > 0)
+    return (np.clip(pow2 - elem.emax, -127, 128) + 127).astype(np.uint8)
+
+
+@pytest.mark.parametrize("rule", ["floor", "ceil", "even", "rceil"])
+@pytest.mark.parametrize("name", NAMES)
+def test_scale_rules_match_torchao(name, rule):
+    """Scales match torchao's rule; elements match gfloat's element rounding at that scale."""
+    codec = MX(name, scale_rule=rule)
+    rng = np.random.default_rng(11)
+    x = adversarial_blocks(rng, codec.element.max)
+    emax = codec.element.max
+    extra = []
+    for k in (-3, 0, 5):  # amax just above / below element-max multiples of powers of two
+        for m in (emax, 2 * emax, 1.5, 1.75, 1.875, 1.9375, 1.96875):
+            v = np.float32(m * 2.0 ** k)
+            for w in (np.nextafter(v, np.float32(0)), v, np.nextafter(v, np.float32(np.inf))):
+                blk = rng.uniform(-1, 1, 32).astype(np.float32) * w
+                blk[7] = -w
+                extra.append(blk)
+    # amax whose float32 quotient amax / max rounds down onto 2**-127 (RCEIL)
+    tiny = np.float32(emax * 2.0 ** -127)
+    extra.append(np.r_[np.nextafter(tiny, np.float32(1)), np.zeros(31)].astype(np.float32))
+    x = np.concatenate([x, np.array(extra, np.float32)])
+    enc = codec.encode(x)
+    want_scales = _torchao_scale_codes(x, name, rule)
+    assert np.array_equal(enc.scales[:, 0], want_scales)
+    q = codec.quantize(x)
+    fi = GFLOAT[name]
+    for i, blk in enumerate(x.astype(np.float64)):
+        scale = 2.0 ** (int(want_scales[i]) - 127)
+        with np.errstate(over="ignore"):  # CEIL near float32 max: 4 * 2**126 overflows float32
+            want = gfloat.quantize_block(fi, blk, lambda emax, v: scale).astype(np.float32)
+        assert np.array_equal(q[i], want), (i, q[i][:4], want[:4])
+
+
+def test_mxint8_matches_gfloat_except_minus_two():
+    """gfloat rounds x/scale in [-2, -127.5/64] to -2 (code 0x80); fmtlib saturates at -127/64
+    (microxcaling's symmetric clamp). Everything else agrees bit for bit; 0x80 decodes to -2."""
+    codec = MX("mxint8")
+    rng = np.random.default_rng(12)
+    last = np.zeros((1, 32), np.float32)
+    last[0, :4] = [-1.0, 0.999, -0.5, 0.25]  # amax 1 at -1: x/scale = -1 = -64/64, scale 1
+    near = np.full((1, 32), 0.5, np.float32)
+    near[0, 0] = -0.99999  # scale 2**-1: -1.99998 rounds to -2 in gfloat, -127/64 here
+    x = np.concatenate([adversarial_blocks(rng, 127 / 64), near, last])
+    q = codec.quantize(x).astype(np.float64)
+    enc = codec.encode(x)
+    assert not (enc.codes == 0x80).any()
+    for i, blk in enumerate(x.astype(np.float64)):
+        want = gfloat.quantize_block(gf.format_info_mxint8, blk, gfloat.compute_scale_amax)
+        scale = 2.0 ** (int(enc.scales[i, 0]) - 127)
+        minus_two = want == -2 * scale
+        assert np.array_equal(q[i][~minus_two], want[~minus_two]), i
+        assert (q[i][minus_two] == -127 / 64 * scale).all()
+    assert enc.codes[-2, 0] == 0x81 and q[-2, 0] == np.float32(-127 / 128)
+    assert enc.codes[-1, 0] == 0xC0 and q[-1, 0] == -1.0
+    enc.codes[-1, 0] = 0x80
+    assert codec.decode(enc)[-1, 0] == -2.0
+    assert codec.bits_per_element == 8.25 and codec.element_max == 127 / 64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", ["ceil", "even", "rceil"])
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_path_equals_generic_for_scale_rules(name, rule, dtype):
+    from fmtlib.kernels import fast_path
+
+    rng = np.random.default_rng(13)
+    x = np.concatenate([adversarial_blocks(rng, MX(name).element.max),
+                        rng.standard_normal((20, 32)) * 2.0 ** rng.integers(-140, 120, (20, 1))]).astype(dtype)
+    codec = MX(name, scale_rule=rule)
+    fast_enc, fast_q = codec.encode(x), codec.quantize(x)
+    with fast_path.disabled():
+        enc, q = codec.encode(x), codec.quantize(x)
+    assert np.array_equal(fast_enc.scales, enc.scales) and np.array_equal(fast_enc.codes, enc.codes)
+    assert np.array_equal(fast_q, q, equal_nan=True)

@@ -23,15 +23,21 @@ from ..rounding import Overflow, Rounding
 from .base import Codec
 from .element import MAX_RBITS
 
-#: MX name -> element format (OCP MX v1.0 Table 1; names as torchao and gfloat use them)
+#: MX name -> element format (OCP MX v1.0 Table 1; names as torchao and gfloat use them).
+#: MXINT8's elements are 8-bit two's complement integers k read as k / 64.
 MX_ELEMENTS = {
     "mxfp8_e4m3": "e4m3fn",
     "mxfp8_e5m2": "e5m2",
     "mxfp6_e3m2": "e3m2",
     "mxfp6_e2m3": "e2m3",
     "mxfp4_e2m1": "e2m1",
+    "mxint8": "int8",
 }
 _MX_ALIASES = {"mxfp4": "mxfp4_e2m1", "mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e3m2"}
+_MXINT8_SHIFT = 6  # MXINT8 element value = code / 2**6
+
+#: scale_rule= names -> kernel rule ids (fmtlib.kernels.cpu.convert FLOOR, CEIL, EVEN, RCEIL)
+SCALE_RULES = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3}
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,16 +60,20 @@ class MX(Codec):
     """An OCP MX block format: ``block`` (32) consecutive elements along ``axis`` share a
     power-of-two scale stored as E8M0.
 
-    The scale is ``2**(floor(log2(amax)) - emax_elem)``, clamped to ``2**[-127, 127]``
-    (``2**-127`` for an all-zero block); an inf or NaN in a block makes its scale NaN and
-    the block decodes to NaN. Elements are ``x / scale`` rounded (``rounding``, nearest-even
-    by default; ``stochastic`` keyed by the global element index) with saturation.
+    The scale is ``2**(floor(log2(amax)) - emax_elem)`` (``scale_rule="floor"``, OCP; see
+    :data:`SCALE_RULES` and docs/mx.md for ``ceil``, ``even``, ``rceil``), clamped to
+    ``2**[-127, 127]`` (``2**-127`` for an all-zero block); an inf or NaN in a block makes its
+    scale NaN and the block decodes to NaN. Elements are ``x / scale`` rounded (``rounding``,
+    nearest-even by default; ``stochastic`` keyed by the global element index) with
+    saturation. MXINT8 saturates to +-127/64 and never writes code 0x80; it decodes 0x80 as -2.
     """
 
     codec_id = "mx"
 
     def __init__(self, name: str = "mxfp4", *, block: int = 32, axis: int = -1,
-                 rounding: Rounding | str = "nearest_even") -> None:
+                 rounding: Rounding | str = "nearest_even", scale_rule: str = "floor") -> None:
+        from ..integers import IntFormat
+
         key = _MX_ALIASES.get(str(name).lower(), str(name).lower())
         if key not in MX_ELEMENTS:
             known = ", ".join(list(MX_ELEMENTS) + list(_MX_ALIASES))
@@ -72,12 +82,24 @@ class MX(Codec):
             raise ValueError(f"block must be a positive int, got {block!r}")
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"axis must be an int, got {type(axis).__name__}")
+        rule = str(scale_rule).lower()
+        if rule not in SCALE_RULES:
+            raise ValueError(f"unknown scale_rule {scale_rule!r} (known: {', '.join(SCALE_RULES)})")
+        if key == "mxint8":
+            elem, decoded, shift = IntFormat(8, narrow=True), IntFormat(8), _MXINT8_SHIFT
+            emax, mbits, emaxval = 0, _MXINT8_SHIFT, 127 / 64
+        else:
+            elem = decoded = parse_format(MX_ELEMENTS[key])
+            shift, emax, mbits, emaxval = 0, elem.emax, elem.mbits, elem.max
         object.__setattr__(self, "name", key)
-        object.__setattr__(self, "element", parse_format(MX_ELEMENTS[key]))
+        object.__setattr__(self, "element", elem)
+        object.__setattr__(self, "_decoded_element", decoded)
+        object.__setattr__(self, "_scale_params", (SCALE_RULES[rule], emax, mbits, float(emaxval), shift))
         object.__setattr__(self, "scale_format", parse_format("e8m0"))
         object.__setattr__(self, "block", block)
         object.__setattr__(self, "axis", axis)
         object.__setattr__(self, "rounding", Rounding.parse(rounding))
+        object.__setattr__(self, "scale_rule", rule)
 
     def _config_args(self):
         kw: dict[str, Any] = {}
@@ -87,7 +109,14 @@ class MX(Codec):
             kw["axis"] = self.axis
         if self.rounding is not Rounding.NEAREST_EVEN:
             kw["rounding"] = self.rounding.name.lower()
+        if self.scale_rule != "floor":
+            kw["scale_rule"] = self.scale_rule
         return (self.name,), kw
+
+    @property
+    def element_max(self) -> float:
+        """The largest element value (before scaling): 6 for mxfp4, 127/64 for mxint8."""
+        return self._scale_params[3]
 
     @property
     def bits_per_element(self) -> float:
@@ -131,10 +160,10 @@ class MX(Codec):
         if fast_path.mx_eligible(self.element, src_fmt):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)
-            K.mx_encode_fast(*args, C, special, D, self.element.emax, ncols, self.block, int(mode), np.uint64(key), 0,
+            K.mx_encode_fast(*args, C, special, D, self._scale_params, ncols, self.block, int(mode), np.uint64(key), 0,
                              int(rbits), fused)
         else:
-            K.mx_encode(*args, self.element.emax, ncols, self.block, int(mode), np.uint64(key), 0, int(rbits), fused)
+            K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), 0, int(rbits), fused)
         if fused:
             return np.moveaxis(out, -1, axis)
         return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
@@ -165,9 +194,10 @@ class MX(Codec):
         if codes.shape[:-1] + (-(-ncols // self.block),) != scales.shape:
             raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need "
                              f"{codes.shape[:-1] + (-(-ncols // self.block),)}")
-        if codes.size and int(codes.max()) >= self.element.num_codes:
-            raise ValueError(f"element code {int(codes.max())} out of range for {self.element}")
+        elem = self._decoded_element
+        if codes.size and int(codes.max()) >= elem.num_codes:
+            raise ValueError(f"element code {int(codes.max())} out of range for {elem}")
         out = np.empty(codes.shape, dtype=dt)
         K.mx_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
-                    kernel_params(self.element), kernel_params(dtype_format(dt)), ncols, self.block)
+                    kernel_params(elem), kernel_params(dtype_format(dt)), ncols, self.block, self._scale_params[4])
         return np.moveaxis(out, -1, enc.axis)

@@ -14,6 +14,8 @@ The helpers live in this one file on purpose: Numba's on-disk cache is invalidat
 changes to the file of the cached function only, so an inlined helper in another module
 could leave a stale compiled kernel behind.
 """
+import math
+
 import numpy as np
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import leading_zeros
@@ -449,26 +451,72 @@ def gather(codes, table, out):
 # --- block scaling with a power-of-two shared scale (OCP MX) ------------------------------
 # Rows of ``ncols`` elements (the blocked axis is the last one), blocks of ``block``
 # consecutive elements; a short last block is the rest of the row (the same as padding it
-# with zeros, which change no amax). Per block: X = 2**se with se = floor(log2(amax)) -
-# elem_emax clamped to [-127, 127] (-127 for an all-zero block); an inf or NaN in the block
+# with zeros, which change no amax). Per block: X = 2**se with se from amax by the scale
+# rule, clamped to [-127, 127] (-127 for an all-zero block); an inf or NaN in the block
 # makes the scale NaN (code 255) and the whole block decodes to NaN. Elements are
 # x / X rounded into the element format with saturation, done on the exponent so it is exact.
-# Sources: OCP MX v1.0 section 6.3; microsoft/microxcaling mx/mx_ops.py; gfloat block.py.
+# An element format whose values are its codes times 2**-eshift (MXINT8: k/64) is handled by
+# moving the exponent by eshift. Sources: OCP MX v1.0 section 6.3; microsoft/microxcaling
+# mx/mx_ops.py; gfloat block.py; scale rules: pytorch/ao mx_formats/mx_tensor.py.
+
+# scale rules (fmtlib.codecs.mx.SCALE_RULES)
+FLOOR, CEIL, EVEN, RCEIL = 0, 1, 2, 3
 
 
 @njit(**SCALAR)
-def _mx_block_exponent(src, start, end, Psrc, elem_emax):
-    """Shared exponent of src[start:end]: floor(log2(amax)) - elem_emax, clamped; 128 for NaN."""
+def _rceil_limit(e, M):
+    """The largest amax whose float32 quotient amax / M (nearest-even) is at most 2**e."""
+    half_ulp = math.ldexp(1.0, e - 24) if e >= -126 else math.ldexp(1.0, -150)
+    return M * (math.ldexp(1.0, e) + half_ulp)
+
+
+@njit(**SCALAR)
+def _pow2_scale(sig, exp, rule, emax, mbits, M):
+    """Shared exponent of a block whose amax is sig * 2**exp > 0, by scale ``rule``, clamped.
+
+    FLOOR: floor(log2 amax) - emax (OCP). CEIL: ceil(log2 amax) - emax. EVEN: FLOOR of
+    amax rounded half-up to mbits + 1 significant bits. RCEIL: ceil(log2(fl32(amax / M))),
+    M the element's largest value (cuBLAS / PTX cvt.rp.satfinite.ue8m0)."""
+    b = bit_length(sig)
+    L = exp + b - 1
+    if rule == CEIL:
+        if sig != np.int64(1) << (b - 1):
+            L += 1
+    elif rule == EVEN:
+        k = b - mbits - 2
+        if k >= 0 and sig >= (np.int64(1) << b) - (np.int64(1) << k):
+            L += 1
+    if rule != RCEIL:
+        return min(max(L - emax, np.int64(-127)), np.int64(127))
+    a = math.ldexp(float(sig), exp)
+    m, k = math.frexp(a / M)
+    e = np.int64(k) if m > 0.5 else np.int64(k - 1)
+    e = min(max(e, np.int64(-127)), np.int64(127))
+    while e > -127 and a <= _rceil_limit(e - 1, M):
+        e -= 1
+    while e < 127 and a > _rceil_limit(e, M):
+        e += 1
+    return e
+
+
+@njit(**SCALAR)
+def _mx_block_exponent(src, start, end, Psrc, rule, emax, mbits, M):
+    """Shared exponent of src[start:end] by scale ``rule``; 128 for a block with inf or NaN."""
     lmax = np.int64(-(1 << 40))
+    msig = np.int64(0)
+    mexp = np.int64(0)
     for i in range(start, end):
         kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
         if kind == NAN or kind == INF:
             return np.int64(128)
         if kind == NUMBER:
-            lmax = max(lmax, exp + bit_length(sig) - 1)
-    if lmax == -(1 << 40):
+            L = exp + bit_length(sig) - 1
+            # compare sig * 2**exp values: by binade, then by significand aligned to 53 bits
+            if L > lmax or (L == lmax and (sig << (53 - bit_length(sig))) > (msig << (53 - bit_length(msig)))):
+                lmax, msig, mexp = L, sig, exp
+    if msig == 0:
         return np.int64(-127)
-    return min(max(lmax - elem_emax, np.int64(-127)), np.int64(127))
+    return _pow2_scale(msig, mexp, rule, emax, mbits, M)
 
 
 @njit(**SCALAR)
@@ -481,28 +529,32 @@ def _block_span(t, nb, ncols, block):
 
 @njit(**SCALAR)
 def _mx_decoded(code, se, Pelem, Pout):
-    """Bits (format Pout) of element ``code`` times 2**se, nearest-even."""
+    """Bits (format Pout) of element ``code`` times 2**se (se includes -eshift), nearest-even."""
     kind, sign, sig, exp = unpack(code, Pelem, False)
     return pack(kind, sign, sig, exp + se, Pout, RNE, IEEE, np.int64(0), 1, False)
 
 
 @njit(**SCALAR)
 def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
-    """The generic path for one MX element: (its code, its decoded bits in format Psrc)."""
+    """The generic path for one MX element: (its code, its decoded bits in format Psrc).
+
+    ``se`` is the exponent that takes element values to input values (scale - eshift)."""
     kind, sign, sig, exp = unpack(b, Psrc, False)
     code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, False)
     return code, _mx_decoded(code, se, Pelem, Psrc)
 
 
 @njit(**PARALLEL)
-def mx_encode(src, codes, scales, out, Psrc, Pelem, elem_emax, ncols, block, mode, key, base, rbits, fused):
+def mx_encode(src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused):
     """Encode rows of float bits into MX blocks: element ``codes`` and e8m0 ``scales``; with
-    ``fused`` also the decoded values into ``out`` (quantize)."""
+    ``fused`` also the decoded values into ``out`` (quantize). ``S`` = (rule, elem emax,
+    elem mbits, elem max, eshift): see :func:`_pow2_scale`."""
+    rule, emax, mbits, M, eshift = S
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
     for t in prange(nrows * nb):
         start, end = _block_span(t, nb, ncols, block)
-        se = _mx_block_exponent(src, start, end, Psrc, elem_emax)
+        se = _mx_block_exponent(src, start, end, Psrc, np.int64(rule), np.int64(emax), np.int64(mbits), M)
         scales[t] = se + 127
         for i in range(start, end):
             if se == 128:
@@ -511,15 +563,15 @@ def mx_encode(src, codes, scales, out, Psrc, Pelem, elem_emax, ncols, block, mod
                     out[i] = Psrc[7]  # the input format's NaN
                 continue
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
-            code, value = _mx_element(np.int64(src[i]), se, Psrc, Pelem, mode, rnd, rbits)
+            code, value = _mx_element(np.int64(src[i]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
             codes[i] = code
             if fused:
                 out[i] = value
 
 
 @njit(**PARALLEL)
-def mx_decode(codes, scales, out, Pelem, Pout, ncols, block):
-    """Values of MX blocks: element times 2**(scale - 127); NaN where the scale is NaN."""
+def mx_decode(codes, scales, out, Pelem, Pout, ncols, block, eshift):
+    """Values of MX blocks: element times 2**(scale - 127 - eshift); NaN where the scale is NaN."""
     nb = (ncols + block - 1) // block
     for i in prange(codes.size):
         r = i // ncols
@@ -527,11 +579,11 @@ def mx_decode(codes, scales, out, Pelem, Pout, ncols, block):
         if s == 255:
             out[i] = Pout[7]
             continue
-        out[i] = _mx_decoded(np.int64(codes[i]), s - 127, Pelem, Pout)
+        out[i] = _mx_decoded(np.int64(codes[i]), s - 127 - eshift, Pelem, Pout)
 
 
 @njit(**PARALLEL)
-def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, elem_emax, ncols, block, mode, key,
+def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols, block, mode, key,
                    base, rbits, fused):
     """:func:`mx_encode` on the fast path: elements are scaled by moving their exponent field.
 
@@ -540,10 +592,10 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, elem_ema
     Rare cases (an input subnormal scaled up, a result below the input's normal range) take
     the generic helpers."""
     s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    rule, emax, mbits, M, eshift = S
     sign_bit = np.int64(1) << sign_pos
     absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
     inf_bits = (absmask >> m_in) << m_in
-    bias_in = k0 - m_in
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
     for t in prange(nrows * nb):
@@ -562,8 +614,11 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, elem_ema
             se = np.int64(-127)
         else:
             E = amax >> m_in
-            L = E - bias_in if E > 0 else bit_length(amax) - bias_in - m_in
-            se = min(max(L - elem_emax, np.int64(-127)), np.int64(127))
+            mant = amax & ((np.int64(1) << m_in) - 1)
+            if E > 0:
+                se = _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+            else:
+                se = _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
         scales[t] = se + 127
         for i in range(start, end):
             b = np.int64(src[i])
