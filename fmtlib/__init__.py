@@ -6,13 +6,14 @@ array([0. , 1.5, 6. ], dtype=float32)
 """
 from . import metrics
 from .catalog import parse_format as get_format
-from .codecs import FP, MX, Codec, Encoded, Int
+from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Scaled
 from .formats import FloatFormat
 from .integers import IntFormat
 from .registry import from_config, get
 from .rounding import Overflow, Rounding
+from .transforms import Chain, Clip, Hadamard
 
 __version__ = "0.1.0"
 
-__all__ = ["FP", "Int", "MX", "Encoded", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
+__all__ = ["FP", "Int", "MX", "NVFP4", "Scaled", "Chain", "Clip", "Hadamard", "Encoded", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
            "metrics", "__version__"]

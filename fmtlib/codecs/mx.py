@@ -10,18 +10,16 @@ array([[ 0., -1.,  3., 12.]], dtype=float32)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._arrays import as_float_input, bits_view, dtype_format, float_dtype
+from .._arrays import bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
 from ..kernels import fast_path
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
-from .base import Codec
-from .element import MAX_RBITS
+from .blocked import BlockCodec, Encoded
 
 #: MX name -> element format (OCP MX v1.0 Table 1; names as torchao and gfloat use them).
 #: MXINT8's elements are 8-bit two's complement integers k read as k / 64.
@@ -40,23 +38,7 @@ _MXINT8_SHIFT = 6  # MXINT8 element value = code / 2**6
 SCALE_RULES = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3}
 
 
-@dataclass(frozen=True, eq=False)
-class Encoded:
-    """Codes of a block-scaled tensor.
-
-    ``codes`` has the input's shape; ``scales`` has it too, except that the blocked ``axis``
-    has one entry per block (a short last block covers the rest of the axis).
-    """
-
-    codes: np.ndarray
-    scales: np.ndarray
-    shape: tuple
-    axis: int
-    block: int
-    format: str
-
-
-class MX(Codec):
+class MX(BlockCodec):
     """An OCP MX block format: ``block`` (32) consecutive elements along ``axis`` share a
     power-of-two scale stored as E8M0.
 
@@ -78,10 +60,7 @@ class MX(Codec):
         if key not in MX_ELEMENTS:
             known = ", ".join(list(MX_ELEMENTS) + list(_MX_ALIASES))
             raise ValueError(f"unknown MX format {name!r} (known: {known})")
-        if isinstance(block, bool) or not isinstance(block, int) or block < 1:
-            raise ValueError(f"block must be a positive int, got {block!r}")
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise TypeError(f"axis must be an int, got {type(axis).__name__}")
+        self._check_block_axis(block, axis)
         rule = str(scale_rule).lower()
         if rule not in SCALE_RULES:
             raise ValueError(f"unknown scale_rule {scale_rule!r} (known: {', '.join(SCALE_RULES)})")
@@ -123,32 +102,11 @@ class MX(Codec):
         """Storage cost: element bits plus the scale's 8 bits shared by a block."""
         return self.element.bits + 8 / self.block
 
-    def _axis(self, ndim: int) -> int:
-        if ndim == 0:
-            raise ValueError("MX needs an array with at least one dimension")
-        if not -ndim <= self.axis < ndim:
-            raise ValueError(f"axis {self.axis} is out of range for a {ndim}-d array")
-        return self.axis % ndim
-
     def _run(self, x, fused: bool, rounding, seed, rbits):
         from ..kernels.cpu import convert as K
-        from ..rng import seed_key
 
-        x, _ = as_float_input(x, "quantize" if fused else "encode")
-        axis = self._axis(x.ndim)
-        mode = self.rounding if rounding is None else Rounding.parse(rounding)
-        if mode is Rounding.STOCHASTIC:
-            rbits = MAX_RBITS if rbits is None else rbits
-            if isinstance(rbits, bool) or not isinstance(rbits, (int, np.integer)) or not 1 <= rbits <= MAX_RBITS:
-                raise ValueError(f"rbits must be an int in 1..{MAX_RBITS}, got {rbits!r}")
-            import secrets
-
-            key = seed_key(secrets.randbits(64) if seed is None else seed)
-        elif seed is not None or rbits is not None:
-            raise ValueError("seed= and rbits= are only used by rounding='stochastic'")
-        else:
-            key, rbits = 0, 1
-        xm = np.ascontiguousarray(np.moveaxis(x, axis, -1))
+        x, axis, xm = self._rows(x, "quantize" if fused else "encode")
+        mode, key, rbits = self._random(rounding, seed, rbits)
         ncols = xm.shape[-1]
         nb = -(-ncols // self.block)
         codes = np.empty(xm.shape, dtype=self.element.code_dtype)
@@ -183,20 +141,11 @@ class MX(Codec):
         """Values of an :class:`Encoded` record: element value times its block's scale."""
         from ..kernels.cpu import convert as K
 
-        if not isinstance(enc, Encoded):
-            raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
-        if enc.format != self.name or enc.block != self.block:
-            raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {self.name}, block {self.block}")
         dt = float_dtype(dtype)
-        codes = np.ascontiguousarray(np.moveaxis(np.asarray(enc.codes), enc.axis, -1))
-        scales = np.ascontiguousarray(np.moveaxis(np.asarray(enc.scales), enc.axis, -1))
+        codes, scales = self._record_rows(enc)
         ncols = codes.shape[-1]
-        if codes.shape[:-1] + (-(-ncols // self.block),) != scales.shape:
-            raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need "
-                             f"{codes.shape[:-1] + (-(-ncols // self.block),)}")
         elem = self._decoded_element
-        if codes.size and int(codes.max()) >= elem.num_codes:
-            raise ValueError(f"element code {int(codes.max())} out of range for {elem}")
+        self._check_codes(codes, elem)
         out = np.empty(codes.shape, dtype=dt)
         K.mx_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
                     kernel_params(elem), kernel_params(dtype_format(dt)), ncols, self.block, self._scale_params[4])

@@ -13,3 +13,6 @@ SCALAR = dict(cache=True, fastmath=False, inline="always")
 
 if os.environ.get("FMTLIB_BOUNDSCHECK") == "1":  # fuzzing runs turn bounds checks on
     PARALLEL["boundscheck"] = True
+#: Options for the big generic helpers (unpack, pack): called, not inlined by Numba, which
+#: keeps compile times short; LLVM still inlines where it pays.
+CALLED = dict(cache=True, fastmath=False)

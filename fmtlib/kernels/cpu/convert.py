@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import leading_zeros
 
-from ..config import PARALLEL, SCALAR
+from ..config import CALLED, PARALLEL, SCALAR
 
 
 # kinds returned by unpack
@@ -54,7 +54,7 @@ def bit_length(v):
     return 64 - leading_zeros(np.int64(v))
 
 
-@njit(**SCALAR)
+@njit(**CALLED)
 def unpack_int(code, P):
     """Split an integer code into (kind, sign, magnitude, 0)."""
     bits = P[0]
@@ -78,7 +78,7 @@ def int_code(v, P):
     return v & ((np.int64(1) << P[0]) - 1)
 
 
-@njit(**SCALAR)
+@njit(**CALLED)
 def pack_int(kind, sign, sig, exp, P, mode, overflow, rnd, rbits):
     """Round (kind, sign, sig * 2**exp) to an integer code: NaN -> 0, inf -> the end of the range,
     out of range -> saturate, or wrap modulo 2**bits."""
@@ -106,7 +106,7 @@ def pack_int(kind, sign, sig, exp, P, mode, overflow, rnd, rbits):
     return int_code(hi if v > hi else lo, P)
 
 
-@njit(**SCALAR)
+@njit(**CALLED)
 def unpack(code, P, daz):
     """Split a code of format P into (kind, sign, sig, exp); value = (-1)**sign * sig * 2**exp."""
     if P[11] == 1:
@@ -212,7 +212,7 @@ def round_shift(sig, s, mode, sign, rnd, rbits):
     return n  # toward zero
 
 
-@njit(**SCALAR)
+@njit(**CALLED)
 def pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, ftz):
     """Round (kind, sign, sig * 2**exp) to a code of format P.
 
@@ -647,3 +647,228 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
                     out[i] = v + (se << m_in)
                 else:
                     out[i] = _mx_decoded(code, se, Pelem, Psrc)
+
+
+# --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
+# Both recipes run in float32 arithmetic, operation for operation, so the bits match a GPU
+# kernel that does the same (IEEE float32, round to nearest even, no fast-math):
+#   torchao nvfp4_tensor.nvfp4_quantize (recipe 0): P = per-tensor scale (1 if none);
+#     s = e4m3(clamp(amax_b / 6 [/ P], 2**-6, 448)); T = P * s; q = e2m1(clamp(x / T, -6, 6));
+#     decode q * T.
+#   TransformerEngine cast/nvfp4 (recipe 1): G = S_enc (1 if none);
+#     s = e4m3_satfinite(amax_b * (G * fl32(1/6))); r = min(1 / (s * (1 / G)), FLT_MAX);
+#     q = e2m1_satfinite(x * r); decode q * ((s * tensor_amax) * fl32(1/2688)) (q * s if none).
+# A block with an inf or NaN gets the NaN scale (0x7F) and decodes to NaN.
+F32_MAX = np.float32(3.4028234663852886e38)
+# kernel_params of fp32 (fmtlib.kernels.params; tests/test_nvfp4.py checks it)
+FP32_P = (8, 23, 127, 1, 1, 0, 0x7F7FFFFF, 0x7FC00000, 0x7F800000, -126, 127, 0)
+
+
+@njit(**SCALAR)
+def _as_f32(b, Psrc, f32_in):
+    """Input bits as a float32 value (bf16/fp16 convert exactly)."""
+    if f32_in:
+        return np.uint32(b).view(np.float32)
+    kind, sign, sig, exp = unpack(b, Psrc, False)
+    return np.uint32(pack(kind, sign, sig, exp, FP32_P, RNE, IEEE, np.int64(0), 1, False)).view(np.float32)
+
+
+@njit(**SCALAR)
+def _f32_code(v, P, mode, overflow, rnd, rbits):
+    """Code of float32 value ``v`` in format P, rounded by ``mode``."""
+    kind, sign, sig, exp = unpack(np.int64(np.float32(v).view(np.uint32)), FP32_P, False)
+    return pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, False)
+
+
+@njit(**PARALLEL)
+def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals, ncols, block,
+                 recipe, G, tensor_amax, mode, key, base, rbits, fused):
+    """Encode rows of float bits into NVFP4 blocks (see the recipes above); with ``fused`` also
+    write the decoded values (format Pout) into ``out``. ``G`` is torchao's per-tensor scale
+    (recipe 0) or TransformerEngine's S_enc (recipe 1), 1 for none."""
+    f32_in = Psrc[0] == 8 and Psrc[1] == 23
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    six = np.float32(6.0)
+    rcp6 = np.float32(1.0) / six  # TE: constexpr float 1.0f / 6.0f
+    s_dec = np.float32(1.0) / G
+    inv_2688 = np.float32(1.0 / 2688.0)
+    for t in prange(nrows * nb):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = np.float32(0.0)
+        bad = False
+        for i in range(start, end):
+            a = abs(_as_f32(np.int64(src[i]), Psrc, f32_in))
+            if not a <= F32_MAX:
+                bad = True
+            elif a > amax:
+                amax = a
+        if bad:
+            scales[t] = Pscale[7]
+            for i in range(start, end):
+                codes[i] = 0
+                if fused:
+                    out[i] = Pout[7]
+            continue
+        if recipe == 0:
+            bs = amax / six
+            if G != 1:
+                bs = bs / G
+            bs = min(max(bs, np.float32(0.015625)), np.float32(448.0))
+            sc = _f32_code(bs, Pscale, RNE, SATURATE, np.int64(0), 1)
+            T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
+            dscale = T
+        else:
+            sc = _f32_code(amax * (G * rcp6), Pscale, RNE, SATURATE, np.int64(0), 1)
+            T = min(np.float32(1.0) / (scale_vals[sc] * s_dec), F32_MAX)
+            dscale = (scale_vals[sc] * tensor_amax) * inv_2688 if tensor_amax >= 0 else scale_vals[sc]
+        scales[t] = sc
+        for i in range(start, end):
+            x = _as_f32(np.int64(src[i]), Psrc, f32_in)
+            v = min(max(x / T, -six), six) if recipe == 0 else x * T
+            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            code = _f32_code(v, Pelem, mode, SATURATE, rnd, rbits)
+            codes[i] = code
+            if fused:
+                out[i] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), 1)
+
+
+@njit(**PARALLEL)
+def nvfp4_decode(codes, scales, out, Pout, elem_vals, scale_vals, ncols, block, recipe, G, tensor_amax):
+    """Values of NVFP4 blocks by the recipe's float32 decode; NaN where the scale is NaN."""
+    nb = (ncols + block - 1) // block
+    inv_2688 = np.float32(1.0 / 2688.0)
+    for i in prange(codes.size):
+        r = i // ncols
+        sv = scale_vals[np.int64(scales[r * nb + (i - r * ncols) // block])]
+        if recipe == 0:
+            d = sv * G if G != 1 else sv
+        else:
+            d = (sv * tensor_amax) * inv_2688 if tensor_amax >= 0 else sv
+        out[i] = _f32_code(elem_vals[np.int64(codes[i])] * d, Pout, RNE, IEEE, np.int64(0), 1)
+
+
+# --- block scaling with a float scale, exact (fmtlib.Scaled) --------------------------------
+# Per block: S = round_nearest_even(amax / (M * G)) in the scale format, at least its smallest
+# positive value; the effective scale D = S * G rounded to float32, at least 2**-149
+# (G = 1: D = S exactly).
+# Elements are x / D rounded once into the element format (saturating); decoding is
+# element * D rounded once into the output format. An inf or NaN in a block makes its scale
+# NaN. ``R`` = (M's significand, exponent, G's significand, exponent, G is 1).
+
+
+@njit(**CALLED)
+def div_pack(sign, nsig, nexp, dsig, dexp, P, mode, overflow, rnd, rbits, ftz):
+    """Code (format P) of (-1)**sign * nsig*2**nexp / (dsig*2**dexp), rounded once.
+
+    Long division to a 60-61 bit quotient plus a sticky bit: exact for every mode, and for
+    stochastic rounding while rbits <= 60 - the format's precision. nsig < 2**53, dsig < 2**48."""
+    bn = bit_length(nsig)
+    bd = bit_length(dsig)
+    k = 60 - bn + bd  # > 0: the quotient nsig * 2**k / dsig has 60 or 61 bits
+    q = nsig // dsig
+    r = nsig - q * dsig
+    step_max = 62 - bd
+    left = k
+    while left > 0:
+        step = min(step_max, left)
+        r <<= step
+        d = r // dsig
+        q = (q << step) | d
+        r -= d * dsig
+        left -= step
+    sig = (q << 1) | (np.int64(1) if r != 0 else np.int64(0))
+    return pack(NUMBER, sign, sig, nexp - dexp - k - 1, P, mode, overflow, rnd, rbits, ftz)
+
+
+@njit(**CALLED)
+def _block_scale(src, start, end, Psrc, Pscale, R, smin_code):
+    """(scale code, D significand, D exponent) of src[start:end]; code -1 for inf/NaN."""
+    msig = np.int64(0)
+    mexp = np.int64(0)
+    lmax = np.int64(-(1 << 40))
+    for i in range(start, end):
+        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+        if kind == NAN or kind == INF:
+            return np.int64(-1), np.int64(0), np.int64(0)
+        if kind == NUMBER:
+            L = exp + bit_length(sig) - 1
+            if L > lmax or (L == lmax and (sig << (53 - bit_length(sig))) > (msig << (53 - bit_length(msig)))):
+                lmax, msig, mexp = L, sig, exp
+    if msig == 0:
+        code = smin_code
+    else:
+        code = div_pack(np.int64(0), msig, mexp, R[0] * R[2], R[1] + R[3], Pscale, RNE, SATURATE, np.int64(0), 1,
+                        False)
+        if code < smin_code:
+            code = smin_code
+    kind, sign, ssig, sexp = unpack(code, Pscale, False)
+    if R[4]:
+        return code, ssig, sexp
+    dsig, dexp = _effective_scale(ssig, sexp, R)
+    return code, dsig, dexp
+
+
+@njit(**CALLED)
+def _effective_scale(ssig, sexp, R):
+    """D = fl32(S * G), at least 2**-149 (S = ssig * 2**sexp, G from R)."""
+    kind, sign, dsig, dexp = unpack(pack(NUMBER, np.int64(0), ssig * R[2], sexp + R[3], FP32_P, RNE, IEEE,
+                                         np.int64(0), 1, False), FP32_P, False)
+    if kind == ZERO:
+        return np.int64(1), np.int64(-149)
+    return dsig, dexp
+
+
+@njit(**CALLED)
+def _times(code, dsig, dexp, Pelem, Pout):
+    """Bits (format Pout) of element ``code`` times D = dsig * 2**dexp, rounded once."""
+    kind, sign, sig, exp = unpack(code, Pelem, False)
+    if kind == NUMBER and dsig == 0:  # a zero scale (records from elsewhere)
+        kind = ZERO
+    return pack(kind, sign, sig * dsig, exp + dexp, Pout, RNE, IEEE, np.int64(0), 1, False)
+
+
+@njit(**PARALLEL)
+def scaled_encode(src, codes, scales, out, Psrc, Pelem, Pscale, R, smin_code, ncols, block, mode, key, base,
+                  rbits, ftz, fused):
+    """Encode rows of float bits into blocks with a float scale (see above); with ``fused``
+    also write the decoded values into ``out``."""
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    for t in prange(nrows * nb):
+        start, end = _block_span(t, nb, ncols, block)
+        sc, dsig, dexp = _block_scale(src, start, end, Psrc, Pscale, R, smin_code)
+        if sc < 0:
+            scales[t] = Pscale[7]
+            for i in range(start, end):
+                codes[i] = 0
+                if fused:
+                    out[i] = Psrc[7]
+            continue
+        scales[t] = sc
+        for i in range(start, end):
+            kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            if kind == ZERO:
+                code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
+            else:
+                code = div_pack(sign, sig, exp, dsig, dexp, Pelem, mode, SATURATE, rnd, rbits, ftz)
+            codes[i] = code
+            if fused:
+                out[i] = _times(code, dsig, dexp, Pelem, Psrc)
+
+
+@njit(**PARALLEL)
+def scaled_decode(codes, scales, out, Pelem, Pscale, Pout, R, ncols, block):
+    """Values of blocks with a float scale: element * D; NaN where the scale is NaN."""
+    nb = (ncols + block - 1) // block
+    for i in prange(codes.size):
+        r = i // ncols
+        sc = np.int64(scales[r * nb + (i - r * ncols) // block])
+        kind, sign, ssig, sexp = unpack(sc, Pscale, False)
+        if kind == NAN or kind == INF:
+            out[i] = Pout[7]
+            continue
+        if not R[4] and kind == NUMBER:
+            ssig, sexp = _effective_scale(ssig, sexp, R)
+        out[i] = _times(np.int64(codes[i]), ssig, sexp, Pelem, Pout)

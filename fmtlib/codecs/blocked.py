@@ -1,0 +1,94 @@
+"""What every block-scaled codec shares: the ``Encoded`` record, the axis and option checks,
+and moving the blocked axis last for the kernels.
+
+The kernels see rows of ``ncols`` elements (the blocked axis moved last, C order) cut into
+blocks of ``block``; a short last block covers the rest of a row. Stochastic rounding is
+keyed by the element's flat index in that moved layout (for ``axis=-1``: the C-order index).
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._arrays import as_float_input
+from ..rng import seed_key
+from ..rounding import Rounding
+from .base import Codec
+from .element import MAX_RBITS
+
+
+@dataclass(frozen=True, eq=False)
+class Encoded:
+    """Codes of a block-scaled tensor.
+
+    ``codes`` has the input's shape; ``scales`` has it too, except that the blocked ``axis``
+    has one entry per block (a short last block covers the rest of the axis). ``axis`` is
+    None for one scale over the whole tensor (``scales`` then has one entry).
+    ``tensor_amax`` is the float32 tensor-wide amax that two-level formats (NVFP4 with a
+    global scale) derive their per-tensor scale from; None for one-level formats.
+    """
+
+    codes: np.ndarray
+    scales: np.ndarray
+    shape: tuple
+    axis: int | None
+    block: int
+    format: str
+    tensor_amax: float | None = None
+
+
+class BlockCodec(Codec):
+    """Base of MX, NVFP4 and Scaled: ``block`` elements along ``axis`` share a scale."""
+
+    def _check_block_axis(self, block, axis) -> None:
+        if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+            raise ValueError(f"block must be a positive int, got {block!r}")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"axis must be an int, got {type(axis).__name__}")
+
+    def _axis(self, ndim: int) -> int:
+        if ndim == 0:
+            raise ValueError(f"{type(self).__name__} needs an array with at least one dimension")
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(f"axis {self.axis} is out of range for a {ndim}-d array")
+        return self.axis % ndim
+
+    def _random(self, rounding, seed, rbits, max_rbits: int = MAX_RBITS):
+        """(mode, key, rbits) for the kernels; seed/rbits only with stochastic rounding."""
+        mode = self.rounding if rounding is None else Rounding.parse(rounding)
+        if mode is not Rounding.STOCHASTIC:
+            if seed is not None or rbits is not None:
+                raise ValueError("seed= and rbits= are only used by rounding='stochastic'")
+            return mode, 0, 1
+        rbits = max_rbits if rbits is None else rbits
+        if isinstance(rbits, bool) or not isinstance(rbits, (int, np.integer)) or not 1 <= rbits <= max_rbits:
+            raise ValueError(f"rbits must be an int in 1..{max_rbits}, got {rbits!r}")
+        return mode, seed_key(secrets.randbits(64) if seed is None else seed), int(rbits)
+
+    def _rows(self, x, what: str):
+        """(x, axis, x with the blocked axis last and C-contiguous)."""
+        x, _ = as_float_input(x, what)
+        axis = self._axis(x.ndim)
+        return x, axis, np.ascontiguousarray(np.moveaxis(x, axis, -1))
+
+    def _record_rows(self, enc: "Encoded"):
+        """(codes, scales) of a record with the blocked axis last; checks the record fits."""
+        if not isinstance(enc, Encoded):
+            raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
+        if enc.format != self.name or enc.block != self.block:
+            raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {self.name}, "
+                             f"block {self.block}")
+        codes = np.ascontiguousarray(np.moveaxis(np.asarray(enc.codes), enc.axis, -1))
+        scales = np.ascontiguousarray(np.moveaxis(np.asarray(enc.scales), enc.axis, -1))
+        ncols = codes.shape[-1]
+        want = codes.shape[:-1] + (-(-ncols // self.block),)
+        if scales.shape != want:
+            raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need {want}")
+        return codes, scales
+
+    @staticmethod
+    def _check_codes(codes: np.ndarray, elem) -> None:
+        if codes.size and int(codes.max()) >= elem.num_codes:
+            raise ValueError(f"element code {int(codes.max())} out of range for {elem}")

@@ -1,0 +1,170 @@
+"""``NVFP4``: NVIDIA's 4-bit block format. E2M1 elements, one UE4M3 scale per 16 elements, and
+an optional FP32 per-tensor scale, computed in float32 exactly as a reference recipe does.
+
+>>> import numpy as np
+>>> x = np.array([[0.1, -1.0, 3.0, 12.0]], dtype=np.float32)
+>>> enc = NVFP4(global_scale=False, block=4).encode(x)
+>>> enc.scales, enc.codes   # scale e4m3(12 / 6) = 2 (code 0x40); elements 0.05 -0.5 1.5 6
+(array([[64]], dtype=uint8), array([[0, 9, 3, 7]], dtype=uint8))
+>>> NVFP4(global_scale=False, block=4).decode(enc)
+array([[ 0., -1.,  3., 12.]], dtype=float32)
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .._arrays import bits_view, dtype_format, float_dtype
+from ..catalog import parse_format
+from ..kernels.params import kernel_params
+from ..reference.values import code_to_float
+from ..rounding import Rounding
+from .blocked import BlockCodec, Encoded
+
+#: recipe= names -> kernel recipe ids (see fmtlib.kernels.cpu.convert, NVFP4 section)
+RECIPES = {"torchao": 0, "te": 1}
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+@lru_cache(maxsize=None)
+def _value_table(fmt) -> np.ndarray:
+    """float32 value of every code of ``fmt`` (exact for e2m1 and e4m3fn)."""
+    return np.array([code_to_float(fmt, c) for c in range(fmt.num_codes)], dtype=np.float32)
+
+
+class NVFP4(BlockCodec):
+    """NVFP4: ``block`` (16) consecutive E2M1 elements along ``axis`` share a UE4M3 scale
+    (stored as its e4m3fn byte); with ``global_scale`` a float32 per-tensor scale from the
+    tensor's amax lets the block scales use E4M3's whole range.
+
+    ``recipe="torchao"`` follows pytorch/ao ``nvfp4_quantize`` (divide by the scale);
+    ``recipe="te"`` follows NVIDIA TransformerEngine's NVFP4 cast (multiply by a float32
+    reciprocal). Both run in float32, operation for operation; they give different bits in
+    rare cases (docs/nvfp4.md). A block holding an inf or NaN gets the NaN scale (0x7F) and
+    decodes to NaN; the tensor amax is taken over finite values.
+    """
+
+    codec_id = "nvfp4"
+    name = "nvfp4"
+
+    def __init__(self, *, recipe: str = "torchao", global_scale: bool = True, block: int = 16, axis: int = -1,
+                 rounding: Rounding | str = "nearest_even") -> None:
+        self._check_block_axis(block, axis)
+        if str(recipe).lower() not in RECIPES:
+            raise ValueError(f"unknown NVFP4 recipe {recipe!r} (known: {', '.join(RECIPES)})")
+        if not isinstance(global_scale, (bool, np.bool_)):
+            raise TypeError(f"global_scale must be True or False, got {global_scale!r}")
+        object.__setattr__(self, "recipe", str(recipe).lower())
+        object.__setattr__(self, "global_scale", bool(global_scale))
+        object.__setattr__(self, "block", block)
+        object.__setattr__(self, "axis", axis)
+        object.__setattr__(self, "rounding", Rounding.parse(rounding))
+        object.__setattr__(self, "element", parse_format("e2m1"))
+        object.__setattr__(self, "scale_format", parse_format("e4m3fn"))
+
+    def _config_args(self):
+        kw: dict[str, Any] = {}
+        if self.recipe != "torchao":
+            kw["recipe"] = self.recipe
+        if not self.global_scale:
+            kw["global_scale"] = False
+        if self.block != 16:
+            kw["block"] = self.block
+        if self.axis != -1:
+            kw["axis"] = self.axis
+        if self.rounding is not Rounding.NEAREST_EVEN:
+            kw["rounding"] = self.rounding.name.lower()
+        return (), kw
+
+    @property
+    def bits_per_element(self) -> float:
+        """Storage cost: 4 element bits plus the 8-bit block scale shared by a block."""
+        return 4 + 8 / self.block
+
+    # -- the per-tensor number ---------------------------------------------------------------
+    def _tensor_amax(self, x: np.ndarray, tensor_amax) -> float | None:
+        if not self.global_scale:
+            if tensor_amax is not None:
+                raise ValueError("tensor_amax= needs NVFP4(global_scale=True)")
+            return None
+        if tensor_amax is None:
+            finite = np.isfinite(x)
+            return float(np.float32(np.max(np.abs(x), where=finite, initial=0)))
+        v = float(tensor_amax)
+        if not (np.isfinite(v) and v >= 0) or v > _F32_MAX:
+            raise ValueError(f"tensor_amax must be a finite float32 >= 0, got {tensor_amax!r}")
+        return float(np.float32(v))
+
+    def _global(self, amax: float | None) -> tuple[np.float32, np.float32]:
+        """(G, tensor amax for the kernels): torchao's per-tensor scale or TE's S_enc (1 without
+        a global scale), and the amax (-1 without one)."""
+        if amax is None:
+            return np.float32(1.0), np.float32(-1.0)
+        a = np.float32(amax)
+        if self.recipe == "torchao":
+            # per_tensor_amax_to_scale: amax / (448 * 6) in float32. torchao divides by zero
+            # for an all-zero tensor; here that tensor gets the scale 1, as in TE.
+            p = a / np.float32(2688.0)
+            return (p if p > 0 else np.float32(1.0)), a
+        with np.errstate(divide="ignore", over="ignore"):
+            s_enc = min(np.float32(2688.0) / a, np.float32(_F32_MAX))
+        return (np.float32(1.0) if a == 0 or s_enc == 0 else np.float32(s_enc)), a
+
+    def _tables(self):
+        return _value_table(self.element), _value_table(self.scale_format)
+
+    # -- encode / decode ---------------------------------------------------------------------
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax):
+        from ..kernels.cpu import convert as K
+
+        x, axis, xm = self._rows(x, "quantize" if fused else "encode")
+        if xm.dtype == np.float64:
+            raise TypeError("NVFP4 recipes compute in float32; convert float64 input first "
+                            "(x.astype(np.float32) rounds it)")
+        mode, key, rbits = self._random(rounding, seed, rbits)
+        amax = self._tensor_amax(xm, tensor_amax)
+        G, ta = self._global(amax)
+        ncols = xm.shape[-1]
+        codes = np.empty(xm.shape, dtype=np.uint8)
+        scales = np.empty(xm.shape[:-1] + (-(-ncols // self.block),), dtype=np.uint8)
+        out = np.empty_like(xm) if fused else np.empty(1, dtype=xm.dtype)
+        src = kernel_params(dtype_format(xm.dtype))
+        K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
+                       kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,
+                       self.block, RECIPES[self.recipe], G, ta, int(mode), np.uint64(key), 0, rbits, fused)
+        if fused:
+            return np.moveaxis(out, -1, axis)
+        return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
+                       self.name, amax)
+
+    def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
+               rbits: int | None = None, tensor_amax: float | None = None) -> Encoded:
+        """E2M1 codes and e4m3fn scale codes of ``x`` (float32, bfloat16, float16).
+
+        ``tensor_amax``: a calibrated amax for the global scale (default: max |x| over the
+        finite values of ``x``); stored in the record."""
+        return self._run(x, False, rounding, seed, rbits, tensor_amax)
+
+    def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
+                 rbits: int | None = None, tensor_amax: float | None = None) -> np.ndarray:
+        """``decode(encode(x))`` in one pass, in ``x``'s dtype."""
+        return self._run(x, True, rounding, seed, rbits, tensor_amax)
+
+    def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
+        """Values of a record, by the recipe's float32 arithmetic, then rounded to ``dtype``."""
+        from ..kernels.cpu import convert as K
+
+        dt = float_dtype(dtype)
+        codes, scales = self._record_rows(enc)
+        self._check_codes(codes, self.element)
+        if (enc.tensor_amax is None) == self.global_scale:
+            raise ValueError("record and codec disagree on the global scale: "
+                             f"record tensor_amax={enc.tensor_amax}, codec global_scale={self.global_scale}")
+        G, ta = self._global(enc.tensor_amax)
+        out = np.empty(codes.shape, dtype=dt)
+        K.nvfp4_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
+                       kernel_params(dtype_format(dt)), *self._tables(), codes.shape[-1], self.block,
+                       RECIPES[self.recipe], G, ta)
+        return np.moveaxis(out, -1, enc.axis)

@@ -1,0 +1,290 @@
+"""``Scaled``: any element codec with one shared scale per block, per channel or per tensor.
+
+>>> import numpy as np
+>>> x = np.array([[0.5, -1.0, 3.0, 12.0]], dtype=np.float32)
+>>> q = Scaled("int8", "fp32", block=4)          # scale = fl32(12 / 127)
+>>> q.encode(x).codes
+array([[  5, 245,  32, 127]], dtype=uint8)
+>>> Scaled("int8", "fp32", block=None, axis=0).encode(np.ones((3, 2), np.float32)).scales.shape
+(1, 2)
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .._arrays import as_float_input, bits_view, dtype_format, float_dtype
+from ..catalog import parse_format
+from ..formats import FloatFormat
+from ..integers import IntFormat
+from ..kernels import fast_path
+from ..kernels.params import kernel_params
+from ..rounding import Overflow, Rounding
+from .blocked import BlockCodec, Encoded
+from .element import ElementCodec
+from .mx import SCALE_RULES
+
+_FP32 = parse_format("fp32")
+
+
+def element_codec(spec) -> ElementCodec:
+    """An element codec from a codec, a config dict, ``"intN"``/``"uintN"`` or a format name."""
+    from ..registry import get
+    from .integer import Int
+
+    if isinstance(spec, str):
+        s = spec.strip().lower()
+        for prefix, signed in (("uint", False), ("int", True)):
+            if s.startswith(prefix) and s[len(prefix):].isdigit():
+                return Int(int(s[len(prefix):]), signed=signed)
+    codec = get(spec)
+    if not isinstance(codec, ElementCodec):
+        raise TypeError(f"Scaled elements are FP or Int codecs, got {type(codec).__name__}")
+    return codec
+
+
+def _precision(fmt) -> int:
+    return fmt.bits - int(fmt.signed) if isinstance(fmt, IntFormat) else fmt.mbits + 1
+
+
+def _sig_exp(v) -> tuple[int, int]:
+    """(odd significand, exponent) of a positive dyadic number."""
+    f = Fraction(v)
+    num, den = f.numerator, f.denominator
+    exp = -(den.bit_length() - 1)
+    tz = (num & -num).bit_length() - 1
+    return num >> tz, exp + tz
+
+
+class Scaled(BlockCodec):
+    """``element`` codes sharing one ``scale`` per ``block`` elements along ``axis``.
+
+    - ``block=None``: one scale per channel (the whole ``axis``); ``axis=None``: one scale
+      for the whole tensor (block must be None).
+    - ``scale="e8m0"``: a power-of-two scale by ``scale_rule`` (the MX rules, docs/mx.md).
+      Any other float format (``fp32``, ``fp16``, ``bf16``, ``ue4m3``, ...): the scale is
+      ``amax / max_elem`` rounded to nearest-even in that format, at least its smallest
+      positive value, and elements are ``x / scale`` rounded once (no float32 division).
+    - ``global_scale=True`` (float scales): a float32 tensor scale
+      ``G = fl32(amax_tensor / (max_elem * max_scale))`` divides every block scale; the
+      effective scale of a block is ``fl32(S * G)`` (at least 2**-149).
+    - A block with an inf or NaN gets a NaN scale and decodes to NaN. Elements saturate.
+    - An axis that is not a multiple of ``block`` ends in a shorter block (the same as
+      zero-padding it); ``strict=True`` raises instead.
+    """
+
+    codec_id = "scaled"
+
+    def __init__(self, element="e2m1", scale: str = "fp32", *, block: int | None = 32, axis: int | None = -1,
+                 scale_rule: str = "floor", global_scale: bool = False, strict: bool = False,
+                 rounding: Rounding | str | None = None) -> None:
+        elem = element_codec(element)
+        if getattr(elem, "flush_subnormals", False):
+            raise ValueError("Scaled elements cannot flush subnormals; use FP(..., flush_subnormals=False)")
+        sfmt = parse_format(scale) if isinstance(scale, str) else scale
+        if not isinstance(sfmt, FloatFormat):
+            raise TypeError(f"scale must be a float format name, got {scale!r}")
+        pow2 = sfmt.name == "e8m0"
+        if block is not None:
+            self._check_block_axis(block, 0)
+        if axis is None:
+            if block is not None:
+                raise ValueError("axis=None scales the whole tensor: it needs block=None")
+        else:
+            self._check_block_axis(1, axis)
+        rule = str(scale_rule).lower()
+        if rule not in SCALE_RULES:
+            raise ValueError(f"unknown scale_rule {scale_rule!r} (known: {', '.join(SCALE_RULES)})")
+        if rule != "floor" and not pow2:
+            raise ValueError("scale_rule applies to power-of-two scales (scale='e8m0')")
+        if global_scale and pow2:
+            raise ValueError("global_scale needs a float scale format (fp32, ue4m3, ...), not e8m0")
+        fmt = elem.format
+        if _precision(fmt) > 24 or (not pow2 and sfmt.mbits > 23):
+            raise ValueError("Scaled supports element and scale formats of at most 24 significant bits")
+        if not pow2 and sfmt.nan_code is None:
+            raise ValueError(f"scale format {sfmt} has no NaN to mark blocks holding inf or NaN")
+        emax_val = float(fmt.max)
+        for k, v in dict(element_codec=elem, element=fmt, scale_format=sfmt, block=block, axis=axis,
+                         scale_rule=rule, global_scale=bool(global_scale), strict=bool(strict),
+                         rounding=elem.rounding if rounding is None else Rounding.parse(rounding),
+                         _pow2=pow2, element_max=emax_val,
+                         name=f"scaled:{elem!r}:{sfmt}").items():
+            object.__setattr__(self, k, v)
+
+    def _config_args(self):
+        kw: dict[str, Any] = {}
+        if self.block != 32:
+            kw["block"] = self.block
+        if self.axis != -1:
+            kw["axis"] = self.axis
+        for k, default in (("scale_rule", "floor"), ("global_scale", False), ("strict", False)):
+            if getattr(self, k) != default:
+                kw[k] = getattr(self, k)
+        if self.rounding is not self.element_codec.rounding:
+            kw["rounding"] = self.rounding.name.lower()
+        return (self.element_codec.get_config(), str(self.scale_format)), kw
+
+    def __repr__(self) -> str:
+        args, kw = self._config_args()
+        parts = [repr(self.element_codec), repr(args[1])] + [f"{k}={v!r}" for k, v in kw.items()]
+        return f"Scaled({', '.join(parts)})"
+
+    @property
+    def bits_per_element(self) -> float:
+        """Element bits plus the scale's bits shared by a block (None: per channel/tensor)."""
+        return self.element.bits + (self.scale_format.bits / self.block if self.block else 0.0)
+
+    # -- layout --------------------------------------------------------------------------------
+    def _layout(self, x: np.ndarray):
+        """(axis or None, rows with the blocked axis last, block length)."""
+        if self.axis is None:
+            xm = x.reshape(1, -1)
+            return None, xm, max(xm.shape[1], 1)
+        axis = self._axis(x.ndim)
+        xm = np.ascontiguousarray(np.moveaxis(x, axis, -1))
+        n = xm.shape[-1]
+        block = self.block if self.block is not None else max(n, 1)
+        if self.strict and n % block:
+            raise ValueError(f"axis {axis} has length {n}, not a multiple of block {block} (strict=True)")
+        return axis, xm, block
+
+    @staticmethod
+    def _restore(a: np.ndarray, axis, shape):
+        return a.reshape(shape) if axis is None else np.moveaxis(a, -1, axis)
+
+    # -- the scale constants ---------------------------------------------------------------------
+    def _global(self, x: np.ndarray, tensor_amax) -> tuple[float | None, tuple]:
+        """(tensor amax or None, the kernels' R tuple)."""
+        msig, mexp = _sig_exp(self.element_max)
+        if not self.global_scale:
+            if tensor_amax is not None:
+                raise ValueError("tensor_amax= needs global_scale=True")
+            return None, (msig, mexp, 1, 0, 1)
+        if tensor_amax is None:
+            a = float(np.max(np.abs(x), where=np.isfinite(x), initial=0)) if x.size else 0.0
+        else:
+            a = float(tensor_amax)
+            if not (math.isfinite(a) and a >= 0):
+                raise ValueError(f"tensor_amax must be finite and >= 0, got {tensor_amax!r}")
+        return a, (msig, mexp, *self._g_sig_exp(a), 0)
+
+    def _g_sig_exp(self, amax: float) -> tuple[int, int]:
+        from ..reference import round_to_code
+        from ..reference.values import code_value
+
+        if amax == 0:
+            return 1, 0
+        g = code_value(_FP32, round_to_code(_FP32, Fraction(amax) / (Fraction(self.element_max)
+                                                                      * Fraction(self.scale_format.max))))
+        if not isinstance(g, Fraction) or not math.isfinite(g):
+            if g == 0:
+                return 1, 0
+            raise ValueError(f"tensor amax {amax} needs a global scale beyond float32")
+        return (1, 0) if g == 0 else _sig_exp(g)
+
+    def _smin_code(self) -> int:
+        from ..reference import round_to_code
+
+        f = self.scale_format
+        return round_to_code(f, f.smallest_subnormal if f.subnormals else f.smallest_normal)
+
+    def _pow2_params(self) -> tuple:
+        fmt = self.element
+        if isinstance(fmt, IntFormat):
+            return (SCALE_RULES[self.scale_rule], fmt.max.bit_length() - 1, fmt.max.bit_length() - 2,
+                    float(fmt.max), 0)
+        return (SCALE_RULES[self.scale_rule], fmt.emax, fmt.mbits, float(fmt.max), 0)
+
+    def _max_rbits(self) -> int:
+        from .element import MAX_RBITS
+
+        return MAX_RBITS if self._pow2 else 60 - _precision(self.element)
+
+    # -- encode / decode -------------------------------------------------------------------------
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax):
+        from ..kernels.cpu import convert as K
+
+        x, _ = as_float_input(x, "quantize" if fused else "encode")
+        if x.ndim == 0:
+            raise ValueError("Scaled needs an array with at least one dimension")
+        axis, xm, block = self._layout(x)
+        mode, key, rbits = self._random(rounding, seed, rbits, self._max_rbits())
+        amax, R = self._global(xm, tensor_amax)
+        ncols = xm.shape[-1]
+        codes = np.empty(xm.shape, dtype=self.element.code_dtype)
+        scales = np.empty(xm.shape[:-1] + (-(-ncols // block),), dtype=self.scale_format.code_dtype)
+        out = np.empty_like(xm) if fused else np.empty(1, dtype=xm.dtype)
+        src_fmt = dtype_format(xm.dtype)
+        Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
+        args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), Ps, Pe)
+        tail = (ncols, block, int(mode), np.uint64(key), 0, int(rbits))
+        if not self._pow2:
+            K.scaled_encode(*args, kernel_params(self.scale_format), R, self._smin_code(), *tail, False, fused)
+        elif fast_path.mx_eligible(self.element, src_fmt):
+            C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
+            D = fast_path.code_constants(self.element, src_fmt)
+            K.mx_encode_fast(*args, C, special, D, self._pow2_params(), *tail, fused)
+        else:
+            K.mx_encode(*args, self._pow2_params(), *tail, fused)
+        if fused:
+            return self._restore(out, axis, x.shape)
+        return Encoded(self._restore(codes, axis, x.shape),
+                       scales.reshape(1) if axis is None else np.moveaxis(scales, -1, axis),
+                       x.shape, axis, block, self.name, amax)
+
+    def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
+               rbits: int | None = None, tensor_amax: float | None = None) -> Encoded:
+        """Element codes and scale codes of ``x`` (float16/32/64, bfloat16).
+
+        Stochastic rounding takes at most ``60 - precision`` random bits with a float scale
+        (the division keeps 60 bits), 62 with e8m0. ``tensor_amax``: a calibrated amax for the
+        global scale (default: max |x| over finite values)."""
+        return self._run(x, False, rounding, seed, rbits, tensor_amax)
+
+    def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
+                 rbits: int | None = None, tensor_amax: float | None = None) -> np.ndarray:
+        """``decode(encode(x))`` in one pass, in ``x``'s dtype."""
+        return self._run(x, True, rounding, seed, rbits, tensor_amax)
+
+    def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
+        """Values of a record: each element times its block's effective scale, rounded once."""
+        from ..kernels.cpu import convert as K
+
+        dt = float_dtype(dtype)
+        if not isinstance(enc, Encoded):
+            raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
+        if enc.format != self.name:
+            raise ValueError(f"record is {enc.format}; this codec is {self.name}")
+        if (enc.tensor_amax is None) == self.global_scale:
+            raise ValueError(f"record and codec disagree on the global scale (record tensor_amax="
+                             f"{enc.tensor_amax}, codec global_scale={self.global_scale})")
+        codes = np.asarray(enc.codes)
+        if enc.axis is None:
+            cm, sm = codes.reshape(1, -1), np.asarray(enc.scales).reshape(1, -1)
+        else:
+            cm = np.ascontiguousarray(np.moveaxis(codes, enc.axis, -1))
+            sm = np.ascontiguousarray(np.moveaxis(np.asarray(enc.scales), enc.axis, -1))
+        want_block = self.block if self.block is not None else max(cm.shape[-1], 1)
+        if enc.block != want_block:
+            raise ValueError(f"record has block {enc.block}; this codec needs {want_block}")
+        ncols = cm.shape[-1]
+        want = cm.shape[:-1] + (-(-ncols // enc.block),)
+        if sm.shape != want:
+            raise ValueError(f"scales have shape {sm.shape}; codes of shape {cm.shape} need {want}")
+        self._check_codes(cm, self.element)
+        if sm.size and int(sm.max()) >= self.scale_format.num_codes:
+            raise ValueError(f"scale code {int(sm.max())} out of range for {self.scale_format}")
+        out = np.empty(cm.shape, dtype=dt)
+        Pe, Po = kernel_params(self.element), kernel_params(dtype_format(dt))
+        if self._pow2:
+            K.mx_decode(cm.reshape(-1), sm.astype(np.uint8, copy=False).reshape(-1), bits_view(out), Pe, Po, ncols,
+                        enc.block, 0)
+        else:
+            _, R = self._global(cm, enc.tensor_amax)
+            K.scaled_decode(cm.reshape(-1), sm.reshape(-1), bits_view(out), Pe, kernel_params(self.scale_format),
+                            Po, R, ncols, enc.block)
+        return self._restore(out, enc.axis, codes.shape)
