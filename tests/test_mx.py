@@ -274,3 +274,17 @@ def test_fast_path_equals_generic_for_scale_rules(name, rule, dtype):
         enc, q = codec.encode(x), codec.quantize(x)
     assert np.array_equal(fast_enc.scales, enc.scales) and np.array_equal(fast_enc.codes, enc.codes)
     assert np.array_equal(fast_q, q, equal_nan=True)
+
+
+def test_exponent_beyond_e8m0_is_nan_except_rceil():
+    """float64 amax 2**200: the shared exponent would pass 127. microxcaling and torchao give
+    the NaN scale (fmtlib too); gfloat clips to 127; RCEIL saturates (cvt.rp.satfinite)."""
+    x = np.full((1, 32), 2.0 ** 200)
+    x[0, 1] = 1.0
+    for rule in ("floor", "ceil", "even"):
+        assert MX("mxfp4", scale_rule=rule).encode(x).scales[0, 0] == 255
+        assert np.isnan(MX("mxfp4", scale_rule=rule).quantize(x)).all()
+    assert MX("mxfp4", scale_rule="rceil").encode(x).scales[0, 0] == 254
+    assert gfloat.compute_scale_amax(2, x[0]) == 2.0 ** 127
+    y = np.full((1, 32), 2.0 ** 129)  # 129 - emax 2 = 127 still fits
+    assert MX("mxfp4").encode(y).scales[0, 0] == 254

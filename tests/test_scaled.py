@@ -164,10 +164,11 @@ def test_nonfinite_and_short_blocks():
     y = data(5, cols=20)
     padded = np.zeros((y.shape[0], 32), np.float32)
     padded[:, :20] = y
-    assert np.array_equal(c.quantize(y), c.quantize(padded)[:, :20])
+    wide = Scaled("e2m1", "bf16", block=16)
+    assert np.array_equal(wide.quantize(y), wide.quantize(padded)[:, :20])
     with pytest.raises(ValueError, match="strict"):
-        Scaled("e2m1", "ue4m3", block=16, strict=True).quantize(y)
-    assert Scaled("e2m1", "ue4m3", block=4, strict=True).quantize(y).shape == y.shape
+        Scaled("e2m1", "bf16", block=16, strict=True).quantize(y)
+    assert Scaled("e2m1", "bf16", block=4, strict=True).quantize(y).shape == y.shape
 
 
 def test_stochastic_rounding():
@@ -207,6 +208,10 @@ def test_config_and_errors():
         Scaled("e2m1", "fp32").quantize(np.ones((2, 32), np.int16))
     with pytest.raises(ValueError, match="tensor_amax"):
         Scaled("e2m1", "fp32").quantize(np.ones((2, 32), np.float32), tensor_amax=1.0)
+    big = np.full((2, 8), 1e6, np.float32)
+    with pytest.raises(ValueError, match="4 block.*scale above ue4m3"):
+        Scaled("int8", "ue4m3", block=4).encode(big)  # 1e6 / 127 > 448
+    assert np.allclose(Scaled("int8", "ue4m3", block=4, global_scale=True).quantize(big), big)
     enc = Scaled("e2m1", "fp32", block=16).encode(np.ones((2, 32), np.float32))
     with pytest.raises(ValueError, match="block"):
         Scaled("e2m1", "fp32", block=8).decode(enc)

@@ -71,7 +71,8 @@ class Scaled(BlockCodec):
     - ``global_scale=True`` (float scales): a float32 tensor scale
       ``G = fl32(amax_tensor / (max_elem * max_scale))`` divides every block scale; the
       effective scale of a block is ``fl32(S * G)`` (at least 2**-149).
-    - A block with an inf or NaN gets a NaN scale and decodes to NaN. Elements saturate.
+    - A block with an inf or NaN gets a NaN scale and decodes to NaN. Elements saturate. A
+      block whose scale is beyond the scale format's largest value raises ValueError.
     - An axis that is not a multiple of ``block`` ends in a shorter block (the same as
       zero-padding it); ``strict=True`` raises instead.
     """
@@ -223,7 +224,13 @@ class Scaled(BlockCodec):
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), Ps, Pe)
         tail = (ncols, block, int(mode), np.uint64(key), 0, int(rbits))
         if not self._pow2:
-            K.scaled_encode(*args, kernel_params(self.scale_format), R, self._smin_code(), *tail, False, fused)
+            bad = np.zeros(scales.size, dtype=np.uint8)
+            K.scaled_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bad, bits_view(out), Ps, Pe,
+                            kernel_params(self.scale_format), R, self._smin_code(), *tail, False, fused)
+            if bad.any():
+                raise ValueError(f"{int(bad.sum())} block(s) need a scale above {self.scale_format}'s largest value "
+                                 f"{self.scale_format.max} (amax / {self.element_max} is too large); use a wider "
+                                 "scale format or global_scale=True")
         elif fast_path.mx_eligible(self.element, src_fmt):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)

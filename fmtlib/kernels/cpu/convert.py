@@ -475,8 +475,9 @@ def _pow2_scale(sig, exp, rule, emax, mbits, M):
     """Shared exponent of a block whose amax is sig * 2**exp > 0, by scale ``rule``, clamped.
 
     FLOOR: floor(log2 amax) - emax (OCP). CEIL: ceil(log2 amax) - emax. EVEN: FLOOR of
-    amax rounded half-up to mbits + 1 significant bits. RCEIL: ceil(log2(fl32(amax / M))),
-    M the element's largest value (cuBLAS / PTX cvt.rp.satfinite.ue8m0)."""
+    amax rounded half-up to mbits + 1 significant bits. These give 128 (the NaN scale) above
+    127. RCEIL: ceil(log2(fl32(amax / M))), M the element's largest value, clamped to 127
+    (cuBLAS / PTX cvt.rp.satfinite.ue8m0)."""
     b = bit_length(sig)
     L = exp + b - 1
     if rule == CEIL:
@@ -486,8 +487,8 @@ def _pow2_scale(sig, exp, rule, emax, mbits, M):
         k = b - mbits - 2
         if k >= 0 and sig >= (np.int64(1) << b) - (np.int64(1) << k):
             L += 1
-    if rule != RCEIL:
-        return min(max(L - emax, np.int64(-127)), np.int64(127))
+    if rule != RCEIL:  # above 127: the NaN scale (microxcaling, torchao); gfloat clips to 127
+        return min(max(L - emax, np.int64(-127)), np.int64(128))
     a = math.ldexp(float(sig), exp)
     m, k = math.frexp(a / M)
     e = np.int64(k) if m > 0.5 else np.int64(k - 1)
@@ -603,14 +604,9 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
         amax = np.int64(0)
         for i in range(start, end):
             amax = max(amax, np.int64(src[i]) & absmask)
-        if amax >= inf_bits:
-            scales[t] = 255
-            for i in range(start, end):
-                codes[i] = 0
-                if fused:
-                    out[i] = Psrc[7]
-            continue
-        if amax == 0:
+        if amax >= inf_bits:  # inf or NaN in the block
+            se = np.int64(128)
+        elif amax == 0:
             se = np.int64(-127)
         else:
             E = amax >> m_in
@@ -619,6 +615,13 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
                 se = _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
             else:
                 se = _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            scales[t] = 255
+            for i in range(start, end):
+                codes[i] = 0
+                if fused:
+                    out[i] = Psrc[7]
+            continue
         scales[t] = se + 127
         for i in range(start, end):
             b = np.int64(src[i])
@@ -783,7 +786,8 @@ def div_pack(sign, nsig, nexp, dsig, dexp, P, mode, overflow, rnd, rbits, ftz):
 
 @njit(**CALLED)
 def _block_scale(src, start, end, Psrc, Pscale, R, smin_code):
-    """(scale code, D significand, D exponent) of src[start:end]; code -1 for inf/NaN."""
+    """(scale code, D significand, D exponent) of src[start:end]; code -1 for inf/NaN, -2 where
+    the scale is beyond the scale format's range."""
     msig = np.int64(0)
     mexp = np.int64(0)
     lmax = np.int64(-(1 << 40))
@@ -798,8 +802,10 @@ def _block_scale(src, start, end, Psrc, Pscale, R, smin_code):
     if msig == 0:
         code = smin_code
     else:
-        code = div_pack(np.int64(0), msig, mexp, R[0] * R[2], R[1] + R[3], Pscale, RNE, SATURATE, np.int64(0), 1,
+        code = div_pack(np.int64(0), msig, mexp, R[0] * R[2], R[1] + R[3], Pscale, RNE, IEEE, np.int64(0), 1,
                         False)
+        if code == Pscale[7] or code == Pscale[8]:  # beyond the scale format: -2, the caller raises
+            return np.int64(-2), np.int64(0), np.int64(0)
         if code < smin_code:
             code = smin_code
     kind, sign, ssig, sexp = unpack(code, Pscale, False)
@@ -829,15 +835,18 @@ def _times(code, dsig, dexp, Pelem, Pout):
 
 
 @njit(**PARALLEL)
-def scaled_encode(src, codes, scales, out, Psrc, Pelem, Pscale, R, smin_code, ncols, block, mode, key, base,
+def scaled_encode(src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_code, ncols, block, mode, key, base,
                   rbits, ftz, fused):
     """Encode rows of float bits into blocks with a float scale (see above); with ``fused``
-    also write the decoded values into ``out``."""
+    also write the decoded values into ``out``. ``bad[t] = 1`` (zeroed by the caller) where
+    block t's scale does not fit the scale format."""
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
     for t in prange(nrows * nb):
         start, end = _block_span(t, nb, ncols, block)
         sc, dsig, dexp = _block_scale(src, start, end, Psrc, Pscale, R, smin_code)
+        if sc == -2:
+            bad[t] = 1
         if sc < 0:
             scales[t] = Pscale[7]
             for i in range(start, end):
