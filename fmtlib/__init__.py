@@ -11,9 +11,10 @@ from .formats import FloatFormat
 from .integers import IntFormat
 from .registry import from_config, get
 from .rounding import Overflow, Rounding
+from .search import format_search
 from .transforms import Chain, Clip, Hadamard
 
 __version__ = "0.1.0"
 
-__all__ = ["FP", "Int", "MX", "NVFP4", "Scaled", "Chain", "Clip", "Hadamard", "Encoded", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
+__all__ = ["FP", "Int", "MX", "NVFP4", "Scaled", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
            "metrics", "__version__"]

@@ -138,6 +138,7 @@ class Clip(Transform):
     - ``Clip(t)``: a fixed threshold;
     - ``Clip(percentile=99.9)``: the given percentile of ``|x|``;
     - ``Clip(rms=2.5)``: ``t = 2.5 * sqrt(mean(x**2))``;
+    - ``Clip(fraction=0.8)``: ``t = 0.8 * max|x|`` (finite values; what :func:`fmtlib.search.format_search` tunes);
     - ``Clip(mse_for="int4")``: ``t = alpha * rms`` with ``alpha`` the clip that minimises the
       mean squared error of that element format on a standard normal input
       (:func:`gaussian_mse_clip`) -- QuEST's RMS-based, Gaussian-MSE-optimal clipping,
@@ -151,11 +152,11 @@ class Clip(Transform):
     codec_id = "clip"
 
     def __init__(self, threshold: float | None = None, *, percentile: float | None = None, rms: float | None = None,
-                 mse_for=None, axis: int | None = None) -> None:
-        given = {k: v for k, v in dict(threshold=threshold, percentile=percentile, rms=rms, mse_for=mse_for).items()
-                 if v is not None}
+                 fraction: float | None = None, mse_for=None, axis: int | None = None) -> None:
+        given = {k: v for k, v in dict(threshold=threshold, percentile=percentile, rms=rms, fraction=fraction,
+                                       mse_for=mse_for).items() if v is not None}
         if len(given) != 1:
-            raise ValueError("Clip takes exactly one of threshold, percentile=, rms=, mse_for=")
+            raise ValueError("Clip takes exactly one of threshold, percentile=, rms=, fraction=, mse_for=")
         (rule, value), = given.items()
         if rule == "mse_for":
             from .codecs.scaled import element_codec
@@ -163,9 +164,9 @@ class Clip(Transform):
             value = element_codec(value).get_config()
         else:
             value = float(value)
-            ok = 0 < value <= 100 if rule == "percentile" else 0 < value < float("inf")
-            if not ok:
-                raise ValueError(f"Clip {rule} must be {'in (0, 100]' if rule == 'percentile' else 'positive'}, got {value!r}")
+            limits = {"percentile": (0, 100), "fraction": (0, 1)}.get(rule, (0, float("inf")))
+            if not limits[0] < value <= limits[1] or value == float("inf"):
+                raise ValueError(f"Clip {rule} must be in ({limits[0]}, {limits[1]}], got {value!r}")
         if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
             raise TypeError(f"axis must be an int or None, got {type(axis).__name__}")
         object.__setattr__(self, "rule", rule)
@@ -187,6 +188,8 @@ class Clip(Transform):
             return np.float64(self.value)
         if self.rule == "percentile":
             return np.nanpercentile(a, self.value, **kw)
+        if self.rule == "fraction":
+            return self.value * np.max(a, where=np.isfinite(a), initial=0, **kw)
         rms = np.sqrt(np.nanmean(a * a, **kw))
         if self.rule == "rms":
             return self.value * rms

@@ -61,12 +61,13 @@ def test_clip_rules():
     finite = x[np.isfinite(x)].astype(np.float64)
     assert Clip(percentile=50).threshold(x) == np.percentile(np.abs(finite), 50)
     assert np.isclose(Clip(rms=2.0).threshold(x), 2 * np.sqrt(np.mean(finite ** 2)))
+    assert Clip(fraction=0.5).threshold(x) == 2.5  # half the finite amax
     per_row = Clip(rms=1.0, axis=1).threshold(x)
     assert per_row.shape == (2, 1) and np.isclose(per_row[1, 0], np.sqrt(np.mean(x[1].astype(np.float64) ** 2)))
     t = Clip(mse_for="int4").threshold(x[1:])
     assert np.isclose(t, gaussian_mse_clip(Int(4)) * np.sqrt(np.mean(x[1].astype(np.float64) ** 2)))
     assert np.array_equal(Clip(1.0).inverse(x), x, equal_nan=True)
-    for bad in (dict(), dict(threshold=1.0, rms=2.0), dict(percentile=0), dict(rms=-1.0)):
+    for bad in (dict(), dict(threshold=1.0, rms=2.0), dict(percentile=0), dict(rms=-1.0), dict(fraction=1.5)):
         with pytest.raises(ValueError):
             Clip(**bad)
 
