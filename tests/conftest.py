@@ -1,9 +1,18 @@
 """Shared lists of formats and helpers: one test body, many formats."""
 from __future__ import annotations
 
+import os
+
 import ml_dtypes
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI runs the same hypothesis examples every time (a red build must be reproducible);
+# HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from fmtlib import FloatFormat, Overflow, Rounding, get_format
 from fmtlib.reference import round_to_code

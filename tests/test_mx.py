@@ -5,6 +5,8 @@ import gfloat
 import gfloat.formats as gf
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fmtlib import MX, Encoded, Overflow, Rounding
 from fmtlib.reference import round_to_code
@@ -288,3 +290,14 @@ def test_exponent_beyond_e8m0_is_nan_except_rceil():
     assert gfloat.compute_scale_amax(2, x[0]) == 2.0 ** 127
     y = np.full((1, 32), 2.0 ** 129)  # 129 - emax 2 = 127 still fits
     assert MX("mxfp4").encode(y).scales[0, 0] == 254
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=32, max_size=32),
+       st.sampled_from(NAMES))
+def test_hypothesis_blocks_match_gfloat(vals, name):
+    x = np.array([vals], np.float32)
+    got = MX(name).quantize(x)
+    with np.errstate(over="ignore"):
+        want = gfloat.quantize_block(GFLOAT[name], x[0].astype(np.float64), gfloat.compute_scale_amax)
+    assert np.array_equal(got[0], want.astype(np.float32))

@@ -219,3 +219,21 @@ def test_config_and_errors():
         Scaled("e3m2", "fp32", block=16).decode(enc)
     with pytest.raises(ValueError, match="scales have shape"):
         Scaled("e2m1", "fp32", block=16).decode(Encoded(enc.codes, enc.scales[:1], enc.shape, 1, 16, enc.format))
+
+
+@pytest.mark.parametrize("codec", [MX("mxfp4"), MX("mxfp6_e3m2", axis=0), Scaled("int8", "fp32", block=16),
+                                   Scaled("e2m1", "ue4m3", block=None, axis=None, global_scale=True)], ids=repr)
+def test_quantize_out_and_in_place(codec):
+    from fmtlib import NVFP4
+
+    for c in (codec, NVFP4(axis=codec.axis if codec.axis is not None else -1)):
+        x = data(7, rows=32, cols=64)
+        want = c.quantize(x)
+        out = np.empty_like(x)
+        assert c.quantize(x, out=out) is out and np.array_equal(out, want)
+        y = x.copy()
+        assert c.quantize(y, out=y) is y and np.array_equal(y, want)
+        with pytest.raises(ValueError, match="out"):
+            c.quantize(x, out=np.empty((2, 2), np.float32))
+        with pytest.raises(ValueError, match="C-contiguous"):
+            c.quantize(x, out=np.empty((64, 32), np.float32).T)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._arrays import as_float_input
+from .._arrays import as_float_input, bits_view, check_out, dtype_format
 from ..rng import seed_key
 from ..rounding import Rounding
 from .base import Codec
@@ -37,6 +37,20 @@ class Encoded:
     block: int
     format: str
     tensor_amax: float | None = None
+
+
+def finite_amax(x: np.ndarray) -> float:
+    """The largest magnitude among the finite values of a C-contiguous float array (0 if none),
+    as a float, in one parallel pass without temporaries."""
+    from ..kernels.cpu import convert as K
+
+    if x.size == 0:
+        return 0.0
+    fmt = dtype_format(x.dtype)
+    bits = bits_view(x)
+    absmask = (1 << (fmt.bits - 1)) - 1
+    top = K.finite_amax_bits(bits, absmask, absmask >> fmt.mbits << fmt.mbits)
+    return float(np.array(top, dtype=bits.dtype).view(x.dtype)[()])
 
 
 class BlockCodec(Codec):
@@ -87,6 +101,26 @@ class BlockCodec(Codec):
         if scales.shape != want:
             raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need {want}")
         return codes, scales
+
+    @staticmethod
+    def _out_rows(out, x: np.ndarray, xm: np.ndarray, fused: bool):
+        """(the array quantize returns, the rows the kernel writes): ``out`` (checked) is
+        written directly when the kernel's rows are a view of it, else through a temporary."""
+        if not fused:
+            if out is not None:
+                raise ValueError("out= is for quantize")
+            return None, np.empty(1, dtype=xm.dtype)
+        o = check_out(out, x, x.dtype)
+        if np.shares_memory(xm, x):  # the rows are x in its own C order
+            return o, o.reshape(xm.shape)
+        return o, np.empty_like(xm)
+
+    @staticmethod
+    def _finish(o: np.ndarray, rows: np.ndarray, restore) -> np.ndarray:
+        """Copy the rows back into ``o`` unless the kernel wrote ``o`` itself."""
+        if not np.shares_memory(o, rows):
+            np.copyto(o, restore(rows))
+        return o
 
     @staticmethod
     def _check_codes(codes: np.ndarray, elem) -> None:

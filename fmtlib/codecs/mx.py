@@ -102,20 +102,23 @@ class MX(BlockCodec):
         """Storage cost: element bits plus the scale's 8 bits shared by a block."""
         return self.element.bits + 8 / self.block
 
-    def _run(self, x, fused: bool, rounding, seed, rbits):
+    def _run(self, x, fused: bool, rounding, seed, rbits, out=None):
         from ..kernels.cpu import convert as K
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         mode, key, rbits = self._random(rounding, seed, rbits)
         ncols = xm.shape[-1]
         nb = -(-ncols // self.block)
-        codes = np.empty(xm.shape, dtype=self.element.code_dtype)
+        codes = np.empty(1 if fused else xm.shape, dtype=self.element.code_dtype)  # quantize writes no codes
         scales = np.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
-        out = np.empty_like(xm) if fused else np.empty(1, dtype=xm.dtype)
+        result, out = self._out_rows(out, x, xm, fused)
         src_fmt = dtype_format(xm.dtype)
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), kernel_params(src_fmt),
                 kernel_params(self.element))
-        if fast_path.mx_eligible(self.element, src_fmt):
+        if fast_path.table_eligible(self.element, src_fmt, int(mode)):
+            thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
+            K.mx_encode_table(*args, thr, vbits, self._scale_params, ncols, self.block, int(mode), fused)
+        elif fast_path.mx_eligible(self.element, src_fmt):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)
             K.mx_encode_fast(*args, C, special, D, self._scale_params, ncols, self.block, int(mode), np.uint64(key), 0,
@@ -123,7 +126,7 @@ class MX(BlockCodec):
         else:
             K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), 0, int(rbits), fused)
         if fused:
-            return np.moveaxis(out, -1, axis)
+            return self._finish(result, out, lambda r: np.moveaxis(r, -1, axis))
         return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
                        self.name)
 
@@ -133,9 +136,10 @@ class MX(BlockCodec):
         return self._run(x, False, rounding, seed, rbits)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None) -> np.ndarray:
-        """``decode(encode(x))`` in one pass, in ``x``'s dtype."""
-        return self._run(x, True, rounding, seed, rbits)
+                 rbits: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
+        C-contiguous; ``x`` itself works) receives the result."""
+        return self._run(x, True, rounding, seed, rbits, out)
 
     def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
         """Values of an :class:`Encoded` record: element value times its block's scale."""

@@ -18,10 +18,11 @@ import numpy as np
 
 from .._arrays import bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
+from ..kernels import fast_path
 from ..kernels.params import kernel_params
 from ..reference.values import code_to_float
 from ..rounding import Rounding
-from .blocked import BlockCodec, Encoded
+from .blocked import BlockCodec, Encoded, finite_amax
 
 #: recipe= names -> kernel recipe ids (see fmtlib.kernels.cpu.convert, NVFP4 section)
 RECIPES = {"torchao": 0, "te": 1}
@@ -90,8 +91,7 @@ class NVFP4(BlockCodec):
                 raise ValueError("tensor_amax= needs NVFP4(global_scale=True)")
             return None
         if tensor_amax is None:
-            finite = np.isfinite(x)
-            return float(np.float32(np.max(np.abs(x), where=finite, initial=0)))
+            return finite_amax(x)  # exact in float32 for float32/16 and bfloat16 input
         v = float(tensor_amax)
         if not (np.isfinite(v) and v >= 0) or v > _F32_MAX:
             raise ValueError(f"tensor_amax must be a finite float32 >= 0, got {tensor_amax!r}")
@@ -116,7 +116,7 @@ class NVFP4(BlockCodec):
         return _value_table(self.element), _value_table(self.scale_format)
 
     # -- encode / decode ---------------------------------------------------------------------
-    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax):
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, out=None):
         from ..kernels.cpu import convert as K
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
@@ -127,15 +127,22 @@ class NVFP4(BlockCodec):
         amax = self._tensor_amax(xm, tensor_amax)
         G, ta = self._global(amax)
         ncols = xm.shape[-1]
-        codes = np.empty(xm.shape, dtype=np.uint8)
+        codes = np.empty(1 if fused else xm.shape, dtype=np.uint8)  # quantize writes no codes
         scales = np.empty(xm.shape[:-1] + (-(-ncols // self.block),), dtype=np.uint8)
-        out = np.empty_like(xm) if fused else np.empty(1, dtype=xm.dtype)
+        result, out = self._out_rows(out, x, xm, fused)
         src = kernel_params(dtype_format(xm.dtype))
-        K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
-                       kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,
-                       self.block, RECIPES[self.recipe], G, ta, int(mode), np.uint64(key), 0, rbits, fused)
+        if xm.dtype == np.float32 and fast_path.table_eligible(self.element, dtype_format(xm.dtype), int(mode)):
+            thr, _, vals = fast_path.thresholds(self.element, dtype_format(xm.dtype), int(mode))
+            vals = vals.astype(np.float32)
+            K.nvfp4_encode_table(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1),
+                                 kernel_params(self.scale_format), thr, vals, self._tables()[1], ncols, self.block,
+                                 RECIPES[self.recipe], G, ta, fused)
+        else:
+            K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
+                           kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,
+                           self.block, RECIPES[self.recipe], G, ta, int(mode), np.uint64(key), 0, rbits, fused)
         if fused:
-            return np.moveaxis(out, -1, axis)
+            return self._finish(result, out, lambda r: np.moveaxis(r, -1, axis))
         return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
                        self.name, amax)
 
@@ -148,9 +155,11 @@ class NVFP4(BlockCodec):
         return self._run(x, False, rounding, seed, rbits, tensor_amax)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, tensor_amax: float | None = None) -> np.ndarray:
-        """``decode(encode(x))`` in one pass, in ``x``'s dtype."""
-        return self._run(x, True, rounding, seed, rbits, tensor_amax)
+                 rbits: int | None = None, tensor_amax: float | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
+        C-contiguous; ``x`` itself works) receives the result."""
+        return self._run(x, True, rounding, seed, rbits, tensor_amax, out)
 
     def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
         """Values of a record, by the recipe's float32 arithmetic, then rounded to ``dtype``."""

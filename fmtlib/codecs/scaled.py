@@ -23,7 +23,7 @@ from ..integers import IntFormat
 from ..kernels import fast_path
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
-from .blocked import BlockCodec, Encoded
+from .blocked import BlockCodec, Encoded, finite_amax
 from .element import ElementCodec
 from .mx import SCALE_RULES
 
@@ -166,7 +166,7 @@ class Scaled(BlockCodec):
                 raise ValueError("tensor_amax= needs global_scale=True")
             return None, (msig, mexp, 1, 0, 1)
         if tensor_amax is None:
-            a = float(np.max(np.abs(x), where=np.isfinite(x), initial=0)) if x.size else 0.0
+            a = finite_amax(x)
         else:
             a = float(tensor_amax)
             if not (math.isfinite(a) and a >= 0):
@@ -206,7 +206,7 @@ class Scaled(BlockCodec):
         return MAX_RBITS if self._pow2 else 60 - _precision(self.element)
 
     # -- encode / decode -------------------------------------------------------------------------
-    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax):
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, out=None):
         from ..kernels.cpu import convert as K
 
         x, _ = as_float_input(x, "quantize" if fused else "encode")
@@ -216,9 +216,9 @@ class Scaled(BlockCodec):
         mode, key, rbits = self._random(rounding, seed, rbits, self._max_rbits())
         amax, R = self._global(xm, tensor_amax)
         ncols = xm.shape[-1]
-        codes = np.empty(xm.shape, dtype=self.element.code_dtype)
+        codes = np.empty(1 if fused else xm.shape, dtype=self.element.code_dtype)  # quantize writes no codes
         scales = np.empty(xm.shape[:-1] + (-(-ncols // block),), dtype=self.scale_format.code_dtype)
-        out = np.empty_like(xm) if fused else np.empty(1, dtype=xm.dtype)
+        result, out = self._out_rows(out, x, xm, fused)
         src_fmt = dtype_format(xm.dtype)
         Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), Ps, Pe)
@@ -231,6 +231,9 @@ class Scaled(BlockCodec):
                 raise ValueError(f"{int(bad.sum())} block(s) need a scale above {self.scale_format}'s largest value "
                                  f"{self.scale_format.max} (amax / {self.element_max} is too large); use a wider "
                                  "scale format or global_scale=True")
+        elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
+            thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
+            K.mx_encode_table(*args, thr, vbits, self._pow2_params(), ncols, block, int(mode), fused)
         elif fast_path.mx_eligible(self.element, src_fmt):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)
@@ -238,7 +241,7 @@ class Scaled(BlockCodec):
         else:
             K.mx_encode(*args, self._pow2_params(), *tail, fused)
         if fused:
-            return self._restore(out, axis, x.shape)
+            return self._finish(result, out, lambda r: self._restore(r, axis, x.shape))
         return Encoded(self._restore(codes, axis, x.shape),
                        scales.reshape(1) if axis is None else np.moveaxis(scales, -1, axis),
                        x.shape, axis, block, self.name, amax)
@@ -253,9 +256,11 @@ class Scaled(BlockCodec):
         return self._run(x, False, rounding, seed, rbits, tensor_amax)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, tensor_amax: float | None = None) -> np.ndarray:
-        """``decode(encode(x))`` in one pass, in ``x``'s dtype."""
-        return self._run(x, True, rounding, seed, rbits, tensor_amax)
+                 rbits: int | None = None, tensor_amax: float | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
+        C-contiguous; ``x`` itself works) receives the result."""
+        return self._run(x, True, rounding, seed, rbits, tensor_amax, out)
 
     def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
         """Values of a record: each element times its block's effective scale, rounded once."""

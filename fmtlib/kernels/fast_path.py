@@ -98,3 +98,49 @@ def mx_eligible(elem, src_fmt) -> bool:
     path applies to the element, and half its quantum is at or above the input's smallest
     normal (so anything scaled below the input's normal range rounds as "tiny")."""
     return eligible(elem, src_fmt, False) and elem.emin - elem.mbits - 1 >= src_fmt.emin
+
+
+#: rounding modes the threshold kernels handle (nearest-even, nearest-away, toward zero)
+_TABLE_MODES = (0, 1, 2)
+
+
+def table_eligible(elem, src_fmt, mode: int) -> bool:
+    """True where blocks of ``elem`` may be encoded by comparing against thresholds
+    (:func:`thresholds`): a signed float element with at most 16 magnitudes, none of them
+    special, a nearest or toward-zero mode, and an IEEE input whose normal range holds
+    every threshold at scale 1."""
+    from ..formats import FloatFormat
+
+    return (_enabled and isinstance(elem, FloatFormat) and elem.signed and elem.specials == "none"
+            and elem.ebits + elem.mbits <= 4 and mode in _TABLE_MODES and src_fmt.specials == "ieee"
+            and src_fmt.bits <= 32 and elem.mbits + 1 < src_fmt.mbits)
+
+
+@lru_cache(maxsize=64)
+def thresholds(elem, src_fmt, mode: int) -> tuple:
+    """``(thr, vals_bits, vals)`` for the threshold kernels.
+
+    ``thr[k]``: the input-format bits t such that magnitude code k+1 or above is chosen
+    exactly when ``|x| bits > t`` (x at scale 1); ties to even become ``>=`` by taking one
+    off. A tuple of 15, padded with int64 max. ``vals_bits``/``vals``: each magnitude's value as input bits and as float64."""
+    from fractions import Fraction
+
+    from ..reference.rounding import round_to_code
+    from ..reference.values import code_value
+
+    n = 1 << (elem.ebits + elem.mbits)
+    mags = [code_value(elem, c) for c in range(n)]
+    thr = []
+    for k in range(n - 1):
+        lo, hi = Fraction(mags[k]), Fraction(mags[k + 1])
+        if mode == 2:  # toward zero: k+1 from hi up
+            t, inclusive = hi, True
+        else:  # nearest: from the midpoint; a tie goes up under away, or to an even code
+            t = (lo + hi) / 2
+            inclusive = mode == 1 or (k + 1) % 2 == 0
+        bits = round_to_code(src_fmt, t)
+        assert code_value(src_fmt, bits) == t  # midpoints have one bit more than elem
+        thr.append(bits - 1 if inclusive else bits)
+    vbits = [round_to_code(src_fmt, m) for m in mags]
+    thr += [(1 << 63) - 1] * (15 - len(thr))  # the kernels take 15: unused ones never pass
+    return (tuple(thr), np.array(vbits, dtype=np.int64), np.array([float(m) for m in mags], dtype=np.float64))

@@ -548,7 +548,8 @@ def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
 @njit(**PARALLEL)
 def mx_encode(src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused):
     """Encode rows of float bits into MX blocks: element ``codes`` and e8m0 ``scales``; with
-    ``fused`` also the decoded values into ``out`` (quantize). ``S`` = (rule, elem emax,
+    ``fused`` the decoded values into ``out`` instead of the codes (quantize). Every block
+    kernel below writes codes only when not ``fused``. ``S`` = (rule, elem emax,
     elem mbits, elem max, eshift): see :func:`_pow2_scale`."""
     rule, emax, mbits, M, eshift = S
     nb = (ncols + block - 1) // block
@@ -559,13 +560,15 @@ def mx_encode(src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, 
         scales[t] = se + 127
         for i in range(start, end):
             if se == 128:
-                codes[i] = 0
+                if not fused:
+                    codes[i] = 0
                 if fused:
                     out[i] = Psrc[7]  # the input format's NaN
                 continue
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             code, value = _mx_element(np.int64(src[i]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
-            codes[i] = code
+            if not fused:
+                codes[i] = code
             if fused:
                 out[i] = value
 
@@ -618,7 +621,8 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
         if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
             scales[t] = 255
             for i in range(start, end):
-                codes[i] = 0
+                if not fused:
+                    codes[i] = 0
                 if fused:
                     out[i] = Psrc[7]
             continue
@@ -634,13 +638,15 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
                 a2 = np.int64(0) if a == 0 else np.int64(1)  # 1: positive and below q/2
             else:  # an input subnormal scaled up: the generic path
                 code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
-                codes[i] = code
+                if not fused:
+                    codes[i] = code
                 if fused:
                     out[i] = value
                 continue
             v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
             code = _value_code(v, C, D)
-            codes[i] = code
+            if not fused:
+                codes[i] = code
             if fused:
                 av = v & absmask
                 Ev = av >> m_in
@@ -709,7 +715,8 @@ def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, 
         if bad:
             scales[t] = Pscale[7]
             for i in range(start, end):
-                codes[i] = 0
+                if not fused:
+                    codes[i] = 0
                 if fused:
                     out[i] = Pout[7]
             continue
@@ -731,7 +738,8 @@ def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, 
             v = min(max(x / T, -six), six) if recipe == 0 else x * T
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             code = _f32_code(v, Pelem, mode, SATURATE, rnd, rbits)
-            codes[i] = code
+            if not fused:
+                codes[i] = code
             if fused:
                 out[i] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), 1)
 
@@ -850,7 +858,8 @@ def scaled_encode(src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_cod
         if sc < 0:
             scales[t] = Pscale[7]
             for i in range(start, end):
-                codes[i] = 0
+                if not fused:
+                    codes[i] = 0
                 if fused:
                     out[i] = Psrc[7]
             continue
@@ -862,7 +871,8 @@ def scaled_encode(src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_cod
                 code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
             else:
                 code = div_pack(sign, sig, exp, dsig, dexp, Pelem, mode, SATURATE, rnd, rbits, ftz)
-            codes[i] = code
+            if not fused:
+                codes[i] = code
             if fused:
                 out[i] = _times(code, dsig, dexp, Pelem, Psrc)
 
@@ -881,3 +891,157 @@ def scaled_decode(codes, scales, out, Pelem, Pscale, Pout, R, ncols, block):
         if not R[4] and kind == NUMBER:
             ssig, sexp = _effective_scale(ssig, sexp, R)
         out[i] = _times(np.int64(codes[i]), ssig, sexp, Pelem, Pout)
+
+
+# --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
+# An element format with at most 16 magnitudes (e2m1: 0 .. 6) rounds |y| by counting the
+# thresholds it passes: mag = sum(|y| bits > thr[k]) with thr from fast_path.thresholds (the
+# midpoints, ties to even folded in as >=). Comparing IEEE bits as integers compares values.
+# MX: y = x / 2**se, so compare |x| bits - (se << m_in) with thr, exact wherever the shifted
+# thresholds are normal numbers of the input format; other blocks take the generic helpers.
+# NVFP4: y = fl32(x / T) or fl32(x * r), exactly the recipe's float32 operation.
+
+
+@njit(**SCALAR)
+def _count_above(a, T):
+    """How many of the 15 thresholds in tuple T lie below ``a`` (unused ones are int64 max)."""
+    return (np.int64(a > T[0]) + np.int64(a > T[1]) + np.int64(a > T[2]) + np.int64(a > T[3]) + np.int64(a > T[4])
+            + np.int64(a > T[5]) + np.int64(a > T[6]) + np.int64(a > T[7]) + np.int64(a > T[8])
+            + np.int64(a > T[9]) + np.int64(a > T[10]) + np.int64(a > T[11]) + np.int64(a > T[12])
+            + np.int64(a > T[13]) + np.int64(a > T[14]))
+
+
+@njit(**PARALLEL)
+def mx_encode_table(src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
+    """:func:`mx_encode` by thresholds for nearest and toward-zero modes (see above)."""
+    rule, emax, mbits, M, eshift = S
+    m_in = Psrc[1]
+    sign_pos = Psrc[0] + Psrc[1]
+    sign_bit = np.int64(1) << sign_pos
+    absmask = sign_bit - 1
+    inf_bits = (absmask >> m_in) << m_in
+    k0 = Psrc[2] + m_in
+    esign = Pelem[0] + Pelem[1]
+    low_ok = 1 - (thr[0] >> m_in)  # the smallest se whose shifted thresholds stay normal
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    for t in prange(nrows * nb):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = np.int64(0)
+        for i in range(start, end):
+            amax = max(amax, np.int64(src[i]) & absmask)
+        if amax >= inf_bits:
+            se = np.int64(128)
+        elif amax == 0:
+            se = np.int64(-127)
+        else:
+            E = amax >> m_in
+            mant = amax & ((np.int64(1) << m_in) - 1)
+            if E > 0:
+                se = _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+            else:
+                se = _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+        if se == 128:
+            scales[t] = 255
+            for i in range(start, end):
+                if not fused:
+                    codes[i] = 0
+                if fused:
+                    out[i] = Psrc[7]
+            continue
+        scales[t] = se + 127
+        if se < low_ok:  # thresholds below the input's normal range: the generic helpers
+            for i in range(start, end):
+                code, value = _mx_element(np.int64(src[i]), se, Psrc, Pelem, mode, np.int64(0), 1)
+                if not fused:
+                    codes[i] = code
+                if fused:
+                    out[i] = value
+            continue
+        sh = se << m_in
+        for i in range(start, end):
+            b = np.int64(src[i])
+            mag = _count_above((b & absmask) - sh, thr)
+            neg = (b >> sign_pos) & 1
+            if not fused:
+                codes[i] = mag | (neg << esign)
+            if fused:
+                v = vbits[mag] + sh if mag > 0 else np.int64(0)
+                out[i] = min(v, inf_bits) | (b & sign_bit)
+
+
+@njit(**SCALAR)
+def _e4m3_code(v, Pscale):
+    """e4m3fn code of a positive float32 ``v``, nearest-even, saturating; the normal range
+    [2**-6, 448] by rounding the float32 bits, the rest by the generic pack."""
+    b = np.int64(np.float32(v).view(np.uint32))
+    if 0x3C800000 <= b <= 0x43E00000:
+        return ((b + 0x7FFFF + ((b >> 20) & 1)) >> 20) - (120 << 3)
+    return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), 1)
+
+
+@njit(**PARALLEL)
+def nvfp4_encode_table(src, codes, scales, out, Pscale, thr, vals, scale_vals, ncols, block, recipe, G,
+                       tensor_amax, fused):
+    """:func:`nvfp4_encode` for float32 input and nearest-even elements, by thresholds.
+    ``src`` and ``out`` are float32 arrays (not bit views)."""
+    six = np.float32(6.0)
+    rcp6 = np.float32(1.0) / six
+    s_dec = np.float32(1.0) / G
+    inv_2688 = np.float32(1.0 / 2688.0)
+    absmask = np.int64(0x7FFFFFFF)
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    for t in prange(nrows * nb):
+        start, end = _block_span(t, nb, ncols, block)
+        amax_bits = np.int64(0)
+        for i in range(start, end):
+            amax_bits = max(amax_bits, np.int64(np.float32(src[i]).view(np.uint32)) & absmask)
+        if amax_bits >= 0x7F800000:
+            scales[t] = Pscale[7]
+            for i in range(start, end):
+                if not fused:
+                    codes[i] = 0
+                if fused:
+                    out[i] = np.float32(np.nan)
+            continue
+        amax = np.uint32(amax_bits).view(np.float32)
+        if recipe == 0:
+            bs = amax / six
+            if G != 1:
+                bs = bs / G
+            bs = min(max(bs, np.float32(0.015625)), np.float32(448.0))
+            sc = _e4m3_code(bs, Pscale)
+            T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
+            dscale = T
+        else:
+            sc = _e4m3_code(amax * (G * rcp6), Pscale)
+            T = min(np.float32(1.0) / (scale_vals[sc] * s_dec), F32_MAX)
+            dscale = (scale_vals[sc] * tensor_amax) * inv_2688 if tensor_amax >= 0 else scale_vals[sc]
+        scales[t] = sc
+        for i in range(start, end):
+            v = src[i] / T if recipe == 0 else src[i] * T
+            vb = np.int64(np.float32(v).view(np.uint32))
+            mag = _count_above(vb & absmask, thr)
+            if fused:
+                r = vals[mag] * dscale
+                out[i] = -r if vb >> 31 else r
+            else:
+                codes[i] = mag | ((vb >> 31) << 3)
+
+
+@njit(**PARALLEL)
+def finite_amax_bits(src, absmask, inf_bits):
+    """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none)."""
+    n = src.size
+    chunks = 64
+    part = np.zeros(chunks, dtype=np.int64)
+    step = (n + chunks - 1) // chunks
+    for c in prange(chunks):
+        m = np.int64(0)
+        for i in range(c * step, min(n, (c + 1) * step)):
+            a = np.int64(src[i]) & absmask
+            if a < inf_bits and a > m:
+                m = a
+        part[c] = m
+    return part.max()
