@@ -558,13 +558,10 @@ def mx_encode(src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, 
         start, end = _block_span(t, nb, ncols, block)
         se = _mx_block_exponent(src, start, end, Psrc, np.int64(rule), np.int64(emax), np.int64(mbits), M)
         scales[t] = se + 127
+        if se == 128:
+            _nan_block(codes, out, start, end, Psrc[7], fused)
+            continue
         for i in range(start, end):
-            if se == 128:
-                if not fused:
-                    codes[i] = 0
-                if fused:
-                    out[i] = Psrc[7]  # the input format's NaN
-                continue
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             code, value = _mx_element(np.int64(src[i]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
             if not fused:
@@ -586,6 +583,36 @@ def mx_decode(codes, scales, out, Pelem, Pout, ncols, block, eshift):
         out[i] = _mx_decoded(np.int64(codes[i]), s - 127 - eshift, Pelem, Pout)
 
 
+@njit(**SCALAR)
+def _ieee_block_exponent(src, start, end, m_in, absmask, k0, S):
+    """Shared exponent of IEEE bits src[start:end] by the scale rule in S; 128 (the NaN scale)
+    for a block holding an inf or NaN. Magnitude bits order like values, so amax is an
+    integer max."""
+    rule, emax, mbits, M, eshift = S
+    amax = np.int64(0)
+    for i in range(start, end):
+        amax = max(amax, np.int64(src[i]) & absmask)
+    if amax >= (absmask >> m_in) << m_in:
+        return np.int64(128)
+    if amax == 0:
+        return np.int64(-127)
+    E = amax >> m_in
+    mant = amax & ((np.int64(1) << m_in) - 1)
+    if E > 0:
+        return _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+    return _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+
+
+@njit(**CALLED)
+def _nan_block(codes, out, start, end, nan_bits, fused):
+    """A block with the NaN scale: codes 0, or (fused) NaN values."""
+    for i in range(start, end):
+        if fused:
+            out[i] = nan_bits
+        else:
+            codes[i] = 0
+
+
 @njit(**PARALLEL)
 def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols, block, mode, key,
                    base, rbits, fused):
@@ -596,37 +623,17 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
     Rare cases (an input subnormal scaled up, a result below the input's normal range) take
     the generic helpers."""
     s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
-    rule, emax, mbits, M, eshift = S
     sign_bit = np.int64(1) << sign_pos
     absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
-    inf_bits = (absmask >> m_in) << m_in
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
     for t in prange(nrows * nb):
         start, end = _block_span(t, nb, ncols, block)
-        amax = np.int64(0)
-        for i in range(start, end):
-            amax = max(amax, np.int64(src[i]) & absmask)
-        if amax >= inf_bits:  # inf or NaN in the block
-            se = np.int64(128)
-        elif amax == 0:
-            se = np.int64(-127)
-        else:
-            E = amax >> m_in
-            mant = amax & ((np.int64(1) << m_in) - 1)
-            if E > 0:
-                se = _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
-            else:
-                se = _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
-        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
-            scales[t] = 255
-            for i in range(start, end):
-                if not fused:
-                    codes[i] = 0
-                if fused:
-                    out[i] = Psrc[7]
-            continue
+        se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
         scales[t] = se + 127
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            _nan_block(codes, out, start, end, Psrc[7], fused)
+            continue
         for i in range(start, end):
             b = np.int64(src[i])
             a = b & absmask
@@ -914,7 +921,6 @@ def _count_above(a, T):
 @njit(**PARALLEL)
 def mx_encode_table(src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
     """:func:`mx_encode` by thresholds for nearest and toward-zero modes (see above)."""
-    rule, emax, mbits, M, eshift = S
     m_in = Psrc[1]
     sign_pos = Psrc[0] + Psrc[1]
     sign_bit = np.int64(1) << sign_pos
@@ -927,29 +933,11 @@ def mx_encode_table(src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, 
     nrows = src.size // ncols if ncols > 0 else 0
     for t in prange(nrows * nb):
         start, end = _block_span(t, nb, ncols, block)
-        amax = np.int64(0)
-        for i in range(start, end):
-            amax = max(amax, np.int64(src[i]) & absmask)
-        if amax >= inf_bits:
-            se = np.int64(128)
-        elif amax == 0:
-            se = np.int64(-127)
-        else:
-            E = amax >> m_in
-            mant = amax & ((np.int64(1) << m_in) - 1)
-            if E > 0:
-                se = _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
-            else:
-                se = _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
-        if se == 128:
-            scales[t] = 255
-            for i in range(start, end):
-                if not fused:
-                    codes[i] = 0
-                if fused:
-                    out[i] = Psrc[7]
-            continue
+        se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
         scales[t] = se + 127
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            _nan_block(codes, out, start, end, Psrc[7], fused)
+            continue
         if se < low_ok:  # thresholds below the input's normal range: the generic helpers
             for i in range(start, end):
                 code, value = _mx_element(np.int64(src[i]), se, Psrc, Pelem, mode, np.int64(0), 1)
