@@ -43,9 +43,9 @@ class MX(BlockCodec):
     power-of-two scale stored as E8M0.
 
     The scale is ``2**(floor(log2(amax)) - emax_elem)`` (``scale_rule="floor"``, OCP; see
-    :data:`SCALE_RULES` and docs/mx.md for ``ceil``, ``even``, ``rceil``), clamped to
-    ``2**[-127, 127]`` (``2**-127`` for an all-zero block); an inf or NaN in a block makes its
-    scale NaN and the block decodes to NaN. Elements are ``x / scale`` rounded (``rounding``,
+    :data:`SCALE_RULES` and docs/mx.md for ``ceil``, ``even``, ``rceil``), at least
+    ``2**-127`` (also for an all-zero block); an inf or NaN in a block, or an exponent above
+    127 (``rceil``: clamped to 127), makes its scale NaN and the block decodes to NaN. Elements are ``x / scale`` rounded (``rounding``,
     nearest-even by default; ``stochastic`` keyed by the global element index) with
     saturation. MXINT8 saturates to +-127/64 and never writes code 0x80; it decodes 0x80 as -2.
     """
