@@ -237,3 +237,18 @@ def test_quantize_out_and_in_place(codec):
             c.quantize(x, out=np.empty((2, 2), np.float32))
         with pytest.raises(ValueError, match="C-contiguous"):
             c.quantize(x, out=np.empty((64, 32), np.float32).T)
+
+
+@pytest.mark.parametrize("codec", [MX("mxfp4", rounding="stochastic"), Scaled("int4", "bf16", block=16, rounding="stochastic")],
+                         ids=repr)
+def test_index_offset_makes_chunks_match_the_whole(codec):
+    from fmtlib import NVFP4
+
+    x = data(8, rows=8, cols=64)
+    for c, kw in ((codec, {}), (NVFP4(rounding="stochastic"), {"tensor_amax": float(np.abs(x).max())})):
+        whole = c.quantize(x, seed=5, **kw)
+        parts = [c.quantize(x[r:r + 2], seed=5, index_offset=r * x.shape[1], **kw) for r in range(0, 8, 2)]
+        assert np.array_equal(np.concatenate(parts), whole)
+        assert not np.array_equal(c.quantize(x[2:4], seed=5, **kw), whole[2:4])
+    with pytest.raises(ValueError, match="index_offset"):
+        codec.quantize(x, seed=1, index_offset=-1)

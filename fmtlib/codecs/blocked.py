@@ -69,17 +69,21 @@ class BlockCodec(Codec):
             raise ValueError(f"axis {self.axis} is out of range for a {ndim}-d array")
         return self.axis % ndim
 
-    def _random(self, rounding, seed, rbits, max_rbits: int = MAX_RBITS):
-        """(mode, key, rbits) for the kernels; seed/rbits only with stochastic rounding."""
+    def _random(self, rounding, seed, rbits, index_offset=0, max_rbits: int = MAX_RBITS):
+        """(mode, key, rbits, base index) for the kernels; seed/rbits only with stochastic
+        rounding. ``index_offset`` is added to every element's index, so a tensor cut into
+        whole rows (of the moved layout) gives the same random bits chunk by chunk."""
         mode = self.rounding if rounding is None else Rounding.parse(rounding)
+        if isinstance(index_offset, bool) or not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
+            raise ValueError(f"index_offset must be a non-negative int, got {index_offset!r}")
         if mode is not Rounding.STOCHASTIC:
             if seed is not None or rbits is not None:
                 raise ValueError("seed= and rbits= are only used by rounding='stochastic'")
-            return mode, 0, 1
+            return mode, 0, 1, 0
         rbits = max_rbits if rbits is None else rbits
         if isinstance(rbits, bool) or not isinstance(rbits, (int, np.integer)) or not 1 <= rbits <= max_rbits:
             raise ValueError(f"rbits must be an int in 1..{max_rbits}, got {rbits!r}")
-        return mode, seed_key(secrets.randbits(64) if seed is None else seed), int(rbits)
+        return mode, seed_key(secrets.randbits(64) if seed is None else seed), int(rbits), int(index_offset)
 
     def _rows(self, x, what: str):
         """(x, axis, x with the blocked axis last and C-contiguous)."""

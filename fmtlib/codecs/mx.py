@@ -102,11 +102,11 @@ class MX(BlockCodec):
         """Storage cost: element bits plus the scale's 8 bits shared by a block."""
         return self.element.bits + 8 / self.block
 
-    def _run(self, x, fused: bool, rounding, seed, rbits, out=None):
+    def _run(self, x, fused: bool, rounding, seed, rbits, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
-        mode, key, rbits = self._random(rounding, seed, rbits)
+        mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset)
         ncols = xm.shape[-1]
         nb = -(-ncols // self.block)
         codes = np.empty(1 if fused else xm.shape, dtype=self.element.code_dtype)  # quantize writes no codes
@@ -121,25 +121,25 @@ class MX(BlockCodec):
         elif fast_path.mx_eligible(self.element, src_fmt):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)
-            K.mx_encode_fast(*args, C, special, D, self._scale_params, ncols, self.block, int(mode), np.uint64(key), 0,
+            K.mx_encode_fast(*args, C, special, D, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base,
                              int(rbits), fused)
         else:
-            K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), 0, int(rbits), fused)
+            K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base, int(rbits), fused)
         if fused:
             return self._finish(result, out, lambda r: np.moveaxis(r, -1, axis))
         return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
                        self.name)
 
     def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-               rbits: int | None = None) -> Encoded:
+               rbits: int | None = None, index_offset: int = 0) -> Encoded:
         """Element codes and E8M0 scale codes of ``x`` (float16/32/64, bfloat16)."""
-        return self._run(x, False, rounding, seed, rbits)
+        return self._run(x, False, rounding, seed, rbits, index_offset)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+                 rbits: int | None = None, index_offset: int = 0, out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
         C-contiguous; ``x`` itself works) receives the result."""
-        return self._run(x, True, rounding, seed, rbits, out)
+        return self._run(x, True, rounding, seed, rbits, index_offset, out)
 
     def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
         """Values of an :class:`Encoded` record: element value times its block's scale."""

@@ -116,14 +116,14 @@ class NVFP4(BlockCodec):
         return _value_table(self.element), _value_table(self.scale_format)
 
     # -- encode / decode ---------------------------------------------------------------------
-    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, out=None):
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         if xm.dtype == np.float64:
             raise TypeError("NVFP4 recipes compute in float32; convert float64 input first "
                             "(x.astype(np.float32) rounds it)")
-        mode, key, rbits = self._random(rounding, seed, rbits)
+        mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset)
         amax = self._tensor_amax(xm, tensor_amax)
         G, ta = self._global(amax)
         ncols = xm.shape[-1]
@@ -140,26 +140,26 @@ class NVFP4(BlockCodec):
         else:
             K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
                            kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,
-                           self.block, RECIPES[self.recipe], G, ta, int(mode), np.uint64(key), 0, rbits, fused)
+                           self.block, RECIPES[self.recipe], G, ta, int(mode), np.uint64(key), base, rbits, fused)
         if fused:
             return self._finish(result, out, lambda r: np.moveaxis(r, -1, axis))
         return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
                        self.name, amax)
 
     def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-               rbits: int | None = None, tensor_amax: float | None = None) -> Encoded:
+               rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0) -> Encoded:
         """E2M1 codes and e4m3fn scale codes of ``x`` (float32, bfloat16, float16).
 
         ``tensor_amax``: a calibrated amax for the global scale (default: max |x| over the
         finite values of ``x``); stored in the record."""
-        return self._run(x, False, rounding, seed, rbits, tensor_amax)
+        return self._run(x, False, rounding, seed, rbits, tensor_amax, index_offset)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, tensor_amax: float | None = None,
+                 rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0,
                  out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
         C-contiguous; ``x`` itself works) receives the result."""
-        return self._run(x, True, rounding, seed, rbits, tensor_amax, out)
+        return self._run(x, True, rounding, seed, rbits, tensor_amax, index_offset, out)
 
     def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
         """Values of a record, by the recipe's float32 arithmetic, then rounded to ``dtype``."""

@@ -206,14 +206,14 @@ class Scaled(BlockCodec):
         return MAX_RBITS if self._pow2 else 60 - _precision(self.element)
 
     # -- encode / decode -------------------------------------------------------------------------
-    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, out=None):
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
 
         x, _ = as_float_input(x, "quantize" if fused else "encode")
         if x.ndim == 0:
             raise ValueError("Scaled needs an array with at least one dimension")
         axis, xm, block = self._layout(x)
-        mode, key, rbits = self._random(rounding, seed, rbits, self._max_rbits())
+        mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset, self._max_rbits())
         amax, R = self._global(xm, tensor_amax)
         ncols = xm.shape[-1]
         codes = np.empty(1 if fused else xm.shape, dtype=self.element.code_dtype)  # quantize writes no codes
@@ -222,7 +222,7 @@ class Scaled(BlockCodec):
         src_fmt = dtype_format(xm.dtype)
         Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), Ps, Pe)
-        tail = (ncols, block, int(mode), np.uint64(key), 0, int(rbits))
+        tail = (ncols, block, int(mode), np.uint64(key), base, int(rbits))
         if not self._pow2:
             bad = np.zeros(scales.size, dtype=np.uint8)
             K.scaled_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bad, bits_view(out), Ps, Pe,
@@ -247,20 +247,20 @@ class Scaled(BlockCodec):
                        x.shape, axis, block, self.name, amax)
 
     def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-               rbits: int | None = None, tensor_amax: float | None = None) -> Encoded:
+               rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0) -> Encoded:
         """Element codes and scale codes of ``x`` (float16/32/64, bfloat16).
 
         Stochastic rounding takes at most ``60 - precision`` random bits with a float scale
         (the division keeps 60 bits), 62 with e8m0. ``tensor_amax``: a calibrated amax for the
         global scale (default: max |x| over finite values)."""
-        return self._run(x, False, rounding, seed, rbits, tensor_amax)
+        return self._run(x, False, rounding, seed, rbits, tensor_amax, index_offset)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, tensor_amax: float | None = None,
+                 rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0,
                  out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
         C-contiguous; ``x`` itself works) receives the result."""
-        return self._run(x, True, rounding, seed, rbits, tensor_amax, out)
+        return self._run(x, True, rounding, seed, rbits, tensor_amax, index_offset, out)
 
     def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
         """Values of a record: each element times its block's effective scale, rounded once."""
