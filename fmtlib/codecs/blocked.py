@@ -91,17 +91,39 @@ class BlockCodec(Codec):
         axis = self._axis(x.ndim)
         return x, axis, np.ascontiguousarray(np.moveaxis(x, axis, -1))
 
+    def _changed(self, **defaults) -> dict:
+        """Config keywords: the attributes that differ from ``defaults`` (modes by name)."""
+        kw = {}
+        for k, default in defaults.items():
+            v = getattr(self, k)
+            if v != default:
+                kw[k] = v.name.lower() if isinstance(v, Rounding) else v
+        return kw
+
+    def _record_block(self, ncols: int) -> int:
+        """The block length a record of rows of ``ncols`` must have (Scaled: None = the row)."""
+        return self.block
+
     def _record_rows(self, enc: "Encoded"):
-        """(codes, scales) of a record with the blocked axis last; checks the record fits."""
+        """(codes, scales) of a record with the blocked axis last (one row for ``axis=None``);
+        checks the record fits this codec."""
         if not isinstance(enc, Encoded):
             raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
-        if enc.format != self.name or enc.block != self.block:
-            raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {self.name}, "
-                             f"block {self.block}")
-        codes = np.ascontiguousarray(np.moveaxis(np.asarray(enc.codes), enc.axis, -1))
-        scales = np.ascontiguousarray(np.moveaxis(np.asarray(enc.scales), enc.axis, -1))
+        codes, scales = np.asarray(enc.codes), np.asarray(enc.scales)
+        if enc.axis is None:
+            codes, scales = codes.reshape(1, -1), scales.reshape(1, -1)
+        else:
+            codes = np.ascontiguousarray(np.moveaxis(codes, enc.axis, -1))
+            scales = np.ascontiguousarray(np.moveaxis(scales, enc.axis, -1))
         ncols = codes.shape[-1]
-        want = codes.shape[:-1] + (-(-ncols // self.block),)
+        block = self._record_block(ncols)
+        if enc.format != self.name or enc.block != block:
+            raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {self.name}, "
+                             f"block {block}")
+        if (enc.tensor_amax is not None) != getattr(self, "global_scale", False):
+            raise ValueError(f"record and codec disagree on the global scale (record tensor_amax="
+                             f"{enc.tensor_amax}, codec global_scale={getattr(self, 'global_scale', False)})")
+        want = codes.shape[:-1] + (-(-ncols // block),)
         if scales.shape != want:
             raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need {want}")
         return codes, scales

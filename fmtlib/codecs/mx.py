@@ -10,8 +10,6 @@ array([[ 0., -1.,  3., 12.]], dtype=float32)
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .._arrays import bits_view, dtype_format, float_dtype
@@ -81,16 +79,7 @@ class MX(BlockCodec):
         object.__setattr__(self, "scale_rule", rule)
 
     def _config_args(self):
-        kw: dict[str, Any] = {}
-        if self.block != 32:
-            kw["block"] = self.block
-        if self.axis != -1:
-            kw["axis"] = self.axis
-        if self.rounding is not Rounding.NEAREST_EVEN:
-            kw["rounding"] = self.rounding.name.lower()
-        if self.scale_rule != "floor":
-            kw["scale_rule"] = self.scale_rule
-        return (self.name,), kw
+        return (self.name,), self._changed(block=32, axis=-1, rounding=Rounding.NEAREST_EVEN, scale_rule="floor")
 
     @property
     def element_max(self) -> float:

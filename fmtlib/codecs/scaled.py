@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 
@@ -117,16 +116,8 @@ class Scaled(BlockCodec):
             object.__setattr__(self, k, v)
 
     def _config_args(self):
-        kw: dict[str, Any] = {}
-        if self.block != 32:
-            kw["block"] = self.block
-        if self.axis != -1:
-            kw["axis"] = self.axis
-        for k, default in (("scale_rule", "floor"), ("global_scale", False), ("strict", False)):
-            if getattr(self, k) != default:
-                kw[k] = getattr(self, k)
-        if self.rounding is not self.element_codec.rounding:
-            kw["rounding"] = self.rounding.name.lower()
+        kw = self._changed(block=32, axis=-1, scale_rule="floor", global_scale=False, strict=False,
+                           rounding=self.element_codec.rounding)
         return (self.element_codec.get_config(), str(self.scale_format)), kw
 
     def __repr__(self) -> str:
@@ -200,6 +191,9 @@ class Scaled(BlockCodec):
                     float(fmt.max), 0)
         return (SCALE_RULES[self.scale_rule], fmt.emax, fmt.mbits, float(fmt.max), 0)
 
+    def _record_block(self, ncols: int) -> int:
+        return self.block if self.block is not None else max(ncols, 1)
+
     def _max_rbits(self) -> int:
         from .element import MAX_RBITS
 
@@ -267,26 +261,8 @@ class Scaled(BlockCodec):
         from ..kernels.cpu import convert as K
 
         dt = float_dtype(dtype)
-        if not isinstance(enc, Encoded):
-            raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
-        if enc.format != self.name:
-            raise ValueError(f"record is {enc.format}; this codec is {self.name}")
-        if (enc.tensor_amax is None) == self.global_scale:
-            raise ValueError(f"record and codec disagree on the global scale (record tensor_amax="
-                             f"{enc.tensor_amax}, codec global_scale={self.global_scale})")
-        codes = np.asarray(enc.codes)
-        if enc.axis is None:
-            cm, sm = codes.reshape(1, -1), np.asarray(enc.scales).reshape(1, -1)
-        else:
-            cm = np.ascontiguousarray(np.moveaxis(codes, enc.axis, -1))
-            sm = np.ascontiguousarray(np.moveaxis(np.asarray(enc.scales), enc.axis, -1))
-        want_block = self.block if self.block is not None else max(cm.shape[-1], 1)
-        if enc.block != want_block:
-            raise ValueError(f"record has block {enc.block}; this codec needs {want_block}")
+        cm, sm = self._record_rows(enc)
         ncols = cm.shape[-1]
-        want = cm.shape[:-1] + (-(-ncols // enc.block),)
-        if sm.shape != want:
-            raise ValueError(f"scales have shape {sm.shape}; codes of shape {cm.shape} need {want}")
         self._check_codes(cm, self.element)
         if sm.size and int(sm.max()) >= self.scale_format.num_codes:
             raise ValueError(f"scale code {int(sm.max())} out of range for {self.scale_format}")
@@ -299,4 +275,4 @@ class Scaled(BlockCodec):
             _, R = self._global(cm, enc.tensor_amax)
             K.scaled_decode(cm.reshape(-1), sm.reshape(-1), bits_view(out), Pe, kernel_params(self.scale_format),
                             Po, R, ncols, enc.block)
-        return self._restore(out, enc.axis, codes.shape)
+        return self._restore(out, enc.axis, np.shape(enc.codes))

@@ -604,11 +604,12 @@ def _ieee_block_exponent(src, start, end, m_in, absmask, k0, S):
 
 
 @njit(**CALLED)
-def _nan_block(codes, out, start, end, nan_bits, fused):
-    """A block with the NaN scale: codes 0, or (fused) NaN values."""
+def _nan_block(codes, out, start, end, nan, fused):
+    """A block with the NaN scale: codes 0, or (fused) ``nan`` (the output's NaN bits, or a
+    float NaN where ``out`` holds floats) into every value."""
     for i in range(start, end):
         if fused:
-            out[i] = nan_bits
+            out[i] = nan
         else:
             codes[i] = 0
 
@@ -696,6 +697,41 @@ def _f32_code(v, P, mode, overflow, rnd, rbits):
     return pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, False)
 
 
+@njit(**SCALAR)
+def _nvfp4_decode_scale(sv, recipe, G, tensor_amax):
+    """The float32 a decoded element is multiplied by, given its block scale's value ``sv``."""
+    if recipe == 0:
+        return sv * G if G != 1 else sv
+    return (sv * tensor_amax) * np.float32(1.0 / 2688.0) if tensor_amax >= 0 else sv
+
+
+@njit(**SCALAR)
+def _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals):
+    """(scale code, T, decode scale) of a block with float32 amax, by the recipe: elements are
+    fl32(x / T) (torchao) or fl32(x * T) (TE, T the float32 reciprocal)."""
+    six = np.float32(6.0)
+    if recipe == 0:
+        bs = amax / six
+        if G != 1:
+            bs = bs / G
+        sc = _e4m3_code(min(max(bs, np.float32(0.015625)), np.float32(448.0)), Pscale)
+        T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
+    else:
+        sc = _e4m3_code(amax * (G * (np.float32(1.0) / six)), Pscale)  # TE: constexpr 1.0f / 6.0f
+        T = min(np.float32(1.0) / (scale_vals[sc] * (np.float32(1.0) / G)), F32_MAX)
+    return sc, T, _nvfp4_decode_scale(scale_vals[sc], recipe, G, tensor_amax)
+
+
+@njit(**SCALAR)
+def _e4m3_code(v, Pscale):
+    """e4m3fn code of a positive float32 ``v``, nearest-even, saturating; the normal range
+    [2**-6, 448] by rounding the float32 bits, the rest by the generic pack."""
+    b = np.int64(np.float32(v).view(np.uint32))
+    if 0x3C800000 <= b <= 0x43E00000:
+        return ((b + 0x7FFFF + ((b >> 20) & 1)) >> 20) - (120 << 3)
+    return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), 1)
+
+
 @njit(**PARALLEL)
 def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals, ncols, block,
                  recipe, G, tensor_amax, mode, key, base, rbits, fused):
@@ -706,9 +742,6 @@ def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, 
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
     six = np.float32(6.0)
-    rcp6 = np.float32(1.0) / six  # TE: constexpr float 1.0f / 6.0f
-    s_dec = np.float32(1.0) / G
-    inv_2688 = np.float32(1.0 / 2688.0)
     for t in prange(nrows * nb):
         start, end = _block_span(t, nb, ncols, block)
         amax = np.float32(0.0)
@@ -721,24 +754,9 @@ def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, 
                 amax = a
         if bad:
             scales[t] = Pscale[7]
-            for i in range(start, end):
-                if not fused:
-                    codes[i] = 0
-                if fused:
-                    out[i] = Pout[7]
+            _nan_block(codes, out, start, end, Pout[7], fused)
             continue
-        if recipe == 0:
-            bs = amax / six
-            if G != 1:
-                bs = bs / G
-            bs = min(max(bs, np.float32(0.015625)), np.float32(448.0))
-            sc = _f32_code(bs, Pscale, RNE, SATURATE, np.int64(0), 1)
-            T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
-            dscale = T
-        else:
-            sc = _f32_code(amax * (G * rcp6), Pscale, RNE, SATURATE, np.int64(0), 1)
-            T = min(np.float32(1.0) / (scale_vals[sc] * s_dec), F32_MAX)
-            dscale = (scale_vals[sc] * tensor_amax) * inv_2688 if tensor_amax >= 0 else scale_vals[sc]
+        sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
         scales[t] = sc
         for i in range(start, end):
             x = _as_f32(np.int64(src[i]), Psrc, f32_in)
@@ -755,14 +773,10 @@ def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, 
 def nvfp4_decode(codes, scales, out, Pout, elem_vals, scale_vals, ncols, block, recipe, G, tensor_amax):
     """Values of NVFP4 blocks by the recipe's float32 decode; NaN where the scale is NaN."""
     nb = (ncols + block - 1) // block
-    inv_2688 = np.float32(1.0 / 2688.0)
     for i in prange(codes.size):
         r = i // ncols
-        sv = scale_vals[np.int64(scales[r * nb + (i - r * ncols) // block])]
-        if recipe == 0:
-            d = sv * G if G != 1 else sv
-        else:
-            d = (sv * tensor_amax) * inv_2688 if tensor_amax >= 0 else sv
+        d = _nvfp4_decode_scale(scale_vals[np.int64(scales[r * nb + (i - r * ncols) // block])], recipe, G,
+                                tensor_amax)
         out[i] = _f32_code(elem_vals[np.int64(codes[i])] * d, Pout, RNE, IEEE, np.int64(0), 1)
 
 
@@ -864,11 +878,7 @@ def scaled_encode(src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_cod
             bad[t] = 1
         if sc < 0:
             scales[t] = Pscale[7]
-            for i in range(start, end):
-                if not fused:
-                    codes[i] = 0
-                if fused:
-                    out[i] = Psrc[7]
+            _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         scales[t] = sc
         for i in range(start, end):
@@ -958,25 +968,11 @@ def mx_encode_table(src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, 
                 out[i] = min(v, inf_bits) | (b & sign_bit)
 
 
-@njit(**SCALAR)
-def _e4m3_code(v, Pscale):
-    """e4m3fn code of a positive float32 ``v``, nearest-even, saturating; the normal range
-    [2**-6, 448] by rounding the float32 bits, the rest by the generic pack."""
-    b = np.int64(np.float32(v).view(np.uint32))
-    if 0x3C800000 <= b <= 0x43E00000:
-        return ((b + 0x7FFFF + ((b >> 20) & 1)) >> 20) - (120 << 3)
-    return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), 1)
-
-
 @njit(**PARALLEL)
 def nvfp4_encode_table(src, codes, scales, out, Pscale, thr, vals, scale_vals, ncols, block, recipe, G,
                        tensor_amax, fused):
     """:func:`nvfp4_encode` for float32 input and nearest-even elements, by thresholds.
     ``src`` and ``out`` are float32 arrays (not bit views)."""
-    six = np.float32(6.0)
-    rcp6 = np.float32(1.0) / six
-    s_dec = np.float32(1.0) / G
-    inv_2688 = np.float32(1.0 / 2688.0)
     absmask = np.int64(0x7FFFFFFF)
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
@@ -987,25 +983,10 @@ def nvfp4_encode_table(src, codes, scales, out, Pscale, thr, vals, scale_vals, n
             amax_bits = max(amax_bits, np.int64(np.float32(src[i]).view(np.uint32)) & absmask)
         if amax_bits >= 0x7F800000:
             scales[t] = Pscale[7]
-            for i in range(start, end):
-                if not fused:
-                    codes[i] = 0
-                if fused:
-                    out[i] = np.float32(np.nan)
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
             continue
         amax = np.uint32(amax_bits).view(np.float32)
-        if recipe == 0:
-            bs = amax / six
-            if G != 1:
-                bs = bs / G
-            bs = min(max(bs, np.float32(0.015625)), np.float32(448.0))
-            sc = _e4m3_code(bs, Pscale)
-            T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
-            dscale = T
-        else:
-            sc = _e4m3_code(amax * (G * rcp6), Pscale)
-            T = min(np.float32(1.0) / (scale_vals[sc] * s_dec), F32_MAX)
-            dscale = (scale_vals[sc] * tensor_amax) * inv_2688 if tensor_amax >= 0 else scale_vals[sc]
+        sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
         scales[t] = sc
         for i in range(start, end):
             v = src[i] / T if recipe == 0 else src[i] * T
