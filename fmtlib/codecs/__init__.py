@@ -3,9 +3,9 @@ from .base import Codec
 from .element import ElementCodec
 from .fp import FP
 from .integer import Int
-from .blocked import Encoded
+from .blocked import Encoded, Packed
 from .mx import MX
 from .nvfp4 import NVFP4
 from .scaled import Scaled
 
-__all__ = ["Codec", "ElementCodec", "Encoded", "FP", "Int", "MX", "NVFP4", "Scaled"]
+__all__ = ["Codec", "ElementCodec", "Encoded", "Packed", "FP", "Int", "MX", "NVFP4", "Scaled"]

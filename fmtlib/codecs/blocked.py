@@ -39,6 +39,30 @@ class Encoded:
     tensor_amax: float | None = None
 
 
+#: scale_layout= names of BlockCodec.pack
+SCALE_LAYOUTS = ("row_major", "swizzled128x4")
+
+
+@dataclass(frozen=True, eq=False)
+class Packed:
+    """A block-scaled tensor as a kernel reads it: ``data`` holds the element codes packed by
+    ``layout`` (a layout config, see :mod:`fmtlib.packing`) along the last axis of ``shape``;
+    ``scales`` holds the scale codes, either as the ``Encoded`` record has them
+    (``scale_layout="row_major"``) or, with the blocked axis moved last, swizzled into
+    Blackwell/cuBLAS 128x4 tiles (``"swizzled128x4"``, one-byte scale formats only).
+    """
+
+    data: np.ndarray
+    scales: np.ndarray
+    shape: tuple
+    axis: int | None
+    block: int
+    format: str
+    layout: dict
+    scale_layout: str = "row_major"
+    tensor_amax: float | None = None
+
+
 def finite_amax(x: np.ndarray) -> float:
     """The largest magnitude among the finite values of a C-contiguous float array (0 if none),
     as a float, in one parallel pass without temporaries."""
@@ -147,6 +171,75 @@ class BlockCodec(Codec):
         if not np.shares_memory(o, rows):
             np.copyto(o, restore(rows))
         return o
+
+    # --- packing ------------------------------------------------------------------------
+    def pack(self, x, *, layout=None, scale_layout: str = "row_major", **opts) -> Packed:
+        """``encode(x, **opts)`` (or an ``Encoded`` record as it is) with the element codes
+        packed by ``layout`` (default :func:`fmtlib.packing.default_layout`: ``fp4x2`` for
+        FP4) and the scales in ``scale_layout`` (``"row_major"`` or ``"swizzled128x4"``).
+
+        >>> import numpy as np, fmtlib
+        >>> p = fmtlib.MX("mxfp4").pack(np.ones((2, 64), np.float32), scale_layout="swizzled128x4")
+        >>> p.data.shape, p.scales.shape
+        ((2, 32), (512,))
+        >>> fmtlib.MX("mxfp4").unpack(p)[0, :4]
+        array([1., 1., 1., 1.], dtype=float32)
+        """
+        from ..packing import Swizzled128x4, get_layout
+
+        if scale_layout not in SCALE_LAYOUTS:
+            raise ValueError(f"unknown scale_layout {scale_layout!r} (known: {', '.join(SCALE_LAYOUTS)})")
+        enc = x if isinstance(x, Encoded) else self.encode(x, **opts)
+        if isinstance(x, Encoded) and opts:
+            raise ValueError("encode options go with float input, not with an Encoded record")
+        self._record_rows(enc)
+        lay = get_layout(layout, self.element.bits)
+        scales = enc.scales
+        if scale_layout == "swizzled128x4":
+            scales = Swizzled128x4().pack(self._scale_matrix(enc.scales, enc.axis))
+        return Packed(lay.pack(enc.codes), scales, tuple(enc.shape), enc.axis, enc.block, enc.format,
+                      lay.get_config(), scale_layout, enc.tensor_amax)
+
+    def unpack(self, packed: Packed, dtype=np.float32) -> np.ndarray:
+        """Values of a :class:`Packed` record (what :meth:`pack` returns), as ``dtype``."""
+        from ..packing import Swizzled128x4, get_layout
+
+        if not isinstance(packed, Packed):
+            raise TypeError(f"unpack takes the Packed record that pack returns, got {type(packed).__name__}")
+        shape = tuple(packed.shape)
+        codes = get_layout(packed.layout).unpack(packed.data, shape, dtype=np.dtype(self.element.code_dtype))
+        scales = packed.scales
+        if packed.scale_layout == "swizzled128x4":
+            like = np.empty(self._scales_shape(shape, packed.axis, packed.block), np.uint8)
+            m = Swizzled128x4().unpack(packed.scales, self._scale_matrix(like, packed.axis).shape)
+            if packed.axis is None:
+                scales = m.reshape(1)
+            else:
+                scales = np.moveaxis(m.reshape(np.moveaxis(like, packed.axis, -1).shape), -1, packed.axis)
+        elif packed.scale_layout != "row_major":
+            raise ValueError(f"unknown scale_layout {packed.scale_layout!r}")
+        enc = Encoded(codes, np.asarray(scales), shape, packed.axis, packed.block, packed.format, packed.tensor_amax)
+        return self.decode(enc, dtype)
+
+    @staticmethod
+    def _scales_shape(shape: tuple, axis, block: int) -> tuple:
+        if axis is None:
+            return (1,)
+        s = list(shape)
+        s[axis] = -(-s[axis] // block)
+        return tuple(s)
+
+    @staticmethod
+    def _scale_matrix(scales: np.ndarray, axis) -> np.ndarray:
+        """Scales as the (rows, blocks) matrix a GEMM reads: the blocked axis last, the other
+        axes flattened into rows."""
+        s = np.asarray(scales)
+        if s.dtype.itemsize != 1:
+            raise ValueError(f"the 128x4 swizzle holds one-byte scales; these are {s.dtype}")
+        if axis is None:
+            return s.reshape(1, 1)
+        m = np.moveaxis(s, axis, -1)
+        return m.reshape(-1, m.shape[-1]) if m.ndim != 2 else m
 
     @staticmethod
     def _check_codes(codes: np.ndarray, elem) -> None:

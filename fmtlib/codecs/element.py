@@ -138,6 +138,31 @@ class ElementCodec(Codec):
             dispatch.decode_codes(src, bits_view(out), self.format, dtype_format(dt), flush=self.flush_subnormals)
         return out[()] if scalar and out.ndim == 0 else out
 
+    def pack(self, x, *, layout=None, **opts) -> np.ndarray:
+        """``encode(x, **opts)`` packed by ``layout`` (a name or a :mod:`fmtlib.packing` Layout;
+        default :func:`fmtlib.packing.default_layout`: ``fp4x2`` for 4-bit codes, ``fp6x4``
+        for 6-bit, else a dense little-endian stream).
+
+        >>> from fmtlib import FP
+        >>> FP("e2m1").pack(np.array([1.0, -6.0, 0.5], dtype=np.float32))
+        array([242,   1], dtype=uint8)
+        """
+        from .. import packing
+
+        return packing.get_layout(layout, self.format.bits).pack(self.encode(x, **opts))
+
+    def unpack(self, buf, shape, *, layout=None, dtype=np.float32) -> np.ndarray:
+        """Values of the codes packed in ``buf`` (``shape`` elements, ``layout`` as in
+        :meth:`pack`), as ``dtype``.
+
+        >>> from fmtlib import FP
+        >>> FP("e2m1").unpack(bytes([242, 1]), (3,))
+        array([ 1. , -6. ,  0.5], dtype=float32)
+        """
+        from .. import packing
+
+        return self.decode(packing.get_layout(layout, self.format.bits).unpack(buf, shape), dtype)
+
     def _decode_table(self, dt: np.dtype) -> np.ndarray:
         """Output bits of every code (formats up to 16 bits), built once per dtype and codec."""
         cache = self.__dict__.setdefault("_tables", {})

@@ -1,0 +1,334 @@
+"""Layouts: round trips under hypothesis, each layout against its reference's own rule,
+and clear errors for bad buffers and codes."""
+import ctypes
+import os
+import subprocess
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fmtlib
+from fmtlib import packing
+from fmtlib.packing import FP6LLM, BitStream, Swizzled128x4, code_dtype
+
+shapes = st.lists(st.integers(0, 37), min_size=0, max_size=3).map(tuple)
+
+
+def codes_for(bits, shape, seed):
+    return np.random.default_rng(seed).integers(0, 1 << bits, size=shape, dtype=np.uint64).astype(code_dtype(bits))
+
+
+def stream_reference(row, bits, order):
+    """Bytes of one row, bit by bit: the definition of an LSB-/MSB-first stream."""
+    stream = []
+    for v in row.tolist():
+        b = [(v >> j) & 1 for j in range(bits)]
+        stream += b if order == "lsb" else b[::-1]
+    stream += [0] * (-len(stream) % 8)
+    return [sum(stream[8 * i + j] << (j if order == "lsb" else 7 - j) for j in range(8))
+            for i in range(len(stream) // 8)]
+
+
+# --- dense streams ---------------------------------------------------------------------
+@settings(max_examples=150)
+@given(bits=st.integers(1, 32), order=st.sampled_from(["lsb", "msb"]), shape=shapes, seed=st.integers(0, 2**32))
+def test_bitstream_round_trip_and_bits(bits, order, shape, seed):
+    lay = BitStream(bits, order)
+    c = codes_for(bits, shape, seed)
+    buf = lay.pack(c)
+    assert buf.dtype == np.uint8 and buf.shape == lay.packed_shape(shape)
+    assert buf.size == lay.nbytes(shape)
+    if c.size:
+        rows = c.reshape(-1, shape[-1] if shape else 1)
+        for r, row in enumerate(rows[:3]):
+            assert buf.reshape(len(rows), -1)[r].tolist() == stream_reference(row, bits, order)
+    back = lay.unpack(buf, shape)
+    assert back.shape == c.shape and back.dtype == code_dtype(bits)
+    np.testing.assert_array_equal(back, c)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 2**15 - 1, 2**15 + 5, 3 * 2**15 + 11])
+@pytest.mark.parametrize("bits", [3, 4, 6, 8, 12, 16])
+def test_bitstream_across_parallel_chunks(bits, n):
+    c = codes_for(bits, (2, n), n)
+    for order in ("lsb", "msb"):
+        lay = BitStream(bits, order)
+        buf = lay.pack(c)
+        np.testing.assert_array_equal(lay.unpack(buf, c.shape), c)
+        assert buf[1].tolist() == stream_reference(c[1], bits, order)
+
+
+def test_fp4x2_is_torch_float4_e2m1fn_x2_order():
+    # torch float4_e2m1fn_x2 and torchao pack_uint4: element 2i low nibble, 2i+1 high
+    c = codes_for(4, (6, 10), 1)
+    np.testing.assert_array_equal(packing.pack(c, "fp4x2"), c[:, 0::2] | (c[:, 1::2] << 4))
+    np.testing.assert_array_equal(packing.pack(c, "fp4x2_hi"), (c[:, 0::2] << 4) | c[:, 1::2])
+    odd = codes_for(4, (3, 5), 2)   # an odd row: the last byte's high nibble is padding
+    buf = packing.pack(odd, "fp4x2")
+    assert buf.shape == (3, 3) and (buf[:, -1] >> 4 == 0).all()
+    np.testing.assert_array_equal(packing.unpack(buf, "fp4x2", odd.shape), odd)
+
+
+def test_fp6x4_is_fp6_llm_input_order():
+    # fp6_llm rows: 4 values in 3 bytes, the first value in the top bits
+    v = codes_for(6, (2, 8), 3).astype(np.int64)
+    want = np.stack([v[:, 0::4] << 2 | v[:, 1::4] >> 4,
+                     (v[:, 1::4] & 0xF) << 4 | v[:, 2::4] >> 2,
+                     (v[:, 2::4] & 0x3) << 6 | v[:, 3::4]], axis=-1).reshape(2, 6)
+    np.testing.assert_array_equal(packing.pack(v.astype(np.uint8), "fp6x4"), want)
+
+
+@pytest.mark.parametrize("fmt, dt", [("e4m3fn", ml_dtypes.float8_e4m3fn), ("e5m2", ml_dtypes.float8_e5m2),
+                                     ("e4m3fnuz", ml_dtypes.float8_e4m3fnuz), ("e2m1", ml_dtypes.float4_e2m1fn),
+                                     ("bf16", ml_dtypes.bfloat16), ("fp16", np.float16)])
+def test_bytes_layout_is_the_ml_dtypes_uint8_view(fmt, dt):
+    x = np.random.default_rng(4).standard_normal((5, 9)).astype(np.float32)
+    codec = fmtlib.FP(fmt, overflow="saturate")
+    x = np.clip(x, -codec.max, codec.max)
+    bits = 8 * np.dtype(dt).itemsize
+    got = packing.pack(codec.encode(x), "bytes" if bits == 8 else "bytes16")
+    want = np.ascontiguousarray(x.astype(dt)).view(np.uint8)
+    np.testing.assert_array_equal(got, want)
+    assert codec.pack(x, layout="bytes" if bits == 8 else "bytes16").tobytes() == want.tobytes()
+
+
+# --- the 128x4 swizzle ---------------------------------------------------------------------
+def torchao_to_blocked(m):
+    """torchao's to_blocked restated in numpy: pad to (128, 4), view, permute, transpose."""
+    rows, cols = m.shape
+    nrb, ncb = -(-rows // 128), -(-cols // 4)
+    p = np.zeros((nrb * 128, ncb * 4), m.dtype)
+    p[:rows, :cols] = m
+    blocks = p.reshape(nrb, 128, ncb, 4).transpose(0, 2, 1, 3)
+    return blocks.reshape(-1, 4, 32, 4).transpose(0, 2, 1, 3).reshape(-1, 32, 16).reshape(-1)
+
+
+@settings(max_examples=60)
+@given(rows=st.integers(1, 300), cols=st.integers(1, 20), seed=st.integers(0, 2**32))
+def test_swizzle_equals_torchao_to_blocked(rows, cols, seed):
+    s = codes_for(8, (rows, cols), seed)
+    buf = Swizzled128x4().pack(s)
+    np.testing.assert_array_equal(buf, torchao_to_blocked(s))
+    np.testing.assert_array_equal(Swizzled128x4().unpack(buf, s.shape), s)
+
+
+def test_swizzle_offset_formula_and_batch():
+    s = codes_for(8, (3, 130, 6), 5)
+    buf = Swizzled128x4().pack(s)
+    ncb = 2
+    for r, c in [(0, 0), (31, 3), (32, 0), (127, 3), (128, 5), (129, 4)]:
+        rb, cb, rr = r // 128, c // 4, r % 128
+        off = (rb * ncb + cb) * 512 + (rr % 32) * 16 + (rr // 32) * 4 + c % 4
+        assert buf[1, off] == s[1, r, c]
+    np.testing.assert_array_equal(Swizzled128x4().unpack(buf, s.shape), s)
+    with pytest.raises(ValueError, match="one-byte"):
+        Swizzled128x4().pack(np.array([[256]], dtype=np.uint16))
+    with pytest.raises(ValueError, match="matrices"):
+        Swizzled128x4().pack(np.zeros(4, np.uint8))
+
+
+# --- FP6-LLM pre-packing -------------------------------------------------------------------
+def prepack_reference(codes, bits):
+    """fp6_llm's weight_matrix_prepacking_x_bit restated loop by loop on a row-major code matrix:
+    pass 1 splits each lane's 8 fragment elements into 1/2/4-bit segment bytes, pass 2 lays
+    the lanes' bytes out four at a time in reversed byte order, pass 3 interleaves the fields
+    of every 32-bit word by the source's fixed tables."""
+    m, k = codes.shape
+    seg_vec = {s: [[] for _ in range(32)] for s in (1, 2, 4) if bits & s}
+    for i in range(m // 64):
+        for j in range(k // 16):
+            for kk in range(4):
+                row, col = i * 64 + kk * 16, j * 16
+                for l in range(8):                       # row l of each 8x8 quarter, lanes 4l..4l+3
+                    for t in range(4):
+                        padded = []
+                        for e in range(8):
+                            q = e // 2                   # quarter: (0,0) (8,0) (0,8) (8,8)
+                            r = row + l + (8 if q in (1, 3) else 0)
+                            c = col + (8 if q in (2, 3) else 0) + 2 * t + e % 2
+                            padded.append((int(codes[r, c]) << (8 - bits)) & 0xFF)
+                        for s in seg_vec:
+                            off = bits & (s - 1)
+                            seg = [0] * s
+                            for e in range(8):
+                                v = ((padded[e] << off) & 0xFF) & ((0xFF << (8 - s)) & 0xFF)
+                                seg[e * s // 8] |= v >> (e * s % 8)
+                            seg_vec[s][l * 4 + t] += seg
+    orders = {4: [2, 6, 4, 8, 1, 5, 3, 7], 2: [2, 6, 10, 14, 4, 8, 12, 16, 1, 5, 9, 13, 3, 7, 11, 15],
+              1: [2, 6, 10, 14, 18, 22, 26, 30, 4, 8, 12, 16, 20, 24, 28, 32,
+                  1, 5, 9, 13, 17, 21, 25, 29, 3, 7, 11, 15, 19, 23, 27, 31]}
+    out = []
+    for s, vecs in seg_vec.items():
+        nbytes = m * k * s // 8
+        region = bytearray(nbytes)
+        for i in range(nbytes // 128):
+            for t in range(32):
+                for b in range(4):
+                    region[i * 128 + t * 4 + (3 - b)] = vecs[t][i * 4 + b]
+        for w in range(nbytes // 4):
+            word = int.from_bytes(region[4 * w: 4 * w + 4], "little")
+            res = 0
+            for n, src in enumerate(orders[s]):
+                res |= ((word << (s * (src - 1))) & ((1 << 32) - 1)) >> (32 - s) << (32 - s * (n + 1))
+            region[4 * w: 4 * w + 4] = res.to_bytes(4, "little")
+        out.append(bytes(region))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("bits", [3, 4, 5, 6, 7])
+@pytest.mark.parametrize("shape", [(64, 64), (128, 64), (64, 128)])
+def test_fp6_llm_prepack_equals_restated_source_rule(bits, shape):
+    c = codes_for(bits, shape, bits)
+    assert FP6LLM(bits).pack(c).tobytes() == prepack_reference(c, bits)
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(1, 140), k=st.integers(1, 140), bits=st.integers(2, 7), seed=st.integers(0, 2**32))
+def test_fp6_llm_round_trip_any_shape(m, k, bits, seed):
+    lay = FP6LLM(bits)
+    c = codes_for(bits, (m, k), seed)
+    buf = lay.pack(c)
+    pm, pk = lay.padded((m, k))
+    assert buf.size == pm * pk * bits // 8 == lay.nbytes((m, k))
+    np.testing.assert_array_equal(lay.unpack(buf, (m, k)), c)
+    full = np.zeros((pm, pk), c.dtype)
+    full[:m, :k] = c
+    assert buf.tobytes() == lay.pack(full).tobytes()   # padding = zero codes
+
+
+@pytest.mark.parametrize("fmt", ["e3m2", "e2m2,specials=none", "e2m3"])
+def test_fp6_llm_dequant_trick_gives_decode_bits(fmt):
+    codec = fmtlib.FP(fmt)
+    bits = codec.bits
+    rng = np.random.default_rng(6)
+    c = np.tile(np.arange(1 << bits, dtype=np.uint8), 128 * 128 // (1 << bits)).reshape(128, 128)
+    c = rng.permuted(c, axis=1)
+    lay = FP6LLM(bits)
+    buf = lay.pack(c)
+    got = lay.dequantize(buf, c.shape, fmt)
+    np.testing.assert_array_equal(got.view(np.uint16), codec.decode(c, np.float16).view(np.uint16))
+    scales = (rng.standard_normal(128) * 3).astype(np.float16)
+    got = lay.dequantize(buf, c.shape, fmt, scales=scales)
+    want = (codec.decode(c, np.float64) * scales.astype(np.float64)[:, None]).astype(np.float16)
+    np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
+    odd = c[:70, :90]   # a padded matrix dequantizes to its own shape
+    np.testing.assert_array_equal(lay.dequantize(lay.pack(odd), odd.shape, fmt), codec.decode(odd, np.float16))
+
+
+def test_fp6_llm_dequant_rejects_formats_the_trick_cannot_read():
+    buf = FP6LLM().pack(np.zeros((64, 64), np.uint8))
+    with pytest.raises(ValueError, match="no inf/NaN"):
+        FP6LLM().dequantize(buf, (64, 64), "e4m3")
+    with pytest.raises(ValueError, match="no inf/NaN"):
+        FP6LLM().dequantize(buf, (64, 64), "e3m2,specials=fn")
+    with pytest.raises(ValueError, match="scales"):
+        FP6LLM().dequantize(buf, (64, 64), "e3m2", scales=np.ones(3, np.float16))
+
+
+SRC = os.environ.get("FMTLIB_FP6_LLM_SRC")
+
+
+@pytest.fixture(scope="module")
+def fp6_llm_lib(tmp_path_factory):
+    if not SRC or not (Path(SRC) / "weight_prepacking.h").exists():
+        pytest.skip("set FMTLIB_FP6_LLM_SRC to fp6_llm's csrc/utils directory to test against its own code")
+    so = tmp_path_factory.mktemp("fp6") / "libfp6drv.so"
+    drv = Path(__file__).parent / "native" / "fp6_llm_driver.cu"
+    subprocess.run(["nvcc", "-x", "cu", "-shared", "-Xcompiler", "-fPIC", f"-I{SRC}", "-o", str(so), str(drv)],
+                   check=True)
+    return ctypes.CDLL(str(so))
+
+
+@pytest.mark.parametrize("e, m", [(3, 2), (2, 2), (2, 3), (1, 1), (2, 1), (3, 3)])
+def test_fp6_llm_prepack_equals_its_source(fp6_llm_lib, e, m):
+    bits = 1 + e + m
+    c = codes_for(bits, (128, 192), e * 10 + m)
+    stream = BitStream(bits, "msb").pack(c).reshape(-1)
+    src = np.zeros(stream.size + 8, np.uint8)
+    src[: stream.size] = stream
+    out = np.zeros(c.size * bits // 8, np.uint8)
+    P = ctypes.POINTER(ctypes.c_int)
+    assert fp6_llm_lib.fmtlib_fp6_llm_prepack(e, m, out.ctypes.data_as(P), src.ctypes.data_as(P),
+                                              ctypes.c_size_t(128), ctypes.c_size_t(192)) == 0
+    assert FP6LLM(bits).pack(c).tobytes() == out.tobytes()
+
+
+@pytest.mark.parametrize("fmt, e, m", [("e3m2", 3, 2), ("e2m2,specials=none", 2, 2)])
+def test_fp6_llm_dequant_equals_its_source(fp6_llm_lib, fmt, e, m):
+    bits = 1 + e + m
+    c = codes_for(bits, (64, 128), 9)
+    scales = (np.random.default_rng(9).standard_normal(64) * 2).astype(np.float16)
+    stream = BitStream(bits, "msb").pack(c).reshape(-1)
+    src = np.zeros(stream.size + 8, np.uint8)
+    src[: stream.size] = stream
+    out = np.zeros(c.shape, np.uint16)
+    U16, U8 = ctypes.POINTER(ctypes.c_uint16), ctypes.POINTER(ctypes.c_uint8)
+    fp6_llm_lib.fmtlib_fp6_llm_dequant(e, m, out.ctypes.data_as(U16), src.ctypes.data_as(U8), ctypes.c_size_t(64),
+                                       ctypes.c_size_t(128), scales.view(np.uint16).ctypes.data_as(U16))
+    got = FP6LLM(bits).dequantize(FP6LLM(bits).pack(c), c.shape, fmt, scales=scales)
+    np.testing.assert_array_equal(got.view(np.uint16), out)
+
+
+# --- names, configs, errors ------------------------------------------------------------------
+def test_layout_names_configs_and_suggestions():
+    assert packing.get_layout("fp4x2") == BitStream(4)
+    assert packing.get_layout("bits12_msb") == BitStream(12, "msb")
+    assert packing.get_layout("msb", bits=5) == BitStream(5, "msb")
+    assert packing.get_layout("fp5_llm") == FP6LLM(5)
+    assert packing.get_layout("swizzled128x4") == Swizzled128x4()
+    for lay in (BitStream(6, "msb"), FP6LLM(5), Swizzled128x4(), BitStream(3)):
+        assert packing.get_layout(lay.get_config()) == lay
+        assert eval(repr(lay), vars(packing)) == lay
+    with pytest.raises(ValueError, match="did you mean 'fp4x2'"):
+        packing.get_layout("fp4x3")
+    with pytest.raises(ValueError, match="bits="):
+        packing.get_layout("lsb")
+    with pytest.raises(ValueError, match="1..32"):
+        BitStream(0)
+
+
+@pytest.mark.parametrize("lay, shape", [(BitStream(4), (3, 5)), (BitStream(6, "msb"), (8,)),
+                                        (FP6LLM(), (64, 64)), (Swizzled128x4(), (130, 3))])
+def test_truncated_and_over_long_buffers_raise(lay, shape):
+    buf = lay.pack(np.zeros(shape, np.uint8))
+    with pytest.raises(ValueError, match="truncated"):
+        lay.unpack(buf.reshape(-1)[:-1], shape)
+    with pytest.raises(ValueError, match="over-long"):
+        lay.unpack(np.concatenate([buf.reshape(-1), np.zeros(1, np.uint8)]), shape)
+    with pytest.raises(TypeError, match="uint8"):
+        lay.unpack(buf.astype(np.int16), shape)
+    assert (lay.unpack(buf.tobytes(), shape) == 0).all()
+
+
+def test_bad_codes_raise():
+    with pytest.raises(ValueError, match="does not fit 4 bits"):
+        packing.pack(np.array([1, 16], np.uint8), "fp4x2")
+    with pytest.raises(ValueError, match="negative"):
+        packing.pack(np.array([1, -1], np.int8), "fp4x2")
+    with pytest.raises(TypeError, match="codec.pack"):
+        packing.pack(np.array([0.5]), "fp4x2")
+    with pytest.raises(ValueError, match="does not fit 6 bits"):
+        FP6LLM().pack(np.full((64, 64), 64, np.uint8))
+    with pytest.raises(TypeError, match="cannot hold"):
+        BitStream(12).unpack(np.zeros(3, np.uint8), (2,), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("bits", [4, 6])
+@pytest.mark.parametrize("order", ["lsb", "msb"])
+@pytest.mark.parametrize("n, offset", [(64, 0), (8 * 300 + 5, 0), (4096 + 3, 1), (50_000, 8)])
+def test_word_kernels_match_the_definition(bits, order, n, offset):
+    # single-row streams of one-byte codes go through the SWAR word kernels (aligned) or the
+    # generic ones (a view at an odd offset); both must give the defined bytes
+    lay = BitStream(bits, order)
+    base = codes_for(bits, (n + offset,), n)
+    c = base[offset:]
+    buf = lay.pack(c)
+    assert buf.tolist() == stream_reference(c, bits, order)
+    np.testing.assert_array_equal(lay.unpack(buf, c.shape), c)
+    bad = c.copy()
+    bad[-9] = 1 << bits
+    with pytest.raises(ValueError, match=f"does not fit {bits} bits"):
+        lay.pack(bad)
