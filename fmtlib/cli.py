@@ -1,7 +1,8 @@
 """The ``fmtlib`` command line.
 
 ``fmtlib table FORMAT`` prints every code of a format with its bits, value and class;
-``fmtlib info FORMAT`` prints its finfo numbers; ``fmtlib formats`` lists the catalogue.
+``fmtlib info FORMAT`` prints its finfo numbers; ``fmtlib formats`` lists the catalogue;
+``fmtlib vectors FORMAT -o DIR`` writes golden test vectors.
 """
 from __future__ import annotations
 
@@ -55,6 +56,36 @@ def cmd_formats(args) -> int:
     return 0
 
 
+def cmd_vectors(args) -> int:
+    import json
+
+    from .registry import get
+    from .testing import CASES, save_vectors
+
+    spec = json.loads(args.format) if args.format.lstrip().startswith("{") else args.format
+    codec = get(spec)
+    kw = dict(layout=args.layout, rounding=args.rounding, seed=args.seed, data_seed=args.data_seed,
+              n_random=args.n_random)
+    if args.scale_layout:
+        kw["scale_layout"] = args.scale_layout
+    path = save_vectors(args.out, codec, name=args.name, **kw)
+    m = json.loads(path.read_text())
+    print(f"wrote {path} and {path.with_name(m['file'])}")
+    print(f"  codec {m['codec_repr']}, layout {m['layout']['name']}, rounding {m['rounding']}"
+          + (f", seed {m['seed']}" if m["seed"] is not None else "")
+          + (f", scales {m['scale_layout']}" if m["scale_layout"] else ""))
+    for name, spec in m["arrays"].items():
+        print(f"  {name:<14} {spec['dtype']:<8} {tuple(spec['shape'])}")
+    from numpy import load
+
+    with load(path.with_name(m["file"])) as z:
+        case = z["case"]
+        counts = {CASES[int(k)]: int((case == k).sum()) for k in sorted(set(case.reshape(-1).tolist()))}
+    unit = "rows" if m["scale_layout"] else "inputs"
+    print(f"  {unit} by case: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fmtlib", description="Bit-accurate low-precision number formats.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -67,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_info)
     f = sub.add_parser("formats", help="list the named formats")
     f.set_defaults(func=cmd_formats)
+    v = sub.add_parser("vectors", help="write golden test vectors (npz + JSON manifest)")
+    v.add_argument("format", help="codec name (e2m1, mxfp4, nvfp4, int4, ...) or a JSON codec config")
+    v.add_argument("-o", "--out", required=True, help="output directory (created if needed)")
+    v.add_argument("--layout", default=None, help="packing layout (default: fp4x2 / fp6x4 / byte view)")
+    v.add_argument("--scale-layout", default=None, choices=["row_major", "swizzled128x4"],
+                   help="block codecs: how the scales are packed")
+    v.add_argument("--rounding", default=None, help="rounding mode (default: the codec's)")
+    v.add_argument("--seed", type=int, default=0, help="stochastic rounding seed")
+    v.add_argument("--data-seed", type=int, default=0, help="seed of the random inputs")
+    v.add_argument("--n-random", type=int, default=1024, help="number of random inputs")
+    v.add_argument("--name", default=None, help="file name stem (default: FORMAT-ROUNDING-LAYOUT)")
+    v.set_defaults(func=cmd_vectors)
     return p
 
 
@@ -74,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OSError) as e:
         print(f"fmtlib: error: {e}", file=sys.stderr)
         return 2
 

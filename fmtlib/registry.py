@@ -13,16 +13,38 @@ from .codecs.base import Codec, codec_class, codec_ids
 
 
 def get(spec: "str | dict | Codec") -> Codec:
-    """A codec from a format name (``"e2m1"``), a config dict, or a codec (returned as is)."""
+    """A codec from a name, a config dict, or a codec (returned as is). Names: any FP format
+    (``"e2m1"``, ``"bf16"``), MX formats (``"mxfp4"``, ``"mxint8"``), ``"nvfp4"``, and
+    integers ``"int8"``/``"uint4"``.
+
+    >>> get("mxfp4"), get("int4")
+    (MX('mxfp4_e2m1'), Int(4))
+    """
     if isinstance(spec, Codec):
         return spec
     if isinstance(spec, dict):
         return from_config(spec)
     if isinstance(spec, str):
-        from .codecs.fp import FP
-
-        return FP(spec)
+        return _from_name(spec)
     raise TypeError(f"get() takes a format name, a config dict or a codec, got {type(spec).__name__}")
+
+
+def _from_name(name: str) -> Codec:
+    """``mx*`` names -> MX, ``nvfp4`` -> NVFP4, ``int<k>``/``uint<k>`` -> Int, else FP."""
+    import re
+
+    from .codecs import FP, MX, NVFP4, Int
+    from .codecs.mx import _MX_ALIASES, MX_ELEMENTS
+
+    key = name.strip().lower()
+    if key in MX_ELEMENTS or key in _MX_ALIASES:
+        return MX(key)
+    if key == "nvfp4":
+        return NVFP4()
+    m = re.fullmatch(r"(u?)int(\d+)", key)
+    if m:
+        return Int(int(m.group(2)), signed=not m.group(1))
+    return FP(name)
 
 
 def from_config(config: dict[str, Any]) -> Codec:

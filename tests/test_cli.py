@@ -31,3 +31,23 @@ def test_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "fmtlib.cli", "table", "e8m0", "--nonnegative"],
                        capture_output=True, text=True, check=True)
     assert "0xff" in r.stdout and "nan" in r.stdout
+
+
+def test_vectors_command_writes_a_loadable_set(tmp_path, capsys):
+    from fmtlib.testing import load_vectors, verify_vectors
+
+    assert main(["vectors", "mxfp4", "-o", str(tmp_path), "--scale-layout", "swizzled128x4", "--n-random", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "scales_packed" in out and "rows by case" in out
+    v = load_vectors(next(tmp_path.glob("*.json")))
+    verify_vectors(v)
+    assert main(["vectors", '{"id": "nvfp4", "recipe": "te"}', "-o", str(tmp_path), "--rounding", "stochastic",
+                 "--seed", "5", "--name", "te"]) == 0
+    assert load_vectors(tmp_path / "te.json").manifest["seed"] == 5
+
+
+def test_vectors_command_errors(tmp_path, capsys):
+    assert main(["vectors", "e2m1", "-o", str(tmp_path), "--layout", "fp4x3"]) == 2
+    assert "did you mean 'fp4x2'" in capsys.readouterr().err
+    assert main(["vectors", "e2m1x", "-o", str(tmp_path)]) == 2
+    assert main(["vectors", "e2m1", "-o", str(tmp_path), "--rounding", "sideways"]) == 2

@@ -332,3 +332,57 @@ def test_word_kernels_match_the_definition(bits, order, n, offset):
     bad[-9] = 1 << bits
     with pytest.raises(ValueError, match=f"does not fit {bits} bits"):
         lay.pack(bad)
+
+
+# --- codec shortcuts -------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt, layout", [("e2m1", None), ("e2m1", "fp4x2_hi"), ("e3m2", None), ("e3m2", "fp6_llm"),
+                                         ("e4m3fn", None), ("bf16", None), ("e5m6,bias=13", None)])
+def test_element_codec_pack_unpack(fmt, layout):
+    codec = fmtlib.FP(fmt, overflow="saturate")
+    x = np.random.default_rng(7).standard_normal((64, 70)).astype(np.float32)
+    buf = codec.pack(x, layout=layout)
+    lay = packing.get_layout(layout, codec.bits)
+    assert buf.tobytes() == lay.pack(codec.encode(x)).tobytes()
+    np.testing.assert_array_equal(codec.unpack(buf, x.shape, layout=layout), codec.quantize(x))
+    s = codec.pack(x, layout=layout, rounding="stochastic", seed=3)
+    assert s.tobytes() == lay.pack(codec.encode(x, rounding="stochastic", seed=3)).tobytes()
+
+
+@pytest.mark.parametrize("codec", [fmtlib.MX("mxfp4"), fmtlib.MX("mxfp6_e2m3"), fmtlib.MX("mxint8"),
+                                   fmtlib.NVFP4(), fmtlib.NVFP4(recipe="te", global_scale=False),
+                                   fmtlib.Scaled("e2m1", "ue4m3", block=16), fmtlib.MX("mxfp4", axis=0)],
+                         ids=repr)
+@pytest.mark.parametrize("scale_layout", ["row_major", "swizzled128x4"])
+def test_block_codec_pack_unpack(codec, scale_layout):
+    x = np.random.default_rng(8).standard_normal((200, 96)).astype(np.float32)
+    p = codec.pack(x, scale_layout=scale_layout)
+    enc = codec.encode(x)
+    lay = packing.get_layout(p.layout)
+    assert p.data.tobytes() == lay.pack(enc.codes).tobytes()
+    if scale_layout == "swizzled128x4":
+        rows = enc.scales if codec.axis == -1 else enc.scales.T   # the blocked axis last
+        np.testing.assert_array_equal(p.scales, torchao_to_blocked(rows))
+    else:
+        np.testing.assert_array_equal(p.scales, enc.scales)
+    np.testing.assert_array_equal(codec.unpack(p), codec.decode(enc))
+    assert codec.pack(enc, scale_layout=scale_layout).data.tobytes() == p.data.tobytes()
+
+
+def test_block_codec_pack_errors_and_nd():
+    x = np.random.default_rng(9).standard_normal((3, 50, 64)).astype(np.float32)
+    mx = fmtlib.MX("mxfp4")
+    p = mx.pack(x, scale_layout="swizzled128x4")
+    enc = mx.encode(x)
+    np.testing.assert_array_equal(p.scales, torchao_to_blocked(enc.scales.reshape(150, 2)))
+    np.testing.assert_array_equal(mx.unpack(p), mx.decode(enc))
+    with pytest.raises(ValueError, match="one-byte"):
+        fmtlib.Scaled("e2m1", "fp32").pack(x, scale_layout="swizzled128x4")
+    with pytest.raises(ValueError, match="scale_layout"):
+        mx.pack(x, scale_layout="tiled")
+    with pytest.raises(ValueError, match="encode options"):
+        mx.pack(enc, rounding="stochastic")
+    with pytest.raises(TypeError, match="Packed"):
+        mx.unpack(enc)
+    with pytest.raises(ValueError, match="truncated"):
+        mx.unpack(fmtlib.Packed(p.data.reshape(-1)[:-1], p.scales, p.shape, p.axis, p.block, p.format, p.layout,
+                                p.scale_layout))

@@ -1,0 +1,279 @@
+"""Golden test vectors: inputs, codes, packed bytes and decoded values in an ``.npz`` file with
+a JSON manifest that another project reads with numpy alone (format: docs/vectors.md).
+
+>>> import tempfile, fmtlib
+>>> d = tempfile.mkdtemp()
+>>> path = save_vectors(d, fmtlib.FP("e2m1"))
+>>> v = load_vectors(path)          # checks the schema and every array's sha256
+>>> v.manifest["codec"], v["packed"].dtype, sorted(v.arrays)[:3]
+({'id': 'fp', 'args': ['e2m1']}, dtype('uint8'), ['case', 'codes', 'decoded'])
+>>> verify_vectors(v)               # fmtlib reproduces every array bit for bit
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = "fmtlib-vectors"
+VERSION = 1
+ROW = 64   # element vectors are (rows, 64): every layout, FP6-LLM's included, can pack them
+
+#: case labels of the ``case`` array (per element for element codecs, per row for block codecs)
+CASES = {0: "random", 1: "zero", 2: "value", 3: "subnormal_edge", 4: "midpoint", 5: "overflow", 6: "special",
+         7: "tiny_block", 8: "huge_block"}
+_CASE = {v: k for k, v in CASES.items()}
+
+
+@dataclass
+class GoldenVectors:
+    """A loaded vector set: the ``manifest`` dict and the named ``arrays``."""
+
+    manifest: dict
+    arrays: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+
+def sha256(a: np.ndarray) -> str:
+    """sha256 of an array's bytes in C order (what the manifest records)."""
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _is_block(codec) -> bool:
+    from ..codecs.blocked import BlockCodec
+
+    return isinstance(codec, BlockCodec)
+
+
+def _runs(codec) -> list[np.ndarray]:
+    """Runs of consecutive finite non-negative values of an element codec (all of them up to 12
+    bits; for wider formats the bottom of the range, the binade around 1.0 and the top), or
+    of a block codec's elements at scale 1. Midpoints are taken within a run."""
+    from ..codecs import FP, Int, MX
+    from ..formats import FloatFormat
+
+    if _is_block(codec):
+        elem = codec.element
+        if isinstance(elem, FloatFormat):
+            vals = FP(elem).values()
+        else:
+            vals = Int(elem.bits, elem.signed, elem.narrow).values() / (64.0 if isinstance(codec, MX) else 1.0)
+        return [_sorted_abs(vals)]
+    fmt = codec.format
+    if fmt.bits <= 12:
+        return [_sorted_abs(codec.values())]
+    if isinstance(fmt, FloatFormat):
+        one, top = fmt.bias << fmt.mbits, fmt.max_code
+        ranges = [(0, 256), (one - 256, one + 256), (top - 255, top + 1)]
+        return [codec.decode(np.arange(a, b).astype(codec.code_dtype), np.float64) for a, b in ranges]
+    return [np.arange(256.0), np.arange(fmt.max - 255, fmt.max + 1, dtype=np.float64)]
+
+
+def _sorted_abs(vals: np.ndarray) -> np.ndarray:
+    return np.unique(np.abs(vals[np.isfinite(vals)]))
+
+
+def _element_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 inputs, case labels) for an element codec."""
+    runs = _runs(codec)
+    vals = np.unique(np.concatenate(runs))
+    mids = np.concatenate([(r[:-1] + r[1:]) / 2 for r in runs])
+    vmax, vmin = vals[-1], vals[vals > 0][0] if (vals > 0).any() else 1.0
+    ulp_top = runs[-1][-1] - runs[-1][-2] if runs[-1].size > 1 else 1.0
+    groups = [
+        ("zero", [0.0, -0.0]),
+        ("value", np.concatenate([vals, -vals[vals > 0]])),
+        ("subnormal_edge", vmin * np.array([0.25, 0.5, 0.75, 1.25, 1.5, -0.5, -0.75, -1.5])),
+        ("midpoint", np.concatenate([mids, -mids])),
+        # max + ulp/4 rounds back, max + ulp/2 is the overflow tie, then max + ulp and 2 max
+        ("overflow", np.outer([0.25, 0.5, 1.0], [ulp_top, -ulp_top]).ravel() + np.tile([vmax, -vmax], 3)),
+        ("overflow", [2 * vmax, -2 * vmax]),
+        ("special", [math.inf, -math.inf, math.nan]),
+    ]
+    lo, hi = math.log2(vmin / 4), math.log2(vmax * 4)
+
+    def spread(n):   # log-uniform magnitudes over the whole range, random signs
+        return np.exp2(rng.uniform(lo, hi, n)) * rng.choice([-1.0, 1.0], n)
+
+    groups.append(("random", spread(n_random)))
+    x = np.concatenate([np.asarray(g, dtype=np.float64) for _, g in groups])
+    case = np.concatenate([np.full(len(g), _CASE[name], np.int8) for name, g in groups])
+    pad = -x.size % ROW   # fill the last row with more random values
+    return np.concatenate([x, spread(pad)]), np.concatenate([case, np.zeros(pad, np.int8)])
+
+
+def _block_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 rows, one case label per row) for a block codec; rows are 4 blocks long."""
+    width = 4 * (codec.block or 16) if getattr(codec, "axis", -1) is not None else 64
+    vals = _runs(codec)[0]
+    emax = vals[-1]
+    mids = (vals[:-1] + vals[1:]) / 2
+    rows, cases = [], []
+
+    def add(row, name):
+        rows.append(np.resize(np.asarray(row, np.float64), width))
+        cases.append(_CASE[name])
+
+    add(np.zeros(width), "zero")
+    for sign in (1, -1):
+        for grid in (vals, mids):   # element values / midpoints at scale 1: every block holds emax
+            for at in range(0, grid.size, width):
+                r = np.resize(grid[at: at + width], width) * sign
+                r[:: codec.block or width] = emax * sign
+                add(r, "value" if grid is vals else "midpoint")
+    r = rng.standard_normal(width)
+    r[1], r[width // 2] = math.nan, math.inf
+    add(r, "special")
+    add(rng.standard_normal(width) * 2.0**-140, "tiny_block")
+    add(rng.standard_normal(width) * 2.0**120, "huge_block")
+    add(rng.standard_normal(width) * 2.0**-20, "tiny_block")
+    for _ in range(max(1, n_random // width)):
+        add(rng.standard_normal(width) * np.exp2(rng.uniform(-8, 8)), "random")
+    return np.stack(rows), np.array(cases, np.int8)
+
+
+def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", rounding=None, seed: int = 0,
+                 n_random: int = 1024, data_seed: int = 0) -> tuple[dict, dict]:
+    """(arrays, manifest) of a golden vector set for ``codec``: inputs covering zeros,
+    every value (formats up to 12 bits), subnormal edges, midpoints, overflow, inf and NaN,
+    plus ``n_random`` random values, with their codes, packed bytes and decoded values.
+    ``seed`` keys stochastic rounding; ``data_seed`` the random inputs."""
+    from .. import __version__, packing
+    from ..rng import rand64, seed_key
+    from ..rounding import Rounding
+
+    rng = np.random.default_rng(data_seed)
+    block = _is_block(codec)
+    mode = codec.rounding if rounding is None else Rounding.parse(rounding)
+    opts = {"rounding": mode}
+    if mode is Rounding.STOCHASTIC:
+        opts["seed"] = seed
+    bits = codec.element.bits if block else codec.format.bits
+    lay = packing.get_layout(layout, bits)
+    if block:
+        x, case = _block_inputs(codec, n_random, rng)
+        x = x.astype(np.float32)
+        if getattr(codec, "global_scale", False):
+            opts["tensor_amax"] = 2688.0 if codec.codec_id == "nvfp4" else float(np.max(np.abs(x[np.isfinite(x)])))
+        enc = codec.encode(x, **opts)
+        p = codec.pack(enc, layout=lay, scale_layout=scale_layout)
+        arrays = {"input": x, "case": case, "codes": enc.codes, "scales": enc.scales, "packed": p.data,
+                  "decoded": codec.decode(enc, np.float32)}
+        if scale_layout != "row_major":
+            arrays["scales_packed"] = p.scales
+    else:
+        x, case = _element_inputs(codec, n_random, rng)
+        dt = np.float64 if codec.format.bits >= 32 else np.float32
+        with np.errstate(over="ignore"):
+            xd = x.astype(dt).astype(np.float64)
+        rand = (case == _CASE["random"]) & np.isfinite(xd)   # random inputs: rounded to the dtype
+        keep = (xd == x) | np.isnan(x) | rand                 # edge inputs: only those the dtype holds
+        x, case = np.where(rand, xd, x)[keep], case[keep]
+        x, case = x[: x.size // ROW * ROW].astype(dt).reshape(-1, ROW), case[: x.size // ROW * ROW].reshape(-1, ROW)
+        codes = codec.encode(x, **opts)
+        arrays = {"input": x, "case": case, "codes": codes, "packed": lay.pack(codes),
+                  "decoded": codec.decode(codes, np.float32 if dt == np.float32 else np.float64)}
+    if mode is Rounding.STOCHASTIC:
+        key = seed_key(seed)
+        arrays["rand64"] = np.array([rand64(key, i) for i in range(x.size)], dtype=np.uint64).reshape(x.shape)
+    manifest = {
+        "schema": SCHEMA, "version": VERSION, "fmtlib_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "codec": codec.get_config(), "codec_repr": repr(codec),
+        "layout": {"name": lay.name, "config": lay.get_config()},
+        "scale_layout": scale_layout if block else None,
+        "rounding": mode.name.lower(), "seed": seed if mode is Rounding.STOCHASTIC else None,
+        "rng": "fmtlib-rng-v1" if mode is Rounding.STOCHASTIC else None,
+        "tensor_amax": opts.get("tensor_amax"), "data_seed": data_seed, "n_random": n_random,
+        "cases": {str(k): v for k, v in CASES.items()},
+        "arrays": {k: {"dtype": np.asarray(v).dtype.name, "shape": list(np.shape(v)), "sha256": sha256(np.asarray(v))}
+                   for k, v in arrays.items()},
+    }
+    return arrays, manifest
+
+
+def default_name(codec, manifest: dict) -> str:
+    fmt = codec.name if _is_block(codec) else getattr(codec.format, "name", "") or str(codec.format)
+    name = f"{fmt}-{manifest['rounding']}-{manifest['layout']['name']}"
+    if manifest["scale_layout"] not in (None, "row_major"):
+        name += f"-{manifest['scale_layout']}"
+    options = {k: v for k, v in manifest["codec"].items() if k not in ("id", "args")}
+    if options or _is_block(codec) and manifest["codec"].get("args"):   # keep differently set codecs apart
+        name += "-" + hashlib.sha256(json.dumps(manifest["codec"], sort_keys=True).encode()).hexdigest()[:8]
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def save_vectors(directory, codec, *, name: str | None = None, **kw) -> Path:
+    """Write ``NAME.npz`` and ``NAME.json`` under ``directory`` (created if needed) and return
+    the manifest's path. Keywords as :func:`make_vectors`."""
+    from ..registry import get
+
+    codec = get(codec)
+    arrays, manifest = make_vectors(codec, **kw)
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    name = name or default_name(codec, manifest)
+    manifest["file"] = f"{name}.npz"
+    np.savez(d / manifest["file"], **arrays)
+    path = d / f"{name}.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+def load_vectors(path) -> GoldenVectors:
+    """Read a vector set from its ``.json`` manifest (or the ``.npz`` beside it), checking the
+    schema, the version and every array's dtype, shape and sha256."""
+    p = Path(path)
+    if p.suffix == ".npz":
+        p = p.with_suffix(".json")
+    try:
+        manifest = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read the vector manifest {p}: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        raise ValueError(f"{p} is not an {SCHEMA} manifest")
+    if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
+        raise ValueError(f"{p} has vector format version {manifest.get('version')!r}; "
+                         f"this fmtlib reads up to {VERSION}")
+    specs = manifest.get("arrays")
+    if not isinstance(specs, dict) or not isinstance(manifest.get("file"), str):
+        raise ValueError(f"{p}: manifest lacks 'arrays' or 'file'")
+    data = p.parent / Path(manifest["file"]).name
+    try:
+        with np.load(data, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read the vector data {data}: {e}") from None
+    if set(arrays) != set(specs):
+        raise ValueError(f"{data} holds arrays {sorted(arrays)}; the manifest lists {sorted(specs)}")
+    for k, spec in specs.items():
+        a = arrays[k]
+        if a.dtype.name != spec.get("dtype") or list(a.shape) != spec.get("shape"):
+            raise ValueError(f"array {k!r} is {a.dtype.name} {list(a.shape)}; the manifest says "
+                             f"{spec.get('dtype')} {spec.get('shape')}")
+        if sha256(a) != spec.get("sha256"):
+            raise ValueError(f"array {k!r} does not match its sha256 in the manifest: the file is corrupt or edited")
+    return GoldenVectors(manifest, arrays)
+
+
+def verify_vectors(v: GoldenVectors) -> None:
+    """Recompute every array of a loaded set with this fmtlib and :func:`assert_bitexact` it."""
+    from ..registry import from_config
+    from .bitexact import assert_bitexact
+
+    m = v.manifest
+    codec = from_config(m["codec"])
+    kw = dict(layout=m["layout"]["config"], rounding=m["rounding"], seed=m["seed"] or 0, data_seed=m["data_seed"])
+    if m.get("scale_layout"):
+        kw["scale_layout"] = m["scale_layout"]
+    arrays, _ = make_vectors(codec, n_random=m["n_random"], **kw)
+    for k, want in v.arrays.items():
+        assert_bitexact(arrays[k], want, codec if k == "codes" else None, inputs=v["input"] if k == "codes" else None,
+                        seed=m["seed"])
