@@ -14,11 +14,14 @@ array([18, 48], dtype=uint8)
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .base import Layout, as_byte_buffer, as_code_array, as_shape
 
 ORDERS = ("lsb", "msb")
+LITTLE = sys.byteorder == "little"   # the word kernels read codes as little-endian uint64
 
 
 class BitStream(Layout):
@@ -93,23 +96,24 @@ class BitStream(Layout):
         return out
 
     def _stream(self, codes: np.ndarray, buf: np.ndarray, pack: bool) -> bool:
-        """Run the kernels over (rows, n) codes and (rows, row_bytes) bytes; for a single row
-        of one-byte FP4/FP6 codes the word kernels take the whole groups of 8. Returns
-        whether a code did not fit (pack)."""
+        """Run the kernels over (rows, n) codes and (rows, row_bytes) bytes; a single row of
+        uint8/uint16 codes goes to the word kernels in runs of 64 codes (the rest to the row
+        kernels). Returns whether a code did not fit (pack)."""
         from ..kernels.cpu import packing as K
 
         k, msb = self.bits, self.order == "msb"
-        if (codes.shape[0] == 1 and k in (4, 6) and codes.dtype == np.uint8 and codes.shape[1] >= 64
-                and codes.ctypes.data % 8 == 0 and buf.ctypes.data % 4 == 0):
-            g = codes.shape[1] // 8
-            c64 = codes.reshape(-1)[: 8 * g].view(np.uint64)
-            words = buf.reshape(-1)[: g * k].view(np.uint32 if k == 4 else np.uint16)
+        lane = 8 * codes.dtype.itemsize
+        if (codes.shape[0] == 1 and lane in (8, 16) and k <= lane and codes.shape[1] >= 64 and LITTLE
+                and codes.ctypes.data % 8 == 0 and buf.ctypes.data % 8 == 0):
+            g = codes.shape[1] // 64   # 64 codes make k 64-bit words
+            c64 = codes.reshape(-1)[: 64 * g].view(np.uint64)
+            words = buf.reshape(-1)[: 8 * k * g].view(np.uint64)
             over = np.zeros(min(g, 256), dtype=np.uint64)
             if pack:
-                K.pack_words(c64, words, k, msb, over)
+                K.pack_words(c64, words, k, lane, msb, over)
             else:
-                K.unpack_words(words, c64, k, msb, over.size)
-            tail = self._stream(codes[:, 8 * g:], buf[:, g * k:], pack) if 8 * g < codes.shape[1] else False
+                K.unpack_words(words, c64, k, lane, msb, over.size)
+            tail = self._stream(codes[:, 64 * g:], buf[:, 8 * k * g:], pack) if 64 * g < codes.shape[1] else False
             return bool(over.any()) or tail
         nchunks = -(-codes.shape[1] // K.CHUNK)
         if pack:

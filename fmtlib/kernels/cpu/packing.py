@@ -9,10 +9,12 @@ Bit order: ``lsb`` puts element i at stream bits [i*k, (i+1)*k), stream bit j be
 ``j % 8`` of byte ``j // 8`` (little-endian); ``msb`` puts element i's most significant
 bit first, stream bit j being bit ``7 - j % 8`` of byte ``j // 8`` (big-endian).
 
-For k <= 8 the kernels move 8 elements (k bytes) at a time through one 64-bit word; wider
-codes stream bit by bit through a 64-bit accumulator. FP4 and FP6 streams whose rows fill
-whole bytes also have word kernels (``pack_words``/``unpack_words``) that load 8 one-byte
-codes as one uint64 and squeeze them with shifts and masks (SWAR), about 3x faster. All kernels also report, per task,
+``pack_rows``/``unpack_rows`` work for any row: for k <= 8 they move 8 elements (k bytes)
+at a time through one 64-bit word, wider codes stream through a 64-bit accumulator. A
+stream that is one long row (every row fills whole bytes) of uint8 codes (k <= 8) or uint16
+codes (k <= 16) goes to ``pack_words``/``unpack_words`` instead: they load 8 (or 4) codes as
+one uint64, squeeze them together with shifts and masks (SWAR), and write whole 64-bit words
+(64 codes make exactly k words), 2-5x faster. All kernels also report, per task,
 the OR of the bits above k of every code they read, so a code out of range is an error
 the caller raises, never a silent truncation.
 """
@@ -135,81 +137,133 @@ def unpack_rows(buf, codes, k, msb):
 
 
 @njit(**SCALAR)
-def _bswap(v):
-    """Byte-reverse a uint64 (MSB-first streams are LSB-first streams of reversed groups)."""
+def _reverse_lanes(v, lane):
+    """Reverse the order of the 8-bit (lane = 8) or 16-bit (lane = 16) lanes of a uint64."""
     v = ((v & U64(0x00000000FFFFFFFF)) << U64(32)) | (v >> U64(32))
     v = ((v & U64(0x0000FFFF0000FFFF)) << U64(16)) | ((v >> U64(16)) & U64(0x0000FFFF0000FFFF))
-    return ((v & U64(0x00FF00FF00FF00FF)) << U64(8)) | ((v >> U64(8)) & U64(0x00FF00FF00FF00FF))
+    if lane == 8:
+        v = ((v & U64(0x00FF00FF00FF00FF)) << U64(8)) | ((v >> U64(8)) & U64(0x00FF00FF00FF00FF))
+    return v
 
 
 @njit(**SCALAR)
-def _squeeze(v, k):
-    """8 byte lanes holding k-bit codes -> the low 8k bits, lane j at bit j*k."""
-    v = (v & U64(0x00FF00FF00FF00FF)) | ((v & U64(0xFF00FF00FF00FF00)) >> U64(8 - k))
-    v = (v & U64(0x0000FFFF0000FFFF)) | ((v & U64(0xFFFF0000FFFF0000)) >> U64(16 - 2 * k))
-    return (v & U64(0xFFFFFFFF)) | ((v >> U64(32)) << U64(4 * k))
+def _squeeze(v, k, lane):
+    """Lanes (8 or 16 bits) holding k-bit codes -> the low (64/lane)*k bits, lane j at bit j*k."""
+    if lane == 8:
+        v = (v & U64(0x00FF00FF00FF00FF)) | ((v & U64(0xFF00FF00FF00FF00)) >> U64(8 - k))
+        v = (v & U64(0x0000FFFF0000FFFF)) | ((v & U64(0xFFFF0000FFFF0000)) >> U64(16 - 2 * k))
+        return (v & U64(0xFFFFFFFF)) | ((v >> U64(32)) << U64(4 * k))
+    v = (v & U64(0x0000FFFF0000FFFF)) | ((v & U64(0xFFFF0000FFFF0000)) >> U64(16 - k))
+    return (v & U64(0xFFFFFFFF)) | ((v >> U64(32)) << U64(2 * k))
 
 
 @njit(**SCALAR)
-def _spread(v, k):
-    """Inverse of ``_squeeze``: the low 8k bits -> 8 byte lanes of k bits."""
-    m4 = U64((1 << (4 * k)) - 1)
-    v = (v & m4) | ((v >> U64(4 * k)) & m4) << U64(32)
-    m2 = U64((1 << (2 * k)) - 1) * U64(0x0000000100000001)
-    v = (v & m2) | ((v >> U64(2 * k)) & m2) << U64(16)
-    m1 = U64((1 << k) - 1) * U64(0x0001000100010001)
-    return (v & m1) | ((v >> U64(k)) & m1) << U64(8)
+def _spread(v, k, lane):
+    """Inverse of ``_squeeze``."""
+    if lane == 8:
+        m4 = U64((1 << (4 * k)) - 1)
+        v = (v & m4) | ((v >> U64(4 * k)) & m4) << U64(32)
+        m2 = U64((1 << (2 * k)) - 1) * U64(0x0000000100000001)
+        v = (v & m2) | ((v >> U64(2 * k)) & m2) << U64(16)
+        m1 = U64((1 << k) - 1) * U64(0x0001000100010001)
+        return (v & m1) | ((v >> U64(k)) & m1) << U64(8)
+    m2 = U64((1 << (2 * k)) - 1)
+    v = (v & m2) | ((v >> U64(2 * k)) & m2) << U64(32)
+    m1 = U64((1 << k) - 1) * U64(0x0000000100000001)
+    return (v & m1) | ((v >> U64(k)) & m1) << U64(16)
+
+
+@njit(**SCALAR)
+def _low(v, n):
+    """The low n (1..64) bits of v."""
+    return v if n == 64 else v & ((U64(1) << U64(n)) - U64(1))
 
 
 @njit(**PARALLEL)
-def pack_words(c64, out, k, msb, over):
-    """k = 4 or 6: uint64 words of 8 one-byte codes -> ``out`` viewed as uint32 (k = 4, one
-    word per group) or uint16 (k = 6, three per group). ``over[t]``: stray high bits."""
-    n = c64.size
+def pack_words(c64, out64, k, lane, msb, over):
+    """One long row: ``c64`` holds the codes (uint8 or uint16 lanes, 64/lane per word, a
+    multiple of 64 codes), ``out64`` the stream as uint64 words (k per 64 codes; a word is
+    stored so that its bytes are the stream's bytes). ``over[t]``: stray high bits."""
+    per_load = 64 // lane
+    loads = 64 // per_load                   # loads per 64 codes
+    ns = c64.size // loads
     nt = over.size
-    per = (n + nt - 1) // nt
-    hi = U64(((0xFF << k) & 0xFF) * 0x0101010101010101)
+    chunk = (ns + nt - 1) // nt
+    hi = U64(0)
+    for j in range(per_load):
+        hi |= U64(((1 << lane) - 1) ^ ((1 << k) - 1)) << U64(lane * j)
+    nbits = per_load * k                      # stream bits per load
     for t in prange(nt):
         bad = U64(0)
-        for g in range(t * per, min(n, (t + 1) * per)):
-            v = c64[g]
-            bad |= v & hi
-            if msb:
-                acc = _squeeze(_bswap(v), k)
-                if k == 4:  # big-endian bytes of the 32-bit group
-                    out[g] = ((acc & U64(0xFF)) << U64(24)) | ((acc & U64(0xFF00)) << U64(8)) \
-                        | ((acc >> U64(8)) & U64(0xFF00)) | (acc >> U64(24))
-                else:       # 48-bit group, bytes from the top, as three little-endian uint16
-                    b = acc << U64(16)
-                    out[3 * g] = ((b >> U64(56)) | ((b >> U64(40)) & U64(0xFF00)))
-                    out[3 * g + 1] = (((b >> U64(40)) & U64(0xFF)) | ((b >> U64(24)) & U64(0xFF00)))
-                    out[3 * g + 2] = (((b >> U64(24)) & U64(0xFF)) | ((b >> U64(8)) & U64(0xFF00)))
-            else:
-                acc = _squeeze(v, k)
-                if k == 4:
-                    out[g] = acc
-                else:
-                    out[3 * g] = acc & U64(0xFFFF)
-                    out[3 * g + 1] = (acc >> U64(16)) & U64(0xFFFF)
-                    out[3 * g + 2] = acc >> U64(32)
+        for s in range(t * chunk, min(ns, (t + 1) * chunk)):
+            o = s * k
+            buf = U64(0)
+            nb = 0
+            for j in range(loads):
+                v = c64[loads * s + j]
+                bad |= v & hi
+                if msb:   # fill buf from the top; full words are stored byte-reversed
+                    acc = _squeeze(_reverse_lanes(v, lane), k, lane)
+                    if nb + nbits < 64:
+                        buf |= acc << U64(64 - nb - nbits)
+                        nb += nbits
+                    else:
+                        r = nb + nbits - 64
+                        out64[o] = _reverse_lanes(buf | (acc >> U64(r)), 8)
+                        o += 1
+                        buf = acc << U64(64 - r) if r > 0 else U64(0)
+                        nb = r
+                else:     # fill buf from the bottom
+                    acc = _squeeze(v, k, lane)
+                    buf |= acc << U64(nb)
+                    if nb + nbits < 64:
+                        nb += nbits
+                    else:
+                        out64[o] = buf
+                        o += 1
+                        r = nb + nbits - 64
+                        buf = acc >> U64(nbits - r) if r > 0 else U64(0)
+                        nb = r
         over[t] = bad
 
 
 @njit(**PARALLEL)
-def unpack_words(src, c64, k, msb, nt):
-    """Inverse of ``pack_words``: ``src`` viewed as uint32 (k = 4) or uint16 (k = 6)."""
-    n = c64.size
-    per = (n + nt - 1) // nt
+def unpack_words(in64, c64, k, lane, msb, nt):
+    """Inverse of ``pack_words``."""
+    per_load = 64 // lane
+    loads = 64 // per_load
+    ns = c64.size // loads
+    chunk = (ns + nt - 1) // nt
+    need = per_load * k
     for t in prange(nt):
-        for g in range(t * per, min(n, (t + 1) * per)):
-            if k == 4:
-                acc = U64(src[g])
-                if msb:
-                    acc = ((acc & U64(0xFF)) << U64(24)) | ((acc & U64(0xFF00)) << U64(8)) \
-                        | ((acc >> U64(8)) & U64(0xFF00)) | (acc >> U64(24))
-            else:
-                acc = U64(src[3 * g]) | (U64(src[3 * g + 1]) << U64(16)) | (U64(src[3 * g + 2]) << U64(32))
-                if msb:
-                    acc = _bswap(acc) >> U64(16)
-            v = _spread(acc, k)
-            c64[g] = _bswap(v) if msb else v
+        for s in range(t * chunk, min(ns, (t + 1) * chunk)):
+            i = s * k
+            buf = U64(0)
+            nb = 0
+            for j in range(loads):
+                if msb:   # buf holds the next nb stream bits at its top
+                    if nb >= need:
+                        acc = buf >> U64(64 - need)
+                        buf = buf << U64(need) if need < 64 else U64(0)
+                        nb -= need
+                    else:
+                        w = _reverse_lanes(in64[i], 8)
+                        i += 1
+                        acc = (buf | (w >> U64(nb))) >> U64(64 - need)
+                        used = need - nb
+                        buf = w << U64(used) if used < 64 else U64(0)
+                        nb = 64 - used
+                    c64[loads * s + j] = _reverse_lanes(_spread(acc, k, lane), lane)
+                else:     # buf holds the next nb stream bits at its bottom
+                    if nb >= need:
+                        acc = _low(buf, need)
+                        buf = buf >> U64(need) if need < 64 else U64(0)
+                        nb -= need
+                    else:
+                        w = in64[i]
+                        i += 1
+                        acc = _low(buf | (w << U64(nb)), need)
+                        used = need - nb
+                        buf = w >> U64(used) if used < 64 else U64(0)
+                        nb = 64 - used
+                    c64[loads * s + j] = _spread(acc, k, lane)
