@@ -52,8 +52,10 @@ def from_config(config: dict[str, Any]) -> Codec:
     if not isinstance(config, dict):
         raise TypeError(f"a codec config is a dict, got {type(config).__name__}")
     cid = config.get("id")
-    if cid not in codec_ids():
-        raise ValueError(f"unknown codec id {cid!r} (known: {', '.join(codec_ids())})")
+    ids = [i for i in codec_ids() if not i.startswith("layout.")]   # layouts share the config machinery
+    if cid not in ids:
+        hint = "; it is a layout: use fmtlib.packing.get_layout" if str(cid).startswith("layout.") else ""
+        raise ValueError(f"unknown codec id {cid!r}{hint} (known: {', '.join(ids)})")
     try:
         return codec_class(cid).from_config(config)
     except TypeError as e:

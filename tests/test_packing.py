@@ -199,7 +199,8 @@ def test_fp6_llm_round_trip_any_shape(m, k, bits, seed):
     assert buf.tobytes() == lay.pack(full).tobytes()   # padding = zero codes
 
 
-@pytest.mark.parametrize("fmt", ["e3m2", "e2m2,specials=none", "e2m3"])
+@pytest.mark.parametrize("fmt", ["e3m2", "e2m2,specials=none", "e2m3", "e4m2,specials=none", "e3m3,specials=none",
+                                 "e2m1"])
 def test_fp6_llm_dequant_trick_gives_decode_bits(fmt):
     codec = fmtlib.FP(fmt)
     bits = codec.bits
@@ -224,6 +225,8 @@ def test_fp6_llm_dequant_rejects_formats_the_trick_cannot_read():
         FP6LLM().dequantize(buf, (64, 64), "e4m3")
     with pytest.raises(ValueError, match="no inf/NaN"):
         FP6LLM().dequantize(buf, (64, 64), "e3m2,specials=fn")
+    with pytest.raises(ValueError, match="2..4 exponent"):
+        FP6LLM(7).dequantize(FP6LLM(7).pack(np.zeros((64, 64), np.uint8)), (64, 64), "e5m1,specials=none")
     with pytest.raises(ValueError, match="scales"):
         FP6LLM().dequantize(buf, (64, 64), "e3m2", scales=np.ones(3, np.float16))
 
@@ -288,6 +291,14 @@ def test_layout_names_configs_and_suggestions():
         packing.get_layout("lsb")
     with pytest.raises(ValueError, match="1..32"):
         BitStream(0)
+    with pytest.raises(ValueError, match="not a layout config"):
+        packing.get_layout({"id": "fp", "args": ["e2m1"]})
+    with pytest.raises(ValueError, match="not a layout config"):
+        packing.get_layout({"id": "nope"})
+    with pytest.raises(ValueError, match="bad layout config"):
+        packing.get_layout({"id": "layout.bitstream", "args": [4], "colour": 1})
+    with pytest.raises(ValueError, match="it is a layout"):
+        fmtlib.from_config(BitStream(4).get_config())
 
 
 @pytest.mark.parametrize("lay, shape", [(BitStream(4), (3, 5)), (BitStream(6, "msb"), (8,)),

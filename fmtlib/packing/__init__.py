@@ -42,10 +42,17 @@ def get_layout(layout, bits: int | None = None) -> Layout:
             raise ValueError("no layout given and no code width to pick the default from")
         return default_layout(bits)
     if isinstance(layout, dict):
-        cls = codec_class(str(layout.get("id", "")))
-        if not issubclass(cls, Layout):
-            raise ValueError(f"config {layout!r} is not a layout")
-        return cls.from_config(layout)
+        try:
+            cls = codec_class(str(layout.get("id", "")))
+        except KeyError:
+            cls = None
+        if cls is None or not issubclass(cls, Layout):
+            raise ValueError(f"config {layout!r} is not a layout config (ids: layout.bitstream, layout.fp6_llm, "
+                             "layout.swizzled128x4)")
+        try:
+            return cls.from_config(layout)
+        except TypeError as e:
+            raise ValueError(f"bad layout config {layout!r}: {e}") from None
     if not isinstance(layout, str):
         raise TypeError(f"layout must be a name or a Layout, got {type(layout).__name__}")
     key = layout.lower()

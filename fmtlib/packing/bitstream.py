@@ -129,6 +129,7 @@ class BitStream(Layout):
         raise ValueError(f"code {bad} does not fit {self.bits} bits (0..{(1 << self.bits) - 1}; "
                          "a negative signed code counts as a large unsigned one)")
 
+
 #: the named presets: name -> (bits, order)
 PRESETS = {
     "fp4x2": (4, "lsb"),      # torch float4_e2m1fn_x2, torchao pack_uint4: even element low

@@ -167,14 +167,15 @@ class FP6LLM(Layout):
         per-row float16 ``scales`` (None: 1.0).
 
         The trick drops each left-aligned code into a float16 with the code's exponent in
-        the low bits of the 5-bit exponent field (the "simplified exponent"), valid for
-        formats with 2..5 exponent bits and no inf/NaN codes (FP6 E3M2, FP5 E2M2, ...).
+        the low bits of the 5-bit exponent field (the "simplified exponent"), exact for
+        formats with 2..4 exponent bits and no inf/NaN codes (FP6 E3M2, FP5 E2M2, ...); with
+        5 exponent bits the top binade would land on FP16's inf/NaN exponent.
         """
         from ..catalog import parse_format
 
         f = parse_format(fmt)
-        if f.bits != self.bits or not f.signed or not 2 <= f.ebits <= 5 or f.has_inf or f.has_nan:
-            raise ValueError(f"the FP6-LLM dequantization reads signed {self.bits}-bit floats with 2..5 exponent "
+        if f.bits != self.bits or not f.signed or not 2 <= f.ebits <= 4 or f.has_inf or f.has_nan:
+            raise ValueError(f"the FP6-LLM dequantization reads signed {self.bits}-bit floats with 2..4 exponent "
                              f"bits and no inf/NaN; {f} is not one")
         if f.bias != (1 << (f.ebits - 1)) - 1:
             raise ValueError(f"the FP6-LLM dequantization assumes the IEEE bias 2**(e-1)-1; {f} has bias {f.bias}")
