@@ -107,7 +107,7 @@ def torchao_to_blocked(m):
 
 
 @settings(max_examples=60)
-@given(rows=st.integers(1, 300), cols=st.integers(1, 20), seed=st.integers(0, 2**32))
+@given(rows=st.integers(0, 300), cols=st.integers(0, 20), seed=st.integers(0, 2**32))
 def test_swizzle_equals_torchao_to_blocked(rows, cols, seed):
     s = codes_for(8, (rows, cols), seed)
     buf = Swizzled128x4().pack(s)
@@ -186,7 +186,7 @@ def test_fp6_llm_prepack_equals_restated_source_rule(bits, shape):
 
 
 @settings(max_examples=25, deadline=None)
-@given(m=st.integers(1, 140), k=st.integers(1, 140), bits=st.integers(2, 7), seed=st.integers(0, 2**32))
+@given(m=st.integers(0, 140), k=st.integers(0, 140), bits=st.integers(2, 7), seed=st.integers(0, 2**32))
 def test_fp6_llm_round_trip_any_shape(m, k, bits, seed):
     lay = FP6LLM(bits)
     c = codes_for(bits, (m, k), seed)
@@ -377,6 +377,18 @@ def test_block_codec_pack_unpack(codec, scale_layout):
         np.testing.assert_array_equal(p.scales, enc.scales)
     np.testing.assert_array_equal(codec.unpack(p), codec.decode(enc))
     assert codec.pack(enc, scale_layout=scale_layout).data.tobytes() == p.data.tobytes()
+
+
+def test_block_codec_pack_per_tensor_and_empty():
+    sc = fmtlib.Scaled("e2m1", "ue4m3", block=None, axis=None)
+    x = np.random.default_rng(10).standard_normal((3, 40)).astype(np.float32)
+    p = sc.pack(x, scale_layout="swizzled128x4")
+    assert p.scales.shape == (512,) and p.scales[0] == sc.encode(x).scales[0] and not p.scales[1:].any()
+    np.testing.assert_array_equal(sc.unpack(p), sc.quantize(x))
+    mx = fmtlib.MX("mxfp4")
+    for sl in ("row_major", "swizzled128x4"):
+        p = mx.pack(np.zeros((0, 64), np.float32), scale_layout=sl)
+        assert mx.unpack(p).shape == (0, 64)
 
 
 def test_block_codec_pack_errors_and_nd():

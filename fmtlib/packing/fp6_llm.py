@@ -140,7 +140,7 @@ class FP6LLM(Layout):
             if self.bits & s:
                 n = m * k * s // 8
                 words = b[at: at + n].view("<u4").astype(np.uint32)
-                out[s] = words.reshape(m // 64, k // 16, -1, 32)
+                out[s] = words.reshape(m // 64, k // 16, s, 32)   # s words per lane and slice
                 at += n
         return m, k, out
 
