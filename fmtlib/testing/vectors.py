@@ -239,12 +239,14 @@ def load_vectors(path) -> GoldenVectors:
         raise ValueError(f"cannot read the vector manifest {p}: {e}") from None
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
         raise ValueError(f"{p} is not an {SCHEMA} manifest")
-    if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
+    version = manifest.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= VERSION:
         raise ValueError(f"{p} has vector format version {manifest.get('version')!r}; "
                          f"this fmtlib reads up to {VERSION}")
     specs = manifest.get("arrays")
-    if not isinstance(specs, dict) or not isinstance(manifest.get("file"), str):
-        raise ValueError(f"{p}: manifest lacks 'arrays' or 'file'")
+    if (not isinstance(specs, dict) or not all(isinstance(v, dict) for v in specs.values())
+            or not isinstance(manifest.get("file"), str)):
+        raise ValueError(f"{p}: manifest lacks 'arrays' (name -> dtype, shape, sha256) or 'file'")
     data = p.parent / Path(manifest["file"]).name
     try:
         with np.load(data, allow_pickle=False) as z:
