@@ -86,6 +86,74 @@ def cmd_vectors(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    import csv
+    import json
+
+    from .compare import compare, embedded_tensors, format_table, plot, rows_as_dicts, sort_rows
+    from .tensorio import read_tensors
+
+    formats = None
+    if args.formats:
+        formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    tensors = read_tensors(args.file, args.tensor) if args.file else embedded_tensors(seed=args.seed)
+    if args.tensor and not args.file:
+        raise ValueError("--tensor picks a tensor inside FILE; give a file")
+    bar = _progress_bar(args) if not (args.json or args.csv) else None
+    try:
+        rows = sort_rows(compare(tensors, formats, progress=bar), args.sort)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(rows_as_dicts(rows), indent=1))
+    elif args.csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=list(rows_as_dicts(rows[:1])[0]) if rows else [])
+        w.writeheader()
+        w.writerows(rows_as_dicts(rows))
+    else:
+        src = args.file or "embedded data (fmtlib.compare.embedded_tensors)"
+        print(f"# {src}: {len(tensors)} tensor(s), {len(rows) // max(1, len(tensors))} formats; "
+              f"sorted by {args.sort}; bits include scales; minifloats under 16 bits and ints carry a per-row fp32 "
+              "absmax scale")
+        print(format_table(rows))
+    if args.plot:
+        plot(rows, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+class _progress_bar:
+    """A one-line progress meter on stderr (tqdm when installed)."""
+
+    def __init__(self, args):
+        self.bar = None
+        self.quiet = args.no_progress or not sys.stderr.isatty()
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            self.tqdm = None
+        else:
+            self.tqdm = tqdm
+
+    def __call__(self, i: int, n: int, label: str) -> None:
+        if self.quiet:
+            return
+        if self.tqdm is not None:
+            if self.bar is None:
+                self.bar = self.tqdm.tqdm(total=n, file=sys.stderr, leave=False)
+            self.bar.set_description(label)
+            self.bar.update(1)
+        else:
+            print(f"\r[{i + 1}/{n}] {label:<40}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif not self.quiet and self.tqdm is None:
+            print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fmtlib", description="Bit-accurate low-precision number formats.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -98,6 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_info)
     f = sub.add_parser("formats", help="list the named formats")
     f.set_defaults(func=cmd_formats)
+    c = sub.add_parser("compare", help="quantize tensors with many formats and tabulate the error",
+                       description="Quantize tensors (the embedded set, or FILE) with a list of formats and print "
+                                   "bits/element, MSE, SQNR, max abs/rel error and throughput. Example: "
+                                   "fmtlib compare; fmtlib compare w.safetensors --tensor lm_head.weight "
+                                   "--formats e4m3fn,mxfp4,nvfp4")
+    c.add_argument("file", nargs="?", help=".npy, .npz or .safetensors file (default: embedded tensors)")
+    c.add_argument("--tensor", action="append", help="tensor name inside FILE (repeatable; default: all float)")
+    c.add_argument("--formats", help="comma-separated names (default: fp16,bf16,e5m2,e4m3fn,e3m2,e2m3,e2m1,"
+                                     "int8,int4,mxfp8,mxfp6,mxfp4,nvfp4)")
+    c.add_argument("--sort", default="sqnr", choices=["sqnr", "bits", "mse", "name", "none"])
+    c.add_argument("--seed", type=int, default=0, help="seed of the embedded tensors")
+    out = c.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON rows")
+    out.add_argument("--csv", action="store_true", help="print CSV rows")
+    c.add_argument("--plot", help="write an SQNR-vs-bits chart (PNG; needs matplotlib)")
+    c.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    c.set_defaults(func=cmd_compare)
     v = sub.add_parser("vectors", help="write golden test vectors (npz + JSON manifest)")
     v.add_argument("format", help="codec name (e2m1, mxfp4, nvfp4, int4, ...) or a JSON codec config")
     v.add_argument("-o", "--out", required=True, help="output directory (created if needed)")

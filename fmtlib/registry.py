@@ -44,7 +44,11 @@ def _from_name(name: str) -> Codec:
     m = re.fullmatch(r"(u?)int(\d+)", key)
     if m:
         return Int(int(m.group(2)), signed=not m.group(1))
-    return FP(name)
+    try:
+        return FP(name)
+    except ValueError as e:
+        raise ValueError(f"{e}; codec names also take {', '.join(list(MX_ELEMENTS) + list(_MX_ALIASES))}, nvfp4, "
+                         "int<k>, uint<k>") from None
 
 
 def from_config(config: dict[str, Any]) -> Codec:

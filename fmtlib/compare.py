@@ -1,0 +1,159 @@
+"""``fmtlib compare``: quantize tensors with a list of formats and tabulate the damage.
+
+Each row gives bits per element (scales included), MSE, SQNR, max absolute and relative
+error and quantize throughput. The default data is a deterministic set of tensors built at
+run time; files (``.npy``, ``.npz``, ``.safetensors``) work too.
+
+>>> rows = compare({"g": embedded_tensors(rows=64, cols=256)["gaussian"]}, ["e4m3fn", "mxfp4"])
+>>> [(r.format, r.bits) for r in rows]
+[('e4m3fn', 8.125), ('mxfp4', 4.25)]
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import metrics
+
+#: the default shoot-out (NF4 and SDR join when their codecs land)
+DEFAULT_FORMATS = ["fp16", "bf16", "e5m2", "e4m3fn", "e3m2", "e2m3", "e2m1", "int8", "int4", "mxfp8", "mxfp6",
+                   "mxfp4", "nvfp4"]
+#: element formats that get a per-channel fp32 absmax scale in the shoot-out
+_SCALED = {"e5m2", "e4m3fn", "e4m3", "e3m2", "e2m3", "e2m1", "e3m4", "e4m3fnuz", "e5m2fnuz"}
+
+
+@dataclass
+class Row:
+    """One tensor under one format."""
+
+    tensor: str
+    format: str
+    codec: str
+    bits: float
+    mse: float
+    sqnr_db: float
+    max_abs_error: float
+    max_rel_error: float
+    melem_per_s: float
+
+
+def embedded_tensors(rows: int = 512, cols: int = 1024, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic float32 test tensors: Gaussian, Laplace, Student-t (3 dof) with 0.1%
+    outliers at 20x, and a rank-32 "weight" matrix with 8 outlier channels at 30x.
+
+    >>> {k: v.shape for k, v in embedded_tensors(rows=4, cols=8).items()}["weight"]
+    (4, 8)
+    """
+    rng = np.random.default_rng(seed)
+    t = rng.standard_t(3, (rows, cols))
+    t[rng.random((rows, cols)) < 1e-3] *= 20
+    r = min(32, rows, cols)
+    w = rng.standard_normal((rows, r)) @ rng.standard_normal((r, cols)) / np.sqrt(r)
+    w += 0.1 * rng.standard_normal((rows, cols))
+    w[:, rng.choice(cols, size=min(8, cols), replace=False)] *= 30
+    return {"gaussian": rng.standard_normal((rows, cols)).astype(np.float32),
+            "laplace": rng.laplace(size=(rows, cols)).astype(np.float32),
+            "student_t": t.astype(np.float32), "weight": (w * 0.02).astype(np.float32)}
+
+
+def codec_for(name):
+    """The codec a shoot-out name stands for: minifloats below 16 bits and integers get a
+    per-channel (last axis) fp32 absmax scale; MX, NVFP4 and 16-bit floats are themselves.
+    A codec or a config dict is used as it is."""
+    from .codecs import Scaled
+    from .registry import get
+
+    if isinstance(name, str) and (name.lower() in _SCALED or name.lower().lstrip("u").startswith("int")):
+        return Scaled(get(name), "fp32", block=None)
+    return get(name)
+
+
+def _bits(codec, x: np.ndarray) -> float:
+    """Storage bits per element, the scales (and a global scale) included."""
+    from .codecs.blocked import BlockCodec
+
+    if not isinstance(codec, BlockCodec):
+        return float(codec.format.bits)
+    enc = codec.encode(x)
+    total = enc.codes.size * codec.element.bits + enc.scales.size * codec.scale_format.bits
+    total += 32 if enc.tensor_amax is not None else 0
+    return total / max(1, x.size)
+
+
+def compare(tensors: dict[str, np.ndarray], formats=None, *, progress=None) -> list[Row]:
+    """Rows for every tensor x format, in the order given; tensors are taken as float32.
+    ``progress(i, n, label)`` is called before each."""
+    formats = list(DEFAULT_FORMATS if formats is None else formats)
+    codecs = [(f if isinstance(f, str) else repr(f), codec_for(f)) for f in formats]
+    rows, n, i = [], len(tensors) * len(codecs), 0
+    for tname, x in tensors.items():
+        x = np.ascontiguousarray(x, dtype=np.float32)   # fp16/bf16/fp8 exactly; float64 rounded once
+        ref = x.astype(np.float64)
+        for label, codec in codecs:
+            if progress:
+                progress(i, n, f"{tname} {label}")
+            i += 1
+            y = codec.quantize(x)          # the first call also compiles (once per machine)
+            t0 = time.perf_counter()
+            y = codec.quantize(x)
+            dt = time.perf_counter() - t0
+            s = metrics.summary(ref, y.astype(np.float64))
+            rows.append(Row(tname, label, repr(codec), _bits(codec, x), s["mse"], s["sqnr_db"], s["max_abs_error"],
+                            s["max_rel_error"], x.size / dt / 1e6 if dt > 0 else float("inf")))
+    return rows
+
+
+SORT_KEYS = {"sqnr": lambda r: (r.tensor, -r.sqnr_db), "bits": lambda r: (r.tensor, r.bits, -r.sqnr_db),
+             "mse": lambda r: (r.tensor, r.mse), "name": lambda r: (r.tensor, r.format), "none": None}
+
+
+def sort_rows(rows: list[Row], key: str = "sqnr") -> list[Row]:
+    """Rows sorted within each tensor (tensors keep their order)."""
+    if key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {key!r} (known: {', '.join(SORT_KEYS)})")
+    if SORT_KEYS[key] is None:
+        return list(rows)
+    order = {t: i for i, t in enumerate(dict.fromkeys(r.tensor for r in rows))}
+    k = SORT_KEYS[key]
+    return sorted(rows, key=lambda r: (order[r.tensor],) + k(r)[1:])
+
+
+def format_table(rows: list[Row]) -> str:
+    """A plain-text table."""
+    head = f"{'tensor':<12} {'format':<10} {'bits':>6} {'MSE':>10} {'SQNR dB':>8} {'max abs':>10} {'max rel':>10} " \
+           f"{'Melem/s':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.tensor:<12} {r.format:<10} {r.bits:>6.3f} {r.mse:>10.3e} {r.sqnr_db:>8.2f} "
+                     f"{r.max_abs_error:>10.3e} {r.max_rel_error:>10.3e} {r.melem_per_s:>8.0f}")
+    return "\n".join(lines)
+
+
+def rows_as_dicts(rows: list[Row]) -> list[dict]:
+    return [asdict(r) for r in rows]
+
+
+def plot(rows: list[Row], path) -> None:
+    """Error (SQNR) against bits per element, one series per tensor (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("--plot needs matplotlib: pip install 'fmtlib[plot]'") from None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for t in dict.fromkeys(r.tensor for r in rows):
+        rs = [r for r in rows if r.tensor == t]
+        ax.scatter([r.bits for r in rs], [r.sqnr_db for r in rs], label=t)
+        for r in rs:
+            ax.annotate(r.format, (r.bits, r.sqnr_db), fontsize=7, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlabel("bits per element (scales included)")
+    ax.set_ylabel("SQNR (dB)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,102 @@
+"""Reading tensors from ``.npy``, ``.npz`` and ``.safetensors`` files, with numpy alone.
+
+safetensors files are parsed directly (an 8-byte little-endian header length, a JSON header
+of ``{name: {dtype, shape, data_offsets}}``, then the raw little-endian data), so BF16 and
+FP8 tensors load through ml_dtypes and no torch or safetensors package is needed.
+
+>>> import numpy as np, tempfile, os
+>>> p = os.path.join(tempfile.mkdtemp(), "w.npz")
+>>> np.savez(p, a=np.ones(3, np.float32), b=np.arange(2))
+>>> sorted(read_tensors(p))                        # float tensors only
+['a']
+"""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+
+#: safetensors dtype names -> numpy dtypes (little-endian)
+SAFETENSORS_DTYPES = {
+    "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
+    "BF16": np.dtype(ml_dtypes.bfloat16), "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
+    "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
+    "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
+    "U8": np.dtype("u1"), "U16": np.dtype("<u2"), "U32": np.dtype("<u4"), "U64": np.dtype("<u8"),
+    "BOOL": np.dtype("?"),
+}
+
+
+def _is_float(a: np.ndarray) -> bool:
+    return a.dtype.kind == "f" or a.dtype in (np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.float8_e4m3fn),
+                                             np.dtype(ml_dtypes.float8_e5m2))
+
+
+def read_safetensors(path) -> dict[str, np.ndarray]:
+    """Every tensor of a safetensors file (any dtype in :data:`SAFETENSORS_DTYPES`)."""
+    raw = Path(path).read_bytes()
+    if len(raw) < 8:
+        raise ValueError(f"{path}: not a safetensors file (too short)")
+    (n,) = struct.unpack("<Q", raw[:8])
+    if n > len(raw) - 8:
+        raise ValueError(f"{path}: not a safetensors file (header length {n} beyond the file)")
+    try:
+        header = json.loads(raw[8: 8 + n])
+    except ValueError:
+        raise ValueError(f"{path}: not a safetensors file (bad JSON header)") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: not a safetensors file (header is not an object)")
+    data = memoryview(raw)[8 + n:]
+    out = {}
+    for name, spec in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dt = SAFETENSORS_DTYPES[spec["dtype"]]
+            shape = tuple(int(s) for s in spec["shape"])
+            lo, hi = (int(v) for v in spec["data_offsets"])
+        except KeyError as e:
+            raise ValueError(f"{path}: tensor {name!r} has unsupported dtype or a bad entry ({e})") from None
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: tensor {name!r} has a bad header entry") from None
+        count = int(np.prod(shape))
+        if not 0 <= lo <= hi <= len(data) or hi - lo != count * dt.itemsize:
+            raise ValueError(f"{path}: tensor {name!r} data offsets [{lo}, {hi}) do not fit its shape and the file")
+        out[name] = np.frombuffer(data[lo:hi], dtype=dt).reshape(shape)
+    return out
+
+
+def read_tensors(path, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The float tensors of a ``.npy``, ``.npz`` or ``.safetensors`` file, or the ``names``
+    asked for (a named tensor that is missing or not floating point raises ValueError)."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"no such file: {p}")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".npy":
+            tensors = {p.stem: np.load(p, allow_pickle=False)}
+        elif suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                tensors = {k: z[k] for k in z.files}
+        elif suffix == ".safetensors":
+            tensors = read_safetensors(p)
+        else:
+            raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
+    except OSError as e:
+        raise ValueError(f"cannot read {p}: {e}") from None
+    if names:
+        missing = [n for n in names if n not in tensors]
+        if missing:
+            raise ValueError(f"{p} has no tensor {missing[0]!r} (it has: {', '.join(sorted(tensors)) or 'none'})")
+        bad = [n for n in names if not _is_float(tensors[n])]
+        if bad:
+            raise ValueError(f"tensor {bad[0]!r} in {p} is {tensors[bad[0]].dtype}, not floating point")
+        return {n: tensors[n] for n in names}
+    floats = {k: v for k, v in tensors.items() if _is_float(v)}
+    if not floats:
+        raise ValueError(f"{p} holds no floating-point tensor")
+    return floats

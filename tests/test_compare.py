@@ -1,0 +1,134 @@
+"""fmtlib compare: rows, bits with scales, file reading and the command line."""
+import json
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import fmtlib
+from fmtlib import metrics
+from fmtlib.cli import main
+from fmtlib.compare import DEFAULT_FORMATS, codec_for, compare, embedded_tensors, sort_rows
+from fmtlib.tensorio import read_safetensors, read_tensors
+
+
+def small():
+    return embedded_tensors(rows=32, cols=128)
+
+
+def test_rows_bits_and_metrics():
+    x = small()["gaussian"]
+    rows = compare({"g": x}, ["fp16", "e4m3fn", "int4", "mxfp4", "nvfp4"])
+    bits = {r.format: r.bits for r in rows}
+    assert bits == {"fp16": 16, "e4m3fn": 8 + 32 / 128, "int4": 4 + 32 / 128, "mxfp4": 4 + 8 / 32,
+                    "nvfp4": 4 + 8 / 16 + 32 / x.size}
+    for r in rows:
+        s = metrics.summary(x.astype(np.float64), codec_for(r.format).quantize(x).astype(np.float64))
+        assert (r.mse, r.sqnr_db, r.max_abs_error, r.max_rel_error) == (s["mse"], s["sqnr_db"], s["max_abs_error"],
+                                                                         s["max_rel_error"])
+        assert r.melem_per_s > 0
+    sq = {r.format: r.sqnr_db for r in rows}
+    assert sq["fp16"] > sq["e4m3fn"] > sq["nvfp4"] > sq["int4"]
+
+
+def test_codec_for_and_sorting():
+    assert codec_for("e2m1") == fmtlib.Scaled("e2m1", "fp32", block=None)
+    assert codec_for("int8") == fmtlib.Scaled(fmtlib.Int(8), "fp32", block=None)
+    assert codec_for("bf16") == fmtlib.FP("bf16") and codec_for("mxfp6") == fmtlib.MX("mxfp6")
+    rows = compare(small(), ["e2m1", "fp16", "mxfp4"])
+    assert [r.tensor for r in rows[:3]] == ["gaussian"] * 3
+    by_bits = sort_rows(rows, "bits")
+    assert [r.format for r in by_bits[:3]] == ["e2m1", "mxfp4", "fp16"]
+    by_sqnr = sort_rows(rows, "sqnr")
+    assert by_sqnr[0].format == "fp16" and [r.tensor for r in by_sqnr][::3] == list(small())
+    with pytest.raises(ValueError, match="sort key"):
+        sort_rows(rows, "colour")
+    assert len(DEFAULT_FORMATS) == 13
+
+
+def test_embedded_tensors_are_deterministic_and_realistic():
+    a, b = embedded_tensors(rows=16, cols=64), embedded_tensors(rows=16, cols=64)
+    assert all(np.array_equal(a[k], b[k]) for k in a) and all(v.dtype == np.float32 for v in a.values())
+    big = embedded_tensors()
+    t, w = big["student_t"], big["weight"]
+    assert np.abs(t).max() > 20 * np.std(t)                          # outliers
+    col = np.abs(w).max(axis=0)
+    assert np.sort(col)[-8:].min() > 5 * np.median(col)              # outlier channels
+
+
+def test_read_tensors_npy_npz_safetensors(tmp_path):
+    from safetensors.numpy import save_file
+
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.save(tmp_path / "a.npy", a)
+    np.savez(tmp_path / "b.npz", a=a, i=np.arange(3))
+    save_file({"w": a, "h": a.astype(np.float16), "i": np.arange(4, dtype=np.int32)}, str(tmp_path / "c.safetensors"))
+    assert np.array_equal(read_tensors(tmp_path / "a.npy")["a"], a)
+    assert list(read_tensors(tmp_path / "b.npz")) == ["a"]
+    st = read_tensors(tmp_path / "c.safetensors")
+    assert sorted(st) == ["h", "w"] and st["h"].dtype == np.float16 and np.array_equal(st["w"], a)
+    assert read_safetensors(tmp_path / "c.safetensors")["i"].tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="no tensor 'q'.*it has: h, i, w"):
+        read_tensors(tmp_path / "c.safetensors", ["q"])
+    with pytest.raises(ValueError, match="int32, not floating point"):
+        read_tensors(tmp_path / "c.safetensors", ["i"])
+    with pytest.raises(ValueError, match="no such file"):
+        read_tensors(tmp_path / "nope.npy")
+
+
+def test_safetensors_bf16_by_hand(tmp_path):
+    # a BF16 tensor written by hand: 8-byte header length, JSON header, raw little-endian data
+    v = np.array([1.5, -2.0, 0.25], dtype=ml_dtypes.bfloat16)
+    header = json.dumps({"x": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}}).encode()
+    (tmp_path / "b.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + v.tobytes())
+    got = read_tensors(tmp_path / "b.safetensors")["x"]
+    assert got.dtype == ml_dtypes.bfloat16 and got.astype(np.float32).tolist() == [1.5, -2.0, 0.25]
+    (tmp_path / "bad.safetensors").write_bytes((999).to_bytes(8, "little") + b"{}")
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        read_tensors(tmp_path / "bad.safetensors")
+    header = json.dumps({"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 6]}}).encode()
+    (tmp_path / "short.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(6))
+    with pytest.raises(ValueError, match="do not fit"):
+        read_tensors(tmp_path / "short.safetensors")
+
+
+def test_compare_command(tmp_path, capsys):
+    assert main(["compare", "--formats", "e2m1,mxfp4", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "embedded data" in out and "mxfp4" in out and "student_t" in out
+    np.save(tmp_path / "w.npy", small()["weight"])
+    assert main(["compare", str(tmp_path / "w.npy"), "--formats", "e4m3fn,nvfp4", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["format"] for r in rows] == ["e4m3fn", "nvfp4"] and rows[0]["tensor"] == "w"
+    assert main(["compare", str(tmp_path / "w.npy"), "--formats", "fp16", "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("tensor,format,codec,bits")
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["compare", "missing.npy"], "no such file"),
+    (["compare", "--formats", "e2m1,mxfp9"], "unknown format 'mxfp9'"),
+    (["compare", "--tensor", "w"], "give a file"),
+])
+def test_compare_command_errors(argv, msg, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert msg in err and err.count("\n") == 1
+
+
+def test_compare_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    assert main(["compare", "--formats", "e2m1,fp16", "--plot", str(tmp_path / "p.png"), "--no-progress"]) == 0
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_command_file_errors(tmp_path, capsys):
+    header = json.dumps({"x": {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]},
+                         "y": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}).encode()
+    p = tmp_path / "m.safetensors"
+    p.write_bytes(len(header).to_bytes(8, "little") + header + bytes(16))
+    assert main(["compare", str(p)]) == 2
+    assert "unsupported dtype" in capsys.readouterr().err
+    np.savez(tmp_path / "z.npz", a=np.ones(4, np.float32))
+    assert main(["compare", str(tmp_path / "z.npz"), "--tensor", "b"]) == 2
+    err = capsys.readouterr().err
+    assert "has no tensor 'b' (it has: a)" in err and err.count("\n") == 1
