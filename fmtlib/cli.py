@@ -93,20 +93,20 @@ def cmd_compare(args) -> int:
     from .compare import compare, embedded_tensors, format_table, plot, rows_as_dicts, sort_rows
     from .tensorio import read_tensors
 
+    if args.tensor and not args.file:
+        raise ValueError("--tensor picks a tensor inside FILE; give a file")
     formats = None
     if args.formats:
         formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     tensors = read_tensors(args.file, args.tensor) if args.file else embedded_tensors(seed=args.seed)
-    if args.tensor and not args.file:
-        raise ValueError("--tensor picks a tensor inside FILE; give a file")
-    bar = _progress_bar(args) if not (args.json or args.csv) else None
+    bar = _Progress(args) if not (args.json or args.csv) else None
     try:
         rows = sort_rows(compare(tensors, formats, progress=bar), args.sort)
     finally:
         if bar is not None:
             bar.close()
     if args.json:
-        print(json.dumps(rows_as_dicts(rows), indent=1))
+        print(json.dumps(rows_as_dicts(rows, json_safe=True), indent=1))
     elif args.csv:
         w = csv.DictWriter(sys.stdout, fieldnames=list(rows_as_dicts(rows[:1])[0]) if rows else [])
         w.writeheader()
@@ -123,7 +123,7 @@ def cmd_compare(args) -> int:
     return 0
 
 
-class _progress_bar:
+class _Progress:
     """A one-line progress meter on stderr (tqdm when installed)."""
 
     def __init__(self, args):

@@ -10,6 +10,7 @@ run time; files (``.npy``, ``.npz``, ``.safetensors``) work too.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -131,8 +132,12 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def rows_as_dicts(rows: list[Row]) -> list[dict]:
-    return [asdict(r) for r in rows]
+def rows_as_dicts(rows: list[Row], json_safe: bool = False) -> list[dict]:
+    """Rows as dicts; ``json_safe`` turns inf/NaN (an exact format's SQNR) into None."""
+    out = [asdict(r) for r in rows]
+    if json_safe:
+        out = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()} for d in out]
+    return out
 
 
 def plot(rows: list[Row], path) -> None:

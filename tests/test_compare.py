@@ -100,6 +100,8 @@ def test_compare_command(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "w.npy"), "--formats", "e4m3fn,nvfp4", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["format"] for r in rows] == ["e4m3fn", "nvfp4"] and rows[0]["tensor"] == "w"
+    assert main(["compare", str(tmp_path / "w.npy"), "--formats", "fp32", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["sqnr_db"] is None      # exact: inf SQNR -> null
     assert main(["compare", str(tmp_path / "w.npy"), "--formats", "fp16", "--csv"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("tensor,format,codec,bits")
 
