@@ -77,9 +77,13 @@ def _bits(codec, x: np.ndarray) -> float:
 
     if not isinstance(codec, BlockCodec):
         return float(codec.format.bits)
-    enc = codec.encode(x)
-    total = enc.codes.size * codec.element.bits + enc.scales.size * codec.scale_format.bits
-    total += 32 if enc.tensor_amax is not None else 0
+    if getattr(codec, "axis", -1) is None:   # one scale for the tensor
+        nscales = 1
+    else:                                    # one per block along the axis (a short last block counts)
+        ncols = x.shape[codec._axis(x.ndim)]
+        nscales = x.size // max(1, ncols) * -(-ncols // codec._record_block(ncols))
+    total = x.size * codec.element.bits + nscales * codec.scale_format.bits
+    total += 32 if getattr(codec, "global_scale", False) else 0   # the float32 tensor scale
     return total / max(1, x.size)
 
 

@@ -57,6 +57,7 @@ def _runs(codec) -> list[np.ndarray]:
     bits; for wider formats the bottom of the range, the binade around 1.0 and the top), or
     of a block codec's elements at scale 1. Midpoints are taken within a run."""
     from ..codecs import FP, Int, MX
+    from ..codecs.mx import _MXINT8_SHIFT
     from ..formats import FloatFormat
 
     if _is_block(codec):
@@ -64,7 +65,8 @@ def _runs(codec) -> list[np.ndarray]:
         if isinstance(elem, FloatFormat):
             vals = FP(elem).values()
         else:
-            vals = Int(elem.bits, elem.signed, elem.narrow).values() / (64.0 if isinstance(codec, MX) else 1.0)
+            vals = Int(elem.bits, elem.signed, elem.narrow).values() / (2.0 ** _MXINT8_SHIFT if isinstance(codec, MX)
+                                                                         else 1.0)
         return [_sorted_abs(vals)]
     fmt = codec.format
     if fmt.bits <= 12:
