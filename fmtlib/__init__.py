@@ -6,7 +6,7 @@ array([0. , 1.5, 6. ], dtype=float32)
 """
 from . import metrics, packing
 from .catalog import parse_format as get_format
-from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Packed, Scaled
+from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Packed, Quantile, Scaled
 from .formats import FloatFormat
 from .integers import IntFormat
 from .registry import from_config, get
@@ -16,5 +16,5 @@ from .transforms import Chain, Clip, Hadamard
 
 __version__ = "0.1.0"
 
-__all__ = ["FP", "Int", "MX", "NVFP4", "Scaled", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
+__all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
            "metrics", "packing", "__version__"]

@@ -14,8 +14,9 @@ from .codecs.base import Codec, codec_class, codec_ids
 
 def get(spec: "str | dict | Codec") -> Codec:
     """A codec from a name, a config dict, or a codec (returned as is). Names: any FP format
-    (``"e2m1"``, ``"bf16"``), MX formats (``"mxfp4"``, ``"mxint8"``), ``"nvfp4"``, and
-    integers ``"int8"``/``"uint4"``.
+    (``"e2m1"``, ``"bf16"``), MX formats (``"mxfp4"``, ``"mxint8"``), ``"nvfp4"``,
+    integers ``"int8"``/``"uint4"``, and code books ``"nf4"``, ``"nf3"``, ``"nf4_bnb"``,
+    ``"fp4_bnb"``, ``"dynamic8"``.
 
     >>> get("mxfp4"), get("int4")
     (MX('mxfp4_e2m1'), Int(4))
@@ -44,11 +45,29 @@ def _from_name(name: str) -> Codec:
     m = re.fullmatch(r"(u?)int(\d+)", key)
     if m:
         return Int(int(m.group(2)), signed=not m.group(1))
+    book = _codebook(key)
+    if book is not None:
+        return book
     try:
         return FP(name)
     except ValueError as e:
         raise ValueError(f"{e}; codec names also take {', '.join(list(MX_ELEMENTS) + list(_MX_ALIASES))}, nvfp4, "
-                         "int<k>, uint<k>") from None
+                         "int<k>, uint<k>, nf<k>, nf4_bnb, fp4_bnb, dynamic8") from None
+
+
+def _codebook(key: str):
+    """Code-book names: ``nf<k>`` (NormalFloat; nf4 is bitsandbytes' table), ``nf4_bnb`` /
+    ``fp4_bnb`` (bitsandbytes' decision points), ``dynamic8`` (its 8-bit dynamic map)."""
+    import re
+
+    from .codecs import Quantile
+
+    fixed = {"nf4": Quantile.nf4, "nf4_bnb": lambda: Quantile.nf4("bitsandbytes"),
+             "fp4_bnb": lambda: Quantile.fp4("bitsandbytes"), "dynamic8": Quantile.dynamic}
+    if key in fixed:
+        return fixed[key]()
+    m = re.fullmatch(r"nf(\d)", key)
+    return Quantile.normal(int(m.group(1))) if m and 2 <= int(m.group(1)) <= 8 else None
 
 
 def from_config(config: dict[str, Any]) -> Codec:

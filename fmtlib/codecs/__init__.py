@@ -6,6 +6,7 @@ from .integer import Int
 from .blocked import Encoded, Packed
 from .mx import MX
 from .nvfp4 import NVFP4
+from .quantile import Quantile
 from .scaled import Scaled
 
-__all__ = ["Codec", "ElementCodec", "Encoded", "Packed", "FP", "Int", "MX", "NVFP4", "Scaled"]
+__all__ = ["Codec", "ElementCodec", "Encoded", "Packed", "FP", "Int", "MX", "NVFP4", "Quantile", "Scaled"]

@@ -28,6 +28,9 @@ class Encoded:
     None for one scale over the whole tensor (``scales`` then has one entry).
     ``tensor_amax`` is the float32 tensor-wide amax that two-level formats (NVFP4 with a
     global scale) derive their per-tensor scale from; None for one-level formats.
+    With double quantization (bitsandbytes ``compress_statistics``), ``scales`` holds 8-bit
+    codes of the block scales minus ``scale_offset``, and ``scale_scales`` the float32 bits
+    of the absmax of each 256 of them.
     """
 
     codes: np.ndarray
@@ -37,6 +40,8 @@ class Encoded:
     block: int
     format: str
     tensor_amax: float | None = None
+    scale_scales: np.ndarray | None = None
+    scale_offset: float | None = None
 
 
 #: scale_layout= names of BlockCodec.pack
@@ -61,6 +66,8 @@ class Packed:
     layout: dict
     scale_layout: str = "row_major"
     tensor_amax: float | None = None
+    scale_scales: np.ndarray | None = None
+    scale_offset: float | None = None
 
 
 def finite_amax(x: np.ndarray) -> float:
@@ -79,6 +86,16 @@ def finite_amax(x: np.ndarray) -> float:
 
 class BlockCodec(Codec):
     """Base of MX, NVFP4 and Scaled: ``block`` elements along ``axis`` share a scale."""
+
+    @property
+    def element_bits(self) -> int:
+        """Bits of one element code."""
+        return self.element.bits
+
+    @property
+    def element_code_dtype(self) -> np.dtype:
+        """The dtype of element codes."""
+        return np.dtype(self.element.code_dtype)
 
     def _check_block_axis(self, block, axis) -> None:
         if isinstance(block, bool) or not isinstance(block, int) or block < 1:
@@ -193,12 +210,12 @@ class BlockCodec(Codec):
         if isinstance(x, Encoded) and opts:
             raise ValueError("encode options go with float input, not with an Encoded record")
         self._record_rows(enc)
-        lay = get_layout(layout, self.element.bits)
+        lay = get_layout(layout, self.element_bits)
         scales = enc.scales
         if scale_layout == "swizzled128x4":
             scales = Swizzled128x4().pack(self._scale_matrix(enc.scales, enc.axis))
         return Packed(lay.pack(enc.codes), scales, tuple(enc.shape), enc.axis, enc.block, enc.format,
-                      lay.get_config(), scale_layout, enc.tensor_amax)
+                      lay.get_config(), scale_layout, enc.tensor_amax, enc.scale_scales, enc.scale_offset)
 
     def unpack(self, packed: Packed, dtype=np.float32) -> np.ndarray:
         """Values of a :class:`Packed` record (what :meth:`pack` returns), as ``dtype``."""
@@ -207,7 +224,7 @@ class BlockCodec(Codec):
         if not isinstance(packed, Packed):
             raise TypeError(f"unpack takes the Packed record that pack returns, got {type(packed).__name__}")
         shape = tuple(packed.shape)
-        codes = get_layout(packed.layout).unpack(packed.data, shape, dtype=np.dtype(self.element.code_dtype))
+        codes = get_layout(packed.layout).unpack(packed.data, shape, dtype=np.dtype(self.element_code_dtype))
         scales = packed.scales
         if packed.scale_layout == "swizzled128x4":
             like = np.empty(self._scales_shape(shape, packed.axis, packed.block), np.uint8)
@@ -218,7 +235,8 @@ class BlockCodec(Codec):
                 scales = np.moveaxis(m.reshape(np.moveaxis(like, packed.axis, -1).shape), -1, packed.axis)
         elif packed.scale_layout != "row_major":
             raise ValueError(f"unknown scale_layout {packed.scale_layout!r}")
-        enc = Encoded(codes, np.asarray(scales), shape, packed.axis, packed.block, packed.format, packed.tensor_amax)
+        enc = Encoded(codes, np.asarray(scales), shape, packed.axis, packed.block, packed.format, packed.tensor_amax,
+                      packed.scale_scales, packed.scale_offset)
         return self.decode(enc, dtype)
 
     @staticmethod

@@ -25,6 +25,8 @@ from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
 from .element import ElementCodec
 from .mx import SCALE_RULES
+from .quantile import Quantile
+from . import codebook_scaled
 
 _FP32 = parse_format("fp32")
 
@@ -40,8 +42,8 @@ def element_codec(spec) -> ElementCodec:
             if s.startswith(prefix) and s[len(prefix):].isdigit():
                 return Int(int(s[len(prefix):]), signed=signed)
     codec = get(spec)
-    if not isinstance(codec, ElementCodec):
-        raise TypeError(f"Scaled elements are FP or Int codecs, got {type(codec).__name__}")
+    if not isinstance(codec, (ElementCodec, Quantile)):
+        raise TypeError(f"Scaled elements are FP, Int or Quantile codecs, got {type(codec).__name__}")
     return codec
 
 
@@ -74,14 +76,22 @@ class Scaled(BlockCodec):
       block whose scale is beyond the scale format's largest value raises ValueError.
     - An axis that is not a multiple of ``block`` ends in a shorter block (the same as
       zero-padding it); ``strict=True`` raises instead.
+    - :class:`~fmtlib.Quantile` elements (NF4, FP4, dynamic maps) take ``scale="fp32"`` or
+      ``scale="absmax"`` (the bitsandbytes recipe) and, with ``"absmax"``,
+      ``double_quant=True``; see :mod:`fmtlib.codecs.codebook_scaled`.
     """
 
     codec_id = "scaled"
 
     def __init__(self, element="e2m1", scale: str = "fp32", *, block: int | None = 32, axis: int | None = -1,
                  scale_rule: str = "floor", global_scale: bool = False, strict: bool = False,
-                 rounding: Rounding | str | None = None) -> None:
+                 rounding: Rounding | str | None = None, double_quant: bool = False) -> None:
         elem = element_codec(element)
+        if isinstance(elem, Quantile):
+            self._init_codebook(elem, scale, block, axis, scale_rule, global_scale, strict, rounding, double_quant)
+            return
+        if double_quant:
+            raise ValueError("double_quant=True is for code-book elements with scale='absmax' (bitsandbytes)")
         if getattr(elem, "flush_subnormals", False):
             raise ValueError("Scaled elements cannot flush subnormals; use FP(..., flush_subnormals=False)")
         sfmt = parse_format(scale) if isinstance(scale, str) else scale
@@ -111,14 +121,32 @@ class Scaled(BlockCodec):
         for k, v in dict(element_codec=elem, element=fmt, scale_format=sfmt, block=block, axis=axis,
                          scale_rule=rule, global_scale=bool(global_scale), strict=bool(strict),
                          rounding=elem.rounding if rounding is None else Rounding.parse(rounding),
-                         _pow2=pow2, element_max=emax_val,
+                         _pow2=pow2, element_max=emax_val, scale_mode=None, double_quant=False,
                          name=f"scaled:{elem!r}:{sfmt}").items():
+            object.__setattr__(self, k, v)
+
+    def _init_codebook(self, elem, scale, block, axis, scale_rule, global_scale, strict, rounding, double_quant):
+        """Scaled with a :class:`Quantile` element (see :mod:`fmtlib.codecs.codebook_scaled`)."""
+        if block is not None:
+            self._check_block_axis(block, 0)
+        if axis is None and block is not None:
+            raise ValueError("axis=None scales the whole tensor: it needs block=None")
+        if axis is not None:
+            self._check_block_axis(1, axis)
+        mode = codebook_scaled.check_args(elem, scale, block, axis, str(scale_rule).lower(), global_scale,
+                                          double_quant)
+        if rounding is not None:
+            elem = elem.with_rounding(rounding)
+        for k, v in dict(element_codec=elem, element=elem, scale_format=_FP32, block=block, axis=axis,
+                         scale_rule="floor", global_scale=False, strict=bool(strict), rounding=elem.rounding,
+                         _pow2=False, element_max=1.0, scale_mode=mode, double_quant=bool(double_quant),
+                         name=f"scaled:{elem!r}:{mode}" + (":dq" if double_quant else "")).items():
             object.__setattr__(self, k, v)
 
     def _config_args(self):
         kw = self._changed(block=32, axis=-1, scale_rule="floor", global_scale=False, strict=False,
-                           rounding=self.element_codec.rounding)
-        return (self.element_codec.get_config(), str(self.scale_format)), kw
+                           rounding=self.element_codec.rounding, double_quant=False)
+        return (self.element_codec.get_config(), self.scale_mode or str(self.scale_format)), kw
 
     def __repr__(self) -> str:
         args, kw = self._config_args()
@@ -128,6 +156,8 @@ class Scaled(BlockCodec):
     @property
     def bits_per_element(self) -> float:
         """Element bits plus the scale's bits shared by a block (None: per channel/tensor)."""
+        if self.scale_mode:
+            return codebook_scaled.bits_per_element(self)
         return self.element.bits + (self.scale_format.bits / self.block if self.block else 0.0)
 
     # -- layout --------------------------------------------------------------------------------
@@ -203,6 +233,10 @@ class Scaled(BlockCodec):
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
 
+        if self.scale_mode:
+            if tensor_amax is not None:
+                raise ValueError("tensor_amax= needs global_scale=True")
+            return codebook_scaled.run(self, x, fused, rounding, seed, rbits, index_offset, out)
         x, _ = as_float_input(x, "quantize" if fused else "encode")
         if x.ndim == 0:
             raise ValueError("Scaled needs an array with at least one dimension")
@@ -260,6 +294,8 @@ class Scaled(BlockCodec):
         """Values of a record: each element times its block's effective scale, rounded once."""
         from ..kernels.cpu import convert as K
 
+        if self.scale_mode:
+            return codebook_scaled.decode(self, enc, dtype)
         dt = float_dtype(dtype)
         cm, sm = self._record_rows(enc)
         ncols = cm.shape[-1]

@@ -1,0 +1,224 @@
+"""``Scaled`` with :class:`~fmtlib.Quantile` elements: blockwise NF4 / FP4 / dynamic maps.
+
+Two scale rules (``Scaled(Quantile.nf4(), scale=..., block=64)``):
+
+- ``"fp32"``: S = fl32(amax) per block (at least 2**-149; the table's largest magnitude is
+  1), elements are the levels of x / S rounded once by the codec's rounding mode, values
+  are level * S rounded once.
+- ``"absmax"``: the bitsandbytes recipe (``quantize_4bit`` / ``quantize_blockwise``, torch
+  backend): absmax stored as float32, y = clamp(fl32(x * fl32(1 / max(absmax, 1e-38))),
+  -1, 1) -- a short last block divides, y = fl32(x / max(absmax, 1e-38)), and stores the
+  clamped absmax -- then index = #{t < y} over the float32 thresholds (the table's own, or
+  :func:`~fmtlib.codecs.quantile.bnb_thresholds`); values are fl32(level * absmax), then
+  cast to the output dtype. ``double_quant=True`` (bitsandbytes ``compress_statistics``):
+  the absmax values minus their float32 mean are themselves quantized with the 8-bit
+  dynamic map in blocks of 256 (:func:`double_quantize`).
+
+>>> import numpy as np, fmtlib
+>>> q = fmtlib.Scaled(fmtlib.Quantile.nf4(), "absmax", block=4)
+>>> q.encode(np.array([0.5, -2.0, 1.0, 0.0], np.float32)).codes
+array([10,  0, 12,  7], dtype=uint8)
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from .._arrays import as_float_input, float_dtype
+from ..rounding import Rounding
+from .blocked import Encoded
+from .quantile import Quantile, bnb_thresholds
+
+#: scale= names for code-book elements
+SCALE_MODES = ("fp32", "absmax")
+#: bitsandbytes' block size for the double-quantized absmax values
+DOUBLE_QUANT_BLOCK = 256
+
+
+def _f32_mean(a: np.ndarray) -> float:
+    """The float32 nearest to the exact mean of float32 values ``a`` (ties to even)."""
+    from ..catalog import parse_format
+    from ..reference import code_value, round_to_code
+
+    m, e = np.frexp(a.astype(np.float64))
+    sig = (m * (1 << 24)).astype(np.int64)
+    e = e.astype(np.int64) - 24
+    e0 = int(e.min())
+    total = 0
+    for ev in np.unique(e):
+        total += int(sig[e == ev].sum()) << int(ev - e0)
+    f32 = parse_format("fp32")
+    return float(code_value(f32, round_to_code(f32, Fraction(total) * Fraction(2) ** e0 / a.size)))
+
+
+def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: bool):
+    """(codes, absmax float32 bits, fl32 values or None) of float32 rows by the bitsandbytes recipe."""
+    from ..kernels.cpu import codebook as K
+
+    T = q._tables()
+    thr = np.asarray(q.thresholds if q.thresholds is not None else bnb_thresholds(q.levels), dtype=np.float32)
+    nb = -(-ncols // block) if ncols else 0
+    codes = np.empty(x32.shape, dtype=q.code_dtype)
+    scales = np.empty(x32.shape[:-1] + (nb,), dtype=np.uint32)
+    out = np.empty(x32.shape if fused else (1,), dtype=np.float32)
+    vals32 = np.asarray(q.levels, dtype=np.float32)
+    K.scaled_absmax_encode(x32.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1), T["code_of"],
+                           vals32, thr, ncols, block, T["nan_index"], fused)
+    return codes, scales, (out if fused else None)
+
+
+def double_quantize(absmax: np.ndarray, offset: float | None = None, block: int = DOUBLE_QUANT_BLOCK):
+    """bitsandbytes' double quantization of float32 block scales: (8-bit codes, float32 bits
+    of the absmax of each ``block`` of them, offset). ``offset`` defaults to the float32
+    mean (exactly rounded; bitsandbytes takes torch's float32 ``mean()``, which can differ
+    in the last bit); codes are the dynamic map's levels of ``absmax - offset`` (float32
+    subtraction) by the absmax recipe.
+
+    >>> c, s, off = double_quantize(np.array([1.0, 2.0, 3.0], np.float32))
+    >>> off, c.tolist()
+    (2.0, [1, 127, 255])
+    """
+    a = np.ascontiguousarray(absmax, dtype=np.float32).reshape(-1)
+    if a.size and not np.isfinite(a).all():
+        raise ValueError("double quantization needs finite block scales")
+    off = (_f32_mean(a) if a.size else 0.0) if offset is None else float(np.float32(offset))
+    d = (a - np.float32(off)).astype(np.float32)
+    codes, scales, _ = _absmax_encode(d.reshape(1, -1), Quantile.dynamic(), d.size, block, False)
+    return codes.reshape(-1), scales.reshape(-1), off
+
+
+def double_dequantize(codes: np.ndarray, scale_scales: np.ndarray, offset: float,
+                      block: int = DOUBLE_QUANT_BLOCK) -> np.ndarray:
+    """The float32 block scales of :func:`double_quantize`'s output:
+    fl32(fl32(level * absmax) + offset), as bitsandbytes' ``dequantize_blockwise`` + offset."""
+    c = np.asarray(codes).reshape(-1)
+    s = np.asarray(scale_scales, dtype=np.uint32).view(np.float32).reshape(-1)
+    if s.size != -(-c.size // block):
+        raise ValueError(f"{c.size} double-quantized scales need {-(-c.size // block)} scale scales, got {s.size}")
+    lv = np.asarray(Quantile.dynamic().levels, dtype=np.float32)
+    return (lv[c] * np.repeat(s, block)[:c.size]).astype(np.float32) + np.float32(offset)
+
+
+def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out):
+    """Scaled.encode / quantize for a code-book element."""
+    from ..kernels.cpu import codebook as K
+
+    q: Quantile = codec.element
+    x, _ = as_float_input(x, "quantize" if fused else "encode")
+    if x.ndim == 0:
+        raise ValueError("Scaled needs an array with at least one dimension")
+    axis, xm, block = codec._layout(x)
+    ncols = xm.shape[-1]
+    nb = -(-ncols // block) if ncols else 0
+    restore = (lambda r: codec._restore(r, axis, x.shape))
+    if codec.scale_mode == "absmax":
+        mode = q.rounding if rounding is None else Rounding.parse(rounding)
+        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None or index_offset:
+            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed, rbits or "
+                             "index_offset options (use scale='fp32' for other rounding modes)")
+        x32 = xm if xm.dtype == np.float32 else xm.astype(np.float32)
+        fuse = fused and not codec.double_quant and x.dtype in (np.float32, np.float64)
+        codes, scales, vals = _absmax_encode(x32, q, ncols, block, fuse)
+        if fuse:
+            return _deliver(out, x, restore(vals).astype(x.dtype))
+        enc = _record(codec, codes, scales, axis, block, x.shape)
+        return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
+    mode_id = q._mode_id(rounding)
+    key, rbits, _ = q._random(mode_id, xm, seed, rbits, None, index_offset)
+    T = q._tables()
+    tie = T["tie_away"] if mode_id == int(Rounding.NEAREST_AWAY) else T["tie"]
+    src = xm if xm.dtype in (np.float32, np.float64) else xm.astype(np.float32)
+    fuse = fused and x.dtype in (np.float32, np.float64)
+    codes = np.empty(xm.shape if not fuse else (1,), dtype=q.code_dtype)
+    scales = np.empty(xm.shape[:-1] + (nb,), dtype=np.uint32)
+    res = np.empty(xm.shape if fuse else (1,), dtype=x.dtype if fuse else np.float64)
+    K.scaled_quantile_encode(src.reshape(-1), codes.reshape(-1), scales.reshape(-1).view(np.float32),
+                             res.reshape(-1), T["code_of"], T["lv"], mode_id, T["lv"], T["hi"], T["lo"], tie,
+                             T["dhi"], T["dlo"], T["dtie"], T["uhi"], T["ulo"], T["utie"], T["nan_index"], ncols,
+                             block, np.uint64(key), int(index_offset), rbits, fuse)
+    if fuse:
+        return _deliver(out, x, restore(res))
+    enc = _record(codec, codes, scales, axis, block, x.shape)
+    return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
+
+
+def _record(codec, codes, scales, axis, block, shape) -> Encoded:
+    restore_s = (lambda s: s.reshape(1) if axis is None else np.moveaxis(s, -1, axis))
+    codes = codec._restore(codes, axis, shape)
+    if not codec.double_quant:
+        return Encoded(codes, restore_s(scales), shape, axis, block, codec.name)
+    dq, ss, off = double_quantize(scales.view(np.float32))
+    return Encoded(codes, restore_s(dq.reshape(scales.shape)), shape, axis, block, codec.name,
+                   scale_scales=ss, scale_offset=off)
+
+
+def _deliver(out, x, values: np.ndarray) -> np.ndarray:
+    from .._arrays import check_out
+
+    o = check_out(out, x, x.dtype)
+    np.copyto(o, values)
+    return o
+
+
+def decode(codec, enc: Encoded, dtype) -> np.ndarray:
+    """Scaled.decode for a code-book element."""
+    from ..codecs.fp import FP
+    from ..kernels.cpu import codebook as K
+
+    dt = float_dtype(dtype)
+    q: Quantile = codec.element
+    cm, sm = codec._record_rows(enc)
+    q.check_codes(cm)
+    ncols = cm.shape[-1]
+    if codec.double_quant:
+        if enc.scale_scales is None or enc.scale_offset is None:
+            raise ValueError("a double-quantized record needs scale_scales and scale_offset")
+        if sm.size and int(sm.max()) > 255:
+            raise ValueError("double-quantized scale codes are 8-bit")
+        scales32 = double_dequantize(sm, enc.scale_scales, enc.scale_offset).reshape(sm.shape)
+    else:
+        if enc.scale_scales is not None:
+            raise ValueError("record has double-quantized scales; this codec has double_quant=False")
+        scales32 = np.ascontiguousarray(sm, dtype=np.uint32).view(np.float32)
+    cflat = np.ascontiguousarray(cm).reshape(-1)
+    if codec.scale_mode == "absmax":
+        out = np.empty(cm.shape, dtype=np.float32)
+        K.scaled_absmax_decode(cflat, scales32.reshape(-1), out.reshape(-1), q.value_table(np.float32), ncols,
+                               enc.block)
+        vals = out.astype(dt)  # bitsandbytes: float32 product, then .to(dtype)
+    else:
+        wide = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
+        out = np.empty(cm.shape, dtype=wide)
+        K.scaled_quantile_decode(cflat, scales32.reshape(-1), out.reshape(-1), q.value_table(np.float64), ncols,
+                                 enc.block)
+        if wide != dt:  # the exact float64 product, rounded once to the 16-bit dtype
+            vals = FP("fp16" if dt == np.float16 else "bf16").encode(out).view(dt)
+        else:
+            vals = out
+    return codec._restore(vals, enc.axis, np.shape(enc.codes))
+
+
+def check_args(elem: Quantile, scale: str, block, axis, scale_rule, global_scale, double_quant) -> str:
+    """The scale mode of a code-book Scaled codec, or a clear error."""
+    mode = str(scale).lower()
+    if mode not in SCALE_MODES:
+        raise ValueError(f"Quantile elements take scale='fp32' or scale='absmax' (bitsandbytes), got {scale!r}")
+    if elem.amax != 1.0:
+        raise ValueError(f"Scaled needs a code book normalised to largest magnitude 1 (this one: {elem.amax}); "
+                         "build it with Quantile.from_data(..., normalize=True) or divide the levels")
+    if scale_rule != "floor" or global_scale:
+        raise ValueError("scale_rule and global_scale apply to FP/Int elements, not code books")
+    if double_quant and mode != "absmax":
+        raise ValueError("double_quant=True is bitsandbytes' compress_statistics: it needs scale='absmax'")
+    return mode
+
+
+def bits_per_element(codec) -> float:
+    """Element bits plus the block scale's share (8 bits + 32 per 256 blocks with double_quant)."""
+    b = codec.element.bits
+    if not codec.block:
+        return float(b)
+    if codec.double_quant:
+        return b + 8 / codec.block + 32 / (codec.block * DOUBLE_QUANT_BLOCK)
+    return b + 32 / codec.block

@@ -1,0 +1,309 @@
+"""Code-book kernels: :class:`~fmtlib.Quantile` levels, alone or with a block scale.
+
+A value y = x / S (S = 1 without a scale) becomes the index of a level by counting the
+thresholds it passes. Thresholds are exact rationals held as double-doubles ``hi + lo``
+(``hi`` the nearest double); ``tie[k]`` says where y equal to threshold k goes: 0 below,
+1 above, 2 above for a positive sign bit (signed zeros). The count compares the double
+q = fl64(x / S) with ``hi``; rounding is monotonic, so q != hi decides, and q == hi falls
+back to the exact sign of x - (hi + lo) * S from error-free transformations (TwoSum,
+Dekker's TwoProduct): no float error reaches a decision.
+
+Stochastic rounding between neighbours a < y < b takes b iff r * (b - a) < (y - a) * 2**R
+for the element's R-bit random integer r (fmtlib-rng-v1), decided in double precision where
+the margin is wide and exactly otherwise.
+
+The bitsandbytes recipe (``scaled_absmax_*``) is plain float32 arithmetic instead:
+y = clamp(fl32(x * fl32(1 / max(absmax, 1e-38))), -1, 1), index = #{t_k < y}.
+
+Only :func:`convert.rand_top` comes from another module: fmtlib-rng-v1 is frozen (changing
+it would change every stochastic result), so a stale Numba cache cannot arise from it.
+"""
+import numpy as np
+from numba import njit, prange
+
+from ..config import PARALLEL, SCALAR
+from .convert import rand_top
+
+_SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
+
+
+@njit(**SCALAR)
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@njit(**SCALAR)
+def _split(a):
+    c = _SPLIT * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+@njit(**SCALAR)
+def _two_prod(a, b):
+    """(p, e) with p + e == a * b exactly (no FMA; exact away from overflow and underflow)."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+@njit(**SCALAR)
+def _sign(v):
+    return np.int64(1) if v > 0 else (np.int64(-1) if v < 0 else np.int64(0))
+
+
+@njit(cache=True, fastmath=False)
+def sign_of_sum(t):
+    """Exact sign of the sum of the doubles in ``t`` (Shewchuk's Grow-Expansion: the
+    components stay non-overlapping, so the largest non-zero one has the sum's sign)."""
+    n = t.size
+    e = np.zeros(n)
+    m = 0
+    for j in range(n):
+        q = t[j]
+        for i in range(m):
+            q, h = _two_sum(q, e[i])
+            e[i] = h
+        e[m] = q
+        m += 1
+    for i in range(m - 1, -1, -1):
+        if e[i] != 0:
+            return _sign(e[i])
+    return np.int64(0)
+
+
+@njit(cache=True, fastmath=False)
+def _exact_cmp(x, S, hi, lo):
+    """Sign of x / S - (hi + lo), for S > 0, where fl64(x / S) == hi."""
+    if S == 1.0:
+        return -_sign(lo)
+    p1, p2 = _two_prod(hi, S)
+    p3, p4 = _two_prod(lo, S)
+    t = np.empty(4)
+    t[0] = x - p1  # exact: x is within a factor 2 of p1 (Sterbenz)
+    t[1] = -p2
+    t[2] = -p3
+    t[3] = -p4
+    return sign_of_sum(t)
+
+
+@njit(**SCALAR)
+def _count(x, S, q, hi, lo, tie, neg):
+    """How many thresholds y = x / S passes (q = fl64(x / S), not NaN)."""
+    m = hi.size
+    lo_i = 0
+    top = m
+    while lo_i < top:  # first k with hi[k] >= q
+        mid = (lo_i + top) >> 1
+        if hi[mid] < q:
+            lo_i = mid + 1
+        else:
+            top = mid
+    k = lo_i
+    if k < m and hi[k] == q:
+        s = _exact_cmp(x, S, hi[k], lo[k])
+        if s > 0 or (s == 0 and (tie[k] == 1 or (tie[k] == 2 and not neg))):
+            k += 1
+    return k
+
+
+@njit(**SCALAR)
+def _stochastic(x, S, q, lv, i, r, R):
+    """i + 1 with probability (y - a) / (b - a), a = lv[i] < y < b = lv[i + 1], y = x / S."""
+    a = lv[i]
+    b = lv[i + 1]
+    v = (q - a) / (b - a) * R
+    margin = R * 2.0 ** -45 * (abs(q) + abs(a) + abs(b)) / (b - a) + 2.0 ** -40
+    rf = np.float64(r)
+    if rf < v - margin:
+        return i + 1
+    if rf > v + margin:
+        return i
+    # exact: sign((x - a*S) * R - r*S * (b - a))
+    wh, wl = _two_sum(b, -a)
+    rs = rf * S  # r < 2**29, S has 24 bits: exact
+    t = np.empty(6)
+    t[0] = x * R
+    t[1] = -(a * S) * R  # a and S have 24 bits each: exact
+    p, e = _two_prod(rs, wh)
+    t[2] = -p
+    t[3] = -e
+    p, e = _two_prod(rs, wl)
+    t[4] = -p
+    t[5] = -e
+    return i + 1 if sign_of_sum(t) > 0 else i
+
+
+@njit(**SCALAR)
+def _index(x, S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index, r, R):
+    """Level index of y = x / S under ``mode`` (0/1 nearest via hi/lo/tie, 2 toward zero,
+    3 down, 4 up, 6 stochastic). ``d*``: the thresholds of rounding down (levels 1..n-1),
+    ``u*``: of rounding up (levels 0..n-2)."""
+    q = x / S
+    if q != q:
+        return nan_index
+    neg = np.int64(np.float64(x).view(np.int64)) < 0
+    if mode <= 1:
+        return _count(x, S, q, hi, lo, tie, neg)
+    if mode == 3 or (mode == 2 and not neg):
+        return _count(x, S, q, dhi, dlo, dtie, neg)
+    if mode == 4 or mode == 2:
+        return _count(x, S, q, uhi, ulo, utie, neg)
+    # stochastic: i with lv[i] <= y < lv[i + 1]
+    i = _count(x, S, q, dhi, dlo, dtie, neg)
+    n = lv.size
+    if i == n - 1:
+        return i
+    if q < lv[0] or (q == lv[0] and _exact_cmp(x, S, lv[0], 0.0) <= 0):
+        return np.int64(0)  # y <= lv[0]
+    if q == lv[i] and _exact_cmp(x, S, lv[i], 0.0) == 0:
+        return i
+    return _stochastic(x, S, q, lv, i, r, R)
+
+
+@njit(**PARALLEL)
+def quantile_encode(src, codes, vals, out, code_of, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
+                    nan_index, key, base, rbits, rand, use_rand, fused):
+    """Codes (``code_of[index]``) of float data ``src`` (float32 or float64); with ``fused``,
+    the level values ``vals[index]`` into ``out`` instead."""
+    R = np.float64(2.0) ** rbits
+    for i in prange(src.size):
+        r = np.int64(0)
+        if mode == 6:
+            r = np.int64(rand[i]) if use_rand else rand_top(key, base + i, rbits)
+        k = _index(np.float64(src[i]), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index, r, R)
+        if fused:
+            out[i] = vals[k]
+        else:
+            codes[i] = code_of[k]
+
+
+@njit(**SCALAR)
+def _span(t, nb, ncols, block):
+    r = t // nb
+    start = r * ncols + (t - r * nb) * block
+    return start, min(start + block, (r + 1) * ncols)
+
+
+@njit(**PARALLEL)
+def scaled_quantile_encode(src, codes, scales, out, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
+                           ulo, utie, nan_index, ncols, block, key, base, rbits, fused):
+    """Blocks of float data ``src`` with one float32 scale each: S = fl32(amax), at least
+    2**-149 (the table's largest magnitude is 1); elements are levels of x / S; ``scales``
+    gets S (NaN for a block holding inf or NaN). With ``fused``, ``out`` gets
+    fl64(level * S) (exact: 24-bit levels and scales)."""
+    R = np.float64(2.0) ** rbits
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    for t in prange(nrows * nb):
+        start, end = _span(t, nb, ncols, block)
+        amax = 0.0
+        bad = False
+        for i in range(start, end):
+            a = abs(np.float64(src[i]))
+            if not a < np.inf:
+                bad = True
+            elif a > amax:
+                amax = a
+        if bad:
+            scales[t] = np.nan
+            for i in range(start, end):
+                if fused:
+                    out[i] = np.nan
+                else:
+                    codes[i] = code_of[nan_index]
+            continue
+        S = max(np.float64(np.float32(amax)), 2.0 ** -149)
+        scales[t] = S
+        for i in range(start, end):
+            r = np.int64(0)
+            if mode == 6:
+                r = rand_top(key, base + i, rbits)
+            k = _index(np.float64(src[i]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
+                       r, R)
+            if fused:
+                out[i] = lvals[k] * S
+            else:
+                codes[i] = code_of[k]
+
+
+@njit(**PARALLEL)
+def scaled_quantile_decode(codes, scales, out, value_of, ncols, block):
+    """fl64(level * S) per element (exact); NaN where the block's scale is NaN."""
+    nb = (ncols + block - 1) // block
+    for i in prange(codes.size):
+        r = i // ncols
+        S = scales[r * nb + (i - r * ncols) // block]
+        out[i] = value_of[codes[i]] * S
+
+
+@njit(**SCALAR)
+def _bnb_index(y, thr):
+    """#{thr[k] < y}: torch.bucketize(y, thr) for sorted float32 thresholds (NaN: all)."""
+    if y != y:
+        return thr.size
+    lo_i = 0
+    top = thr.size
+    while lo_i < top:
+        mid = (lo_i + top) >> 1
+        if thr[mid] < y:
+            lo_i = mid + 1
+        else:
+            top = mid
+    return lo_i
+
+
+@njit(**PARALLEL)
+def scaled_absmax_encode(src, codes, scales, out, code_of, vals32, thr, ncols, block, nan_index, fused):
+    """bitsandbytes blockwise quantization of float32 ``src``: absmax per block (float32
+    bits into ``scales``), y = clamp(fl32(x * fl32(1 / max(absmax, 1e-38))), -1, 1) (a short
+    block: y = clamp(fl32(x / absmax'), -1, 1) with absmax' = max(absmax, 1e-38) stored),
+    index = #{thr < y}. A block holding inf or NaN gets a NaN scale. With ``fused``, ``out``
+    gets fl32(level * absmax)."""
+    nb = (ncols + block - 1) // block
+    nrows = src.size // ncols if ncols > 0 else 0
+    one = np.float32(1.0)
+    tiny = np.float32(1e-38)
+    for t in prange(nrows * nb):
+        start, end = _span(t, nb, ncols, block)
+        amax = np.float32(0.0)
+        bad = False
+        for i in range(start, end):
+            a = abs(src[i])
+            if not a < np.inf:
+                bad = True
+            elif a > amax:
+                amax = a
+        if bad:
+            scales[t] = np.uint32(0x7FC00000)
+            for i in range(start, end):
+                if fused:
+                    out[i] = np.float32(np.nan)
+                else:
+                    codes[i] = code_of[nan_index]
+            continue
+        short = end - start < block  # torch backend: the tail block divides by the clamped absmax
+        if short:
+            amax = max(amax, tiny)
+        scales[t] = np.float32(amax).view(np.uint32)
+        rcp = one / max(amax, tiny)
+        for i in range(start, end):
+            y = src[i] / amax if short else src[i] * rcp
+            y = min(max(y, -one), one)
+            k = _bnb_index(y, thr)
+            if fused:
+                out[i] = vals32[k] * amax
+            else:
+                codes[i] = code_of[k]
+
+
+@njit(**PARALLEL)
+def scaled_absmax_decode(codes, absmax, out, value_of32, ncols, block):
+    """fl32(level * absmax) per element (the bitsandbytes dequantization)."""
+    nb = (ncols + block - 1) // block
+    for i in prange(codes.size):
+        r = i // ncols
+        out[i] = value_of32[codes[i]] * absmax[r * nb + (i - r * ncols) // block]
