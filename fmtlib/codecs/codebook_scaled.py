@@ -77,7 +77,7 @@ def double_quantize(absmax: np.ndarray, offset: float | None = None, block: int 
 
     >>> c, s, off = double_quantize(np.array([1.0, 2.0, 3.0], np.float32))
     >>> off, c.tolist()
-    (2.0, [1, 127, 255])
+    (2.0, [0, 127, 255])
     """
     a = np.ascontiguousarray(absmax, dtype=np.float32).reshape(-1)
     if a.size and not np.isfinite(a).all():

@@ -94,15 +94,20 @@ def _exact_cmp(x, S, hi, lo):
 def _count(x, S, q, hi, lo, tie, neg):
     """How many thresholds y = x / S passes (q = fl64(x / S), not NaN)."""
     m = hi.size
-    lo_i = 0
-    top = m
-    while lo_i < top:  # first k with hi[k] >= q
-        mid = (lo_i + top) >> 1
-        if hi[mid] < q:
-            lo_i = mid + 1
-        else:
-            top = mid
-    k = lo_i
+    if m <= 16:  # small tables: a branch-free count
+        k = 0
+        for j in range(m):
+            k += hi[j] < q
+    else:
+        lo_i = 0
+        top = m
+        while lo_i < top:  # first k with hi[k] >= q
+            mid = (lo_i + top) >> 1
+            if hi[mid] < q:
+                lo_i = mid + 1
+            else:
+                top = mid
+        k = lo_i
     if k < m and hi[k] == q:
         s = _exact_cmp(x, S, hi[k], lo[k])
         if s > 0 or (s == 0 and (tie[k] == 1 or (tie[k] == 2 and not neg))):
@@ -245,6 +250,11 @@ def _bnb_index(y, thr):
     """#{thr[k] < y}: torch.bucketize(y, thr) for sorted float32 thresholds (NaN: all)."""
     if y != y:
         return thr.size
+    if thr.size <= 16:
+        k = 0
+        for j in range(thr.size):
+            k += thr[j] < y
+        return k
     lo_i = 0
     top = thr.size
     while lo_i < top:
