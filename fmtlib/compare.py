@@ -20,7 +20,9 @@ from . import metrics
 
 #: the default shoot-out (NF4 and SDR join when their codecs land)
 DEFAULT_FORMATS = ["fp16", "bf16", "e5m2", "e4m3fn", "e3m2", "e2m3", "e2m1", "int8", "int4", "mxfp8", "mxfp6",
-                   "mxfp4", "nvfp4"]
+                   "mxfp4", "nvfp4", "nf4"]
+#: code books that get bitsandbytes' blockwise absmax scale (block 64) in the shoot-out
+_BLOCKWISE = {"nf4", "nf4_bnb", "fp4_bnb", "nf3", "nf5"}
 #: element formats that get a per-channel fp32 absmax scale in the shoot-out
 _SCALED = {"e5m2", "e4m3fn", "e4m3", "e3m2", "e2m3", "e2m1", "e3m4", "e4m3fnuz", "e5m2fnuz"}
 
@@ -61,13 +63,16 @@ def embedded_tensors(rows: int = 512, cols: int = 1024, seed: int = 0) -> dict[s
 
 def codec_for(name):
     """The codec a shoot-out name stands for: minifloats below 16 bits and integers get a
-    per-channel (last axis) fp32 absmax scale; MX, NVFP4 and 16-bit floats are themselves.
+    per-channel (last axis) fp32 absmax scale; code books (nf4, nf3, ...) bitsandbytes'
+    blockwise absmax scale over blocks of 64; MX, NVFP4 and 16-bit floats are themselves.
     A codec or a config dict is used as it is."""
     from .codecs import Scaled
     from .registry import get
 
     if isinstance(name, str) and (name.lower() in _SCALED or name.lower().lstrip("u").startswith("int")):
         return Scaled(get(name), "fp32", block=None)
+    if isinstance(name, str) and name.lower() in _BLOCKWISE:
+        return Scaled(get(name), "absmax", block=64)
     return get(name)
 
 
