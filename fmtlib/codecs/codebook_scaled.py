@@ -64,8 +64,21 @@ def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: 
     out = np.empty(x32.shape if fused else (1,), dtype=np.float32)
     vals32 = np.asarray(q.levels, dtype=np.float32)
     K.scaled_absmax_encode(x32.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1), T["code_of"],
-                           vals32, thr, ncols, block, T["nan_index"], fused)
+                           vals32, thr, _threshold_lut(q, thr), ncols, block, T["nan_index"], fused)
     return codes, scales, (out if fused else None)
+
+
+def _threshold_lut(q: Quantile, thr: np.ndarray) -> np.ndarray:
+    """#{thr < y} per float32 top-16-bit prefix of y where the prefix shares one count, else -1."""
+    cache = q.__dict__.setdefault("_absmax_luts", {})
+    key = thr.tobytes()
+    if key not in cache:
+        p = np.arange(1 << 16, dtype=np.uint32) << 16
+        a = np.searchsorted(thr, p.view(np.float32), side="left")
+        b = np.searchsorted(thr, (p | 0xFFFF).view(np.float32), side="left")
+        ok = (a == b) & ((p >> 23 & 0xFF) != 0xFF)  # the count is monotonic: equal ends, one count
+        cache[key] = np.where(ok, a, -1).astype(np.int16)
+    return cache[key]
 
 
 def double_quantize(absmax: np.ndarray, offset: float | None = None, block: int = DOUBLE_QUANT_BLOCK):

@@ -291,6 +291,27 @@ class Quantile(Codec):
         self.__dict__["_k"] = cache
         return cache
 
+    def _lut(self, mode: int) -> np.ndarray:
+        """Level index per float32 top-16-bit prefix where the whole prefix shares one (-1
+        elsewhere, and for inf/NaN prefixes), for a deterministic ``mode``; built once."""
+        key = f"_lut{mode}"
+        if key not in self.__dict__:
+            from ..kernels.cpu import codebook as K
+
+            T = self._tables()
+            tie = T["tie_away"] if mode == int(Rounding.NEAREST_AWAY) else T["tie"]
+            p = np.arange(1 << 16, dtype=np.uint32) << 16
+            ends = []
+            for bits in (p, p | 0xFFFF):
+                idx = np.empty(bits.size, dtype=np.int64)
+                K.quantile_encode(bits.view(np.float32), idx, idx[:0], idx, np.arange(len(self.levels)), mode,
+                                  T["lv"], T["hi"], T["lo"], tie, T["dhi"], T["dlo"], T["dtie"], T["uhi"], T["ulo"],
+                                  T["utie"], T["nan_index"], np.uint64(0), 0, 1, np.zeros(1, np.int64), False, False)
+                ends.append(idx)
+            finite = (p >> 23 & 0xFF) != 0xFF
+            self.__dict__[key] = np.where((ends[0] == ends[1]) & finite, ends[0], -1).astype(np.int16)
+        return self.__dict__[key]
+
     def _mode_id(self, rounding) -> int:
         mode = self.rounding if rounding is None else Rounding.parse(rounding)
         if mode not in MODES:
@@ -346,8 +367,14 @@ class Quantile(Codec):
         direct = x.dtype in (np.float32, np.float64)
         dummy = np.zeros(1, dtype=np.int64)
         step = flat.size if direct else _CHUNK
+        lut = self._lut(mode) if mode != int(Rounding.STOCHASTIC) and x.dtype != np.float64 else None
         for c in range(0, flat.size, max(step, 1)):
             src = flat[c:c + step] if direct else flat[c:c + step].astype(np.float32)
+            if lut is not None:
+                K.quantile_encode_lut(src, dst[c:c + step], vals, dst[c:c + step], T["code_of"], lut, mode, T["lv"],
+                                      T["hi"], T["lo"], tie, T["dhi"], T["dlo"], T["dtie"], T["uhi"], T["ulo"],
+                                      T["utie"], T["nan_index"], fused)
+                continue
             K.quantile_encode(src, dst[c:c + step], vals, dst[c:c + step], T["code_of"], mode, T["lv"], T["hi"],
                               T["lo"], tie, T["dhi"], T["dlo"], T["dtie"], T["uhi"], T["ulo"], T["utie"],
                               T["nan_index"], np.uint64(key), int(index_offset) + c, rbits,

@@ -186,6 +186,25 @@ def quantile_encode(src, codes, vals, out, code_of, mode, lv, hi, lo, tie, dhi, 
             codes[i] = code_of[k]
 
 
+@njit(**PARALLEL)
+def quantile_encode_lut(src, codes, vals, out, code_of, lut, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
+                        nan_index, fused):
+    """:func:`quantile_encode` for float32 ``src`` in a deterministic mode, by a look-up on
+    the top 16 bits (sign, exponent, 7 mantissa bits): ``lut[p]`` is the level index of every
+    float32 with prefix p where they all share one (quantization is monotonic, so the two
+    ends of the prefix's interval decide), else -1 and the element takes :func:`_index`."""
+    for i in prange(src.size):
+        x = src[i]
+        k = np.int64(lut[np.int64(np.float32(x).view(np.uint32)) >> 16])
+        if k < 0:
+            k = _index(np.float64(x), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
+                       np.int64(0), 1.0)
+        if fused:
+            out[i] = vals[k]
+        else:
+            codes[i] = code_of[k]
+
+
 @njit(**SCALAR)
 def _span(t, nb, ncols, block):
     r = t // nb
@@ -267,11 +286,12 @@ def _bnb_index(y, thr):
 
 
 @njit(**PARALLEL)
-def scaled_absmax_encode(src, codes, scales, out, code_of, vals32, thr, ncols, block, nan_index, fused):
+def scaled_absmax_encode(src, codes, scales, out, code_of, vals32, thr, lut, ncols, block, nan_index, fused):
     """bitsandbytes blockwise quantization of float32 ``src``: absmax per block (float32
     bits into ``scales``), y = clamp(fl32(x * fl32(1 / max(absmax, 1e-38))), -1, 1) (a short
     block: y = clamp(fl32(x / absmax'), -1, 1) with absmax' = max(absmax, 1e-38) stored),
-    index = #{thr < y}. A block holding inf or NaN gets a NaN scale. With ``fused``, ``out``
+    index = #{thr < y} (from ``lut`` on y's top 16 bits where it holds one index, as in
+    :func:`quantile_encode_lut`). A block holding inf or NaN gets a NaN scale. With ``fused``, ``out``
     gets fl32(level * absmax)."""
     nb = (ncols + block - 1) // block
     nrows = src.size // ncols if ncols > 0 else 0
@@ -303,7 +323,9 @@ def scaled_absmax_encode(src, codes, scales, out, code_of, vals32, thr, ncols, b
         for i in range(start, end):
             y = src[i] / amax if short else src[i] * rcp
             y = min(max(y, -one), one)
-            k = _bnb_index(y, thr)
+            k = np.int64(lut[np.int64(np.float32(y).view(np.uint32)) >> 16])
+            if k < 0:
+                k = _bnb_index(y, thr)
             if fused:
                 out[i] = vals32[k] * amax
             else:
