@@ -4,17 +4,18 @@
 >>> fmtlib.FP("e2m1").quantize(np.array([0.2, 1.3, 5.1], dtype=np.float32))
 array([0. , 1.5, 6. ], dtype=float32)
 """
-from . import metrics, packing
+from . import metrics, packing, sdr
 from .catalog import parse_format as get_format
 from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Packed, Quantile, Scaled
 from .formats import FloatFormat
 from .integers import IntFormat
 from .registry import from_config, get
 from .rounding import Overflow, Rounding
+from .sdr import SDR, QRazor
 from .search import format_search
 from .transforms import Chain, Clip, Hadamard
 
 __version__ = "0.1.0"
 
-__all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
-           "metrics", "packing", "__version__"]
+__all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "SDR", "QRazor", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
+           "metrics", "packing", "sdr", "__version__"]

@@ -20,7 +20,7 @@ from . import metrics
 
 #: the default shoot-out (NF4 and SDR join when their codecs land)
 DEFAULT_FORMATS = ["fp16", "bf16", "e5m2", "e4m3fn", "e3m2", "e2m3", "e2m1", "int8", "int4", "mxfp8", "mxfp6",
-                   "mxfp4", "nvfp4", "nf4"]
+                   "mxfp4", "nvfp4", "nf4", "sdr"]
 #: code books that get bitsandbytes' blockwise absmax scale (block 64) in the shoot-out
 _BLOCKWISE = {"nf4", "nf4_bnb", "fp4_bnb", "nf3", "nf5"}
 #: element formats that get a per-channel fp32 absmax scale in the shoot-out
@@ -64,7 +64,8 @@ def embedded_tensors(rows: int = 512, cols: int = 1024, seed: int = 0) -> dict[s
 def codec_for(name):
     """The codec a shoot-out name stands for: minifloats below 16 bits and integers get a
     per-channel (last axis) fp32 absmax scale; code books (nf4, nf3, ...) bitsandbytes'
-    blockwise absmax scale over blocks of 64; MX, NVFP4 and 16-bit floats are themselves.
+    blockwise absmax scale over blocks of 64; ``sdr`` is QRazor (per-tensor int8 razored to
+    sign + 3 bits in groups of 16); MX, NVFP4 and 16-bit floats are themselves.
     A codec or a config dict is used as it is."""
     from .codecs import Scaled
     from .registry import get
@@ -73,6 +74,10 @@ def codec_for(name):
         return Scaled(get(name), "fp32", block=None)
     if isinstance(name, str) and name.lower() in _BLOCKWISE:
         return Scaled(get(name), "absmax", block=64)
+    if isinstance(name, str) and name.lower() == "sdr":   # QRazor: per-tensor int8, razored to 4-bit codes
+        from .sdr import QRazor
+
+        return QRazor()
     return get(name)
 
 
@@ -80,14 +85,19 @@ def _bits(codec, x: np.ndarray) -> float:
     """Storage bits per element, the scales (and a global scale) included."""
     from .codecs.blocked import BlockCodec
 
+    if hasattr(codec, "storage_bits"):      # QRazor: codes, group flags and the scales
+        return codec.storage_bits(x.shape) / max(1, x.size)
     if not isinstance(codec, BlockCodec):
-        return float(codec.format.bits)
+        return float(codec.format.bits if hasattr(codec, "format") else codec.bits)
     if getattr(codec, "axis", -1) is None:   # one scale for the tensor
         nscales = 1
     else:                                    # one per block along the axis (a short last block counts)
         ncols = x.shape[codec._axis(x.ndim)]
         nscales = x.size // max(1, ncols) * -(-ncols // codec._record_block(ncols))
-    total = x.size * codec.element.bits + nscales * codec.scale_format.bits
+    if getattr(codec, "double_quant", False):   # 8-bit scale codes, a float32 per 256 of them, the offset
+        total = x.size * codec.element_bits + nscales * 8 + -(-nscales // 256) * 32 + 32
+        return total / max(1, x.size)
+    total = x.size * codec.element_bits + nscales * codec.scale_format.bits
     total += 32 if getattr(codec, "global_scale", False) else 0   # the float32 tensor scale
     return total / max(1, x.size)
 

@@ -16,7 +16,7 @@ def get(spec: "str | dict | Codec") -> Codec:
     """A codec from a name, a config dict, or a codec (returned as is). Names: any FP format
     (``"e2m1"``, ``"bf16"``), MX formats (``"mxfp4"``, ``"mxint8"``), ``"nvfp4"``,
     integers ``"int8"``/``"uint4"``, and code books ``"nf4"``, ``"nf3"``, ``"nf4_bnb"``,
-    ``"fp4_bnb"``, ``"dynamic8"``.
+    ``"fp4_bnb"``, ``"dynamic8"``, and ``"qrazor"`` (QRazor: int8 razored to 4-bit codes).
 
     >>> get("mxfp4"), get("int4")
     (MX('mxfp4_e2m1'), Int(4))
@@ -48,11 +48,15 @@ def _from_name(name: str) -> Codec:
     book = _codebook(key)
     if book is not None:
         return book
+    if key == "qrazor":
+        from .sdr import QRazor
+
+        return QRazor()
     try:
         return FP(name)
     except ValueError as e:
         raise ValueError(f"{e}; codec names also take {', '.join(list(MX_ELEMENTS) + list(_MX_ALIASES))}, nvfp4, "
-                         "int<k>, uint<k>, nf<k>, nf4_bnb, fp4_bnb, dynamic8") from None
+                         "int<k>, uint<k>, nf<k>, nf4_bnb, fp4_bnb, dynamic8, qrazor") from None
 
 
 def _codebook(key: str):

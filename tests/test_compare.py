@@ -43,7 +43,7 @@ def test_codec_for_and_sorting():
     assert by_sqnr[0].format == "fp16" and [r.tensor for r in by_sqnr][::3] == list(small())
     with pytest.raises(ValueError, match="sort key"):
         sort_rows(rows, "colour")
-    assert len(DEFAULT_FORMATS) == 14 and "nf4" in DEFAULT_FORMATS
+    assert len(DEFAULT_FORMATS) == 15 and {"nf4", "sdr"} <= set(DEFAULT_FORMATS)
 
 
 def test_embedded_tensors_are_deterministic_and_realistic():
