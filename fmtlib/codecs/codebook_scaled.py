@@ -134,7 +134,7 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out):
         fuse = fused and not codec.double_quant and x.dtype in (np.float32, np.float64)
         codes, scales, vals = _absmax_encode(x32, q, ncols, block, fuse)
         if fuse:
-            return _deliver(out, x, restore(vals).astype(x.dtype))
+            return _deliver(out, x, restore(vals).astype(x.dtype, copy=False))
         enc = _record(codec, codes, scales, axis, block, x.shape)
         return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
     mode_id = q._mode_id(rounding)
@@ -167,8 +167,12 @@ def _record(codec, codes, scales, axis, block, shape) -> Encoded:
 
 
 def _deliver(out, x, values: np.ndarray) -> np.ndarray:
+    """``values`` (a buffer of ours, never x) itself when no ``out`` is given and it is
+    C-contiguous with x's dtype and shape; else ``out`` (checked) filled with it."""
     from .._arrays import check_out
 
+    if out is None and values.dtype == x.dtype and values.flags.c_contiguous and values.shape == x.shape:
+        return values
     o = check_out(out, x, x.dtype)
     np.copyto(o, values)
     return o
@@ -199,7 +203,7 @@ def decode(codec, enc: Encoded, dtype) -> np.ndarray:
         out = np.empty(cm.shape, dtype=np.float32)
         K.scaled_absmax_decode(cflat, scales32.reshape(-1), out.reshape(-1), q.value_table(np.float32), ncols,
                                enc.block)
-        vals = out.astype(dt)  # bitsandbytes: float32 product, then .to(dtype)
+        vals = out.astype(dt, copy=False)  # bitsandbytes: float32 product, then .to(dtype)
     else:
         wide = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
         out = np.empty(cm.shape, dtype=wide)
