@@ -201,8 +201,8 @@ def decode(codec, enc: Encoded, dtype) -> np.ndarray:
     cflat = np.ascontiguousarray(cm).reshape(-1)
     if codec.scale_mode == "absmax":
         out = np.empty(cm.shape, dtype=np.float32)
-        K.scaled_absmax_decode(cflat, scales32.reshape(-1), out.reshape(-1), q.value_table(np.float32), ncols,
-                               enc.block)
+        K.scaled_quantile_decode(cflat, scales32.reshape(-1), out.reshape(-1), q.value_table(np.float32), ncols,
+                                 enc.block)
         vals = out.astype(dt, copy=False)  # bitsandbytes: float32 product, then .to(dtype)
     else:
         wide = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)

@@ -256,7 +256,9 @@ def scaled_quantile_encode(src, codes, scales, out, code_of, lvals, mode, lv, hi
 
 @njit(**PARALLEL)
 def scaled_quantile_decode(codes, scales, out, value_of, ncols, block):
-    """fl64(level * S) per element (exact); NaN where the block's scale is NaN."""
+    """level * S per element in the arithmetic of the tables' dtype: float64 ``value_of``
+    gives the exact product (24-bit levels and scales), float32 ``value_of`` and ``scales``
+    the bitsandbytes dequantization fl32(level * absmax). NaN scales give NaN."""
     nb = (ncols + block - 1) // block
     for i in prange(codes.size):
         r = i // ncols
@@ -330,12 +332,3 @@ def scaled_absmax_encode(src, codes, scales, out, code_of, vals32, thr, lut, nco
                 out[i] = vals32[k] * amax
             else:
                 codes[i] = code_of[k]
-
-
-@njit(**PARALLEL)
-def scaled_absmax_decode(codes, absmax, out, value_of32, ncols, block):
-    """fl32(level * absmax) per element (the bitsandbytes dequantization)."""
-    nb = (ncols + block - 1) // block
-    for i in prange(codes.size):
-        r = i // ncols
-        out[i] = value_of32[codes[i]] * absmax[r * nb + (i - r * ncols) // block]
