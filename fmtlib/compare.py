@@ -18,7 +18,7 @@ import numpy as np
 
 from . import metrics
 
-#: the default shoot-out (NF4 and SDR join when their codecs land)
+#: the default shoot-out
 DEFAULT_FORMATS = ["fp16", "bf16", "e5m2", "e4m3fn", "e3m2", "e2m3", "e2m1", "int8", "int4", "mxfp8", "mxfp6",
                    "mxfp4", "nvfp4", "nf4", "sdr"]
 #: code books that get bitsandbytes' blockwise absmax scale (block 64) in the shoot-out

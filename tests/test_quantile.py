@@ -283,6 +283,10 @@ def test_double_quant():
     assert c.bits_per_element == 4 + 8 / 64 + 32 / (64 * 256)
     p = c.pack(x, layout="fp4x2_hi")
     np.testing.assert_array_equal(c.unpack(p), vals)
+    y = x.copy()
+    y[5] = np.nan
+    with pytest.raises(ValueError, match="has no NaN"):
+        c.encode(y)
     with pytest.raises(ValueError, match="record is .*:dq"):
         Scaled(Quantile.nf4("bitsandbytes"), "absmax", block=64).decode(e)
 
@@ -354,3 +358,18 @@ def test_against_bitsandbytes(quant_type, n, dtype):
     d = (state.absmax.numpy() - np.float32(off)) / ss.view(np.float32).repeat(256)[:codes.size]
     near = np.abs(d[:, None] - np.float32(bnb_thresholds(Quantile.dynamic().levels))[None]).min(1) < 2.0 ** -14
     np.testing.assert_array_equal(codes[~near], st2.absmax.numpy()[~near])
+
+
+@pytest.mark.parametrize("codec", [Quantile.nf4(), Quantile.nf4(rounding="stochastic"), Quantile.dynamic(),
+                                   Scaled(Quantile.nf4(), "fp32", block=32),
+                                   Scaled(Quantile.nf4("bitsandbytes"), "absmax", block=64, double_quant=True)],
+                         ids=repr)
+def test_golden_vectors(codec, tmp_path):
+    from fmtlib.testing import load_vectors, save_vectors, verify_vectors
+
+    v = load_vectors(save_vectors(tmp_path, codec))
+    verify_vectors(v)
+    if getattr(codec, "double_quant", False):
+        assert {"scale_scales", "scale_offset"} <= set(v.arrays)
+    dec = v["decoded"]
+    assert dec.shape == v["input"].shape and np.isfinite(dec[v["case"] != 0] if dec.ndim == 1 else dec).any()

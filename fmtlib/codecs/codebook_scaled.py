@@ -94,7 +94,8 @@ def double_quantize(absmax: np.ndarray, offset: float | None = None, block: int 
     """
     a = np.ascontiguousarray(absmax, dtype=np.float32).reshape(-1)
     if a.size and not np.isfinite(a).all():
-        raise ValueError("double quantization needs finite block scales")
+        raise ValueError("double quantization needs finite block scales: a block holds inf or NaN, and the "
+                         "8-bit dynamic map that stores the scales has no NaN")
     off = (_f32_mean(a) if a.size else 0.0) if offset is None else float(np.float32(offset))
     d = (a - np.float32(off)).astype(np.float32)
     codes, scales, _ = _absmax_encode(d.reshape(1, -1), Quantile.dynamic(), d.size, block, False)

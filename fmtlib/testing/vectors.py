@@ -56,10 +56,13 @@ def _runs(codec) -> list[np.ndarray]:
     """Runs of consecutive finite non-negative values of an element codec (all of them up to 12
     bits; for wider formats the bottom of the range, the binade around 1.0 and the top), or
     of a block codec's elements at scale 1. Midpoints are taken within a run."""
-    from ..codecs import FP, Int, MX
+    from ..codecs import FP, Int, MX, Quantile
     from ..codecs.mx import _MXINT8_SHIFT
     from ..formats import FloatFormat
 
+    book = codec.element if _is_block(codec) else codec
+    if isinstance(book, Quantile):   # code books: their levels (as magnitudes, both signs are probed)
+        return [_sorted_abs(np.array(book.levels))]
     if _is_block(codec):
         elem = codec.element
         if isinstance(elem, FloatFormat):
@@ -130,9 +133,10 @@ def _block_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
                 r = np.resize(grid[at: at + width], width) * sign
                 r[:: codec.block or width] = emax * sign
                 add(r, "value" if grid is vals else "midpoint")
-    r = rng.standard_normal(width)
-    r[1], r[width // 2] = math.nan, math.inf
-    add(r, "special")
+    if not getattr(codec, "double_quant", False):   # double-quantized scales have no NaN
+        r = rng.standard_normal(width)
+        r[1], r[width // 2] = math.nan, math.inf
+        add(r, "special")
     add(rng.standard_normal(width) * 2.0**-140, "tiny_block")
     add(rng.standard_normal(width) * 2.0**120, "huge_block")
     add(rng.standard_normal(width) * 2.0**-20, "tiny_block")
@@ -157,7 +161,7 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
     opts = {"rounding": mode}
     if mode is Rounding.STOCHASTIC:
         opts["seed"] = seed
-    bits = codec.element.bits if block else codec.format.bits
+    bits = codec.element_bits if block else getattr(codec, "format", codec).bits
     lay = packing.get_layout(layout, bits)
     if block:
         x, case = _block_inputs(codec, n_random, rng)
@@ -170,9 +174,12 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
                   "decoded": codec.decode(enc, np.float32)}
         if scale_layout != "row_major":
             arrays["scales_packed"] = p.scales
+        if enc.scale_scales is not None:   # double quantization: the scales' own scales and offset
+            arrays["scale_scales"] = enc.scale_scales
+            arrays["scale_offset"] = np.array([enc.scale_offset], dtype=np.float32)
     else:
         x, case = _element_inputs(codec, n_random, rng)
-        dt = np.float64 if codec.format.bits >= 32 else np.float32
+        dt = np.float64 if getattr(codec, "format", codec).bits >= 32 else np.float32
         with np.errstate(over="ignore"):
             xd = x.astype(dt).astype(np.float64)
         rand = (case == _CASE["random"]) & np.isfinite(xd)   # random inputs: rounded to the dtype
@@ -202,7 +209,10 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
 
 
 def default_name(codec, manifest: dict) -> str:
-    fmt = codec.name if _is_block(codec) else getattr(codec.format, "name", "") or str(codec.format)
+    if _is_block(codec) or not hasattr(codec, "format"):
+        fmt = getattr(codec, "name", None) or type(codec).__name__.lower()
+    else:
+        fmt = getattr(codec.format, "name", "") or str(codec.format)
     name = f"{fmt}-{manifest['rounding']}-{manifest['layout']['name']}"
     if manifest["scale_layout"] not in (None, "row_major"):
         name += f"-{manifest['scale_layout']}"
