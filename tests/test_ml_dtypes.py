@@ -2,7 +2,7 @@
 
 ml_dtypes is the reference for overflow='ieee'. Known, documented divergences (see
 docs/divergences.md) are excluded by an explicit predicate and checked against the oracle
-instead: ml_dtypes rounds float32 inputs in (2**-127, 1.5 * 2**-127] to e8m0 2**-126, though
+instead: ml_dtypes rounds float32 inputs in (2**-127, 1.5 * 2**-127) to e8m0 2**-126, though
 2**-127 is nearer (it treats e8m0's lowest binade as subnormal); and for float16/bfloat16
 targets it keeps NaN payloads where fmtlib gives the canonical quiet NaN.
 """

@@ -20,11 +20,16 @@ class FP(ElementCodec):
     ``spec`` is a name (``"e2m1"``, ``"e4m3fn"``, ``"bf16"``, any ``"eXmY"`` with
     ``",bias=B"``) or a FloatFormat; keyword fields (``ebits``, ``mbits``, ``bias``,
     ``signed``, ``subnormals``, ``specials``) build or override one.
-    ``rounding``/``overflow`` are the defaults of every call; ``flush_subnormals=True``
-    treats subnormal inputs as zero and flushes subnormal results to zero (FTZ/DAZ).
+    ``rounding``/``overflow`` are the defaults of every call (nearest-even; ``"ieee"``, as
+    ml_dtypes); ``profile`` takes them from a library or instruction set instead
+    (``"torch"``, ``"cuda_satfinite"``, ``"cuda_rz"``/``"cuda_rp"`` for e8m0, ``"ocp"``,
+    ``"ml_dtypes"``; see :mod:`fmtlib.profiles`); ``flush_subnormals=True`` treats
+    subnormal inputs as zero and flushes subnormal results to zero (FTZ/DAZ).
 
     >>> FP("e4m3fn").max
     448.0
+    >>> FP("e4m3fn", profile="cuda_satfinite")
+    FP('e4m3fn', overflow='saturate')
     >>> FP(ebits=3, mbits=0, bias=2).values()[:4]
     array([0. , 0.5, 1. , 2. ])
     """
@@ -41,9 +46,10 @@ class FP(ElementCodec):
         signed: bool | None = None,
         subnormals: bool | None = None,
         specials: str | None = None,
-        rounding: Rounding | str = "nearest_even",
-        overflow: Overflow | str = "ieee",
+        rounding: Rounding | str | None = None,
+        overflow: Overflow | str | None = None,
         flush_subnormals: bool = False,
+        profile: str | None = None,
     ) -> None:
         overrides = {k: v for k, v in dict(bias=bias, signed=signed, subnormals=subnormals,
                                            specials=specials).items() if v is not None}
@@ -60,7 +66,12 @@ class FP(ElementCodec):
             name = canonical_name(fmt)
             if name:
                 fmt = parse_format(name)
-        self._set(fmt, rounding, overflow, flush_subnormals)
+        from ..profiles import fp_options, resolve
+
+        opts = resolve({"rounding": "nearest_even", "overflow": "ieee"},
+                       {"rounding": rounding, "overflow": overflow},
+                       fp_options(profile, fmt) if profile is not None else {})
+        self._set(fmt, opts["rounding"], opts["overflow"], flush_subnormals)
 
     format: FloatFormat
 

@@ -46,13 +46,23 @@ class MX(BlockCodec):
     127 (``rceil``: clamped to 127), makes its scale NaN and the block decodes to NaN. Elements are ``x / scale`` rounded (``rounding``,
     nearest-even by default; ``stochastic`` keyed by the global element index) with
     saturation. MXINT8 saturates to +-127/64 and never writes code 0x80; it decodes 0x80 as -2.
+    ``profile`` picks the scale rule of an ecosystem: ``"ocp"``/``"torchao"`` floor,
+    ``"nvidia"``/``"transformer_engine"`` rceil, ``"torchao_even"``, ``"torchao_ceil"``
+    (:mod:`fmtlib.profiles`); an explicit ``scale_rule`` wins.
     """
 
     codec_id = "mx"
 
     def __init__(self, name: str = "mxfp4", *, block: int = 32, axis: int = -1,
-                 rounding: Rounding | str = "nearest_even", scale_rule: str = "floor") -> None:
+                 rounding: Rounding | str = "nearest_even", scale_rule: str | None = None,
+                 profile: str | None = None) -> None:
         from ..integers import IntFormat
+        from ..profiles import mx_options
+
+        if scale_rule is None:
+            scale_rule = mx_options(profile)["scale_rule"] if profile is not None else "floor"
+        elif profile is not None:
+            mx_options(profile)  # an unknown profile is an error even when scale_rule wins
 
         key = _MX_ALIASES.get(str(name).lower(), str(name).lower())
         if key not in MX_ELEMENTS:
