@@ -2,11 +2,14 @@
 
 ``fmtlib table FORMAT`` prints every code of a format with its bits, value and class;
 ``fmtlib info FORMAT`` prints its finfo numbers; ``fmtlib formats`` lists the catalogue;
-``fmtlib vectors FORMAT -o DIR`` writes golden test vectors.
+``fmtlib vectors FORMAT -o DIR`` writes golden test vectors; ``fmtlib compare`` compares
+formats on tensors; ``fmtlib quantize FILE --format F -o OUT`` quantizes a file's tensors;
+``fmtlib explain FORMAT VALUE`` shows how a value rounds, step by step.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .catalog import aliases, names, parse_format
@@ -123,6 +126,54 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from .explain import explain
+
+    try:
+        value = float(args.value)
+    except ValueError:
+        raise ValueError(f"VALUE must be a number (e.g. 0.3, -1e-3, inf, nan), got {args.value!r}") from None
+    print(explain(args.format, value, args.rounding))
+    return 0
+
+
+def cmd_quantize(args) -> int:
+    import ml_dtypes
+    import numpy as np
+
+    from .compare import codec_for
+    from .tensorio import _is_float, check_writable, read_all, write_tensors
+
+    check_writable(args.out)
+    codec = codec_for(args.format)
+    tensors = read_all(args.file)
+    names = args.tensor or [k for k, v in tensors.items() if _is_float(v)]
+    missing = [n for n in names if n not in tensors]
+    if missing:
+        raise ValueError(f"{args.file} has no tensor {missing[0]!r} (it has: {', '.join(sorted(tensors))})")
+    bad = [n for n in names if not _is_float(tensors[n])]
+    if bad:
+        raise ValueError(f"tensor {bad[0]!r} in {args.file} is {tensors[bad[0]].dtype}, not floating point")
+    if not names:
+        raise ValueError(f"{args.file} holds no floating-point tensor")
+    opts = {}
+    if args.rounding:
+        opts["rounding"] = args.rounding
+    if args.seed is not None:
+        opts["seed"] = args.seed
+    out = dict(tensors)
+    native = (np.float64, np.float32, np.float16, ml_dtypes.bfloat16)
+    for n in names:
+        a = tensors[n]
+        x = a if a.dtype in native else a.astype(np.float32)   # fp8 tensors: quantized in float32
+        out[n] = codec.quantize(np.ascontiguousarray(x), **opts)
+        print(f"{n}: {a.dtype}{list(a.shape)} -> {out[n].dtype}, {codec!r}", file=sys.stderr)
+    meta = {"fmtlib.quantize": json.dumps({"codec": codec.get_config(), "tensors": names, **opts})}
+    write_tensors(args.out, out, meta)
+    print(f"wrote {args.out}: {len(names)} tensor(s) quantized with {args.format}")
+    return 0
+
+
 class _Progress:
     """A one-line progress meter on stderr (tqdm when installed)."""
 
@@ -174,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file", nargs="?", help=".npy, .npz or .safetensors file (default: embedded tensors)")
     c.add_argument("--tensor", action="append", help="tensor name inside FILE (repeatable; default: all float)")
     c.add_argument("--formats", help="comma-separated names (default: fp16,bf16,e5m2,e4m3fn,e3m2,e2m3,e2m1,"
-                                     "int8,int4,mxfp8,mxfp6,mxfp4,nvfp4)")
+                                     "int8,int4,mxfp8,mxfp6,mxfp4,nvfp4,nf4,sdr)")
     c.add_argument("--sort", default="sqnr", choices=["sqnr", "bits", "mse", "name", "none"])
     c.add_argument("--seed", type=int, default=0, help="seed of the embedded tensors")
     out = c.add_mutually_exclusive_group()
@@ -183,6 +234,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--plot", help="write an SQNR-vs-bits chart (PNG; needs matplotlib)")
     c.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     c.set_defaults(func=cmd_compare)
+    e = sub.add_parser("explain", help="how one value rounds into a format, step by step",
+                       description="Show the bits of a value's two neighbours in FORMAT, the midpoint, and the code "
+                                   "every rounding mode picks. Example: fmtlib explain e2m1 0.3; "
+                                   "fmtlib explain e4m3fn 500")
+    e.add_argument("format", help="float format name (e2m1, e4m3fn, bf16, 'e5m6,bias=13', ...)")
+    e.add_argument("value", help="a number (0.3, -1e-3, inf, nan)")
+    e.add_argument("--rounding", default=None, help="show only this rounding mode")
+    e.set_defaults(func=cmd_explain)
+    q = sub.add_parser("quantize", help="quantize the tensors of a file into another file",
+                       description="Read FILE (.npy, .npz, .safetensors), quantize its floating-point tensors with "
+                                   "FORMAT (as fmtlib compare uses it: minifloats and ints with a per-row fp32 "
+                                   "scale, MX/NVFP4/nf4 blockwise) and write the dequantized values, same dtypes, "
+                                   "to OUT (the suffix picks the file type). Example: fmtlib quantize w.safetensors "
+                                   "--format mxfp4 -o w_mxfp4.safetensors")
+    q.add_argument("file", help=".npy, .npz or .safetensors input")
+    q.add_argument("--format", required=True, help="format name (e4m3fn, mxfp4, nvfp4, nf4, int8, ...)")
+    q.add_argument("-o", "--out", required=True, help="output file (.npy, .npz or .safetensors)")
+    q.add_argument("--tensor", action="append", help="tensor to quantize (repeatable; default: all floating)")
+    q.add_argument("--rounding", default=None, help="rounding mode (default: the codec's)")
+    q.add_argument("--seed", type=int, default=None, help="stochastic rounding seed")
+    q.set_defaults(func=cmd_quantize)
     v = sub.add_parser("vectors", help="write golden test vectors (npz + JSON manifest)")
     v.add_argument("format", help="codec name (e2m1, mxfp4, nvfp4, int4, ...) or a JSON codec config")
     v.add_argument("-o", "--out", required=True, help="output directory (created if needed)")
@@ -198,7 +270,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _negative_values_last(argv: list[str]) -> list[str]:
+    """``fmtlib explain e5m2 -inf``: argparse reads "-inf" or "-1e-3" as an option, so a
+    negative number is moved behind "--"."""
+    import re
+
+    if not argv or argv[0] != "explain" or "--" in argv:
+        return argv
+    num = re.compile(r"-(inf|infinity|nan|(\d+\.?\d*|\.\d+)(e[-+]?\d+)?)", re.IGNORECASE)
+    values = [a for a in argv[1:] if num.fullmatch(a)]
+    if not values:
+        return argv
+    rest = list(argv)
+    rest.remove(values[0])
+    return rest + ["--", values[0]]
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = _negative_values_last(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,4 +1,4 @@
-"""Reading tensors from ``.npy``, ``.npz`` and ``.safetensors`` files, with numpy alone.
+"""Reading and writing tensors in ``.npy``, ``.npz`` and ``.safetensors`` files, with numpy alone.
 
 safetensors files are parsed directly (an 8-byte little-endian header length, a JSON header
 of ``{name: {dtype, shape, data_offsets}}``, then the raw little-endian data), so BF16 and
@@ -100,3 +100,70 @@ def read_tensors(path, names: list[str] | None = None) -> dict[str, np.ndarray]:
     if not floats:
         raise ValueError(f"{p} holds no floating-point tensor")
     return floats
+
+
+def write_safetensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+    """Write ``tensors`` (any dtype of :data:`SAFETENSORS_DTYPES`) as a safetensors file:
+    the header JSON padded with spaces to a multiple of 8 bytes, then the C-order data."""
+    to_name = {dt: name for name, dt in SAFETENSORS_DTYPES.items()}
+    header: dict = {"__metadata__": dict(metadata)} if metadata else {}
+    blobs, offset = [], 0
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        dt = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+        if dt not in to_name:
+            raise ValueError(f"tensor {name!r}: dtype {a.dtype} has no safetensors name")
+        b = a.astype(dt, copy=False).tobytes()
+        header[name] = {"dtype": to_name[dt], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for b in blobs:
+            f.write(b)
+
+
+def read_all(path) -> dict[str, np.ndarray]:
+    """Every tensor of a ``.npy``, ``.npz`` or ``.safetensors`` file, floating point or not."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"no such file: {p}")
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        return {p.stem: np.load(p, allow_pickle=False)}
+    if suffix == ".npz":
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    if suffix == ".safetensors":
+        return read_safetensors(p)
+    raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
+
+
+def check_writable(path) -> None:
+    """ValueError unless ``path`` has a suffix :func:`write_tensors` knows."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".npy", ".npz", ".safetensors"):
+        raise ValueError(f"{path}: unknown file type {suffix!r} (write: .npy, .npz, .safetensors)")
+
+
+def write_tensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+    """Write tensors as ``.npy`` (exactly one), ``.npz`` or ``.safetensors`` by the suffix."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    check_writable(p)
+    if suffix in (".npy", ".npz"):
+        odd = [k for k, v in tensors.items() if v.dtype.type.__module__.startswith("ml_dtypes")]
+        if odd:
+            raise ValueError(f"tensor {odd[0]!r} is {tensors[odd[0]].dtype}, which {suffix} files cannot hold "
+                             "(numpy has no bfloat16/float8 dtypes); write .safetensors")
+    if suffix == ".npy":
+        if len(tensors) != 1:
+            raise ValueError(f"{p}: a .npy file holds one tensor, got {len(tensors)}; write .npz or .safetensors")
+        np.save(p, next(iter(tensors.values())), allow_pickle=False)
+    elif suffix == ".npz":
+        np.savez(p, **tensors)
+    else:
+        write_safetensors(p, tensors, metadata)

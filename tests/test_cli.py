@@ -51,3 +51,93 @@ def test_vectors_command_errors(tmp_path, capsys):
     assert "did you mean 'fp4x2'" in capsys.readouterr().err
     assert main(["vectors", "e2m1x", "-o", str(tmp_path)]) == 2
     assert main(["vectors", "e2m1", "-o", str(tmp_path), "--rounding", "sideways"]) == 2
+
+
+def test_explain_shows_the_decision(capsys):
+    assert main(["explain", "e2m1", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "neighbours     0 (code 0x0  0 00 0)  and  0.5 (code 0x1  0 00 1)" in out
+    assert "midpoint       0.25: the input is above it" in out and "probability 0.6" in out
+    assert "nearest_even             0.5" in out and "toward_zero              0 " in out
+    assert main(["explain", "e4m3fn", "500", "--rounding", "nearest_even"]) == 0
+    out = capsys.readouterr().out
+    assert "beyond the largest finite value 448" in out
+    lines = out.splitlines()
+    assert any(ln.startswith("nearest_even (ieee)") and " nan " in ln for ln in lines)
+    assert any(ln.startswith("nearest_even (saturate)") and " 448 " in ln for ln in lines)
+    assert main(["explain", "e2m1", "2.5"]) == 0
+    assert "exactly at it" in capsys.readouterr().out
+    assert main(["explain", "e5m2", "-inf"]) == 0
+    assert "-57344" in capsys.readouterr().out
+
+
+def test_explain_errors(capsys):
+    assert main(["explain", "e2m1", "abc"]) == 2
+    assert "VALUE must be a number" in capsys.readouterr().err
+    assert main(["explain", "e2m9x", "1"]) == 2
+    assert "unknown format" in capsys.readouterr().err
+
+
+def test_quantize_files(tmp_path, capsys):
+    import ml_dtypes
+    import numpy as np
+
+    import fmtlib
+    from fmtlib.tensorio import read_safetensors, write_safetensors
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((8, 64)).astype(np.float32)
+    b = rng.standard_normal(64).astype(ml_dtypes.bfloat16)
+    src = tmp_path / "m.safetensors"
+    write_safetensors(src, {"w": w, "b": b, "step": np.arange(3)})
+    out = tmp_path / "q.safetensors"
+    assert main(["quantize", str(src), "--format", "mxfp4", "-o", str(out)]) == 0
+    q = read_safetensors(out)
+    np.testing.assert_array_equal(q["w"], fmtlib.MX("mxfp4").quantize(w))
+    assert q["b"].dtype == b.dtype and np.array_equal(q["b"], fmtlib.MX("mxfp4").quantize(b))
+    np.testing.assert_array_equal(q["step"], np.arange(3))            # non-float tensors pass through
+    assert "quantized with mxfp4" in capsys.readouterr().out
+    np.save(tmp_path / "a.npy", w)
+    assert main(["quantize", str(tmp_path / "a.npy"), "--format", "e4m3fn", "-o", str(tmp_path / "b.npy")]) == 0
+    from fmtlib.compare import codec_for
+
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), codec_for("e4m3fn").quantize(w))
+    assert main(["quantize", str(src), "--format", "nf4", "--tensor", "w", "-o", str(tmp_path / "c.safetensors")]) == 0
+    q = read_safetensors(tmp_path / "c.safetensors")
+    np.testing.assert_array_equal(q["w"], codec_for("nf4").quantize(w))
+    np.testing.assert_array_equal(q["b"], b)
+    capsys.readouterr()
+    assert main(["quantize", str(src), "--format", "nf4", "-o", str(tmp_path / "c.npz")]) == 2
+    assert "numpy has no bfloat16" in capsys.readouterr().err
+
+
+def test_quantize_errors(tmp_path, capsys):
+    import numpy as np
+
+    np.savez(tmp_path / "m.npz", w=np.ones(4, np.float32), i=np.arange(2))
+    cases = [
+        (["quantize", str(tmp_path / "nope.npz"), "--format", "e4m3fn", "-o", str(tmp_path / "o.npz")], "no such file"),
+        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn", "--tensor", "x", "-o", str(tmp_path / "o.npz")],
+         "has no tensor 'x'"),
+        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn", "--tensor", "i", "-o", str(tmp_path / "o.npz")],
+         "not floating point"),
+        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fx", "-o", str(tmp_path / "o.npz")], "unknown format"),
+        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn", "-o", str(tmp_path / "o.txt")], "unknown file type"),
+    ]
+    for argv, msg in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1
+
+
+def test_safetensors_writer_is_readable_by_safetensors(tmp_path):
+    import numpy as np
+
+    st = __import__("pytest").importorskip("safetensors.numpy")
+    a = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "y": np.arange(5, dtype=np.int64)}
+    from fmtlib.tensorio import write_safetensors
+
+    write_safetensors(tmp_path / "a.safetensors", a, {"k": "v"})
+    back = st.load_file(str(tmp_path / "a.safetensors"))
+    for k in a:
+        np.testing.assert_array_equal(back[k], a[k])
