@@ -58,7 +58,7 @@ def _layout_svg(fmt) -> str:
         if w > 20 or i % 4 == 0:
             boxes.append(f'<text x="{x + w / 2}" y="44" font-size="9" text-anchor="middle" fill="#666" '
                          f'font-family="monospace">{len(fields) - 1 - i}</text>')
-    legend = (f"sign (1 bit)" if fmt.signed else "no sign bit") + f", exponent ({fmt.ebits} bits, bias {fmt.bias})" \
+    legend = ("sign (1 bit)" if fmt.signed else "no sign bit") + f", exponent ({fmt.ebits} bits, bias {fmt.bias})" \
         + f", mantissa ({fmt.mbits} bits)"
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="48" role="img" '
             f'aria-label="{legend}">{"".join(boxes)}</svg>\n\n{legend}')
