@@ -206,16 +206,23 @@ class _Progress:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fmtlib", description="Bit-accurate low-precision number formats.")
+    p = argparse.ArgumentParser(prog="fmtlib", description="Bit-accurate low-precision number formats. "
+                                "Start with: fmtlib compare; fmtlib table e2m1; fmtlib explain e2m1 0.3")
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("table", help="every code of a format with its bits, class and value")
+    t = sub.add_parser("table", help="every code of a format with its bits, class and value",
+                       description="Print every code of FORMAT with its hex code, bits, class and value. "
+                                   "Example: fmtlib table e2m1; fmtlib table e4m3fn --nonnegative")
     t.add_argument("format", help="format name, e.g. e2m1, e4m3fn, 'e5m6,bias=13'")
     t.add_argument("--nonnegative", action="store_true", help="only codes with the sign bit clear")
     t.set_defaults(func=cmd_table)
-    i = sub.add_parser("info", help="finfo numbers of a format")
+    i = sub.add_parser("info", help="finfo numbers of a format",
+                       description="Print the finfo numbers of FORMAT (bits, bias, max, smallest normal and "
+                                   "subnormal, eps, emax, emin, NaN and max codes). Example: fmtlib info e4m3fn")
     i.add_argument("format")
     i.set_defaults(func=cmd_info)
-    f = sub.add_parser("formats", help="list the named formats")
+    f = sub.add_parser("formats", help="list the named formats",
+                       description="List the named float formats with their bits, max and aliases. "
+                                   "Example: fmtlib formats")
     f.set_defaults(func=cmd_formats)
     c = sub.add_parser("compare", help="quantize tensors with many formats and tabulate the error",
                        description="Quantize tensors (the embedded set, or FILE) with a list of formats and print "
@@ -255,7 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--rounding", default=None, help="rounding mode (default: the codec's)")
     q.add_argument("--seed", type=int, default=None, help="stochastic rounding seed")
     q.set_defaults(func=cmd_quantize)
-    v = sub.add_parser("vectors", help="write golden test vectors (npz + JSON manifest)")
+    v = sub.add_parser("vectors", help="write golden test vectors (npz + JSON manifest)",
+                       description="Write a golden vector set for CODEC: inputs covering every value, midpoint, "
+                                   "overflow and special, with codes, packed bytes and decoded values. Example: "
+                                   "fmtlib vectors mxfp4 -o out/ --scale-layout swizzled128x4")
     v.add_argument("format", help="codec name (e2m1, mxfp4, nvfp4, int4, ...) or a JSON codec config")
     v.add_argument("-o", "--out", required=True, help="output directory (created if needed)")
     v.add_argument("--layout", default=None, help="packing layout (default: fp4x2 / fp6x4 / byte view)")
