@@ -164,7 +164,7 @@ class BlockCodec(Codec):
         if (enc.tensor_amax is not None) != getattr(self, "global_scale", False):
             raise ValueError(f"record and codec disagree on the global scale (record tensor_amax="
                              f"{enc.tensor_amax}, codec global_scale={getattr(self, 'global_scale', False)})")
-        want = codes.shape[:-1] + (-(-ncols // block),)
+        want = codes.shape[:-1] + ((1,) if enc.axis is None else (-(-ncols // block),))   # one tensor scale
         if scales.shape != want:
             raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need {want}")
         return codes, scales

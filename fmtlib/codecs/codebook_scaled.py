@@ -158,6 +158,9 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out):
 
 
 def _record(codec, codes, scales, axis, block, shape) -> Encoded:
+    if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block
+        zero = 0.0 if codec.scale_mode == "absmax" else 2.0 ** -149
+        scales = np.full((1, 1), zero, dtype=np.float32).view(np.uint32)
     restore_s = (lambda s: s.reshape(1) if axis is None else np.moveaxis(s, -1, axis))
     codes = codec._restore(codes, axis, shape)
     if not codec.double_quant:

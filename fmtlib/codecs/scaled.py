@@ -246,6 +246,8 @@ class Scaled(BlockCodec):
         ncols = xm.shape[-1]
         codes = np.empty(1 if fused else xm.shape, dtype=self.element.code_dtype)  # quantize writes no codes
         scales = np.empty(xm.shape[:-1] + (-(-ncols // block),), dtype=self.scale_format.code_dtype)
+        if axis is None and ncols == 0:   # an empty tensor still has its one scale: that of an all-zero block
+            scales = np.full((1, 1), 0 if self._pow2 else self._smin_code(), dtype=scales.dtype)
         result, out = self._out_rows(out, x, xm, fused)
         src_fmt = dtype_format(xm.dtype)
         Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
