@@ -70,12 +70,11 @@ def main() -> None:
 
     name = sys.argv.pop(1) if len(sys.argv) > 1 and sys.argv[1] in HARNESSES else "unpack"
     target = HARNESSES[name]
+    import importlib
+
     with atheris.instrument_imports():
-        import fmtlib  # noqa: F401
-        import fmtlib.cli  # noqa: F401
-        import fmtlib.explain  # noqa: F401
-        import fmtlib.packing  # noqa: F401
-        import fmtlib.registry  # noqa: F401
+        for mod in ("fmtlib", "fmtlib.cli", "fmtlib.explain", "fmtlib.packing", "fmtlib.registry"):
+            importlib.import_module(mod)
 
     def run(data: bytes) -> None:
         try:
