@@ -86,6 +86,9 @@ def test_scalars(name):
         return
     assert codec.quantize(np.float32(0.3)).shape == ()
     assert np.ndim(codec.quantize(0.3)) == 0
+    zero_d = codec.quantize(np.array(0.3, np.float32))          # a 0-d array
+    assert np.ndim(zero_d) == 0 and zero_d == codec.quantize(np.array([0.3], np.float32))[0]
+    assert codec.encode(np.array(-1.5)) == codec.encode(np.array([-1.5]))[0]
 
 
 @pytest.mark.parametrize("name", [n for n in CODECS if n != "qrazor"])
