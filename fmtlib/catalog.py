@@ -138,6 +138,12 @@ def parse_format(spec: "str | FloatFormat", **overrides) -> FloatFormat:
     return FloatFormat(int(e), int(mb), **fields)
 
 
+def is_named(key: str) -> bool:
+    """Whether ``key`` is a catalogue name or alias (which then fixes every field)."""
+    k = key.lower()
+    return _ALIASES.get(k, k) in _NAMED
+
+
 def canonical_name(fmt: FloatFormat) -> str | None:
     """The catalogue name of a format equal to ``fmt``, if any."""
     for n, (e, m, kw) in _NAMED.items():

@@ -235,13 +235,16 @@ class FloatFormat:
 
     def spec_string(self) -> str:
         """A string that :func:`fmtlib.catalog.parse_format` turns back into this format."""
+        from .catalog import is_named
+
         s = f"e{self.ebits}m{self.mbits}"
+        full = is_named(s)   # "e8m0" names a format of its own: spell every field out
         extras = []
-        if self.bias != (1 << (self.ebits - 1)) - 1:
+        if full or self.bias != (1 << (self.ebits - 1)) - 1:
             extras.append(f"bias={self.bias}")
-        if not self.signed:
-            extras.append("signed=False")
-        if not self.subnormals:
-            extras.append("subnormals=False")
+        if full or not self.signed:
+            extras.append(f"signed={self.signed}")
+        if full or not self.subnormals:
+            extras.append(f"subnormals={self.subnormals}")
         extras.append(f"specials={self.specials}")
         return s + "," + ",".join(extras)
