@@ -6,6 +6,7 @@ array([0. , 1.5, 6. ], dtype=float32)
 """
 from . import metrics, packing, sdr
 from .catalog import parse_format as get_format
+from .checkpoint import load, save_quantized
 from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Packed, Quantile, Scaled
 from .formats import FloatFormat
 from .integers import IntFormat
@@ -18,4 +19,4 @@ from .transforms import Chain, Clip, Hadamard
 __version__ = "0.1.0"
 
 __all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "SDR", "QRazor", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
-           "metrics", "packing", "sdr", "__version__"]
+           "metrics", "packing", "sdr", "load", "save_quantized", "__version__"]

@@ -145,9 +145,12 @@ def cmd_quantize(args) -> int:
     from .tensorio import _is_float, check_writable, read_all, write_tensors
 
     check_writable(args.out)
+    if str(args.out).lower().endswith(".safetensors") and not args.dequantize:
+        return _quantize_checkpoint(args)
     codec = codec_for(args.format)
     tensors = read_all(args.file)
-    names = args.tensor or [k for k, v in tensors.items() if _is_float(v)]
+    names = args.tensor or [k for k, v in tensors.items() if _is_float(v) and v.size >= args.min_size
+                            and _matches(k, args.include, args.exclude)]
     missing = [n for n in names if n not in tensors]
     if missing:
         raise ValueError(f"{args.file} has no tensor {missing[0]!r} (it has: {', '.join(sorted(tensors))})")
@@ -171,6 +174,39 @@ def cmd_quantize(args) -> int:
     meta = {"fmtlib.quantize": json.dumps({"codec": codec.get_config(), "tensors": names, **opts})}
     write_tensors(args.out, out, meta)
     print(f"wrote {args.out}: {len(names)} tensor(s) quantized with {args.format}")
+    return 0
+
+
+def _matches(name: str, include, exclude) -> bool:
+    import fnmatch
+
+    if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
+        return False
+    return not (exclude and any(fnmatch.fnmatchcase(name, p) for p in exclude))
+
+
+def _quantize_checkpoint(args) -> int:
+    """``fmtlib quantize IN --format F -o OUT.safetensors``: packed codes and scales."""
+    import resource
+
+    from .checkpoint import save_quantized
+
+    include = list(args.tensor or []) + list(args.include or [])
+    bar = _Progress(args)
+    try:
+        info = save_quantized(args.file, args.out, args.format, include=include or None, exclude=args.exclude,
+                              min_size=args.min_size, progress=bar)
+    finally:
+        bar.close()
+    if args.tensor:
+        missing = [t for t in args.tensor if t not in info["quantized"]]
+        if missing:
+            raise ValueError(f"tensor {missing[0]!r} was not quantized: not in {args.file}, not floating point, or "
+                             "below --min-size")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"wrote {args.out}: {len(info['quantized'])} tensor(s) quantized with {args.format} as packed codes and "
+          f"scales, {len(info['copied'])} copied; {info['bytes_in'] / 2**20:.1f} MiB -> "
+          f"{info['bytes_out'] / 2**20:.1f} MiB; peak memory {peak:.0f} MiB; read it with fmtlib.load")
     return 0
 
 
@@ -250,15 +286,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--rounding", default=None, help="show only this rounding mode")
     e.set_defaults(func=cmd_explain)
     q = sub.add_parser("quantize", help="quantize the tensors of a file into another file",
-                       description="Read FILE (.npy, .npz, .safetensors), quantize its floating-point tensors with "
-                                   "FORMAT (as fmtlib compare uses it: minifloats and ints with a per-row fp32 "
-                                   "scale, MX/NVFP4/nf4 blockwise) and write the dequantized values, same dtypes, "
-                                   "to OUT (the suffix picks the file type). Example: fmtlib quantize w.safetensors "
-                                   "--format mxfp4 -o w_mxfp4.safetensors")
+                       description="Read FILE (.npy, .npz, .safetensors) and quantize its floating-point tensors "
+                                   "with FORMAT (as fmtlib compare uses it: minifloats and ints with a per-row fp32 "
+                                   "scale, MX/NVFP4/nf4 blockwise). A .safetensors OUT is a quantized checkpoint: "
+                                   "packed codes and scales with the codec in its metadata, read back with "
+                                   "fmtlib.load (--dequantize writes values instead); a .npy/.npz OUT holds the "
+                                   "dequantized values in the original dtypes. Example: fmtlib quantize "
+                                   "model.safetensors --format mxfp4 --min-size 1024 -o model_mxfp4.safetensors")
     q.add_argument("file", help=".npy, .npz or .safetensors input")
     q.add_argument("--format", required=True, help="format name (e4m3fn, mxfp4, nvfp4, nf4, int8, ...)")
     q.add_argument("-o", "--out", required=True, help="output file (.npy, .npz or .safetensors)")
     q.add_argument("--tensor", action="append", help="tensor to quantize (repeatable; default: all floating)")
+    q.add_argument("--include", action="append", help="glob on tensor names to quantize (repeatable)")
+    q.add_argument("--exclude", action="append", help="glob on tensor names to leave as they are (repeatable)")
+    q.add_argument("--min-size", type=int, default=0, help="leave tensors with fewer elements as they are")
+    q.add_argument("--dequantize", action="store_true",
+                   help="with a .safetensors OUT: write the dequantized values instead of packed codes")
+    q.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     q.add_argument("--rounding", default=None, help="rounding mode (default: the codec's)")
     q.add_argument("--seed", type=int, default=None, help="stochastic rounding seed")
     q.set_defaults(func=cmd_quantize)

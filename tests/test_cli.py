@@ -91,18 +91,28 @@ def test_quantize_files(tmp_path, capsys):
     src = tmp_path / "m.safetensors"
     write_safetensors(src, {"w": w, "b": b, "step": np.arange(3)})
     out = tmp_path / "q.safetensors"
-    assert main(["quantize", str(src), "--format", "mxfp4", "-o", str(out)]) == 0
+    assert main(["quantize", str(src), "--format", "mxfp4", "-o", str(out), "--dequantize"]) == 0
     q = read_safetensors(out)
     np.testing.assert_array_equal(q["w"], fmtlib.MX("mxfp4").quantize(w))
     assert q["b"].dtype == b.dtype and np.array_equal(q["b"], fmtlib.MX("mxfp4").quantize(b))
     np.testing.assert_array_equal(q["step"], np.arange(3))            # non-float tensors pass through
     assert "quantized with mxfp4" in capsys.readouterr().out
+    # without --dequantize a .safetensors output is a packed checkpoint that fmtlib.load reads
+    assert main(["quantize", str(src), "--format", "mxfp4", "-o", str(out), "--min-size", "100",
+                 "--no-progress"]) == 0
+    assert "1 tensor(s) quantized with mxfp4 as packed codes" in capsys.readouterr().out
+    raw = read_safetensors(out)
+    assert raw["w.codes"].dtype == np.uint8 and raw["w.codes"].shape == (8, 32) and "b" in raw
+    back = fmtlib.load(out)
+    np.testing.assert_array_equal(back["w"], fmtlib.MX("mxfp4").quantize(w))
+    np.testing.assert_array_equal(back["b"], b)                       # 64 elements < --min-size: copied
     np.save(tmp_path / "a.npy", w)
     assert main(["quantize", str(tmp_path / "a.npy"), "--format", "e4m3fn", "-o", str(tmp_path / "b.npy")]) == 0
     from fmtlib.compare import codec_for
 
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), codec_for("e4m3fn").quantize(w))
-    assert main(["quantize", str(src), "--format", "nf4", "--tensor", "w", "-o", str(tmp_path / "c.safetensors")]) == 0
+    assert main(["quantize", str(src), "--format", "nf4", "--tensor", "w", "-o", str(tmp_path / "c.safetensors"),
+                 "--dequantize"]) == 0
     q = read_safetensors(tmp_path / "c.safetensors")
     np.testing.assert_array_equal(q["w"], codec_for("nf4").quantize(w))
     np.testing.assert_array_equal(q["b"], b)

@@ -1,0 +1,248 @@
+"""Quantized checkpoints: safetensors files holding packed codes and scales, written and read
+one tensor at a time.
+
+``save_quantized(src, out, "mxfp4")`` quantizes every floating-point tensor of ``src`` (a
+``.safetensors``, ``.npz`` or ``.npy`` file) whose name matches and whose size is at least
+``min_size``; each becomes ``NAME.codes`` (packed bytes, ``uint8``) and, for
+block codecs, ``NAME.scales`` (and ``NAME.scale_scales`` with double quantization). Other
+tensors are copied.
+The header's ``__metadata__["fmtlib"]`` holds, per quantized tensor, the codec config, the
+layout config, the original shape and dtype and the record fields, so :func:`load` needs
+nothing else. Reading and writing go tensor by tensor: peak memory stays near the largest
+tensor (data are staged in a temporary file next to ``out``).
+
+>>> import numpy as np, tempfile, os, fmtlib
+>>> from fmtlib.tensorio import write_safetensors
+>>> d = tempfile.mkdtemp()
+>>> w = np.linspace(-1, 1, 4096, dtype=np.float32).reshape(64, 64)
+>>> write_safetensors(os.path.join(d, "m.safetensors"), {"w": w, "step": np.arange(3)})
+>>> info = save_quantized(os.path.join(d, "m.safetensors"), os.path.join(d, "q.safetensors"), "mxfp4")
+>>> sorted(info["quantized"]), sorted(info["copied"])
+(['w'], ['step'])
+>>> back = load(os.path.join(d, "q.safetensors"))
+>>> bool(np.array_equal(back["w"], fmtlib.MX("mxfp4").quantize(w))), back["step"].tolist()
+(True, [0, 1, 2])
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+
+from .tensorio import SAFETENSORS_DTYPES, _is_float
+
+#: metadata key and schema version
+META_KEY = "fmtlib"
+VERSION = 1
+_NATIVE = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
+class SafetensorsFile:
+    """A safetensors file opened for reading one tensor at a time (header parsed once)."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise ValueError(f"{path}: not a safetensors file (too short)")
+            (n,) = struct.unpack("<Q", head)
+            size = self.path.stat().st_size
+            if n > size - 8:
+                raise ValueError(f"{path}: not a safetensors file (header length {n} beyond the file)")
+            try:
+                header = json.loads(f.read(n))
+            except ValueError:
+                raise ValueError(f"{path}: not a safetensors file (bad JSON header)") from None
+        if not isinstance(header, dict):
+            raise ValueError(f"{path}: not a safetensors file (header is not an object)")
+        self.metadata = header.pop("__metadata__", {}) or {}
+        self.entries = header
+        self.data_start = 8 + n
+        self.data_size = size - self.data_start
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+    def read(self, name: str) -> np.ndarray:
+        """One tensor, read from its own byte range."""
+        if name not in self.entries:
+            raise ValueError(f"{self.path} has no tensor {name!r}")
+        spec = self.entries[name]
+        try:
+            dt = SAFETENSORS_DTYPES[spec["dtype"]]
+            shape = tuple(int(s) for s in spec["shape"])
+            lo, hi = (int(v) for v in spec["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{self.path}: tensor {name!r} has unsupported dtype or a bad entry") from None
+        count = int(np.prod(shape))
+        if not 0 <= lo <= hi <= self.data_size or hi - lo != count * dt.itemsize:
+            raise ValueError(f"{self.path}: tensor {name!r} data offsets [{lo}, {hi}) do not fit its shape and the file")
+        with open(self.path, "rb") as f:
+            f.seek(self.data_start + lo)
+            buf = f.read(hi - lo)
+        return np.frombuffer(buf, dtype=dt).reshape(shape)
+
+
+def _source(path):
+    """(names, read(name)) of a .safetensors (streamed), .npz (lazy) or .npy file."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"no such file: {p}")
+    suffix = p.suffix.lower()
+    if suffix == ".safetensors":
+        f = SafetensorsFile(p)
+        return f.names(), f.read
+    if suffix == ".npz":
+        z = np.load(p, allow_pickle=False)
+        return list(z.files), (lambda n: z[n])
+    if suffix == ".npy":
+        return [p.stem], (lambda n: np.load(p, allow_pickle=False))
+    raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
+
+
+def _wanted(name: str, a: np.ndarray, include, exclude, min_size: int) -> bool:
+    if not _is_float(a) or a.size < min_size or a.ndim == 0:
+        return False
+    if include and not any(fnmatch.fnmatchcase(name, pat) for pat in include):
+        return False
+    return not (exclude and any(fnmatch.fnmatchcase(name, pat) for pat in exclude))
+
+
+def _encode_tensor(codec, a: np.ndarray) -> tuple[dict[str, np.ndarray], dict]:
+    """The stored arrays and the metadata entry of one quantized tensor."""
+    from .codecs.blocked import BlockCodec
+
+    x = a if a.dtype in _NATIVE else a.astype(np.float32)
+    entry = {"codec": codec.get_config(), "shape": list(a.shape), "dtype": str(a.dtype)}
+    if isinstance(codec, BlockCodec):
+        p = codec.pack(np.ascontiguousarray(x))
+        arrays = {"codes": p.data, "scales": np.asarray(p.scales)}
+        entry.update(kind="block", layout=p.layout, axis=p.axis, block=p.block, format=p.format,
+                     scale_layout=p.scale_layout, tensor_amax=p.tensor_amax, scale_offset=p.scale_offset)
+        if p.scale_scales is not None:
+            arrays["scale_scales"] = np.asarray(p.scale_scales)
+    else:
+        from . import packing
+
+        bits = codec.format.bits if hasattr(codec, "format") else codec.bits
+        lay = packing.get_layout(None, bits)
+        arrays = {"codes": codec.pack(np.ascontiguousarray(x), layout=lay)}
+        entry.update(kind="element", layout=lay.get_config())
+    return arrays, entry
+
+
+def save_quantized(src, out, codec, *, include: list[str] | None = None, exclude: list[str] | None = None,
+                   min_size: int = 0, progress=None) -> dict:
+    """Quantize ``src``'s floating-point tensors into the safetensors file ``out``.
+
+    ``codec``: a codec, name or config (names as ``fmtlib compare`` takes them: ``e4m3fn``
+    gets a per-row fp32 scale, ``nf4`` bitsandbytes' blockwise recipe). ``include`` /
+    ``exclude``: glob patterns on tensor names; tensors with fewer than ``min_size``
+    elements (say 1024, to keep biases and norms) are copied unquantized. ``progress(i, n, name)`` is called per
+    tensor. Returns ``{"quantized": [...], "copied": [...], "bytes_in": ..., "bytes_out": ...}``.
+    """
+    from .compare import codec_for
+
+    from .registry import get
+
+    c = codec_for(codec) if isinstance(codec, str) else get(codec)
+    names, read = _source(src)
+    out = Path(out)
+    if out.suffix.lower() != ".safetensors":
+        raise ValueError(f"{out}: a quantized checkpoint is a .safetensors file")
+    to_name = {dt: k for k, dt in SAFETENSORS_DTYPES.items()}
+    header, meta = {}, {}
+    info = {"quantized": [], "copied": [], "bytes_in": 0, "bytes_out": 0}
+    fd, tmp = tempfile.mkstemp(prefix=".fmtlib-", dir=out.parent or ".")
+    try:
+        offset = 0
+        with os.fdopen(fd, "wb") as data:
+            for i, name in enumerate(names):
+                if progress:
+                    progress(i, len(names), name)
+                a = read(name)
+                info["bytes_in"] += a.nbytes
+                if _wanted(name, a, include, exclude, min_size):
+                    arrays, entry = _encode_tensor(c, a)
+                    stored = {f"{name}.{k}": v for k, v in arrays.items()}
+                    meta[name] = entry
+                    info["quantized"].append(name)
+                else:
+                    stored = {name: a}
+                    info["copied"].append(name)
+                for key, v in stored.items():
+                    v = np.ascontiguousarray(v)
+                    if v.dtype not in to_name:
+                        raise ValueError(f"tensor {key!r}: dtype {v.dtype} has no safetensors name")
+                    b = v.tobytes()
+                    header[key] = {"dtype": to_name[v.dtype], "shape": list(v.shape),
+                                   "data_offsets": [offset, offset + len(b)]}
+                    data.write(b)
+                    offset += len(b)
+        header["__metadata__"] = {META_KEY: json.dumps({"version": VERSION, "tensors": meta})}
+        head = json.dumps(header, separators=(",", ":")).encode()
+        head += b" " * (-len(head) % 8)
+        with open(out, "wb") as f, open(tmp, "rb") as data:
+            f.write(struct.pack("<Q", len(head)))
+            f.write(head)
+            while chunk := data.read(1 << 24):
+                f.write(chunk)
+        info["bytes_out"] = out.stat().st_size
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return info
+
+
+def _decode_tensor(f: SafetensorsFile, name: str, entry: dict, dtype) -> np.ndarray:
+    from .codecs.blocked import Packed
+    from .packing import get_layout
+    from .registry import from_config
+
+    codec = from_config(entry["codec"])
+    shape = tuple(entry["shape"])
+    orig = np.dtype(entry["dtype"]) if entry["dtype"] in ("float64", "float32", "float16") else (
+        np.dtype(ml_dtypes.bfloat16) if entry["dtype"] == "bfloat16" else np.dtype(np.float32))
+    dt = np.dtype(dtype) if dtype is not None else orig
+    if entry["kind"] == "block":
+        ss = f.read(f"{name}.scale_scales") if f"{name}.scale_scales" in f.entries else None
+        p = Packed(f.read(f"{name}.codes"), f.read(f"{name}.scales"), shape, entry["axis"], entry["block"],
+                   entry["format"], entry["layout"], entry["scale_layout"], entry.get("tensor_amax"), ss,
+                   entry.get("scale_offset"))
+        return codec.unpack(p, dtype=dt)
+    return codec.unpack(f.read(f"{name}.codes"), shape, layout=get_layout(entry["layout"]), dtype=dt)
+
+
+def load(path, *, dtype=None, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The tensors of a checkpoint written by :func:`save_quantized`: quantized ones
+    dequantized (to their original dtype, or ``dtype``), the others as stored."""
+    return dict(iter_tensors(path, dtype=dtype, names=names))
+
+
+def iter_tensors(path, *, dtype=None, names: list[str] | None = None):
+    """(name, array) pairs of :func:`load`, one tensor in memory at a time."""
+    f = SafetensorsFile(path)
+    try:
+        meta = json.loads(f.metadata.get(META_KEY, "{}"))
+    except ValueError:
+        raise ValueError(f"{path}: bad fmtlib metadata") from None
+    if meta and meta.get("version") != VERSION:
+        raise ValueError(f"{path}: fmtlib checkpoint version {meta.get('version')!r}; this fmtlib reads {VERSION}")
+    qt = meta.get("tensors", {})
+    parts = {f"{n}.{k}" for n in qt for k in ("codes", "scales", "scale_scales")}
+    plain = [n for n in f.names() if n not in parts]
+    order = list(qt) + plain
+    for n in (names or order):
+        if n in qt:
+            yield n, _decode_tensor(f, n, qt[n], dtype)
+        elif n in plain:
+            yield n, f.read(n)
+        else:
+            raise ValueError(f"{path} has no tensor {n!r}")
