@@ -107,7 +107,9 @@ def _source(path):
     raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
 
 
-def _wanted(name: str, a: np.ndarray, include, exclude, min_size: int) -> bool:
+def wanted(name: str, a: np.ndarray, include, exclude, min_size: int) -> bool:
+    """Whether a tensor is quantized: floating point, at least 1-d and ``min_size``
+    elements, its name matching an ``include`` glob (if any) and no ``exclude`` glob."""
     if not _is_float(a) or a.size < min_size or a.ndim == 0:
         return False
     if include and not any(fnmatch.fnmatchcase(name, pat) for pat in include):
@@ -169,7 +171,7 @@ def save_quantized(src, out, codec, *, include: list[str] | None = None, exclude
                     progress(i, len(names), name)
                 a = read(name)
                 info["bytes_in"] += a.nbytes
-                if _wanted(name, a, include, exclude, min_size):
+                if wanted(name, a, include, exclude, min_size):
                     arrays, entry = _encode_tensor(c, a)
                     stored = {f"{name}.{k}": v for k, v in arrays.items()}
                     meta[name] = entry

@@ -141,24 +141,18 @@ def cmd_quantize(args) -> int:
     import ml_dtypes
     import numpy as np
 
+    from .checkpoint import wanted
     from .compare import codec_for
-    from .tensorio import _is_float, check_writable, read_all, write_tensors
+    from .tensorio import check_writable, read_all, select_float, write_tensors
 
     check_writable(args.out)
     if str(args.out).lower().endswith(".safetensors") and not args.dequantize:
         return _quantize_checkpoint(args)
     codec = codec_for(args.format)
     tensors = read_all(args.file)
-    names = args.tensor or [k for k, v in tensors.items() if _is_float(v) and v.size >= args.min_size
-                            and _matches(k, args.include, args.exclude)]
-    missing = [n for n in names if n not in tensors]
-    if missing:
-        raise ValueError(f"{args.file} has no tensor {missing[0]!r} (it has: {', '.join(sorted(tensors))})")
-    bad = [n for n in names if not _is_float(tensors[n])]
-    if bad:
-        raise ValueError(f"tensor {bad[0]!r} in {args.file} is {tensors[bad[0]].dtype}, not floating point")
-    if not names:
-        raise ValueError(f"{args.file} holds no floating-point tensor")
+    names = list(select_float(tensors, args.tensor, args.file))
+    if not args.tensor:
+        names = [n for n in names if wanted(n, tensors[n], args.include, args.exclude, args.min_size)]
     opts = {}
     if args.rounding:
         opts["rounding"] = args.rounding
@@ -175,14 +169,6 @@ def cmd_quantize(args) -> int:
     write_tensors(args.out, out, meta)
     print(f"wrote {args.out}: {len(names)} tensor(s) quantized with {args.format}")
     return 0
-
-
-def _matches(name: str, include, exclude) -> bool:
-    import fnmatch
-
-    if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
-        return False
-    return not (exclude and any(fnmatch.fnmatchcase(name, p) for p in exclude))
 
 
 def _quantize_checkpoint(args) -> int:

@@ -72,33 +72,23 @@ def read_safetensors(path) -> dict[str, np.ndarray]:
 def read_tensors(path, names: list[str] | None = None) -> dict[str, np.ndarray]:
     """The float tensors of a ``.npy``, ``.npz`` or ``.safetensors`` file, or the ``names``
     asked for (a named tensor that is missing or not floating point raises ValueError)."""
-    p = Path(path)
-    if not p.exists():
-        raise ValueError(f"no such file: {p}")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".npy":
-            tensors = {p.stem: np.load(p, allow_pickle=False)}
-        elif suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                tensors = {k: z[k] for k in z.files}
-        elif suffix == ".safetensors":
-            tensors = read_safetensors(p)
-        else:
-            raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
-    except OSError as e:
-        raise ValueError(f"cannot read {p}: {e}") from None
+    return select_float(read_all(path), names, path)
+
+
+def select_float(tensors: dict[str, np.ndarray], names, path) -> dict[str, np.ndarray]:
+    """``names`` of ``tensors`` (each must exist and be floating point), or every floating
+    tensor when ``names`` is empty; ValueError naming ``path`` otherwise."""
     if names:
         missing = [n for n in names if n not in tensors]
         if missing:
-            raise ValueError(f"{p} has no tensor {missing[0]!r} (it has: {', '.join(sorted(tensors)) or 'none'})")
+            raise ValueError(f"{path} has no tensor {missing[0]!r} (it has: {', '.join(sorted(tensors)) or 'none'})")
         bad = [n for n in names if not _is_float(tensors[n])]
         if bad:
-            raise ValueError(f"tensor {bad[0]!r} in {p} is {tensors[bad[0]].dtype}, not floating point")
+            raise ValueError(f"tensor {bad[0]!r} in {path} is {tensors[bad[0]].dtype}, not floating point")
         return {n: tensors[n] for n in names}
     floats = {k: v for k, v in tensors.items() if _is_float(v)}
     if not floats:
-        raise ValueError(f"{p} holds no floating-point tensor")
+        raise ValueError(f"{path} holds no floating-point tensor")
     return floats
 
 
@@ -132,13 +122,16 @@ def read_all(path) -> dict[str, np.ndarray]:
     if not p.exists():
         raise ValueError(f"no such file: {p}")
     suffix = p.suffix.lower()
-    if suffix == ".npy":
-        return {p.stem: np.load(p, allow_pickle=False)}
-    if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    if suffix == ".safetensors":
-        return read_safetensors(p)
+    try:
+        if suffix == ".npy":
+            return {p.stem: np.load(p, allow_pickle=False)}
+        if suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        if suffix == ".safetensors":
+            return read_safetensors(p)
+    except OSError as e:
+        raise ValueError(f"cannot read {p}: {e}") from None
     raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
 
 
