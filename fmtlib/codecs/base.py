@@ -28,6 +28,11 @@ class Codec:
         super().__init_subclass__(**kw)
         if cls.codec_id:
             _CODECS[cls.codec_id] = cls
+        from .._interop import interop
+
+        for name in ("encode", "quantize", "decode"):   # torch / DLPack arrays in, the same kind out
+            if name in cls.__dict__:
+                setattr(cls, name, interop(cls.__dict__[name]))
 
     # subclasses: return (positional args, keyword args) that rebuild the codec
     def _config_args(self) -> tuple[tuple, dict]:  # pragma: no cover - abstract

@@ -1,0 +1,81 @@
+"""Arrays from other libraries: torch tensors and anything with ``__dlpack__`` go through
+numpy without copies, and results go back as the kind of array that came in.
+
+- numpy arrays, numpy scalars, Python numbers and lists pass through untouched.
+- torch CPU tensors: ``tensor.numpy()`` (bfloat16 through an int16 view, which numpy's
+  DLPack cannot carry); results come back with ``torch.from_numpy``, sharing memory.
+- other ``__dlpack__`` producers on the CPU (jax, ...): ``np.from_dlpack``; results come
+  back through the producer's ``from_dlpack`` when its top-level module has one.
+- device arrays (cupy, CUDA tensors): TypeError until the GPU backend exists.
+
+>>> import numpy as np
+>>> x, back = to_numpy(np.ones(2))
+>>> back is None
+True
+"""
+from __future__ import annotations
+
+import functools
+import sys
+
+import ml_dtypes
+import numpy as np
+
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def _torch_to_numpy(t):
+    import torch
+
+    if t.device.type != "cpu":
+        raise TypeError(f"a {t.device.type} tensor: fmtlib's GPU backend is not available here; move it with .cpu()")
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(_BF16)
+    try:
+        return t.numpy()
+    except TypeError as e:
+        raise TypeError(f"torch dtype {t.dtype} has no numpy equivalent: {e}") from None
+
+
+def _numpy_to_torch(a: np.ndarray):
+    import torch
+
+    if a.dtype == _BF16:
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
+def to_numpy(x):
+    """(numpy view of ``x``, function turning a numpy result back into x's kind, or None)."""
+    if isinstance(x, (np.ndarray, np.generic, int, float, list, tuple)) or x is None:
+        return x, None
+    mod = type(x).__module__.split(".")[0]
+    if mod == "torch":
+        return _torch_to_numpy(x), _numpy_to_torch
+    if mod == "cupy":
+        raise TypeError("cupy arrays need fmtlib's GPU backend, which is not available here; use cupy.asnumpy")
+    if hasattr(x, "__dlpack__"):
+        if hasattr(x, "__dlpack_device__") and x.__dlpack_device__()[0] != 1:   # 1: kDLCPU
+            raise TypeError(f"{type(x).__name__} lives on a device; fmtlib's GPU backend is not available here")
+        a = np.from_dlpack(x)
+        back = getattr(sys.modules.get(mod), "from_dlpack", None)
+        return a, (back if callable(back) else None)
+    return x, None
+
+
+def interop(method):
+    """Wrap a codec method taking an array first: foreign arrays (and ``out=``) in, the same
+    kind out. Records (Encoded, Packed, Razored) hold numpy arrays."""
+    @functools.wraps(method)
+    def wrapper(self, x, *args, **kw):
+        x, back = to_numpy(x)
+        out = kw.get("out")
+        if out is not None:
+            kw["out"], out_back = to_numpy(out)
+            if out_back is not None:
+                method(self, x, *args, **kw)
+                return out
+        r = method(self, x, *args, **kw)
+        return back(r) if back is not None and isinstance(r, np.ndarray) else r
+    return wrapper
