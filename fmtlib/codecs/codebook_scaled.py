@@ -128,9 +128,9 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out):
     restore = (lambda r: codec._restore(r, axis, x.shape))
     if codec.scale_mode == "absmax":
         mode = q.rounding if rounding is None else Rounding.parse(rounding)
-        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None or index_offset:
-            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed, rbits or "
-                             "index_offset options (use scale='fp32' for other rounding modes)")
+        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None:
+            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed or rbits "
+                             "options (use scale='fp32' for other rounding modes)")
         x32 = xm if xm.dtype == np.float32 else xm.astype(np.float32)
         fuse = fused and not codec.double_quant and x.dtype in (np.float32, np.float64)
         codes, scales, vals = _absmax_encode(x32, q, ncols, block, fuse)
