@@ -1,0 +1,212 @@
+"""The benchmark suite: every codec family against its peers where one is installed, the
+numpy copy as the memory limit, and scaling with size and threads.
+
+    python -m benchmarks [--n 4194304] [--write]
+
+Peers, each used when it imports: ml_dtypes (astype round trip), gfloat (round_ndarray, MX
+quantize_block), pychop (Chop), bitsandbytes (quantize_4bit/dequantize_4bit on the CPU,
+with torch). Rates are Melem/s of float32 input, median of 5 after a warm-up; slow peers
+run on a smaller slice (their n is shown) and their rate is per element all the same.
+``--write`` replaces the suite's section of benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from timing import median_time
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
+
+
+def _peer(name):
+    try:
+        return importlib.import_module(name)
+    except Exception:   # not installed, or broken beside this torch
+        return None
+
+
+def _rate(fn, n: int) -> float:
+    return n / median_time(fn) / 1e6
+
+
+def _machine(peers) -> str:
+    import ml_dtypes
+    import numba
+
+    import fmtlib
+
+    cpu = platform.processor() or platform.machine()
+    def version(name):
+        from importlib.metadata import PackageNotFoundError, version as v
+
+        try:
+            return v(name.split(".")[0])
+        except PackageNotFoundError:
+            return "?"
+
+    vers = ", ".join(f"{k.split('.')[0]} {version(k)}" for k, v in peers.items() if v is not None)
+    return (f"{platform.system()} {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; fmtlib "
+            f"{fmtlib.__version__}, numpy {np.__version__}, numba {numba.__version__}, ml_dtypes "
+            f"{ml_dtypes.__version__}; peers: {vers or 'none'}")
+
+
+def element_table(x, peers) -> list[str]:
+    import ml_dtypes
+
+    import fmtlib
+
+    n = x.size
+    gf, pc = peers.get("gfloat"), peers.get("pychop")
+    small = x[: 1 << 16]
+    ML = {"e4m3fn": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2, "e2m1": ml_dtypes.float4_e2m1fn,
+          "e3m2": ml_dtypes.float6_e3m2fn, "bf16": ml_dtypes.bfloat16}
+    GF = {"e4m3fn": "format_info_ocp_e4m3", "e5m2": "format_info_ocp_e5m2", "e2m1": "format_info_ocp_e2m1",
+          "e3m2": "format_info_ocp_e3m2", "bf16": "format_info_bfloat16"}
+    PC = {"e5m2": (5, 2), "bf16": (8, 7)}
+    rows = ["| format | rounding | fmtlib | ml_dtypes astype x2 | gfloat round_ndarray | pychop Chop | "
+            "fmtlib / ml_dtypes | fmtlib / copy |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    dst = np.empty_like(x)
+    copy = _rate(lambda: np.copyto(dst, x), n)
+    for name, dt in ML.items():
+        for mode in ("nearest_even", "stochastic"):
+            kw = {"seed": 1} if mode == "stochastic" else {}
+            codec = fmtlib.FP(name, rounding=mode)
+            ours = _rate(lambda: codec.quantize(x, **kw), n)
+            ml = _rate(lambda: x.astype(dt).astype(np.float32), n) if mode == "nearest_even" else None
+            g = None
+            if gf is not None:
+                fi = getattr(importlib.import_module("gfloat.formats"), GF[name])
+                sat = name in ("e2m1", "e3m2")   # gfloat refuses overflow into formats without inf/NaN otherwise
+                if mode == "nearest_even":
+                    g = _rate(lambda: gf.round_ndarray(fi, small, sat=sat), small.size)
+                else:
+                    bits = np.random.default_rng(0).integers(0, 1 << 16, small.size)
+                    g = _rate(lambda: gf.round_ndarray(fi, small, gf.RoundMode.Stochastic, sat=sat, srbits=bits,
+                                                       srnumbits=16), small.size)
+            p = None
+            if pc is not None and name in PC:
+                ch = pc.Chop(*PC[name], rmode=1 if mode == "nearest_even" else 5)
+                p = _rate(lambda: ch(small), small.size)
+            f = (lambda v: f"{v:.0f}" if v is not None else "—")
+            rows.append(f"| {name} | {mode} | {ours:.0f} | {f(ml)} | {f(g)} | {f(p)} | "
+                        f"{(ours / ml if ml else float('nan')):.2f} | {ours / copy:.3f} |")
+    rows.append(f"\nnp.copyto of the same float32 array: {copy:.0f} Melem/s. gfloat and pychop ran on "
+                f"{small.size} elements.")
+    return rows
+
+
+def block_table(x, peers) -> list[str]:
+    import fmtlib
+
+    n = x.size
+    gf = peers.get("gfloat")
+    rows = ["| codec | fmtlib quantize | peer | peer Melem/s | fmtlib / peer |", "|---|---:|---|---:|---:|"]
+    for name, fmt in (("mxfp4", "format_info_mxfp4_e2m1"), ("mxfp8_e4m3", "format_info_mxfp8_e4m3")):
+        codec = fmtlib.MX(name)
+        ours = _rate(lambda: codec.quantize(x), n)
+        peer = None
+        if gf is not None:
+            fi = getattr(importlib.import_module("gfloat.formats"), fmt, None)
+            if fi is not None:
+                blocks = x[: 32 * 2048].reshape(-1, 32)
+
+                def run():
+                    for b in blocks:
+                        gf.quantize_block(fi, b, gf.compute_scale_amax)
+                peer = _rate(run, blocks.size)
+        rows.append(f"| MX('{name}') | {ours:.0f} | gfloat quantize_block (per block) | "
+                    f"{peer if peer is None else f'{peer:.2f}'} | {ours / peer if peer else float('nan'):.0f} |")
+    rows.append(f"| NVFP4() | {_rate(lambda: fmtlib.NVFP4().quantize(x), n):.0f} | — | — | — |")
+    bnb = peers.get("bitsandbytes.functional")
+    nf4 = fmtlib.Scaled(fmtlib.Quantile.nf4("bitsandbytes"), "absmax", block=64)
+    ours = _rate(lambda: nf4.quantize(x), n)
+    peer = None
+    if bnb is not None:
+        import torch
+
+        t = torch.from_numpy(x)
+
+        def run_bnb():
+            q, st = bnb.quantize_4bit(t, blocksize=64, quant_type="nf4")
+            bnb.dequantize_4bit(q, st)
+        peer = _rate(run_bnb, n)
+    rows.append(f"| Scaled(nf4_bnb, absmax, 64) | {ours:.0f} | bitsandbytes quantize_4bit + dequantize_4bit (CPU) | "
+                f"{peer if peer is None else f'{peer:.0f}'} | {ours / peer if peer else float('nan'):.1f} |")
+    q = fmtlib.SDR()
+    ints = np.random.default_rng(0).integers(-127, 128, n).astype(np.int8)
+    rows.append(f"| SDR() on int8 | {_rate(lambda: q.quantize(ints), n):.0f} | — | — | — |")
+    return rows
+
+
+def pack_table(n) -> list[str]:
+    from fmtlib import packing
+
+    c = np.random.default_rng(0).integers(0, 16, n, dtype=np.uint8)
+    lay = packing.get_layout("fp4x2")
+    ours = _rate(lambda: lay.pack(c), n)
+    ref = _rate(lambda: c[0::2] | (c[1::2] << 4), n)
+    return ["| layout | fmtlib pack | numpy expression | ratio |", "|---|---:|---:|---:|",
+            f"| fp4x2 | {ours:.0f} | {ref:.0f} | {ours / ref:.2f} |"]
+
+
+def scaling_table(top: int = 26) -> list[str]:
+    import numba
+
+    import fmtlib
+
+    codec = fmtlib.FP("e4m3fn")
+    rows = ["| elements | FP('e4m3fn').quantize Melem/s | MX('mxfp4').quantize Melem/s |", "|---:|---:|---:|"]
+    for k in range(10, top + 1, 2):
+        x = np.random.default_rng(0).standard_normal(1 << k).astype(np.float32)
+        rows.append(f"| 2^{k} | {_rate(lambda: codec.quantize(x), x.size):.0f} | "
+                    f"{_rate(lambda: fmtlib.MX('mxfp4').quantize(x), x.size):.0f} |")
+    x = np.random.default_rng(0).standard_normal(1 << min(top, 24)).astype(np.float32)
+    before = numba.get_num_threads()
+    rows += ["", f"| Numba threads | FP('e4m3fn').quantize Melem/s (2^{min(top, 24)}) | MX('mxfp4').quantize |",
+             "|---:|---:|---:|"]
+    try:
+        for t in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+            numba.set_num_threads(t)
+            rows.append(f"| {t} | {_rate(lambda: codec.quantize(x), x.size):.0f} | "
+                        f"{_rate(lambda: fmtlib.MX('mxfp4').quantize(x), x.size):.0f} |")
+    finally:
+        numba.set_num_threads(before)
+    return rows
+
+
+def main(argv=None) -> str:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1 << 22)
+    ap.add_argument("--write", action="store_true", help="replace the suite's section of RESULTS.md")
+    ap.add_argument("--max-log2", type=int, default=26, help="largest size of the scaling table, 2**k")
+    args = ap.parse_args(argv)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)   # peers warn on overflow in their float math
+    peers = {k: _peer(k) for k in ("gfloat", "pychop", "bitsandbytes.functional")}
+    x = (np.random.default_rng(0).standard_normal(args.n) * 2).astype(np.float32)
+    out = [BEGIN, "## Suite (`python -m benchmarks`)", "", _machine(peers), "",
+           f"### Element formats, quantize of {args.n} float32 (Melem/s)", "", *element_table(x, peers), "",
+           f"### Block formats and code books ({args.n} float32, Melem/s)", "", *block_table(x, peers), "",
+           f"### Packing ({args.n} codes, Melem/s)", "", *pack_table(args.n), "",
+           "### Scaling with size and threads", "", *scaling_table(args.max_log2), "",
+           "Small sizes show the per-call overhead (argument checks, dispatch): the rate levels off "
+           "from about 2^18 elements.", END]
+    text = "\n".join(out)
+    print(text)
+    if args.write:
+        old = RESULTS.read_text()
+        if BEGIN in old:
+            old = old[:old.index(BEGIN)] + old[old.index(END) + len(END):].lstrip("\n")
+        RESULTS.write_text(old.rstrip() + "\n\n" + text + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    main()
