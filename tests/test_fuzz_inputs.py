@@ -20,6 +20,9 @@ KEYS = ["id", "args", "rounding", "overflow", "block", "axis", "bits", "levels",
 
 
 @settings(max_examples=400, deadline=None)
+@example(cfg={"aliases": None}, cid="quantile")     # found in CI: a null alias table
+@example(cfg={"aliases": [1]}, cid="quantile")
+@example(cfg={"aliases": {"x": 0.5}, "args": [[0.0, 0.5]]}, cid="quantile")
 @given(cfg=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=5), cid=st.sampled_from(IDS))
 def test_codec_configs_never_crash(cfg, cid):
     cfg = dict(cfg, id=cid)

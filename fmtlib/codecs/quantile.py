@@ -225,15 +225,20 @@ class Quantile(Codec):
         """The same table with another default rounding mode."""
         cfg = self.get_config()
         cfg["rounding"] = Rounding.parse(rounding).name.lower()
-        if "aliases" in cfg:
-            cfg["aliases"] = {int(k): v for k, v in cfg["aliases"].items()}
         return type(self).from_config(cfg)
 
     @classmethod
     def from_config(cls, config):
+        """The codec of a config; JSON object keys are strings, so alias codes are read back as ints."""
         cfg = dict(config)
-        if "aliases" in cfg:
-            cfg["aliases"] = {int(k): v for k, v in cfg["aliases"].items()}
+        aliases = cfg.get("aliases")
+        if aliases is not None:
+            if not isinstance(aliases, dict):
+                raise TypeError(f"aliases must be a dict of code -> value, got {type(aliases).__name__}")
+            try:
+                cfg["aliases"] = {int(k): v for k, v in aliases.items()}
+            except (TypeError, ValueError):
+                raise ValueError(f"alias codes must be integers, got {list(aliases)!r}") from None
         return super().from_config(cfg)
 
     # -- properties ------------------------------------------------------------------------------
