@@ -5,7 +5,7 @@ numpy copy as the memory limit, and scaling with size and threads.
 
 Peers, each used when it imports: ml_dtypes (astype round trip), gfloat (round_ndarray, MX
 quantize_block), pychop (Chop), bitsandbytes (quantize_4bit/dequantize_4bit on the CPU,
-with torch). Rates are Melem/s of float32 input, median of 5 after a warm-up; slow peers
+with torch), torchao (to_mx, NVFP4Tensor.to_nvfp4 on the CPU). Rates are Melem/s of float32 input, median of 5 after a warm-up; slow peers
 run on a smaller slice (their n is shown) and their rate is per element all the same.
 ``--write`` replaces the suite's section of benchmarks/RESULTS.md.
 """
@@ -125,6 +125,22 @@ def block_table(x, peers) -> list[str]:
         rows.append(f"| MX('{name}') | {ours:.0f} | gfloat quantize_block (per block) | "
                     f"{peer if peer is None else f'{peer:.2f}'} | {ours / peer if peer else float('nan'):.0f} |")
     rows.append(f"| NVFP4() | {_rate(lambda: fmtlib.NVFP4().quantize(x), n):.0f} | — | — | — |")
+    mx = peers.get("torchao.prototype.mx_formats.mx_tensor")
+    if mx is not None:   # encode against encode: torchao's to_mx / to_nvfp4 return scales and codes
+        import torch
+
+        t = torch.from_numpy(x.reshape(-1, 256))
+        nv = importlib.import_module("torchao.prototype.mx_formats.nvfp4_tensor").NVFP4Tensor
+        cases = [("MX('mxfp8_e4m3').encode", fmtlib.MX("mxfp8_e4m3"), "to_mx(x, float8_e4m3fn, 32)",
+                  lambda: mx.to_mx(t, torch.float8_e4m3fn, 32)),
+                 ("MX('mxfp4').encode", fmtlib.MX("mxfp4"), "to_mx(x, float4_e2m1fn_x2, 32) (packed)",
+                  lambda: mx.to_mx(t, torch.float4_e2m1fn_x2, 32)),
+                 ("NVFP4().encode", fmtlib.NVFP4(), "NVFP4Tensor.to_nvfp4(x)", lambda: nv.to_nvfp4(t))]
+        xm = x.reshape(-1, 256)
+        for label, codec, peer_name, peer_fn in cases:
+            ours = _rate(lambda: codec.encode(xm), n)
+            theirs = _rate(peer_fn, n)
+            rows.append(f"| {label} | {ours:.0f} | torchao {peer_name} | {theirs:.0f} | {ours / theirs:.1f} |")
     bnb = peers.get("bitsandbytes.functional")
     nf4 = fmtlib.Scaled(fmtlib.Quantile.nf4("bitsandbytes"), "absmax", block=64)
     ours = _rate(lambda: nf4.quantize(x), n)
@@ -189,7 +205,8 @@ def main(argv=None) -> str:
     ap.add_argument("--max-log2", type=int, default=26, help="largest size of the scaling table, 2**k")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=RuntimeWarning)   # peers warn on overflow in their float math
-    peers = {k: _peer(k) for k in ("gfloat", "pychop", "bitsandbytes.functional")}
+    peers = {k: _peer(k) for k in ("gfloat", "pychop", "bitsandbytes.functional",
+                                   "torchao.prototype.mx_formats.mx_tensor")}
     x = (np.random.default_rng(0).standard_normal(args.n) * 2).astype(np.float32)
     out = [BEGIN, "## Suite (`python -m benchmarks`)", "", _machine(peers), "",
            f"### Element formats, quantize of {args.n} float32 (Melem/s)", "", *element_table(x, peers), "",
