@@ -28,83 +28,18 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import struct
 import tempfile
 from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 
-from .tensorio import SAFETENSORS_DTYPES, _is_float
+from .tensorio import SafetensorsFile, _is_float, open_tensors, safetensors_blob, safetensors_head
 
 #: metadata key and schema version
 META_KEY = "fmtlib"
 VERSION = 1
 _NATIVE = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
-
-
-class SafetensorsFile:
-    """A safetensors file opened for reading one tensor at a time (header parsed once)."""
-
-    def __init__(self, path) -> None:
-        self.path = Path(path)
-        with open(self.path, "rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                raise ValueError(f"{path}: not a safetensors file (too short)")
-            (n,) = struct.unpack("<Q", head)
-            size = self.path.stat().st_size
-            if n > size - 8:
-                raise ValueError(f"{path}: not a safetensors file (header length {n} beyond the file)")
-            try:
-                header = json.loads(f.read(n))
-            except ValueError:
-                raise ValueError(f"{path}: not a safetensors file (bad JSON header)") from None
-        if not isinstance(header, dict):
-            raise ValueError(f"{path}: not a safetensors file (header is not an object)")
-        self.metadata = header.pop("__metadata__", {}) or {}
-        self.entries = header
-        self.data_start = 8 + n
-        self.data_size = size - self.data_start
-
-    def names(self) -> list[str]:
-        return list(self.entries)
-
-    def read(self, name: str) -> np.ndarray:
-        """One tensor, read from its own byte range."""
-        if name not in self.entries:
-            raise ValueError(f"{self.path} has no tensor {name!r}")
-        spec = self.entries[name]
-        try:
-            dt = SAFETENSORS_DTYPES[spec["dtype"]]
-            shape = tuple(int(s) for s in spec["shape"])
-            lo, hi = (int(v) for v in spec["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{self.path}: tensor {name!r} has unsupported dtype or a bad entry") from None
-        count = int(np.prod(shape))
-        if not 0 <= lo <= hi <= self.data_size or hi - lo != count * dt.itemsize:
-            raise ValueError(f"{self.path}: tensor {name!r} data offsets [{lo}, {hi}) do not fit its shape and the file")
-        with open(self.path, "rb") as f:
-            f.seek(self.data_start + lo)
-            buf = f.read(hi - lo)
-        return np.frombuffer(buf, dtype=dt).reshape(shape)
-
-
-def _source(path):
-    """(names, read(name)) of a .safetensors (streamed), .npz (lazy) or .npy file."""
-    p = Path(path)
-    if not p.exists():
-        raise ValueError(f"no such file: {p}")
-    suffix = p.suffix.lower()
-    if suffix == ".safetensors":
-        f = SafetensorsFile(p)
-        return f.names(), f.read
-    if suffix == ".npz":
-        z = np.load(p, allow_pickle=False)
-        return list(z.files), (lambda n: z[n])
-    if suffix == ".npy":
-        return [p.stem], (lambda n: np.load(p, allow_pickle=False))
-    raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
 
 
 def wanted(name: str, a: np.ndarray, include, exclude, min_size: int) -> bool:
@@ -155,17 +90,15 @@ def save_quantized(src, out, codec, *, include: list[str] | None = None, exclude
     from .registry import get
 
     c = codec_for(codec) if isinstance(codec, str) else get(codec)
-    names, read = _source(src)
     out = Path(out)
     if out.suffix.lower() != ".safetensors":
         raise ValueError(f"{out}: a quantized checkpoint is a .safetensors file")
-    to_name = {dt: k for k, dt in SAFETENSORS_DTYPES.items()}
     header, meta = {}, {}
     info = {"quantized": [], "copied": [], "bytes_in": 0, "bytes_out": 0}
     fd, tmp = tempfile.mkstemp(prefix=".fmtlib-", dir=out.parent or ".")
     try:
         offset = 0
-        with os.fdopen(fd, "wb") as data:
+        with os.fdopen(fd, "wb") as data, open_tensors(src) as (names, read):
             for i, name in enumerate(names):
                 if progress:
                     progress(i, len(names), name)
@@ -180,20 +113,12 @@ def save_quantized(src, out, codec, *, include: list[str] | None = None, exclude
                     stored = {name: a}
                     info["copied"].append(name)
                 for key, v in stored.items():
-                    v = np.ascontiguousarray(v)
-                    if v.dtype not in to_name:
-                        raise ValueError(f"tensor {key!r}: dtype {v.dtype} has no safetensors name")
-                    b = v.tobytes()
-                    header[key] = {"dtype": to_name[v.dtype], "shape": list(v.shape),
-                                   "data_offsets": [offset, offset + len(b)]}
+                    b, header[key] = safetensors_blob(key, v, offset)
                     data.write(b)
                     offset += len(b)
         header["__metadata__"] = {META_KEY: json.dumps({"version": VERSION, "tensors": meta})}
-        head = json.dumps(header, separators=(",", ":")).encode()
-        head += b" " * (-len(head) % 8)
         with open(out, "wb") as f, open(tmp, "rb") as data:
-            f.write(struct.pack("<Q", len(head)))
-            f.write(head)
+            f.write(safetensors_head(header))
             while chunk := data.read(1 << 24):
                 f.write(chunk)
         info["bytes_out"] = out.stat().st_size

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import struct
+from contextlib import contextmanager
 from pathlib import Path
 
 import ml_dtypes
@@ -35,38 +36,58 @@ def _is_float(a: np.ndarray) -> bool:
                                              np.dtype(ml_dtypes.float8_e5m2))
 
 
-def read_safetensors(path) -> dict[str, np.ndarray]:
-    """Every tensor of a safetensors file (any dtype in :data:`SAFETENSORS_DTYPES`)."""
-    raw = Path(path).read_bytes()
-    if len(raw) < 8:
-        raise ValueError(f"{path}: not a safetensors file (too short)")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if n > len(raw) - 8:
-        raise ValueError(f"{path}: not a safetensors file (header length {n} beyond the file)")
-    try:
-        header = json.loads(raw[8: 8 + n])
-    except ValueError:
-        raise ValueError(f"{path}: not a safetensors file (bad JSON header)") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: not a safetensors file (header is not an object)")
-    data = memoryview(raw)[8 + n:]
-    out = {}
-    for name, spec in header.items():
-        if name == "__metadata__":
-            continue
+class SafetensorsFile:
+    """A safetensors file opened for reading one tensor at a time (the header parsed once,
+    each tensor read from its own byte range), so memory holds one tensor, not the file."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise ValueError(f"{path}: not a safetensors file (too short)")
+            (n,) = struct.unpack("<Q", head)
+            size = self.path.stat().st_size
+            if n > size - 8:
+                raise ValueError(f"{path}: not a safetensors file (header length {n} beyond the file)")
+            try:
+                header = json.loads(f.read(n))
+            except ValueError:
+                raise ValueError(f"{path}: not a safetensors file (bad JSON header)") from None
+        if not isinstance(header, dict):
+            raise ValueError(f"{path}: not a safetensors file (header is not an object)")
+        self.metadata = header.pop("__metadata__", {}) or {}
+        self.entries = header
+        self.data_start = 8 + n
+        self.data_size = size - self.data_start
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+    def read(self, name: str) -> np.ndarray:
+        """One tensor (any dtype in :data:`SAFETENSORS_DTYPES`)."""
+        if name not in self.entries:
+            raise ValueError(f"{self.path} has no tensor {name!r}")
+        spec = self.entries[name]
         try:
             dt = SAFETENSORS_DTYPES[spec["dtype"]]
             shape = tuple(int(s) for s in spec["shape"])
             lo, hi = (int(v) for v in spec["data_offsets"])
-        except KeyError as e:
-            raise ValueError(f"{path}: tensor {name!r} has unsupported dtype or a bad entry ({e})") from None
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: tensor {name!r} has a bad header entry") from None
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{self.path}: tensor {name!r} has unsupported dtype or a bad entry") from None
         count = int(np.prod(shape))
-        if not 0 <= lo <= hi <= len(data) or hi - lo != count * dt.itemsize:
-            raise ValueError(f"{path}: tensor {name!r} data offsets [{lo}, {hi}) do not fit its shape and the file")
-        out[name] = np.frombuffer(data[lo:hi], dtype=dt).reshape(shape)
-    return out
+        if not 0 <= lo <= hi <= self.data_size or hi - lo != count * dt.itemsize:
+            raise ValueError(f"{self.path}: tensor {name!r} data offsets [{lo}, {hi}) do not fit its shape and the file")
+        with open(self.path, "rb") as f:
+            f.seek(self.data_start + lo)
+            buf = f.read(hi - lo)
+        return np.frombuffer(buf, dtype=dt).reshape(shape)
+
+
+def read_safetensors(path) -> dict[str, np.ndarray]:
+    """Every tensor of a safetensors file (any dtype in :data:`SAFETENSORS_DTYPES`)."""
+    f = SafetensorsFile(path)
+    return {n: f.read(n) for n in f.names()}
 
 
 def read_tensors(path, names: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -92,47 +113,78 @@ def select_float(tensors: dict[str, np.ndarray], names, path) -> dict[str, np.nd
     return floats
 
 
+def safetensors_blob(name: str, a: np.ndarray, offset: int) -> tuple[bytes, dict]:
+    """(little-endian C-order bytes, header entry at ``offset``) of one tensor."""
+    a = np.ascontiguousarray(a)
+    dt = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+    to_name = {d: k for k, d in SAFETENSORS_DTYPES.items()}
+    if dt not in to_name:
+        raise ValueError(f"tensor {name!r}: dtype {a.dtype} has no safetensors name")
+    b = a.astype(dt, copy=False).tobytes()
+    return b, {"dtype": to_name[dt], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+
+
+def safetensors_head(header: dict) -> bytes:
+    """The 8-byte length and the JSON header, padded with spaces to a multiple of 8 bytes."""
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head
+
+
 def write_safetensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
     """Write ``tensors`` (any dtype of :data:`SAFETENSORS_DTYPES`) as a safetensors file:
     the header JSON padded with spaces to a multiple of 8 bytes, then the C-order data."""
-    to_name = {dt: name for name, dt in SAFETENSORS_DTYPES.items()}
     header: dict = {"__metadata__": dict(metadata)} if metadata else {}
     blobs, offset = [], 0
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        dt = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
-        if dt not in to_name:
-            raise ValueError(f"tensor {name!r}: dtype {a.dtype} has no safetensors name")
-        b = a.astype(dt, copy=False).tobytes()
-        header[name] = {"dtype": to_name[dt], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        b, header[name] = safetensors_blob(name, a, offset)
         blobs.append(b)
         offset += len(b)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
     with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
+        f.write(safetensors_head(header))
         for b in blobs:
             f.write(b)
 
 
-def read_all(path) -> dict[str, np.ndarray]:
-    """Every tensor of a ``.npy``, ``.npz`` or ``.safetensors`` file, floating point or not."""
+@contextmanager
+def open_tensors(path):
+    """``(names, read(name))`` of a ``.npy``, ``.npz`` or ``.safetensors`` file, reading one
+    tensor at a time (safetensors by byte range, npz member by member); closes the file after.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.npz")
+    >>> np.savez(p, w=np.ones(2))
+    >>> with open_tensors(p) as (names, read):
+    ...     names, read("w").tolist()
+    (['w'], [1.0, 1.0])
+    """
     p = Path(path)
     if not p.exists():
         raise ValueError(f"no such file: {p}")
     suffix = p.suffix.lower()
+    if suffix not in (".npy", ".npz", ".safetensors"):
+        raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
     try:
-        if suffix == ".npy":
-            return {p.stem: np.load(p, allow_pickle=False)}
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        if suffix == ".safetensors":
-            return read_safetensors(p)
+        src = SafetensorsFile(p) if suffix == ".safetensors" else (
+            np.load(p, allow_pickle=False) if suffix == ".npz" else None)
     except OSError as e:
         raise ValueError(f"cannot read {p}: {e}") from None
-    raise ValueError(f"{p}: unknown file type {suffix!r} (read: .npy, .npz, .safetensors)")
+    if suffix == ".safetensors":
+        yield src.names(), src.read
+    elif suffix == ".npz":
+        with src:
+            yield list(src.files), (lambda n: src[n])
+    else:
+        yield [p.stem], (lambda n: np.load(p, allow_pickle=False))
+
+
+def read_all(path) -> dict[str, np.ndarray]:
+    """Every tensor of a ``.npy``, ``.npz`` or ``.safetensors`` file, floating point or not."""
+    with open_tensors(path) as (names, read):
+        try:
+            return {n: read(n) for n in names}
+        except OSError as e:
+            raise ValueError(f"cannot read {path}: {e}") from None
 
 
 def check_writable(path) -> None:
