@@ -60,16 +60,19 @@ def same(y, r):
 @settings(max_examples=120, deadline=None)
 @given(st.integers(0, len(CODECS) - 1), st.integers(0, len(MODELS) - 1), st.integers(0, len(OUTS) - 1),
        st.integers(1, 3), st.integers(1, 3), st.integers(1, 72), st.integers(0, 12), st.booleans(),
-       st.sampled_from(["block", "alpha", "output"]), st.integers(0, 2**32 - 1))
-def test_matmul_matches_the_oracle(ci, mi, oi, M, N, K, spread, specials, tscale, seed):
+       st.sampled_from(["block", "alpha", "output"]), st.sampled_from([1.0, 0.25, float(np.float32(16 / 9))]),
+       st.integers(0, 2**32 - 1))
+def test_matmul_matches_the_oracle(ci, mi, oi, M, N, K, spread, specials, tscale, alpha, seed):
     ca, cb, unit = CODECS[ci]
     acc = MODELS[mi]
+    if acc.exact and alpha != 0.25:
+        alpha = 1.0
     chunk = acc.chunk
     if chunk is not None and chunk % unit:
         acc = Accumulate(acc.format, chunk=unit * max(1, chunk // unit), inner=acc.inner, rounding=acc.rounding)
     rng = np.random.default_rng(seed)
     a, b = data(rng, (M, K), spread, specials), data(rng, (K, N), spread, specials)
-    kw = dict(a_codec=ca, b_codec=cb, accumulate=acc, out=OUTS[oi], tensor_scale=tscale)
+    kw = dict(a_codec=ca, b_codec=cb, accumulate=acc, out=OUTS[oi], tensor_scale=tscale, alpha=alpha)
     same(matmul(a, b, **kw), ref.matmul(a, b, **kw))
 
 
@@ -226,6 +229,10 @@ def test_accumulate_config_round_trip():
     (lambda a, b: matmul(a, b, accumulate=3), TypeError, "accumulate"),
     (lambda a, b: matmul(a, b, accumulate="fp64"), ValueError, "51 significant bits"),
     (lambda a, b: matmul(a, b, a_codec="mxfp5"), ValueError, "unknown"),
+    (lambda a, b: matmul(a, b, alpha=0.1), ValueError, "float32 value"),
+    (lambda a, b: matmul(a, b, alpha=0.75, accumulate="exact"), ValueError, "power of two"),
+    (lambda a, b: matmul(a, b, alpha=0.5, accumulate="e8m40"), ValueError, "at most 29"),
+    (lambda a, b: matmul(a, b, alpha="2"), TypeError, "alpha"),
 ])
 def test_bad_input_is_a_clear_error(call, err, match):
     rng = np.random.default_rng(0)

@@ -42,11 +42,15 @@ def _out_codec(out) -> ElementCodec:
         raise TypeError(f"out must be an FP or Int codec (or a format name), got {type(out).__name__}")
     if out.rounding is Rounding.STOCHASTIC:
         raise ValueError("the output rounding must be deterministic: a stochastic output has no single golden value")
-    fmt = out.format
-    bits = fmt.mbits + 1 if isinstance(fmt, FloatFormat) else fmt.bits
-    if bits > _MAX_OUT_BITS:
-        raise ValueError(f"output format {fmt} has {bits} significant bits; matmul rounds to at most {_MAX_OUT_BITS}")
+    if _bits(out) > _MAX_OUT_BITS:
+        raise ValueError(f"output format {out.format} has {_bits(out)} significant bits; matmul rounds to at most "
+                         f"{_MAX_OUT_BITS}")
     return out
+
+
+def _bits(codec) -> int:
+    fmt = codec.format
+    return fmt.mbits + 1 if isinstance(fmt, FloatFormat) else fmt.bits
 
 
 def _fits_float32(codec) -> bool:
@@ -72,8 +76,8 @@ def _ceil_log2(n: int) -> int:
 
 
 def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "fp32", out="fp32",
-           transpose_b: bool = False, strict: bool = False, tensor_scale: str = "block", a_seed: int | None = None,
-           b_seed: int | None = None) -> np.ndarray:
+           transpose_b: bool = False, strict: bool = False, tensor_scale: str = "block", alpha: float = 1.0,
+           a_seed: int | None = None, b_seed: int | None = None) -> np.ndarray:
     """``a @ b`` as a low-precision kernel computes it, bit for bit, under a declared model.
 
     - ``a`` (M, K) and ``b`` (K, N) (or (N, K) with ``transpose_b=True``, as ``nn.Linear``
@@ -90,6 +94,9 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
       ``alpha = fl32(ga * gb)``, as cuBLAS's alpha does; ``"output"`` multiplies the rounded
       output by ``alpha`` rounded to the output format, in the output format (torchao's
       ``result * scale.to(dtype)``). The exact model always rounds ``ga * gb * sum`` once.
+    - ``alpha`` (a float32 value): the epilogue's scale, ``fl32(alpha * acc)`` before the
+      output rounding (with ``tensor_scale="alpha"``, ``fl32(alpha * fl32(ga * gb))`` is the
+      one scale). The exact model takes only powers of two (it stays exact).
     - A K that is not a multiple of the block ends in a shorter block (as zero padding
       would); ``strict=True`` raises instead.
 
@@ -113,18 +120,37 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
     if chunk % unit and unit < K:
         raise ValueError(f"chunk {chunk} is not a multiple of the scale block {unit}: a term (one block's "
                          "products) cannot be split between chunks")
+    alpha = _check_alpha(alpha, acc)
     g = A.g * B.g   # two float32 factors: exact in float64
     fold = g if (acc.exact or tensor_scale == "block") else 1.0
     res = _run(A, B, K, unit, chunk, acc, fold)
-    if fold == 1.0 and g != 1.0:
-        alpha = float(np.float32(g))
-        if tensor_scale == "alpha":
-            res = (res * alpha).astype(np.float32).astype(np.float64)
-        else:
-            r = oc.quantize(res)
-            res = r * float(oc.quantize(np.array([alpha]))[0])
+    if not acc.exact and (alpha != 1.0 or (g != 1.0 and tensor_scale != "block")) and acc.format.mbits > 28:
+        raise ValueError(f"an epilogue scale needs an accumulator of at most 29 significant bits (its product with "
+                         f"a float32 scale must be exact in float64); {acc.format} has {acc.format.mbits + 1}")
+    if g != 1.0 and tensor_scale == "output" and not acc.exact and _bits(oc) > 26:
+        raise ValueError("tensor_scale='output' needs an output format of at most 26 significant bits")
+    if acc.exact:
+        res = res * alpha    # a power of two: exact
+    else:
+        if fold == 1.0 and g != 1.0 and tensor_scale == "alpha":
+            alpha = float(np.float32(alpha * float(np.float32(g))))
+        if alpha != 1.0:
+            res = (res * alpha).astype(np.float32).astype(np.float64)   # one float32 rounding of an exact product
+        if fold == 1.0 and g != 1.0 and tensor_scale == "output":
+            res = oc.quantize(res) * float(oc.quantize(np.array([float(np.float32(g))]))[0])
     y = oc.quantize(res)
     return y.astype(np.float32) if _fits_float32(oc) else y
+
+
+def _check_alpha(alpha, acc: Accumulate) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)):
+        raise TypeError(f"alpha must be a float, got {alpha!r}")
+    a = float(alpha)
+    if not math.isfinite(a) or a == 0 or float(np.float32(a)) != a:
+        raise ValueError(f"alpha must be a finite nonzero float32 value, got {alpha!r}")
+    if acc.exact and math.frexp(abs(a))[0] != 0.5:
+        raise ValueError(f"the exact model takes alpha as a power of two (it rounds once); got {alpha!r}")
+    return a
 
 
 def _run(A: Operand, B: Operand, K: int, unit: int, chunk: int, acc: Accumulate, g: float) -> np.ndarray:

@@ -136,8 +136,8 @@ def sum_terms(terms: list, acc: Accumulate, chunk_units: int):
 
 
 def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "fp32", out="fp32",
-           transpose_b: bool = False, strict: bool = False, tensor_scale: str = "block", a_seed=None,
-           b_seed=None) -> np.ndarray:
+           transpose_b: bool = False, strict: bool = False, tensor_scale: str = "block", alpha: float = 1.0,
+           a_seed=None, b_seed=None) -> np.ndarray:
     """:func:`fmtlib.ops.matmul`, computed with Fractions (float64 result values)."""
     acc = Accumulate.parse(accumulate)
     oc = _out_codec(out)
@@ -158,11 +158,15 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
     for i in range(res.shape[0]):
         for j in range(res.shape[1]):
             v = sum_terms(_terms(A, B, i, j, K, unit, g if fold else Fraction(1)), acc, max(chunk // unit, 1))
-            if not fold:
-                alpha = round_float(_FP32, g)
-                if tensor_scale == "alpha":
-                    v = round_float(_FP32, _mul(alpha, v))
-                else:
-                    v = _mul(_num(round_out(oc, v)), _num(round_out(oc, alpha)))
+            if acc.exact:
+                v = _mul(v, Fraction(alpha))
+            else:
+                al = Fraction(alpha)
+                if not fold and tensor_scale == "alpha":
+                    al = round_float(_FP32, al * round_float(_FP32, g))
+                if al != 1:
+                    v = round_float(_FP32, _mul(al, v))
+                if not fold and tensor_scale == "output":
+                    v = _mul(_num(round_out(oc, v)), _num(round_out(oc, round_float(_FP32, g))))
             res[i, j] = round_out(oc, v)
     return res.astype(np.float32) if _fits_float32(oc) else res
