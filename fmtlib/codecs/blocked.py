@@ -219,6 +219,11 @@ class BlockCodec(Codec):
 
     def unpack(self, packed: Packed, dtype=np.float32) -> np.ndarray:
         """Values of a :class:`Packed` record (what :meth:`pack` returns), as ``dtype``."""
+        return self.decode(self.unpack_record(packed), dtype)
+
+    def unpack_record(self, packed: Packed) -> Encoded:
+        """The :class:`Encoded` record a :class:`Packed` one holds (codes unpacked, scales
+        unswizzled)."""
         from ..packing import Swizzled128x4, get_layout
 
         if not isinstance(packed, Packed):
@@ -235,9 +240,8 @@ class BlockCodec(Codec):
                 scales = np.moveaxis(m.reshape(np.moveaxis(like, packed.axis, -1).shape), -1, packed.axis)
         elif packed.scale_layout != "row_major":
             raise ValueError(f"unknown scale_layout {packed.scale_layout!r}")
-        enc = Encoded(codes, np.asarray(scales), shape, packed.axis, packed.block, packed.format, packed.tensor_amax,
-                      packed.scale_scales, packed.scale_offset)
-        return self.decode(enc, dtype)
+        return Encoded(codes, np.asarray(scales), shape, packed.axis, packed.block, packed.format, packed.tensor_amax,
+                       packed.scale_scales, packed.scale_offset)
 
     @staticmethod
     def _scales_shape(shape: tuple, axis, block: int) -> tuple:

@@ -108,11 +108,10 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
         raise ValueError(f"unknown tensor_scale {tensor_scale!r} (choose from {', '.join(TENSOR_SCALE)})")
     A = operand(a, a_codec, k_first=False, what="a", seed=a_seed)
     B = operand(b, b_codec, k_first=not transpose_b, what="b", seed=b_seed)
-    K = A.values.shape[1]
-    if B.values.shape[1] != K:
-        bs = B.values.shape[::-1] if not transpose_b else B.values.shape
-        raise ValueError(f"shapes do not multiply: a is {A.values.shape}, b is {bs} (K = {K} and "
-                         f"{B.values.shape[1]})")
+    K = A.shape[1]
+    if B.shape[1] != K:
+        bs = B.shape[::-1] if not transpose_b else B.shape
+        raise ValueError(f"shapes do not multiply: a is {A.shape}, b is {bs} (K = {K} and {B.shape[1]})")
     unit = _unit(A, B, K)
     if strict and unit > 1 and K % unit:
         raise ValueError(f"K = {K} is not a multiple of the block size {unit} (strict=True)")
@@ -156,7 +155,7 @@ def _check_alpha(alpha, acc: Accumulate) -> float:
 def _run(A: Operand, B: Operand, K: int, unit: int, chunk: int, acc: Accumulate, g: float) -> np.ndarray:
     from ..kernels.cpu import gemm as G
 
-    M, N = A.values.shape[0], B.values.shape[0]
+    M, N = A.shape[0], B.shape[0]
     res = np.empty((M, N), dtype=np.float64)
     if M == 0 or N == 0:
         return res
@@ -214,12 +213,21 @@ def _run_blas(A: Operand, B: Operand, K: int, unit: int, chunk: int, inner: int,
     M, N = res.shape
     width = (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
     dt = np.float32 if width <= 24 else np.float64
-    X = np.ldexp(A.values, -A.lsb).astype(dt)
-    Y = np.ldexp(B.values, -B.lsb).astype(dt)
     lsb = math.ldexp(1.0, A.lsb + B.lsb)
     nunits = -(-K // unit)
     SA, SB = _unit_scales(A, M, nunits, unit), _unit_scales(B, N, nunits, unit)
     cu = max(chunk // unit, 1)
+    p, emin, _, mode = acc_args[:4]
+    X = A.ints if A.ints is not None else np.ldexp(A.values, -A.lsb)
+    Y = B.ints if B.ints is not None else np.ldexp(B.values, -B.lsb)
+    if cu == 1 and width <= 24 and (p, emin, mode) == (24, -126, 0):
+        if A.ints is not None and B.ints is not None and width <= 15:   # int8 elements, int16 block sums
+            X, Yt, Pt = A.ints, np.ascontiguousarray(B.ints.T), np.zeros(1, np.int16)
+        else:
+            X, Yt, Pt = X.astype(np.float32), np.ascontiguousarray(Y.T, dtype=np.float32), np.zeros(1, np.float32)
+        G.gemm_blocks_fp32(X, Yt, SA, np.ascontiguousarray(SB.T), K, unit, lsb, Pt, res)
+        return
+    X, Y = X.astype(dt), Y.astype(dt)
     tm = max(1, min(M, (1 << 22) // max(1, cu * N)))   # rows per tile: the block sums of a chunk stay ~32 MB
     for r0 in range(0, M, tm):
         r1 = min(M, r0 + tm)

@@ -8,6 +8,7 @@ decode of the record with every element set to 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -27,14 +28,15 @@ _RANGE = 300     # |log2| of element and scale values: products stay far inside 
 
 @dataclass(frozen=True, eq=False)
 class Operand:
-    """One side of a product: ``values`` (R, K) element values (float64), ``ints`` the same
-    as int8 ``value * 2**-lsb`` where every value is one (else None), ``scales`` (R, nb)
-    block scale values ((R, 0): unscaled), ``unit``
-    the K-length one scale covers (0: unscaled), ``g`` the two-level global factor (NVFP4),
+    """One side of a product, rows along M (or N) and K last: ``shape`` (R, K); ``values``
+    the element values (float64, computed on first use from codes and a value table where
+    there is one); ``ints`` the same as int8 ``value * 2**-lsb`` where every value is one
+    (else None); ``scales`` (R, nb) block scale values ((R, 0): unscaled); ``unit`` the
+    K-length one scale covers (0: unscaled); ``g`` the two-level global factor (NVFP4);
     and bounds of the values' bits (``lsb``: lowest set bit, ``msb``: highest, as exponents of
     two) used to prove sums exact and to size the long accumulator."""
 
-    values: np.ndarray
+    shape: tuple
     ints: np.ndarray | None
     scales: np.ndarray
     unit: int
@@ -46,6 +48,15 @@ class Operand:
     scale_msb: int
     scale_sig: int
     codec: Codec
+    given_values: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    table: np.ndarray | None = None
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        if self.given_values is not None:
+            return self.given_values
+        return self.table[self.codes]
 
 
 def bit_bounds(v: np.ndarray) -> tuple[int, int, int]:
@@ -112,13 +123,13 @@ def _element_operand(x, codec, k_first: bool, what: str, seed) -> Operand:
 def _unscaled(vals: np.ndarray, codec, what: str) -> Operand:
     lsb, msb, sig = bit_bounds(vals)
     _check_range(lsb, msb, sig, what)
-    return Operand(vals, None, np.empty((vals.shape[0], 0)), 0, 1.0, lsb, msb, sig, 0, 0, 1, codec)
+    return Operand(vals.shape, None, np.empty((vals.shape[0], 0)), 0, 1.0, lsb, msb, sig, 0, 0, 1, codec, vals)
 
 
 def _block_record(x, codec, k_first: bool, what: str, seed) -> Encoded:
     """The Encoded record of a block-scaled operand (encoding float input along K)."""
     if isinstance(x, Packed):
-        x = _unpacked(codec, x)
+        x = codec.unpack_record(x)
     if isinstance(x, Encoded):
         return x
     if codec.axis is not None and codec.axis not in (-1, 1):
@@ -127,16 +138,6 @@ def _block_record(x, codec, k_first: bool, what: str, seed) -> Encoded:
     xr = _float_rows(x, k_first, what)
     opts = {} if seed is None else {"seed": seed}
     return codec.encode(xr, **opts)
-
-
-def _unpacked(codec, p: Packed) -> Encoded:
-    from ..packing import get_layout
-
-    codes = get_layout(p.layout).unpack(p.data, tuple(p.shape), dtype=np.dtype(codec.element_code_dtype))
-    if p.scale_layout != "row_major":
-        raise ValueError("matmul reads Packed records with row_major scales; unpack swizzled ones with the codec")
-    return Encoded(codes, np.asarray(p.scales), tuple(p.shape), p.axis, p.block, p.format, p.tensor_amax,
-                   p.scale_scales, p.scale_offset)
 
 
 def _record_rows(rec: Encoded, k_first: bool, what: str):
@@ -165,8 +166,9 @@ def _block_operand(x, codec, k_first: bool, what: str, seed) -> Operand:
     codes, scales, block = _record_rows(rec, k_first and given, what)   # float input was encoded K last
     g = 1.0
     if isinstance(codec, MX):
-        vals = _mx_elements(codec, codes, block, rec.format)
-        elem_table = _mx_elements(codec, np.arange(1 << codec.element_bits).reshape(1, -1), block, rec.format)
+        elem_table = _mx_elements(codec, np.arange(1 << codec.element_bits).reshape(1, -1), block, rec.format)[0]
+        _check_codes(codes, elem_table.size, what)
+        vals = None
         svals = FP("e8m0").decode(np.arange(256, dtype=np.uint8), dtype=np.float64)[scales.astype(np.intp)]
     elif isinstance(codec, NVFP4):
         if rec.format != codec.name or rec.block != codec.block:
@@ -175,9 +177,8 @@ def _block_operand(x, codec, k_first: bool, what: str, seed) -> Operand:
         if (rec.tensor_amax is not None) != codec.global_scale:
             raise ValueError("record and codec disagree on the global scale")
         elem_table = _value_table(codec.element).astype(np.float64)
-        if codes.size and int(codes.max()) >= elem_table.size:
-            raise ValueError(f"{what} holds element code {int(codes.max())}, out of range for e2m1")
-        vals = elem_table[codes.astype(np.intp)]
+        _check_codes(codes, elem_table.size, what)
+        vals = None
         svals = _value_table(codec.scale_format).astype(np.float64)[scales.astype(np.intp)]
         g = nvfp4_global_factor(codec, rec.tensor_amax)
     elif isinstance(codec, Scaled):
@@ -196,11 +197,21 @@ def _block_operand(x, codec, k_first: bool, what: str, seed) -> Operand:
     slsb, smsb, ssig = bit_bounds(svals)
     _check_range(slsb, smsb, ssig, f"{what}'s scales")
     ints = None
-    fin = elem_table[np.isfinite(elem_table)]
-    if np.abs(np.ldexp(fin, -lsb)).max(initial=0) <= 127 and np.isfinite(vals).all():
-        ints = np.ldexp(vals, -lsb).astype(np.int8)   # exact: every value is k * 2**lsb, |k| <= 127
-    return Operand(np.ascontiguousarray(vals, dtype=np.float64), ints, np.ascontiguousarray(svals, dtype=np.float64),
-                   block, g, lsb, msb, sig, slsb, smsb, ssig, codec)
+    finite = np.isfinite(elem_table)
+    small = np.abs(np.ldexp(elem_table[finite], -lsb)).max(initial=0) <= 127
+    if vals is not None:
+        if small and np.isfinite(vals).all():
+            ints = np.ldexp(vals, -lsb).astype(np.int8)   # exact: every value is k * 2**lsb, |k| <= 127
+        vals = np.ascontiguousarray(vals, dtype=np.float64)
+    elif small and finite[codes].all():
+        ints = np.ldexp(np.where(finite, elem_table, 0.0), -lsb).astype(np.int8)[codes]
+    return Operand(codes.shape, ints, np.ascontiguousarray(svals, dtype=np.float64), block, g, lsb, msb, sig, slsb,
+                   smsb, ssig, codec, vals, codes, elem_table)
+
+
+def _check_codes(codes: np.ndarray, n: int, what: str) -> None:
+    if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= n):
+        raise ValueError(f"{what} holds element code {int(codes.max())}, out of range for {n} codes")
 
 
 def _mx_elements(codec: MX, codes: np.ndarray, block: int, fmt: str) -> np.ndarray:

@@ -145,8 +145,8 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
         raise ValueError(f"unknown tensor_scale {tensor_scale!r}")
     A = operand(a, a_codec, k_first=False, what="a", seed=a_seed)
     B = operand(b, b_codec, k_first=not transpose_b, what="b", seed=b_seed)
-    K = A.values.shape[1]
-    if B.values.shape[1] != K:
+    K = A.shape[1]
+    if B.shape[1] != K:
         raise ValueError("shapes do not multiply")
     unit = _unit(A, B, K)
     if strict and unit > 1 and K % unit:
@@ -154,7 +154,7 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
     chunk = unit if acc.chunk is None else acc.chunk
     g = Fraction(A.g) * Fraction(B.g)
     fold = acc.exact or tensor_scale == "block" or g == 1
-    res = np.empty((A.values.shape[0], B.values.shape[0]), dtype=np.float64)
+    res = np.empty((A.shape[0], B.shape[0]), dtype=np.float64)
     for i in range(res.shape[0]):
         for j in range(res.shape[1]):
             v = sum_terms(_terms(A, B, i, j, K, unit, g if fold else Fraction(1)), acc, max(chunk // unit, 1))

@@ -485,3 +485,52 @@ def gemm_split(A, B, SA, SB, K, unit, unitA, unitB, g, model, inner, chunk, p, e
         for j in range(N):
             out[i, j] = _one_split(A, B, SA, SB, i, j, K, unit, unitA, unitB, g, model, inner, chunk_units,
                                    p, emin, maxv, mode, base, L, buf)
+
+
+# --- the common case, vectorised: one block per MMA step, a float32 nearest-even accumulator ------
+
+@njit(parallel=True, cache=True)
+def gemm_blocks_fp32(X, Yt, SA, SBt, K, unit, lsb, Pt, out):
+    """out (M, N) = the fp32 model with one term per chunk: ``acc = fl32(acc + T)`` for every
+    scale block in K order. X (M, K) and Yt (K, N) hold integer-valued elements (value times
+    2**-lsb), int8 or float32; block sums go into P of ``Pt``'s dtype: int16 when every sum fits
+    15 bits, else float32 when it fits 24 (float32 then sums them exactly in any order);
+    SA (M, nb) and SBt (nb, N) the block scales. Rows go in tiles of 4 that share each row of Yt."""
+    M = X.shape[0]
+    N = Yt.shape[1]
+    nb = (K + unit - 1) // unit
+    R = 4
+    for ti in prange((M + R - 1) // R):
+        i0 = ti * R
+        r = min(R, M - i0)
+        acc = np.zeros((R, N), dtype=np.float64)
+        nxt = np.empty((R, N), dtype=np.float64)
+        P = np.empty((R, N), dtype=Pt.dtype)
+        E = np.empty(N, dtype=np.float64)
+        for u in range(nb):
+            P[:, :] = 0
+            for k in range(u * unit, min(K, u * unit + unit)):
+                for q in range(r):
+                    a = X[i0 + q, k]
+                    if a != 0:
+                        for j in range(N):
+                            P[q, j] += a * Yt[k, j]
+            for q in range(r):
+                c = lsb * SA[i0 + q, u]
+                bad = False
+                for j in range(N):              # TwoSum; float32(s) is the rounding when s is exact
+                    t = float(P[q, j]) * c * SBt[u, j] + 0.0
+                    s = acc[q, j] + t
+                    bb = s - acc[q, j]
+                    e = (acc[q, j] - (s - bb)) + (t - bb)
+                    E[j] = e
+                    bad |= e != 0.0             # an inexact sum, inf or NaN (NaN != 0)
+                    nxt[q, j] = float(np.float32(s))
+                if bad:                         # rare: fix those with the exact rounding
+                    for j in range(N):
+                        if E[j] != 0.0:
+                            t = float(P[q, j]) * c * SBt[u, j] + 0.0
+                            nxt[q, j] = add_round(acc[q, j], t, 24, -126, 3.4028234663852886e38, _NE)
+            acc, nxt = nxt, acc
+        for q in range(r):
+            out[i0 + q, :] = acc[q]
