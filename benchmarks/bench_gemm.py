@@ -17,7 +17,7 @@ import platform
 import numba
 import numpy as np
 
-from fmtlib import MX
+from fmtlib import FP, MX, NVFP4
 from fmtlib.ops import Accumulate, matmul
 from timing import median_time
 
@@ -53,6 +53,24 @@ def main(argv=None) -> None:
           f"{t_ours / t_np:.1f}x |")
     print(f"| MXFP4 {q}x{q}x{q}, exact, bf16 out | {t_exact * 1e3:.1f} ms | {t_np_q * 1e3:.2f} ms | "
           f"{t_exact / t_np_q:.0f}x |")
+    nv = NVFP4()
+    na, nw = nv.encode(da), nv.encode(dw)
+    t_nv = median_time(lambda: matmul(na, nw, a_codec=nv, b_codec=nv, accumulate=Accumulate("fp32", chunk=16),
+                                      out="bf16", transpose_b=True, tensor_scale="alpha"), args.repeat)
+    print(f"| NVFP4 {n}x{n}x{n}, fp32 chunk 16, alpha, bf16 out | {t_nv * 1e3:.1f} ms | {t_np * 1e3:.1f} ms | "
+          f"{t_nv / t_np:.1f}x |")
+    t_128 = median_time(lambda: matmul(ea, ew, a_codec=mx, b_codec=mx, accumulate=Accumulate("fp32", chunk=128),
+                                       out="bf16", transpose_b=True), args.repeat)
+    print(f"| MXFP4 {n}x{n}x{n}, fp32 chunk 128 (4 blocks summed exactly), bf16 out | {t_128 * 1e3:.1f} ms | "
+          f"{t_np * 1e3:.1f} ms | {t_128 / t_np:.1f}x |")
+    h = n // 2
+    f8 = FP("e4m3fn")
+    ca, cw = f8.encode(da[:h, :h]), f8.encode(dw[:h, :h])
+    t_f8 = median_time(lambda: matmul(ca, cw, a_codec=f8, b_codec=f8, accumulate="fp32", out="bf16",
+                                      transpose_b=True), max(1, args.repeat // 2))
+    t_np_h = median_time(lambda: da[:h, :h] @ dw[:h, :h].T, args.repeat)
+    print(f"| FP8 e4m3 {h}x{h}x{h}, fp32 FMA chain, bf16 out | {t_f8 * 1e3:.1f} ms | {t_np_h * 1e3:.2f} ms | "
+          f"{t_f8 / t_np_h:.0f}x |")
 
 
 if __name__ == "__main__":

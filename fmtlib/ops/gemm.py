@@ -179,7 +179,10 @@ def _run(A: Operand, B: Operand, K: int, unit: int, chunk: int, acc: Accumulate,
     else:
         term_bits = (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
     term_bits += A.scale_sig + B.scale_sig
-    if g == 1.0 and term_bits <= 53 and unit > 1 and not acc.exact:
+    one_term_chunks = max(chunk // unit, 1) == 1
+    if g == 1.0 and term_bits <= 53 and not acc.exact and one_term_chunks and (p, emin, mode) == (24, -126, 0):
+        _run_fp32_steps(A, B, K, unit, res)
+    elif g == 1.0 and term_bits <= 53 and unit > 1 and not acc.exact:
         _run_blas(A, B, K, unit, chunk, inner, (p, emin, maxv, mode, lo, ndig), res)
     elif g == 1.0 and term_bits <= 53:
         if A.ints is not None and B.ints is not None:
@@ -200,6 +203,33 @@ def _unit_scales(X: Operand, rows: int, nunits: int, unit: int) -> np.ndarray:
     return np.ascontiguousarray(X.scales[:, (np.arange(nunits) * unit) // X.unit])
 
 
+def _run_fp32_steps(A: Operand, B: Operand, K: int, unit: int, res: np.ndarray) -> None:
+    """The float32 nearest-even accumulator taking one term at a time (an FMA chain, or one MMA
+    step per scale block): vectorised over the output columns.
+
+    A term's sum of products is computed exactly in the narrowest type that holds it: int16 for
+    int8 element values whose block sums fit 15 bits, float32 for integer-valued sums of 24
+    bits, else float64 (53 bits; one product of two values of at most 26 bits always fits).
+    """
+    from ..kernels.cpu import gemm as G
+
+    M, N = res.shape
+    nunits = -(-K // unit)
+    SA, SB = _unit_scales(A, M, nunits, unit), _unit_scales(B, N, nunits, unit)
+    width = (A.sig + B.sig) if unit == 1 else (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
+    lsb = math.ldexp(1.0, A.lsb + B.lsb)
+    if A.ints is not None and B.ints is not None and width <= 15:
+        X, Yt, Pt = A.ints, np.ascontiguousarray(B.ints.T), np.zeros(1, np.int16)
+    elif width <= 24 and unit > 1:
+        X = (A.ints if A.ints is not None else np.ldexp(A.values, -A.lsb)).astype(np.float32)
+        Y = B.ints if B.ints is not None else np.ldexp(B.values, -B.lsb)
+        Yt, Pt = np.ascontiguousarray(Y.T, dtype=np.float32), np.zeros(1, np.float32)
+    else:
+        X, Yt, Pt, lsb = A.values, np.ascontiguousarray(B.values.T), np.zeros(1, np.float64), 1.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        G.gemm_blocks_fp32(X, Yt, SA, np.ascontiguousarray(SB.T), K, unit, lsb, Pt, res)
+
+
 def _run_blas(A: Operand, B: Operand, K: int, unit: int, chunk: int, inner: int, acc_args: tuple,
               res: np.ndarray) -> None:
     """Float models over scale blocks: each block's products summed by BLAS, exactly.
@@ -217,17 +247,8 @@ def _run_blas(A: Operand, B: Operand, K: int, unit: int, chunk: int, inner: int,
     nunits = -(-K // unit)
     SA, SB = _unit_scales(A, M, nunits, unit), _unit_scales(B, N, nunits, unit)
     cu = max(chunk // unit, 1)
-    p, emin, _, mode = acc_args[:4]
-    X = A.ints if A.ints is not None else np.ldexp(A.values, -A.lsb)
-    Y = B.ints if B.ints is not None else np.ldexp(B.values, -B.lsb)
-    if cu == 1 and width <= 24 and (p, emin, mode) == (24, -126, 0):
-        if A.ints is not None and B.ints is not None and width <= 15:   # int8 elements, int16 block sums
-            X, Yt, Pt = A.ints, np.ascontiguousarray(B.ints.T), np.zeros(1, np.int16)
-        else:
-            X, Yt, Pt = X.astype(np.float32), np.ascontiguousarray(Y.T, dtype=np.float32), np.zeros(1, np.float32)
-        G.gemm_blocks_fp32(X, Yt, SA, np.ascontiguousarray(SB.T), K, unit, lsb, Pt, res)
-        return
-    X, Y = X.astype(dt), Y.astype(dt)
+    X = (A.ints if A.ints is not None else np.ldexp(A.values, -A.lsb)).astype(dt)
+    Y = (B.ints if B.ints is not None else np.ldexp(B.values, -B.lsb)).astype(dt)
     tm = max(1, min(M, (1 << 22) // max(1, cu * N)))   # rows per tile: the block sums of a chunk stay ~32 MB
     for r0 in range(0, M, tm):
         r1 = min(M, r0 + tm)

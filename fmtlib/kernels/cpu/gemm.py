@@ -492,9 +492,9 @@ def gemm_split(A, B, SA, SB, K, unit, unitA, unitB, g, model, inner, chunk, p, e
 @njit(parallel=True, cache=True)
 def gemm_blocks_fp32(X, Yt, SA, SBt, K, unit, lsb, Pt, out):
     """out (M, N) = the fp32 model with one term per chunk: ``acc = fl32(acc + T)`` for every
-    scale block in K order. X (M, K) and Yt (K, N) hold integer-valued elements (value times
-    2**-lsb), int8 or float32; block sums go into P of ``Pt``'s dtype: int16 when every sum fits
-    15 bits, else float32 when it fits 24 (float32 then sums them exactly in any order);
+    scale block (or product, ``unit=1``) in K order. X (M, K) and Yt (K, N) hold the elements,
+    and P (``Pt``'s dtype) their block sums, in a type where every sum is exact in any order:
+    int8 elements and int16 sums, integer-valued float32 (value times 2**-lsb), or float64;
     SA (M, nb) and SBt (nb, N) the block scales. Rows go in tiles of 4 that share each row of Yt."""
     M = X.shape[0]
     N = Yt.shape[1]
@@ -512,9 +512,8 @@ def gemm_blocks_fp32(X, Yt, SA, SBt, K, unit, lsb, Pt, out):
             for k in range(u * unit, min(K, u * unit + unit)):
                 for q in range(r):
                     a = X[i0 + q, k]
-                    if a != 0:
-                        for j in range(N):
-                            P[q, j] += a * Yt[k, j]
+                    for j in range(N):
+                        P[q, j] += a * Yt[k, j]
             for q in range(r):
                 c = lsb * SA[i0 + q, u]
                 bad = False
