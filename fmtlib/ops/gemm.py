@@ -102,10 +102,33 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
 
     Returns float32 values of the output format (float64 where float32 cannot hold them).
     """
+    acc, oc, A, B, K, unit, chunk, alpha = plan(a, b, a_codec, b_codec, accumulate, out, transpose_b, strict,
+                                                tensor_scale, alpha, a_seed, b_seed)
+    g = A.g * B.g   # two float32 factors: exact in float64
+    fold = g if (acc.exact or tensor_scale == "block") else 1.0
+    res = _run(A, B, K, unit, chunk, acc, fold)
+    if acc.exact:
+        res = res * alpha    # a power of two: exact
+    else:
+        if fold == 1.0 and g != 1.0 and tensor_scale == "alpha":
+            alpha = float(np.float32(alpha * float(np.float32(g))))
+        if alpha != 1.0:
+            res = (res * alpha).astype(np.float32).astype(np.float64)   # one float32 rounding of an exact product
+        if fold == 1.0 and g != 1.0 and tensor_scale == "output":
+            res = oc.quantize(res) * float(oc.quantize(np.array([float(np.float32(g))]))[0])
+    y = oc.quantize(res)
+    return y.astype(np.float32) if _fits_float32(oc) else y
+
+
+def plan(a, b, a_codec, b_codec, accumulate, out, transpose_b: bool, strict: bool, tensor_scale: str, alpha,
+         a_seed, b_seed) -> tuple:
+    """Check matmul's arguments and read its operands: (accumulate model, output codec, a's
+    Operand, b's Operand, K, unit, chunk, alpha). Shared with the Fraction oracle."""
     acc = Accumulate.parse(accumulate)
     oc = _out_codec(out)
     if tensor_scale not in TENSOR_SCALE:
         raise ValueError(f"unknown tensor_scale {tensor_scale!r} (choose from {', '.join(TENSOR_SCALE)})")
+    alpha = _check_alpha(alpha, acc)
     A = operand(a, a_codec, k_first=False, what="a", seed=a_seed)
     B = operand(b, b_codec, k_first=not transpose_b, what="b", seed=b_seed)
     K = A.shape[1]
@@ -119,26 +142,13 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
     if chunk % unit and unit < K:
         raise ValueError(f"chunk {chunk} is not a multiple of the scale block {unit}: a term (one block's "
                          "products) cannot be split between chunks")
-    alpha = _check_alpha(alpha, acc)
-    g = A.g * B.g   # two float32 factors: exact in float64
-    fold = g if (acc.exact or tensor_scale == "block") else 1.0
-    res = _run(A, B, K, unit, chunk, acc, fold)
+    g = A.g * B.g
     if not acc.exact and (alpha != 1.0 or (g != 1.0 and tensor_scale != "block")) and acc.format.mbits > 28:
         raise ValueError(f"an epilogue scale needs an accumulator of at most 29 significant bits (its product with "
                          f"a float32 scale must be exact in float64); {acc.format} has {acc.format.mbits + 1}")
     if g != 1.0 and tensor_scale == "output" and not acc.exact and _bits(oc) > 26:
         raise ValueError("tensor_scale='output' needs an output format of at most 26 significant bits")
-    if acc.exact:
-        res = res * alpha    # a power of two: exact
-    else:
-        if fold == 1.0 and g != 1.0 and tensor_scale == "alpha":
-            alpha = float(np.float32(alpha * float(np.float32(g))))
-        if alpha != 1.0:
-            res = (res * alpha).astype(np.float32).astype(np.float64)   # one float32 rounding of an exact product
-        if fold == 1.0 and g != 1.0 and tensor_scale == "output":
-            res = oc.quantize(res) * float(oc.quantize(np.array([float(np.float32(g))]))[0])
-    y = oc.quantize(res)
-    return y.astype(np.float32) if _fits_float32(oc) else y
+    return acc, oc, A, B, K, unit, chunk, alpha
 
 
 def _check_alpha(alpha, acc: Accumulate) -> float:
@@ -179,18 +189,19 @@ def _run(A: Operand, B: Operand, K: int, unit: int, chunk: int, acc: Accumulate,
     else:
         term_bits = (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
     term_bits += A.scale_sig + B.scale_sig
-    one_term_chunks = max(chunk // unit, 1) == 1
-    if g == 1.0 and term_bits <= 53 and not acc.exact and one_term_chunks and (p, emin, mode) == (24, -126, 0):
-        _run_fp32_steps(A, B, K, unit, res)
+    steps = max(chunk // unit, 1)
+    exact_chunks = steps == 1 or acc.inner == "exact"
+    if g == 1.0 and term_bits <= 53 and not acc.exact and exact_chunks and (p, emin, mode) == (24, -126, 0):
+        _run_fp32_steps(A, B, K, unit, steps, lo, ndig, res)
     elif g == 1.0 and term_bits <= 53 and unit > 1 and not acc.exact:
         _run_blas(A, B, K, unit, chunk, inner, (p, emin, maxv, mode, lo, ndig), res)
-    elif g == 1.0 and term_bits <= 53:
+    elif g == 1.0 and term_bits <= 53 and not acc.exact:
         if A.ints is not None and B.ints is not None:
             X, Y, lsb = A.ints, B.ints, math.ldexp(1.0, A.lsb + B.lsb)
         else:
             X, Y, lsb = A.values, B.values, 1.0
-        G.gemm_terms(X, Y, SA, SB, K, unit, uA, uB, lsb, model, inner, chunk, p, emin, maxv, mode, lo, ndig, res)
-    else:
+        G.gemm_terms(X, Y, SA, SB, K, unit, uA, uB, lsb, inner, chunk, p, emin, maxv, mode, lo, ndig, res)
+    else:   # the exact model, and terms that need more than one float64
         G.gemm_split(A.values, B.values, SA, SB, K, unit, uA, uB, g, model, inner, chunk, p, emin, maxv, mode, lo,
                      ndig, res)
     return res
@@ -203,9 +214,11 @@ def _unit_scales(X: Operand, rows: int, nunits: int, unit: int) -> np.ndarray:
     return np.ascontiguousarray(X.scales[:, (np.arange(nunits) * unit) // X.unit])
 
 
-def _run_fp32_steps(A: Operand, B: Operand, K: int, unit: int, res: np.ndarray) -> None:
-    """The float32 nearest-even accumulator taking one term at a time (an FMA chain, or one MMA
-    step per scale block): vectorised over the output columns.
+def _run_fp32_steps(A: Operand, B: Operand, K: int, unit: int, steps: int, base: int, ndig: int,
+                    res: np.ndarray) -> None:
+    """The float32 nearest-even accumulator adding exact chunk sums of ``steps`` terms (an FMA
+    chain, one MMA step per scale block, or several blocks per step): vectorised over the
+    output columns.
 
     A term's sum of products is computed exactly in the narrowest type that holds it: int16 for
     int8 element values whose block sums fit 15 bits, float32 for integer-valued sums of 24
@@ -227,7 +240,7 @@ def _run_fp32_steps(A: Operand, B: Operand, K: int, unit: int, res: np.ndarray) 
     else:
         X, Yt, Pt, lsb = A.values, np.ascontiguousarray(B.values.T), np.zeros(1, np.float64), 1.0
     with np.errstate(invalid="ignore", over="ignore"):
-        G.gemm_blocks_fp32(X, Yt, SA, np.ascontiguousarray(SB.T), K, unit, lsb, Pt, res)
+        G.gemm_steps_fp32(X, Yt, SA, np.ascontiguousarray(SB.T), K, unit, steps, lsb, Pt, base, ndig, res)
 
 
 def _run_blas(A: Operand, B: Operand, K: int, unit: int, chunk: int, inner: int, acc_args: tuple,

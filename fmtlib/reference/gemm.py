@@ -22,8 +22,7 @@ import numpy as np
 from ..codecs import FP
 from ..formats import FloatFormat
 from ..ops.accumulate import Accumulate
-from ..ops.gemm import TENSOR_SCALE, _fits_float32, _out_codec, _unit
-from ..ops.operands import operand
+from ..ops.gemm import _fits_float32, plan
 from ..rounding import Overflow, Rounding
 from .integer import round_to_int_code
 from .rounding import round_to_code
@@ -139,19 +138,8 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
            transpose_b: bool = False, strict: bool = False, tensor_scale: str = "block", alpha: float = 1.0,
            a_seed=None, b_seed=None) -> np.ndarray:
     """:func:`fmtlib.ops.matmul`, computed with Fractions (float64 result values)."""
-    acc = Accumulate.parse(accumulate)
-    oc = _out_codec(out)
-    if tensor_scale not in TENSOR_SCALE:
-        raise ValueError(f"unknown tensor_scale {tensor_scale!r}")
-    A = operand(a, a_codec, k_first=False, what="a", seed=a_seed)
-    B = operand(b, b_codec, k_first=not transpose_b, what="b", seed=b_seed)
-    K = A.shape[1]
-    if B.shape[1] != K:
-        raise ValueError("shapes do not multiply")
-    unit = _unit(A, B, K)
-    if strict and unit > 1 and K % unit:
-        raise ValueError("K is not a multiple of the block size")
-    chunk = unit if acc.chunk is None else acc.chunk
+    acc, oc, A, B, K, unit, chunk, alpha = plan(a, b, a_codec, b_codec, accumulate, out, transpose_b, strict,
+                                                tensor_scale, alpha, a_seed, b_seed)
     g = Fraction(A.g) * Fraction(B.g)
     fold = acc.exact or tensor_scale == "block" or g == 1
     res = np.empty((A.shape[0], B.shape[0]), dtype=np.float64)

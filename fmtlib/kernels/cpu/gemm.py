@@ -267,28 +267,9 @@ def pairwise_sum(buf, n, p, emin, maxv, mode):
 
 
 @njit(**CALLED)
-def _one_fast(A, B, SA, SB, i, j, K, unit, unitA, unitB, lsb, model, inner, chunk_units, p, emin, maxv, mode,
-              base, L, buf):
+def _one_fast(A, B, SA, SB, i, j, K, unit, unitA, unitB, lsb, inner, chunk_units, p, emin, maxv, mode, base, L,
+              buf):
     nunits = (K + unit - 1) // unit
-    if model == MODEL_EXACT:
-        limbs_clear(L)
-        spec = 0.0
-        has_spec = False
-        count = 0
-        for u in range(nunits):
-            k0 = u * unit
-            T = unit_term(A[i], B[j], k0, min(K, k0 + unit), scale_of(SA, i, k0, unitA) * scale_of(SB, j, k0, unitB),
-                          lsb)
-            if not math.isfinite(T):
-                spec += T
-                has_spec = True
-            else:
-                limbs_add(L, T, base)
-                count += 1
-                if count == _RENORM_EVERY:
-                    limbs_carry(L)
-                    count = 0
-        return spec if has_spec else limbs_extract(L, base)
     acc = 0.0
     for c0 in range(0, nunits, chunk_units):
         c1 = min(nunits, c0 + chunk_units)
@@ -358,9 +339,8 @@ def accumulate_partials(acc, P, SA, SB, u0, lsb, inner, p, emin, maxv, mode, bas
 
 
 @njit(parallel=True, cache=True)
-def gemm_terms(A, B, SA, SB, K, unit, unitA, unitB, lsb, model, inner, chunk, p, emin, maxv, mode, base, ndig, out):
-    """out[i, j] = the model's result for row i of A (M, K) and row j of B (N, K): the
-    accumulator value (float models) or the exact sum rounded to odd at 53 bits (exact).
+def gemm_terms(A, B, SA, SB, K, unit, unitA, unitB, lsb, inner, chunk, p, emin, maxv, mode, base, ndig, out):
+    """out[i, j] = the float model's accumulator for row i of A (M, K) and row j of B (N, K).
     SA (M, K/unitA) and SB hold scale values ((rows, 0): unscaled). Each unit's term must be
     exact as one float64; ``lsb`` scales integer element rows."""
     M = A.shape[0]
@@ -373,7 +353,7 @@ def gemm_terms(A, B, SA, SB, K, unit, unitA, unitB, lsb, model, inner, chunk, p,
         for j0 in range(0, N, _TILE_J):
             for i in range(ti * _TILE_I, min(M, ti * _TILE_I + _TILE_I)):
                 for j in range(j0, min(N, j0 + _TILE_J)):
-                    out[i, j] = _one_fast(A, B, SA, SB, i, j, K, unit, unitA, unitB, lsb, model, inner, chunk_units,
+                    out[i, j] = _one_fast(A, B, SA, SB, i, j, K, unit, unitA, unitB, lsb, inner, chunk_units,
                                           p, emin, maxv, mode, base, L, buf)
 
 
@@ -487,15 +467,19 @@ def gemm_split(A, B, SA, SB, K, unit, unitA, unitB, g, model, inner, chunk, p, e
                                    p, emin, maxv, mode, base, L, buf)
 
 
-# --- the common case, vectorised: one block per MMA step, a float32 nearest-even accumulator ------
+# --- the common case, vectorised: a float32 nearest-even accumulator, chunks summed exactly ------
 
 @njit(parallel=True, cache=True)
-def gemm_blocks_fp32(X, Yt, SA, SBt, K, unit, lsb, Pt, out):
-    """out (M, N) = the fp32 model with one term per chunk: ``acc = fl32(acc + T)`` for every
-    scale block (or product, ``unit=1``) in K order. X (M, K) and Yt (K, N) hold the elements,
-    and P (``Pt``'s dtype) their block sums, in a type where every sum is exact in any order:
-    int8 elements and int16 sums, integer-valued float32 (value times 2**-lsb), or float64;
-    SA (M, nb) and SBt (nb, N) the block scales. Rows go in tiles of 4 that share each row of Yt."""
+def gemm_steps_fp32(X, Yt, SA, SBt, K, unit, cu, lsb, Pt, base, ndig, out):
+    """out (M, N) = the fp32 model with exact chunk sums: for every chunk of ``cu`` terms (scale
+    blocks, or products with ``unit=1``) in K order, ``acc = fl32(acc + sum of the terms)``.
+
+    X (M, K) and Yt (K, N) hold the elements and P (``Pt``'s dtype) a block's sums, in a type
+    where every sum is exact in any order: int8 elements and int16 sums, integer-valued float32
+    (value times 2**-lsb), or float64; SA (M, nb) and SBt (nb, N) the block scales. Each add is
+    checked with TwoSum; a chunk that float64 did not hold exactly is redone in the long
+    accumulator (``base``, ``ndig``), a non-finite one in IEEE order. Tiles of 4 rows share
+    each row of Yt."""
     M = X.shape[0]
     N = Yt.shape[1]
     nb = (K + unit - 1) // unit
@@ -506,30 +490,63 @@ def gemm_blocks_fp32(X, Yt, SA, SBt, K, unit, lsb, Pt, out):
         acc = np.zeros((R, N), dtype=np.float64)
         nxt = np.empty((R, N), dtype=np.float64)
         P = np.empty((R, N), dtype=Pt.dtype)
+        Tb = np.empty((cu, R, N), dtype=np.float64)
+        C = np.empty(N, dtype=np.float64)
         E = np.empty(N, dtype=np.float64)
-        for u in range(nb):
-            P[:, :] = 0
-            for k in range(u * unit, min(K, u * unit + unit)):
+        L = np.zeros(ndig, dtype=np.int64)
+        for c0 in range(0, nb, cu):
+            n = min(cu, nb - c0)
+            for t in range(n):
+                u = c0 + t
+                P[:, :] = 0
+                for k in range(u * unit, min(K, u * unit + unit)):
+                    for q in range(r):
+                        a = X[i0 + q, k]
+                        for j in range(N):
+                            P[q, j] += a * Yt[k, j]
                 for q in range(r):
-                    a = X[i0 + q, k]
+                    c = lsb * SA[i0 + q, u]
                     for j in range(N):
-                        P[q, j] += a * Yt[k, j]
+                        Tb[t, q, j] = float(P[q, j]) * c * SBt[u, j] + 0.0
             for q in range(r):
-                c = lsb * SA[i0 + q, u]
+                if n == 1:                      # one term: it is the chunk's sum
+                    C[:] = Tb[0, q]
+                    E[:] = 0.0
+                else:
+                    C[:] = 0.0
+                    E[:] = 0.0
+                    for t in range(n):          # the chunk's sum, each add checked by TwoSum
+                        for j in range(N):
+                            tj = Tb[t, q, j]
+                            s = C[j] + tj
+                            bb = s - C[j]
+                            E[j] += abs((C[j] - (s - bb)) + (tj - bb))
+                            C[j] = s
                 bad = False
-                for j in range(N):              # TwoSum; float32(s) is the rounding when s is exact
-                    t = float(P[q, j]) * c * SBt[u, j] + 0.0
-                    s = acc[q, j] + t
+                for j in range(N):              # acc + C; float32(s) is the rounding when s is exact
+                    s = acc[q, j] + C[j]
                     bb = s - acc[q, j]
-                    e = (acc[q, j] - (s - bb)) + (t - bb)
+                    e = E[j] + abs((acc[q, j] - (s - bb)) + (C[j] - bb))
                     E[j] = e
-                    bad |= e != 0.0             # an inexact sum, inf or NaN (NaN != 0)
                     nxt[q, j] = float(np.float32(s))
-                if bad:                         # rare: fix those with the exact rounding
+                    bad |= e != 0.0             # an inexact sum, inf or NaN (NaN != 0)
+                if bad:                         # rare: redo those exactly
                     for j in range(N):
                         if E[j] != 0.0:
-                            t = float(P[q, j]) * c * SBt[u, j] + 0.0
-                            nxt[q, j] = add_round(acc[q, j], t, 24, -126, 3.4028234663852886e38, _NE)
+                            v = acc[q, j]
+                            finite = math.isfinite(v)
+                            for t in range(n):
+                                finite = finite and math.isfinite(Tb[t, q, j])
+                            if finite:
+                                limbs_clear(L)
+                                limbs_add(L, v, base)
+                                for t in range(n):
+                                    limbs_add(L, Tb[t, q, j], base)
+                                nxt[q, j] = rnd(limbs_extract(L, base), 24, -126, 3.4028234663852886e38, _NE)
+                            else:
+                                for t in range(n):
+                                    v = v + Tb[t, q, j]
+                                nxt[q, j] = v
             acc, nxt = nxt, acc
         for q in range(r):
             out[i0 + q, :] = acc[q]
