@@ -170,14 +170,13 @@ def _run(A: Operand, B: Operand, K: int, unit: int, chunk: int, acc: Accumulate,
     if M == 0 or N == 0:
         return res
     if acc.exact:
-        fmt, model = None, G.MODEL_EXACT
-        p, emin, maxv, mode = 53, -1074, math.inf, 0
+        model, p, emin, maxv, mode = G.MODEL_EXACT, 53, -1074, math.inf, 0
     else:
-        fmt, model = acc.format, G.MODEL_FLOAT
-        p, emin, maxv, mode = fmt.mbits + 1, fmt.emin, float(fmt.max), int(acc.rounding)
+        fmt = acc.format
+        model, p, emin, maxv, mode = G.MODEL_FLOAT, fmt.mbits + 1, fmt.emin, float(fmt.max), int(acc.rounding)
     inner = INNER.index(acc.inner)
     # term bounds: lowest set bit and highest, as exponents of two
-    glsb, gmsb, gsig = bit_bounds(np.array([g]))
+    glsb, gmsb, _ = bit_bounds(np.array([g]))
     lo = A.lsb + B.lsb + A.scale_lsb + B.scale_lsb + (glsb if g != 1.0 else 0)
     hi = A.msb + B.msb + 2 + A.scale_msb + B.scale_msb + 1 + (gmsb + 1 if g != 1.0 else 0) + _ceil_log2(K + 1) + 2
     ndig = (hi - lo) // 32 + 4

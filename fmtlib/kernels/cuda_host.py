@@ -1,0 +1,131 @@
+"""The host build of fmtlib's CUDA scalar code: compile, cache and call it through ctypes.
+
+``fmtlib/kernels/cuda/fmt_scalar.cuh`` holds the conversions the GPU kernels run, written once
+as ``__host__ __device__`` functions. Built here for the CPU (g++, or nvcc), the same code is
+tested bit for bit against the Numba kernels and the oracle on machines without a GPU.
+
+>>> lib = load()                                   # doctest: +SKIP
+>>> lib.rand(key=1, base=0, n=2, rbits=8)          # doctest: +SKIP
+array([..., ...])
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+CUDA_DIR = Path(__file__).parent / "cuda"
+CUDA_SOURCES = ("convert.cu",)   #: the device sources (compiled by nvcc in the tests)
+
+
+def sources() -> list[Path]:
+    """Every CUDA/C++ source file of fmtlib."""
+    return sorted(p for p in CUDA_DIR.iterdir() if p.suffix in (".cu", ".cuh", ".cpp"))
+
+
+def host_compiler() -> list[str] | None:
+    """The command that builds the host library: $FMTLIB_CXX, g++, c++ or nvcc (None: none found)."""
+    env = os.environ.get("FMTLIB_CXX")
+    if env:
+        return env.split()
+    for name in ("g++", "c++", "clang++"):
+        if shutil.which(name):
+            return [name, "-O2", "-std=c++14", "-shared", "-fPIC"]
+    if shutil.which("nvcc"):
+        return ["nvcc", "-O2", "-std=c++14", "-shared", "-Xcompiler", "-fPIC", "-x", "cu"]
+    return None
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("FMTLIB_CACHE_DIR") or Path(tempfile.gettempdir()) / f"fmtlib-{os.getuid()}")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def build(out_dir: Path | None = None) -> Path:
+    """Compile ``host_api.cpp`` into a shared library named by the hash of the sources and the
+    compiler (reused when it exists); returns its path. Raises RuntimeError without a compiler
+    or when the compiler fails."""
+    cmd = host_compiler()
+    if cmd is None:
+        raise RuntimeError("no C++ compiler (g++, c++, clang++ or nvcc) on PATH to build the CUDA host code")
+    h = hashlib.sha256(" ".join(cmd).encode())
+    for p in sources():
+        h.update(p.name.encode() + p.read_bytes())
+    out = (out_dir or cache_dir()) / f"libfmthost-{h.hexdigest()[:16]}.so"
+    if not out.exists():
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        r = subprocess.run(cmd + ["-I", str(CUDA_DIR), "-o", str(tmp), str(CUDA_DIR / "host_api.cpp")],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"building the CUDA host code failed:\n{r.stderr}")
+        os.replace(tmp, out)   # atomic: concurrent builds agree
+    return out
+
+
+def nvcc_compile(source: str, arch: str, out_dir: Path) -> Path:
+    """Compile one device source (``convert.cu``) for ``arch`` (``"sm_90"``) to an object file;
+    raises RuntimeError with nvcc's messages when it fails."""
+    out = Path(out_dir) / f"{Path(source).stem}.{arch}.o"
+    r = subprocess.run(["nvcc", "-std=c++14", f"-arch={arch}", "-I", str(CUDA_DIR), "-c", str(CUDA_DIR / source),
+                        "-o", str(out)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"nvcc {source} for {arch} failed:\n{r.stderr}")
+    return out
+
+
+_U64P = np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS")
+_I64P = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
+_I64 = ctypes.c_int64
+
+
+class HostLib:
+    """ctypes calls into the host build: the same arguments as the Numba ``convert`` and
+    ``roundtrip`` kernels, on codes held in uint64 arrays."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        lib = ctypes.CDLL(str(path))
+        for name in ("fmt_host_convert", "fmt_host_roundtrip"):
+            f = getattr(lib, name)
+            f.argtypes = [_U64P, _U64P, _I64, _I64P, _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64,
+                          ctypes.c_int32, ctypes.c_int32]
+            f.restype = None
+        lib.fmt_host_rand.argtypes = [ctypes.c_uint64, _I64, _I64, _I64, _I64P]
+        lib.fmt_host_rand.restype = None
+        self._lib = lib
+
+    def _call(self, f, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
+        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
+        out = np.empty_like(s)
+        f(s, out, s.size, np.asarray(p1, np.int64), np.asarray(p2, np.int64), int(mode), int(overflow),
+          int(key) & (2**64 - 1), int(base), int(rbits), int(bool(daz)), int(bool(ftz)))
+        return out
+
+    def convert(self, src, Psrc, Pdst, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False):
+        """Codes of ``src`` (format Psrc) in format Pdst, as uint64."""
+        return self._call(self._lib.fmt_host_convert, src, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz)
+
+    def roundtrip(self, src, Psrc, Pfmt, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False):
+        """``src`` rounded into Pfmt and back into Psrc (fused quantize), as uint64."""
+        return self._call(self._lib.fmt_host_roundtrip, src, Psrc, Pfmt, mode, overflow, key, base, rbits, daz,
+                          ftz)
+
+    def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:
+        """fmtlib-rng-v1's top ``rbits`` for elements base .. base + n - 1."""
+        out = np.empty(n, np.int64)
+        self._lib.fmt_host_rand(int(key) & (2**64 - 1), int(base), int(n), int(rbits), out)
+        return out
+
+
+@lru_cache(maxsize=None)
+def load() -> HostLib:
+    """The host build, compiled on first use (see :func:`build`)."""
+    return HostLib(build())

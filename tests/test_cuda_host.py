@@ -1,0 +1,132 @@
+"""The CUDA scalar code (fmtlib/kernels/cuda/fmt_scalar.cuh), built for the host, against the
+Numba kernels and the oracle on the exhaustive sets; and every .cu file through nvcc for the
+GPU architectures fmtlib targets. Runs without a GPU."""
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import EXHAUSTIVE_FORMATS, FP_OVERFLOWS, INPUT_DTYPES, MODES, all_bit_patterns
+from fmtlib import IntFormat, Overflow, Rounding, get_format
+from fmtlib.kernels import cuda_host
+from fmtlib.kernels.cpu import convert as K
+from fmtlib.kernels.params import kernel_params
+from fmtlib.reference import code_to_float, round_to_code
+
+pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
+
+INT_FORMATS = {"int8": IntFormat(8), "int4": IntFormat(4), "uint8": IntFormat(8, signed=False),
+               "int8_narrow": IntFormat(8, narrow=True), "int5_sm": IntFormat(5, encoding="sign_magnitude")}
+KEY, BASE, RBITS = 0x1234_5678_9ABC_DEF0, 1000, 13
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return cuda_host.load()
+
+
+def numba_convert(src, Ps, Pd, mode, overflow, key=KEY, base=BASE, rbits=RBITS):
+    s = np.ascontiguousarray(src, dtype=np.uint64).view(np.int64)
+    out = np.empty(s.size, np.int64)
+    K.convert(s, out, Ps, Pd, int(mode), int(overflow), np.uint64(key), base, rbits, False, False)
+    return out.view(np.uint64)
+
+
+def numba_roundtrip(src, Ps, Pf, mode, overflow, key=KEY, base=BASE, rbits=RBITS):
+    s = np.ascontiguousarray(src, dtype=np.uint64).view(np.int64)
+    out = np.empty(s.size, np.int64)
+    K.roundtrip(s, out, Ps, Pf, int(mode), int(overflow), np.uint64(key), base, rbits, False, False)
+    return out.view(np.uint64)
+
+
+def check(got, want, what):
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, f"{what}: {bad.size} mismatches, first at {bad[:5]}: host {got[bad[:5]]}, numba {want[bad[:5]]}"
+
+
+@pytest.mark.parametrize("name", list(EXHAUSTIVE_FORMATS) + list(INT_FORMATS))
+@pytest.mark.parametrize("src", list(INPUT_DTYPES))
+def test_encode_every_16bit_input_in_every_mode(lib, name, src):
+    """Every float16/bfloat16 bit pattern into the format, every rounding mode (stochastic with a
+    fixed key) and every overflow policy: the host build gives the Numba kernel's codes."""
+    fmt = EXHAUSTIVE_FORMATS.get(name) or INT_FORMATS[name]
+    Ps = kernel_params(get_format("fp16" if src == "float16" else "bf16"))
+    Pd = kernel_params(fmt)
+    bits = all_bit_patterns(np.uint16).astype(np.uint64)
+    overflows = FP_OVERFLOWS if name in EXHAUSTIVE_FORMATS else [Overflow.SATURATE, Overflow.WRAP]
+    if name in INT_FORMATS and not fmt.wraps:
+        overflows = [Overflow.SATURATE]
+    for mode in MODES:
+        for ovf in overflows:
+            check(lib.convert(bits, Ps, Pd, int(mode), int(ovf), KEY, BASE, RBITS),
+                  numba_convert(bits, Ps, Pd, mode, ovf), f"{name} {mode.name} {ovf.name}")
+            check(lib.roundtrip(bits, Ps, Pd, int(mode), int(ovf), KEY, BASE, RBITS),
+                  numba_roundtrip(bits, Ps, Pd, mode, ovf), f"{name} quantize {mode.name} {ovf.name}")
+
+
+@pytest.mark.parametrize("name", list(EXHAUSTIVE_FORMATS) + list(INT_FORMATS))
+@pytest.mark.parametrize("out", ["fp32", "fp64", "bf16", "fp16"])
+def test_decode_every_code(lib, name, out):
+    fmt = EXHAUSTIVE_FORMATS.get(name) or INT_FORMATS[name]
+    codes = np.arange(fmt.num_codes, dtype=np.uint64)
+    Ps, Pd = kernel_params(fmt), kernel_params(get_format(out))
+    check(lib.convert(codes, Ps, Pd), numba_convert(codes, Ps, Pd, Rounding.NEAREST_EVEN, Overflow.IEEE),
+          f"decode {name} -> {out}")
+
+
+@pytest.mark.parametrize("name", list(EXHAUSTIVE_FORMATS))
+def test_host_build_matches_the_oracle(lib, name):
+    """Directly against the Fractions: every code decoded to float64, and every bfloat16 input
+    encoded nearest-even and toward zero."""
+    fmt = EXHAUSTIVE_FORMATS[name]
+    codes = np.arange(fmt.num_codes, dtype=np.uint64)
+    got = lib.convert(codes, kernel_params(fmt), kernel_params(get_format("fp64"))).view(np.float64)
+    want = np.array([code_to_float(fmt, int(c)) for c in codes])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_array_equal(got[ok].view(np.uint64), want[ok].view(np.uint64))
+    xs = all_bit_patterns(np.uint16)
+    with np.errstate(invalid="ignore"):
+        vals = (xs.astype(np.uint32) << 16).view(np.float32).astype(np.float64).tolist()
+    for mode in (Rounding.NEAREST_EVEN, Rounding.TOWARD_ZERO):
+        got = lib.convert(xs.astype(np.uint64), kernel_params(get_format("bf16")), kernel_params(fmt), int(mode),
+                          int(Overflow.IEEE))
+        want = np.array([round_to_code(fmt, v, mode, Overflow.IEEE) for v in vals], dtype=np.uint64)
+        check(got, want, f"{name} {mode.name} vs oracle")
+
+
+def test_float32_inputs_sampled(lib):
+    """float32 and float64 sources, on a sample with every exponent and the rounding edges."""
+    rng = np.random.default_rng(0)
+    x32 = rng.integers(0, 2**32, 200_000, dtype=np.uint64)
+    x64 = rng.integers(0, 2**63, 200_000, dtype=np.uint64) | (rng.integers(0, 2, 200_000, dtype=np.uint64) << 63)
+    for src, bits in (("fp32", x32), ("fp64", x64)):
+        Ps = kernel_params(get_format(src))
+        for name in ("e2m1", "e4m3fn", "e5m2", "e8m0", "bf16"):
+            Pd = kernel_params(get_format(name))
+            for mode in MODES:
+                check(lib.convert(bits, Ps, Pd, int(mode), 0, KEY, BASE, 29),
+                      numba_convert(bits, Ps, Pd, mode, Overflow.SATURATE, rbits=29), f"{src}->{name} {mode.name}")
+
+
+def test_rng_is_fmtlib_rng_v1(lib):
+    for rbits in (1, 13, 29, 62):
+        got = lib.rand(KEY, 5, 1000, rbits)
+        want = np.array([K.rand_top(np.uint64(KEY), 5 + i, rbits) for i in range(1000)], dtype=np.int64)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_build_is_cached_and_reports_compiler_errors(tmp_path, monkeypatch):
+    p1 = cuda_host.build(tmp_path)
+    assert cuda_host.build(tmp_path) == p1 and p1.exists()
+    monkeypatch.setenv("FMTLIB_CXX", "g++ -DFMTLIB_BROKEN=1 -x c++ --no-such-flag")
+    with pytest.raises(RuntimeError, match="failed"):
+        cuda_host.build(tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+@pytest.mark.parametrize("arch", ["sm_90", "sm_100"])
+@pytest.mark.parametrize("source", cuda_host.CUDA_SOURCES)
+def test_cuda_sources_compile(tmp_path, source, arch):
+    obj = cuda_host.nvcc_compile(source, arch, tmp_path)
+    assert obj.stat().st_size > 0
