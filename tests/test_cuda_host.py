@@ -130,3 +130,49 @@ def test_build_is_cached_and_reports_compiler_errors(tmp_path, monkeypatch):
 def test_cuda_sources_compile(tmp_path, source, arch):
     obj = cuda_host.nvcc_compile(source, arch, tmp_path)
     assert obj.stat().st_size > 0
+
+
+MX_CASES = [("mxfp4", 32, 64), ("mxfp8_e4m3", 32, 96), ("mxfp8_e5m2", 16, 40), ("mxfp6_e3m2", 32, 70),
+            ("mxfp6_e2m3", 8, 24), ("mxint8", 32, 64)]
+
+
+def mx_inputs(rng, ncols):
+    """float32 rows: Gaussians over 60 binades, zeros, subnormals, one row with inf and NaN."""
+    x = (rng.standard_normal((32, ncols)) * np.exp2(rng.integers(-140, 120, (32, 1)))).astype(np.float32)
+    x[0, :5] = 0.0
+    x[1, 3] = np.inf
+    x[2, 0] = np.nan
+    x[3] = np.float32(1e-42)
+    return x
+
+
+@pytest.mark.parametrize("name,block,ncols", MX_CASES)
+@pytest.mark.parametrize("rule", ["floor", "ceil", "even", "rceil"])
+def test_mx_blocks_match_the_codec(lib, name, block, ncols, rule):
+    from fmtlib import MX
+
+    rng = np.random.default_rng(block + ncols)
+    x = mx_inputs(rng, ncols)
+    Ps = kernel_params(get_format("fp32"))
+    for mode in (Rounding.NEAREST_EVEN, Rounding.TOWARD_ZERO, Rounding.NEAREST_AWAY, Rounding.STOCHASTIC):
+        c = MX(name, block=block, scale_rule=rule, rounding=mode)
+        opts = dict(seed=7, index_offset=BASE) if mode is Rounding.STOCHASTIC else {}
+        enc = c.encode(x, **opts)
+        key = cuda_host_key(7) if mode is Rounding.STOCHASTIC else 0
+        codes, scales, _ = lib.mx_encode(x.view(np.uint32), ncols, block, Ps, kernel_params(c.element),
+                                         c._scale_params, int(mode), key, BASE if key else 0, 62)
+        np.testing.assert_array_equal(scales.reshape(enc.scales.shape), enc.scales)
+        np.testing.assert_array_equal(codes.reshape(x.shape), enc.codes.astype(np.uint64))
+        _, _, out = lib.mx_encode(x.view(np.uint32), ncols, block, Ps, kernel_params(c.element), c._scale_params,
+                                  int(mode), key, BASE if key else 0, 62, fused=True)
+        q = c.quantize(x, **opts)
+        np.testing.assert_array_equal(out.astype(np.uint32).reshape(x.shape), q.view(np.uint32))
+        dec = lib.mx_decode(enc.codes, enc.scales, ncols, block, kernel_params(c._decoded_element), Ps,
+                            c._scale_params[4])
+        np.testing.assert_array_equal(dec.astype(np.uint32).reshape(x.shape), c.decode(enc).view(np.uint32))
+
+
+def cuda_host_key(seed: int) -> int:
+    from fmtlib.rng import seed_key
+
+    return int(seed_key(seed))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
-CUDA_SOURCES = ("convert.cu",)   #: the device sources (compiled by nvcc in the tests)
+CUDA_SOURCES = ("convert.cu", "mx.cu")   #: the device sources (compiled by nvcc in the tests)
 
 
 def sources() -> list[Path]:
@@ -83,6 +83,7 @@ def nvcc_compile(source: str, arch: str, out_dir: Path) -> Path:
 
 _U64P = np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS")
 _I64P = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
+_U8P = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
 _I64 = ctypes.c_int64
 
 
@@ -100,6 +101,12 @@ class HostLib:
             f.restype = None
         lib.fmt_host_rand.argtypes = [ctypes.c_uint64, _I64, _I64, _I64, _I64P]
         lib.fmt_host_rand.restype = None
+        lib.fmt_host_mx_encode.argtypes = [_U64P, _U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64, _I64,
+                                           _I64, ctypes.c_double, _I64, _I64, ctypes.c_uint64, _I64, _I64,
+                                           ctypes.c_int32]
+        lib.fmt_host_mx_encode.restype = None
+        lib.fmt_host_mx_decode.argtypes = [_U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64]
+        lib.fmt_host_mx_decode.restype = None
         self._lib = lib
 
     def _call(self, f, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
@@ -117,6 +124,29 @@ class HostLib:
         """``src`` rounded into Pfmt and back into Psrc (fused quantize), as uint64."""
         return self._call(self._lib.fmt_host_roundtrip, src, Psrc, Pfmt, mode, overflow, key, base, rbits, daz,
                           ftz)
+
+    def mx_encode(self, src, ncols: int, block: int, Psrc, Pelem, S, mode=0, key=0, base=0, rbits=1,
+                  fused=False):
+        """(codes, scales, out) of MX blocks of rows of ``ncols`` input bits; ``S`` = the
+        codec's (rule, emax, mbits, M, eshift). ``out`` holds decoded bits when ``fused``."""
+        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
+        nb = -(-ncols // block) if ncols else 0
+        nrows = s.size // ncols if ncols else 0
+        codes, out = np.zeros_like(s), np.zeros_like(s)
+        scales = np.zeros(nrows * nb, np.uint8)
+        rule, emax, mbits, M, eshift = S
+        self._lib.fmt_host_mx_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(Psrc, np.int64),
+                                     np.asarray(Pelem, np.int64), rule, emax, mbits, float(M), eshift, int(mode),
+                                     int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)))
+        return codes, scales, out
+
+    def mx_decode(self, codes, scales, ncols: int, block: int, Pelem, Pout, eshift: int = 0) -> np.ndarray:
+        """Bits (format Pout) of MX elements times their block scales."""
+        c = np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1)
+        out = np.empty_like(c)
+        self._lib.fmt_host_mx_decode(c, np.ascontiguousarray(scales, np.uint8).reshape(-1), out, c.size, ncols, block,
+                                     np.asarray(Pelem, np.int64), np.asarray(Pout, np.int64), int(eshift))
+        return out
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:
         """fmtlib-rng-v1's top ``rbits`` for elements base .. base + n - 1."""

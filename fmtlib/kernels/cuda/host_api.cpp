@@ -33,3 +33,30 @@ void fmt_host_rand(uint64_t key, int64_t base, int64_t n, int64_t rbits, int64_t
 }
 
 }
+
+#include "fmt_mx.cuh"
+
+extern "C" {
+
+// MX encode of rows of ncols elements (input bits in uint64), every block in order.
+void fmt_host_mx_encode(const uint64_t* src, uint64_t* codes, uint8_t* scales, uint64_t* out, int64_t n,
+                        int64_t ncols, int64_t block, const int64_t* ps, const int64_t* pe, int64_t rule, int64_t emax,
+                        int64_t mbits, double M, int64_t eshift, int64_t mode, uint64_t key, int64_t base,
+                        int64_t rbits, int32_t fused) {
+    fmt::Params Ps, Pe;
+    for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pe.p[k] = pe[k]; }
+    fmt::ScaleParams S{rule, emax, mbits, M, eshift};
+    int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
+    int64_t nrows = ncols > 0 ? n / ncols : 0;
+    for (int64_t t = 0; t < nrows * nb; t++)
+        fmt::mx_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, S, mode, key, base, rbits, fused != 0);
+}
+
+void fmt_host_mx_decode(const uint64_t* codes, const uint8_t* scales, uint64_t* out, int64_t n, int64_t ncols,
+                        int64_t block, const int64_t* pe, const int64_t* po, int64_t eshift) {
+    fmt::Params Pe, Po;
+    for (int k = 0; k < 12; k++) { Pe.p[k] = pe[k]; Po.p[k] = po[k]; }
+    for (int64_t i = 0; i < n; i++) out[i] = (uint64_t)fmt::mx_decode_one(codes, scales, i, ncols, block, Pe, Po, eshift);
+}
+
+}

@@ -1,0 +1,114 @@
+// OCP MX blocks: the shared exponent of a block by scale rule, and its elements. A port of
+// fmtlib/kernels/cpu/convert.py (_pow2_scale, _mx_block_exponent, _mx_element, mx_encode,
+// mx_decode); S = (rule, element emax, element mbits, element max M, eshift).
+#pragma once
+#include <math.h>
+#include "fmt_scalar.cuh"
+
+namespace fmt {
+
+enum ScaleRule { FLOOR = 0, CEIL = 1, EVEN = 2, RCEIL = 3 };
+
+struct ScaleParams { int64_t rule, emax, mbits; double M; int64_t eshift; };
+
+// The largest amax whose float32 quotient amax / M (nearest-even) is at most 2**e.
+FMT_HD double rceil_limit(int64_t e, double M) {
+    double half_ulp = e >= -126 ? ldexp(1.0, (int)(e - 24)) : ldexp(1.0, -150);
+    return M * (ldexp(1.0, (int)e) + half_ulp);
+}
+
+// Shared exponent of a block whose amax is sig * 2**exp > 0: FLOOR floor(log2 amax) - emax;
+// CEIL ceil(log2 amax) - emax; EVEN FLOOR of amax rounded half-up to mbits + 1 bits (these give
+// 128, the NaN scale, above 127); RCEIL ceil(log2(fl32(amax / M))) clamped to 127.
+FMT_HD int64_t pow2_scale(int64_t sig, int64_t exp, const ScaleParams& S) {
+    int64_t b = bit_length(sig);
+    int64_t L = exp + b - 1;
+    if (S.rule == CEIL) {
+        if (sig != ((int64_t)1 << (b - 1))) L += 1;
+    } else if (S.rule == EVEN) {
+        int64_t k = b - S.mbits - 2;
+        if (k >= 0 && sig >= ((int64_t)1 << b) - ((int64_t)1 << k)) L += 1;
+    }
+    if (S.rule != RCEIL) {
+        int64_t e = L - S.emax;
+        return e < -127 ? -127 : (e > 128 ? 128 : e);
+    }
+    double a = ldexp((double)sig, (int)exp);
+    int k;
+    double m = frexp(a / S.M, &k);
+    int64_t e = m > 0.5 ? k : k - 1;
+    e = e < -127 ? -127 : (e > 127 ? 127 : e);
+    while (e > -127 && a <= rceil_limit(e - 1, S.M)) e -= 1;
+    while (e < 127 && a > rceil_limit(e, S.M)) e += 1;
+    return e;
+}
+
+// Shared exponent of src[start:end] (format Ps); 128 for a block with inf or NaN.
+template <typename T>
+FMT_HD int64_t mx_block_exponent(const T* src, int64_t start, int64_t end, const Params& Ps, const ScaleParams& S) {
+    int64_t lmax = -((int64_t)1 << 40), msig = 0, mexp = 0;
+    for (int64_t i = start; i < end; i++) {
+        Value v = unpack((int64_t)src[i], Ps, false);
+        if (v.kind == NAN_ || v.kind == INF) return 128;
+        if (v.kind == NUMBER) {
+            int64_t L = v.exp + bit_length(v.sig) - 1;
+            if (L > lmax || (L == lmax && (v.sig << (53 - bit_length(v.sig))) > (msig << (53 - bit_length(msig))))) {
+                lmax = L; msig = v.sig; mexp = v.exp;
+            }
+        }
+    }
+    if (msig == 0) return -127;
+    return pow2_scale(msig, mexp, S);
+}
+
+// Bits (format Pout) of element ``code`` times 2**se, nearest-even.
+FMT_HD int64_t mx_decoded(int64_t code, int64_t se, const Params& Pelem, const Params& Pout) {
+    Value v = unpack(code, Pelem, false);
+    v.exp += se;
+    return pack(v, Pout, RNE, IEEE, 0, 1, false);
+}
+
+// One MX element: its code (saturating) for input bits b, se = scale exponent - eshift.
+FMT_HD int64_t mx_element(int64_t b, int64_t se, const Params& Ps, const Params& Pelem, int64_t mode, int64_t rnd,
+                          int64_t rbits) {
+    Value v = unpack(b, Ps, false);
+    v.exp -= se;
+    return pack(v, Pelem, mode, SATURATE, rnd, rbits, false);
+}
+
+// Encode block t of rows of ncols elements: its e8m0 scale code, then each element's code (or,
+// fused, its decoded bits in the input format; NaN bits for a NaN-scale block).
+template <typename T, typename C>
+FMT_HD void mx_encode_block(const T* src, C* codes, uint8_t* scales, T* out, int64_t t, int64_t ncols,
+                            int64_t block, const Params& Ps, const Params& Pelem, const ScaleParams& S, int64_t mode,
+                            uint64_t key, int64_t base, int64_t rbits, bool fused) {
+    int64_t nb = (ncols + block - 1) / block;
+    int64_t r = t / nb;
+    int64_t start = r * ncols + (t - r * nb) * block;
+    int64_t end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
+    int64_t se = mx_block_exponent(src, start, end, Ps, S);
+    scales[t] = (uint8_t)(se + 127);
+    for (int64_t i = start; i < end; i++) {
+        if (se == 128) {
+            if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
+            continue;
+        }
+        int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+        int64_t code = mx_element((int64_t)src[i], se - S.eshift, Ps, Pelem, mode, rnd, rbits);
+        if (fused) out[i] = (T)mx_decoded(code, se - S.eshift, Pelem, Ps);
+        else codes[i] = (C)code;
+    }
+}
+
+// Element i of an MX decode: element times 2**(scale - 127 - eshift); NaN where the scale is NaN.
+template <typename C>
+FMT_HD int64_t mx_decode_one(const C* codes, const uint8_t* scales, int64_t i, int64_t ncols, int64_t block,
+                             const Params& Pelem, const Params& Pout, int64_t eshift) {
+    int64_t nb = (ncols + block - 1) / block;
+    int64_t r = i / ncols;
+    int64_t s = scales[r * nb + (i - r * ncols) / block];
+    if (s == 255) return Pout.p[7];
+    return mx_decoded((int64_t)codes[i], s - 127 - eshift, Pelem, Pout);
+}
+
+}  // namespace fmt

@@ -1,0 +1,28 @@
+// OCP MX kernels: one thread per block for encode (the block's amax, scale and elements), one
+// thread per element for decode. T: input/output float bits; C: element codes.
+#include "fmt_mx.cuh"
+
+template <typename T, typename C>
+__global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, uint8_t* __restrict__ scales,
+                              T* __restrict__ out, long long nblocks, long long ncols, long long block, fmt::Params Ps,
+                              fmt::Params Pe, fmt::ScaleParams S, int mode, unsigned long long key, long long base,
+                              int rbits, int fused) {
+    for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < nblocks;
+         t += (long long)gridDim.x * blockDim.x)
+        fmt::mx_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, S, mode, key, base, rbits, fused != 0);
+}
+
+template <typename C, typename T>
+__global__ void fmt_mx_decode(const C* __restrict__ codes, const uint8_t* __restrict__ scales, T* __restrict__ out,
+                              long long n, long long ncols, long long block, fmt::Params Pe, fmt::Params Po,
+                              int eshift) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = (T)fmt::mx_decode_one(codes, scales, i, ncols, block, Pe, Po, eshift);
+}
+
+#define FMT_MX(T, C) \
+    template __global__ void fmt_mx_encode<T, C>(const T*, C*, uint8_t*, T*, long long, long long, long long, \
+        fmt::Params, fmt::Params, fmt::ScaleParams, int, unsigned long long, long long, int, int); \
+    template __global__ void fmt_mx_decode<C, T>(const C*, const uint8_t*, T*, long long, long long, long long, \
+        fmt::Params, fmt::Params, int);
+FMT_MX(uint64_t, uint8_t) FMT_MX(uint32_t, uint8_t) FMT_MX(uint16_t, uint8_t)
