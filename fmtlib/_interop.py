@@ -6,7 +6,9 @@ numpy without copies, and results go back as the kind of array that came in.
   DLPack cannot carry); results come back with ``torch.from_numpy``, sharing memory.
 - other ``__dlpack__`` producers on the CPU (jax, ...): ``np.from_dlpack``; results come
   back through the producer's ``from_dlpack`` when its top-level module has one.
-- device arrays (cupy, CUDA tensors): TypeError until the GPU backend exists.
+- device arrays: cupy arrays go to the GPU backend (:mod:`fmtlib.kernels.gpu`) for the methods
+  a codec lists in ``_gpu_methods``; CUDA tensors go there through ``cupy.from_dlpack`` and
+  come back through ``torch.from_dlpack``, without copies. Other methods raise TypeError.
 
 >>> import numpy as np
 >>> x, back = to_numpy(np.ones(2))
@@ -28,7 +30,7 @@ def _torch_to_numpy(t):
     import torch
 
     if t.device.type != "cpu":
-        raise TypeError(f"a {t.device.type} tensor: fmtlib's GPU backend is not available here; move it with .cpu()")
+        raise TypeError(f"a {t.device.type} tensor where a host array is needed; move it with .cpu()")
     t = t.detach()
     if t.dtype == torch.bfloat16:
         return t.view(torch.int16).numpy().view(_BF16)
@@ -54,7 +56,7 @@ def to_numpy(x):
     if mod == "torch":
         return _torch_to_numpy(x), _numpy_to_torch
     if mod == "cupy":
-        raise TypeError("cupy arrays need fmtlib's GPU backend, which is not available here; use cupy.asnumpy")
+        raise TypeError("a cupy array where a host array is needed; use cupy.asnumpy")
     if hasattr(x, "__dlpack__"):
         if hasattr(x, "__dlpack_device__") and x.__dlpack_device__()[0] != 1:   # 1: kDLCPU
             raise TypeError(f"{type(x).__name__} lives on a device; fmtlib's GPU backend is not available here")
@@ -64,11 +66,34 @@ def to_numpy(x):
     return x, None
 
 
+def _device(x):
+    """(x as a cupy array, function turning a cupy result back into x's kind) for device
+    arrays; None for anything else."""
+    mod = type(x).__module__.split(".")[0]
+    if mod == "cupy":
+        return x, None
+    if mod == "torch" and x.device.type == "cuda":
+        import torch
+
+        from .kernels.gpu import backend
+
+        return backend().from_dlpack(x.detach()), torch.from_dlpack
+    return None
+
+
 def interop(method):
     """Wrap a codec method taking an array first: foreign arrays (and ``out=``) in, the same
-    kind out. Records (Encoded, Packed, Razored) hold numpy arrays."""
+    kind out. Records (Encoded, Packed, Razored) hold numpy arrays (cupy arrays on the GPU)."""
     @functools.wraps(method)
     def wrapper(self, x, *args, **kw):
+        dev = _device(x)
+        if dev is not None:
+            if method.__name__ not in getattr(self, "_gpu_methods", ()):
+                raise TypeError(f"{type(self).__name__}.{method.__name__} does not run on the GPU yet; move the data "
+                                "to the host (cupy.asnumpy, tensor.cpu())")
+            xd, dback = dev
+            r = method(self, xd, *args, **kw)
+            return dback(r) if dback is not None and type(r).__module__.split(".")[0] == "cupy" else r
         x, back = to_numpy(x)
         out = kw.get("out")
         if out is not None:

@@ -11,7 +11,7 @@ import secrets
 import numpy as np
 
 from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_format, float_dtype
-from ..kernels import dispatch, fast_path
+from ..kernels import dispatch, fast_path, gpu
 from ..rng import seed_key
 from ..rounding import Overflow, Rounding
 from .base import Codec
@@ -78,7 +78,11 @@ class ElementCodec(Codec):
         key = seed_key(secrets.randbits(64) if seed is None else seed)
         return mode, ovf, key, rbits, None
 
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+
     def _run(self, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out=None):
+        if gpu.is_device_array(x):
+            return gpu.element_run(self, fused, x, rounding, overflow, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         mode, ovf, key, rbits, rarr = self._options(x, rounding, overflow, seed, rbits, rand, index_offset)
         out = check_out(out, x, x.dtype if fused else self.code_dtype)
@@ -127,6 +131,10 @@ class ElementCodec(Codec):
         >>> FP("e2m1").decode(np.array([2, 15], dtype=np.uint8))
         array([ 1., -6.], dtype=float32)
         """
+        if gpu.is_device_array(codes):
+            if out is not None:
+                raise TypeError("out= is not supported for cupy arrays yet")
+            return gpu.element_decode(self, codes, dtype)
         scalar = np.isscalar(codes)
         c = as_codes(codes, self.format)
         dt = float_dtype(dtype if out is None else out.dtype)

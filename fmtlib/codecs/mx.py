@@ -14,7 +14,7 @@ import numpy as np
 
 from .._arrays import bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
-from ..kernels import fast_path
+from ..kernels import fast_path, gpu
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded
@@ -101,8 +101,15 @@ class MX(BlockCodec):
         """Storage cost: element bits plus the scale's 8 bits shared by a block."""
         return self.element.bits + 8 / self.block
 
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+
     def _run(self, x, fused: bool, rounding, seed, rbits, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
+
+        if gpu.is_device_array(x):
+            if out is not None:
+                raise TypeError("out= is not supported for cupy arrays yet")
+            return gpu.mx_run(self, fused, x, rounding, seed, rbits, index_offset)
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset)
@@ -144,6 +151,8 @@ class MX(BlockCodec):
         """Values of an :class:`Encoded` record: element value times its block's scale."""
         from ..kernels.cpu import convert as K
 
+        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
+            return gpu.mx_decode(self, enc, dtype)
         dt = float_dtype(dtype)
         codes, scales = self._record_rows(enc)
         ncols = codes.shape[-1]

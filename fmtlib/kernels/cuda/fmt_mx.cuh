@@ -2,7 +2,9 @@
 // fmtlib/kernels/cpu/convert.py (_pow2_scale, _mx_block_exponent, _mx_element, mx_encode,
 // mx_decode); S = (rule, element emax, element mbits, element max M, eshift).
 #pragma once
+#if !defined(__CUDACC_RTC__)
 #include <math.h>
+#endif
 #include "fmt_scalar.cuh"
 
 namespace fmt {

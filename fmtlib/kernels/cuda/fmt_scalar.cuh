@@ -7,7 +7,18 @@
 //
 // value = (-1)**sign * sig * 2**exp; kinds NUMBER, ZERO, INF, NAN.
 #pragma once
+#if defined(__CUDACC_RTC__)   // NVRTC (CuPy) has no host headers
+typedef signed char int8_t;
+typedef unsigned char uint8_t;
+typedef short int16_t;
+typedef unsigned short uint16_t;
+typedef int int32_t;
+typedef unsigned int uint32_t;
+typedef long long int64_t;
+typedef unsigned long long uint64_t;
+#else
 #include <stdint.h>
+#endif
 
 #if defined(__CUDACC__)
 #define FMT_HD __host__ __device__ __forceinline__
@@ -23,6 +34,12 @@ enum Overflow { SATURATE = 0, IEEE = 1, WRAP = 2 };
 
 // The 12 format numbers of fmtlib.kernels.params.kernel_params, by value.
 struct Params { int64_t p[12]; };
+
+FMT_HD Params load_params(const long long* ps) {
+    Params P;
+    for (int k = 0; k < 12; k++) P.p[k] = ps[k];
+    return P;
+}
 
 struct Value { int64_t kind, sign, sig, exp; };
 

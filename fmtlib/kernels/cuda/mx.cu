@@ -1,12 +1,15 @@
 // OCP MX kernels: one thread per block for encode (the block's amax, scale and elements), one
-// thread per element for decode. T: input/output float bits; C: element codes.
+// thread per element for decode. T: input/output float bits; C: element codes; ps, pe, po:
+// formats' 12 numbers in device memory; rule, emax, mbits, M, eshift: the codec's scale rule.
 #include "fmt_mx.cuh"
 
 template <typename T, typename C>
 __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, uint8_t* __restrict__ scales,
-                              T* __restrict__ out, long long nblocks, long long ncols, long long block, fmt::Params Ps,
-                              fmt::Params Pe, fmt::ScaleParams S, int mode, unsigned long long key, long long base,
-                              int rbits, int fused) {
+                              T* __restrict__ out, long long nblocks, long long ncols, long long block,
+                              const long long* ps, const long long* pe, int rule, int emax, int mbits, double M,
+                              int eshift, int mode, unsigned long long key, long long base, int rbits, int fused) {
+    const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe);
+    const fmt::ScaleParams S{rule, emax, mbits, M, eshift};
     for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < nblocks;
          t += (long long)gridDim.x * blockDim.x)
         fmt::mx_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, S, mode, key, base, rbits, fused != 0);
@@ -14,15 +17,17 @@ __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, 
 
 template <typename C, typename T>
 __global__ void fmt_mx_decode(const C* __restrict__ codes, const uint8_t* __restrict__ scales, T* __restrict__ out,
-                              long long n, long long ncols, long long block, fmt::Params Pe, fmt::Params Po,
+                              long long n, long long ncols, long long block, const long long* pe, const long long* po,
                               int eshift) {
+    const fmt::Params Pe = fmt::load_params(pe), Po = fmt::load_params(po);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         out[i] = (T)fmt::mx_decode_one(codes, scales, i, ncols, block, Pe, Po, eshift);
 }
 
 #define FMT_MX(T, C) \
     template __global__ void fmt_mx_encode<T, C>(const T*, C*, uint8_t*, T*, long long, long long, long long, \
-        fmt::Params, fmt::Params, fmt::ScaleParams, int, unsigned long long, long long, int, int); \
+        const long long*, const long long*, int, int, int, double, int, int, unsigned long long, long long, int, \
+        int); \
     template __global__ void fmt_mx_decode<C, T>(const C*, const uint8_t*, T*, long long, long long, long long, \
-        fmt::Params, fmt::Params, int);
+        const long long*, const long long*, int);
 FMT_MX(uint64_t, uint8_t) FMT_MX(uint32_t, uint8_t) FMT_MX(uint16_t, uint8_t)

@@ -1,0 +1,202 @@
+"""The GPU backend: CuPy ``RawModule`` kernels compiled from ``fmtlib/kernels/cuda/`` once per
+process, and the codec methods they serve.
+
+A codec method given a cupy array (or a CUDA tensor, through DLPack) runs here and returns a
+cupy array; the kernels use the same scalar code as the host build that the tests check
+against the Numba kernels (:mod:`fmtlib.kernels.cuda_host`). cupy stays optional: importing
+fmtlib never imports it.
+
+Served so far: ``FP``/``Int`` ``encode``, ``quantize``, ``decode``; ``MX`` ``encode``,
+``quantize``, ``decode``. Other codecs raise a TypeError naming what to do instead.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .cuda_host import CUDA_DIR
+from .params import kernel_params
+
+_THREADS = 256
+_UINT = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t", 8: "uint64_t"}
+_FLOAT_BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+
+
+def backend():
+    """The cupy module (TypeError if cupy is not installed)."""
+    try:
+        import cupy
+    except ImportError:   # pragma: no cover - depends on the machine
+        raise TypeError("cupy arrays need cupy: pip install 'fmtlib[gpu]'") from None
+    return cupy
+
+
+def is_device_array(x) -> bool:
+    """Whether ``x`` is a cupy array (checked by module name: cupy is never imported for it)."""
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def _names(source: str) -> list[str]:
+    if source == "convert.cu":
+        names = [f"fmt_convert<{s}, {d}>" for s in _UINT.values() for d in _UINT.values()]
+        return names + [f"fmt_roundtrip<{s}>" for s in ("uint16_t", "uint32_t", "uint64_t")]
+    return [f"fmt_mx_encode<{t}, uint8_t>" for t in ("uint16_t", "uint32_t", "uint64_t")] + [
+        f"fmt_mx_decode<uint8_t, {t}>" for t in ("uint16_t", "uint32_t", "uint64_t")]
+
+
+@lru_cache(maxsize=None)
+def module(source: str):
+    """The compiled ``RawModule`` of one source file (compiled once per process)."""
+    cp = backend()
+    code = (CUDA_DIR / source).read_text()
+    return cp.RawModule(code=code, options=("--std=c++14", f"-I{CUDA_DIR}"), name_expressions=_names(source))
+
+
+def _launch(source: str, name: str, n: int, args: tuple) -> None:
+    if n == 0:
+        return
+    fn = module(source).get_function(name)
+    blocks = max(1, min(-(-n // _THREADS), 1 << 20))
+    fn((blocks,), (_THREADS,), args)
+
+
+@lru_cache(maxsize=None)
+def _params_on_device(params: tuple):
+    return backend().asarray(np.asarray(params, dtype=np.int64))
+
+
+def _bits(x):
+    """The unsigned-integer view of a contiguous cupy float array."""
+    dt = np.dtype(x.dtype)
+    if dt not in _FLOAT_BITS:
+        raise TypeError(f"the GPU backend takes float16/32/64 cupy arrays, got {dt}")
+    return x.view(_FLOAT_BITS[dt])
+
+
+def _float_format(dt):
+    from .._arrays import dtype_format
+
+    return dtype_format(np.dtype(dt))
+
+
+def convert(src, out, Psrc: tuple, Pdst: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
+            daz: bool = False, ftz: bool = False) -> None:
+    """out[i] = the code of src[i] (format Psrc) in format Pdst (unsigned views of any width)."""
+    name = f"fmt_convert<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>"
+    _launch("convert.cu", name, src.size, (src, out, np.int64(src.size), _params_on_device(Psrc),
+                                           _params_on_device(Pdst), np.int32(mode), np.int32(overflow),
+                                           np.uint64(key), np.int64(base), np.int32(rbits), np.int32(daz),
+                                           np.int32(ftz)))
+
+
+def roundtrip(src, out, Psrc: tuple, Pfmt: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
+              daz: bool = False, ftz: bool = False) -> None:
+    """Fused quantize of float bits: into format Pfmt and back."""
+    name = f"fmt_roundtrip<{_UINT[src.dtype.itemsize]}>"
+    _launch("convert.cu", name, src.size, (src, out, np.int64(src.size), _params_on_device(Psrc),
+                                           _params_on_device(Pfmt), np.int32(mode), np.int32(overflow),
+                                           np.uint64(key), np.int64(base), np.int32(rbits), np.int32(daz),
+                                           np.int32(ftz)))
+
+
+# --- codec methods ---------------------------------------------------------------------------
+
+def element_run(codec, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out):
+    """FP/Int ``encode`` (codes) or ``quantize`` (values) of a cupy float array."""
+    cp = backend()
+    if rand is not None or out is not None:
+        raise TypeError("rand= and out= are not supported for cupy arrays yet; pass seed= and use the result")
+    x = cp.ascontiguousarray(x)
+    mode, ovf, key, rbits, _ = codec._options(x, rounding, overflow, seed, rbits, None, index_offset)
+    src = _bits(x).reshape(-1)
+    Ps = kernel_params(_float_format(x.dtype))
+    if fused:
+        res = cp.empty_like(x)
+        roundtrip(src, _bits(res).reshape(-1), Ps, kernel_params(codec.format), int(mode), int(ovf), key,
+                  int(index_offset), rbits, False, codec.flush_subnormals)
+        return res
+    res = cp.empty(x.shape, dtype=codec.code_dtype)
+    convert(src, res.reshape(-1), Ps, kernel_params(codec.format), int(mode), int(ovf), key, int(index_offset),
+            rbits, False, codec.flush_subnormals)
+    return res
+
+
+def element_decode(codec, codes, dtype):
+    """FP/Int ``decode`` of a cupy code array."""
+    from .._arrays import float_dtype
+    from ..rounding import Overflow, Rounding
+
+    cp = backend()
+    dt = float_dtype(dtype)
+    if dt not in _FLOAT_BITS:
+        raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
+    c = cp.ascontiguousarray(codes)
+    if np.dtype(c.dtype).kind not in "iu":
+        raise TypeError(f"codes must be an integer array, got {c.dtype}")
+    if c.size and (int(c.min()) < 0 or int(c.max()) >= codec.format.num_codes):
+        raise ValueError(f"codes out of range for {codec.format} ({codec.format.num_codes} codes)")
+    res = cp.empty(c.shape, dtype=dt)
+    src = c.astype(np.dtype(f"u{c.dtype.itemsize}"), copy=False).reshape(-1)
+    convert(src, _bits(res).reshape(-1), kernel_params(codec.format), kernel_params(_float_format(dt)),
+            int(Rounding.NEAREST_EVEN), int(Overflow.IEEE), 0, 0, 1, codec.flush_subnormals, False)
+    return res
+
+
+def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
+    """MX ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array,
+    blocks along the codec's axis."""
+    from ..codecs.blocked import Encoded
+
+    cp = backend()
+    if x.ndim == 0:
+        raise ValueError("MX needs an array with at least one dimension")
+    axis = codec._axis(x.ndim)
+    xm = cp.ascontiguousarray(cp.moveaxis(x, axis, -1))
+    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
+    ncols = xm.shape[-1]
+    nb = -(-ncols // codec.block)
+    nblocks = (xm.size // ncols) * nb if ncols else 0
+    scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
+    codes = cp.empty(xm.shape if not fused else (1,), dtype=np.uint8)
+    out = cp.empty_like(xm) if fused else cp.empty(1, dtype=xm.dtype)
+    rule, emax, mbits, M, eshift = codec._scale_params
+    src = _bits(xm).reshape(-1)
+    t = _UINT[xm.dtype.itemsize]
+    _launch("mx.cu", f"fmt_mx_encode<{t}, uint8_t>", nblocks,
+            (src, codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks), np.int64(ncols),
+             np.int64(codec.block), _params_on_device(kernel_params(_float_format(xm.dtype))),
+             _params_on_device(kernel_params(codec.element)), np.int32(rule), np.int32(emax), np.int32(mbits),
+             np.float64(M), np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits),
+             np.int32(fused)))
+    if fused:
+        return cp.moveaxis(out, -1, axis)
+    return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, codec.block,
+                   codec.name)
+
+
+def mx_decode(codec, enc, dtype):
+    """MX ``decode`` of an Encoded record holding cupy arrays."""
+    from .._arrays import float_dtype
+
+    cp = backend()
+    dt = float_dtype(dtype)
+    if dt not in _FLOAT_BITS:
+        raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
+    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
+    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1)).astype(np.uint8, copy=False)
+    if enc.format != codec.name or enc.block != codec.block:
+        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
+    ncols = codes.shape[-1]
+    if scales.shape != codes.shape[:-1] + (-(-ncols // codec.block),):
+        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {codec.block}")
+    n_codes = 1 << codec._decoded_element.bits
+    if codes.size and int(codes.max()) >= n_codes:
+        raise ValueError(f"codes out of range for {codec.name} ({n_codes} codes)")
+    res = cp.empty(codes.shape, dtype=dt)
+    _launch("mx.cu", f"fmt_mx_decode<uint8_t, {_UINT[dt.itemsize]}>", codes.size,
+            (codes.astype(np.uint8, copy=False).reshape(-1), scales.reshape(-1), _bits(res).reshape(-1),
+             np.int64(codes.size), np.int64(ncols), np.int64(codec.block),
+             _params_on_device(kernel_params(codec._decoded_element)), _params_on_device(kernel_params(_float_format(dt))),
+             np.int32(codec._scale_params[4])))
+    return cp.moveaxis(res, -1, enc.axis)

@@ -1,0 +1,67 @@
+"""On a CUDA device: every GPU codec method gives the CPU's bits, stochastic rounding included
+(same seed, same bits). Skipped, with the reason, without cupy or a device."""
+import numpy as np
+import pytest
+
+cupy = pytest.importorskip("cupy", reason="cupy is not installed (pip install 'fmtlib[gpu]')")
+
+
+def _devices() -> int:
+    try:
+        return cupy.cuda.runtime.getDeviceCount()
+    except Exception:   # no driver, no device
+        return 0
+
+
+pytestmark = pytest.mark.skipif(_devices() == 0, reason="no CUDA device")
+
+from fmtlib import FP, MX, Int, Rounding  # noqa: E402
+
+ELEMENT = [FP("e2m1"), FP("e3m2"), FP("e2m3"), FP("e4m3fn"), FP("e4m3"), FP("e5m2"), FP("e8m0"), FP("bf16"),
+           FP("fp16"), FP("e4m3fn", overflow="saturate"), Int(8), Int(4), Int(8, signed=False)]
+
+
+def all16(dtype):
+    return np.arange(1 << 16, dtype=np.uint16).view(dtype)
+
+
+@pytest.mark.parametrize("codec", ELEMENT, ids=repr)
+@pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name.lower())
+def test_element_codecs_match_the_cpu_on_every_float16_input(codec, mode):
+    x = all16(np.float16)
+    opts = {"rounding": mode}
+    if mode is Rounding.STOCHASTIC:
+        opts.update(seed=123, index_offset=7)
+    want = codec.encode(x, **opts)
+    got = codec.encode(cupy.asarray(x), **opts)
+    np.testing.assert_array_equal(cupy.asnumpy(got), want)
+    np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(x), **opts)).view(np.uint16),
+                                  codec.quantize(x, **opts).view(np.uint16))
+    np.testing.assert_array_equal(cupy.asnumpy(codec.decode(got)).view(np.uint32), codec.decode(want).view(np.uint32))
+
+
+@pytest.mark.parametrize("name", ["mxfp4", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp8_e4m3", "mxfp8_e5m2", "mxint8"])
+@pytest.mark.parametrize("rule", ["floor", "ceil", "even", "rceil"])
+@pytest.mark.parametrize("mode", ["nearest_even", "stochastic"])
+def test_mx_matches_the_cpu(name, rule, mode):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((257, 96)) * np.exp2(rng.integers(-60, 60, (257, 1)))).astype(np.float32)
+    x[0, 0], x[1, 1] = np.inf, np.nan
+    c = MX(name, scale_rule=rule, rounding=mode)
+    opts = {"seed": 5} if mode == "stochastic" else {}
+    want, got = c.encode(x, **opts), c.encode(cupy.asarray(x), **opts)
+    np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
+    np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
+    np.testing.assert_array_equal(cupy.asnumpy(c.quantize(cupy.asarray(x), **opts)).view(np.uint32),
+                                  c.quantize(x, **opts).view(np.uint32))
+    np.testing.assert_array_equal(cupy.asnumpy(c.decode(got)).view(np.uint32), c.decode(want).view(np.uint32))
+
+
+def test_torch_cuda_tensors_go_through_dlpack():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA here")
+    t = torch.randn(1024, device="cuda")
+    q = FP("e4m3fn").quantize(t)
+    assert isinstance(q, torch.Tensor) and q.device.type == "cuda"
+    np.testing.assert_array_equal(q.cpu().numpy(), FP("e4m3fn").quantize(t.cpu().numpy()))

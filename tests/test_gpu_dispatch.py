@@ -1,0 +1,148 @@
+"""The GPU backend's dispatch, end to end, on a stand-in for cupy whose kernels are the host
+build of the same CUDA code: every argument the backend passes to a kernel, every shape, view
+and record it builds is checked against the CPU codecs, bit for bit. Only the CUDA launch
+itself is not exercised here (tests/gpu/ does that on a GPU)."""
+import re
+import types
+
+import numpy as np
+import pytest
+
+from fmtlib import FP, MX, NVFP4, Int
+from fmtlib.kernels import cuda_host, gpu
+
+pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
+
+
+class DeviceArray(np.ndarray):
+    """A numpy array that says it is a cupy array."""
+
+
+DeviceArray.__module__ = "cupy"
+
+
+def dev(a):
+    return np.ascontiguousarray(a).view(DeviceArray)
+
+
+def host(a):
+    return np.asarray(a).view(np.ndarray)
+
+
+class FakeFunction:
+    def __init__(self, name, lib):
+        self.name, self.lib = name, lib
+
+    def __call__(self, grid, block, args):
+        a = [host(v) if isinstance(v, np.ndarray) else v for v in args]
+        kind = self.name.split("<")[0]
+        types_ = re.findall(r"uint(\d+)_t", self.name)
+        if kind == "fmt_convert":
+            src, out, n, ps, pd, mode, ovf, key, base, rbits, daz, ftz = a
+            assert src.dtype.itemsize * 8 == int(types_[0]) and out.dtype.itemsize * 8 == int(types_[1])
+            r = self.lib.convert(src.astype(np.uint64), tuple(ps), tuple(pd), mode, ovf, key, base, rbits, daz, ftz)
+            out[...] = r.astype(out.dtype)
+        elif kind == "fmt_roundtrip":
+            src, out, n, ps, pf, mode, ovf, key, base, rbits, daz, ftz = a
+            out[...] = self.lib.roundtrip(src.astype(np.uint64), tuple(ps), tuple(pf), mode, ovf, key, base, rbits,
+                                          daz, ftz).astype(out.dtype)
+        elif kind == "fmt_mx_encode":
+            src, codes, scales, out, nblocks, ncols, blk, ps, pe, rule, emax, mbits, M, eshift, mode, key, base, \
+                rbits, fused = a
+            c, s, o = self.lib.mx_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
+                                         (int(rule), int(emax), int(mbits), float(M), int(eshift)), mode, key, base,
+                                         rbits, bool(fused))
+            assert s.size == nblocks
+            scales[...] = s
+            if fused:
+                out[...] = o.astype(out.dtype)
+            else:
+                codes[...] = c.astype(codes.dtype)
+        elif kind == "fmt_mx_decode":
+            codes, scales, out, n, ncols, blk, pe, po, eshift = a
+            out[...] = self.lib.mx_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe), tuple(po),
+                                          int(eshift)).astype(out.dtype)
+        else:  # pragma: no cover
+            raise AssertionError(self.name)
+
+
+class FakeModule:
+    def __init__(self, code, options, name_expressions, lib):
+        assert "#include" in code and any(o.startswith("-I") for o in options)
+        self.names, self.lib = set(name_expressions), lib
+
+    def get_function(self, name):
+        assert name in self.names, f"{name} is not among the instantiated names"
+        return FakeFunction(name, self.lib)
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    lib = cuda_host.load()
+    cp = types.SimpleNamespace(
+        RawModule=lambda code, options, name_expressions: FakeModule(code, options, name_expressions, lib),
+        asarray=dev, ascontiguousarray=dev,
+        empty=lambda shape, dtype: dev(np.empty(shape, dtype)),
+        empty_like=lambda a: dev(np.empty_like(host(a))),
+        moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray))
+    monkeypatch.setattr(gpu, "backend", lambda: cp)
+    gpu.module.cache_clear()
+    gpu._params_on_device.cache_clear()
+    yield cp
+    gpu.module.cache_clear()
+    gpu._params_on_device.cache_clear()
+
+
+def data(shape, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore"):   # float16 overflows to inf: a case to carry too
+        x = (rng.standard_normal(shape) * np.exp2(rng.integers(-20, 20, shape))).astype(dtype)
+    x.reshape(-1)[:3] = [np.inf, np.nan, 0.0]
+    return x
+
+
+@pytest.mark.parametrize("codec", [FP("e2m1"), FP("e4m3fn", overflow="saturate"), FP("e5m2", rounding="toward_zero"),
+                                   FP("bf16"), Int(8), Int(4, rounding="stochastic"), FP("e3m2", rounding="stochastic")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_element_codecs_on_the_device_path(fake_cupy, codec, dtype):
+    x = data((7, 33), dtype)
+    opts = {"seed": 5, "index_offset": 3} if codec.rounding.name == "STOCHASTIC" else {}
+    codes = codec.encode(dev(x), **opts)
+    assert type(codes) is DeviceArray and codes.shape == x.shape and codes.dtype == codec.code_dtype
+    np.testing.assert_array_equal(host(codes), codec.encode(x, **opts))
+    q = codec.quantize(dev(x), **opts)
+    assert q.dtype == x.dtype
+    np.testing.assert_array_equal(host(q).view(np.uint8), codec.quantize(x, **opts).view(np.uint8))
+    for out in (np.float32, np.float64, np.float16):
+        d = codec.decode(codes, dtype=out)
+        np.testing.assert_array_equal(host(d).view(np.uint8), codec.decode(host(codes), dtype=out).view(np.uint8))
+
+
+@pytest.mark.parametrize("name,block,axis", [("mxfp4", 32, -1), ("mxfp8_e4m3", 32, 0), ("mxfp6_e3m2", 16, -1),
+                                             ("mxint8", 32, 1)])
+@pytest.mark.parametrize("rounding", ["nearest_even", "stochastic"])
+def test_mx_on_the_device_path(fake_cupy, name, block, axis, rounding):
+    c = MX(name, block=block, axis=axis, rounding=rounding)
+    x = data((40, 70), seed=3)
+    opts = {"seed": 9} if rounding == "stochastic" else {}
+    enc = c.encode(dev(x), **opts)
+    want = c.encode(x, **opts)
+    assert type(enc.codes) is DeviceArray and enc.axis == want.axis and enc.shape == want.shape
+    np.testing.assert_array_equal(host(enc.codes), want.codes)
+    np.testing.assert_array_equal(host(enc.scales), want.scales)
+    np.testing.assert_array_equal(host(c.quantize(dev(x), **opts)).view(np.uint32), c.quantize(x, **opts).view(np.uint32))
+    np.testing.assert_array_equal(host(c.decode(enc)).view(np.uint32), c.decode(want).view(np.uint32))
+
+
+def test_unsupported_methods_say_so(fake_cupy):
+    x = dev(data((4, 32)))
+    with pytest.raises(TypeError, match="does not run on the GPU yet"):
+        NVFP4().encode(x)
+    with pytest.raises(TypeError, match="out= are not supported"):
+        FP("e2m1").quantize(x, out=x)
+    import ml_dtypes
+
+    with pytest.raises(TypeError, match="float16/32/64"):
+        FP("e2m1").decode(FP("e2m1").encode(x), dtype=ml_dtypes.bfloat16)
+    with pytest.raises(ValueError, match="out of range"):
+        FP("e2m1").decode(dev(np.array([16], np.uint8)))
