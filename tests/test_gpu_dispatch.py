@@ -62,6 +62,22 @@ class FakeFunction:
             codes, scales, out, n, ncols, blk, pe, po, eshift = a
             out[...] = self.lib.mx_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe), tuple(po),
                                           int(eshift)).astype(out.dtype)
+        elif kind == "fmt_nvfp4_encode":
+            src, codes, scales, out, nblocks, ncols, blk, ps, po, pe, psc, ev, sv, recipe, G, ta, mode, key, base, \
+                rbits, fused = a
+            c, s, o = self.lib.nvfp4_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(po),
+                                            tuple(pe), tuple(psc), ev, sv, int(recipe), float(G), float(ta), mode,
+                                            key, base, rbits, bool(fused))
+            assert s.size == nblocks and G.dtype == np.float32 and ta.dtype == np.float32
+            scales[...] = s
+            if fused:
+                out[...] = o.astype(out.dtype)
+            else:
+                codes[...] = c.astype(codes.dtype)
+        elif kind == "fmt_nvfp4_decode":
+            codes, scales, out, n, ncols, blk, po, ev, sv, recipe, G, ta = a
+            out[...] = self.lib.nvfp4_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(po), ev, sv,
+                                             int(recipe), float(G), float(ta)).astype(out.dtype)
         else:  # pragma: no cover
             raise AssertionError(self.name)
 
@@ -84,13 +100,15 @@ def fake_cupy(monkeypatch):
         asarray=dev, ascontiguousarray=dev,
         empty=lambda shape, dtype: dev(np.empty(shape, dtype)),
         empty_like=lambda a: dev(np.empty_like(host(a))),
-        moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray))
+        moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
+        where=np.where, isfinite=np.isfinite, abs=np.abs)
     monkeypatch.setattr(gpu, "backend", lambda: cp)
-    gpu.module.cache_clear()
-    gpu._params_on_device.cache_clear()
+    caches = (gpu.module, gpu._params_on_device, gpu._tables_on_device)
+    for c in caches:
+        c.cache_clear()
     yield cp
-    gpu.module.cache_clear()
-    gpu._params_on_device.cache_clear()
+    for c in caches:
+        c.cache_clear()
 
 
 def data(shape, dtype=np.float32, seed=0):
@@ -134,10 +152,30 @@ def test_mx_on_the_device_path(fake_cupy, name, block, axis, rounding):
     np.testing.assert_array_equal(host(c.decode(enc)).view(np.uint32), c.decode(want).view(np.uint32))
 
 
+@pytest.mark.parametrize("recipe", ["torchao", "te"])
+@pytest.mark.parametrize("global_scale", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_nvfp4_on_the_device_path(fake_cupy, recipe, global_scale, dtype):
+    c = NVFP4(recipe=recipe, global_scale=global_scale, axis=0)
+    x = data((64, 24), dtype, seed=4)
+    for opts in ({}, {"rounding": "stochastic", "seed": 2}):
+        enc, want = c.encode(dev(x), **opts), c.encode(x, **opts)
+        assert enc.tensor_amax == want.tensor_amax and enc.axis == want.axis
+        np.testing.assert_array_equal(host(enc.codes), want.codes)
+        np.testing.assert_array_equal(host(enc.scales), want.scales)
+        np.testing.assert_array_equal(host(c.quantize(dev(x), **opts)).view(np.uint8), c.quantize(x, **opts).view(np.uint8))
+        np.testing.assert_array_equal(host(c.decode(enc)).view(np.uint32), c.decode(want).view(np.uint32))
+    if global_scale:
+        enc = c.encode(dev(x), tensor_amax=100.0)
+        np.testing.assert_array_equal(host(enc.codes), c.encode(x, tensor_amax=100.0).codes)
+
+
 def test_unsupported_methods_say_so(fake_cupy):
+    from fmtlib import Quantile
+
     x = dev(data((4, 32)))
     with pytest.raises(TypeError, match="does not run on the GPU yet"):
-        NVFP4().encode(x)
+        Quantile.nf4().encode(x)
     with pytest.raises(TypeError, match="out= are not supported"):
         FP("e2m1").quantize(x, out=x)
     import ml_dtypes

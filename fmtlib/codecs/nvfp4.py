@@ -17,7 +17,7 @@ import numpy as np
 
 from .._arrays import bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
-from ..kernels import fast_path
+from ..kernels import fast_path, gpu
 from ..kernels.params import kernel_params
 from ..reference.values import code_to_float
 from ..rounding import Rounding
@@ -105,8 +105,15 @@ class NVFP4(BlockCodec):
         return _value_table(self.element), _value_table(self.scale_format)
 
     # -- encode / decode ---------------------------------------------------------------------
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
+
+        if gpu.is_device_array(x):
+            if out is not None:
+                raise TypeError("out= is not supported for cupy arrays yet")
+            return gpu.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset)
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         if xm.dtype == np.float64:
@@ -154,6 +161,8 @@ class NVFP4(BlockCodec):
         """Values of a record, by the recipe's float32 arithmetic, then rounded to ``dtype``."""
         from ..kernels.cpu import convert as K
 
+        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
+            return gpu.nvfp4_decode(self, enc, dtype)
         dt = float_dtype(dtype)
         codes, scales = self._record_rows(enc)
         self._check_codes(codes, self.element)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
-CUDA_SOURCES = ("convert.cu", "mx.cu")   #: the device sources (compiled by nvcc in the tests)
+CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu")   #: the device sources (compiled by nvcc in the tests)
 
 
 def sources() -> list[Path]:
@@ -37,9 +37,9 @@ def host_compiler() -> list[str] | None:
         return env.split()
     for name in ("g++", "c++", "clang++"):
         if shutil.which(name):
-            return [name, "-O2", "-std=c++14", "-shared", "-fPIC"]
+            return [name, "-O2", "-std=c++14", "-ffp-contract=off", "-shared", "-fPIC"]
     if shutil.which("nvcc"):
-        return ["nvcc", "-O2", "-std=c++14", "-shared", "-Xcompiler", "-fPIC", "-x", "cu"]
+        return ["nvcc", "-O2", "-std=c++14", "-fmad=false", "-shared", "-Xcompiler", "-fPIC", "-x", "cu"]
     return None
 
 
@@ -74,7 +74,7 @@ def nvcc_compile(source: str, arch: str, out_dir: Path) -> Path:
     """Compile one device source (``convert.cu``) for ``arch`` (``"sm_90"``) to an object file;
     raises RuntimeError with nvcc's messages when it fails."""
     out = Path(out_dir) / f"{Path(source).stem}.{arch}.o"
-    r = subprocess.run(["nvcc", "-std=c++14", f"-arch={arch}", "-I", str(CUDA_DIR), "-c", str(CUDA_DIR / source),
+    r = subprocess.run(["nvcc", "-std=c++14", "-fmad=false", f"-arch={arch}", "-I", str(CUDA_DIR), "-c", str(CUDA_DIR / source),
                         "-o", str(out)], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"nvcc {source} for {arch} failed:\n{r.stderr}")
@@ -84,6 +84,7 @@ def nvcc_compile(source: str, arch: str, out_dir: Path) -> Path:
 _U64P = np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS")
 _I64P = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
 _U8P = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
+_F32P = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _I64 = ctypes.c_int64
 
 
@@ -107,6 +108,13 @@ class HostLib:
         lib.fmt_host_mx_encode.restype = None
         lib.fmt_host_mx_decode.argtypes = [_U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64]
         lib.fmt_host_mx_decode.restype = None
+        lib.fmt_host_nvfp4_encode.argtypes = [_U64P, _U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P,
+                                              _I64P, _F32P, _F32P, _I64, ctypes.c_float, ctypes.c_float, _I64,
+                                              ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
+        lib.fmt_host_nvfp4_encode.restype = None
+        lib.fmt_host_nvfp4_decode.argtypes = [_U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _F32P, _F32P, _I64,
+                                              ctypes.c_float, ctypes.c_float]
+        lib.fmt_host_nvfp4_decode.restype = None
         self._lib = lib
 
     def _call(self, f, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
@@ -146,6 +154,29 @@ class HostLib:
         out = np.empty_like(c)
         self._lib.fmt_host_mx_decode(c, np.ascontiguousarray(scales, np.uint8).reshape(-1), out, c.size, ncols, block,
                                      np.asarray(Pelem, np.int64), np.asarray(Pout, np.int64), int(eshift))
+        return out
+
+    def nvfp4_encode(self, src, ncols: int, block: int, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals,
+                     recipe: int, G: float, tensor_amax: float, mode=0, key=0, base=0, rbits=1, fused=False):
+        """(codes, scales, out) of NVFP4 blocks, as :func:`fmtlib.kernels.cpu.convert.nvfp4_encode`."""
+        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
+        nb = -(-ncols // block) if ncols else 0
+        nrows = s.size // ncols if ncols else 0
+        codes, out = np.zeros_like(s), np.zeros_like(s)
+        scales = np.zeros(nrows * nb, np.uint8)
+        self._lib.fmt_host_nvfp4_encode(s, codes, scales, out, s.size, ncols, block, *(np.asarray(P, np.int64) for P in
+                                        (Psrc, Pout, Pelem, Pscale)), np.asarray(elem_vals, np.float32),
+                                        np.asarray(scale_vals, np.float32), int(recipe), float(G), float(tensor_amax),
+                                        int(mode), int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)))
+        return codes, scales, out
+
+    def nvfp4_decode(self, codes, scales, ncols: int, block: int, Pout, elem_vals, scale_vals, recipe: int,
+                     G: float, tensor_amax: float) -> np.ndarray:
+        c = np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1)
+        out = np.empty_like(c)
+        self._lib.fmt_host_nvfp4_decode(c, np.ascontiguousarray(scales, np.uint8).reshape(-1), out, c.size, ncols,
+                                        block, np.asarray(Pout, np.int64), np.asarray(elem_vals, np.float32),
+                                        np.asarray(scale_vals, np.float32), int(recipe), float(G), float(tensor_amax))
         return out
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:

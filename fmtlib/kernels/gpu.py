@@ -6,8 +6,8 @@ cupy array; the kernels use the same scalar code as the host build that the test
 against the Numba kernels (:mod:`fmtlib.kernels.cuda_host`). cupy stays optional: importing
 fmtlib never imports it.
 
-Served so far: ``FP``/``Int`` ``encode``, ``quantize``, ``decode``; ``MX`` ``encode``,
-``quantize``, ``decode``. Other codecs raise a TypeError naming what to do instead.
+Served so far: ``encode``, ``quantize`` and ``decode`` of ``FP``, ``Int``, ``MX`` and ``NVFP4``.
+Other codecs raise a TypeError naming what to do instead.
 """
 from __future__ import annotations
 
@@ -37,20 +37,26 @@ def is_device_array(x) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
+_FLOATS = ("uint16_t", "uint32_t", "uint64_t")
+
+
 def _names(source: str) -> list[str]:
     if source == "convert.cu":
         names = [f"fmt_convert<{s}, {d}>" for s in _UINT.values() for d in _UINT.values()]
-        return names + [f"fmt_roundtrip<{s}>" for s in ("uint16_t", "uint32_t", "uint64_t")]
-    return [f"fmt_mx_encode<{t}, uint8_t>" for t in ("uint16_t", "uint32_t", "uint64_t")] + [
-        f"fmt_mx_decode<uint8_t, {t}>" for t in ("uint16_t", "uint32_t", "uint64_t")]
+        return names + [f"fmt_roundtrip<{s}>" for s in _FLOATS]
+    if source == "mx.cu":
+        return [f"fmt_mx_encode<{t}, uint8_t>" for t in _FLOATS] + [f"fmt_mx_decode<uint8_t, {t}>" for t in _FLOATS]
+    return [f"fmt_nvfp4_encode<{t}>" for t in _FLOATS] + [f"fmt_nvfp4_decode<{t}>" for t in _FLOATS]
 
 
 @lru_cache(maxsize=None)
 def module(source: str):
-    """The compiled ``RawModule`` of one source file (compiled once per process)."""
+    """The compiled ``RawModule`` of one source file (compiled once per process, without FMA
+    contraction: float32 recipes must round every operation)."""
     cp = backend()
     code = (CUDA_DIR / source).read_text()
-    return cp.RawModule(code=code, options=("--std=c++14", f"-I{CUDA_DIR}"), name_expressions=_names(source))
+    return cp.RawModule(code=code, options=("--std=c++14", "--fmad=false", f"-I{CUDA_DIR}"),
+                        name_expressions=_names(source))
 
 
 def _launch(source: str, name: str, n: int, args: tuple) -> None:
@@ -170,7 +176,7 @@ def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
              np.float64(M), np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits),
              np.int32(fused)))
     if fused:
-        return cp.moveaxis(out, -1, axis)
+        return cp.ascontiguousarray(cp.moveaxis(out, -1, axis))   # x's shape and layout, as on the CPU
     return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, codec.block,
                    codec.name)
 
@@ -200,3 +206,80 @@ def mx_decode(codec, enc, dtype):
              _params_on_device(kernel_params(codec._decoded_element)), _params_on_device(kernel_params(_float_format(dt))),
              np.int32(codec._scale_params[4])))
     return cp.moveaxis(res, -1, enc.axis)
+
+
+def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset):
+    """NVFP4 ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array."""
+    from ..codecs.blocked import Encoded
+    from ..codecs.nvfp4 import RECIPES
+
+    cp = backend()
+    if x.ndim == 0:
+        raise ValueError("NVFP4 needs an array with at least one dimension")
+    if np.dtype(x.dtype) == np.float64:
+        raise TypeError("NVFP4 recipes compute in float32; convert float64 input first")
+    axis = codec._axis(x.ndim)
+    xm = cp.ascontiguousarray(cp.moveaxis(x, axis, -1))
+    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
+    if tensor_amax is not None or not codec.global_scale:
+        amax = codec._tensor_amax(None, tensor_amax)    # checks it; None without a global scale
+    else:   # the finite amax, exact in float32
+        amax = float(cp.where(cp.isfinite(xm), cp.abs(xm), 0).max()) if xm.size else 0.0
+    G, ta = codec._global(amax)
+    ncols = xm.shape[-1]
+    nb = -(-ncols // codec.block)
+    nblocks = (xm.size // ncols) * nb if ncols else 0
+    scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
+    codes = cp.empty(xm.shape if not fused else (1,), dtype=np.uint8)
+    out = cp.empty_like(xm) if fused else cp.empty(1, dtype=xm.dtype)
+    ev, sv = codec._tables()
+    Ps = kernel_params(_float_format(xm.dtype))
+    _launch("nvfp4.cu", f"fmt_nvfp4_encode<{_UINT[xm.dtype.itemsize]}>", nblocks,
+            (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
+             np.int64(ncols), np.int64(codec.block), _params_on_device(Ps), _params_on_device(Ps),
+             _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),
+             _table_on_device(ev), _table_on_device(sv), np.int32(RECIPES[codec.recipe]), np.float32(G),
+             np.float32(ta), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused)))
+    if fused:
+        return cp.ascontiguousarray(cp.moveaxis(out, -1, axis))   # x's shape and layout, as on the CPU
+    return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, codec.block,
+                   codec.name, amax)
+
+
+def nvfp4_decode(codec, enc, dtype):
+    """NVFP4 ``decode`` of an Encoded record holding cupy arrays (float32 arithmetic, then dtype)."""
+    from .._arrays import float_dtype
+    from ..codecs.nvfp4 import RECIPES
+
+    cp = backend()
+    dt = float_dtype(dtype)
+    if dt not in _FLOAT_BITS:
+        raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
+    if enc.format != codec.name or enc.block != codec.block:
+        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
+    if (enc.tensor_amax is not None) != codec.global_scale:
+        raise ValueError("record and codec disagree on the global scale")
+    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1)).astype(np.uint8, copy=False)
+    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1)).astype(np.uint8, copy=False)
+    ncols = codes.shape[-1]
+    if scales.shape != codes.shape[:-1] + (-(-ncols // codec.block),):
+        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {codec.block}")
+    if codes.size and int(codes.max()) >= 16:
+        raise ValueError("codes out of range for e2m1 (16 codes)")
+    G, ta = codec._global(enc.tensor_amax)
+    ev, sv = codec._tables()
+    res = cp.empty(codes.shape, dtype=dt)
+    _launch("nvfp4.cu", f"fmt_nvfp4_decode<{_UINT[dt.itemsize]}>", codes.size,
+            (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1), np.int64(codes.size), np.int64(ncols),
+             np.int64(codec.block), _params_on_device(kernel_params(_float_format(dt))), _table_on_device(ev),
+             _table_on_device(sv), np.int32(RECIPES[codec.recipe]), np.float32(G), np.float32(ta)))
+    return cp.moveaxis(res, -1, enc.axis)
+
+
+def _table_on_device(table: np.ndarray):
+    return _tables_on_device(tuple(np.asarray(table, np.float32).tolist()))
+
+
+@lru_cache(maxsize=None)
+def _tables_on_device(values: tuple):
+    return backend().asarray(np.asarray(values, dtype=np.float32))

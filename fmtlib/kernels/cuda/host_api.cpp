@@ -60,3 +60,33 @@ void fmt_host_mx_decode(const uint64_t* codes, const uint8_t* scales, uint64_t* 
 }
 
 }
+
+#include "fmt_nvfp4.cuh"
+
+extern "C" {
+
+void fmt_host_nvfp4_encode(const uint64_t* src, uint64_t* codes, uint8_t* scales, uint64_t* out, int64_t n,
+                           int64_t ncols, int64_t block, const int64_t* ps, const int64_t* po, const int64_t* pe,
+                           const int64_t* pscale, const float* elem_vals, const float* scale_vals, int64_t recipe,
+                           float G, float tensor_amax, int64_t mode, uint64_t key, int64_t base, int64_t rbits,
+                           int32_t fused) {
+    fmt::Params Ps, Po, Pe, Psc;
+    for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Po.p[k] = po[k]; Pe.p[k] = pe[k]; Psc.p[k] = pscale[k]; }
+    int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
+    int64_t nrows = ncols > 0 ? n / ncols : 0;
+    for (int64_t t = 0; t < nrows * nb; t++)
+        fmt::nvfp4_encode_block(src, codes, scales, out, t, ncols, block, Ps, Po, Pe, Psc, elem_vals, scale_vals,
+                                recipe, G, tensor_amax, mode, key, base, rbits, fused != 0);
+}
+
+void fmt_host_nvfp4_decode(const uint64_t* codes, const uint8_t* scales, uint64_t* out, int64_t n, int64_t ncols,
+                           int64_t block, const int64_t* po, const float* elem_vals, const float* scale_vals,
+                           int64_t recipe, float G, float tensor_amax) {
+    fmt::Params Po;
+    for (int k = 0; k < 12; k++) Po.p[k] = po[k];
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (uint64_t)fmt::nvfp4_decode_one(codes, scales, i, ncols, block, Po, elem_vals, scale_vals, recipe, G,
+                                                 tensor_amax);
+}
+
+}
