@@ -120,7 +120,8 @@ def data(shape, dtype=np.float32, seed=0):
 
 
 @pytest.mark.parametrize("codec", [FP("e2m1"), FP("e4m3fn", overflow="saturate"), FP("e5m2", rounding="toward_zero"),
-                                   FP("bf16"), Int(8), Int(4, rounding="stochastic"), FP("e3m2", rounding="stochastic")])
+                                   FP("bf16"), Int(8), Int(4, rounding="stochastic"), FP("e3m2", rounding="stochastic"),
+                                   FP("e4m3", flush_subnormals=True), FP("fp16", flush_subnormals=True)], ids=repr)
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_element_codecs_on_the_device_path(fake_cupy, codec, dtype):
     x = data((7, 33), dtype)
@@ -184,3 +185,7 @@ def test_unsupported_methods_say_so(fake_cupy):
         FP("e2m1").decode(FP("e2m1").encode(x), dtype=ml_dtypes.bfloat16)
     with pytest.raises(ValueError, match="out of range"):
         FP("e2m1").decode(dev(np.array([16], np.uint8)))
+    with pytest.raises(ValueError, match="record is nvfp4"):
+        MX("mxfp4").decode(NVFP4().encode(x))
+    with pytest.raises(TypeError, match="float64"):
+        NVFP4().encode(dev(data((4, 32), np.float64)))

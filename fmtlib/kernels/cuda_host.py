@@ -95,11 +95,9 @@ class HostLib:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         lib = ctypes.CDLL(str(path))
-        for name in ("fmt_host_convert", "fmt_host_roundtrip"):
-            f = getattr(lib, name)
-            f.argtypes = [_U64P, _U64P, _I64, _I64P, _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64,
-                          ctypes.c_int32, ctypes.c_int32]
-            f.restype = None
+        lib.fmt_host_elementwise.argtypes = [_U64P, _U64P, _I64, _I64P, _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64,
+                                             ctypes.c_int32, ctypes.c_int32, ctypes.c_int32]
+        lib.fmt_host_elementwise.restype = None
         lib.fmt_host_rand.argtypes = [ctypes.c_uint64, _I64, _I64, _I64, _I64P]
         lib.fmt_host_rand.restype = None
         lib.fmt_host_mx_encode.argtypes = [_U64P, _U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64, _I64,
@@ -117,21 +115,21 @@ class HostLib:
         lib.fmt_host_nvfp4_decode.restype = None
         self._lib = lib
 
-    def _call(self, f, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
+    def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
         s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
         out = np.empty_like(s)
-        f(s, out, s.size, np.asarray(p1, np.int64), np.asarray(p2, np.int64), int(mode), int(overflow),
-          int(key) & (2**64 - 1), int(base), int(rbits), int(bool(daz)), int(bool(ftz)))
+        self._lib.fmt_host_elementwise(s, out, s.size, np.asarray(p1, np.int64), np.asarray(p2, np.int64), int(mode),
+                                       int(overflow), int(key) & (2**64 - 1), int(base), int(rbits), int(bool(daz)),
+                                       int(bool(ftz)), int(fused))
         return out
 
     def convert(self, src, Psrc, Pdst, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False):
         """Codes of ``src`` (format Psrc) in format Pdst, as uint64."""
-        return self._call(self._lib.fmt_host_convert, src, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz)
+        return self._call(False, src, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz)
 
     def roundtrip(self, src, Psrc, Pfmt, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False):
         """``src`` rounded into Pfmt and back into Psrc (fused quantize), as uint64."""
-        return self._call(self._lib.fmt_host_roundtrip, src, Psrc, Pfmt, mode, overflow, key, base, rbits, daz,
-                          ftz)
+        return self._call(True, src, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz)
 
     def mx_encode(self, src, ncols: int, block: int, Psrc, Pelem, S, mode=0, key=0, base=0, rbits=1,
                   fused=False):

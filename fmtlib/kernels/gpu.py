@@ -89,21 +89,21 @@ def _float_format(dt):
 def convert(src, out, Psrc: tuple, Pdst: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
             daz: bool = False, ftz: bool = False) -> None:
     """out[i] = the code of src[i] (format Psrc) in format Pdst (unsigned views of any width)."""
-    name = f"fmt_convert<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>"
-    _launch("convert.cu", name, src.size, (src, out, np.int64(src.size), _params_on_device(Psrc),
-                                           _params_on_device(Pdst), np.int32(mode), np.int32(overflow),
-                                           np.uint64(key), np.int64(base), np.int32(rbits), np.int32(daz),
-                                           np.int32(ftz)))
+    _elementwise(f"fmt_convert<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>", src, out, Psrc, Pdst,
+                 mode, overflow, key, base, rbits, daz, ftz)
 
 
 def roundtrip(src, out, Psrc: tuple, Pfmt: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
               daz: bool = False, ftz: bool = False) -> None:
     """Fused quantize of float bits: into format Pfmt and back."""
-    name = f"fmt_roundtrip<{_UINT[src.dtype.itemsize]}>"
-    _launch("convert.cu", name, src.size, (src, out, np.int64(src.size), _params_on_device(Psrc),
-                                           _params_on_device(Pfmt), np.int32(mode), np.int32(overflow),
-                                           np.uint64(key), np.int64(base), np.int32(rbits), np.int32(daz),
-                                           np.int32(ftz)))
+    _elementwise(f"fmt_roundtrip<{_UINT[src.dtype.itemsize]}>", src, out, Psrc, Pfmt, mode, overflow, key, base,
+                 rbits, daz, ftz)
+
+
+def _elementwise(name, src, out, P1, P2, mode, overflow, key, base, rbits, daz, ftz) -> None:
+    _launch("convert.cu", name, src.size, (src, out, np.int64(src.size), _params_on_device(P1), _params_on_device(P2),
+                                           np.int32(mode), np.int32(overflow), np.uint64(key), np.int64(base),
+                                           np.int32(rbits), np.int32(daz), np.int32(ftz)))
 
 
 # --- codec methods ---------------------------------------------------------------------------
@@ -120,11 +120,11 @@ def element_run(codec, fused: bool, x, rounding, overflow, seed, rbits, rand, in
     if fused:
         res = cp.empty_like(x)
         roundtrip(src, _bits(res).reshape(-1), Ps, kernel_params(codec.format), int(mode), int(ovf), key,
-                  int(index_offset), rbits, False, codec.flush_subnormals)
+                  int(index_offset), rbits, codec.flush_subnormals, codec.flush_subnormals)
         return res
     res = cp.empty(x.shape, dtype=codec.code_dtype)
     convert(src, res.reshape(-1), Ps, kernel_params(codec.format), int(mode), int(ovf), key, int(index_offset),
-            rbits, False, codec.flush_subnormals)
+            rbits, codec.flush_subnormals, codec.flush_subnormals)   # flush: inputs and results, as on the CPU
     return res
 
 
@@ -149,23 +149,39 @@ def element_decode(codec, codes, dtype):
     return res
 
 
-def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
-    """MX ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array,
-    blocks along the codec's axis."""
-    from ..codecs.blocked import Encoded
-
+def _block_setup(codec, x, fused: bool):
+    """(axis, x with the blocked axis last, ncols, number of blocks, codes, scales, out) for a
+    block encode: codes (or, fused, the output values) and one uint8 scale per block."""
     cp = backend()
     if x.ndim == 0:
-        raise ValueError("MX needs an array with at least one dimension")
+        raise ValueError(f"{type(codec).__name__} needs an array with at least one dimension")
     axis = codec._axis(x.ndim)
     xm = cp.ascontiguousarray(cp.moveaxis(x, axis, -1))
-    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
     ncols = xm.shape[-1]
     nb = -(-ncols // codec.block)
     nblocks = (xm.size // ncols) * nb if ncols else 0
     scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
     codes = cp.empty(xm.shape if not fused else (1,), dtype=np.uint8)
     out = cp.empty_like(xm) if fused else cp.empty(1, dtype=xm.dtype)
+    return axis, xm, ncols, nblocks, codes, scales, out
+
+
+def _block_result(codec, x, fused: bool, axis: int, codes, scales, out, amax):
+    """The fused values in x's shape and layout (as on the CPU), or the Encoded record."""
+    from ..codecs.blocked import Encoded
+
+    cp = backend()
+    if fused:
+        return cp.ascontiguousarray(cp.moveaxis(out, -1, axis))
+    return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, codec.block,
+                   codec.name, amax)
+
+
+def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
+    """MX ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array,
+    blocks along the codec's axis."""
+    axis, xm, ncols, nblocks, codes, scales, out = _block_setup(codec, x, fused)
+    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
     rule, emax, mbits, M, eshift = codec._scale_params
     src = _bits(xm).reshape(-1)
     t = _UINT[xm.dtype.itemsize]
@@ -175,63 +191,55 @@ def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
              _params_on_device(kernel_params(codec.element)), np.int32(rule), np.int32(emax), np.int32(mbits),
              np.float64(M), np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits),
              np.int32(fused)))
-    if fused:
-        return cp.ascontiguousarray(cp.moveaxis(out, -1, axis))   # x's shape and layout, as on the CPU
-    return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, codec.block,
-                   codec.name)
+    return _block_result(codec, x, fused, axis, codes, scales, out, None)
 
 
-def mx_decode(codec, enc, dtype):
-    """MX ``decode`` of an Encoded record holding cupy arrays."""
+def _record_setup(codec, enc, dtype, n_codes: int):
+    """(output dtype, codes and scales with the blocked axis last as uint8, ncols, the output
+    array) for a block decode, after checking the record against the codec."""
     from .._arrays import float_dtype
 
     cp = backend()
     dt = float_dtype(dtype)
     if dt not in _FLOAT_BITS:
         raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
-    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
-    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1)).astype(np.uint8, copy=False)
     if enc.format != codec.name or enc.block != codec.block:
         raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
+    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
+    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1)).astype(np.uint8, copy=False)
     ncols = codes.shape[-1]
     if scales.shape != codes.shape[:-1] + (-(-ncols // codec.block),):
         raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {codec.block}")
-    n_codes = 1 << codec._decoded_element.bits
-    if codes.size and int(codes.max()) >= n_codes:
+    if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= n_codes):
         raise ValueError(f"codes out of range for {codec.name} ({n_codes} codes)")
-    res = cp.empty(codes.shape, dtype=dt)
+    return dt, codes.astype(np.uint8, copy=False), scales, ncols, cp.empty(codes.shape, dtype=dt)
+
+
+def mx_decode(codec, enc, dtype):
+    """MX ``decode`` of an Encoded record holding cupy arrays."""
+    dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, 1 << codec._decoded_element.bits)
     _launch("mx.cu", f"fmt_mx_decode<uint8_t, {_UINT[dt.itemsize]}>", codes.size,
-            (codes.astype(np.uint8, copy=False).reshape(-1), scales.reshape(-1), _bits(res).reshape(-1),
+            (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1),
              np.int64(codes.size), np.int64(ncols), np.int64(codec.block),
              _params_on_device(kernel_params(codec._decoded_element)), _params_on_device(kernel_params(_float_format(dt))),
              np.int32(codec._scale_params[4])))
-    return cp.moveaxis(res, -1, enc.axis)
+    return backend().moveaxis(res, -1, enc.axis)
 
 
 def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset):
     """NVFP4 ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array."""
-    from ..codecs.blocked import Encoded
     from ..codecs.nvfp4 import RECIPES
 
     cp = backend()
-    if x.ndim == 0:
-        raise ValueError("NVFP4 needs an array with at least one dimension")
     if np.dtype(x.dtype) == np.float64:
         raise TypeError("NVFP4 recipes compute in float32; convert float64 input first")
-    axis = codec._axis(x.ndim)
-    xm = cp.ascontiguousarray(cp.moveaxis(x, axis, -1))
+    axis, xm, ncols, nblocks, codes, scales, out = _block_setup(codec, x, fused)
     mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
     if tensor_amax is not None or not codec.global_scale:
         amax = codec._tensor_amax(None, tensor_amax)    # checks it; None without a global scale
     else:   # the finite amax, exact in float32
         amax = float(cp.where(cp.isfinite(xm), cp.abs(xm), 0).max()) if xm.size else 0.0
     G, ta = codec._global(amax)
-    ncols = xm.shape[-1]
-    nb = -(-ncols // codec.block)
-    nblocks = (xm.size // ncols) * nb if ncols else 0
-    scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
-    codes = cp.empty(xm.shape if not fused else (1,), dtype=np.uint8)
-    out = cp.empty_like(xm) if fused else cp.empty(1, dtype=xm.dtype)
     ev, sv = codec._tables()
     Ps = kernel_params(_float_format(xm.dtype))
     _launch("nvfp4.cu", f"fmt_nvfp4_encode<{_UINT[xm.dtype.itemsize]}>", nblocks,
@@ -240,40 +248,23 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
              _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),
              _table_on_device(ev), _table_on_device(sv), np.int32(RECIPES[codec.recipe]), np.float32(G),
              np.float32(ta), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused)))
-    if fused:
-        return cp.ascontiguousarray(cp.moveaxis(out, -1, axis))   # x's shape and layout, as on the CPU
-    return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, codec.block,
-                   codec.name, amax)
+    return _block_result(codec, x, fused, axis, codes, scales, out, amax)
 
 
 def nvfp4_decode(codec, enc, dtype):
     """NVFP4 ``decode`` of an Encoded record holding cupy arrays (float32 arithmetic, then dtype)."""
-    from .._arrays import float_dtype
     from ..codecs.nvfp4 import RECIPES
 
-    cp = backend()
-    dt = float_dtype(dtype)
-    if dt not in _FLOAT_BITS:
-        raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
-    if enc.format != codec.name or enc.block != codec.block:
-        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
     if (enc.tensor_amax is not None) != codec.global_scale:
         raise ValueError("record and codec disagree on the global scale")
-    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1)).astype(np.uint8, copy=False)
-    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1)).astype(np.uint8, copy=False)
-    ncols = codes.shape[-1]
-    if scales.shape != codes.shape[:-1] + (-(-ncols // codec.block),):
-        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {codec.block}")
-    if codes.size and int(codes.max()) >= 16:
-        raise ValueError("codes out of range for e2m1 (16 codes)")
+    dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, 16)
     G, ta = codec._global(enc.tensor_amax)
     ev, sv = codec._tables()
-    res = cp.empty(codes.shape, dtype=dt)
     _launch("nvfp4.cu", f"fmt_nvfp4_decode<{_UINT[dt.itemsize]}>", codes.size,
             (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1), np.int64(codes.size), np.int64(ncols),
              np.int64(codec.block), _params_on_device(kernel_params(_float_format(dt))), _table_on_device(ev),
              _table_on_device(sv), np.int32(RECIPES[codec.recipe]), np.float32(G), np.float32(ta)))
-    return cp.moveaxis(res, -1, enc.axis)
+    return backend().moveaxis(res, -1, enc.axis)
 
 
 def _table_on_device(table: np.ndarray):

@@ -5,26 +5,21 @@
 
 extern "C" {
 
-// out[i] = the code of src[i] (format ps) in format pd; stochastic rounding keyed by base + i.
-void fmt_host_convert(const uint64_t* src, uint64_t* out, int64_t n, const int64_t* ps, const int64_t* pd,
-                      int64_t mode, int64_t overflow, uint64_t key, int64_t base, int64_t rbits, int32_t daz,
-                      int32_t ftz) {
+// out[i] = the code of src[i] (format ps) in format pd (fmtlib's convert kernel), or with
+// ``fused`` src[i] rounded into format pd and back into ps (its roundtrip: fused quantize);
+// stochastic rounding keyed by base + i.
+void fmt_host_elementwise(const uint64_t* src, uint64_t* out, int64_t n, const int64_t* ps, const int64_t* pd,
+                          int64_t mode, int64_t overflow, uint64_t key, int64_t base, int64_t rbits, int32_t daz,
+                          int32_t ftz, int32_t fused) {
     fmt::Params Ps, Pd;
     for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pd.p[k] = pd[k]; }
-    for (int64_t i = 0; i < n; i++)
-        out[i] = (uint64_t)fmt::convert_one((int64_t)src[i], Ps, Pd, mode, overflow, key, base + i, rbits, daz != 0,
-                                            ftz != 0);
-}
-
-// out[i] = src[i] rounded into format pf and back into format ps (fmtlib's fused quantize).
-void fmt_host_roundtrip(const uint64_t* src, uint64_t* out, int64_t n, const int64_t* ps, const int64_t* pf,
-                        int64_t mode, int64_t overflow, uint64_t key, int64_t base, int64_t rbits, int32_t daz,
-                        int32_t ftz) {
-    fmt::Params Ps, Pf;
-    for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pf.p[k] = pf[k]; }
-    for (int64_t i = 0; i < n; i++)
-        out[i] = (uint64_t)fmt::roundtrip_one((int64_t)src[i], Ps, Pf, mode, overflow, key, base + i, rbits,
-                                              daz != 0, ftz != 0);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = (int64_t)src[i];
+        out[i] = (uint64_t)(fused ? fmt::roundtrip_one(c, Ps, Pd, mode, overflow, key, base + i, rbits, daz != 0,
+                                                       ftz != 0)
+                                  : fmt::convert_one(c, Ps, Pd, mode, overflow, key, base + i, rbits, daz != 0,
+                                                     ftz != 0));
+    }
 }
 
 // out[i] = the top rbits of fmtlib-rng-v1 for element base + i.
