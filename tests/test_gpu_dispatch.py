@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from fmtlib import FP, MX, NVFP4, Int
+from fmtlib import FP, MX, NVFP4, Int, Scaled
 from fmtlib.kernels import cuda_host, gpu
 
 pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
@@ -99,6 +99,7 @@ def fake_cupy(monkeypatch):
         RawModule=lambda code, options, name_expressions: FakeModule(code, options, name_expressions, lib),
         asarray=dev, ascontiguousarray=dev,
         empty=lambda shape, dtype: dev(np.empty(shape, dtype)),
+        zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
         empty_like=lambda a: dev(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
         where=np.where, isfinite=np.isfinite, abs=np.abs)
@@ -153,6 +154,22 @@ def test_mx_on_the_device_path(fake_cupy, name, block, axis, rounding):
     np.testing.assert_array_equal(host(c.decode(enc)).view(np.uint32), c.decode(want).view(np.uint32))
 
 
+@pytest.mark.parametrize("codec", [Scaled("e4m3", "e8m0", block=16), Scaled("bf16", "e8m0", block=None, axis=0),
+                                   Scaled("int8", "e8m0", block=None, axis=None), Scaled("e2m1", "e8m0", block=32,
+                                                                                          scale_rule="rceil")],
+                         ids=repr)
+def test_scaled_e8m0_on_the_device_path(fake_cupy, codec):
+    x = data((48, 40), seed=6)
+    for opts in ({}, {"rounding": "stochastic", "seed": 2}):
+        enc, want = codec.encode(dev(x), **opts), codec.encode(x, **opts)
+        assert enc.axis == want.axis and enc.block == want.block and enc.shape == want.shape
+        np.testing.assert_array_equal(host(enc.codes), want.codes)
+        np.testing.assert_array_equal(host(enc.scales), want.scales)
+        np.testing.assert_array_equal(host(codec.quantize(dev(x), **opts)).view(np.uint32),
+                                      codec.quantize(x, **opts).view(np.uint32))
+        np.testing.assert_array_equal(host(codec.decode(enc)).view(np.uint32), codec.decode(want).view(np.uint32))
+
+
 @pytest.mark.parametrize("recipe", ["torchao", "te"])
 @pytest.mark.parametrize("global_scale", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -189,3 +206,5 @@ def test_unsupported_methods_say_so(fake_cupy):
         MX("mxfp4").decode(NVFP4().encode(x))
     with pytest.raises(TypeError, match="float64"):
         NVFP4().encode(dev(data((4, 32), np.float64)))
+    with pytest.raises(TypeError, match="float scale does not run on the GPU"):
+        Scaled("e2m1", "fp32").encode(x)

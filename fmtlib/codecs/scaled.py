@@ -19,7 +19,7 @@ from .._arrays import as_float_input, bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
 from ..formats import FloatFormat
 from ..integers import IntFormat
-from ..kernels import fast_path
+from ..kernels import fast_path, gpu
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
@@ -161,13 +161,14 @@ class Scaled(BlockCodec):
         return self.element.bits + (self.scale_format.bits / self.block if self.block else 0.0)
 
     # -- layout --------------------------------------------------------------------------------
-    def _layout(self, x: np.ndarray):
-        """(axis or None, rows with the blocked axis last, block length)."""
+    def _layout(self, x: np.ndarray, xp=np):
+        """(axis or None, rows with the blocked axis last, block length); ``xp`` is the array
+        module (cupy for the GPU backend)."""
         if self.axis is None:
-            xm = x.reshape(1, -1)
+            xm = xp.ascontiguousarray(x).reshape(1, -1)
             return None, xm, max(xm.shape[1], 1)
         axis = self._axis(x.ndim)
-        xm = np.ascontiguousarray(np.moveaxis(x, axis, -1))
+        xm = xp.ascontiguousarray(xp.moveaxis(x, axis, -1))
         n = xm.shape[-1]
         block = self.block if self.block is not None else max(n, 1)
         if self.strict and n % block:
@@ -230,9 +231,15 @@ class Scaled(BlockCodec):
         return MAX_RBITS if self._pow2 else 60 - _precision(self.element)
 
     # -- encode / decode -------------------------------------------------------------------------
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})   # e8m0 scales; others raise there
+
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
 
+        if gpu.is_device_array(x):
+            if out is not None or tensor_amax is not None or self.scale_mode:
+                raise TypeError("on the GPU, Scaled takes e8m0 scales without out= or tensor_amax=")
+            return gpu.scaled_run(self, fused, x, rounding, seed, rbits, index_offset)
         if self.scale_mode:
             if tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")
@@ -296,6 +303,8 @@ class Scaled(BlockCodec):
         """Values of a record: each element times its block's effective scale, rounded once."""
         from ..kernels.cpu import convert as K
 
+        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes) and not self.scale_mode:
+            return gpu.scaled_decode(self, enc, dtype)
         if self.scale_mode:
             return codebook_scaled.decode(self, enc, dtype)
         dt = float_dtype(dtype)

@@ -6,8 +6,8 @@ cupy array; the kernels use the same scalar code as the host build that the test
 against the Numba kernels (:mod:`fmtlib.kernels.cuda_host`). cupy stays optional: importing
 fmtlib never imports it.
 
-Served so far: ``encode``, ``quantize`` and ``decode`` of ``FP``, ``Int``, ``MX`` and ``NVFP4``.
-Other codecs raise a TypeError naming what to do instead.
+Served so far: ``encode``, ``quantize`` and ``decode`` of ``FP``, ``Int``, ``MX``, ``NVFP4`` and
+``Scaled`` with e8m0 scales. Other codecs raise a TypeError naming what to do instead.
 """
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def _names(source: str) -> list[str]:
         names = [f"fmt_convert<{s}, {d}>" for s in _UINT.values() for d in _UINT.values()]
         return names + [f"fmt_roundtrip<{s}>" for s in _FLOATS]
     if source == "mx.cu":
-        return [f"fmt_mx_encode<{t}, uint8_t>" for t in _FLOATS] + [f"fmt_mx_decode<uint8_t, {t}>" for t in _FLOATS]
+        codes = ("uint8_t", "uint16_t", "uint32_t")
+        return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
+            f"fmt_mx_decode<{c}, {t}>" for t in _FLOATS for c in codes]
     return [f"fmt_nvfp4_encode<{t}>" for t in _FLOATS] + [f"fmt_nvfp4_decode<{t}>" for t in _FLOATS]
 
 
@@ -177,24 +179,72 @@ def _block_result(codec, x, fused: bool, axis: int, codes, scales, out, amax):
                    codec.name, amax)
 
 
+def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
+               rbits: int, fused: bool) -> None:
+    rule, emax, mbits, M, eshift = S
+    _launch("mx.cu", f"fmt_mx_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>", nblocks,
+            (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
+             np.int64(xm.shape[-1]), np.int64(block), _params_on_device(kernel_params(_float_format(xm.dtype))),
+             _params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
+             np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused)))
+
+
+def scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
+    """``Scaled`` with e8m0 scales (the MX kernels with the codec's element and scale rule):
+    ``encode`` (an Encoded record of cupy arrays) or fused ``quantize``; per block, channel
+    (``block=None``) or tensor (``axis=None``)."""
+    from ..codecs.blocked import Encoded
+
+    cp = backend()
+    if not codec._pow2:
+        raise TypeError("Scaled with a float scale does not run on the GPU yet (only e8m0 scales do); "
+                        "move the data to the host")
+    if x.ndim == 0:
+        raise ValueError("Scaled needs an array with at least one dimension")
+    axis, xm, block = codec._layout(x, cp)
+    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset, codec._max_rbits())
+    ncols = xm.shape[-1]
+    nb = -(-ncols // block)
+    nblocks = (xm.size // ncols) * nb if ncols else 0
+    scales = cp.zeros(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), dtype=np.uint8)  # empty tensor: scale 0
+    codes = cp.empty(xm.shape if not fused else (1,), dtype=codec.element.code_dtype)
+    out = cp.empty_like(xm) if fused else cp.empty(1, dtype=xm.dtype)
+    _mx_launch(xm, codes, scales, out, nblocks, block, codec.element, codec._pow2_params(), mode, key, base, rbits,
+               fused)
+    if fused:
+        return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
+    if axis is None:
+        return Encoded(codes.reshape(x.shape), scales.reshape(1), tuple(x.shape), None, block, codec.name, None)
+    return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, block,
+                   codec.name, None)
+
+
+def scaled_decode(codec, enc, dtype):
+    """``Scaled`` (e8m0) ``decode`` of an Encoded record holding cupy arrays."""
+    from ..codecs.blocked import Encoded
+
+    cp = backend()
+    if not codec._pow2:
+        raise TypeError("Scaled with a float scale does not run on the GPU yet (only e8m0 scales do)")
+    if enc.axis is None:   # one scale for the whole tensor: one row, one block
+        codes = cp.ascontiguousarray(enc.codes).reshape(1, -1)
+        flat = Encoded(codes, cp.asarray(enc.scales).reshape(1, 1), tuple(codes.shape), 1, max(codes.shape[1], 1),
+                       enc.format)
+        return _mx_decode_record(codec, flat, dtype, codec.element, 0).reshape(enc.shape)
+    return _mx_decode_record(codec, enc, dtype, codec.element, 0)
+
+
 def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
     """MX ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array,
     blocks along the codec's axis."""
     axis, xm, ncols, nblocks, codes, scales, out = _block_setup(codec, x, fused)
     mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
-    rule, emax, mbits, M, eshift = codec._scale_params
-    src = _bits(xm).reshape(-1)
-    t = _UINT[xm.dtype.itemsize]
-    _launch("mx.cu", f"fmt_mx_encode<{t}, uint8_t>", nblocks,
-            (src, codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks), np.int64(ncols),
-             np.int64(codec.block), _params_on_device(kernel_params(_float_format(xm.dtype))),
-             _params_on_device(kernel_params(codec.element)), np.int32(rule), np.int32(emax), np.int32(mbits),
-             np.float64(M), np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits),
-             np.int32(fused)))
+    _mx_launch(xm, codes, scales, out, nblocks, codec.block, codec.element, codec._scale_params, mode, key, base,
+               rbits, fused)
     return _block_result(codec, x, fused, axis, codes, scales, out, None)
 
 
-def _record_setup(codec, enc, dtype, n_codes: int):
+def _record_setup(codec, enc, dtype, n_codes: int, code_dtype="uint8"):
     """(output dtype, codes and scales with the blocked axis last as uint8, ncols, the output
     array) for a block decode, after checking the record against the codec."""
     from .._arrays import float_dtype
@@ -203,26 +253,31 @@ def _record_setup(codec, enc, dtype, n_codes: int):
     dt = float_dtype(dtype)
     if dt not in _FLOAT_BITS:
         raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
-    if enc.format != codec.name or enc.block != codec.block:
+    if enc.format != codec.name or (codec.block is not None and enc.block != codec.block):
         raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
     codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
+    block = enc.block
     scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1)).astype(np.uint8, copy=False)
     ncols = codes.shape[-1]
-    if scales.shape != codes.shape[:-1] + (-(-ncols // codec.block),):
-        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {codec.block}")
+    if scales.shape != codes.shape[:-1] + (-(-ncols // block),):
+        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {block}")
     if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= n_codes):
         raise ValueError(f"codes out of range for {codec.name} ({n_codes} codes)")
-    return dt, codes.astype(np.uint8, copy=False), scales, ncols, cp.empty(codes.shape, dtype=dt)
+    return dt, codes.astype(np.dtype(code_dtype), copy=False), scales, ncols, cp.empty(codes.shape, dtype=dt)
 
 
 def mx_decode(codec, enc, dtype):
     """MX ``decode`` of an Encoded record holding cupy arrays."""
-    dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, 1 << codec._decoded_element.bits)
-    _launch("mx.cu", f"fmt_mx_decode<uint8_t, {_UINT[dt.itemsize]}>", codes.size,
-            (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1),
-             np.int64(codes.size), np.int64(ncols), np.int64(codec.block),
-             _params_on_device(kernel_params(codec._decoded_element)), _params_on_device(kernel_params(_float_format(dt))),
-             np.int32(codec._scale_params[4])))
+    return _mx_decode_record(codec, enc, dtype, codec._decoded_element, codec._scale_params[4])
+
+
+def _mx_decode_record(codec, enc, dtype, elem, eshift: int):
+    """Elements (format ``elem``) times their e8m0 block scales, as ``dtype``."""
+    dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, elem.num_codes, elem.code_dtype)
+    _launch("mx.cu", f"fmt_mx_decode<{_UINT[codes.dtype.itemsize]}, {_UINT[dt.itemsize]}>", codes.size,
+            (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1), np.int64(codes.size), np.int64(ncols),
+             np.int64(enc.block), _params_on_device(kernel_params(elem)),
+             _params_on_device(kernel_params(_float_format(dt))), np.int32(eshift)))
     return backend().moveaxis(res, -1, enc.axis)
 
 

@@ -15,7 +15,7 @@ def _devices() -> int:
 
 pytestmark = pytest.mark.skipif(_devices() == 0, reason="no CUDA device")
 
-from fmtlib import FP, MX, NVFP4, Int, Rounding  # noqa: E402
+from fmtlib import FP, MX, NVFP4, Int, Rounding, Scaled  # noqa: E402
 
 ELEMENT = [FP("e2m1"), FP("e3m2"), FP("e2m3"), FP("e4m3fn"), FP("e4m3"), FP("e5m2"), FP("e8m0"), FP("bf16"),
            FP("fp16"), FP("e4m3fn", overflow="saturate"), Int(8), Int(4), Int(8, signed=False)]
@@ -73,6 +73,21 @@ def test_nvfp4_matches_the_cpu(recipe, global_scale, mode):
     np.testing.assert_array_equal(cupy.asnumpy(c.quantize(cupy.asarray(x), **opts)).view(np.uint32),
                                   c.quantize(x, **opts).view(np.uint32))
     np.testing.assert_array_equal(cupy.asnumpy(c.decode(got)).view(np.uint32), c.decode(want).view(np.uint32))
+
+
+@pytest.mark.parametrize("codec", [Scaled("e4m3", "e8m0", block=16), Scaled("bf16", "e8m0", block=None, axis=0),
+                                   Scaled("int8", "e8m0", block=None, axis=None)], ids=repr)
+def test_scaled_e8m0_matches_the_cpu(codec):
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((128, 96)) * np.exp2(rng.integers(-30, 30, (128, 1)))).astype(np.float32)
+    for opts in ({}, {"rounding": "stochastic", "seed": 4}):
+        want, got = codec.encode(x, **opts), codec.encode(cupy.asarray(x), **opts)
+        np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
+        np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
+        np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(x), **opts)).view(np.uint32),
+                                      codec.quantize(x, **opts).view(np.uint32))
+        np.testing.assert_array_equal(cupy.asnumpy(codec.decode(got)).view(np.uint32),
+                                      codec.decode(want).view(np.uint32))
 
 
 def test_torch_cuda_tensors_go_through_dlpack():

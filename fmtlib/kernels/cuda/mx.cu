@@ -30,4 +30,5 @@ __global__ void fmt_mx_decode(const C* __restrict__ codes, const uint8_t* __rest
         int); \
     template __global__ void fmt_mx_decode<C, T>(const C*, const uint8_t*, T*, long long, long long, long long, \
         const long long*, const long long*, int);
-FMT_MX(uint64_t, uint8_t) FMT_MX(uint32_t, uint8_t) FMT_MX(uint16_t, uint8_t)
+#define FMT_MX_CODES(T) FMT_MX(T, uint8_t) FMT_MX(T, uint16_t) FMT_MX(T, uint32_t)
+FMT_MX_CODES(uint64_t) FMT_MX_CODES(uint32_t) FMT_MX_CODES(uint16_t)   // Scaled(e8m0) elements go up to 32 bits
