@@ -264,14 +264,19 @@ class SDR(Codec):
         return np.moveaxis(rows.reshape(moved_shape), -1, axis)
 
     # -- the codec surface ------------------------------------------------------------------------
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+
     def encode(self, q) -> Razored:
         """Codes and flags of the integers ``q`` (any integer dtype, values in the base's range).
 
         >>> SDR(group=2, keep=2).encode(np.array([7, -2], dtype=np.int8)).codes  # shift 1: 7 -> 11 -> 3 (floor)
         array([3, 5], dtype=uint8)
         """
+        from .kernels import gpu
         from .kernels.cpu import sdr as K
 
+        if gpu.is_device_array(q):
+            return gpu.sdr_run(self, False, q)
         q, axis, rows = self._input_rows(q, "SDR.encode")
         fmt = self.base.format
         R, n = rows.shape
@@ -294,8 +299,13 @@ class SDR(Codec):
         >>> SDR(group=4).quantize(np.array([100, -37, 5, 12], dtype=np.int16))
         array([ 96, -32,   0,  16], dtype=int16)
         """
+        from .kernels import gpu
         from .kernels.cpu import sdr as K
 
+        if gpu.is_device_array(q):
+            if out is not None:
+                raise TypeError("out= is not supported for cupy arrays yet")
+            return gpu.sdr_run(self, True, q)
         q, axis, rows = self._input_rows(q, "SDR.quantize")
         fmt = self.base.format
         o = check_out(out, q, q.dtype)
@@ -334,8 +344,11 @@ class SDR(Codec):
         >>> c.decode(c.encode(np.array([3, -1, 0, 2])), dtype=np.int8)
         array([ 3, -1,  0,  2], dtype=int8)
         """
+        from .kernels import gpu
         from .kernels.cpu import sdr as K
 
+        if isinstance(rec, Razored) and gpu.is_device_array(rec.codes):
+            return gpu.sdr_decode(self, rec, dtype)
         dt = np.dtype(dtype)
         if dt.kind not in "iu":
             raise TypeError(f"SDR decodes to integers: dtype must be an integer dtype, got {dt}")

@@ -210,3 +210,28 @@ def test_nvfp4_blocks_match_the_codec(lib, recipe, global_scale, src):
         P32 = kernel_params(get_format("fp32"))
         dec = lib.nvfp4_decode(enc.codes, enc.scales, 80, 16, P32, ev, sv, RECIPES[recipe], G, ta)
         np.testing.assert_array_equal(dec.astype(np.uint32).reshape(x.shape), c.decode(enc).view(np.uint32))
+
+
+@pytest.mark.parametrize("base,group,keep", [("int8", 16, 3), ("int8", 1, 3), ("int16", 32, 7), ("int8", 5, 2)])
+@pytest.mark.parametrize("rounding", ["nearest_away", "nearest_even", "toward_zero"])
+def test_sdr_groups_match_the_codec(lib, base, group, keep, rounding):
+    from fmtlib import SDR
+    from fmtlib.sdr import _dtype_bounds, _kernel_mode
+
+    c = SDR(group=group, keep=keep, base=base, rounding=rounding)
+    fmt = c.base.format
+    rng = np.random.default_rng(group + keep)
+    q = rng.integers(fmt.min, fmt.max + 1, (9, 70)).astype(np.int64)
+    q[0, :group] = fmt.min
+    rec = c.encode(q)
+    codes, flags, _, bad, _ = lib.sdr(q, group, keep, _kernel_mode(c.rounding), fmt.min, fmt.max)
+    assert bad == 0
+    np.testing.assert_array_equal(codes, rec.codes)
+    np.testing.assert_array_equal(flags, rec.flags)
+    lo, hi = _dtype_bounds(np.dtype(np.int32))
+    _, _, vals, _, obad = lib.sdr(q, group, keep, _kernel_mode(c.rounding), fmt.min, fmt.max, lo, hi, fused=True)
+    assert obad == 0
+    np.testing.assert_array_equal(vals, c.quantize(q.astype(np.int32)))
+    np.testing.assert_array_equal(lib.sdr_decode(rec.codes, rec.flags, group, keep), c.decode(rec, dtype=np.int64))
+    q[1, 1] = fmt.max + 1
+    assert lib.sdr(q, group, keep, 0, fmt.min, fmt.max)[3] == 1

@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from fmtlib import FP, MX, NVFP4, Int, Scaled
+from fmtlib import FP, MX, NVFP4, SDR, Int, Scaled
 from fmtlib.kernels import cuda_host, gpu
 
 pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
@@ -78,6 +78,23 @@ class FakeFunction:
             codes, scales, out, n, ncols, blk, po, ev, sv, recipe, G, ta = a
             out[...] = self.lib.nvfp4_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(po), ev, sv,
                                              int(recipe), float(G), float(ta)).astype(out.dtype)
+        elif kind == "fmt_sdr":
+            q, codes, flags, out, ngroups, n, group, keep, mode, lo, hi, olo, ohi, fused, counts = a
+            R = q.size // int(n) if int(n) else 0
+            c, f, v, bad, obad = self.lib.sdr(q.reshape(R, int(n)), int(group), int(keep), int(mode), int(lo), int(hi),
+                                              int(olo), int(ohi), bool(fused))
+            assert f.size == ngroups
+            flags[...] = f.reshape(-1)
+            if fused:
+                out[...] = v.reshape(-1)
+            else:
+                codes[...] = c.reshape(-1).astype(codes.dtype)
+            counts[...] = [bad, obad]
+        elif kind == "fmt_sdr_decode":
+            codes, flags, out, total, n, group, keep = a
+            R = int(total) // int(n) if int(n) else 0
+            out[...] = self.lib.sdr_decode(codes.reshape(R, int(n)), flags.reshape(R, -1), int(group),
+                                           int(keep)).reshape(-1)
         else:  # pragma: no cover
             raise AssertionError(self.name)
 
@@ -99,6 +116,7 @@ def fake_cupy(monkeypatch):
         RawModule=lambda code, options, name_expressions: FakeModule(code, options, name_expressions, lib),
         asarray=dev, ascontiguousarray=dev,
         empty=lambda shape, dtype: dev(np.empty(shape, dtype)),
+        int64=np.int64,
         zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
         empty_like=lambda a: dev(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
@@ -186,6 +204,27 @@ def test_nvfp4_on_the_device_path(fake_cupy, recipe, global_scale, dtype):
     if global_scale:
         enc = c.encode(dev(x), tensor_amax=100.0)
         np.testing.assert_array_equal(host(enc.codes), c.encode(x, tensor_amax=100.0).codes)
+
+
+@pytest.mark.parametrize("codec", [SDR(), SDR(group=4, keep=5, base="int16", axis=0), SDR(rounding="toward_zero")],
+                         ids=repr)
+def test_sdr_on_the_device_path(fake_cupy, codec):
+    rng = np.random.default_rng(8)
+    fmt = codec.base.format
+    q = rng.integers(fmt.min, fmt.max + 1, (12, 40)).astype(np.int16 if fmt.bits == 16 else np.int8)
+    rec, want = codec.encode(dev(q)), codec.encode(q)
+    assert rec.axis == want.axis and rec.shape == want.shape
+    np.testing.assert_array_equal(host(rec.codes), want.codes)
+    np.testing.assert_array_equal(host(rec.flags), want.flags)
+    wide = q.astype(np.int32)
+    got = codec.quantize(dev(wide))
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(host(got), codec.quantize(wide))
+    np.testing.assert_array_equal(host(codec.decode(rec)), codec.decode(want))
+    bad = q.astype(np.int32)
+    bad[0, 0] = fmt.max + 1
+    with pytest.raises(ValueError, match="outside the base"):
+        codec.encode(dev(bad))
 
 
 def test_unsupported_methods_say_so(fake_cupy):

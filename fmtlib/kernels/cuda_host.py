@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
-CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu")   #: the device sources (compiled by nvcc in the tests)
+CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu")   #: the device sources (compiled by nvcc in the tests)
 
 
 def sources() -> list[Path]:
@@ -113,6 +113,11 @@ class HostLib:
         lib.fmt_host_nvfp4_decode.argtypes = [_U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _F32P, _F32P, _I64,
                                               ctypes.c_float, ctypes.c_float]
         lib.fmt_host_nvfp4_decode.restype = None
+        lib.fmt_host_sdr.argtypes = [_I64P, _U64P, _U8P, _I64P, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64,
+                                     ctypes.c_int32, _I64P]
+        lib.fmt_host_sdr.restype = ctypes.c_int64
+        lib.fmt_host_sdr_decode.argtypes = [_U64P, _U8P, _I64P, _I64, _I64, _I64, _I64]
+        lib.fmt_host_sdr_decode.restype = None
         self._lib = lib
 
     def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
@@ -175,6 +180,27 @@ class HostLib:
         self._lib.fmt_host_nvfp4_decode(c, np.ascontiguousarray(scales, np.uint8).reshape(-1), out, c.size, ncols,
                                         block, np.asarray(Pout, np.int64), np.asarray(elem_vals, np.float32),
                                         np.asarray(scale_vals, np.float32), int(recipe), float(G), float(tensor_amax))
+        return out
+
+    def sdr(self, rows, group: int, keep: int, mode: int, lo: int, hi: int, olo: int = 0, ohi: int = 0,
+            fused: bool = False):
+        """(codes, flags, values, values outside [lo, hi], results outside [olo, ohi]) of SDR on
+        int64 ``rows`` (R, n); ``mode`` in the SDR kernels' numbering."""
+        q = np.ascontiguousarray(rows, dtype=np.int64)
+        R, n = q.shape
+        codes, out = np.zeros(q.shape, np.uint64), np.zeros(q.shape, np.int64)
+        flags = np.zeros((R, -(-n // group)), np.uint8)
+        obad = np.zeros(1, np.int64)
+        bad = self._lib.fmt_host_sdr(q.reshape(-1), codes.reshape(-1), flags.reshape(-1), out.reshape(-1), R, n, group,
+                                     keep, mode, lo, hi, olo, ohi, int(bool(fused)), obad)
+        return codes, flags, out, int(bad), int(obad[0])
+
+    def sdr_decode(self, codes, flags, group: int, keep: int) -> np.ndarray:
+        c = np.ascontiguousarray(codes, dtype=np.uint64)
+        out = np.empty(c.shape, np.int64)
+        R, n = c.shape
+        self._lib.fmt_host_sdr_decode(c.reshape(-1), np.ascontiguousarray(flags, np.uint8).reshape(-1),
+                                      out.reshape(-1), R, n, group, keep)
         return out
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:

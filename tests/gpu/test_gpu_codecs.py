@@ -15,7 +15,7 @@ def _devices() -> int:
 
 pytestmark = pytest.mark.skipif(_devices() == 0, reason="no CUDA device")
 
-from fmtlib import FP, MX, NVFP4, Int, Rounding, Scaled  # noqa: E402
+from fmtlib import FP, MX, NVFP4, SDR, Int, Rounding, Scaled  # noqa: E402
 
 ELEMENT = [FP("e2m1"), FP("e3m2"), FP("e2m3"), FP("e4m3fn"), FP("e4m3"), FP("e5m2"), FP("e8m0"), FP("bf16"),
            FP("fp16"), FP("e4m3fn", overflow="saturate"), Int(8), Int(4), Int(8, signed=False)]
@@ -88,6 +88,17 @@ def test_scaled_e8m0_matches_the_cpu(codec):
                                       codec.quantize(x, **opts).view(np.uint32))
         np.testing.assert_array_equal(cupy.asnumpy(codec.decode(got)).view(np.uint32),
                                       codec.decode(want).view(np.uint32))
+
+
+@pytest.mark.parametrize("codec", [SDR(), SDR(group=32, keep=7, base="int16"), SDR(rounding="nearest_even")], ids=repr)
+def test_sdr_matches_the_cpu(codec):
+    fmt = codec.base.format
+    q = np.random.default_rng(3).integers(fmt.min, fmt.max + 1, (257, 96)).astype(np.int32)
+    want, got = codec.encode(q), codec.encode(cupy.asarray(q))
+    np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
+    np.testing.assert_array_equal(cupy.asnumpy(got.flags), want.flags)
+    np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(q))), codec.quantize(q))
+    np.testing.assert_array_equal(cupy.asnumpy(codec.decode(got)), codec.decode(want))
 
 
 def test_torch_cuda_tensors_go_through_dlpack():

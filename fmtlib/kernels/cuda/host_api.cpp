@@ -85,3 +85,26 @@ void fmt_host_nvfp4_decode(const uint64_t* codes, const uint8_t* scales, uint64_
 }
 
 }
+
+#include "fmt_sdr.cuh"
+
+extern "C" {
+
+// SDR encode (fused = 0: codes and flags) or quantize (fused = 1: values) of int64 rows;
+// returns the values outside [lo, hi]; *obad counts fused results outside [olo, ohi].
+int64_t fmt_host_sdr(const int64_t* q, uint64_t* codes, uint8_t* flags, int64_t* out, int64_t rows, int64_t n,
+                     int64_t group, int64_t keep, int64_t mode, int64_t lo, int64_t hi, int64_t olo, int64_t ohi,
+                     int32_t fused, int64_t* obad) {
+    int64_t ng = n > 0 ? (n + group - 1) / group : 0, bad = 0;
+    *obad = 0;
+    for (int64_t g = 0; g < rows * ng; g++)
+        bad += fmt::sdr_group(q, codes, flags, out, g, n, group, keep, mode, lo, hi, olo, ohi, fused != 0, obad);
+    return bad;
+}
+
+void fmt_host_sdr_decode(const uint64_t* codes, const uint8_t* flags, int64_t* out, int64_t rows, int64_t n,
+                         int64_t group, int64_t keep) {
+    for (int64_t i = 0; i < rows * n; i++) out[i] = fmt::sdr_decode_one(codes, flags, i, n, group, keep);
+}
+
+}
