@@ -75,6 +75,15 @@ def _ceil_log2(n: int) -> int:
     return max(int(n - 1).bit_length(), 0)
 
 
+def _sum_bits(A: Operand, B: Operand, unit: int) -> int:
+    """Significant bits that hold any one unit's sum of products exactly: a product of two
+    values (``unit == 1``), or the span from the lowest to the highest bit a sum of ``unit``
+    products can set."""
+    if unit == 1:
+        return A.sig + B.sig
+    return (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
+
+
 def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "fp32", out="fp32",
            transpose_b: bool = False, strict: bool = False, tensor_scale: str = "block", alpha: float = 1.0,
            a_seed: int | None = None, b_seed: int | None = None) -> np.ndarray:
@@ -183,11 +192,7 @@ def _run(A: Operand, B: Operand, K: int, unit: int, chunk: int, acc: Accumulate,
     SA = A.scales if A.scales.shape[1] else np.empty((M, 0))
     SB = B.scales if B.scales.shape[1] else np.empty((N, 0))
     uA, uB = max(A.unit, 1), max(B.unit, 1)
-    if unit == 1:
-        term_bits = A.sig + B.sig
-    else:
-        term_bits = (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
-    term_bits += A.scale_sig + B.scale_sig
+    term_bits = _sum_bits(A, B, unit) + A.scale_sig + B.scale_sig
     steps = max(chunk // unit, 1)
     exact_chunks = steps == 1 or acc.inner == "exact"
     if g == 1.0 and term_bits <= 53 and not acc.exact and exact_chunks and (p, emin, mode) == (24, -126, 0):
@@ -228,7 +233,7 @@ def _run_fp32_steps(A: Operand, B: Operand, K: int, unit: int, steps: int, base:
     M, N = res.shape
     nunits = -(-K // unit)
     SA, SB = _unit_scales(A, M, nunits, unit), _unit_scales(B, N, nunits, unit)
-    width = (A.sig + B.sig) if unit == 1 else (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
+    width = _sum_bits(A, B, unit)
     lsb = math.ldexp(1.0, A.lsb + B.lsb)
     if A.ints is not None and B.ints is not None and width <= 15:
         X, Yt, Pt = A.ints, np.ascontiguousarray(B.ints.T), np.zeros(1, np.int16)
@@ -253,7 +258,7 @@ def _run_blas(A: Operand, B: Operand, K: int, unit: int, chunk: int, inner: int,
     from ..kernels.cpu import gemm as G
 
     M, N = res.shape
-    width = (A.msb + B.msb + 1 + _ceil_log2(unit)) - (A.lsb + B.lsb) + 1
+    width = _sum_bits(A, B, unit)
     dt = np.float32 if width <= 24 else np.float64
     lsb = math.ldexp(1.0, A.lsb + B.lsb)
     nunits = -(-K // unit)
