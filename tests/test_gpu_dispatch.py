@@ -95,6 +95,24 @@ class FakeFunction:
             R = int(total) // int(n) if int(n) else 0
             out[...] = self.lib.sdr_decode(codes.reshape(R, int(n)), flags.reshape(R, -1), int(group),
                                            int(keep)).reshape(-1)
+        elif kind == "fmt_scaled_encode":
+            src, codes, scales, out, nblocks, ncols, blk, ps, pe, psc, pf, r, smin, mode, key, base, rbits, fused, \
+                bad = a
+            assert tuple(pf) == cuda_host._p32() and scales.dtype == np.uint32
+            c, s, o, nbad = self.lib.scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
+                                                   tuple(psc), tuple(r), int(smin), mode, key, base, rbits,
+                                                   bool(fused))
+            assert s.size == nblocks
+            scales.reshape(-1)[:s.size] = s
+            bad[...] = nbad
+            if fused:
+                out[...] = o.astype(out.dtype)
+            else:
+                codes[...] = c.astype(codes.dtype)
+        elif kind == "fmt_scaled_decode":
+            codes, scales, out, n, ncols, blk, pe, psc, po, pf, r = a
+            out[...] = self.lib.scaled_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe),
+                                              tuple(psc), tuple(po), tuple(r)).astype(out.dtype)
         else:  # pragma: no cover
             raise AssertionError(self.name)
 
@@ -118,6 +136,7 @@ def fake_cupy(monkeypatch):
         empty=lambda shape, dtype: dev(np.empty(shape, dtype)),
         int64=np.int64,
         zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
+        full=lambda shape, v, dtype: dev(np.full(shape, v, dtype)),
         empty_like=lambda a: dev(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
         where=np.where, isfinite=np.isfinite, abs=np.abs)
@@ -177,15 +196,43 @@ def test_mx_on_the_device_path(fake_cupy, name, block, axis, rounding):
                                                                                           scale_rule="rceil")],
                          ids=repr)
 def test_scaled_e8m0_on_the_device_path(fake_cupy, codec):
-    x = data((48, 40), seed=6)
-    for opts in ({}, {"rounding": "stochastic", "seed": 2}):
+    check_scaled(codec, data((48, 40), seed=6))
+
+
+def check_scaled(codec, x, tensor_amax=None):
+    for opts in ({}, {"rounding": "stochastic", "seed": 2, "rbits": 20}):
+        if tensor_amax is not None:
+            opts["tensor_amax"] = tensor_amax
         enc, want = codec.encode(dev(x), **opts), codec.encode(x, **opts)
         assert enc.axis == want.axis and enc.block == want.block and enc.shape == want.shape
         np.testing.assert_array_equal(host(enc.codes), want.codes)
         np.testing.assert_array_equal(host(enc.scales), want.scales)
         np.testing.assert_array_equal(host(codec.quantize(dev(x), **opts)).view(np.uint32),
                                       codec.quantize(x, **opts).view(np.uint32))
+        assert enc.tensor_amax == want.tensor_amax
         np.testing.assert_array_equal(host(codec.decode(enc)).view(np.uint32), codec.decode(want).view(np.uint32))
+        np.testing.assert_array_equal(host(codec.decode(enc, dtype=np.float16)).view(np.uint16),
+                                      codec.decode(want, dtype=np.float16).view(np.uint16))
+
+
+@pytest.mark.parametrize("codec", [Scaled("e2m1", "ue4m3", block=16, global_scale=True), Scaled("int8", "fp32"),
+                                   Scaled("e4m3", "bf16", block=None, axis=0), Scaled("e3m2", "fp16", block=None,
+                                                                                       axis=None),
+                                   Scaled("int16", "fp32", block=8, axis=1)], ids=repr)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_float_scales_on_the_device_path(fake_cupy, codec, dtype):
+    x = data((48, 40), dtype, seed=7)
+    check_scaled(codec, x)
+    if codec.global_scale:
+        check_scaled(codec, x, tensor_amax=float(np.abs(x[np.isfinite(x)]).max()) * 3)
+    empty = np.zeros((0, 4), dtype)
+    if codec.axis is None:
+        enc, want = codec.encode(dev(empty)), codec.encode(empty)
+        np.testing.assert_array_equal(host(enc.scales), want.scales)
+    big = np.full((2, 32), 1e30, np.float32)
+    if codec.scale_format.max < 1e29 and not codec.global_scale:
+        with pytest.raises(ValueError, match="need a scale above"):
+            codec.encode(dev(big))
 
 
 @pytest.mark.parametrize("recipe", ["torchao", "te"])
@@ -245,5 +292,10 @@ def test_unsupported_methods_say_so(fake_cupy):
         MX("mxfp4").decode(NVFP4().encode(x))
     with pytest.raises(TypeError, match="float64"):
         NVFP4().encode(dev(data((4, 32), np.float64)))
-    with pytest.raises(TypeError, match="float scale does not run on the GPU"):
-        Scaled("e2m1", "fp32").encode(x)
+    with pytest.raises(TypeError, match="code-book elements"):
+        Scaled("nf4", "absmax", block=32).encode(x)
+    sc = Scaled("e2m1", "ue4m3")
+    enc = sc.encode(dev(np.ones((2, 32), np.float32)))
+    enc.scales[...] = 200
+    with pytest.raises(ValueError, match="scale code 200 out of range"):
+        sc.decode(enc)

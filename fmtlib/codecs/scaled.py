@@ -230,16 +230,23 @@ class Scaled(BlockCodec):
 
         return MAX_RBITS if self._pow2 else 60 - _precision(self.element)
 
+    def _raise_bad_scales(self, n: int) -> None:
+        """ValueError where ``n`` blocks need a scale beyond the scale format."""
+        if n:
+            raise ValueError(f"{n} block(s) need a scale above {self.scale_format}'s largest value "
+                             f"{self.scale_format.max} (amax / {self.element_max} is too large); use a wider "
+                             "scale format or global_scale=True")
+
     # -- encode / decode -------------------------------------------------------------------------
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})   # e8m0 scales; others raise there
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
 
         if gpu.is_device_array(x):
-            if out is not None or tensor_amax is not None or self.scale_mode:
-                raise TypeError("on the GPU, Scaled takes e8m0 scales without out= or tensor_amax=")
-            return gpu.scaled_run(self, fused, x, rounding, seed, rbits, index_offset)
+            if out is not None:
+                raise TypeError("out= is not supported for cupy arrays yet; use the result")
+            return gpu.scaled_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset)
         if self.scale_mode:
             if tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")
@@ -264,10 +271,7 @@ class Scaled(BlockCodec):
             bad = np.zeros(scales.size, dtype=np.uint8)
             K.scaled_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bad, bits_view(out), Ps, Pe,
                             kernel_params(self.scale_format), R, self._smin_code(), *tail, False, fused)
-            if bad.any():
-                raise ValueError(f"{int(bad.sum())} block(s) need a scale above {self.scale_format}'s largest value "
-                                 f"{self.scale_format.max} (amax / {self.element_max} is too large); use a wider "
-                                 "scale format or global_scale=True")
+            self._raise_bad_scales(int(bad.sum()))
         elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
             thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
             K.mx_encode_table(*args, thr, vbits, self._pow2_params(), ncols, block, int(mode), fused)
@@ -303,7 +307,7 @@ class Scaled(BlockCodec):
         """Values of a record: each element times its block's effective scale, rounded once."""
         from ..kernels.cpu import convert as K
 
-        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes) and not self.scale_mode:
+        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
             return gpu.scaled_decode(self, enc, dtype)
         if self.scale_mode:
             return codebook_scaled.decode(self, enc, dtype)

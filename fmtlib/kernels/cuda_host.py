@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
-CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu")   #: the device sources (compiled by nvcc in the tests)
+CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu")   #: the device sources (compiled by nvcc in the tests)
 
 
 def sources() -> list[Path]:
@@ -85,7 +85,15 @@ _U64P = np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS")
 _I64P = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
 _U8P = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
 _F32P = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
+_U32P = np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS")
 _I64 = ctypes.c_int64
+
+
+def _p32() -> tuple:
+    from ..catalog import parse_format
+    from .params import kernel_params
+
+    return kernel_params(parse_format("fp32"))
 
 
 class HostLib:
@@ -118,6 +126,12 @@ class HostLib:
         lib.fmt_host_sdr.restype = ctypes.c_int64
         lib.fmt_host_sdr_decode.argtypes = [_U64P, _U8P, _I64P, _I64, _I64, _I64, _I64]
         lib.fmt_host_sdr_decode.restype = None
+        lib.fmt_host_scaled_encode.argtypes = [_U64P, _U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P,
+                                               _I64P, _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
+        lib.fmt_host_scaled_encode.restype = ctypes.c_int64
+        lib.fmt_host_scaled_decode.argtypes = [_U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P, _I64P,
+                                               _I64P]
+        lib.fmt_host_scaled_decode.restype = None
         self._lib = lib
 
     def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
@@ -201,6 +215,28 @@ class HostLib:
         R, n = c.shape
         self._lib.fmt_host_sdr_decode(c.reshape(-1), np.ascontiguousarray(flags, np.uint8).reshape(-1),
                                       out.reshape(-1), R, n, group, keep)
+        return out
+
+    def scaled_encode(self, src, ncols: int, block: int, Psrc, Pelem, Pscale, R, smin_code: int, mode=0, key=0,
+                      base=0, rbits=1, fused=False):
+        """(codes, scale codes, out, blocks whose scale is out of range) of Scaled blocks with a
+        float scale, as :func:`fmtlib.kernels.cpu.convert.scaled_encode`."""
+        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
+        nb = -(-ncols // block) if ncols else 0
+        nrows = s.size // ncols if ncols else 0
+        codes, out = np.zeros_like(s), np.zeros_like(s)
+        scales = np.zeros(nrows * nb, np.uint32)
+        bad = self._lib.fmt_host_scaled_encode(s, codes, scales, out, s.size, ncols, block,
+                                               *(np.asarray(P, np.int64) for P in (Psrc, Pelem, Pscale, _p32(), R)),
+                                               int(smin_code), int(mode), int(key) & (2**64 - 1), int(base),
+                                               int(rbits), int(bool(fused)))
+        return codes, scales, out, int(bad)
+
+    def scaled_decode(self, codes, scales, ncols: int, block: int, Pelem, Pscale, Pout, R) -> np.ndarray:
+        c = np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1)
+        out = np.empty_like(c)
+        self._lib.fmt_host_scaled_decode(c, np.ascontiguousarray(scales, np.uint32).reshape(-1), out, c.size, ncols,
+                                         block, *(np.asarray(P, np.int64) for P in (Pelem, Pscale, Pout, _p32(), R)))
         return out
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .cuda_host import CUDA_DIR
+from .cuda_host import CUDA_DIR, _p32
 from .params import kernel_params
 
 _THREADS = 256
@@ -49,6 +49,10 @@ def _names(source: str) -> list[str]:
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
             f"fmt_mx_decode<{c}, {t}>" for t in _FLOATS for c in codes]
+    if source == "scaled.cu":
+        codes = ("uint8_t", "uint16_t", "uint32_t")
+        return [f"fmt_scaled_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
+            f"fmt_scaled_decode<{c}, {t}>" for t in _FLOATS for c in codes]
     if source == "sdr.cu":
         return [f"fmt_sdr<{c}>" for c in ("uint8_t", "uint16_t")] + [
             f"fmt_sdr_decode<{c}>" for c in ("uint8_t", "uint16_t")]
@@ -193,16 +197,22 @@ def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple,
              np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused)))
 
 
-def scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
-    """``Scaled`` with e8m0 scales (the MX kernels with the codec's element and scale rule):
-    ``encode`` (an Encoded record of cupy arrays) or fused ``quantize``; per block, channel
-    (``block=None``) or tensor (``axis=None``)."""
+def _finite_amax(x) -> float:
+    """The largest finite magnitude of a cupy float array (0.0 if none), exact."""
+    cp = backend()
+    return float(cp.where(cp.isfinite(x), cp.abs(x), 0).max()) if x.size else 0.0
+
+
+def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset):
+    """``Scaled`` ``encode`` (an Encoded record of cupy arrays) or fused ``quantize``, per block,
+    channel (``block=None``) or tensor (``axis=None``): e8m0 scales through the MX kernels
+    with the codec's element and scale rule, float scales through the long-division kernels."""
     from ..codecs.blocked import Encoded
 
     cp = backend()
-    if not codec._pow2:
-        raise TypeError("Scaled with a float scale does not run on the GPU yet (only e8m0 scales do); "
-                        "move the data to the host")
+    if codec.scale_mode:
+        raise TypeError(f"Scaled with code-book elements ({codec.scale_mode}) does not run on the GPU yet; move the "
+                        "data to the host")
     if x.ndim == 0:
         raise ValueError("Scaled needs an array with at least one dimension")
     axis, xm, block = codec._layout(x, cp)
@@ -210,32 +220,63 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
     ncols = xm.shape[-1]
     nb = -(-ncols // block)
     nblocks = (xm.size // ncols) * nb if ncols else 0
-    scales = cp.zeros(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), dtype=np.uint8)  # empty tensor: scale 0
     codes = cp.empty(xm.shape if not fused else (1,), dtype=codec.element.code_dtype)
     out = cp.empty_like(xm) if fused else cp.empty(1, dtype=xm.dtype)
-    _mx_launch(xm, codes, scales, out, nblocks, block, codec.element, codec._pow2_params(), mode, key, base, rbits,
-               fused)
+    amax = None
+    if codec._pow2:
+        if tensor_amax is not None:
+            raise ValueError("tensor_amax= needs global_scale=True")
+        scales = cp.zeros(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), dtype=np.uint8)  # empty: scale 0
+        _mx_launch(xm, codes, scales, out, nblocks, block, codec.element, codec._pow2_params(), mode, key, base,
+                   rbits, fused)
+    else:
+        amax, R = codec._global(None, tensor_amax if tensor_amax is not None or not codec.global_scale
+                                else _finite_amax(xm))
+        smin = codec._smin_code()
+        scales = cp.full(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), smin, dtype=np.uint32)
+        bad = cp.zeros(1, dtype=np.uint64)
+        _launch("scaled.cu", f"fmt_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>",
+                nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
+                          np.int64(nblocks), np.int64(ncols), np.int64(block),
+                          _params_on_device(kernel_params(_float_format(xm.dtype))),
+                          _params_on_device(kernel_params(codec.element)),
+                          _params_on_device(kernel_params(codec.scale_format)), _params_on_device(_p32()),
+                          _params_on_device(tuple(R)), np.int64(smin), np.int32(int(mode)), np.uint64(key),
+                          np.int64(base), np.int32(rbits), np.int32(fused), bad))
+        codec._raise_bad_scales(int(bad[0]))
+        scales = scales.astype(codec.scale_format.code_dtype)
     if fused:
         return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
     if axis is None:
-        return Encoded(codes.reshape(x.shape), scales.reshape(1), tuple(x.shape), None, block, codec.name, None)
+        return Encoded(codes.reshape(x.shape), scales.reshape(1), tuple(x.shape), None, block, codec.name, amax)
     return Encoded(cp.moveaxis(codes, -1, axis), cp.moveaxis(scales, -1, axis), tuple(x.shape), axis, block,
-                   codec.name, None)
+                   codec.name, amax)
 
 
 def scaled_decode(codec, enc, dtype):
-    """``Scaled`` (e8m0) ``decode`` of an Encoded record holding cupy arrays."""
+    """``Scaled`` ``decode`` of an Encoded record holding cupy arrays."""
     from ..codecs.blocked import Encoded
 
     cp = backend()
-    if not codec._pow2:
-        raise TypeError("Scaled with a float scale does not run on the GPU yet (only e8m0 scales do)")
+    if codec.scale_mode:
+        raise TypeError(f"Scaled with code-book elements ({codec.scale_mode}) does not run on the GPU yet")
     if enc.axis is None:   # one scale for the whole tensor: one row, one block
         codes = cp.ascontiguousarray(enc.codes).reshape(1, -1)
         flat = Encoded(codes, cp.asarray(enc.scales).reshape(1, 1), tuple(codes.shape), 1, max(codes.shape[1], 1),
-                       enc.format)
-        return _mx_decode_record(codec, flat, dtype, codec.element, 0).reshape(enc.shape)
-    return _mx_decode_record(codec, enc, dtype, codec.element, 0)
+                       enc.format, enc.tensor_amax)
+        return scaled_decode(codec, flat, dtype).reshape(enc.shape)
+    if codec._pow2:
+        return _mx_decode_record(codec, enc, dtype, codec.element, 0)
+    dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, codec.element.num_codes,
+                                                  codec.element.code_dtype, scale_codes=codec.scale_format.num_codes)
+    _, R = codec._global(None, enc.tensor_amax)
+    _launch("scaled.cu", f"fmt_scaled_decode<{_UINT[codes.dtype.itemsize]}, {_UINT[dt.itemsize]}>", codes.size,
+            (codes.reshape(-1), scales.astype(np.uint32).reshape(-1), _bits(res).reshape(-1), np.int64(codes.size),
+             np.int64(ncols), np.int64(enc.block), _params_on_device(kernel_params(codec.element)),
+             _params_on_device(kernel_params(codec.scale_format)),
+             _params_on_device(kernel_params(_float_format(dt))), _params_on_device(_p32()),
+             _params_on_device(tuple(R))))
+    return cp.moveaxis(res, -1, enc.axis)
 
 
 def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
@@ -248,9 +289,10 @@ def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
     return _block_result(codec, x, fused, axis, codes, scales, out, None)
 
 
-def _record_setup(codec, enc, dtype, n_codes: int, code_dtype="uint8"):
-    """(output dtype, codes and scales with the blocked axis last as uint8, ncols, the output
-    array) for a block decode, after checking the record against the codec."""
+def _record_setup(codec, enc, dtype, n_codes: int, code_dtype="uint8", scale_codes: int | None = None):
+    """(output dtype, codes and scales with the blocked axis last, ncols, the output array) for
+    a block decode, after checking the record against the codec; scales become uint8 unless
+    ``scale_codes`` (the scale format's number of codes) is given."""
     from .._arrays import float_dtype
 
     cp = backend()
@@ -261,7 +303,11 @@ def _record_setup(codec, enc, dtype, n_codes: int, code_dtype="uint8"):
         raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
     codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
     block = enc.block
-    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1)).astype(np.uint8, copy=False)
+    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1))
+    if scale_codes is None:
+        scales = scales.astype(np.uint8, copy=False)
+    elif scales.size and int(scales.max()) >= scale_codes:
+        raise ValueError(f"scale code {int(scales.max())} out of range for {codec.scale_format}")
     ncols = codes.shape[-1]
     if scales.shape != codes.shape[:-1] + (-(-ncols // block),):
         raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {block}")
@@ -289,7 +335,6 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
     """NVFP4 ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array."""
     from ..codecs.nvfp4 import RECIPES
 
-    cp = backend()
     if np.dtype(x.dtype) == np.float64:
         raise TypeError("NVFP4 recipes compute in float32; convert float64 input first")
     axis, xm, ncols, nblocks, codes, scales, out = _block_setup(codec, x, fused)
@@ -297,7 +342,7 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
     if tensor_amax is not None or not codec.global_scale:
         amax = codec._tensor_amax(None, tensor_amax)    # checks it; None without a global scale
     else:   # the finite amax, exact in float32
-        amax = float(cp.where(cp.isfinite(xm), cp.abs(xm), 0).max()) if xm.size else 0.0
+        amax = _finite_amax(xm)
     G, ta = codec._global(amax)
     ev, sv = codec._tables()
     Ps = kernel_params(_float_format(xm.dtype))

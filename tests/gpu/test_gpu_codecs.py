@@ -76,11 +76,15 @@ def test_nvfp4_matches_the_cpu(recipe, global_scale, mode):
 
 
 @pytest.mark.parametrize("codec", [Scaled("e4m3", "e8m0", block=16), Scaled("bf16", "e8m0", block=None, axis=0),
-                                   Scaled("int8", "e8m0", block=None, axis=None)], ids=repr)
-def test_scaled_e8m0_matches_the_cpu(codec):
+                                   Scaled("int8", "e8m0", block=None, axis=None),
+                                   Scaled("e2m1", "ue4m3", block=16, global_scale=True), Scaled("int8", "fp32"),
+                                   Scaled("e4m3", "bf16", block=None, axis=0), Scaled("e3m2", "fp32", axis=None,
+                                                                                       block=None)], ids=repr)
+def test_scaled_matches_the_cpu(codec):
     rng = np.random.default_rng(2)
     x = (rng.standard_normal((128, 96)) * np.exp2(rng.integers(-30, 30, (128, 1)))).astype(np.float32)
-    for opts in ({}, {"rounding": "stochastic", "seed": 4}):
+    x[0, 0], x[1, 1] = np.inf, np.nan
+    for opts in ({}, {"rounding": "stochastic", "seed": 4, "rbits": 20}):
         want, got = codec.encode(x, **opts), codec.encode(cupy.asarray(x), **opts)
         np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
         np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
