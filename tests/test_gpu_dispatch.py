@@ -96,9 +96,8 @@ class FakeFunction:
             out[...] = self.lib.sdr_decode(codes.reshape(R, int(n)), flags.reshape(R, -1), int(group),
                                            int(keep)).reshape(-1)
         elif kind == "fmt_scaled_encode":
-            src, codes, scales, out, nblocks, ncols, blk, ps, pe, psc, pf, r, smin, mode, key, base, rbits, fused, \
-                bad = a
-            assert tuple(pf) == cuda_host._p32() and scales.dtype == np.uint32
+            src, codes, scales, out, nblocks, ncols, blk, ps, pe, psc, r, smin, mode, key, base, rbits, fused, bad = a
+            assert scales.dtype == np.uint32
             c, s, o, nbad = self.lib.scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
                                                    tuple(psc), tuple(r), int(smin), mode, key, base, rbits,
                                                    bool(fused))
@@ -110,7 +109,7 @@ class FakeFunction:
             else:
                 codes[...] = c.astype(codes.dtype)
         elif kind == "fmt_scaled_decode":
-            codes, scales, out, n, ncols, blk, pe, psc, po, pf, r = a
+            codes, scales, out, n, ncols, blk, pe, psc, po, r = a
             out[...] = self.lib.scaled_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe),
                                               tuple(psc), tuple(po), tuple(r)).astype(out.dtype)
         else:  # pragma: no cover

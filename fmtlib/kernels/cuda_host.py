@@ -89,13 +89,6 @@ _U32P = np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS")
 _I64 = ctypes.c_int64
 
 
-def _p32() -> tuple:
-    from ..catalog import parse_format
-    from .params import kernel_params
-
-    return kernel_params(parse_format("fp32"))
-
-
 class HostLib:
     """ctypes calls into the host build: the same arguments as the Numba ``convert`` and
     ``roundtrip`` kernels, on codes held in uint64 arrays."""
@@ -127,10 +120,9 @@ class HostLib:
         lib.fmt_host_sdr_decode.argtypes = [_U64P, _U8P, _I64P, _I64, _I64, _I64, _I64]
         lib.fmt_host_sdr_decode.restype = None
         lib.fmt_host_scaled_encode.argtypes = [_U64P, _U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P,
-                                               _I64P, _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
+                                               _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
         lib.fmt_host_scaled_encode.restype = ctypes.c_int64
-        lib.fmt_host_scaled_decode.argtypes = [_U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P, _I64P,
-                                               _I64P]
+        lib.fmt_host_scaled_decode.argtypes = [_U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P, _I64P]
         lib.fmt_host_scaled_decode.restype = None
         self._lib = lib
 
@@ -227,7 +219,7 @@ class HostLib:
         codes, out = np.zeros_like(s), np.zeros_like(s)
         scales = np.zeros(nrows * nb, np.uint32)
         bad = self._lib.fmt_host_scaled_encode(s, codes, scales, out, s.size, ncols, block,
-                                               *(np.asarray(P, np.int64) for P in (Psrc, Pelem, Pscale, _p32(), R)),
+                                               *(np.asarray(P, np.int64) for P in (Psrc, Pelem, Pscale, R)),
                                                int(smin_code), int(mode), int(key) & (2**64 - 1), int(base),
                                                int(rbits), int(bool(fused)))
         return codes, scales, out, int(bad)
@@ -236,7 +228,7 @@ class HostLib:
         c = np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1)
         out = np.empty_like(c)
         self._lib.fmt_host_scaled_decode(c, np.ascontiguousarray(scales, np.uint32).reshape(-1), out, c.size, ncols,
-                                         block, *(np.asarray(P, np.int64) for P in (Pelem, Pscale, Pout, _p32(), R)))
+                                         block, *(np.asarray(P, np.int64) for P in (Pelem, Pscale, Pout, R)))
         return out
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:

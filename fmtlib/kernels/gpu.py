@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .cuda_host import CUDA_DIR, _p32
+from .cuda_host import CUDA_DIR
 from .params import kernel_params
 
 _THREADS = 256
@@ -240,7 +240,7 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
                           np.int64(nblocks), np.int64(ncols), np.int64(block),
                           _params_on_device(kernel_params(_float_format(xm.dtype))),
                           _params_on_device(kernel_params(codec.element)),
-                          _params_on_device(kernel_params(codec.scale_format)), _params_on_device(_p32()),
+                          _params_on_device(kernel_params(codec.scale_format)),
                           _params_on_device(tuple(R)), np.int64(smin), np.int32(int(mode)), np.uint64(key),
                           np.int64(base), np.int32(rbits), np.int32(fused), bad))
         codec._raise_bad_scales(int(bad[0]))
@@ -274,8 +274,7 @@ def scaled_decode(codec, enc, dtype):
             (codes.reshape(-1), scales.astype(np.uint32).reshape(-1), _bits(res).reshape(-1), np.int64(codes.size),
              np.int64(ncols), np.int64(enc.block), _params_on_device(kernel_params(codec.element)),
              _params_on_device(kernel_params(codec.scale_format)),
-             _params_on_device(kernel_params(_float_format(dt))), _params_on_device(_p32()),
-             _params_on_device(tuple(R))))
+             _params_on_device(kernel_params(_float_format(dt))), _params_on_device(tuple(R))))
     return cp.moveaxis(res, -1, enc.axis)
 
 

@@ -6,27 +6,6 @@
 
 namespace fmt {
 
-FMT_HD Params fp32_params() {
-    Params P = {{8, 23, 127, 1, 1, 0, 0x7F7FFFFF, 0x7FC00000, 0x7F800000, -126, 127, 0}};
-    return P;
-}
-
-FMT_HD uint32_t f32_bits(float v) {
-#if defined(__CUDA_ARCH__)
-    return __float_as_uint(v);
-#else
-    union { float f; uint32_t u; } c; c.f = v; return c.u;
-#endif
-}
-
-FMT_HD float bits_f32(uint32_t b) {
-#if defined(__CUDA_ARCH__)
-    return __uint_as_float(b);
-#else
-    union { float f; uint32_t u; } c; c.u = b; return c.f;
-#endif
-}
-
 // Input bits (format Ps) as a float32 value (bf16/fp16 convert exactly).
 FMT_HD float as_f32(int64_t b, const Params& Ps, bool f32_in) {
     if (f32_in) return bits_f32((uint32_t)b);

@@ -43,6 +43,51 @@ FMT_HD Params load_params(const long long* ps) {
 
 struct Value { int64_t kind, sign, sig, exp; };
 
+// The float32 and float64 formats' 12 numbers, and their bits (no host headers under NVRTC).
+FMT_HD Params fp32_params() {
+    Params P = {{8, 23, 127, 1, 1, 0, 0x7F7FFFFF, 0x7FC00000, 0x7F800000, -126, 127, 0}};
+    return P;
+}
+
+FMT_HD Params fp64_params() {
+    Params P = {{11, 52, 1023, 1, 1, 0, 0x7FEFFFFFFFFFFFFFLL, 0x7FF8000000000000LL, 0x7FF0000000000000LL, -1022, 1023,
+                 0}};
+    return P;
+}
+
+FMT_HD uint32_t f32_bits(float v) {
+#if defined(__CUDA_ARCH__)
+    return __float_as_uint(v);
+#else
+    union { float f; uint32_t u; } c; c.f = v; return c.u;
+#endif
+}
+
+FMT_HD float bits_f32(uint32_t b) {
+#if defined(__CUDA_ARCH__)
+    return __uint_as_float(b);
+#else
+    union { float f; uint32_t u; } c; c.u = b; return c.f;
+#endif
+}
+
+FMT_HD uint64_t f64_bits(double v) {
+#if defined(__CUDA_ARCH__)
+    return (uint64_t)__double_as_longlong(v);
+#else
+    union { double f; uint64_t u; } c; c.f = v; return c.u;
+#endif
+}
+
+FMT_HD double bits_f64(uint64_t b) {
+#if defined(__CUDA_ARCH__)
+    return __longlong_as_double((long long)b);
+#else
+    union { double f; uint64_t u; } c; c.u = b; return c.f;
+#endif
+}
+
+
 FMT_HD uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;

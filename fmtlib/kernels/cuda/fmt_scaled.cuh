@@ -4,7 +4,7 @@
 // the scale format, at least its smallest positive value; the effective scale D = fl32(S * G),
 // at least 2**-149 (G = 1: D = S). Elements are x / D rounded once by long division; decoding
 // is element * D rounded once. R = (max_elem significand, exponent, G significand, exponent,
-// G is 1); Pf32 = the float32 format's numbers.
+// G is 1).
 #pragma once
 #include "fmt_scalar.cuh"
 
@@ -34,8 +34,9 @@ FMT_HD int64_t div_pack(int64_t sign, int64_t nsig, int64_t nexp, int64_t dsig, 
 struct BlockScale { int64_t code, dsig, dexp; };
 
 // D = fl32(S * G), at least 2**-149 (S = ssig * 2**sexp).
-FMT_HD BlockScale effective_scale(int64_t code, int64_t ssig, int64_t sexp, const long long* R, const Params& Pf32) {
-    Value v = unpack(pack(Value{NUMBER, 0, ssig * R[2], sexp + R[3]}, Pf32, RNE, IEEE, 0, 1, false), Pf32, false);
+FMT_HD BlockScale effective_scale(int64_t code, int64_t ssig, int64_t sexp, const long long* R) {
+    const Params P32 = fp32_params();
+    Value v = unpack(pack(Value{NUMBER, 0, ssig * R[2], sexp + R[3]}, P32, RNE, IEEE, 0, 1, false), P32, false);
     if (v.kind == ZERO) return BlockScale{code, 1, -149};
     return BlockScale{code, v.sig, v.exp};
 }
@@ -44,7 +45,7 @@ FMT_HD BlockScale effective_scale(int64_t code, int64_t ssig, int64_t sexp, cons
 // scale is beyond the scale format's range.
 template <typename T>
 FMT_HD BlockScale block_scale(const T* src, int64_t start, int64_t end, const Params& Ps, const Params& Psc,
-                              const long long* R, int64_t smin_code, const Params& Pf32) {
+                              const long long* R, int64_t smin_code) {
     int64_t lmax = -((int64_t)1 << 40), msig = 0, mexp = 0;
     for (int64_t i = start; i < end; i++) {
         Value v = unpack((int64_t)src[i], Ps, false);
@@ -64,7 +65,7 @@ FMT_HD BlockScale block_scale(const T* src, int64_t start, int64_t end, const Pa
     }
     Value s = unpack(code, Psc, false);
     if (R[4]) return BlockScale{code, s.sig, s.exp};
-    return effective_scale(code, s.sig, s.exp, R, Pf32);
+    return effective_scale(code, s.sig, s.exp, R);
 }
 
 // Bits (format Pout) of element ``code`` times D = dsig * 2**dexp, rounded once.
@@ -82,13 +83,13 @@ FMT_HD int64_t scaled_times(int64_t code, int64_t dsig, int64_t dexp, const Para
 template <typename T, typename C>
 FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* out, int64_t t, int64_t ncols,
                                    int64_t block, const Params& Ps, const Params& Pe, const Params& Psc,
-                                   const long long* R, int64_t smin_code, const Params& Pf32, int64_t mode,
+                                   const long long* R, int64_t smin_code, int64_t mode,
                                    uint64_t key, int64_t base, int64_t rbits, bool fused) {
     int64_t nb = (ncols + block - 1) / block;
     int64_t r = t / nb;
     int64_t start = r * ncols + (t - r * nb) * block;
     int64_t end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
-    BlockScale b = block_scale(src, start, end, Ps, Psc, R, smin_code, Pf32);
+    BlockScale b = block_scale(src, start, end, Ps, Psc, R, smin_code);
     if (b.code < 0) {
         scales[t] = (uint32_t)Psc.p[7];
         for (int64_t i = start; i < end; i++) {
@@ -112,15 +113,14 @@ FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* 
 // Element i of a decode: element * D; the output's NaN where the scale is inf or NaN.
 template <typename C>
 FMT_HD int64_t scaled_decode_one(const C* codes, const uint32_t* scales, int64_t i, int64_t ncols, int64_t block,
-                                 const Params& Pe, const Params& Psc, const Params& Pout, const long long* R,
-                                 const Params& Pf32) {
+                                 const Params& Pe, const Params& Psc, const Params& Pout, const long long* R) {
     int64_t nb = (ncols + block - 1) / block;
     int64_t r = i / ncols;
     int64_t sc = (int64_t)scales[r * nb + (i - r * ncols) / block];
     Value s = unpack(sc, Psc, false);
     if (s.kind == NAN_ || s.kind == INF) return Pout.p[7];
     if (!R[4] && s.kind == NUMBER) {
-        BlockScale d = effective_scale(sc, s.sig, s.exp, R, Pf32);
+        BlockScale d = effective_scale(sc, s.sig, s.exp, R);
         s.sig = d.dsig;
         s.exp = d.dexp;
     }

@@ -117,29 +117,29 @@ extern "C" {
 // beyond the scale format.
 int64_t fmt_host_scaled_encode(const uint64_t* src, uint64_t* codes, uint32_t* scales, uint64_t* out, int64_t n,
                                int64_t ncols, int64_t block, const int64_t* ps, const int64_t* pe,
-                               const int64_t* psc, const int64_t* pf, const int64_t* r, int64_t smin_code,
+                               const int64_t* psc, const int64_t* r, int64_t smin_code,
                                int64_t mode, uint64_t key, int64_t base, int64_t rbits, int32_t fused) {
-    fmt::Params Ps, Pe, Psc, Pf;
-    for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pe.p[k] = pe[k]; Psc.p[k] = psc[k]; Pf.p[k] = pf[k]; }
+    fmt::Params Ps, Pe, Psc;
+    for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pe.p[k] = pe[k]; Psc.p[k] = psc[k]; }
     long long R[5];
     for (int k = 0; k < 5; k++) R[k] = r[k];
     int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
     int64_t nrows = ncols > 0 ? n / ncols : 0, bad = 0;
     for (int64_t t = 0; t < nrows * nb; t++)
-        bad += fmt::scaled_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, Psc, R, smin_code, Pf, mode,
+        bad += fmt::scaled_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, Psc, R, smin_code, mode,
                                         key, base, rbits, fused != 0);
     return bad;
 }
 
 void fmt_host_scaled_decode(const uint64_t* codes, const uint32_t* scales, uint64_t* out, int64_t n, int64_t ncols,
                             int64_t block, const int64_t* pe, const int64_t* psc, const int64_t* po,
-                            const int64_t* pf, const int64_t* r) {
-    fmt::Params Pe, Psc, Po, Pf;
-    for (int k = 0; k < 12; k++) { Pe.p[k] = pe[k]; Psc.p[k] = psc[k]; Po.p[k] = po[k]; Pf.p[k] = pf[k]; }
+                            const int64_t* r) {
+    fmt::Params Pe, Psc, Po;
+    for (int k = 0; k < 12; k++) { Pe.p[k] = pe[k]; Psc.p[k] = psc[k]; Po.p[k] = po[k]; }
     long long R[5];
     for (int k = 0; k < 5; k++) R[k] = r[k];
     for (int64_t i = 0; i < n; i++)
-        out[i] = (uint64_t)fmt::scaled_decode_one(codes, scales, i, ncols, block, Pe, Psc, Po, R, Pf);
+        out[i] = (uint64_t)fmt::scaled_decode_one(codes, scales, i, ncols, block, Pe, Psc, Po, R);
 }
 
 }

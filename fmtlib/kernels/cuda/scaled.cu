@@ -1,22 +1,21 @@
 // Scaled with a float scale: one thread per block for encode (amax, scale, elements by long
 // division), one per element for decode. T: input/output float bits; C: element codes; scales
-// as uint32 scale-format codes; ps, pe, psc, pf: formats' 12 numbers and r the 5 scale
+// as uint32 scale-format codes; ps, pe, psc, po: formats' 12 numbers and r the 5 scale
 // constants, in device memory. ``bad`` counts blocks whose scale is beyond the scale format.
 #include "fmt_scaled.cuh"
 
 template <typename T, typename C>
 __global__ void fmt_scaled_encode(const T* __restrict__ src, C* __restrict__ codes, uint32_t* __restrict__ scales,
                                   T* __restrict__ out, long long nblocks, long long ncols, long long block,
-                                  const long long* ps, const long long* pe, const long long* psc, const long long* pf,
-                                  const long long* r, long long smin_code, int mode, unsigned long long key,
+                                  const long long* ps, const long long* pe, const long long* psc, const long long* r,
+                                  long long smin_code, int mode, unsigned long long key,
                                   long long base, int rbits, int fused, unsigned long long* bad) {
-    const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe), Psc = fmt::load_params(psc),
-                      Pf = fmt::load_params(pf);
+    const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe), Psc = fmt::load_params(psc);
     long long R[5];
     for (int k = 0; k < 5; k++) R[k] = r[k];
     for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < nblocks;
          t += (long long)gridDim.x * blockDim.x)
-        if (fmt::scaled_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, Psc, R, smin_code, Pf, mode,
+        if (fmt::scaled_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, Psc, R, smin_code, mode,
                                      key, base, rbits, fused != 0))
             atomicAdd(bad, 1ULL);
 }
@@ -24,21 +23,19 @@ __global__ void fmt_scaled_encode(const T* __restrict__ src, C* __restrict__ cod
 template <typename C, typename T>
 __global__ void fmt_scaled_decode(const C* __restrict__ codes, const uint32_t* __restrict__ scales,
                                   T* __restrict__ out, long long n, long long ncols, long long block,
-                                  const long long* pe, const long long* psc, const long long* po, const long long* pf,
-                                  const long long* r) {
-    const fmt::Params Pe = fmt::load_params(pe), Psc = fmt::load_params(psc), Po = fmt::load_params(po),
-                      Pf = fmt::load_params(pf);
+                                  const long long* pe, const long long* psc, const long long* po, const long long* r) {
+    const fmt::Params Pe = fmt::load_params(pe), Psc = fmt::load_params(psc), Po = fmt::load_params(po);
     long long R[5];
     for (int k = 0; k < 5; k++) R[k] = r[k];
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        out[i] = (T)fmt::scaled_decode_one(codes, scales, i, ncols, block, Pe, Psc, Po, R, Pf);
+        out[i] = (T)fmt::scaled_decode_one(codes, scales, i, ncols, block, Pe, Psc, Po, R);
 }
 
 #define FMT_SCALED(T, C) \
     template __global__ void fmt_scaled_encode<T, C>(const T*, C*, uint32_t*, T*, long long, long long, long long, \
-        const long long*, const long long*, const long long*, const long long*, const long long*, long long, int, \
-        unsigned long long, long long, int, int, unsigned long long*); \
+        const long long*, const long long*, const long long*, const long long*, long long, int, unsigned long long, \
+        long long, int, int, unsigned long long*); \
     template __global__ void fmt_scaled_decode<C, T>(const C*, const uint32_t*, T*, long long, long long, long long, \
-        const long long*, const long long*, const long long*, const long long*, const long long*);
+        const long long*, const long long*, const long long*, const long long*);
 #define FMT_SCALED_CODES(T) FMT_SCALED(T, uint8_t) FMT_SCALED(T, uint16_t) FMT_SCALED(T, uint32_t)
 FMT_SCALED_CODES(uint64_t) FMT_SCALED_CODES(uint32_t) FMT_SCALED_CODES(uint16_t)
