@@ -296,3 +296,110 @@ def test_scaled_scale_out_of_range_is_counted(lib):
     assert bad == 3
     with pytest.raises(ValueError, match="3 block"):
         c.encode(x)
+
+
+def _books():
+    from fmtlib import Quantile
+
+    rng = np.random.default_rng(11)
+    return {"nf4": Quantile.nf4(), "nf4_bnb": Quantile.nf4("bitsandbytes"), "fp4": Quantile.fp4(),
+            "dynamic": Quantile.dynamic(), "dexp5": Quantile.dynamic_exponent(5, max_exponent_bits=3),
+            "data": Quantile.from_data(rng.standard_normal(4000), 3)}
+
+
+QUANTILE_MODES = [Rounding.NEAREST_EVEN, Rounding.NEAREST_AWAY, Rounding.TOWARD_ZERO, Rounding.DOWN, Rounding.UP,
+                  Rounding.STOCHASTIC]
+
+
+@pytest.mark.parametrize("name", list(_books()))
+def test_quantile_codes_match_the_codec(lib, name):
+    """Every float16 input, sampled float32/float64 inputs, every mode the table allows: the
+    host build's codes and fused values equal the Quantile codec's (stochastic: same seed; and
+    with rand=)."""
+    q = _books()[name]
+    rng = np.random.default_rng(1)
+    inputs = {"fp16": all_bit_patterns(np.uint16).view(np.float16),
+              "fp32": (rng.standard_normal(20000) * np.exp2(rng.integers(-8, 3, 20000))).astype(np.float32),
+              "fp64": rng.standard_normal(20000) * 0.7}
+    inputs["fp32"][:len(q.levels)] = np.asarray(q.levels, np.float32)          # exactly on the levels
+    mids = (np.asarray(q.levels[:-1]) + np.asarray(q.levels[1:])) / 2
+    inputs["fp64"][:mids.size] = mids                                           # exactly on the midpoints
+    for mode in QUANTILE_MODES:
+        if q.thresholds is not None and mode is Rounding.NEAREST_AWAY:
+            continue
+        book = cuda_host.book_arrays(q, int(mode))
+        for src, x in inputs.items():
+            ub = x.view(f"u{x.itemsize}")
+            opts = dict(rounding=mode)
+            key = 0
+            if mode is Rounding.STOCHASTIC:
+                opts.update(seed=9, index_offset=BASE, rbits=17)
+                key = cuda_host_key(9)
+            Ps = kernel_params(get_format(src))
+            got = lib.quantile_encode(ub, Ps, book, int(mode), key, BASE if key else 0, 17)
+            check(got, q.encode(x, **opts).astype(np.uint64), f"{name} {src} {mode.name}")
+            vals = q.value_table(x.dtype)[list(q.codes)].view(ub.dtype)
+            got = lib.quantile_encode(ub, Ps, book, int(mode), key, BASE if key else 0, 17, vals=vals)
+            check(got, q.quantize(x, **opts).view(ub.dtype).astype(np.uint64), f"{name} {src} quantize {mode.name}")
+        if mode is Rounding.STOCHASTIC:
+            x = inputs["fp32"]
+            r = rng.integers(0, 1 << 17, x.size)
+            got = lib.quantile_encode(x.view(np.uint32), kernel_params(get_format("fp32")), book, int(mode), rbits=17,
+                                      rand=r)
+            check(got, q.encode(x, rounding=mode, rand=r, rbits=17).astype(np.uint64), f"{name} rand=")
+
+
+@pytest.mark.parametrize("name", ["nf4", "fp4", "dynamic"])
+def test_quantile_decode_matches_the_codec(lib, name):
+    q = _books()[name]
+    codes = np.arange(q.num_codes, dtype=np.uint64)
+    used = ~np.isnan(q.value_table(np.float64))
+    for out in ("fp32", "fp64", "fp16"):
+        got, bad = lib.book_decode(codes[used], q.value_table(np.float64), kernel_params(get_format(out)))
+        assert bad == 0
+        want = q.decode(codes[used], dtype={"fp32": np.float32, "fp64": np.float64, "fp16": np.float16}[out])
+        check(got, want.view(f"u{want.itemsize}").astype(np.uint64), f"decode {name} {out}")
+    assert lib.book_decode(codes, q.value_table(np.float64), kernel_params(get_format("fp32")))[1] == int((~used).sum())
+
+
+@pytest.mark.parametrize("name", ["nf4", "fp4", "dynamic", "nf4_bnb"])
+@pytest.mark.parametrize("scale", ["fp32", "absmax"])
+def test_scaled_code_books_match_the_codec(lib, name, scale):
+    from fmtlib import Scaled
+
+    q = _books()[name]
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((30, 100)) * np.exp2(rng.integers(-30, 30, (30, 1)))).astype(np.float32)
+    x[0, 1], x[1, 2], x[2, :64], x[3, 64:] = np.inf, np.nan, 0, 1e-42
+    modes = QUANTILE_MODES if scale == "fp32" else [Rounding.NEAREST_EVEN]
+    P32 = kernel_params(get_format("fp32"))
+    for mode in modes:
+        if q.thresholds is not None and mode is Rounding.NEAREST_AWAY:
+            continue
+        c = Scaled(q, scale, block=64, rounding=mode)
+        opts = dict(seed=9, rbits=17) if mode is Rounding.STOCHASTIC else {}
+        key = cuda_host_key(9) if opts else 0
+        enc = c.encode(x, **opts)
+        T = q._tables()
+        if scale == "fp32":
+            book = cuda_host.book_arrays(q, int(mode))
+            codes, scales, _ = lib.book_scaled_encode(x.view(np.uint32), 100, 64, P32, book, int(mode), key, 0, 17)
+            _, _, out = lib.book_scaled_encode(x.view(np.uint32), 100, 64, P32, book, int(mode), key, 0, 17,
+                                               fused=True)
+        else:
+            from fmtlib.codecs.quantile import bnb_thresholds
+
+            thr = q.thresholds if q.thresholds is not None else bnb_thresholds(q.levels)
+            args = (x.view(np.uint32), 100, 64, np.asarray(q.levels, np.float32), thr, T["code_of"], T["nan_index"])
+            codes, scales, _ = lib.book_absmax_encode(*args)
+            out = lib.book_absmax_encode(*args, fused=True)[2]
+        np.testing.assert_array_equal(scales.reshape(enc.scales.shape), enc.scales)
+        np.testing.assert_array_equal(codes.reshape(x.shape), enc.codes)
+        np.testing.assert_array_equal(out.astype(np.uint32).reshape(x.shape), c.quantize(x, **opts).view(np.uint32))
+        for o, dt in (("fp32", np.float32), ("fp16", np.float16), ("fp64", np.float64)):
+            got, bad = lib.book_decode(enc.codes, q.value_table(np.float64), kernel_params(get_format(o)), enc.scales,
+                                       100, 64, absmax=scale == "absmax")
+            with np.errstate(over="ignore"):   # large blocks overflow float16
+                want = c.decode(enc, dtype=dt)
+            assert bad == 0
+            check(got, want.view(f"u{want.itemsize}").reshape(-1).astype(np.uint64), f"{name} {scale} decode {o}")

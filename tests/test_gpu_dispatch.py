@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from fmtlib import FP, MX, NVFP4, SDR, Int, Scaled
+from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Scaled
 from fmtlib.kernels import cuda_host, gpu
 
 pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
@@ -112,6 +112,45 @@ class FakeFunction:
             codes, scales, out, n, ncols, blk, pe, psc, po, r = a
             out[...] = self.lib.scaled_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe),
                                               tuple(psc), tuple(po), tuple(r)).astype(out.dtype)
+        elif kind == "fmt_quantile_encode":
+            src, codes, out, n, ps, d, t, nlev, nan_index, code_of, vals, mode, key, base, rbits, rand, use_rand, \
+                fused = a
+            book = (d, t, int(nlev), int(nan_index), code_of)
+            r = self.lib.quantile_encode(src.astype(np.uint64), tuple(ps), book, mode, key, base, rbits,
+                                         rand=rand if use_rand else None, vals=vals.astype(np.uint64) if fused else None)
+            if fused:
+                out[...] = r.astype(out.dtype)
+            else:
+                codes[...] = r.astype(codes.dtype)
+        elif kind == "fmt_book_scaled_encode":
+            src, codes, scales, out, nblocks, ncols, blk, ps, d, t, nlev, nan_index, code_of, mode, key, base, \
+                rbits, fused = a
+            c, s, o = self.lib.book_scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps),
+                                                  (d, t, int(nlev), int(nan_index), code_of), mode, key, base, rbits,
+                                                  bool(fused))
+            assert s.size == nblocks
+            scales[...] = s
+            if fused:
+                out[...] = o.astype(out.dtype)
+            else:
+                codes[...] = c.astype(codes.dtype)
+        elif kind == "fmt_book_absmax_encode":
+            src, codes, scales, out, nblocks, ncols, blk, vals32, thr, m, code_of, nan_index, fused = a
+            c, s, o = self.lib.book_absmax_encode(src, int(ncols), int(blk), vals32, thr[:int(m)], code_of,
+                                                  int(nan_index), bool(fused))
+            assert s.size == nblocks
+            scales[...] = s
+            if fused:
+                out[...] = o
+            else:
+                codes[...] = c.astype(codes.dtype)
+        elif kind == "fmt_book_decode":
+            codes, scales, out, n, ncols, blk, value_of, ncodes, absmax, scaled, po, bad = a
+            assert value_of.size == int(ncodes)
+            r, nbad = self.lib.book_decode(codes.astype(np.uint64), value_of, tuple(po), scales if scaled else None,
+                                           int(ncols), int(blk), bool(absmax))
+            out[...] = r.astype(out.dtype)
+            bad[...] = nbad
         else:  # pragma: no cover
             raise AssertionError(self.name)
 
@@ -136,6 +175,7 @@ def fake_cupy(monkeypatch):
         int64=np.int64,
         zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
         full=lambda shape, v, dtype: dev(np.full(shape, v, dtype)),
+        asnumpy=host,
         empty_like=lambda a: dev(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
         where=np.where, isfinite=np.isfinite, abs=np.abs)
@@ -273,12 +313,69 @@ def test_sdr_on_the_device_path(fake_cupy, codec):
         codec.encode(dev(bad))
 
 
-def test_unsupported_methods_say_so(fake_cupy):
-    from fmtlib import Quantile
+def books():
+    return [Quantile.nf4(), Quantile.nf4("bitsandbytes"), Quantile.fp4(rounding="toward_zero"),
+            Quantile.dynamic(rounding="stochastic"), Quantile.normal(3, rounding="up")]
 
+
+@pytest.mark.parametrize("q", books(), ids=repr)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_quantile_on_the_device_path(fake_cupy, q, dtype):
+    x = (data((9, 37), np.float64, seed=2) * 2.0 ** -18).astype(dtype)
+    opts = {"seed": 4, "index_offset": 11} if q.rounding.name == "STOCHASTIC" else {}
+    codes = q.encode(dev(x), **opts)
+    assert type(codes) is DeviceArray and codes.dtype == q.code_dtype
+    np.testing.assert_array_equal(host(codes), q.encode(x, **opts))
+    got = q.quantize(dev(x), **opts)
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(host(got).view(np.uint8), q.quantize(x, **opts).view(np.uint8))
+    for out in (np.float32, np.float16, np.float64):
+        np.testing.assert_array_equal(host(q.decode(codes, dtype=out)).view(np.uint8),
+                                      q.decode(host(codes), dtype=out).view(np.uint8))
+    if opts:
+        r = np.random.default_rng(0).integers(0, 1 << 10, x.shape)
+        np.testing.assert_array_equal(host(q.encode(dev(x), rand=dev(r), rbits=10)), q.encode(x, rand=r, rbits=10))
+        with pytest.raises(ValueError, match="seed= or rand="):
+            q.encode(dev(x), rand=dev(r), rbits=10, seed=1)
+        with pytest.raises(ValueError, match=r"\[0, 2\*\*10\)"):
+            q.encode(dev(x), rand=dev(r * 4), rbits=10)
+
+
+@pytest.mark.parametrize("codec", [Scaled(Quantile.nf4(), "absmax", block=64),
+                                   Scaled(Quantile.fp4(), "absmax", block=32, axis=0),
+                                   Scaled(Quantile.nf4(), "absmax", block=64, double_quant=True),
+                                   Scaled(Quantile.nf4(), "fp32", block=16, rounding="stochastic"),
+                                   Scaled(Quantile.dynamic(), "fp32", block=None, axis=None, rounding="down")],
+                         ids=repr)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_scaled_code_books_on_the_device_path(fake_cupy, codec, dtype):
+    x = data((40, 70), dtype, seed=5)
+    opts = {"seed": 3} if codec.rounding.name == "STOCHASTIC" else {}
+    if codec.double_quant:   # the 8-bit map holding the scales has no NaN
+        with pytest.raises(ValueError, match="finite block scales"):
+            codec.encode(dev(x))
+        x = np.where(np.isfinite(x), x, 1).astype(dtype)
+    enc, want = codec.encode(dev(x), **opts), codec.encode(x, **opts)
+    assert type(enc.codes) is DeviceArray and enc.axis == want.axis and enc.shape == want.shape
+    np.testing.assert_array_equal(host(enc.codes), want.codes)
+    np.testing.assert_array_equal(host(enc.scales), want.scales)
+    if codec.double_quant:
+        np.testing.assert_array_equal(host(enc.scale_scales), want.scale_scales)
+        assert enc.scale_offset == want.scale_offset
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(host(codec.quantize(dev(x), **opts)).view(np.uint8),
+                                      codec.quantize(x, **opts).view(np.uint8))
+        for out in (np.float32, np.float16):
+            np.testing.assert_array_equal(np.ascontiguousarray(host(codec.decode(enc, dtype=out))).view(np.uint8),
+                                          np.ascontiguousarray(codec.decode(want, dtype=out)).view(np.uint8))
+
+
+def test_unsupported_methods_say_so(fake_cupy):
     x = dev(data((4, 32)))
-    with pytest.raises(TypeError, match="does not run on the GPU yet"):
-        Quantile.nf4().encode(x)
+    with pytest.raises(ValueError, match="code 16 out of range"):
+        Quantile.nf4().decode(dev(np.array([16], np.uint8)))
+    with pytest.raises(ValueError, match="1 code.s. not used"):
+        Quantile([-1.0, 0.0, 0.5, 1.0], bits=3).decode(dev(np.array([0, 3, 5], np.uint8)))
     with pytest.raises(TypeError, match="out= are not supported"):
         FP("e2m1").quantize(x, out=x)
     import ml_dtypes
@@ -291,8 +388,6 @@ def test_unsupported_methods_say_so(fake_cupy):
         MX("mxfp4").decode(NVFP4().encode(x))
     with pytest.raises(TypeError, match="float64"):
         NVFP4().encode(dev(data((4, 32), np.float64)))
-    with pytest.raises(TypeError, match="code-book elements"):
-        Scaled("nf4", "absmax", block=32).encode(x)
     sc = Scaled("e2m1", "ue4m3")
     enc = sc.encode(dev(np.ones((2, 32), np.float32)))
     enc.scales[...] = 200

@@ -357,9 +357,16 @@ class Quantile(Codec):
         return seed_key(secrets.randbits(64) if seed is None else seed), int(rbits), None
 
     # -- the codec surface -----------------------------------------------------------------------
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+
     def _run(self, x, fused, rounding, seed, rbits, rand, index_offset, out):
+        from ..kernels import gpu
         from ..kernels.cpu import codebook as K
 
+        if gpu.is_device_array(x):
+            if out is not None:
+                raise TypeError("out= is not supported for cupy arrays yet; use the result")
+            return gpu.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         mode = self._mode_id(rounding)
         key, rbits, rarr = self._random(mode, x, seed, rbits, rand, index_offset)
@@ -428,6 +435,10 @@ class Quantile(Codec):
         >>> Quantile.nf4().decode(np.array([0, 7, 15], np.uint8))
         array([-1.,  0.,  1.], dtype=float32)
         """
+        from ..kernels import gpu
+
+        if gpu.is_device_array(codes):
+            return gpu.quantile_decode(self, codes, dtype)
         scalar = np.isscalar(codes)
         c = self.check_codes(codes)
         out = self.value_table(dtype)[c]

@@ -246,6 +246,10 @@ class Scaled(BlockCodec):
         if gpu.is_device_array(x):
             if out is not None:
                 raise TypeError("out= is not supported for cupy arrays yet; use the result")
+            if self.scale_mode:
+                if tensor_amax is not None:
+                    raise ValueError("tensor_amax= needs global_scale=True")
+                return gpu.book_scaled_run(self, fused, x, rounding, seed, rbits, index_offset)
             return gpu.scaled_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset)
         if self.scale_mode:
             if tensor_amax is not None:
@@ -308,7 +312,7 @@ class Scaled(BlockCodec):
         from ..kernels.cpu import convert as K
 
         if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
-            return gpu.scaled_decode(self, enc, dtype)
+            return gpu.book_scaled_decode(self, enc, dtype) if self.scale_mode else gpu.scaled_decode(self, enc, dtype)
         if self.scale_mode:
             return codebook_scaled.decode(self, enc, dtype)
         dt = float_dtype(dtype)

@@ -86,6 +86,9 @@ _I64P = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
 _U8P = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
 _F32P = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _U32P = np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS")
+_U16P = np.ctypeslib.ndpointer(np.uint16, flags="C_CONTIGUOUS")
+_F64P = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+_I8P = np.ctypeslib.ndpointer(np.int8, flags="C_CONTIGUOUS")
 _I64 = ctypes.c_int64
 
 
@@ -124,6 +127,20 @@ class HostLib:
         lib.fmt_host_scaled_encode.restype = ctypes.c_int64
         lib.fmt_host_scaled_decode.argtypes = [_U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P, _I64P]
         lib.fmt_host_scaled_decode.restype = None
+        lib.fmt_host_quantile_encode.argtypes = [_U64P, _U64P, _I64, _I64P, _F64P, _I8P, _I64, _I64, _U16P, _U64P,
+                                                 _I64, ctypes.c_uint64, _I64, _I64, _I64P, ctypes.c_int32,
+                                                 ctypes.c_int32]
+        lib.fmt_host_quantile_encode.restype = None
+        lib.fmt_host_book_scaled_encode.argtypes = [_U64P, _U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _F64P, _I8P,
+                                                    _I64, _I64, _U16P, _I64, ctypes.c_uint64, _I64, _I64,
+                                                    ctypes.c_int32]
+        lib.fmt_host_book_scaled_encode.restype = None
+        lib.fmt_host_book_absmax_encode.argtypes = [_U32P, _U64P, _U32P, _U32P, _I64, _I64, _I64, _F32P, _F32P, _I64,
+                                                    _U16P, _I64, ctypes.c_int32]
+        lib.fmt_host_book_absmax_encode.restype = None
+        lib.fmt_host_book_decode.argtypes = [_U64P, ctypes.c_void_p, _U64P, _I64, _I64, _I64, _F64P, _I64,
+                                             ctypes.c_int32, _I64P]
+        lib.fmt_host_book_decode.restype = ctypes.c_int64
         self._lib = lib
 
     def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
@@ -231,11 +248,73 @@ class HostLib:
                                          block, *(np.asarray(P, np.int64) for P in (Pelem, Pscale, Pout, R)))
         return out
 
+    def quantile_encode(self, src, Psrc, book, mode=0, key=0, base=0, rbits=1, rand=None, vals=None):
+        """Codes (or, given ``vals``, the level bits) of float bits ``src`` by a code book;
+        ``book`` = :func:`book_arrays`."""
+        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
+        out = np.empty_like(s)
+        dtab, ttab, nlev, nan_index, code_of = book
+        r = np.zeros(1, np.int64) if rand is None else np.ascontiguousarray(rand, np.int64).reshape(-1)
+        v = np.zeros(1, np.uint64) if vals is None else np.ascontiguousarray(vals, np.uint64)
+        self._lib.fmt_host_quantile_encode(s, out, s.size, np.asarray(Psrc, np.int64), dtab, ttab, nlev, nan_index,
+                                           code_of, v, int(mode), int(key) & (2**64 - 1), int(base), int(rbits), r,
+                                           int(rand is not None), int(vals is not None))
+        return out
+
+    def book_scaled_encode(self, src, ncols: int, block: int, Psrc, book, mode=0, key=0, base=0, rbits=1,
+                           fused=False):
+        """(codes, float32 scale bits, out) of code-book blocks with S = fl32(amax)."""
+        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
+        nb = -(-ncols // block) if ncols else 0
+        codes, out = np.zeros_like(s), np.zeros_like(s)
+        scales = np.zeros((s.size // ncols if ncols else 0) * nb, np.uint32)
+        dtab, ttab, nlev, nan_index, code_of = book
+        self._lib.fmt_host_book_scaled_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(Psrc, np.int64),
+                                              dtab, ttab, nlev, nan_index, code_of, int(mode),
+                                              int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)))
+        return codes, scales, out
+
+    def book_absmax_encode(self, src32, ncols: int, block: int, vals32, thr, code_of, nan_index: int, fused=False):
+        """(codes, absmax bits, out bits) of float32 bits by the bitsandbytes recipe."""
+        s = np.ascontiguousarray(src32, dtype=np.uint32).reshape(-1)
+        nb = -(-ncols // block) if ncols else 0
+        codes, out = np.zeros(s.size, np.uint64), np.zeros_like(s)
+        scales = np.zeros((s.size // ncols if ncols else 0) * nb, np.uint32)
+        t = np.ascontiguousarray(thr, np.float32)
+        self._lib.fmt_host_book_absmax_encode(s, codes, scales, out, s.size, ncols, block,
+                                              np.ascontiguousarray(vals32, np.float32), t, t.size,
+                                              np.ascontiguousarray(code_of, np.uint16), int(nan_index),
+                                              int(bool(fused)))
+        return codes, scales, out
+
+    def book_decode(self, codes, value_of, Pout, scales=None, ncols=1, block=1, absmax=False):
+        """(output bits, codes the table does not use) of a code-book decode; ``scales``:
+        float32 bits per block, or None."""
+        c = np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1)
+        out = np.empty_like(c)
+        sc = None if scales is None else np.ascontiguousarray(scales, np.uint32).reshape(-1)
+        v = np.ascontiguousarray(value_of, np.float64)
+        bad = self._lib.fmt_host_book_decode(c, None if sc is None else sc.ctypes.data, out, c.size, ncols, block, v,
+                                             v.size, int(bool(absmax)), np.asarray(Pout, np.int64))
+        return out, int(bad)
+
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:
         """fmtlib-rng-v1's top ``rbits`` for elements base .. base + n - 1."""
         out = np.empty(n, np.int64)
         self._lib.fmt_host_rand(int(key) & (2**64 - 1), int(base), int(n), int(rbits), out)
         return out
+
+
+def book_arrays(q, mode: int) -> tuple:
+    """(doubles, ties, levels, nan index, code of each level) of Quantile ``q``'s threshold
+    tables for ``mode``, in the layout of ``fmt::make_book`` (fmt_codebook.cuh)."""
+    from ..rounding import Rounding
+
+    T = q._tables()
+    tie = T["tie_away"] if mode == int(Rounding.NEAREST_AWAY) else T["tie"]
+    d = np.concatenate([T[k] for k in ("lv", "hi", "lo", "dhi", "dlo", "uhi", "ulo")]).astype(np.float64)
+    t = np.concatenate([tie, T["dtie"], T["utie"]]).astype(np.int8)
+    return d, t, len(q.levels), int(T["nan_index"]), np.asarray(T["code_of"], np.uint16)
 
 
 @lru_cache(maxsize=None)

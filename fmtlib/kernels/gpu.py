@@ -53,6 +53,14 @@ def _names(source: str) -> list[str]:
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_scaled_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
             f"fmt_scaled_decode<{c}, {t}>" for t in _FLOATS for c in codes]
+    if source == "codebook.cu":
+        names = []
+        for c in ("uint8_t", "uint16_t"):
+            names += [f"fmt_quantile_encode<{t}, {c}>" for t in _FLOATS]
+            names += [f"fmt_book_scaled_encode<{t}, {c}>" for t in _FLOATS]
+            names += [f"fmt_book_decode<{c}, {t}>" for t in _FLOATS]
+            names.append(f"fmt_book_absmax_encode<{c}>")
+        return names
     if source == "sdr.cu":
         return [f"fmt_sdr<{c}>" for c in ("uint8_t", "uint16_t")] + [
             f"fmt_sdr_decode<{c}>" for c in ("uint8_t", "uint16_t")]
@@ -210,9 +218,6 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
     from ..codecs.blocked import Encoded
 
     cp = backend()
-    if codec.scale_mode:
-        raise TypeError(f"Scaled with code-book elements ({codec.scale_mode}) does not run on the GPU yet; move the "
-                        "data to the host")
     if x.ndim == 0:
         raise ValueError("Scaled needs an array with at least one dimension")
     axis, xm, block = codec._layout(x, cp)
@@ -258,8 +263,6 @@ def scaled_decode(codec, enc, dtype):
     from ..codecs.blocked import Encoded
 
     cp = backend()
-    if codec.scale_mode:
-        raise TypeError(f"Scaled with code-book elements ({codec.scale_mode}) does not run on the GPU yet")
     if enc.axis is None:   # one scale for the whole tensor: one row, one block
         codes = cp.ascontiguousarray(enc.codes).reshape(1, -1)
         flat = Encoded(codes, cp.asarray(enc.scales).reshape(1, 1), tuple(codes.shape), 1, max(codes.shape[1], 1),
@@ -450,3 +453,192 @@ def sdr_decode(codec, rec, dtype):
     if out.size and (int(out.min()) < lo or int(out.max()) > hi):
         raise ValueError(f"decoded values do not fit {dt}; decode with a wider dtype (np.int32)")
     return cp.ascontiguousarray(cp.moveaxis(out.reshape(codes.shape), -1, rec.axis)).astype(dt)
+
+
+# --- code books ------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _book_on_device(q, mode: int):
+    """The threshold tables of Quantile ``q`` for ``mode`` in device memory (once per codec)."""
+    from .cuda_host import book_arrays
+
+    cp = backend()
+    d, t, nlev, nan_index, code_of = book_arrays(q, mode)
+    return cp.asarray(d), cp.asarray(t), nlev, nan_index, cp.asarray(code_of)
+
+
+def _device_rand(rand, shape, rbits: int):
+    """A caller's random integers (a cupy array of x's shape, each in [0, 2**rbits)) as int64."""
+    cp = backend()
+    if not is_device_array(rand):
+        raise TypeError("rand= for a cupy array must be a cupy array")
+    if np.dtype(rand.dtype).kind not in "iu" or tuple(rand.shape) != tuple(shape):
+        raise ValueError(f"rand must be an integer array of the input's shape {tuple(shape)}")
+    if rand.size and (int(rand.min()) < 0 or int(rand.max()) >= (1 << int(rbits))):
+        raise ValueError(f"rand values must be in [0, 2**{rbits})")
+    return cp.ascontiguousarray(rand).astype(np.int64, copy=False).reshape(-1)
+
+
+def quantile_run(q, fused: bool, x, rounding, seed, rbits, rand, index_offset):
+    """Quantile ``encode`` (codes) or ``quantize`` (level values in x's dtype) of a cupy float array."""
+    cp = backend()
+    x = cp.ascontiguousarray(x)
+    src = _bits(x).reshape(-1)
+    mode = q._mode_id(rounding)
+    if rand is not None:
+        if mode != 6:
+            raise ValueError("rand= is only used by rounding='stochastic'")
+        if seed is not None:
+            raise ValueError("give seed= or rand=, not both")
+    key, rbits, _ = q._random(mode, x, seed, rbits, None, index_offset)
+    r = _device_rand(rand, x.shape, rbits) if rand is not None else cp.zeros(1, dtype=np.int64)
+    d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
+    if fused:
+        res = cp.empty_like(x)
+        vals = cp.asarray(q.value_table(x.dtype)[list(q.codes)].view(_FLOAT_BITS[np.dtype(x.dtype)]))
+    else:
+        res = cp.empty(x.shape, dtype=q.code_dtype)
+        vals = cp.zeros(1, dtype=src.dtype)
+    codes = res.reshape(-1) if not fused else cp.empty(1, dtype=q.code_dtype)
+    out = _bits(res).reshape(-1) if fused else cp.empty(1, dtype=src.dtype)
+    _launch("codebook.cu", f"fmt_quantile_encode<{_UINT[src.dtype.itemsize]}, {_UINT[q.code_dtype.itemsize]}>",
+            src.size, (src, codes, out, np.int64(src.size), _params_on_device(kernel_params(_float_format(x.dtype))),
+                       d, t, np.int64(nlev), np.int64(nan_index), code_of, vals, np.int32(mode), np.uint64(key),
+                       np.int64(index_offset), np.int32(rbits), r, np.int32(rand is not None), np.int32(fused)))
+    return res
+
+
+def _book_decode(q, codes, scales, ncols: int, block: int, absmax: bool, dtype):
+    """Values of code-book codes (cupy, blocked axis last) times their float32 block scales
+    (``scales`` None: none), as ``dtype``; ValueError for codes the table does not use."""
+    from .._arrays import float_dtype
+
+    cp = backend()
+    dt = float_dtype(dtype)
+    if dt not in _FLOAT_BITS:
+        raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
+    c = cp.ascontiguousarray(codes)
+    if np.dtype(c.dtype).kind not in "iu":
+        raise TypeError(f"codes must be an integer array, got dtype {c.dtype}")
+    if c.size and (int(c.min()) < 0 or int(c.max()) >= q.num_codes):
+        lo = int(c.min())
+        raise ValueError(f"code {lo if lo < 0 else int(c.max())} out of range for {q.bits}-bit codes")
+    c = c.astype(q.code_dtype, copy=False)
+    res = cp.empty(c.shape, dtype=dt)
+    bad = cp.zeros(1, dtype=np.uint64)
+    sc = cp.zeros(1, dtype=np.uint32) if scales is None else cp.ascontiguousarray(scales).reshape(-1)
+    _launch("codebook.cu", f"fmt_book_decode<{_UINT[c.dtype.itemsize]}, {_UINT[dt.itemsize]}>", c.size,
+            (c.reshape(-1), sc, _bits(res).reshape(-1), np.int64(c.size), np.int64(max(ncols, 1)), np.int64(block),
+             _values_on_device(q), np.int64(q.num_codes), np.int32(absmax), np.int32(scales is not None),
+             _params_on_device(kernel_params(_float_format(dt))), bad))
+    if int(bad[0]):
+        raise ValueError(f"{int(bad[0])} code(s) not used by this table")
+    return res
+
+
+@lru_cache(maxsize=None)
+def _values_on_device(q):
+    return backend().asarray(q.value_table(np.float64))
+
+
+def quantile_decode(q, codes, dtype):
+    """Quantile ``decode`` of a cupy code array."""
+    return _book_decode(q, codes, None, 1, 1, False, dtype)
+
+
+def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
+    """``Scaled`` with a Quantile element: S = fl32(amax) per block (``"fp32"``) or the
+    bitsandbytes recipe (``"absmax"``); an Encoded record of cupy arrays (double-quantized
+    scales are computed on the host: one per block) or fused values in x's dtype."""
+    from ..codecs import codebook_scaled as cs
+    from ..codecs.blocked import Encoded
+    from ..rounding import Rounding
+
+    cp = backend()
+    q = codec.element
+    if x.ndim == 0:
+        raise ValueError("Scaled needs an array with at least one dimension")
+    axis, xm, block = codec._layout(x, cp)
+    ncols = xm.shape[-1]
+    nb = -(-ncols // block) if ncols else 0
+    nblocks = (xm.size // ncols) * nb if ncols else 0
+    absmax = codec.scale_mode == "absmax"
+    fuse = fused and not codec.double_quant
+    codes = cp.empty(xm.shape if not fuse else (1,), dtype=q.code_dtype)
+    scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint32)
+    if absmax:
+        mode = q.rounding if rounding is None else Rounding.parse(rounding)
+        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None:
+            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed or rbits "
+                             "options (use scale='fp32' for other rounding modes)")
+        x32 = xm if np.dtype(xm.dtype) == np.float32 else xm.astype(np.float32)
+        out = cp.empty(xm.shape if fuse else (1,), dtype=np.float32)
+        thr = q.thresholds if q.thresholds is not None else cs.bnb_thresholds(q.levels)
+        _launch("codebook.cu", f"fmt_book_absmax_encode<{_UINT[q.code_dtype.itemsize]}>", nblocks,
+                (_bits(x32).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
+                 np.int64(nblocks), np.int64(ncols), np.int64(block), _table_on_device(np.asarray(q.levels)),
+                 _table_on_device(np.asarray(thr)), np.int64(len(thr)), _book_on_device(q, 0)[4],
+                 np.int64(_book_on_device(q, 0)[3]), np.int32(fuse)))
+        if fuse:
+            out = out.astype(xm.dtype, copy=False)
+    else:
+        mode = q._mode_id(rounding)
+        key, rbits, _ = q._random(mode, xm, seed, rbits, None, index_offset)
+        d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
+        out = cp.empty_like(xm) if fuse else cp.empty(1, dtype=xm.dtype)
+        _launch("codebook.cu", f"fmt_book_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[q.code_dtype.itemsize]}>",
+                nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
+                          np.int64(nblocks), np.int64(ncols), np.int64(block),
+                          _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev),
+                          np.int64(nan_index), code_of, np.int32(mode), np.uint64(key), np.int64(index_offset),
+                          np.int32(rbits), np.int32(fuse)))
+    if fuse:
+        return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
+    if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block
+        scales = cp.asarray(np.full((1, 1), 0.0 if absmax else 2.0 ** -149, np.float32).view(np.uint32))
+    restore_s = (lambda s: s.reshape(1) if axis is None else cp.moveaxis(s, -1, axis))
+    codes_r = codes.reshape(x.shape) if axis is None else cp.moveaxis(codes, -1, axis)
+    if codec.double_quant:
+        host = cp.asnumpy(scales)
+        dq, ss, off = cs.double_quantize(host.view(np.float32))
+        enc = Encoded(codes_r, restore_s(cp.asarray(dq.reshape(host.shape))), tuple(x.shape), axis, block,
+                      codec.name, scale_scales=cp.asarray(ss), scale_offset=off)
+    else:
+        enc = Encoded(codes_r, restore_s(scales), tuple(x.shape), axis, block, codec.name)
+    return book_scaled_decode(codec, enc, x.dtype) if fused else enc
+
+
+def book_scaled_decode(codec, enc, dtype):
+    """``Scaled`` (Quantile element) ``decode`` of an Encoded record holding cupy arrays."""
+    from ..codecs import codebook_scaled as cs
+    from ..codecs.blocked import Encoded
+
+    cp = backend()
+    if enc.axis is None:   # one scale for the whole tensor: one row, one block
+        codes = cp.ascontiguousarray(enc.codes).reshape(1, -1)
+        flat = Encoded(codes, cp.asarray(enc.scales).reshape(1, 1), tuple(codes.shape), 1, max(codes.shape[1], 1),
+                       enc.format, scale_scales=enc.scale_scales, scale_offset=enc.scale_offset)
+        return book_scaled_decode(codec, flat, dtype).reshape(enc.shape)
+    if enc.format != codec.name or (codec.block is not None and enc.block != codec.block):
+        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
+    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
+    sm = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1))
+    ncols = codes.shape[-1]
+    if sm.shape != codes.shape[:-1] + (-(-ncols // enc.block),):
+        raise ValueError(f"scales have shape {sm.shape}; codes of shape {codes.shape} need blocks of {enc.block}")
+    if codec.double_quant:
+        if enc.scale_scales is None or enc.scale_offset is None:
+            raise ValueError("a double-quantized record needs scale_scales and scale_offset")
+        h = cp.asnumpy(sm)
+        if h.size and int(h.max()) > 255:
+            raise ValueError("double-quantized scale codes are 8-bit")
+        ss = enc.scale_scales
+        ss = cp.asnumpy(ss) if is_device_array(ss) else np.asarray(ss)
+        s32 = cs.double_dequantize(h, ss, enc.scale_offset).reshape(h.shape)
+        sm = cp.asarray(np.ascontiguousarray(s32).view(np.uint32))
+    else:
+        if enc.scale_scales is not None:
+            raise ValueError("record has double-quantized scales; this codec has double_quant=False")
+        sm = sm.astype(np.uint32, copy=False)
+    res = _book_decode(codec.element, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
+    return cp.moveaxis(res, -1, enc.axis)

@@ -15,7 +15,7 @@ def _devices() -> int:
 
 pytestmark = pytest.mark.skipif(_devices() == 0, reason="no CUDA device")
 
-from fmtlib import FP, MX, NVFP4, SDR, Int, Rounding, Scaled  # noqa: E402
+from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Rounding, Scaled  # noqa: E402
 
 ELEMENT = [FP("e2m1"), FP("e3m2"), FP("e2m3"), FP("e4m3fn"), FP("e4m3"), FP("e5m2"), FP("e8m0"), FP("bf16"),
            FP("fp16"), FP("e4m3fn", overflow="saturate"), Int(8), Int(4), Int(8, signed=False)]
@@ -92,6 +92,44 @@ def test_scaled_matches_the_cpu(codec):
                                       codec.quantize(x, **opts).view(np.uint32))
         np.testing.assert_array_equal(cupy.asnumpy(codec.decode(got)).view(np.uint32),
                                       codec.decode(want).view(np.uint32))
+
+
+BOOK_MODES = ["nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic"]
+
+
+@pytest.mark.parametrize("q", [Quantile.nf4(), Quantile.fp4(), Quantile.dynamic(), Quantile.nf4("bitsandbytes")],
+                         ids=repr)
+@pytest.mark.parametrize("mode", BOOK_MODES)
+def test_quantile_matches_the_cpu_on_every_float16_input(q, mode):
+    if q.thresholds is not None and mode == "nearest_away":
+        pytest.skip("a table with thresholds has one nearest mode")
+    x = all16(np.float16)
+    opts = {"rounding": mode}
+    if mode == "stochastic":
+        opts.update(seed=123, index_offset=7)
+    want, got = q.encode(x, **opts), q.encode(cupy.asarray(x), **opts)
+    np.testing.assert_array_equal(cupy.asnumpy(got), want)
+    for dt in (np.float16, np.float32):
+        xd = x.astype(dt)
+        np.testing.assert_array_equal(cupy.asnumpy(q.quantize(cupy.asarray(xd), **opts)).view(np.uint8),
+                                      q.quantize(xd, **opts).view(np.uint8))
+    np.testing.assert_array_equal(cupy.asnumpy(q.decode(got)).view(np.uint32), q.decode(want).view(np.uint32))
+
+
+@pytest.mark.parametrize("codec", [Scaled(Quantile.nf4(), "absmax", block=64), Scaled(Quantile.fp4(), "absmax"),
+                                   Scaled(Quantile.nf4(), "absmax", block=64, double_quant=True),
+                                   Scaled(Quantile.nf4(), "fp32", block=16, rounding="stochastic"),
+                                   Scaled(Quantile.dynamic(), "fp32", block=None, axis=0)], ids=repr)
+def test_scaled_code_books_match_the_cpu(codec):
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((256, 128)) * np.exp2(rng.integers(-30, 30, (256, 1)))).astype(np.float32)
+    opts = {"seed": 4} if codec.rounding is Rounding.STOCHASTIC else {}
+    want, got = codec.encode(x, **opts), codec.encode(cupy.asarray(x), **opts)
+    np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
+    np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
+    np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(x), **opts)).view(np.uint32),
+                                  codec.quantize(x, **opts).view(np.uint32))
+    np.testing.assert_array_equal(cupy.asnumpy(codec.decode(got)).view(np.uint32), codec.decode(want).view(np.uint32))
 
 
 @pytest.mark.parametrize("codec", [SDR(), SDR(group=32, keep=7, base="int16"), SDR(rounding="nearest_even")], ids=repr)

@@ -143,3 +143,66 @@ void fmt_host_scaled_decode(const uint64_t* codes, const uint32_t* scales, uint6
 }
 
 }
+
+#include "fmt_codebook.cuh"
+
+extern "C" {
+
+// Quantile encode of float bits (format ps): codes code_of[k], or (fused) vals[k]; stochastic
+// from fmtlib-rng-v1 keyed by base + i, or from rand[i] when use_rand.
+void fmt_host_quantile_encode(const uint64_t* src, uint64_t* out, int64_t n, const int64_t* ps, const double* dtab,
+                              const signed char* ttab, int64_t nlev, int64_t nan_index, const uint16_t* code_of,
+                              const uint64_t* vals, int64_t mode, uint64_t key, int64_t base, int64_t rbits,
+                              const int64_t* rand, int32_t use_rand, int32_t fused) {
+    fmt::Params Ps;
+    for (int k = 0; k < 12; k++) Ps.p[k] = ps[k];
+    fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
+    double R = (double)((int64_t)1 << rbits);
+    for (int64_t i = 0; i < n; i++) {
+        bool neg;
+        double x = fmt::as_double((int64_t)src[i], Ps, neg);
+        int64_t r = mode == fmt::STOCH ? (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits)) : 0;
+        int64_t k = fmt::book_index(x, neg, 1.0, mode, B, r, R);
+        out[i] = fused ? vals[k] : (uint64_t)code_of[k];
+    }
+}
+
+void fmt_host_book_scaled_encode(const uint64_t* src, uint64_t* codes, uint32_t* scales, uint64_t* out, int64_t n,
+                                 int64_t ncols, int64_t block, const int64_t* ps, const double* dtab,
+                                 const signed char* ttab, int64_t nlev, int64_t nan_index, const uint16_t* code_of,
+                                 int64_t mode, uint64_t key, int64_t base, int64_t rbits, int32_t fused) {
+    fmt::Params Ps;
+    for (int k = 0; k < 12; k++) Ps.p[k] = ps[k];
+    fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
+    int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
+    int64_t nrows = ncols > 0 ? n / ncols : 0;
+    for (int64_t t = 0; t < nrows * nb; t++)
+        fmt::book_scaled_block(src, codes, scales, out, t, ncols, block, Ps, mode, B, code_of, key, base, rbits,
+                               fused != 0);
+}
+
+void fmt_host_book_absmax_encode(const uint32_t* src, uint64_t* codes, uint32_t* scales, uint32_t* out, int64_t n,
+                                 int64_t ncols, int64_t block, const float* vals32, const float* thr, int64_t m,
+                                 const uint16_t* code_of, int64_t nan_index, int32_t fused) {
+    int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
+    int64_t nrows = ncols > 0 ? n / ncols : 0;
+    for (int64_t t = 0; t < nrows * nb; t++)
+        fmt::book_absmax_block(src, codes, scales, out, t, ncols, block, vals32, thr, m, code_of, nan_index,
+                               fused != 0);
+}
+
+// Returns the number of codes the table does not use.
+int64_t fmt_host_book_decode(const uint64_t* codes, const uint32_t* scales, uint64_t* out, int64_t n, int64_t ncols,
+                             int64_t block, const double* value_of, int64_t ncodes, int32_t absmax, const int64_t* po) {
+    fmt::Params Po;
+    for (int k = 0; k < 12; k++) Po.p[k] = po[k];
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t res;
+        if (!fmt::book_decode_one(codes, scales, i, ncols, block, value_of, ncodes, absmax != 0, Po, res)) bad++;
+        out[i] = (uint64_t)res;
+    }
+    return bad;
+}
+
+}
