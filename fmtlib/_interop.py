@@ -92,7 +92,14 @@ def interop(method):
                 raise TypeError(f"{type(self).__name__}.{method.__name__} does not run on the GPU yet; move the data "
                                 "to the host (cupy.asnumpy, tensor.cpu())")
             xd, dback = dev
+            given = kw.get("out")
+            for name in ("rand", "out"):   # CUDA tensors as cupy arrays (shared memory)
+                od = _device(kw.get(name))
+                if od is not None:
+                    kw[name] = od[0]
             r = method(self, xd, *args, **kw)
+            if given is not None:   # the caller's own array (cupy, or a CUDA tensor), now filled
+                return given
             return dback(r) if dback is not None and type(r).__module__.split(".")[0] == "cupy" else r
         x, back = to_numpy(x)
         out = kw.get("out")

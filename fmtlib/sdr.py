@@ -303,9 +303,7 @@ class SDR(Codec):
         from .kernels.cpu import sdr as K
 
         if gpu.is_device_array(q):
-            if out is not None:
-                raise TypeError("out= is not supported for cupy arrays yet")
-            return gpu.sdr_run(self, True, q)
+            return gpu.deliver(out, q, lambda: gpu.sdr_run(self, True, q))
         q, axis, rows = self._input_rows(q, "SDR.quantize")
         fmt = self.base.format
         o = check_out(out, q, q.dtype)

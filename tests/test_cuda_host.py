@@ -403,3 +403,19 @@ def test_scaled_code_books_match_the_codec(lib, name, scale):
                 want = c.decode(enc, dtype=dt)
             assert bad == 0
             check(got, want.view(f"u{want.itemsize}").reshape(-1).astype(np.uint64), f"{name} {scale} decode {o}")
+
+
+@pytest.mark.parametrize("name", ["e2m1", "e4m3fn", "e5m2", "int8"])
+def test_caller_random_bits_match_numba(lib, name):
+    """Stochastic rounding with the caller's integers (rand=) on every float16 input."""
+    fmt = EXHAUSTIVE_FORMATS.get(name) or INT_FORMATS[name]
+    Ps, Pd = kernel_params(get_format("fp16")), kernel_params(fmt)
+    bits = all_bit_patterns(np.uint16).astype(np.uint64)
+    r = np.random.default_rng(3).integers(0, 1 << 11, bits.size)
+    s = bits.view(np.int64)
+    for fused, kernel in ((False, K.convert_rand), (True, K.roundtrip_rand)):
+        want = np.empty(s.size, np.int64)
+        kernel(s, r, want, Ps, Pd, int(Rounding.STOCHASTIC), int(Overflow.SATURATE), 11, False, False)
+        got = (lib.roundtrip if fused else lib.convert)(bits, Ps, Pd, int(Rounding.STOCHASTIC),
+                                                        int(Overflow.SATURATE), rbits=11, rand=r)
+        check(got, want.view(np.uint64), f"{name} rand= fused={fused}")

@@ -17,6 +17,10 @@ pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C+
 class DeviceArray(np.ndarray):
     """A numpy array that says it is a cupy array."""
 
+    @property
+    def __cuda_array_interface__(self):
+        return {"data": (self.__array_interface__["data"][0], False)}
+
 
 DeviceArray.__module__ = "cupy"
 
@@ -38,14 +42,15 @@ class FakeFunction:
         kind = self.name.split("<")[0]
         types_ = re.findall(r"uint(\d+)_t", self.name)
         if kind == "fmt_convert":
-            src, out, n, ps, pd, mode, ovf, key, base, rbits, daz, ftz = a
+            src, out, n, ps, pd, mode, ovf, key, base, rbits, daz, ftz, rand, use_rand = a
             assert src.dtype.itemsize * 8 == int(types_[0]) and out.dtype.itemsize * 8 == int(types_[1])
-            r = self.lib.convert(src.astype(np.uint64), tuple(ps), tuple(pd), mode, ovf, key, base, rbits, daz, ftz)
+            r = self.lib.convert(src.astype(np.uint64), tuple(ps), tuple(pd), mode, ovf, key, base, rbits, daz, ftz,
+                                 rand if use_rand else None)
             out[...] = r.astype(out.dtype)
         elif kind == "fmt_roundtrip":
-            src, out, n, ps, pf, mode, ovf, key, base, rbits, daz, ftz = a
+            src, out, n, ps, pf, mode, ovf, key, base, rbits, daz, ftz, rand, use_rand = a
             out[...] = self.lib.roundtrip(src.astype(np.uint64), tuple(ps), tuple(pf), mode, ovf, key, base, rbits,
-                                          daz, ftz).astype(out.dtype)
+                                          daz, ftz, rand if use_rand else None).astype(out.dtype)
         elif kind == "fmt_mx_encode":
             src, codes, scales, out, nblocks, ncols, blk, ps, pe, rule, emax, mbits, M, eshift, mode, key, base, \
                 rbits, fused = a
@@ -175,7 +180,7 @@ def fake_cupy(monkeypatch):
         int64=np.int64,
         zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
         full=lambda shape, v, dtype: dev(np.full(shape, v, dtype)),
-        asnumpy=host,
+        asnumpy=host, may_share_memory=np.may_share_memory,
         empty_like=lambda a: dev(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
         where=np.where, isfinite=np.isfinite, abs=np.abs)
@@ -370,14 +375,63 @@ def test_scaled_code_books_on_the_device_path(fake_cupy, codec, dtype):
                                           np.ascontiguousarray(codec.decode(want, dtype=out)).view(np.uint8))
 
 
+@pytest.mark.parametrize("codec", [FP("e2m1", rounding="stochastic"), Int(8, rounding="stochastic"),
+                                   Quantile.nf4(rounding="stochastic")], ids=repr)
+def test_rand_and_out_on_the_device_path(fake_cupy, codec):
+    """Caller's random integers (rand=) and output arrays (out=, x itself for in-place) on the
+    device give the CPU's bits."""
+    x = data((6, 40), seed=9) * np.float32(2.0 ** -18)
+    r = np.random.default_rng(1).integers(0, 1 << 12, x.shape).astype(np.int32)
+    want = codec.encode(x, rand=r, rbits=12)
+    out = dev(np.zeros(x.shape, codec.code_dtype))
+    got = codec.encode(dev(x), rand=dev(r), rbits=12, out=out)
+    assert got is out
+    np.testing.assert_array_equal(host(out), want)
+    xd = dev(x)
+    assert codec.quantize(xd, rand=dev(r), rbits=12, out=xd) is xd   # in place
+    np.testing.assert_array_equal(host(xd).view(np.uint32), codec.quantize(x, rand=r, rbits=12).view(np.uint32))
+    with pytest.raises(ValueError, match="shape"):
+        codec.encode(dev(x), rand=dev(r[:, :3]), rbits=12)
+    if not isinstance(codec, Quantile):
+        d = dev(np.empty(x.shape, np.float16))
+        assert codec.decode(dev(want), out=d) is d
+        np.testing.assert_array_equal(host(d).view(np.uint16), codec.decode(want, dtype=np.float16).view(np.uint16))
+
+
+@pytest.mark.parametrize("codec", [MX("mxfp4"), NVFP4(), Scaled("e4m3", "fp32", block=16),
+                                   Scaled(Quantile.nf4(), "absmax", block=64)], ids=repr)
+def test_block_quantize_into_out(fake_cupy, codec):
+    x = data((8, 64), seed=10)
+    want = codec.quantize(x)
+    out = dev(np.zeros_like(x))
+    assert codec.quantize(dev(x), out=out) is out
+    np.testing.assert_array_equal(host(out).view(np.uint32), want.view(np.uint32))
+    xd = dev(x)
+    assert codec.quantize(xd, out=xd) is xd
+    np.testing.assert_array_equal(host(xd).view(np.uint32), want.view(np.uint32))
+    with pytest.raises(ValueError, match="out must have dtype float32"):
+        codec.quantize(dev(x), out=dev(np.zeros((8, 64), np.float16)))
+
+
+def test_sdr_quantize_into_out(fake_cupy):
+    q = np.random.default_rng(2).integers(-128, 128, (4, 32)).astype(np.int16)
+    out = dev(np.zeros_like(q))
+    assert SDR().quantize(dev(q), out=out) is out
+    np.testing.assert_array_equal(host(out), SDR().quantize(q))
+
+
 def test_unsupported_methods_say_so(fake_cupy):
     x = dev(data((4, 32)))
     with pytest.raises(ValueError, match="code 16 out of range"):
         Quantile.nf4().decode(dev(np.array([16], np.uint8)))
     with pytest.raises(ValueError, match="1 code.s. not used"):
         Quantile([-1.0, 0.0, 0.5, 1.0], bits=3).decode(dev(np.array([0, 3, 5], np.uint8)))
-    with pytest.raises(TypeError, match="out= are not supported"):
-        FP("e2m1").quantize(x, out=x)
+    with pytest.raises(TypeError, match="out must be a cupy array"):
+        FP("e2m1").quantize(x, out=np.empty((4, 32), np.float32))
+    with pytest.raises(ValueError, match="out must have dtype uint8"):
+        FP("e2m1").encode(x, out=dev(np.empty((4, 32), np.uint16)))
+    with pytest.raises(ValueError, match="overlaps the input"):
+        FP("e2m1").quantize(x.reshape(-1)[1:], out=x.reshape(-1)[:-1])
     import ml_dtypes
 
     with pytest.raises(TypeError, match="float16/32/64"):

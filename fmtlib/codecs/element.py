@@ -47,7 +47,9 @@ class ElementCodec(Codec):
         return np.dtype(self.format.code_dtype)
 
     # --- options ------------------------------------------------------------------
-    def _options(self, x: np.ndarray, rounding, overflow, seed, rbits, rand, index_offset):
+    def _options(self, x: np.ndarray, rounding, overflow, seed, rbits, rand, index_offset, xp=np):
+        """(mode, overflow, key, rbits, flat rand or None), checked; ``xp``: the array module of
+        x and rand (cupy on the GPU)."""
         mode = self.rounding if rounding is None else Rounding.parse(rounding)
         ovf = self.overflow if overflow is None else self._check_overflow(Overflow.parse(overflow))
         if isinstance(index_offset, bool) or not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
@@ -60,11 +62,11 @@ class ElementCodec(Codec):
         if rand is not None:
             if seed is not None:
                 raise ValueError("give seed= or rand=, not both")
-            rand = np.asarray(rand)
-            if rand.dtype.kind not in "iu":
+            rand = xp.asarray(rand)
+            if np.dtype(rand.dtype).kind not in "iu":
                 raise TypeError(f"rand must be an integer array, got dtype {rand.dtype}")
-            if rand.shape != x.shape:
-                raise ValueError(f"rand has shape {rand.shape}, the input {x.shape}; they must match")
+            if tuple(rand.shape) != tuple(x.shape):
+                raise ValueError(f"rand has shape {tuple(rand.shape)}, the input {tuple(x.shape)}; they must match")
             if rbits is None:
                 rbits = 8 * rand.dtype.itemsize
         rbits = MAX_RBITS if rbits is None else rbits
@@ -74,7 +76,7 @@ class ElementCodec(Codec):
         if rand is not None:
             if rand.size and (int(rand.min()) < 0 or int(rand.max()) >= (1 << rbits)):
                 raise ValueError(f"rand values must be in [0, 2**{rbits}); pass rbits= for wider random integers")
-            return mode, ovf, 0, rbits, np.ascontiguousarray(rand).reshape(-1)
+            return mode, ovf, 0, rbits, xp.ascontiguousarray(rand).reshape(-1)
         key = seed_key(secrets.randbits(64) if seed is None else seed)
         return mode, ovf, key, rbits, None
 
@@ -132,9 +134,7 @@ class ElementCodec(Codec):
         array([ 1., -6.], dtype=float32)
         """
         if gpu.is_device_array(codes):
-            if out is not None:
-                raise TypeError("out= is not supported for cupy arrays yet")
-            return gpu.element_decode(self, codes, dtype)
+            return gpu.element_decode(self, codes, dtype if out is None else out.dtype, out)
         scalar = np.isscalar(codes)
         c = as_codes(codes, self.format)
         dt = float_dtype(dtype if out is None else out.dtype)

@@ -107,9 +107,7 @@ class MX(BlockCodec):
         from ..kernels.cpu import convert as K
 
         if gpu.is_device_array(x):
-            if out is not None:
-                raise TypeError("out= is not supported for cupy arrays yet")
-            return gpu.mx_run(self, fused, x, rounding, seed, rbits, index_offset)
+            return gpu.deliver(out, x, lambda: gpu.mx_run(self, fused, x, rounding, seed, rbits, index_offset))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset)

@@ -111,9 +111,8 @@ class NVFP4(BlockCodec):
         from ..kernels.cpu import convert as K
 
         if gpu.is_device_array(x):
-            if out is not None:
-                raise TypeError("out= is not supported for cupy arrays yet")
-            return gpu.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset)
+            return gpu.deliver(out, x, lambda: gpu.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax,
+                                                             index_offset))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         if xm.dtype == np.float64:

@@ -364,9 +364,7 @@ class Quantile(Codec):
         from ..kernels.cpu import codebook as K
 
         if gpu.is_device_array(x):
-            if out is not None:
-                raise TypeError("out= is not supported for cupy arrays yet; use the result")
-            return gpu.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset)
+            return gpu.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         mode = self._mode_id(rounding)
         key, rbits, rarr = self._random(mode, x, seed, rbits, rand, index_offset)

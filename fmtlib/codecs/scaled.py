@@ -244,13 +244,11 @@ class Scaled(BlockCodec):
         from ..kernels.cpu import convert as K
 
         if gpu.is_device_array(x):
-            if out is not None:
-                raise TypeError("out= is not supported for cupy arrays yet; use the result")
-            if self.scale_mode:
-                if tensor_amax is not None:
-                    raise ValueError("tensor_amax= needs global_scale=True")
-                return gpu.book_scaled_run(self, fused, x, rounding, seed, rbits, index_offset)
-            return gpu.scaled_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset)
+            if self.scale_mode and tensor_amax is not None:
+                raise ValueError("tensor_amax= needs global_scale=True")
+            run = gpu.book_scaled_run if self.scale_mode else gpu.scaled_run
+            extra = () if self.scale_mode else (tensor_amax,)
+            return gpu.deliver(out, x, lambda: run(self, fused, x, rounding, seed, rbits, *extra, index_offset))
         if self.scale_mode:
             if tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")

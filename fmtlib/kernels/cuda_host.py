@@ -100,7 +100,7 @@ class HostLib:
         self.path = Path(path)
         lib = ctypes.CDLL(str(path))
         lib.fmt_host_elementwise.argtypes = [_U64P, _U64P, _I64, _I64P, _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64,
-                                             ctypes.c_int32, ctypes.c_int32, ctypes.c_int32]
+                                             ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, _I64P, ctypes.c_int32]
         lib.fmt_host_elementwise.restype = None
         lib.fmt_host_rand.argtypes = [ctypes.c_uint64, _I64, _I64, _I64, _I64P]
         lib.fmt_host_rand.restype = None
@@ -143,21 +143,24 @@ class HostLib:
         lib.fmt_host_book_decode.restype = ctypes.c_int64
         self._lib = lib
 
-    def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz) -> np.ndarray:
+    def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz, rand) -> np.ndarray:
         s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
         out = np.empty_like(s)
+        r = np.zeros(1, np.int64) if rand is None else np.ascontiguousarray(rand, np.int64).reshape(-1)
         self._lib.fmt_host_elementwise(s, out, s.size, np.asarray(p1, np.int64), np.asarray(p2, np.int64), int(mode),
                                        int(overflow), int(key) & (2**64 - 1), int(base), int(rbits), int(bool(daz)),
-                                       int(bool(ftz)), int(fused))
+                                       int(bool(ftz)), int(fused), r, int(rand is not None))
         return out
 
-    def convert(self, src, Psrc, Pdst, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False):
-        """Codes of ``src`` (format Psrc) in format Pdst, as uint64."""
-        return self._call(False, src, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz)
+    def convert(self, src, Psrc, Pdst, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False, rand=None):
+        """Codes of ``src`` (format Psrc) in format Pdst, as uint64; stochastic bits from
+        fmtlib-rng-v1 or, given, ``rand`` (one integer per element)."""
+        return self._call(False, src, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz, rand)
 
-    def roundtrip(self, src, Psrc, Pfmt, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False):
+    def roundtrip(self, src, Psrc, Pfmt, mode=0, overflow=1, key=0, base=0, rbits=1, daz=False, ftz=False,
+                  rand=None):
         """``src`` rounded into Pfmt and back into Psrc (fused quantize), as uint64."""
-        return self._call(True, src, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz)
+        return self._call(True, src, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz, rand)
 
     def mx_encode(self, src, ncols: int, block: int, Psrc, Pelem, S, mode=0, key=0, base=0, rbits=1,
                   fused=False):

@@ -98,6 +98,35 @@ def _bits(x):
     return x.view(_FLOAT_BITS[dt])
 
 
+def check_out(out, x, dtype):
+    """``out`` checked as on the CPU (:func:`fmtlib._arrays.check_out`), on the device: a cupy
+    array of ``dtype`` and x's shape, C-contiguous, and either x itself or not overlapping it;
+    None stays None."""
+    if out is None:
+        return None
+    if not is_device_array(out):
+        raise TypeError(f"out must be a cupy array for cupy input, got {type(out).__name__}")
+    dtype = np.dtype(dtype)
+    if np.dtype(out.dtype) != dtype or tuple(out.shape) != tuple(x.shape):
+        raise ValueError(f"out must have dtype {dtype} and shape {tuple(x.shape)}; got {out.dtype} {tuple(out.shape)}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    same = (out.__cuda_array_interface__["data"][0] == x.__cuda_array_interface__["data"][0]
+            and out.dtype.itemsize == x.dtype.itemsize)
+    if not same and backend().may_share_memory(out, x):
+        raise ValueError("out overlaps the input without being the input itself")
+    return out
+
+
+def deliver(out, x, run):
+    """``run()``'s result (a fused quantize in x's dtype and shape), copied into ``out`` when
+    one is given (checked first: the result is computed only for a valid ``out``)."""
+    if check_out(out, x, x.dtype) is None:
+        return run()
+    out[...] = run()
+    return out
+
+
 def _float_format(dt):
     from .._arrays import dtype_format
 
@@ -105,49 +134,50 @@ def _float_format(dt):
 
 
 def convert(src, out, Psrc: tuple, Pdst: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
-            daz: bool = False, ftz: bool = False) -> None:
-    """out[i] = the code of src[i] (format Psrc) in format Pdst (unsigned views of any width)."""
+            daz: bool = False, ftz: bool = False, rand=None) -> None:
+    """out[i] = the code of src[i] (format Psrc) in format Pdst (unsigned views of any width);
+    stochastic bits from fmtlib-rng-v1, or ``rand[i]`` (a flat device integer array)."""
     _elementwise(f"fmt_convert<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>", src, out, Psrc, Pdst,
-                 mode, overflow, key, base, rbits, daz, ftz)
+                 mode, overflow, key, base, rbits, daz, ftz, rand)
 
 
 def roundtrip(src, out, Psrc: tuple, Pfmt: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
-              daz: bool = False, ftz: bool = False) -> None:
+              daz: bool = False, ftz: bool = False, rand=None) -> None:
     """Fused quantize of float bits: into format Pfmt and back."""
     _elementwise(f"fmt_roundtrip<{_UINT[src.dtype.itemsize]}>", src, out, Psrc, Pfmt, mode, overflow, key, base,
-                 rbits, daz, ftz)
+                 rbits, daz, ftz, rand)
 
 
-def _elementwise(name, src, out, P1, P2, mode, overflow, key, base, rbits, daz, ftz) -> None:
+def _elementwise(name, src, out, P1, P2, mode, overflow, key, base, rbits, daz, ftz, rand) -> None:
+    cp = backend()
+    r = cp.zeros(1, dtype=np.int64) if rand is None else rand.astype(np.int64, copy=False).reshape(-1)
     _launch("convert.cu", name, src.size, (src, out, np.int64(src.size), _params_on_device(P1), _params_on_device(P2),
                                            np.int32(mode), np.int32(overflow), np.uint64(key), np.int64(base),
-                                           np.int32(rbits), np.int32(daz), np.int32(ftz)))
+                                           np.int32(rbits), np.int32(daz), np.int32(ftz), r,
+                                           np.int32(rand is not None)))
 
 
 # --- codec methods ---------------------------------------------------------------------------
 
 def element_run(codec, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out):
-    """FP/Int ``encode`` (codes) or ``quantize`` (values) of a cupy float array."""
+    """FP/Int ``encode`` (codes) or ``quantize`` (values) of a cupy float array; ``rand``: a
+    cupy integer array of x's shape, ``out``: a cupy array to write into (x itself works)."""
     cp = backend()
-    if rand is not None or out is not None:
-        raise TypeError("rand= and out= are not supported for cupy arrays yet; pass seed= and use the result")
+    res = check_out(out, x, x.dtype if fused else codec.code_dtype)
+    mode, ovf, key, rbits, rarr = codec._options(x, rounding, overflow, seed, rbits, rand, index_offset, xp=cp)
     x = cp.ascontiguousarray(x)
-    mode, ovf, key, rbits, _ = codec._options(x, rounding, overflow, seed, rbits, None, index_offset)
     src = _bits(x).reshape(-1)
-    Ps = kernel_params(_float_format(x.dtype))
-    if fused:
-        res = cp.empty_like(x)
-        roundtrip(src, _bits(res).reshape(-1), Ps, kernel_params(codec.format), int(mode), int(ovf), key,
-                  int(index_offset), rbits, codec.flush_subnormals, codec.flush_subnormals)
-        return res
-    res = cp.empty(x.shape, dtype=codec.code_dtype)
-    convert(src, res.reshape(-1), Ps, kernel_params(codec.format), int(mode), int(ovf), key, int(index_offset),
-            rbits, codec.flush_subnormals, codec.flush_subnormals)   # flush: inputs and results, as on the CPU
+    if res is None:
+        res = cp.empty_like(x) if fused else cp.empty(x.shape, dtype=codec.code_dtype)
+    dst = _bits(res).reshape(-1) if fused else res.reshape(-1)
+    (roundtrip if fused else convert)(src, dst, kernel_params(_float_format(x.dtype)), kernel_params(codec.format),
+                                      int(mode), int(ovf), key, int(index_offset), rbits, codec.flush_subnormals,
+                                      codec.flush_subnormals, rarr)   # flush: inputs and results, as on the CPU
     return res
 
 
-def element_decode(codec, codes, dtype):
-    """FP/Int ``decode`` of a cupy code array."""
+def element_decode(codec, codes, dtype, out=None):
+    """FP/Int ``decode`` of a cupy code array (into ``out``, a cupy array, when given)."""
     from .._arrays import float_dtype
     from ..rounding import Overflow, Rounding
 
@@ -155,12 +185,13 @@ def element_decode(codec, codes, dtype):
     dt = float_dtype(dtype)
     if dt not in _FLOAT_BITS:
         raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
+    if np.dtype(codes.dtype).kind not in "iu":
+        raise TypeError(f"codes must be an integer array, got {codes.dtype}")
+    res = check_out(out, codes, dt)
     c = cp.ascontiguousarray(codes)
-    if np.dtype(c.dtype).kind not in "iu":
-        raise TypeError(f"codes must be an integer array, got {c.dtype}")
     if c.size and (int(c.min()) < 0 or int(c.max()) >= codec.format.num_codes):
         raise ValueError(f"codes out of range for {codec.format} ({codec.format.num_codes} codes)")
-    res = cp.empty(c.shape, dtype=dt)
+    res = cp.empty(c.shape, dtype=dt) if res is None else res
     src = c.astype(np.dtype(f"u{c.dtype.itemsize}"), copy=False).reshape(-1)
     convert(src, _bits(res).reshape(-1), kernel_params(codec.format), kernel_params(_float_format(dt)),
             int(Rounding.NEAREST_EVEN), int(Overflow.IEEE), 0, 0, 1, codec.flush_subnormals, False)
@@ -479,9 +510,11 @@ def _device_rand(rand, shape, rbits: int):
     return cp.ascontiguousarray(rand).astype(np.int64, copy=False).reshape(-1)
 
 
-def quantile_run(q, fused: bool, x, rounding, seed, rbits, rand, index_offset):
-    """Quantile ``encode`` (codes) or ``quantize`` (level values in x's dtype) of a cupy float array."""
+def quantile_run(q, fused: bool, x, rounding, seed, rbits, rand, index_offset, out=None):
+    """Quantile ``encode`` (codes) or ``quantize`` (level values in x's dtype) of a cupy float
+    array; ``rand``, ``out``: cupy arrays as in :func:`element_run`."""
     cp = backend()
+    res = check_out(out, x, x.dtype if fused else q.code_dtype)
     x = cp.ascontiguousarray(x)
     src = _bits(x).reshape(-1)
     mode = q._mode_id(rounding)
@@ -493,11 +526,11 @@ def quantile_run(q, fused: bool, x, rounding, seed, rbits, rand, index_offset):
     key, rbits, _ = q._random(mode, x, seed, rbits, None, index_offset)
     r = _device_rand(rand, x.shape, rbits) if rand is not None else cp.zeros(1, dtype=np.int64)
     d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
+    if res is None:
+        res = cp.empty_like(x) if fused else cp.empty(x.shape, dtype=q.code_dtype)
     if fused:
-        res = cp.empty_like(x)
         vals = cp.asarray(q.value_table(x.dtype)[list(q.codes)].view(_FLOAT_BITS[np.dtype(x.dtype)]))
     else:
-        res = cp.empty(x.shape, dtype=q.code_dtype)
         vals = cp.zeros(1, dtype=src.dtype)
     codes = res.reshape(-1) if not fused else cp.empty(1, dtype=q.code_dtype)
     out = _bits(res).reshape(-1) if fused else cp.empty(1, dtype=src.dtype)

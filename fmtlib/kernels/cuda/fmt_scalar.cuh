@@ -265,20 +265,18 @@ FMT_HD int64_t pack(Value x, const Params& P, int64_t mode, int64_t overflow, in
     return c | smask;
 }
 
-// One element of fmtlib's convert kernel: the code of ``src`` (format Ps) in format Pd.
-FMT_HD int64_t convert_one(int64_t src, const Params& Ps, const Params& Pd, int64_t mode, int64_t overflow,
-                           uint64_t key, int64_t index, int64_t rbits, bool daz, bool ftz) {
-    Value v = unpack(src, Ps, daz);
-    int64_t rnd = mode == STOCH ? rand_top(key, index, rbits) : 0;
-    return pack(v, Pd, mode, overflow, rnd, rbits, ftz);
+// One element of fmtlib's convert kernel: the code of ``src`` (format Ps) in format Pd; ``rnd``
+// holds the element's rbits random bits (stochastic rounding).
+FMT_HD int64_t convert_rnd(int64_t src, const Params& Ps, const Params& Pd, int64_t mode, int64_t overflow,
+                           int64_t rnd, int64_t rbits, bool daz, bool ftz) {
+    return pack(unpack(src, Ps, daz), Pd, mode, overflow, rnd, rbits, ftz);
 }
 
 // One element of fmtlib's fused quantize: into format Pf, then back to Ps (nearest-even).
-FMT_HD int64_t roundtrip_one(int64_t src, const Params& Ps, const Params& Pf, int64_t mode, int64_t overflow,
-                             uint64_t key, int64_t index, int64_t rbits, bool daz, bool ftz) {
-    int64_t code = convert_one(src, Ps, Pf, mode, overflow, key, index, rbits, daz, ftz);
-    Value v = unpack(code, Pf, false);
-    return pack(v, Ps, RNE, IEEE, 0, 1, false);
+FMT_HD int64_t roundtrip_rnd(int64_t src, const Params& Ps, const Params& Pf, int64_t mode, int64_t overflow,
+                             int64_t rnd, int64_t rbits, bool daz, bool ftz) {
+    int64_t code = convert_rnd(src, Ps, Pf, mode, overflow, rnd, rbits, daz, ftz);
+    return pack(unpack(code, Pf, false), Ps, RNE, IEEE, 0, 1, false);
 }
 
 }  // namespace fmt

@@ -7,18 +7,17 @@ extern "C" {
 
 // out[i] = the code of src[i] (format ps) in format pd (fmtlib's convert kernel), or with
 // ``fused`` src[i] rounded into format pd and back into ps (its roundtrip: fused quantize);
-// stochastic rounding keyed by base + i.
+// stochastic rounding keyed by base + i, or with rand[i]'s bits when use_rand.
 void fmt_host_elementwise(const uint64_t* src, uint64_t* out, int64_t n, const int64_t* ps, const int64_t* pd,
                           int64_t mode, int64_t overflow, uint64_t key, int64_t base, int64_t rbits, int32_t daz,
-                          int32_t ftz, int32_t fused) {
+                          int32_t ftz, int32_t fused, const int64_t* rand, int32_t use_rand) {
     fmt::Params Ps, Pd;
     for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pd.p[k] = pd[k]; }
     for (int64_t i = 0; i < n; i++) {
         int64_t c = (int64_t)src[i];
-        out[i] = (uint64_t)(fused ? fmt::roundtrip_one(c, Ps, Pd, mode, overflow, key, base + i, rbits, daz != 0,
-                                                       ftz != 0)
-                                  : fmt::convert_one(c, Ps, Pd, mode, overflow, key, base + i, rbits, daz != 0,
-                                                     ftz != 0));
+        int64_t rnd = mode != fmt::STOCH ? 0 : (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits));
+        out[i] = (uint64_t)(fused ? fmt::roundtrip_rnd(c, Ps, Pd, mode, overflow, rnd, rbits, daz != 0, ftz != 0)
+                                  : fmt::convert_rnd(c, Ps, Pd, mode, overflow, rnd, rbits, daz != 0, ftz != 0));
     }
 }
 
