@@ -419,3 +419,19 @@ def test_caller_random_bits_match_numba(lib, name):
         got = (lib.roundtrip if fused else lib.convert)(bits, Ps, Pd, int(Rounding.STOCHASTIC),
                                                         int(Overflow.SATURATE), rbits=11, rand=r)
         check(got, want.view(np.uint64), f"{name} rand= fused={fused}")
+
+
+@pytest.mark.parametrize("k", list(range(1, 33)))
+def test_bit_streams_match_the_layouts(lib, k):
+    """Every code width, both bit orders, rows that do and do not fill their last byte."""
+    from fmtlib.packing import BitStream
+
+    rng = np.random.default_rng(k)
+    for order in ("lsb", "msb"):
+        lay = BitStream(k, order)
+        for shape in ((3, 37), (2, 64), (1, 5), (4, 1)):
+            c = rng.integers(0, 1 << k, shape, dtype=np.uint64)
+            want = lay.pack(c)
+            got = lib.stream_pack(c, k, order == "msb")
+            np.testing.assert_array_equal(got, want, err_msg=f"{order} {shape}")
+            np.testing.assert_array_equal(lib.stream_unpack(want, shape[1], k, order == "msb"), c)

@@ -156,6 +156,14 @@ class FakeFunction:
                                            int(ncols), int(blk), bool(absmax))
             out[...] = r.astype(out.dtype)
             bad[...] = nbad
+        elif kind == "fmt_stream_pack":
+            codes, buf, rows, n, rb, k, msb = a
+            assert codes.dtype.itemsize * 8 == int(types_[0])
+            buf[...] = self.lib.stream_pack(codes.reshape(int(rows), int(n)), int(k), bool(msb)).reshape(-1)
+        elif kind == "fmt_stream_unpack":
+            buf, codes, rows, n, rb, k, msb = a
+            codes[...] = self.lib.stream_unpack(buf.reshape(int(rows), int(rb)), int(n), int(k),
+                                                bool(msb)).reshape(-1).astype(codes.dtype)
         else:  # pragma: no cover
             raise AssertionError(self.name)
 
@@ -181,11 +189,12 @@ def fake_cupy(monkeypatch):
         zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
         full=lambda shape, v, dtype: dev(np.full(shape, v, dtype)),
         asnumpy=host, may_share_memory=np.may_share_memory,
+        concatenate=lambda arrays: dev(np.concatenate([host(a) for a in arrays])),
         empty_like=lambda a: dev(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
         where=np.where, isfinite=np.isfinite, abs=np.abs)
     monkeypatch.setattr(gpu, "backend", lambda: cp)
-    caches = (gpu.module, gpu._params_on_device, gpu._tables_on_device)
+    caches = (gpu.module, gpu._params_on_device, gpu._tables_on_device, gpu._book_on_device, gpu._values_on_device)
     for c in caches:
         c.cache_clear()
     yield cp
@@ -418,6 +427,74 @@ def test_sdr_quantize_into_out(fake_cupy):
     out = dev(np.zeros_like(q))
     assert SDR().quantize(dev(q), out=out) is out
     np.testing.assert_array_equal(host(out), SDR().quantize(q))
+
+
+@pytest.mark.parametrize("k", [1, 3, 4, 6, 8, 12, 16, 24, 32])
+@pytest.mark.parametrize("order", ["lsb", "msb"])
+def test_bit_streams_on_the_device_path(fake_cupy, k, order):
+    from fmtlib.packing import BitStream
+
+    lay = BitStream(k, order)
+    rng = np.random.default_rng(k)
+    for shape, dt in (((5, 37), np.uint32), ((128,), np.uint64), ((), np.uint32), ((3, 0), np.uint32)):
+        c = rng.integers(0, 1 << k, shape, dtype=np.uint64).astype(dt)
+        buf = lay.pack(dev(c))
+        assert type(buf) is DeviceArray
+        np.testing.assert_array_equal(host(buf), lay.pack(c))
+        back = lay.unpack(buf, shape)
+        assert type(back) is DeviceArray and back.dtype == lay.unpack(host(buf), shape).dtype
+        np.testing.assert_array_equal(host(back), c)
+    if k < 32:
+        with pytest.raises(ValueError, match="does not fit"):
+            lay.pack(dev(np.array([1 << k], np.uint64)))
+    with pytest.raises(ValueError, match="truncated buffer"):
+        lay.unpack(dev(np.zeros(1, np.uint8)), (4, 40))
+    with pytest.raises(TypeError, match="integer codes"):
+        lay.pack(dev(np.zeros(3, np.float32)))
+
+
+def test_fp6_llm_and_swizzle_on_the_device_path(fake_cupy):
+    from fmtlib.packing import FP6LLM, Swizzled128x4
+
+    rng = np.random.default_rng(0)
+    c = rng.integers(0, 64, (70, 130)).astype(np.uint8)
+    buf = FP6LLM().pack(dev(c))
+    assert type(buf) is DeviceArray
+    np.testing.assert_array_equal(host(buf), FP6LLM().pack(c))
+    np.testing.assert_array_equal(host(FP6LLM().unpack(buf, c.shape)), c)
+    with pytest.raises(TypeError, match="on the host"):
+        FP6LLM().dequantize(buf, c.shape)
+    s = rng.integers(0, 256, (2, 130, 7)).astype(np.uint8)
+    sw = Swizzled128x4().pack(dev(s))
+    np.testing.assert_array_equal(host(sw), Swizzled128x4().pack(s))
+    np.testing.assert_array_equal(host(Swizzled128x4().unpack(sw, s.shape)), s)
+
+
+@pytest.mark.parametrize("codec,layout", [(FP("e2m1"), None), (FP("e3m2"), "fp6x4"), (FP("e3m2"), "fp6_llm"),
+                                          (Int(4), "fp4x2_hi"), (Quantile.nf4(), None)], ids=repr)
+def test_element_pack_on_the_device_path(fake_cupy, codec, layout):
+    x = data((64, 64), seed=12) * np.float32(2.0 ** -20)
+    buf = codec.pack(dev(x), layout=layout)
+    assert type(buf) is DeviceArray
+    np.testing.assert_array_equal(host(buf), codec.pack(x, layout=layout))
+    got = codec.unpack(buf, x.shape, layout=layout)
+    np.testing.assert_array_equal(host(got).view(np.uint32),
+                                  codec.unpack(host(buf), x.shape, layout=layout).view(np.uint32))
+
+
+@pytest.mark.parametrize("codec", [MX("mxfp4"), MX("mxfp8_e4m3", axis=0), NVFP4(), Scaled("e2m1", "ue4m3", block=16,
+                                                                                        global_scale=True)], ids=repr)
+@pytest.mark.parametrize("scale_layout", ["row_major", "swizzled128x4"])
+def test_block_pack_on_the_device_path(fake_cupy, codec, scale_layout):
+    x = data((130, 64), seed=13)
+    p, want = codec.pack(dev(x), scale_layout=scale_layout), codec.pack(x, scale_layout=scale_layout)
+    assert type(p.data) is DeviceArray and type(p.scales) is DeviceArray and p.layout == want.layout
+    np.testing.assert_array_equal(host(p.data), want.data)
+    np.testing.assert_array_equal(host(p.scales), want.scales)
+    assert p.tensor_amax == want.tensor_amax
+    rec = codec.unpack_record(p)
+    assert type(rec.codes) is DeviceArray
+    np.testing.assert_array_equal(host(codec.unpack(p)).view(np.uint32), codec.unpack(want).view(np.uint32))
 
 
 def test_unsupported_methods_say_so(fake_cupy):

@@ -150,12 +150,15 @@ class BlockCodec(Codec):
         checks the record fits this codec."""
         if not isinstance(enc, Encoded):
             raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
-        codes, scales = np.asarray(enc.codes), np.asarray(enc.scales)
+        from ..kernels import gpu
+
+        xp = gpu.array_module(enc.codes)   # cupy records stay on the device
+        codes, scales = xp.asarray(enc.codes), xp.asarray(enc.scales)
         if enc.axis is None:
             codes, scales = codes.reshape(1, -1), scales.reshape(1, -1)
         else:
-            codes = np.ascontiguousarray(np.moveaxis(codes, enc.axis, -1))
-            scales = np.ascontiguousarray(np.moveaxis(scales, enc.axis, -1))
+            codes = xp.ascontiguousarray(xp.moveaxis(codes, enc.axis, -1))
+            scales = xp.ascontiguousarray(xp.moveaxis(scales, enc.axis, -1))
         ncols = codes.shape[-1]
         block = self._record_block(ncols)
         if enc.format != self.name or enc.block != block:
@@ -223,7 +226,8 @@ class BlockCodec(Codec):
 
     def unpack_record(self, packed: Packed) -> Encoded:
         """The :class:`Encoded` record a :class:`Packed` one holds (codes unpacked, scales
-        unswizzled)."""
+        unswizzled; cupy arrays stay on the device)."""
+        from ..kernels import gpu
         from ..packing import Swizzled128x4, get_layout
 
         if not isinstance(packed, Packed):
@@ -231,16 +235,17 @@ class BlockCodec(Codec):
         shape = tuple(packed.shape)
         codes = get_layout(packed.layout).unpack(packed.data, shape, dtype=np.dtype(self.element_code_dtype))
         scales = packed.scales
+        xp = gpu.array_module(packed.scales)
         if packed.scale_layout == "swizzled128x4":
-            like = np.empty(self._scales_shape(shape, packed.axis, packed.block), np.uint8)
+            like = np.empty(self._scales_shape(shape, packed.axis, packed.block), np.uint8)   # for its shapes
             m = Swizzled128x4().unpack(packed.scales, self._scale_matrix(like, packed.axis).shape)
             if packed.axis is None:
                 scales = m.reshape(1)
             else:
-                scales = np.moveaxis(m.reshape(np.moveaxis(like, packed.axis, -1).shape), -1, packed.axis)
+                scales = xp.moveaxis(m.reshape(np.moveaxis(like, packed.axis, -1).shape), -1, packed.axis)
         elif packed.scale_layout != "row_major":
             raise ValueError(f"unknown scale_layout {packed.scale_layout!r}")
-        return Encoded(codes, np.asarray(scales), shape, packed.axis, packed.block, packed.format, packed.tensor_amax,
+        return Encoded(codes, xp.asarray(scales), shape, packed.axis, packed.block, packed.format, packed.tensor_amax,
                        packed.scale_scales, packed.scale_offset)
 
     @staticmethod
@@ -255,12 +260,15 @@ class BlockCodec(Codec):
     def _scale_matrix(scales: np.ndarray, axis) -> np.ndarray:
         """Scales as the (rows, blocks) matrix a GEMM reads: the blocked axis last, the other
         axes flattened into rows."""
-        s = np.asarray(scales)
+        from ..kernels import gpu
+
+        xp = gpu.array_module(scales)
+        s = xp.asarray(scales)
         if s.dtype.itemsize != 1:
             raise ValueError(f"the 128x4 swizzle holds one-byte scales; these are {s.dtype}")
         if axis is None:
             return s.reshape(1, 1)
-        m = np.moveaxis(s, axis, -1)
+        m = xp.moveaxis(s, axis, -1)
         return m.reshape(-1, m.shape[-1]) if m.ndim != 2 else m
 
     @staticmethod

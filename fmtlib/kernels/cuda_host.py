@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
-CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu")   #: the device sources (compiled by nvcc in the tests)
+CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu")   #: the device sources (compiled by nvcc in the tests)
 
 
 def sources() -> list[Path]:
@@ -141,6 +141,10 @@ class HostLib:
         lib.fmt_host_book_decode.argtypes = [_U64P, ctypes.c_void_p, _U64P, _I64, _I64, _I64, _F64P, _I64,
                                              ctypes.c_int32, _I64P]
         lib.fmt_host_book_decode.restype = ctypes.c_int64
+        lib.fmt_host_stream_pack.argtypes = [_U64P, _U8P, _I64, _I64, _I64, _I64, ctypes.c_int32]
+        lib.fmt_host_stream_pack.restype = None
+        lib.fmt_host_stream_unpack.argtypes = [_U8P, _U64P, _I64, _I64, _I64, _I64, ctypes.c_int32]
+        lib.fmt_host_stream_unpack.restype = None
         self._lib = lib
 
     def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz, rand) -> np.ndarray:
@@ -300,6 +304,22 @@ class HostLib:
         bad = self._lib.fmt_host_book_decode(c, None if sc is None else sc.ctypes.data, out, c.size, ncols, block, v,
                                              v.size, int(bool(absmax)), np.asarray(Pout, np.int64))
         return out, int(bad)
+
+    def stream_pack(self, codes, k: int, msb: bool) -> np.ndarray:
+        """(rows, ceil(n * k / 8)) bytes of (rows, n) codes in a k-bit stream."""
+        c = np.ascontiguousarray(codes, dtype=np.uint64)
+        rows, n = c.shape
+        rb = -(-n * k // 8)
+        buf = np.empty((rows, rb), np.uint8)
+        self._lib.fmt_host_stream_pack(c.reshape(-1), buf.reshape(-1), rows, n, rb, k, int(bool(msb)))
+        return buf
+
+    def stream_unpack(self, buf, n: int, k: int, msb: bool) -> np.ndarray:
+        b = np.ascontiguousarray(buf, dtype=np.uint8)
+        rows, rb = b.shape
+        codes = np.empty((rows, n), np.uint64)
+        self._lib.fmt_host_stream_unpack(b.reshape(-1), codes.reshape(-1), rows, n, rb, k, int(bool(msb)))
+        return codes
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:
         """fmtlib-rng-v1's top ``rbits`` for elements base .. base + n - 1."""

@@ -38,6 +38,11 @@ def is_device_array(x) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
+def array_module(a):
+    """cupy for a cupy array, else numpy."""
+    return backend() if is_device_array(a) else np
+
+
 _FLOATS = ("uint16_t", "uint32_t", "uint64_t")
 
 
@@ -61,6 +66,8 @@ def _names(source: str) -> list[str]:
             names += [f"fmt_book_decode<{c}, {t}>" for t in _FLOATS]
             names.append(f"fmt_book_absmax_encode<{c}>")
         return names
+    if source == "packing.cu":
+        return [f"fmt_stream_{op}<{c}>" for op in ("pack", "unpack") for c in _UINT.values()]
     if source == "sdr.cu":
         return [f"fmt_sdr<{c}>" for c in ("uint8_t", "uint16_t")] + [
             f"fmt_sdr_decode<{c}>" for c in ("uint8_t", "uint16_t")]
@@ -675,3 +682,64 @@ def book_scaled_decode(codec, enc, dtype):
         sm = sm.astype(np.uint32, copy=False)
     res = _book_decode(codec.element, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
     return cp.moveaxis(res, -1, enc.axis)
+
+
+# --- packing ---------------------------------------------------------------------------------
+
+def device_codes(codes, what: str = "pack"):
+    """Integer cupy codes as a C-contiguous unsigned array of the same width (signed codes are
+    viewed as unsigned, so a negative code shows up as out of range)."""
+    cp = backend()
+    dt = np.dtype(codes.dtype)
+    if dt.kind not in "iu":
+        raise TypeError(f"{what} takes integer codes, got an array of dtype {dt}")
+    c = cp.ascontiguousarray(codes)
+    return c.view(np.dtype(f"u{dt.itemsize}")) if dt.kind == "i" else c
+
+
+def stream_pack(layout, codes):
+    """``BitStream.pack`` of cupy codes: a cupy uint8 array of ``layout.packed_shape``."""
+    cp = backend()
+    c = device_codes(codes)
+    if c.ndim == 0:
+        c = c.reshape(1)
+    out = cp.empty(layout.packed_shape(c.shape), dtype=np.uint8)
+    if c.size == 0:
+        return out
+    k = layout.bits
+    top = int(c.max())
+    if top >> k:
+        raise ValueError(f"code {top} does not fit {k} bits (0..{(1 << k) - 1}; a negative signed code counts as a "
+                         "large unsigned one)")
+    n = c.shape[-1]
+    rb = layout.row_bytes(n)
+    _launch("packing.cu", f"fmt_stream_pack<{_UINT[c.dtype.itemsize]}>", out.size,
+            (c.reshape(-1), out.reshape(-1), np.int64(c.size // n), np.int64(n), np.int64(rb), np.int32(k),
+             np.int32(layout.order == "msb")))
+    return out
+
+
+def device_bytes(buf, nbytes: int, what: str):
+    """A cupy uint8 buffer as a flat array of exactly ``nbytes`` bytes, or a clear error."""
+    cp = backend()
+    if np.dtype(buf.dtype) != np.uint8:
+        raise TypeError(f"{what} reads a uint8 buffer, got dtype {buf.dtype}")
+    if buf.size != nbytes:
+        kind = "truncated" if buf.size < nbytes else "over-long"
+        raise ValueError(f"{kind} buffer: {what} needs exactly {nbytes} bytes, got {buf.size}")
+    return cp.ascontiguousarray(buf).reshape(-1)
+
+
+def stream_unpack(layout, buf, shape: tuple, dtype):
+    """``BitStream.unpack`` of a cupy uint8 buffer: cupy codes of ``shape``."""
+    cp = backend()
+    pshape = layout.packed_shape(shape)
+    b = device_bytes(buf, math.prod(pshape), f"{layout.name} unpack of shape {shape}")
+    out = cp.empty(shape, dtype=layout._out_dtype(dtype, layout.bits))
+    if out.size == 0:
+        return out
+    n = shape[-1] if shape else 1
+    _launch("packing.cu", f"fmt_stream_unpack<{_UINT[out.dtype.itemsize]}>", out.size,
+            (b, out.reshape(-1), np.int64(out.size // n), np.int64(n), np.int64(pshape[-1]), np.int32(layout.bits),
+             np.int32(layout.order == "msb")))
+    return out

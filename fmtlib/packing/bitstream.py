@@ -56,7 +56,12 @@ class BitStream(Layout):
         return shape[:-1] + (self.row_bytes(shape[-1]),)
 
     def pack(self, codes) -> np.ndarray:
-        """uint8 array of shape ``packed_shape(codes.shape)``; raises for a code >= 2**bits."""
+        """uint8 array of shape ``packed_shape(codes.shape)``; raises for a code >= 2**bits.
+        Cupy codes are packed on the GPU (a cupy result)."""
+        from ..kernels import gpu
+
+        if gpu.is_device_array(codes):
+            return gpu.stream_pack(self, codes)
         c = as_code_array(codes)
         if c.ndim == 0:
             c = c.reshape(1)
@@ -78,8 +83,12 @@ class BitStream(Layout):
 
     def unpack(self, buf, shape, dtype=None) -> np.ndarray:
         """Codes of ``shape`` (uint8/16/32 by ``bits``, or ``dtype``) from exactly
-        ``nbytes(shape)`` bytes."""
+        ``nbytes(shape)`` bytes (a cupy buffer unpacks on the GPU)."""
+        from ..kernels import gpu
+
         shape = as_shape(shape)
+        if gpu.is_device_array(buf):
+            return gpu.stream_unpack(self, buf, shape, dtype)
         pshape = self.packed_shape(shape)
         b = as_byte_buffer(buf, int(np.prod(pshape)), f"{self.name} unpack of shape {shape}")
         out = np.empty(shape, dtype=self._out_dtype(dtype, self.bits))

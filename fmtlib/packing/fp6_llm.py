@@ -111,12 +111,16 @@ class FP6LLM(Layout):
         return a.reshape(r, j, 4 // per, 32, per * 8)
 
     def pack(self, codes) -> np.ndarray:
-        """The pre-packed buffer (uint8, ``nbytes(codes.shape)`` bytes) of [M, K] codes."""
-        c = as_code_array(codes)
+        """The pre-packed buffer (uint8, ``nbytes(codes.shape)`` bytes) of [M, K] codes
+        (cupy codes give a cupy buffer: the same array operations on the GPU)."""
+        from ..kernels import gpu
+
+        xp = gpu.array_module(codes)
+        c = gpu.device_codes(codes) if xp is not np else as_code_array(codes)
         m, k = self.padded(c.shape)
         if c.size and int(c.max()) >> self.bits:
             raise ValueError(f"code {int(c.max())} does not fit {self.bits} bits")
-        full = np.zeros((m, k), dtype=np.uint32)
+        full = xp.zeros((m, k), dtype=np.uint32)
         full[: c.shape[0], : c.shape[1]] = c
         frags = self._fragments(full)
         regions = []
@@ -124,17 +128,21 @@ class FP6LLM(Layout):
             if not self.bits & s:
                 continue
             seg = (frags >> _segment_shift(self.bits, s)) & ((1 << s) - 1)
-            fields = self._word_fields(seg, s)[..., interleave_order(32 // s)]
-            shifts = (32 - s * np.arange(1, 32 // s + 1)).astype(np.uint32)
-            words = np.bitwise_or.reduce(fields << shifts, axis=-1).astype("<u4")
-            regions.append(words.reshape(-1).view(np.uint8))
-        return np.concatenate(regions) if regions else np.zeros(0, np.uint8)
+            fields = self._word_fields(seg, s)[..., xp.asarray(interleave_order(32 // s))]
+            shifts = xp.asarray((32 - s * np.arange(1, 32 // s + 1)).astype(np.uint32))
+            words = (fields << shifts).sum(axis=-1, dtype=np.uint32)   # disjoint fields: the sum is their OR
+            regions.append(xp.ascontiguousarray(words.reshape(-1).astype("<u4")).view(np.uint8))
+        return xp.concatenate(regions) if regions else xp.zeros(0, np.uint8)
 
     def _regions(self, buf, shape):
-        """(padded M, K, {s: words [M/64, K/16, words per slice, 32] as uint32})."""
+        """(padded M, K, {s: words [M/64, K/16, words per slice, 32] as uint32}, array module)."""
+        from ..kernels import gpu
+
         shape = as_shape(shape)
         m, k = self.padded(shape)
-        b = as_byte_buffer(buf, m * k * self.bits // 8, f"{self.name} unpack of shape {shape}")
+        n, what = m * k * self.bits // 8, f"{self.name} unpack of shape {shape}"
+        dev = gpu.is_device_array(buf)
+        b = gpu.device_bytes(buf, n, what) if dev else as_byte_buffer(buf, n, what)
         out, at = {}, 0
         for s in SEGMENTS:
             if self.bits & s:
@@ -142,23 +150,24 @@ class FP6LLM(Layout):
                 words = b[at: at + n].view("<u4").astype(np.uint32)
                 out[s] = words.reshape(m // 64, k // 16, s, 32)   # s words per lane and slice
                 at += n
-        return m, k, out
+        return m, k, out, (gpu.backend() if dev else np)
 
     def unpack(self, buf, shape, dtype=None) -> np.ndarray:
-        """The [M, K] codes of a pre-packed buffer (padding codes dropped)."""
+        """The [M, K] codes of a pre-packed buffer (padding codes dropped; a cupy buffer gives
+        cupy codes)."""
         shape = as_shape(shape)
-        m, k, regions = self._regions(buf, shape)
-        frags = np.zeros((m // 64, k // 16, 4, 32, 8), dtype=np.uint32)
+        m, k, regions, xp = self._regions(buf, shape)
+        frags = xp.zeros((m // 64, k // 16, 4, 32, 8), dtype=np.uint32)
         for s, words in regions.items():
             nf = 32 // s
-            shifts = (32 - s * np.arange(1, nf + 1)).astype(np.uint32)
-            fields = np.empty(words.shape + (nf,), dtype=np.uint32)
-            fields[..., interleave_order(nf)] = (words[..., None] >> shifts) & ((1 << s) - 1)
+            shifts = xp.asarray((32 - s * np.arange(1, nf + 1)).astype(np.uint32))
+            fields = xp.empty(words.shape + (nf,), dtype=np.uint32)
+            fields[..., xp.asarray(interleave_order(nf))] = (words[..., None] >> shifts) & ((1 << s) - 1)
             per = 4 // s
             seg = fields.reshape(m // 64, k // 16, 4 // per, 32, per, 8).transpose(0, 1, 2, 4, 3, 5)
             frags |= seg.reshape(frags.shape) << _segment_shift(self.bits, s)
         codes = self._unfragment(frags, m, k)[: shape[0], : shape[1]]
-        return np.ascontiguousarray(codes, dtype=self._out_dtype(dtype, self.bits))
+        return xp.ascontiguousarray(codes).astype(self._out_dtype(dtype, self.bits), copy=False)
 
     # --- the kernel's runtime dequantization ---------------------------------------------
     def dequantize(self, buf, shape, fmt: str = "e3m2", scales=None) -> np.ndarray:
@@ -180,7 +189,9 @@ class FP6LLM(Layout):
         if f.bias != (1 << (f.ebits - 1)) - 1:
             raise ValueError(f"the FP6-LLM dequantization assumes the IEEE bias 2**(e-1)-1; {f} has bias {f.bias}")
         shape = as_shape(shape)
-        m, k, regions = self._regions(buf, shape)
+        m, k, regions, xp = self._regions(buf, shape)
+        if xp is not np:
+            raise TypeError("FP6LLM.dequantize emulates the kernel on the host; pass a host buffer (cupy.asnumpy)")
         row_scale = np.ones(m, dtype=np.float16)
         if scales is not None:
             sc = np.asarray(scales)

@@ -49,28 +49,37 @@ class Swizzled128x4(Layout):
         return shape[:-2] + (nrb * ncb * TILE_ROWS * TILE_COLS,)
 
     def pack(self, codes) -> np.ndarray:
-        """Swizzled bytes of a (..., rows, cols) array of codes 0..255."""
-        c = as_code_array(codes)
+        """Swizzled bytes of a (..., rows, cols) array of codes 0..255 (cupy in, cupy out)."""
+        from ..kernels import gpu
+
+        xp = gpu.array_module(codes)
+        c = gpu.device_codes(codes) if xp is not np else as_code_array(codes)
         if c.size and int(c.max()) > 0xFF:
             raise ValueError(f"the 128x4 swizzle holds one-byte scale codes; got code {int(c.max())}")
         nrb, ncb = self._tiles(c.shape)
         lead, (rows, cols) = c.shape[:-2], c.shape[-2:]
-        padded = np.zeros(lead + (nrb * TILE_ROWS, ncb * TILE_COLS), dtype=np.uint8)
+        padded = xp.zeros(lead + (nrb * TILE_ROWS, ncb * TILE_COLS), dtype=np.uint8)
         padded[..., :rows, :cols] = c
         L = len(lead)
         # row = (rb, a, b) with r = 128 rb + 32 a + b; col = (cb, c): bytes go (rb, cb, b, a, c)
         t = padded.reshape(lead + (nrb, 4, 32, ncb, TILE_COLS))
         order = tuple(range(L)) + tuple(L + i for i in (0, 3, 2, 1, 4))
-        return np.ascontiguousarray(t.transpose(order)).reshape(lead + (-1,))
+        return xp.ascontiguousarray(t.transpose(order)).reshape(lead + (-1,))
 
     def unpack(self, buf, shape, dtype=None) -> np.ndarray:
-        """The (..., rows, cols) codes from exactly ``nbytes(shape)`` swizzled bytes."""
+        """The (..., rows, cols) codes from exactly ``nbytes(shape)`` swizzled bytes (a cupy
+        buffer gives cupy codes)."""
+        from ..kernels import gpu
+
         shape = as_shape(shape)
         nrb, ncb = self._tiles(shape)
-        b = as_byte_buffer(buf, int(np.prod(self.packed_shape(shape))), f"{self.name} unpack of shape {shape}")
+        n, what = int(np.prod(self.packed_shape(shape))), f"{self.name} unpack of shape {shape}"
+        dev = gpu.is_device_array(buf)
+        b = gpu.device_bytes(buf, n, what) if dev else as_byte_buffer(buf, n, what)
         lead, (rows, cols) = shape[:-2], shape[-2:]
         L = len(lead)
         t = b.reshape(lead + (nrb, ncb, 32, 4, TILE_COLS))
         order = tuple(range(L)) + tuple(L + i for i in (0, 3, 2, 1, 4))
         full = t.transpose(order).reshape(lead + (nrb * TILE_ROWS, ncb * TILE_COLS))
-        return np.ascontiguousarray(full[..., :rows, :cols], dtype=self._out_dtype(dtype, 8))
+        xp = gpu.backend() if dev else np
+        return xp.ascontiguousarray(full[..., :rows, :cols]).astype(self._out_dtype(dtype, 8), copy=False)

@@ -151,3 +151,43 @@ def test_torch_cuda_tensors_go_through_dlpack():
     q = FP("e4m3fn").quantize(t)
     assert isinstance(q, torch.Tensor) and q.device.type == "cuda"
     np.testing.assert_array_equal(q.cpu().numpy(), FP("e4m3fn").quantize(t.cpu().numpy()))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32])
+@pytest.mark.parametrize("order", ["lsb", "msb"])
+def test_bit_streams_match_the_cpu(k, order):
+    from fmtlib.packing import BitStream
+
+    lay = BitStream(k, order)
+    c = np.random.default_rng(k).integers(0, 1 << k, (33, 1001), dtype=np.uint64).astype(np.uint32)
+    buf = lay.pack(cupy.asarray(c))
+    np.testing.assert_array_equal(cupy.asnumpy(buf), lay.pack(c))
+    np.testing.assert_array_equal(cupy.asnumpy(lay.unpack(buf, c.shape)), c)
+
+
+def test_packed_records_match_the_cpu():
+    from fmtlib.packing import FP6LLM
+
+    x = np.random.default_rng(5).standard_normal((256, 128)).astype(np.float32)
+    for codec in (MX("mxfp4"), NVFP4()):
+        p, want = codec.pack(cupy.asarray(x), scale_layout="swizzled128x4"), codec.pack(x, scale_layout="swizzled128x4")
+        np.testing.assert_array_equal(cupy.asnumpy(p.data), want.data)
+        np.testing.assert_array_equal(cupy.asnumpy(p.scales), want.scales)
+        np.testing.assert_array_equal(cupy.asnumpy(codec.unpack(p)), codec.unpack(want))
+    c = FP("e3m2").encode(x)
+    buf = FP6LLM().pack(cupy.asarray(c))
+    np.testing.assert_array_equal(cupy.asnumpy(buf), FP6LLM().pack(c))
+    np.testing.assert_array_equal(cupy.asnumpy(FP6LLM().unpack(buf, c.shape)), c)
+
+
+def test_out_and_rand_match_the_cpu():
+    x = all16(np.float16).astype(np.float32)
+    r = np.random.default_rng(0).integers(0, 1 << 16, x.shape).astype(np.int32)
+    for codec in (FP("e2m1", rounding="stochastic"), Quantile.nf4(rounding="stochastic")):
+        out = cupy.empty(x.shape, codec.code_dtype)
+        assert codec.encode(cupy.asarray(x), rand=cupy.asarray(r), rbits=16, out=out) is out
+        np.testing.assert_array_equal(cupy.asnumpy(out), codec.encode(x, rand=r, rbits=16))
+        xd = cupy.asarray(x)
+        codec.quantize(xd, rand=cupy.asarray(r), rbits=16, out=xd)
+        np.testing.assert_array_equal(cupy.asnumpy(xd).view(np.uint32),
+                                      codec.quantize(x, rand=r, rbits=16).view(np.uint32))

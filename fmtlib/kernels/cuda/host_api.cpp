@@ -205,3 +205,20 @@ int64_t fmt_host_book_decode(const uint64_t* codes, const uint32_t* scales, uint
 }
 
 }
+
+#include "fmt_pack.cuh"
+
+extern "C" {
+
+// BitStream pack / unpack of (rows, n) codes held in uint64 and (rows, rb) bytes.
+void fmt_host_stream_pack(const uint64_t* codes, uint8_t* buf, int64_t rows, int64_t n, int64_t rb, int64_t k,
+                          int32_t msb) {
+    for (int64_t t = 0; t < rows * rb; t++) buf[t] = fmt::stream_byte(codes, n, t / rb, t % rb, k, msb != 0);
+}
+
+void fmt_host_stream_unpack(const uint8_t* buf, uint64_t* codes, int64_t rows, int64_t n, int64_t rb, int64_t k,
+                            int32_t msb) {
+    for (int64_t t = 0; t < rows * n; t++) codes[t] = fmt::stream_code(buf, rb, t / n, t % n, k, msb != 0);
+}
+
+}
