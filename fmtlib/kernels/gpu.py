@@ -85,6 +85,7 @@ def module(source: str):
 
 
 def _launch(source: str, name: str, n: int, args: tuple) -> None:
+    """Launch ``name`` with (at least) n threads, 256 per thread block, in grid-stride loops."""
     if n == 0:
         return
     fn = module(source).get_function(name)
@@ -236,7 +237,7 @@ def _block_result(codec, x, fused: bool, axis: int, codes, scales, out, amax):
 def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
                rbits: int, fused: bool) -> None:
     rule, emax, mbits, M, eshift = S
-    _launch("mx.cu", f"fmt_mx_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>", nblocks,
+    _launch("mx.cu", f"fmt_mx_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>", 32 * nblocks,  # a warp each
             (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
              np.int64(xm.shape[-1]), np.int64(block), _params_on_device(kernel_params(_float_format(xm.dtype))),
              _params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
@@ -386,7 +387,7 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
     G, ta = codec._global(amax)
     ev, sv = codec._tables()
     Ps = kernel_params(_float_format(xm.dtype))
-    _launch("nvfp4.cu", f"fmt_nvfp4_encode<{_UINT[xm.dtype.itemsize]}>", nblocks,
+    _launch("nvfp4.cu", f"fmt_nvfp4_encode<{_UINT[xm.dtype.itemsize]}>", 16 * nblocks,  # 16 lanes each
             (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
              np.int64(ncols), np.int64(codec.block), _params_on_device(Ps), _params_on_device(Ps),
              _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),

@@ -156,13 +156,6 @@ FMT_HD int64_t quantile_one(int64_t b, const Params& Ps, int64_t mode, const Boo
     return book_index(x, neg, 1.0, mode, B, r, (double)((int64_t)1 << rbits));
 }
 
-FMT_HD void block_span(int64_t t, int64_t ncols, int64_t block, int64_t& start, int64_t& end) {
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = t / nb;
-    start = r * ncols + (t - r * nb) * block;
-    end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
-}
-
 // Block t with S = fl32(amax) (at least 2**-149): scales[t] = S's float32 bits (NaN for a block
 // with inf or NaN), elements the level indices of x / S: codes code_of[k], or (fused) the bits
 // (input format) of fl64(lv[k] * S) rounded once.
@@ -224,9 +217,7 @@ FMT_HD bool book_decode_one(const C* codes, const uint32_t* scales, int64_t i, i
     double v = c < ncodes ? value_of[c] : 0.0;
     if (c >= ncodes || v != v) { res = 0; return false; }
     if (!scales) { res = from_double(v, Pout); return true; }
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = i / ncols;
-    float S = bits_f32(scales[r * nb + (i - r * ncols) / block]);
+    float S = bits_f32(scales[block_of(i, ncols, block)]);
     if (S != S) res = Pout.p[7];
     else if (absmax) res = pack(unpack((int64_t)f32_bits((float)v * S), fp32_params(), false), Pout, RNE, IEEE, 0, 1,
                                 false);

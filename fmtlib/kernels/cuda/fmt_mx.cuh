@@ -45,22 +45,39 @@ FMT_HD int64_t pow2_scale(int64_t sig, int64_t exp, const ScaleParams& S) {
     return e;
 }
 
+// The amax key of one element (bits b, format Ps): keys order as magnitudes, so a block's
+// largest key is its amax. 0 for zero; KEY_BAD (the largest) for inf or NaN; else
+// (floor(log2 |x|) + 2048) << 52 | the significand's 52 bits below its leading one.
+// A max of keys is associative: one thread or a warp's lanes may combine them in any order.
+const uint64_t KEY_BAD = ~0ULL;
+
+FMT_HD uint64_t mx_key(int64_t b, const Params& Ps) {
+    Value v = unpack(b, Ps, false);
+    if (v.kind == NAN_ || v.kind == INF) return KEY_BAD;
+    if (v.kind != NUMBER) return 0;
+    int64_t bl = bit_length(v.sig);
+    uint64_t norm = (uint64_t)v.sig << (53 - bl);   // 53 bits, top bit set
+    return ((uint64_t)(v.exp + bl - 1 + 2048) << 52) | (norm & ((1ULL << 52) - 1));
+}
+
+// The shared exponent of a block whose largest key is ``key``: 128 (the NaN scale) for inf or
+// NaN, -127 for an all-zero block, else by the scale rule.
+FMT_HD int64_t mx_exponent_of_key(uint64_t key, const ScaleParams& S) {
+    if (key == KEY_BAD) return 128;
+    if (key == 0) return -127;
+    int64_t sig = (int64_t)((key & ((1ULL << 52) - 1)) | (1ULL << 52));
+    return pow2_scale(sig, (int64_t)(key >> 52) - 2048 - 52, S);
+}
+
 // Shared exponent of src[start:end] (format Ps); 128 for a block with inf or NaN.
 template <typename T>
 FMT_HD int64_t mx_block_exponent(const T* src, int64_t start, int64_t end, const Params& Ps, const ScaleParams& S) {
-    int64_t lmax = -((int64_t)1 << 40), msig = 0, mexp = 0;
+    uint64_t key = 0;
     for (int64_t i = start; i < end; i++) {
-        Value v = unpack((int64_t)src[i], Ps, false);
-        if (v.kind == NAN_ || v.kind == INF) return 128;
-        if (v.kind == NUMBER) {
-            int64_t L = v.exp + bit_length(v.sig) - 1;
-            if (L > lmax || (L == lmax && (v.sig << (53 - bit_length(v.sig))) > (msig << (53 - bit_length(msig))))) {
-                lmax = L; msig = v.sig; mexp = v.exp;
-            }
-        }
+        uint64_t k = mx_key((int64_t)src[i], Ps);
+        key = k > key ? k : key;
     }
-    if (msig == 0) return -127;
-    return pow2_scale(msig, mexp, S);
+    return mx_exponent_of_key(key, S);
 }
 
 // Bits (format Pout) of element ``code`` times 2**se, nearest-even.
@@ -78,37 +95,40 @@ FMT_HD int64_t mx_element(int64_t b, int64_t se, const Params& Ps, const Params&
     return pack(v, Pelem, mode, SATURATE, rnd, rbits, false);
 }
 
-// Encode block t of rows of ncols elements: its e8m0 scale code, then each element's code (or,
-// fused, its decoded bits in the input format; NaN bits for a NaN-scale block).
+// Element i of a block with shared exponent se: its code, or (fused) its decoded bits in the
+// input format (NaN bits for a NaN-scale block, code 0).
+template <typename T, typename C>
+FMT_HD void mx_encode_at(const T* src, C* codes, T* out, int64_t i, int64_t se, const Params& Ps,
+                         const Params& Pelem, const ScaleParams& S, int64_t mode, uint64_t key, int64_t base,
+                         int64_t rbits, bool fused) {
+    if (se == 128) {
+        if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
+        return;
+    }
+    int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t code = mx_element((int64_t)src[i], se - S.eshift, Ps, Pelem, mode, rnd, rbits);
+    if (fused) out[i] = (T)mx_decoded(code, se - S.eshift, Pelem, Ps);
+    else codes[i] = (C)code;
+}
+
+// Encode block t of rows of ncols elements: its e8m0 scale code, then each element.
 template <typename T, typename C>
 FMT_HD void mx_encode_block(const T* src, C* codes, uint8_t* scales, T* out, int64_t t, int64_t ncols,
                             int64_t block, const Params& Ps, const Params& Pelem, const ScaleParams& S, int64_t mode,
                             uint64_t key, int64_t base, int64_t rbits, bool fused) {
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = t / nb;
-    int64_t start = r * ncols + (t - r * nb) * block;
-    int64_t end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
+    int64_t start, end;
+    block_span(t, ncols, block, start, end);
     int64_t se = mx_block_exponent(src, start, end, Ps, S);
     scales[t] = (uint8_t)(se + 127);
-    for (int64_t i = start; i < end; i++) {
-        if (se == 128) {
-            if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
-            continue;
-        }
-        int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
-        int64_t code = mx_element((int64_t)src[i], se - S.eshift, Ps, Pelem, mode, rnd, rbits);
-        if (fused) out[i] = (T)mx_decoded(code, se - S.eshift, Pelem, Ps);
-        else codes[i] = (C)code;
-    }
+    for (int64_t i = start; i < end; i++)
+        mx_encode_at(src, codes, out, i, se, Ps, Pelem, S, mode, key, base, rbits, fused);
 }
 
 // Element i of an MX decode: element times 2**(scale - 127 - eshift); NaN where the scale is NaN.
 template <typename C>
 FMT_HD int64_t mx_decode_one(const C* codes, const uint8_t* scales, int64_t i, int64_t ncols, int64_t block,
                              const Params& Pelem, const Params& Pout, int64_t eshift) {
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = i / ncols;
-    int64_t s = scales[r * nb + (i - r * ncols) / block];
+    int64_t s = scales[block_of(i, ncols, block)];
     if (s == 255) return Pout.p[7];
     return mx_decoded((int64_t)codes[i], s - 127 - eshift, Pelem, Pout);
 }

@@ -54,61 +54,73 @@ FMT_HD NvBlock nvfp4_block(float amax, int64_t recipe, float G, float tensor_ama
     return r;
 }
 
-// Encode NVFP4 block t of rows of ncols input bits (format Ps): its e4m3 scale code, then the
-// elements' codes (or, fused, their decoded bits in format Pout).
+// The amax key of one element: the bits of |x| as float32, which order as magnitudes; above
+// 0x7F7FFFFF (inf or NaN) the block is bad. A max of keys combines in any order.
+FMT_HD uint32_t nvfp4_key(int64_t b, const Params& Ps, bool f32_in) {
+    return f32_bits(as_f32(b, Ps, f32_in)) & 0x7FFFFFFFu;
+}
+
+// Element i of a block: its code (or, fused, its decoded bits in format Pout); a bad block
+// (``b.sc`` < 0) gives code 0 or Pout's NaN.
+template <typename T, typename C>
+FMT_HD void nvfp4_encode_at(const T* src, C* codes, T* out, int64_t i, const NvBlock& b, const Params& Ps,
+                            bool f32_in, const Params& Pout, const Params& Pelem, const float* elem_vals,
+                            int64_t recipe, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused) {
+    const float six = 6.0f;
+    if (b.sc < 0) {
+        if (fused) out[i] = (T)Pout.p[7]; else codes[i] = 0;
+        return;
+    }
+    float x = as_f32((int64_t)src[i], Ps, f32_in);
+    float v;
+    if (recipe == 0) {
+        v = x / b.T;
+        v = v < -six ? -six : v;
+        v = v > six ? six : v;
+    } else {
+        v = x * b.T;
+    }
+    int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t code = f32_code(v, Pelem, mode, SATURATE, rnd, rbits);
+    if (fused) out[i] = (T)f32_code(elem_vals[code] * b.dscale, Pout, RNE, IEEE, 0, 1);
+    else codes[i] = (C)code;
+}
+
+// The block of largest key ``k``: sc -1 for a bad block.
+FMT_HD NvBlock nvfp4_block_of_key(uint32_t k, int64_t recipe, float G, float tensor_amax, const Params& Pscale,
+                                  const float* scale_vals) {
+    if (k > 0x7F7FFFFFu) return NvBlock{-1, 0.0f, 0.0f};
+    return nvfp4_block(bits_f32(k), recipe, G, tensor_amax, Pscale, scale_vals);
+}
+
+// Encode NVFP4 block t of rows of ncols input bits (format Ps): its e4m3 scale code (the scale
+// format's NaN for a block with inf or NaN), then the elements.
 template <typename T, typename C>
 FMT_HD void nvfp4_encode_block(const T* src, C* codes, uint8_t* scales, T* out, int64_t t, int64_t ncols,
                                int64_t block, const Params& Ps, const Params& Pout, const Params& Pelem,
                                const Params& Pscale, const float* elem_vals, const float* scale_vals, int64_t recipe,
                                float G, float tensor_amax, int64_t mode, uint64_t key, int64_t base, int64_t rbits,
                                bool fused) {
-    const float six = 6.0f, F32_MAX = 3.4028234663852886e38f;
     bool f32_in = Ps.p[0] == 8 && Ps.p[1] == 23;
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = t / nb;
-    int64_t start = r * ncols + (t - r * nb) * block;
-    int64_t end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
-    float amax = 0.0f;
-    bool bad = false;
+    int64_t start, end;
+    block_span(t, ncols, block, start, end);
+    uint32_t k = 0;
     for (int64_t i = start; i < end; i++) {
-        float x = as_f32((int64_t)src[i], Ps, f32_in);
-        float a = x < 0.0f ? -x : x;
-        if (!(a <= F32_MAX)) bad = true;
-        else if (a > amax) amax = a;
+        uint32_t ki = nvfp4_key((int64_t)src[i], Ps, f32_in);
+        k = ki > k ? ki : k;
     }
-    if (bad) {
-        scales[t] = (uint8_t)Pscale.p[7];
-        for (int64_t i = start; i < end; i++) {
-            if (fused) out[i] = (T)Pout.p[7]; else codes[i] = 0;
-        }
-        return;
-    }
-    NvBlock b = nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals);
-    scales[t] = (uint8_t)b.sc;
-    for (int64_t i = start; i < end; i++) {
-        float x = as_f32((int64_t)src[i], Ps, f32_in);
-        float v;
-        if (recipe == 0) {
-            v = x / b.T;
-            v = v < -six ? -six : v;
-            v = v > six ? six : v;
-        } else {
-            v = x * b.T;
-        }
-        int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
-        int64_t code = f32_code(v, Pelem, mode, SATURATE, rnd, rbits);
-        if (fused) out[i] = (T)f32_code(elem_vals[code] * b.dscale, Pout, RNE, IEEE, 0, 1);
-        else codes[i] = (C)code;
-    }
+    NvBlock b = nvfp4_block_of_key(k, recipe, G, tensor_amax, Pscale, scale_vals);
+    scales[t] = (uint8_t)(b.sc < 0 ? Pscale.p[7] : b.sc);
+    for (int64_t i = start; i < end; i++)
+        nvfp4_encode_at(src, codes, out, i, b, Ps, f32_in, Pout, Pelem, elem_vals, recipe, mode, key, base, rbits,
+                        fused);
 }
 
 template <typename C>
 FMT_HD int64_t nvfp4_decode_one(const C* codes, const uint8_t* scales, int64_t i, int64_t ncols, int64_t block,
                                 const Params& Pout, const float* elem_vals, const float* scale_vals, int64_t recipe,
                                 float G, float tensor_amax) {
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = i / ncols;
-    float d = nvfp4_decode_scale(scale_vals[scales[r * nb + (i - r * ncols) / block]], recipe, G, tensor_amax);
+    float d = nvfp4_decode_scale(scale_vals[scales[block_of(i, ncols, block)]], recipe, G, tensor_amax);
     return f32_code(elem_vals[codes[i]] * d, Pout, RNE, IEEE, 0, 1);
 }
 

@@ -279,4 +279,19 @@ FMT_HD int64_t roundtrip_rnd(int64_t src, const Params& Ps, const Params& Pf, in
     return pack(unpack(code, Pf, false), Ps, RNE, IEEE, 0, 1, false);
 }
 
+// The span [start, end) of block t of rows of ncols elements, ``block`` to a block (the last
+// block of a row may be shorter).
+FMT_HD void block_span(int64_t t, int64_t ncols, int64_t block, int64_t& start, int64_t& end) {
+    int64_t nb = (ncols + block - 1) / block;
+    int64_t r = t / nb;
+    start = r * ncols + (t - r * nb) * block;
+    end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
+}
+
+// The block (index into the row-major scales) that element i of rows of ncols elements is in.
+FMT_HD int64_t block_of(int64_t i, int64_t ncols, int64_t block) {
+    int64_t r = i / ncols;
+    return r * ((ncols + block - 1) / block) + (i - r * ncols) / block;
+}
+
 }  // namespace fmt

@@ -85,10 +85,8 @@ FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* 
                                    int64_t block, const Params& Ps, const Params& Pe, const Params& Psc,
                                    const long long* R, int64_t smin_code, int64_t mode,
                                    uint64_t key, int64_t base, int64_t rbits, bool fused) {
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = t / nb;
-    int64_t start = r * ncols + (t - r * nb) * block;
-    int64_t end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
+    int64_t start, end;
+    block_span(t, ncols, block, start, end);
     BlockScale b = block_scale(src, start, end, Ps, Psc, R, smin_code);
     if (b.code < 0) {
         scales[t] = (uint32_t)Psc.p[7];
@@ -114,9 +112,7 @@ FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* 
 template <typename C>
 FMT_HD int64_t scaled_decode_one(const C* codes, const uint32_t* scales, int64_t i, int64_t ncols, int64_t block,
                                  const Params& Pe, const Params& Psc, const Params& Pout, const long long* R) {
-    int64_t nb = (ncols + block - 1) / block;
-    int64_t r = i / ncols;
-    int64_t sc = (int64_t)scales[r * nb + (i - r * ncols) / block];
+    int64_t sc = (int64_t)scales[block_of(i, ncols, block)];
     Value s = unpack(sc, Psc, false);
     if (s.kind == NAN_ || s.kind == INF) return Pout.p[7];
     if (!R[4] && s.kind == NUMBER) {

@@ -1,6 +1,9 @@
-// OCP MX kernels: one thread per block for encode (the block's amax, scale and elements), one
-// thread per element for decode. T: input/output float bits; C: element codes; ps, pe, po:
-// formats' 12 numbers in device memory; rule, emax, mbits, M, eshift: the codec's scale rule.
+// OCP MX kernels: one warp per block for encode (each lane takes every 32nd element of the
+// block, so a warp reads consecutive elements; the lanes' amax keys meet in a shuffle
+// reduction, then every lane knows the scale and encodes its elements), one thread per element
+// for decode. T: input/output float bits; C: element codes; ps, pe, po: formats' 12 numbers in
+// device memory; rule, emax, mbits, M, eshift: the codec's scale rule. Launch a multiple of 32
+// threads per thread block.
 #include "fmt_mx.cuh"
 
 template <typename T, typename C>
@@ -10,9 +13,25 @@ __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, 
                               int eshift, int mode, unsigned long long key, long long base, int rbits, int fused) {
     const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe);
     const fmt::ScaleParams S{rule, emax, mbits, M, eshift};
-    for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < nblocks;
-         t += (long long)gridDim.x * blockDim.x)
-        fmt::mx_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, S, mode, key, base, rbits, fused != 0);
+    const int lane = threadIdx.x & 31;
+    const long long nwarps = ((long long)gridDim.x * blockDim.x) >> 5;
+    for (long long t = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5; t < nblocks; t += nwarps) {
+        int64_t start, end;
+        fmt::block_span(t, ncols, block, start, end);
+        uint64_t k = 0;
+        for (int64_t i = start + lane; i < end; i += 32) {
+            uint64_t ki = fmt::mx_key((int64_t)src[i], Ps);
+            k = ki > k ? ki : k;
+        }
+        for (int d = 16; d > 0; d >>= 1) {   // the warp's largest key, in every lane
+            uint64_t o = __shfl_xor_sync(0xffffffffu, k, d);
+            k = o > k ? o : k;
+        }
+        int64_t se = fmt::mx_exponent_of_key(k, S);
+        if (lane == 0) scales[t] = (uint8_t)(se + 127);
+        for (int64_t i = start + lane; i < end; i += 32)
+            fmt::mx_encode_at(src, codes, out, i, se, Ps, Pe, S, mode, key, base, rbits, fused != 0);
+    }
 }
 
 template <typename C, typename T>

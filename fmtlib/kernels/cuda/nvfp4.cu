@@ -1,6 +1,9 @@
-// NVFP4 kernels: one thread per block of 16 for encode, one per element for decode. T: input
-// float bits; formats' 12 numbers and the e2m1/e4m3 value tables in device memory. Build
-// without FMA contraction (-fmad=false): the recipes are float32 arithmetic, operation for operation.
+// NVFP4 kernels: 16 lanes (half a warp) per block for encode (each lane takes every 16th
+// element, so lanes read consecutive elements; the lanes' amax keys meet in a shuffle
+// reduction), one thread per element for decode. T: input float bits; formats' 12 numbers and
+// the e2m1/e4m3 value tables in device memory. Build without FMA contraction (-fmad=false):
+// the recipes are float32 arithmetic, operation for operation. Launch a multiple of 32 threads
+// per thread block.
 #include "fmt_nvfp4.cuh"
 
 template <typename T>
@@ -12,10 +15,31 @@ __global__ void fmt_nvfp4_encode(const T* __restrict__ src, uint8_t* __restrict_
                                  int fused) {
     const fmt::Params Ps = fmt::load_params(ps), Po = fmt::load_params(po), Pe = fmt::load_params(pe),
                       Psc = fmt::load_params(psc);
-    for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < nblocks;
-         t += (long long)gridDim.x * blockDim.x)
-        fmt::nvfp4_encode_block(src, codes, scales, out, t, ncols, block, Ps, Po, Pe, Psc, elem_vals, scale_vals,
-                                recipe, G, tensor_amax, mode, key, base, rbits, fused != 0);
+    const bool f32_in = Ps.p[0] == 8 && Ps.p[1] == 23;
+    const int lane = threadIdx.x & 15;
+    const long long ngroups = ((long long)gridDim.x * blockDim.x) >> 4;
+    // every group of a warp loops the same number of times, so the shuffles see all 32 lanes
+    const long long first = ((blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5) << 1;
+    for (long long t0 = first; t0 < nblocks; t0 += ngroups) {
+        const long long t = t0 + ((threadIdx.x >> 4) & 1);
+        int64_t start = 0, end = 0;
+        if (t < nblocks) fmt::block_span(t, ncols, block, start, end);
+        uint32_t k = 0;
+        for (int64_t i = start + lane; i < end; i += 16) {
+            uint32_t ki = fmt::nvfp4_key((int64_t)src[i], Ps, f32_in);
+            k = ki > k ? ki : k;
+        }
+        for (int d = 8; d > 0; d >>= 1) {   // the group's largest key, in each of its 16 lanes
+            uint32_t o = __shfl_xor_sync(0xffffffffu, k, d);
+            k = o > k ? o : k;
+        }
+        if (t >= nblocks) continue;
+        fmt::NvBlock b = fmt::nvfp4_block_of_key(k, recipe, G, tensor_amax, Psc, scale_vals);
+        if (lane == 0) scales[t] = (uint8_t)(b.sc < 0 ? Psc.p[7] : b.sc);
+        for (int64_t i = start + lane; i < end; i += 16)
+            fmt::nvfp4_encode_at(src, codes, out, i, b, Ps, f32_in, Po, Pe, elem_vals, recipe, mode, key, base, rbits,
+                                 fused != 0);
+    }
 }
 
 template <typename T>
