@@ -18,7 +18,7 @@ import numpy as np
 def main(argv=None) -> None:
     import cupy as cp
 
-    from fmtlib import FP, MX, NVFP4
+    from fmtlib import FP, MX, NVFP4, Quantile, Scaled, packing
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=28)
@@ -41,6 +41,7 @@ def main(argv=None) -> None:
             ts.append(cp.cuda.get_elapsed_time(start, end) / 1e3)
         return float(np.median(ts))
 
+    codes4, fp4x2 = FP("e2m1").encode(x), packing.get_layout("fp4x2")
     t_copy = timed(lambda: cp.copyto(y, x))
     copy_gbs = 2 * x.nbytes / t_copy / 1e9
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
@@ -59,6 +60,10 @@ def main(argv=None) -> None:
         ("NVFP4 encode (codes + scales, tensor amax pass)", lambda: NVFP4().encode(x),
          2 * x.nbytes + x.size + x.size // 16),
         ("NVFP4 quantize", lambda: NVFP4().quantize(x), 3 * x.nbytes),
+        ("NF4 encode (Quantile, exact thresholds)", lambda: Quantile.nf4().encode(x), x.nbytes + x.size),
+        ("NF4 blockwise, bitsandbytes absmax (block 64)", lambda: Scaled(Quantile.nf4(), "absmax", block=64).encode(x),
+         x.nbytes + x.size + x.size // 16),
+        ("fp4x2 pack of e2m1 codes", lambda: fp4x2.pack(codes4), codes4.size + codes4.size // 2),
     ]
     for name, fn, nbytes in cases:
         t = timed(fn)

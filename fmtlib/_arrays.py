@@ -14,6 +14,7 @@ _FLOAT_DTYPES = {
     np.dtype(ml_dtypes.bfloat16): ("bf16", np.uint16),
 }
 FLOAT_DTYPE_NAMES = "float64, float32, float16, bfloat16"
+BF16 = np.dtype(ml_dtypes.bfloat16)
 
 
 def _c_contiguous(a: np.ndarray) -> np.ndarray:
@@ -43,11 +44,37 @@ def bits_view(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1).view(_FLOAT_DTYPES[a.dtype][1])
 
 
+def round_once(v, dt) -> np.ndarray:
+    """Exact float64 values ``v`` rounded once to nearest-even in ``dt`` (IEEE overflow to inf).
+    bfloat16 and cupy arrays go through fmtlib's own FP codec: ml_dtypes' float64 -> bfloat16
+    rounds through float32, and cupy's casts are not specified to round once.
+
+    >>> round_once(np.array([1 + 2.0**-24]), np.dtype(np.float32))
+    array([1.], dtype=float32)
+    """
+    dt = np.dtype(dt)
+    if dt == np.float64:
+        return v
+    if dt == BF16 or type(v).__module__.split(".")[0] == "cupy":
+        from .codecs.fp import FP
+
+        name = "bf16" if dt == BF16 else {2: "fp16", 4: "fp32"}[dt.itemsize]
+        return FP(name, overflow="ieee").encode(v).view(dt)
+    return v.astype(dt)
+
+
 def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
-    """``x`` as a native-endian C-contiguous float array, and whether it was a scalar.
+    """``x`` as a native-endian C-contiguous float array, and whether it was a scalar (a cupy
+    array stays a cupy array: float16/32/64 on the device).
 
     Raises TypeError for anything that is not float16/bfloat16/float32/float64 data.
     """
+    if type(x).__module__.split(".")[0] == "cupy":
+        from .kernels import gpu
+
+        if np.dtype(x.dtype) not in (np.float16, np.float32, np.float64):
+            raise TypeError(f"{what} takes float16/32/64 cupy arrays on the GPU, got dtype {x.dtype}")
+        return gpu.backend().ascontiguousarray(x), False
     scalar = False
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{what} takes floating-point data ({FLOAT_DTYPE_NAMES}); got bool")

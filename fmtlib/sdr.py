@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_float_input, check_out, float_dtype
+from ._arrays import as_float_input, check_out, float_dtype, round_once
 from .codecs.base import Codec
 from .codecs.integer import Int
+from .kernels import gpu
 from .rounding import Rounding
 
 #: rounding modes of the dropped bits (floor_on_overflow always applies on top)
@@ -272,7 +273,6 @@ class SDR(Codec):
         >>> SDR(group=2, keep=2).encode(np.array([7, -2], dtype=np.int8)).codes  # shift 1: 7 -> 11 -> 3 (floor)
         array([3, 5], dtype=uint8)
         """
-        from .kernels import gpu
         from .kernels.cpu import sdr as K
 
         if gpu.is_device_array(q):
@@ -299,7 +299,6 @@ class SDR(Codec):
         >>> SDR(group=4).quantize(np.array([100, -37, 5, 12], dtype=np.int16))
         array([ 96, -32,   0,  16], dtype=int16)
         """
-        from .kernels import gpu
         from .kernels.cpu import sdr as K
 
         if gpu.is_device_array(q):
@@ -342,7 +341,6 @@ class SDR(Codec):
         >>> c.decode(c.encode(np.array([3, -1, 0, 2])), dtype=np.int8)
         array([ 3, -1,  0,  2], dtype=int8)
         """
-        from .kernels import gpu
         from .kernels.cpu import sdr as K
 
         if isinstance(rec, Razored) and gpu.is_device_array(rec.codes):
@@ -469,18 +467,6 @@ def _int_values(codes: np.ndarray, bits: int) -> np.ndarray:
     return v - ((v >> (bits - 1)) << bits)
 
 
-def _round_once(v: np.ndarray, dt: np.dtype) -> np.ndarray:
-    """Exact float64 values rounded once to nearest-even in ``dt`` (bfloat16 by fmtlib's FP:
-    ml_dtypes' float64 -> bfloat16 goes through float32 and can round twice)."""
-    if dt == np.float64:
-        return v
-    if dt.itemsize == 2 and dt != np.float16:
-        from .codecs.fp import FP
-
-        return FP("bf16", overflow="ieee").quantize(v).astype(dt)
-    return v.astype(dt)
-
-
 class QRazor(Codec):
     """QRazor on float data: stage 1 scales by absmax to the ``sdr.base`` integers, stage 2
     razors them with ``sdr``.
@@ -501,6 +487,7 @@ class QRazor(Codec):
     """
 
     codec_id = "qrazor"
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
     def __init__(self, sdr: SDR | dict = SDR(), scale_axis: int | None = None) -> None:
         from .codecs.scaled import Scaled
@@ -553,18 +540,19 @@ class QRazor(Codec):
         x, _ = as_float_input(x, "QRazor")
         if x.ndim == 0:
             raise ValueError("QRazor needs an array with at least one dimension")
+        xp = gpu.array_module(x)   # cupy arrays stay on the device
         bits = self.sdr.base.format.bits
         if self.scale_axis is None:
             enc = self.stage1.encode(x)
             return _int_values(enc.codes, bits), enc.scales.view(np.float32).reshape((1,) * x.ndim)
         ax = _norm_axis(self.scale_axis, x.ndim, "QRazor")
-        xm = np.moveaxis(x, ax, 0)
+        xm = xp.moveaxis(x, ax, 0)
         C = xm.shape[0]
-        enc = self.stage1.encode(np.ascontiguousarray(xm).reshape(C, math.prod(xm.shape[1:])))
-        ints = np.moveaxis(_int_values(enc.codes, bits).reshape(xm.shape), 0, ax)
+        enc = self.stage1.encode(xp.ascontiguousarray(xm).reshape(C, math.prod(xm.shape[1:])))
+        ints = xp.moveaxis(_int_values(enc.codes, bits).reshape(xm.shape), 0, ax)
         sshape = [1] * x.ndim
         sshape[ax] = C
-        return np.ascontiguousarray(ints), enc.scales.view(np.float32).reshape(sshape)
+        return xp.ascontiguousarray(ints), enc.scales.view(np.float32).reshape(sshape)
 
     def encode(self, x) -> QRazored:
         """The razored base integers and the scales of float data ``x``."""
@@ -579,7 +567,8 @@ class QRazor(Codec):
             raise ValueError(f"record is {rec.format}; this codec is {self.name}")
         dt = float_dtype(dtype)
         ints = self.sdr.decode(rec.razored, dtype=np.int32)
-        return _round_once(ints.astype(np.float64) * np.asarray(rec.scales, dtype=np.float64), dt)
+        xp = gpu.array_module(ints)
+        return round_once(ints.astype(np.float64) * xp.asarray(rec.scales).astype(np.float64), dt)
 
     def quantize(self, x) -> np.ndarray:
         """``decode(encode(x))``, in ``x``'s dtype (float16/bfloat16 data is computed exactly in
@@ -587,4 +576,4 @@ class QRazor(Codec):
         x, _ = as_float_input(x, "QRazor.quantize")
         ints, scales = self.integers(x)
         razored = self.sdr.quantize(ints)
-        return _round_once(razored.astype(np.float64) * scales.astype(np.float64), x.dtype)
+        return round_once(razored.astype(np.float64) * scales.astype(np.float64), x.dtype)

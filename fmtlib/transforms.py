@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_float_input
+from ._arrays import as_float_input, round_once
 from .codecs.base import Codec
 from .rng import rand64, seed_key
 
@@ -27,7 +27,9 @@ class Transform(Codec):
     """A map applied before a codec: ``forward`` (encode side) and ``inverse`` (decode side).
 
     As a codec on its own, ``encode`` is ``forward``, ``decode`` is ``inverse`` and
-    ``quantize`` is ``inverse(forward(x))``."""
+    ``quantize`` is ``inverse(forward(x))``. Cupy arrays stay on the device."""
+
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -90,16 +92,19 @@ class Hadamard(Transform):
         n = x.shape[self.axis]
         if n % self.size:
             raise ValueError(f"axis length {n} is not a multiple of the Hadamard size {self.size}")
-        y = np.moveaxis(x, self.axis, -1).astype(np.float64)
+        from .kernels import gpu
+
+        xp = gpu.array_module(x)
+        y = xp.moveaxis(x, self.axis, -1).astype(np.float64)
         lead = y.shape[:-1]
         y = y.reshape(lead + (n // self.size, self.size))
-        s = self.signs()
+        s = xp.asarray(self.signs())
         if not inverse:
             y = y * s
-        y = _fwht(y) / np.sqrt(self.size)
+        y = _fwht(y, xp) / np.sqrt(self.size)
         if inverse:
             y = y * s
-        return np.moveaxis(y.reshape(lead + (n,)).astype(x.dtype), -1, self.axis)
+        return xp.moveaxis(round_once(xp.ascontiguousarray(y.reshape(lead + (n,))), x.dtype), -1, self.axis)
 
     def forward(self, x) -> np.ndarray:
         """The rotated array, in ``x``'s dtype."""
@@ -120,13 +125,14 @@ def _signs(size: int, seed: int | None) -> np.ndarray:
     return s
 
 
-def _fwht(y: np.ndarray) -> np.ndarray:
-    """Unnormalised Walsh-Hadamard transform over the last axis (length a power of two)."""
+def _fwht(y: np.ndarray, xp=np) -> np.ndarray:
+    """Unnormalised Walsh-Hadamard transform over the last axis (length a power of two);
+    ``xp``: the array module (cupy on the GPU: the same float64 adds in the same order)."""
     n = y.shape[-1]
     h = 1
     while h < n:
         a = y.reshape(y.shape[:-1] + (n // (2 * h), 2, h))
-        y = np.concatenate([a[..., 0, :] + a[..., 1, :], a[..., 0, :] - a[..., 1, :]], axis=-1)
+        y = xp.concatenate([a[..., 0, :] + a[..., 1, :], a[..., 0, :] - a[..., 1, :]], axis=-1)
         y = y.reshape(a.shape[:-3] + (n,))
         h *= 2
     return y
@@ -180,8 +186,18 @@ class Clip(Transform):
         return (), {self.rule: self.value, **kw}
 
     def threshold(self, x: np.ndarray) -> np.ndarray:
-        """The clip threshold(s) for ``x``: a scalar, or one per slice along ``axis`` (kept dims)."""
+        """The clip threshold(s) for ``x``: a scalar, or one per slice along ``axis`` (kept dims).
+        For a cupy ``x``, a fixed or ``fraction`` threshold is found on the device (a max is
+        exact in any order); the others on a host copy, so that they are numpy's numbers."""
+        from .kernels import gpu
+
         x, _ = as_float_input(x, "Clip")
+        if gpu.is_device_array(x):
+            cp = gpu.backend()
+            if self.rule == "fraction" and x.size:
+                a = cp.abs(x.astype(np.float64))
+                return self.value * cp.where(cp.isfinite(a), a, 0.0).max(axis=self.axis, keepdims=True)
+            return cp.asarray(self.threshold(cp.asnumpy(x)))
         a = np.abs(x.astype(np.float64))
         kw = dict(axis=self.axis, keepdims=True)
         if self.rule == "threshold":
@@ -199,9 +215,12 @@ class Clip(Transform):
 
     def forward(self, x) -> np.ndarray:
         """``x`` clipped to ``[-t, t]``, in ``x``'s dtype."""
+        from .kernels import gpu
+
         x, _ = as_float_input(x, "Clip")
         t = self.threshold(x)
-        return np.clip(x, -t, t).astype(x.dtype)
+        xp = gpu.array_module(x)
+        return round_once(xp.clip(x.astype(np.float64), -t, t), x.dtype)
 
     def inverse(self, y) -> np.ndarray:
         """The identity: what was clipped is gone."""
@@ -242,6 +261,7 @@ class Chain(Codec):
     """
 
     codec_id = "chain"
+    _gpu_methods = frozenset({"encode", "quantize", "decode"})   # as far as its codec runs there
 
     def __init__(self, *steps) -> None:
         from .registry import get

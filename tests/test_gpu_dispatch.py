@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Scaled
+from fmtlib.transforms import Chain, Clip, Hadamard
 from fmtlib.kernels import cuda_host, gpu
 
 pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
@@ -189,7 +190,9 @@ def fake_cupy(monkeypatch):
         zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
         full=lambda shape, v, dtype: dev(np.full(shape, v, dtype)),
         asnumpy=host, may_share_memory=np.may_share_memory,
-        concatenate=lambda arrays: dev(np.concatenate([host(a) for a in arrays])),
+        concatenate=lambda arrays, axis=0: dev(np.concatenate([host(a) for a in arrays], axis=axis)),
+        clip=lambda a, lo, hi: dev(np.clip(host(a), host(lo) if isinstance(lo, np.ndarray) else lo,
+                                           host(hi) if isinstance(hi, np.ndarray) else hi)),
         empty_like=lambda a: dev(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
         where=np.where, isfinite=np.isfinite, abs=np.abs)
@@ -495,6 +498,42 @@ def test_block_pack_on_the_device_path(fake_cupy, codec, scale_layout):
     rec = codec.unpack_record(p)
     assert type(rec.codes) is DeviceArray
     np.testing.assert_array_equal(host(codec.unpack(p)).view(np.uint32), codec.unpack(want).view(np.uint32))
+
+
+@pytest.mark.parametrize("scale_axis", [None, 0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_qrazor_on_the_device_path(fake_cupy, scale_axis, dtype):
+    from fmtlib.sdr import QRazor
+
+    codec = QRazor(SDR(group=16), scale_axis=scale_axis)
+    x = np.nan_to_num(data((12, 48), dtype, seed=14), nan=1.0, posinf=2.0)
+    rec, want = codec.encode(dev(x)), codec.encode(x)
+    assert type(rec.razored.codes) is DeviceArray
+    np.testing.assert_array_equal(host(rec.razored.codes), want.razored.codes)
+    np.testing.assert_array_equal(host(rec.scales), want.scales)
+    dec = codec.decode(rec)
+    assert type(dec) is DeviceArray
+    np.testing.assert_array_equal(host(dec).view(np.uint32), codec.decode(want).view(np.uint32))
+    got = codec.quantize(dev(x))
+    assert type(got) is DeviceArray and got.dtype == x.dtype
+    np.testing.assert_array_equal(host(got).view(np.uint8), codec.quantize(x).view(np.uint8))
+
+
+@pytest.mark.parametrize("steps", [(Hadamard(32, seed=3),), (Clip(fraction=0.5),), (Clip(rms=2.0, axis=-1),),
+                                   (Clip(percentile=99.0),), (Hadamard(16), Clip(3.0))], ids=repr)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_chains_on_the_device_path(fake_cupy, steps, dtype):
+    x = (data((16, 64), np.float64, seed=15) * 2.0 ** -16).astype(dtype)
+    x = np.where(np.isfinite(x), x, 0.5).astype(dtype)
+    for codec in (Chain(*steps, MX("mxfp4")), Chain(*steps, FP("e4m3fn"))):
+        enc, want = codec.encode(dev(x)), codec.encode(x)
+        got_codes = enc.codes if hasattr(enc, "codes") else enc
+        want_codes = want.codes if hasattr(want, "codes") else want
+        assert type(got_codes) is DeviceArray
+        np.testing.assert_array_equal(host(got_codes), want_codes)
+        np.testing.assert_array_equal(host(codec.quantize(dev(x))).view(np.uint8), codec.quantize(x).view(np.uint8))
+        np.testing.assert_array_equal(np.ascontiguousarray(host(codec.decode(enc))).view(np.uint8),
+                                      np.ascontiguousarray(codec.decode(want)).view(np.uint8))
 
 
 def test_unsupported_methods_say_so(fake_cupy):

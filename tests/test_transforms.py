@@ -125,3 +125,22 @@ def test_chain_config_and_errors():
         Chain(Hadamard(32))
     with pytest.raises(TypeError, match="last step"):
         Chain(MX("mxfp4"), Hadamard(32), FP("e2m1"))
+
+
+def test_hadamard_rounds_bfloat16_once():
+    """The float64 rotation is rounded once to bfloat16 (ml_dtypes' float64 -> bfloat16 cast goes
+    through float32 and can round twice)."""
+    import ml_dtypes
+
+    from fmtlib import FP
+    from fmtlib._arrays import round_once
+
+    x = np.random.default_rng(0).standard_normal((64, 32)).astype(ml_dtypes.bfloat16)
+    h = Hadamard(32, seed=1)
+    y = h.forward(x)
+    y64 = h.forward(x.astype(np.float64))   # float64 in: the exact float64 rotation, not rounded
+    want = FP("bf16", overflow="ieee").encode(y64)
+    np.testing.assert_array_equal(y.view(np.uint16), want)
+    v = np.array([1 + 2.0 ** -8 + 2.0 ** -30])   # above the bfloat16 midpoint, a tie in float32
+    assert float(round_once(v, np.dtype(ml_dtypes.bfloat16))[0]) == 1 + 2.0 ** -7
+    assert float(v.astype(ml_dtypes.bfloat16)[0]) == 1.0   # the double rounding round_once avoids

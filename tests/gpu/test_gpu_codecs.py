@@ -191,3 +191,15 @@ def test_out_and_rand_match_the_cpu():
         codec.quantize(xd, rand=cupy.asarray(r), rbits=16, out=xd)
         np.testing.assert_array_equal(cupy.asnumpy(xd).view(np.uint32),
                                       codec.quantize(x, rand=r, rbits=16).view(np.uint32))
+
+
+def test_qrazor_and_chains_match_the_cpu():
+    from fmtlib.sdr import QRazor
+    from fmtlib.transforms import Chain, Clip, Hadamard
+
+    x = np.random.default_rng(7).standard_normal((128, 256)).astype(np.float32)
+    for codec in (QRazor(SDR()), QRazor(SDR(group=32, keep=7, base="int16"), scale_axis=0),
+                  Chain(Hadamard(32, seed=1), MX("mxfp4")), Chain(Clip(fraction=0.7), FP("e2m1")),
+                  Chain(Hadamard(32), Clip(rms=2.5), NVFP4())):
+        np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(x))).view(np.uint32),
+                                      codec.quantize(x).view(np.uint32))
