@@ -34,6 +34,17 @@ def host(a):
     return np.asarray(a).view(np.ndarray)
 
 
+def store(nblocks, fused, c, s, o, codes, scales, out):
+    """A block encode's results into the kernel's output arrays: one scale per block, then
+    codes or (fused) values."""
+    assert s.size == nblocks
+    scales.reshape(-1)[:s.size] = s
+    if fused:
+        out[...] = o.astype(out.dtype)
+    else:
+        codes[...] = c.astype(codes.dtype)
+
+
 class FakeFunction:
     def __init__(self, name, lib):
         self.name, self.lib = name, lib
@@ -58,12 +69,7 @@ class FakeFunction:
             c, s, o = self.lib.mx_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
                                          (int(rule), int(emax), int(mbits), float(M), int(eshift)), mode, key, base,
                                          rbits, bool(fused))
-            assert s.size == nblocks
-            scales[...] = s
-            if fused:
-                out[...] = o.astype(out.dtype)
-            else:
-                codes[...] = c.astype(codes.dtype)
+            store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_mx_decode":
             codes, scales, out, n, ncols, blk, pe, po, eshift = a
             out[...] = self.lib.mx_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe), tuple(po),
@@ -74,12 +80,8 @@ class FakeFunction:
             c, s, o = self.lib.nvfp4_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(po),
                                             tuple(pe), tuple(psc), ev, sv, int(recipe), float(G), float(ta), mode,
                                             key, base, rbits, bool(fused))
-            assert s.size == nblocks and G.dtype == np.float32 and ta.dtype == np.float32
-            scales[...] = s
-            if fused:
-                out[...] = o.astype(out.dtype)
-            else:
-                codes[...] = c.astype(codes.dtype)
+            assert G.dtype == np.float32 and ta.dtype == np.float32
+            store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_nvfp4_decode":
             codes, scales, out, n, ncols, blk, po, ev, sv, recipe, G, ta = a
             out[...] = self.lib.nvfp4_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(po), ev, sv,
@@ -107,13 +109,8 @@ class FakeFunction:
             c, s, o, nbad = self.lib.scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
                                                    tuple(psc), tuple(r), int(smin), mode, key, base, rbits,
                                                    bool(fused))
-            assert s.size == nblocks
-            scales.reshape(-1)[:s.size] = s
             bad[...] = nbad
-            if fused:
-                out[...] = o.astype(out.dtype)
-            else:
-                codes[...] = c.astype(codes.dtype)
+            store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_scaled_decode":
             codes, scales, out, n, ncols, blk, pe, psc, po, r = a
             out[...] = self.lib.scaled_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe),
@@ -134,22 +131,12 @@ class FakeFunction:
             c, s, o = self.lib.book_scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps),
                                                   (d, t, int(nlev), int(nan_index), code_of), mode, key, base, rbits,
                                                   bool(fused))
-            assert s.size == nblocks
-            scales[...] = s
-            if fused:
-                out[...] = o.astype(out.dtype)
-            else:
-                codes[...] = c.astype(codes.dtype)
+            store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_book_absmax_encode":
             src, codes, scales, out, nblocks, ncols, blk, vals32, thr, m, code_of, nan_index, fused = a
             c, s, o = self.lib.book_absmax_encode(src, int(ncols), int(blk), vals32, thr[:int(m)], code_of,
                                                   int(nan_index), bool(fused))
-            assert s.size == nblocks
-            scales[...] = s
-            if fused:
-                out[...] = o
-            else:
-                codes[...] = c.astype(codes.dtype)
+            store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_book_decode":
             codes, scales, out, n, ncols, blk, value_of, ncodes, absmax, scaled, po, bad = a
             assert value_of.size == int(ncodes)
