@@ -264,3 +264,16 @@ def test_docs_worked_example(tmp_path, capsys, monkeypatch):
     c = matmul(g["a"], g["w"], a_codec=mx, b_codec=mx, accumulate=Accumulate("fp32", chunk=32), out="bf16",
                transpose_b=True)
     assert_bitexact(FP("bf16").encode(c), g["c_bf16_bits"])
+
+
+def test_matmul_refuses_scale_codes_beyond_the_scale_format():
+    import dataclasses
+
+    from fmtlib import MX
+    from fmtlib.ops import matmul
+
+    a = np.ones((2, 32), np.float32)
+    enc = MX("mxfp4").encode(a)
+    bad = dataclasses.replace(enc, scales=enc.scales.astype(np.uint16) + 300)
+    with pytest.raises(ValueError, match="scale code .* out of range"):
+        matmul(bad, a, a_codec=MX("mxfp4"), b_codec=MX("mxfp4"))

@@ -120,7 +120,8 @@ class FakeFunction:
                 fused = a
             book = (d, t, int(nlev), int(nan_index), code_of)
             r = self.lib.quantile_encode(src.astype(np.uint64), tuple(ps), book, mode, key, base, rbits,
-                                         rand=rand if use_rand else None, vals=vals.astype(np.uint64) if fused else None)
+                                         rand=rand if use_rand else None,
+                                         vals=vals.astype(np.uint64) if fused else None)
             if fused:
                 out[...] = r.astype(out.dtype)
             else:
@@ -541,6 +542,12 @@ def test_unsupported_methods_say_so(fake_cupy):
         FP("e2m1").decode(FP("e2m1").encode(x), dtype=ml_dtypes.bfloat16)
     with pytest.raises(ValueError, match="out of range"):
         FP("e2m1").decode(dev(np.array([16], np.uint8)))
+    import dataclasses
+
+    enc = MX("mxfp4").encode(x)
+    enc = dataclasses.replace(enc, scales=dev(host(enc.scales).astype(np.uint16) + 200))
+    with pytest.raises(ValueError, match="scale code .* out of range"):   # never truncated to a byte
+        MX("mxfp4").decode(enc)
     with pytest.raises(ValueError, match="record is nvfp4"):
         MX("mxfp4").decode(NVFP4().encode(x))
     with pytest.raises(TypeError, match="float64"):

@@ -301,3 +301,21 @@ def test_hypothesis_blocks_match_gfloat(vals, name):
     with np.errstate(over="ignore"):
         want = gfloat.quantize_block(GFLOAT[name], x[0].astype(np.float64), gfloat.compute_scale_amax)
     assert np.array_equal(got[0], want.astype(np.float32))
+
+
+def test_decode_refuses_scale_codes_beyond_the_scale_format():
+    """A record whose scales were widened and hold codes beyond the scale format raises; they
+    are never truncated to a byte."""
+    import dataclasses
+
+    from fmtlib import NVFP4
+
+    x = np.ones((2, 64), np.float32)
+    for codec in (MX("mxfp4"), NVFP4()):
+        enc = codec.encode(x)
+        bad = dataclasses.replace(enc, scales=enc.scales.astype(np.uint16) + 300)
+        with pytest.raises(ValueError, match="scale code .* out of range"):
+            codec.decode(bad)
+        neg = dataclasses.replace(enc, scales=enc.scales.astype(np.int16) - 400)
+        with pytest.raises(ValueError, match="scale code -"):
+            codec.decode(neg)

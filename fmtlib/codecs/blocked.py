@@ -271,6 +271,13 @@ class BlockCodec(Codec):
         m = xp.moveaxis(s, axis, -1)
         return m.reshape(-1, m.shape[-1]) if m.ndim != 2 else m
 
+    def _check_scale_codes(self, scales: np.ndarray) -> None:
+        """ValueError for a scale code outside the scale format (never truncated to a byte)."""
+        if scales.size:
+            lo, hi = int(scales.min()), int(scales.max())
+            if lo < 0 or hi >= self.scale_format.num_codes:
+                raise ValueError(f"scale code {lo if lo < 0 else hi} out of range for {self.scale_format}")
+
     @staticmethod
     def _check_codes(codes: np.ndarray, elem) -> None:
         if codes.size and int(codes.max()) >= elem.num_codes:

@@ -156,6 +156,7 @@ class MX(BlockCodec):
         ncols = codes.shape[-1]
         elem = self._decoded_element
         self._check_codes(codes, elem)
+        self._check_scale_codes(scales)
         out = np.empty(codes.shape, dtype=dt)
         K.mx_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
                     kernel_params(elem), kernel_params(dtype_format(dt)), ncols, self.block, self._scale_params[4])

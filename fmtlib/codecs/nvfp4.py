@@ -165,6 +165,7 @@ class NVFP4(BlockCodec):
         dt = float_dtype(dtype)
         codes, scales = self._record_rows(enc)
         self._check_codes(codes, self.element)
+        self._check_scale_codes(scales)
         G, ta = self._global(enc.tensor_amax)
         out = np.empty(codes.shape, dtype=dt)
         K.nvfp4_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),

@@ -317,8 +317,7 @@ class Scaled(BlockCodec):
         cm, sm = self._record_rows(enc)
         ncols = cm.shape[-1]
         self._check_codes(cm, self.element)
-        if sm.size and int(sm.max()) >= self.scale_format.num_codes:
-            raise ValueError(f"scale code {int(sm.max())} out of range for {self.scale_format}")
+        self._check_scale_codes(sm)
         out = np.empty(cm.shape, dtype=dt)
         Pe, Po = kernel_params(self.element), kernel_params(dtype_format(dt))
         if self._pow2:

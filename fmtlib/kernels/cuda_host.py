@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
-CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu")   #: the device sources (compiled by nvcc in the tests)
+#: the device sources (compiled by nvcc in the tests)
+CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu")
 
 
 def sources() -> list[Path]:

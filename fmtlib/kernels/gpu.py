@@ -237,7 +237,8 @@ def _block_result(codec, x, fused: bool, axis: int, codes, scales, out, amax):
 def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
                rbits: int, fused: bool) -> None:
     rule, emax, mbits, M, eshift = S
-    _launch("mx.cu", f"fmt_mx_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>", 32 * nblocks,  # a warp each
+    name = f"fmt_mx_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>"
+    _launch("mx.cu", name, 32 * nblocks,  # a warp per block
             (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
              np.int64(xm.shape[-1]), np.int64(block), _params_on_device(kernel_params(_float_format(xm.dtype))),
              _params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
@@ -310,7 +311,7 @@ def scaled_decode(codec, enc, dtype):
     if codec._pow2:
         return _mx_decode_record(codec, enc, dtype, codec.element, 0)
     dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, codec.element.num_codes,
-                                                  codec.element.code_dtype, scale_codes=codec.scale_format.num_codes)
+                                                  codec.element.code_dtype, codec.scale_format.num_codes)
     _, R = codec._global(None, enc.tensor_amax)
     _launch("scaled.cu", f"fmt_scaled_decode<{_UINT[codes.dtype.itemsize]}, {_UINT[dt.itemsize]}>", codes.size,
             (codes.reshape(-1), scales.astype(np.uint32).reshape(-1), _bits(res).reshape(-1), np.int64(codes.size),
@@ -330,31 +331,39 @@ def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
     return _block_result(codec, x, fused, axis, codes, scales, out, None)
 
 
-def _record_setup(codec, enc, dtype, n_codes: int, code_dtype="uint8", scale_codes: int | None = None):
+def _record_rows(codec, enc, scale_codes: int = 256, scale_name=None):
+    """(codes, scales) of a record of cupy arrays with the blocked axis last, after checking its
+    format, block and scale shape against the codec and that its scale codes are below
+    ``scale_codes`` (one-byte scales come back as uint8)."""
+    cp = backend()
+    if enc.format != codec.name or (codec.block is not None and enc.block != codec.block):
+        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, "
+                         f"block {codec.block}")
+    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
+    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1))
+    ncols = codes.shape[-1]
+    if scales.shape != codes.shape[:-1] + (-(-ncols // enc.block),):
+        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {enc.block}")
+    if scales.size and (int(scales.min()) < 0 or int(scales.max()) >= scale_codes):
+        bad = int(scales.max()) if int(scales.min()) >= 0 else int(scales.min())
+        raise ValueError(f"scale code {bad} out of range for {scale_name or codec.scale_format}")
+    return codes, scales.astype(np.uint8, copy=False) if scale_codes <= 256 else scales
+
+
+def _record_setup(codec, enc, dtype, n_codes: int, code_dtype="uint8", scale_codes: int = 256):
     """(output dtype, codes and scales with the blocked axis last, ncols, the output array) for
-    a block decode, after checking the record against the codec; scales become uint8 unless
-    ``scale_codes`` (the scale format's number of codes) is given."""
+    a block decode, after checking the record against the codec (:func:`_record_rows`) and its
+    codes against ``n_codes``."""
     from .._arrays import float_dtype
 
     cp = backend()
     dt = float_dtype(dtype)
     if dt not in _FLOAT_BITS:
         raise TypeError(f"the GPU backend decodes to float16/32/64, got {dt}")
-    if enc.format != codec.name or (codec.block is not None and enc.block != codec.block):
-        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
-    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
-    block = enc.block
-    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1))
-    if scale_codes is None:
-        scales = scales.astype(np.uint8, copy=False)
-    elif scales.size and int(scales.max()) >= scale_codes:
-        raise ValueError(f"scale code {int(scales.max())} out of range for {codec.scale_format}")
-    ncols = codes.shape[-1]
-    if scales.shape != codes.shape[:-1] + (-(-ncols // block),):
-        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {block}")
+    codes, scales = _record_rows(codec, enc, scale_codes)
     if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= n_codes):
         raise ValueError(f"codes out of range for {codec.name} ({n_codes} codes)")
-    return dt, codes.astype(np.dtype(code_dtype), copy=False), scales, ncols, cp.empty(codes.shape, dtype=dt)
+    return dt, codes.astype(np.dtype(code_dtype), copy=False), scales, codes.shape[-1], cp.empty(codes.shape, dtype=dt)
 
 
 def mx_decode(codec, enc, dtype):
@@ -660,19 +669,13 @@ def book_scaled_decode(codec, enc, dtype):
         flat = Encoded(codes, cp.asarray(enc.scales).reshape(1, 1), tuple(codes.shape), 1, max(codes.shape[1], 1),
                        enc.format, scale_scales=enc.scale_scales, scale_offset=enc.scale_offset)
         return book_scaled_decode(codec, flat, dtype).reshape(enc.shape)
-    if enc.format != codec.name or (codec.block is not None and enc.block != codec.block):
-        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, block {codec.block}")
-    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
-    sm = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1))
+    dq = codec.double_quant
+    codes, sm = _record_rows(codec, enc, 256 if dq else 1 << 32, "double-quantized 8-bit scales" if dq else "float32")
     ncols = codes.shape[-1]
-    if sm.shape != codes.shape[:-1] + (-(-ncols // enc.block),):
-        raise ValueError(f"scales have shape {sm.shape}; codes of shape {codes.shape} need blocks of {enc.block}")
-    if codec.double_quant:
+    if dq:
         if enc.scale_scales is None or enc.scale_offset is None:
             raise ValueError("a double-quantized record needs scale_scales and scale_offset")
         h = cp.asnumpy(sm)
-        if h.size and int(h.max()) > 255:
-            raise ValueError("double-quantized scale codes are 8-bit")
         ss = enc.scale_scales
         ss = cp.asnumpy(ss) if is_device_array(ss) else np.asarray(ss)
         s32 = cs.double_dequantize(h, ss, enc.scale_offset).reshape(h.shape)

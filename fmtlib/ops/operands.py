@@ -169,6 +169,7 @@ def _block_operand(x, codec, k_first: bool, what: str, seed) -> Operand:
         elem_table = _mx_elements(codec, np.arange(1 << codec.element_bits).reshape(1, -1), block, rec.format)[0]
         _check_codes(codes, elem_table.size, what)
         vals = None
+        codec._check_scale_codes(scales)
         svals = FP("e8m0").decode(np.arange(256, dtype=np.uint8), dtype=np.float64)[scales.astype(np.intp)]
     elif isinstance(codec, NVFP4):
         if rec.format != codec.name or rec.block != codec.block:
@@ -179,6 +180,7 @@ def _block_operand(x, codec, k_first: bool, what: str, seed) -> Operand:
         elem_table = _value_table(codec.element).astype(np.float64)
         _check_codes(codes, elem_table.size, what)
         vals = None
+        codec._check_scale_codes(scales)
         svals = _value_table(codec.scale_format).astype(np.float64)[scales.astype(np.intp)]
         g = nvfp4_global_factor(codec, rec.tensor_amax)
     elif isinstance(codec, Scaled):

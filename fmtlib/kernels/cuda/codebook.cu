@@ -13,7 +13,8 @@ __global__ void fmt_quantile_encode(const T* __restrict__ src, C* __restrict__ c
     const fmt::Params Ps = fmt::load_params(ps);
     const fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
     const double R = (double)(1LL << rbits);
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
         bool neg;
         double x = fmt::as_double((int64_t)src[i], Ps, neg);
         long long r = mode == fmt::STOCH ? (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits)) : 0;
@@ -54,7 +55,8 @@ __global__ void fmt_book_decode(const C* __restrict__ codes, const uint32_t* __r
                                 unsigned long long* bad) {
     const fmt::Params Po = fmt::load_params(po);
     const uint32_t* S = scaled ? scales : nullptr;   // element decode: no scales
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
         int64_t res;
         if (!fmt::book_decode_one(codes, S, i, ncols, block, value_of, ncodes, absmax != 0, Po, res))
             atomicAdd(bad, 1ULL);
