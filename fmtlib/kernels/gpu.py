@@ -85,7 +85,8 @@ def module(source: str):
 
 
 def _launch(source: str, name: str, n: int, args: tuple) -> None:
-    """Launch ``name`` with (at least) n threads, 256 per thread block, in grid-stride loops."""
+    """Launch ``name`` with (at least) n threads, 256 per thread block (a multiple of 32, as the
+    lane-group kernels need), in grid-stride loops."""
     if n == 0:
         return
     fn = module(source).get_function(name)
@@ -281,7 +282,7 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
         scales = cp.full(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), smin, dtype=np.uint32)
         bad = cp.zeros(1, dtype=np.uint64)
         _launch("scaled.cu", f"fmt_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>",
-                nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
+                32 * nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
                           np.int64(nblocks), np.int64(ncols), np.int64(block),
                           _params_on_device(kernel_params(_float_format(xm.dtype))),
                           _params_on_device(kernel_params(codec.element)),
@@ -624,7 +625,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
         x32 = xm if np.dtype(xm.dtype) == np.float32 else xm.astype(np.float32)
         out = cp.empty(xm.shape if fuse else (1,), dtype=np.float32)
         thr = q.thresholds if q.thresholds is not None else cs.bnb_thresholds(q.levels)
-        _launch("codebook.cu", f"fmt_book_absmax_encode<{_UINT[q.code_dtype.itemsize]}>", nblocks,
+        _launch("codebook.cu", f"fmt_book_absmax_encode<{_UINT[q.code_dtype.itemsize]}>", 32 * nblocks,
                 (_bits(x32).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
                  np.int64(nblocks), np.int64(ncols), np.int64(block), _table_on_device(np.asarray(q.levels)),
                  _table_on_device(np.asarray(thr)), np.int64(len(thr)), _book_on_device(q, 0)[4],
@@ -637,7 +638,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
         d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
         out = cp.empty_like(xm) if fuse else cp.empty(1, dtype=xm.dtype)
         _launch("codebook.cu", f"fmt_book_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[q.code_dtype.itemsize]}>",
-                nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
+                32 * nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
                           np.int64(nblocks), np.int64(ncols), np.int64(block),
                           _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev),
                           np.int64(nan_index), code_of, np.int32(mode), np.uint64(key), np.int64(index_offset),

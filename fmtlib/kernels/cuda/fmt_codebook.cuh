@@ -156,43 +156,58 @@ FMT_HD int64_t quantile_one(int64_t b, const Params& Ps, int64_t mode, const Boo
     return book_index(x, neg, 1.0, mode, B, r, (double)((int64_t)1 << rbits));
 }
 
-// Block t with S = fl32(amax) (at least 2**-149): scales[t] = S's float32 bits (NaN for a block
-// with inf or NaN), elements the level indices of x / S: codes code_of[k], or (fused) the bits
-// (input format) of fl64(lv[k] * S) rounded once.
+// The amax key of an element for a block with S = fl32(amax): the bits of |x| as a double,
+// which order as magnitudes; KEY_INF and above (inf, NaN) make the block bad.
+const uint64_t KEY_INF = 0x7FF0000000000000ULL;
+
+FMT_HD uint64_t book_key(int64_t b, const Params& Ps) {
+    bool neg;
+    return f64_bits(as_double(b, Ps, neg)) & 0x7FFFFFFFFFFFFFFFULL;
+}
+
+// S = fl32(amax), at least 2**-149, of a block whose largest key is ``k``; -1 for a bad block.
+FMT_HD double book_scale_of_key(uint64_t k) {
+    if (k >= KEY_INF) return -1.0;
+    double S = (double)(float)bits_f64(k);
+    return S < 1.401298464324817e-45 ? 1.401298464324817e-45 : S;   // 2**-149
+}
+
+// Element i of a block with scale S (-1: inf or NaN in the block, the NaN index's code or NaN):
+// the level index of x / S as a code code_of[k], or (fused) the bits (input format) of
+// fl64(lv[k] * S) rounded once.
+template <typename T, typename C>
+FMT_HD void book_scaled_at(const T* src, C* codes, T* out, int64_t i, double S, const Params& Ps, int64_t mode,
+                           const Book& B, const uint16_t* code_of, uint64_t key, int64_t base, int64_t rbits,
+                           bool fused) {
+    if (S < 0) {
+        if (fused) out[i] = (T)Ps.p[7]; else codes[i] = (C)code_of[B.nan_index];
+        return;
+    }
+    bool neg;
+    double x = as_double((int64_t)src[i], Ps, neg);
+    int64_t r = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t k = book_index(x, neg, S, mode, B, r, (double)((int64_t)1 << rbits));
+    if (fused) out[i] = (T)from_double(B.lv[k] * S, Ps);
+    else codes[i] = (C)code_of[k];
+}
+
+// Block t with S = fl32(amax): scales[t] = S's float32 bits (NaN for a block with inf or NaN),
+// then each element.
 template <typename T, typename C>
 FMT_HD void book_scaled_block(const T* src, C* codes, uint32_t* scales, T* out, int64_t t, int64_t ncols,
                               int64_t block, const Params& Ps, int64_t mode, const Book& B, const uint16_t* code_of,
                               uint64_t key, int64_t base, int64_t rbits, bool fused) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
-    double amax = 0.0;
-    bool bad = false;
+    uint64_t k = 0;
     for (int64_t i = start; i < end; i++) {
-        bool neg;
-        double a = as_double((int64_t)src[i], Ps, neg);
-        a = a < 0 ? -a : a;
-        if (!(a < bits_f64(0x7FF0000000000000ULL))) bad = true;
-        else if (a > amax) amax = a;
+        uint64_t ki = book_key((int64_t)src[i], Ps);
+        k = ki > k ? ki : k;
     }
-    if (bad) {
-        scales[t] = 0x7FC00000u;
-        for (int64_t i = start; i < end; i++) {
-            if (fused) out[i] = (T)Ps.p[7]; else codes[i] = (C)code_of[B.nan_index];
-        }
-        return;
-    }
-    double S = (double)(float)amax;
-    if (S < 1.401298464324817e-45) S = 1.401298464324817e-45;   // 2**-149
-    scales[t] = f32_bits((float)S);
-    double R = (double)((int64_t)1 << rbits);
-    for (int64_t i = start; i < end; i++) {
-        bool neg;
-        double x = as_double((int64_t)src[i], Ps, neg);
-        int64_t r = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
-        int64_t k = book_index(x, neg, S, mode, B, r, R);
-        if (fused) out[i] = (T)from_double(B.lv[k] * S, Ps);
-        else codes[i] = (C)code_of[k];
-    }
+    double S = book_scale_of_key(k);
+    scales[t] = S < 0 ? 0x7FC00000u : f32_bits((float)S);
+    for (int64_t i = start; i < end; i++)
+        book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused);
 }
 
 // #{thr[k] < y} over m sorted float32 thresholds (NaN: m).
@@ -225,43 +240,53 @@ FMT_HD bool book_decode_one(const C* codes, const uint32_t* scales, int64_t i, i
     return true;
 }
 
-// Block t by the bitsandbytes recipe on float32 input: absmax (float32 bits into scales[t];
-// NaN for a block with inf or NaN), y = clamp(fl32(x * fl32(1 / max(absmax, 1e-38))), -1, 1)
-// (a short block: fl32(x / max(absmax, 1e-38)), storing that clamped absmax), index =
-// #{thr < y}; codes code_of[index], or (fused) fl32(level * absmax).
+// The bitsandbytes recipe on float32 input. A block's absmax is the largest of its elements'
+// keys (the bits of |x|; 0x7F800000 and above: inf or NaN, a bad block). AbsmaxBlock: the
+// absmax stored (a short block clamps it to 1e-38: the torch backend divides by it) and the
+// reciprocal a full block multiplies by; bad blocks have absmax NaN.
+struct AbsmaxBlock { float amax, rcp; bool short_, bad; };
+
+FMT_HD AbsmaxBlock absmax_of_key(uint32_t k, bool short_) {
+    if (k >= 0x7F800000u) return AbsmaxBlock{bits_f32(0x7FC00000u), 0.0f, short_, true};
+    const float tiny = 1e-38f;
+    float amax = bits_f32(k);
+    if (short_ && amax < tiny) amax = tiny;
+    return AbsmaxBlock{amax, 1.0f / (amax > tiny ? amax : tiny), short_, false};
+}
+
+// Element i: y = clamp(fl32(x * rcp), -1, 1) (a short block: fl32(x / absmax)), index =
+// #{thr < y}; code code_of[index], or (fused) the bits of fl32(level * absmax).
+template <typename C>
+FMT_HD void book_absmax_at(const uint32_t* src, C* codes, uint32_t* out, int64_t i, const AbsmaxBlock& a,
+                           const float* vals32, const float* thr, int64_t m, const uint16_t* code_of,
+                           int64_t nan_index, bool fused) {
+    if (a.bad) {
+        if (fused) out[i] = 0x7FC00000u; else codes[i] = (C)code_of[nan_index];
+        return;
+    }
+    float x = bits_f32(src[i]);
+    float y = a.short_ ? x / a.amax : x * a.rcp;
+    y = y < -1.0f ? -1.0f : (y > 1.0f ? 1.0f : y);   // never NaN: x and absmax are finite
+    int64_t k = bnb_index(y, thr, m);
+    if (fused) out[i] = f32_bits(vals32[k] * a.amax);
+    else codes[i] = (C)code_of[k];
+}
+
+// Block t: its absmax (float32 bits into scales[t]), then each element.
 template <typename C>
 FMT_HD void book_absmax_block(const uint32_t* src, C* codes, uint32_t* scales, uint32_t* out, int64_t t,
                               int64_t ncols, int64_t block, const float* vals32, const float* thr, int64_t m,
                               const uint16_t* code_of, int64_t nan_index, bool fused) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
-    float amax = 0.0f;
-    bool bad = false;
+    uint32_t k = 0;
     for (int64_t i = start; i < end; i++) {
-        float a = bits_f32(src[i] & 0x7FFFFFFFu);
-        if (!(a < bits_f32(0x7F800000u))) bad = true;
-        else if (a > amax) amax = a;
+        uint32_t ki = src[i] & 0x7FFFFFFFu;
+        k = ki > k ? ki : k;
     }
-    if (bad) {
-        scales[t] = 0x7FC00000u;
-        for (int64_t i = start; i < end; i++) {
-            if (fused) out[i] = 0x7FC00000u; else codes[i] = (C)code_of[nan_index];
-        }
-        return;
-    }
-    const float tiny = 1e-38f;
-    bool short_ = end - start < block;
-    if (short_ && amax < tiny) amax = tiny;
-    scales[t] = f32_bits(amax);
-    float rcp = 1.0f / (amax > tiny ? amax : tiny);
-    for (int64_t i = start; i < end; i++) {
-        float x = bits_f32(src[i]);
-        float y = short_ ? x / amax : x * rcp;
-        y = y < -1.0f ? -1.0f : (y > 1.0f ? 1.0f : y);   // never NaN: x and absmax are finite
-        int64_t k = bnb_index(y, thr, m);
-        if (fused) out[i] = f32_bits(vals32[k] * amax);
-        else codes[i] = (C)code_of[k];
-    }
+    AbsmaxBlock a = absmax_of_key(k, end - start < block);
+    scales[t] = f32_bits(a.amax);
+    for (int64_t i = start; i < end; i++) book_absmax_at(src, codes, out, i, a, vals32, thr, m, code_of, nan_index, fused);
 }
 
 }  // namespace fmt

@@ -45,28 +45,14 @@ FMT_HD int64_t pow2_scale(int64_t sig, int64_t exp, const ScaleParams& S) {
     return e;
 }
 
-// The amax key of one element (bits b, format Ps): keys order as magnitudes, so a block's
-// largest key is its amax. 0 for zero; KEY_BAD (the largest) for inf or NaN; else
-// (floor(log2 |x|) + 2048) << 52 | the significand's 52 bits below its leading one.
-// A max of keys is associative: one thread or a warp's lanes may combine them in any order.
-const uint64_t KEY_BAD = ~0ULL;
-
-FMT_HD uint64_t mx_key(int64_t b, const Params& Ps) {
-    Value v = unpack(b, Ps, false);
-    if (v.kind == NAN_ || v.kind == INF) return KEY_BAD;
-    if (v.kind != NUMBER) return 0;
-    int64_t bl = bit_length(v.sig);
-    uint64_t norm = (uint64_t)v.sig << (53 - bl);   // 53 bits, top bit set
-    return ((uint64_t)(v.exp + bl - 1 + 2048) << 52) | (norm & ((1ULL << 52) - 1));
-}
-
-// The shared exponent of a block whose largest key is ``key``: 128 (the NaN scale) for inf or
+// The shared exponent of a block whose largest value_key is ``key``: 128 (the NaN scale) for inf or
 // NaN, -127 for an all-zero block, else by the scale rule.
 FMT_HD int64_t mx_exponent_of_key(uint64_t key, const ScaleParams& S) {
     if (key == KEY_BAD) return 128;
     if (key == 0) return -127;
-    int64_t sig = (int64_t)((key & ((1ULL << 52) - 1)) | (1ULL << 52));
-    return pow2_scale(sig, (int64_t)(key >> 52) - 2048 - 52, S);
+    int64_t sig, exp;
+    key_value(key, sig, exp);
+    return pow2_scale(sig, exp, S);
 }
 
 // Shared exponent of src[start:end] (format Ps); 128 for a block with inf or NaN.
@@ -74,7 +60,7 @@ template <typename T>
 FMT_HD int64_t mx_block_exponent(const T* src, int64_t start, int64_t end, const Params& Ps, const ScaleParams& S) {
     uint64_t key = 0;
     for (int64_t i = start; i < end; i++) {
-        uint64_t k = mx_key((int64_t)src[i], Ps);
+        uint64_t k = value_key((int64_t)src[i], Ps);
         key = k > key ? k : key;
     }
     return mx_exponent_of_key(key, S);

@@ -279,6 +279,27 @@ FMT_HD int64_t roundtrip_rnd(int64_t src, const Params& Ps, const Params& Pf, in
     return pack(unpack(code, Pf, false), Ps, RNE, IEEE, 0, 1, false);
 }
 
+// Order-preserving magnitude keys: a block's largest key is its amax, and a max combines keys
+// in any order, so one thread or a warp's lanes may reduce them. value_key: 0 for zero,
+// KEY_BAD (the largest) for inf or NaN, else (floor(log2 |x|) + 2048) << 52 | the
+// significand's 52 bits below its leading one (any format up to float64).
+const uint64_t KEY_BAD = ~0ULL;
+
+FMT_HD uint64_t value_key(int64_t b, const Params& Ps) {
+    Value v = unpack(b, Ps, false);
+    if (v.kind == NAN_ || v.kind == INF) return KEY_BAD;
+    if (v.kind != NUMBER) return 0;
+    int64_t bl = bit_length(v.sig);
+    uint64_t norm = (uint64_t)v.sig << (53 - bl);   // 53 bits, top bit set
+    return ((uint64_t)(v.exp + bl - 1 + 2048) << 52) | (norm & ((1ULL << 52) - 1));
+}
+
+// The magnitude sig * 2**exp (sig of 53 bits) of a key other than 0 and KEY_BAD.
+FMT_HD void key_value(uint64_t key, int64_t& sig, int64_t& exp) {
+    sig = (int64_t)((key & ((1ULL << 52) - 1)) | (1ULL << 52));
+    exp = (int64_t)(key >> 52) - 2048 - 52;
+}
+
 // The span [start, end) of block t of rows of ncols elements, ``block`` to a block (the last
 // block of a row may be shorter).
 FMT_HD void block_span(int64_t t, int64_t ncols, int64_t block, int64_t& start, int64_t& end) {

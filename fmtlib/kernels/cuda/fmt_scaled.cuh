@@ -41,24 +41,14 @@ FMT_HD BlockScale effective_scale(int64_t code, int64_t ssig, int64_t sexp, cons
     return BlockScale{code, v.sig, v.exp};
 }
 
-// The scale code and D of src[start:end]; code -1 for a block with inf or NaN, -2 where the
-// scale is beyond the scale format's range.
-template <typename T>
-FMT_HD BlockScale block_scale(const T* src, int64_t start, int64_t end, const Params& Ps, const Params& Psc,
-                              const long long* R, int64_t smin_code) {
-    int64_t lmax = -((int64_t)1 << 40), msig = 0, mexp = 0;
-    for (int64_t i = start; i < end; i++) {
-        Value v = unpack((int64_t)src[i], Ps, false);
-        if (v.kind == NAN_ || v.kind == INF) return BlockScale{-1, 0, 0};
-        if (v.kind == NUMBER) {
-            int64_t L = v.exp + bit_length(v.sig) - 1;
-            if (L > lmax || (L == lmax && (v.sig << (53 - bit_length(v.sig))) > (msig << (53 - bit_length(msig))))) {
-                lmax = L; msig = v.sig; mexp = v.exp;
-            }
-        }
-    }
+// The scale code and D of a block whose largest value_key is ``key``: code -1 for a block with
+// inf or NaN, -2 where the scale is beyond the scale format's range.
+FMT_HD BlockScale scale_of_key(uint64_t key, const Params& Psc, const long long* R, int64_t smin_code) {
+    if (key == KEY_BAD) return BlockScale{-1, 0, 0};
     int64_t code = smin_code;
-    if (msig != 0) {
+    if (key != 0) {
+        int64_t msig, mexp;
+        key_value(key, msig, mexp);
         code = div_pack(0, msig, mexp, R[0] * R[2], R[1] + R[3], Psc, RNE, IEEE, 0, 1, false);
         if (code == Psc.p[7] || code == Psc.p[8]) return BlockScale{-2, 0, 0};
         if (code < smin_code) code = smin_code;
@@ -77,35 +67,43 @@ FMT_HD int64_t scaled_times(int64_t code, int64_t dsig, int64_t dexp, const Para
     return pack(v, Pout, RNE, IEEE, 0, 1, false);
 }
 
+// Element i of a block with scale b: its code (x / D by long division), or (fused) its decoded
+// bits in the input format; a block with inf or NaN (b.code < 0) gives code 0 or NaN.
+template <typename T, typename C>
+FMT_HD void scaled_encode_at(const T* src, C* codes, T* out, int64_t i, const BlockScale& b, const Params& Ps,
+                             const Params& Pe, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused) {
+    if (b.code < 0) {
+        if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
+        return;
+    }
+    Value v = unpack((int64_t)src[i], Ps, false);
+    int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t code = v.kind == ZERO ? pack(v, Pe, mode, SATURATE, rnd, rbits, false)
+                                  : div_pack(v.sign, v.sig, v.exp, b.dsig, b.dexp, Pe, mode, SATURATE, rnd, rbits,
+                                             false);
+    if (fused) out[i] = (T)scaled_times(code, b.dsig, b.dexp, Pe, Ps);
+    else codes[i] = (C)code;
+}
+
 // Encode block t of rows of ncols elements: scales[t] (the scale format's NaN for inf/NaN
 // blocks and for scales out of range, which return 1 so the caller can raise), then each
-// element's code, or (fused) its decoded bits in the input format.
+// element.
 template <typename T, typename C>
 FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* out, int64_t t, int64_t ncols,
                                    int64_t block, const Params& Ps, const Params& Pe, const Params& Psc,
-                                   const long long* R, int64_t smin_code, int64_t mode,
-                                   uint64_t key, int64_t base, int64_t rbits, bool fused) {
+                                   const long long* R, int64_t smin_code, int64_t mode, uint64_t key, int64_t base,
+                                   int64_t rbits, bool fused) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
-    BlockScale b = block_scale(src, start, end, Ps, Psc, R, smin_code);
-    if (b.code < 0) {
-        scales[t] = (uint32_t)Psc.p[7];
-        for (int64_t i = start; i < end; i++) {
-            if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
-        }
-        return b.code == -2 ? 1 : 0;
-    }
-    scales[t] = (uint32_t)b.code;
+    uint64_t k = 0;
     for (int64_t i = start; i < end; i++) {
-        Value v = unpack((int64_t)src[i], Ps, false);
-        int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
-        int64_t code = v.kind == ZERO ? pack(v, Pe, mode, SATURATE, rnd, rbits, false)
-                                      : div_pack(v.sign, v.sig, v.exp, b.dsig, b.dexp, Pe, mode, SATURATE, rnd, rbits,
-                                                 false);
-        if (fused) out[i] = (T)scaled_times(code, b.dsig, b.dexp, Pe, Ps);
-        else codes[i] = (C)code;
+        uint64_t ki = value_key((int64_t)src[i], Ps);
+        k = ki > k ? ki : k;
     }
-    return 0;
+    BlockScale b = scale_of_key(k, Psc, R, smin_code);
+    scales[t] = (uint32_t)(b.code < 0 ? Psc.p[7] : b.code);
+    for (int64_t i = start; i < end; i++) scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused);
+    return b.code == -2 ? 1 : 0;
 }
 
 // Element i of a decode: element * D; the output's NaN where the scale is inf or NaN.

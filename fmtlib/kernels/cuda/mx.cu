@@ -5,6 +5,7 @@
 // device memory; rule, emax, mbits, M, eshift: the codec's scale rule. Launch a multiple of 32
 // threads per thread block.
 #include "fmt_mx.cuh"
+#include "fmt_warp.cuh"
 
 template <typename T, typename C>
 __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, uint8_t* __restrict__ scales,
@@ -14,20 +15,19 @@ __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, 
     const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe);
     const fmt::ScaleParams S{rule, emax, mbits, M, eshift};
     const int lane = threadIdx.x & 31;
-    const long long nwarps = ((long long)gridDim.x * blockDim.x) >> 5;
-    for (long long t = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5; t < nblocks; t += nwarps) {
+    long long t0, stride;
+    int g;
+    fmt::group_blocks(32, t0, g, stride);
+    for (; t0 < nblocks; t0 += stride) {
+        const long long t = t0 + g;   // g = 0: a warp is one group
         int64_t start, end;
         fmt::block_span(t, ncols, block, start, end);
         uint64_t k = 0;
         for (int64_t i = start + lane; i < end; i += 32) {
-            uint64_t ki = fmt::mx_key((int64_t)src[i], Ps);
+            uint64_t ki = fmt::value_key((int64_t)src[i], Ps);
             k = ki > k ? ki : k;
         }
-        for (int d = 16; d > 0; d >>= 1) {   // the warp's largest key, in every lane
-            uint64_t o = __shfl_xor_sync(0xffffffffu, k, d);
-            k = o > k ? o : k;
-        }
-        int64_t se = fmt::mx_exponent_of_key(k, S);
+        int64_t se = fmt::mx_exponent_of_key(fmt::group_max(k, 32), S);
         if (lane == 0) scales[t] = (uint8_t)(se + 127);
         for (int64_t i = start + lane; i < end; i += 32)
             fmt::mx_encode_at(src, codes, out, i, se, Ps, Pe, S, mode, key, base, rbits, fused != 0);

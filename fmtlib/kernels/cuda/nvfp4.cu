@@ -5,6 +5,7 @@
 // the recipes are float32 arithmetic, operation for operation. Launch a multiple of 32 threads
 // per thread block.
 #include "fmt_nvfp4.cuh"
+#include "fmt_warp.cuh"
 
 template <typename T>
 __global__ void fmt_nvfp4_encode(const T* __restrict__ src, uint8_t* __restrict__ codes, uint8_t* __restrict__ scales,
@@ -17,11 +18,11 @@ __global__ void fmt_nvfp4_encode(const T* __restrict__ src, uint8_t* __restrict_
                       Psc = fmt::load_params(psc);
     const bool f32_in = Ps.p[0] == 8 && Ps.p[1] == 23;
     const int lane = threadIdx.x & 15;
-    const long long ngroups = ((long long)gridDim.x * blockDim.x) >> 4;
-    // every group of a warp loops the same number of times, so the shuffles see all 32 lanes
-    const long long first = ((blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5) << 1;
-    for (long long t0 = first; t0 < nblocks; t0 += ngroups) {
-        const long long t = t0 + ((threadIdx.x >> 4) & 1);
+    long long t0, stride;
+    int g;
+    fmt::group_blocks(16, t0, g, stride);
+    for (; t0 < nblocks; t0 += stride) {
+        const long long t = t0 + g;
         int64_t start = 0, end = 0;
         if (t < nblocks) fmt::block_span(t, ncols, block, start, end);
         uint32_t k = 0;
@@ -29,10 +30,7 @@ __global__ void fmt_nvfp4_encode(const T* __restrict__ src, uint8_t* __restrict_
             uint32_t ki = fmt::nvfp4_key((int64_t)src[i], Ps, f32_in);
             k = ki > k ? ki : k;
         }
-        for (int d = 8; d > 0; d >>= 1) {   // the group's largest key, in each of its 16 lanes
-            uint32_t o = __shfl_xor_sync(0xffffffffu, k, d);
-            k = o > k ? o : k;
-        }
+        k = fmt::group_max(k, 16);
         if (t >= nblocks) continue;
         fmt::NvBlock b = fmt::nvfp4_block_of_key(k, recipe, G, tensor_amax, Psc, scale_vals);
         if (lane == 0) scales[t] = (uint8_t)(b.sc < 0 ? Psc.p[7] : b.sc);

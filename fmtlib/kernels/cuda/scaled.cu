@@ -1,23 +1,41 @@
-// Scaled with a float scale: one thread per block for encode (amax, scale, elements by long
-// division), one per element for decode. T: input/output float bits; C: element codes; scales
-// as uint32 scale-format codes; ps, pe, psc, po: formats' 12 numbers and r the 5 scale
+// Scaled with a float scale: one warp per block for encode (lanes read consecutive elements,
+// their amax keys meet in a shuffle reduction; then the scale and every element by long
+// division), one thread per element for decode. T: input/output float bits; C: element codes;
+// scales as uint32 scale-format codes; ps, pe, psc, po: formats' 12 numbers and r the 5 scale
 // constants, in device memory. ``bad`` counts blocks whose scale is beyond the scale format.
 #include "fmt_scaled.cuh"
+#include "fmt_warp.cuh"
 
 template <typename T, typename C>
 __global__ void fmt_scaled_encode(const T* __restrict__ src, C* __restrict__ codes, uint32_t* __restrict__ scales,
                                   T* __restrict__ out, long long nblocks, long long ncols, long long block,
                                   const long long* ps, const long long* pe, const long long* psc, const long long* r,
-                                  long long smin_code, int mode, unsigned long long key,
-                                  long long base, int rbits, int fused, unsigned long long* bad) {
+                                  long long smin_code, int mode, unsigned long long key, long long base, int rbits,
+                                  int fused, unsigned long long* bad) {
     const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe), Psc = fmt::load_params(psc);
     long long R[5];
     for (int k = 0; k < 5; k++) R[k] = r[k];
-    for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < nblocks;
-         t += (long long)gridDim.x * blockDim.x)
-        if (fmt::scaled_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, Psc, R, smin_code, mode,
-                                     key, base, rbits, fused != 0))
-            atomicAdd(bad, 1ULL);
+    const int lane = threadIdx.x & 31;
+    long long t0, stride;
+    int g;
+    fmt::group_blocks(32, t0, g, stride);
+    for (; t0 < nblocks; t0 += stride) {
+        const long long t = t0 + g;   // g = 0: a warp is one group
+        int64_t start, end;
+        fmt::block_span(t, ncols, block, start, end);
+        uint64_t k = 0;
+        for (int64_t i = start + lane; i < end; i += 32) {
+            uint64_t ki = fmt::value_key((int64_t)src[i], Ps);
+            k = ki > k ? ki : k;
+        }
+        fmt::BlockScale b = fmt::scale_of_key(fmt::group_max(k, 32), Psc, R, smin_code);
+        if (lane == 0) {
+            scales[t] = (uint32_t)(b.code < 0 ? Psc.p[7] : b.code);
+            if (b.code == -2) atomicAdd(bad, 1ULL);
+        }
+        for (int64_t i = start + lane; i < end; i += 32)
+            fmt::scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused != 0);
+    }
 }
 
 template <typename C, typename T>
