@@ -301,14 +301,6 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
 
 def scaled_decode(codec, enc, dtype):
     """``Scaled`` ``decode`` of an Encoded record holding cupy arrays."""
-    from ..codecs.blocked import Encoded
-
-    cp = backend()
-    if enc.axis is None:   # one scale for the whole tensor: one row, one block
-        codes = cp.ascontiguousarray(enc.codes).reshape(1, -1)
-        flat = Encoded(codes, cp.asarray(enc.scales).reshape(1, 1), tuple(codes.shape), 1, max(codes.shape[1], 1),
-                       enc.format, enc.tensor_amax)
-        return scaled_decode(codec, flat, dtype).reshape(enc.shape)
     if codec._pow2:
         return _mx_decode_record(codec, enc, dtype, codec.element, 0)
     dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, codec.element.num_codes,
@@ -319,7 +311,7 @@ def scaled_decode(codec, enc, dtype):
              np.int64(ncols), np.int64(enc.block), _params_on_device(kernel_params(codec.element)),
              _params_on_device(kernel_params(codec.scale_format)),
              _params_on_device(kernel_params(_float_format(dt))), _params_on_device(tuple(R))))
-    return cp.moveaxis(res, -1, enc.axis)
+    return _restore(res, enc)
 
 
 def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
@@ -333,22 +325,19 @@ def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
 
 
 def _record_rows(codec, enc, scale_codes: int = 256, scale_name=None):
-    """(codes, scales) of a record of cupy arrays with the blocked axis last, after checking its
-    format, block and scale shape against the codec and that its scale codes are below
-    ``scale_codes`` (one-byte scales come back as uint8)."""
-    cp = backend()
-    if enc.format != codec.name or (codec.block is not None and enc.block != codec.block):
-        raise ValueError(f"record is {enc.format} with block {enc.block}; this codec is {codec.name}, "
-                         f"block {codec.block}")
-    codes = cp.ascontiguousarray(cp.moveaxis(enc.codes, enc.axis, -1))
-    scales = cp.ascontiguousarray(cp.moveaxis(enc.scales, enc.axis, -1))
-    ncols = codes.shape[-1]
-    if scales.shape != codes.shape[:-1] + (-(-ncols // enc.block),):
-        raise ValueError(f"scales have shape {scales.shape}; codes of shape {codes.shape} need blocks of {enc.block}")
+    """(codes, scales) of a record of cupy arrays with the blocked axis last (one row for
+    ``axis=None``), checked by the codec (:meth:`BlockCodec._record_rows`) and for scale codes
+    below ``scale_codes`` (one-byte scales come back as uint8)."""
+    codes, scales = codec._record_rows(enc)
     if scales.size and (int(scales.min()) < 0 or int(scales.max()) >= scale_codes):
         bad = int(scales.max()) if int(scales.min()) >= 0 else int(scales.min())
         raise ValueError(f"scale code {bad} out of range for {scale_name or codec.scale_format}")
     return codes, scales.astype(np.uint8, copy=False) if scale_codes <= 256 else scales
+
+
+def _restore(res, enc):
+    """A decode's rows (blocked axis last) in the record's shape and layout."""
+    return res.reshape(enc.shape) if enc.axis is None else backend().moveaxis(res, -1, enc.axis)
 
 
 def _record_setup(codec, enc, dtype, n_codes: int, code_dtype="uint8", scale_codes: int = 256):
@@ -379,7 +368,7 @@ def _mx_decode_record(codec, enc, dtype, elem, eshift: int):
             (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1), np.int64(codes.size), np.int64(ncols),
              np.int64(enc.block), _params_on_device(kernel_params(elem)),
              _params_on_device(kernel_params(_float_format(dt))), np.int32(eshift)))
-    return backend().moveaxis(res, -1, enc.axis)
+    return _restore(res, enc)
 
 
 def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset):
@@ -410,8 +399,6 @@ def nvfp4_decode(codec, enc, dtype):
     """NVFP4 ``decode`` of an Encoded record holding cupy arrays (float32 arithmetic, then dtype)."""
     from ..codecs.nvfp4 import RECIPES
 
-    if (enc.tensor_amax is not None) != codec.global_scale:
-        raise ValueError("record and codec disagree on the global scale")
     dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, 16)
     G, ta = codec._global(enc.tensor_amax)
     ev, sv = codec._tables()
@@ -419,7 +406,7 @@ def nvfp4_decode(codec, enc, dtype):
             (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1), np.int64(codes.size), np.int64(ncols),
              np.int64(codec.block), _params_on_device(kernel_params(_float_format(dt))), _table_on_device(ev),
              _table_on_device(sv), np.int32(RECIPES[codec.recipe]), np.float32(G), np.float32(ta)))
-    return backend().moveaxis(res, -1, enc.axis)
+    return _restore(res, enc)
 
 
 def _table_on_device(table: np.ndarray):
@@ -662,14 +649,8 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
 def book_scaled_decode(codec, enc, dtype):
     """``Scaled`` (Quantile element) ``decode`` of an Encoded record holding cupy arrays."""
     from ..codecs import codebook_scaled as cs
-    from ..codecs.blocked import Encoded
 
     cp = backend()
-    if enc.axis is None:   # one scale for the whole tensor: one row, one block
-        codes = cp.ascontiguousarray(enc.codes).reshape(1, -1)
-        flat = Encoded(codes, cp.asarray(enc.scales).reshape(1, 1), tuple(codes.shape), 1, max(codes.shape[1], 1),
-                       enc.format, scale_scales=enc.scale_scales, scale_offset=enc.scale_offset)
-        return book_scaled_decode(codec, flat, dtype).reshape(enc.shape)
     dq = codec.double_quant
     codes, sm = _record_rows(codec, enc, 256 if dq else 1 << 32, "double-quantized 8-bit scales" if dq else "float32")
     ncols = codes.shape[-1]
@@ -686,7 +667,7 @@ def book_scaled_decode(codec, enc, dtype):
             raise ValueError("record has double-quantized scales; this codec has double_quant=False")
         sm = sm.astype(np.uint32, copy=False)
     res = _book_decode(codec.element, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
-    return cp.moveaxis(res, -1, enc.axis)
+    return _restore(res, enc)
 
 
 # --- packing ---------------------------------------------------------------------------------
