@@ -93,10 +93,11 @@ def _as_int_input(q, what: str) -> np.ndarray:
     """``q`` as a native-endian integer array, or a TypeError pointing float data to QRazor."""
     if isinstance(q, (bool, np.bool_)):
         raise TypeError(f"{what} takes integers, got bool")
-    a = np.asarray(q)
-    if a.dtype.kind not in "iu":
+    a = q if gpu.is_device_array(q) else np.asarray(q)   # cupy arrays stay on the device
+    kind = np.dtype(a.dtype).kind
+    if kind not in "iu":
         hint = (". For float data use fmtlib.sdr.QRazor (absmax scaling to the base, then SDR), or scale to "
-                "integers first with fmtlib.Scaled(Int(8), 'fp32', block=None)") if a.dtype.kind in "fc" else ""
+                "integers first with fmtlib.Scaled(Int(8), 'fp32', block=None)") if kind in "fc" else ""
         raise TypeError(f"{what} takes integers of the base (any numpy integer dtype); got {a.dtype} data{hint}")
     if a.dtype.byteorder not in "=|":
         a = a.astype(a.dtype.newbyteorder("="))
@@ -104,8 +105,10 @@ def _as_int_input(q, what: str) -> np.ndarray:
 
 
 def _rows(a: np.ndarray, axis: int) -> np.ndarray:
-    """``a`` with ``axis`` moved last, C-contiguous, as (rows, n) (also for empty arrays)."""
-    m = np.ascontiguousarray(np.moveaxis(a, axis, -1))
+    """``a`` with ``axis`` moved last, C-contiguous, as (rows, n) (also for empty arrays; cupy
+    arrays stay on the device)."""
+    xp = gpu.array_module(a)
+    m = xp.ascontiguousarray(xp.moveaxis(a, axis, -1))
     return m.reshape(math.prod(m.shape[:-1]), m.shape[-1])
 
 
@@ -255,6 +258,8 @@ class SDR(Codec):
         return q, axis, _rows(src, axis)
 
     def _raise_range(self, q: np.ndarray):
+        if gpu.is_device_array(q):   # an error path: find the first bad value on the host
+            q = gpu.backend().asnumpy(q)
         fmt = self.base.format
         bad = (q < fmt.min) | (q > fmt.max) if q.dtype != np.uint64 else q > np.uint64(fmt.max)
         idx = np.unravel_index(int(np.flatnonzero(bad)[0]), q.shape)
@@ -262,7 +267,7 @@ class SDR(Codec):
                          f"{fmt.min}..{fmt.max}; SDR razors integers of its base")
 
     def _restore(self, rows: np.ndarray, moved_shape: tuple, axis: int) -> np.ndarray:
-        return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+        return gpu.array_module(rows).moveaxis(rows.reshape(moved_shape), -1, axis)
 
     # -- the codec surface ------------------------------------------------------------------------
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
@@ -359,12 +364,14 @@ class SDR(Codec):
 
 
 def _check_record(rec: Razored, who: str) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, flags) of a record whose shapes, axis, group and codes agree."""
-    codes, flags = np.asarray(rec.codes), np.asarray(rec.flags)
+    """(codes, flags) of a record whose shapes, axis, group and codes agree (numpy, or cupy for
+    a record on the device)."""
+    xp = gpu.array_module(rec.codes)
+    codes, flags = xp.asarray(rec.codes), xp.asarray(rec.flags)
     shape = tuple(rec.shape)
-    if codes.shape != shape:
-        raise ValueError(f"{who} codes have shape {codes.shape}, the record says {shape}")
-    if codes.dtype.kind not in "iu" or flags.dtype.kind not in "iu":
+    if tuple(codes.shape) != shape:
+        raise ValueError(f"{who} codes have shape {tuple(codes.shape)}, the record says {shape}")
+    if np.dtype(codes.dtype).kind not in "iu" or np.dtype(flags.dtype).kind not in "iu":
         raise TypeError(f"{who} codes and flags must be integer arrays, got {codes.dtype} and {flags.dtype}")
     if isinstance(rec.axis, bool) or not isinstance(rec.axis, (int, np.integer)) or not 0 <= rec.axis < len(shape):
         raise ValueError(f"{who} axis {rec.axis!r} is not an axis of shape {shape}")
@@ -374,8 +381,8 @@ def _check_record(rec: Razored, who: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{who} keep must be an int in 1..{MAX_BASE_BITS}, got {rec.keep!r}")
     want = list(shape)
     want[rec.axis] = -(-shape[rec.axis] // rec.group)
-    if flags.shape != tuple(want):
-        raise ValueError(f"{who} flags have shape {flags.shape}; codes of shape {shape} in groups of {rec.group} "
+    if tuple(flags.shape) != tuple(want):
+        raise ValueError(f"{who} flags have shape {tuple(flags.shape)}; codes of shape {shape} in groups of {rec.group} "
                          f"along axis {rec.axis} need {tuple(want)}")
     if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= 1 << (rec.keep + 1)):
         raise ValueError(f"{who} holds code {int(codes.max())}, out of range for sign + {rec.keep} bits")

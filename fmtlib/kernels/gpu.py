@@ -421,22 +421,17 @@ def _tables_on_device(values: tuple):
 def sdr_run(codec, fused: bool, q):
     """SDR ``encode`` (a Razored record of cupy arrays) or ``quantize`` (values in q's dtype) of
     a cupy integer array."""
-    from ..sdr import Razored, _dtype_bounds, _kernel_mode, _norm_axis
+    from ..sdr import Razored, _dtype_bounds, _kernel_mode
 
     cp = backend()
+    q, axis, rows = codec._input_rows(q, "SDR.quantize" if fused else "SDR.encode")   # the codec's checks
     dt = np.dtype(q.dtype)
-    if dt.kind not in "iu":
-        raise TypeError(f"SDR takes integers of the base; got {dt} data (for floats use fmtlib.sdr.QRazor)")
     fmt = codec.base.format
-    axis = _norm_axis(codec.axis, q.ndim, "SDR")
-    n = q.shape[axis]
-    if codec.strict and n % codec.group:
-        raise ValueError(f"axis {axis} has length {n}, not a multiple of group {codec.group} (strict=True)")
-    if dt == np.uint64 and q.size and int(q.max()) > fmt.max:   # int64 would wrap these
-        raise ValueError(f"values above {fmt.max} are outside the base {fmt} range {fmt.min}..{fmt.max}")
-    moved = cp.ascontiguousarray(cp.moveaxis(q, axis, -1))
-    R = math.prod(moved.shape[:-1])
-    rows = moved.reshape(R, n).astype(np.int64)
+    rows = rows.astype(np.int64)
+    R, n = rows.shape
+    moved = list(q.shape)
+    moved.append(moved.pop(axis))
+    moved = tuple(moved)
     ng = -(-n // codec.group)
     codes = cp.empty(rows.shape if not fused else (1,), dtype=codec.code_dtype)
     flags = cp.empty((R, ng), dtype=np.uint8)
@@ -449,16 +444,14 @@ def sdr_run(codec, fused: bool, q):
              np.int64(fmt.max), np.int64(olo), np.int64(ohi), np.int32(fused), counts))
     bad, obad = int(counts[0]), int(counts[1])
     if bad:
-        raise ValueError(f"{bad} value(s) outside the base {fmt} range {fmt.min}..{fmt.max}; SDR razors integers of its "
-                         "base")
+        codec._raise_range(q)
     if fused:
         if obad:
             raise ValueError(f"{obad} razored value(s) do not fit {dt} (a group holding {fmt.min} can razor "
                              f"{fmt.max} to {-fmt.min}); pass a wider array, or use a narrow base")
-        return cp.ascontiguousarray(cp.moveaxis(out.reshape(moved.shape), -1, axis)).astype(dt)
-    return Razored(cp.moveaxis(codes.reshape(moved.shape), -1, axis),
-                   cp.moveaxis(flags.reshape(moved.shape[:-1] + (ng,)), -1, axis), tuple(q.shape), axis, codec.group,
-                   codec.keep, codec.name)
+        return cp.ascontiguousarray(codec._restore(out, moved, axis)).astype(dt)
+    return Razored(codec._restore(codes, moved, axis), codec._restore(flags, moved[:-1] + (ng,), axis),
+                   tuple(q.shape), axis, codec.group, codec.keep, codec.name)
 
 
 def sdr_decode(codec, rec, dtype):
@@ -469,18 +462,10 @@ def sdr_decode(codec, rec, dtype):
     dt = np.dtype(dtype)
     if dt.kind not in "iu":
         raise TypeError(f"SDR decodes to integers: dtype must be an integer dtype, got {dt}")
-    if rec.format != codec.name:
-        raise ValueError(f"record is {rec.format}; this codec is {codec.name}")
-    codes = cp.ascontiguousarray(cp.moveaxis(rec.codes, rec.axis, -1))
-    flags = cp.ascontiguousarray(cp.moveaxis(rec.flags, rec.axis, -1)).astype(np.uint8)
-    n = codes.shape[-1]
-    if flags.shape != codes.shape[:-1] + (-(-n // rec.group),):
-        raise ValueError(f"flags have shape {flags.shape}; codes of shape {codes.shape} need groups of {rec.group}")
-    if codes.size and int(codes.max()) >= 1 << (rec.keep + 1):
-        raise ValueError(f"record holds code {int(codes.max())}, out of range for sign + {rec.keep} bits")
-    if flags.size and int(flags.max()) > codec.max_shift:
-        raise ValueError(f"flag {int(flags.max())} is above the largest shift {codec.max_shift} of {codec.name}")
-    c = codes.reshape(math.prod(codes.shape[:-1]), n).astype(np.dtype(codec.code_dtype))
+    crows, frows = codec._record_rows(rec)   # checked by the codec, on the device
+    n = crows.shape[-1]
+    c = crows.astype(np.dtype(codec.code_dtype))
+    flags = frows.astype(np.uint8)
     out = cp.empty(c.shape, dtype=np.int64)
     _launch("sdr.cu", f"fmt_sdr_decode<{_UINT[c.dtype.itemsize]}>", c.size,
             (c.reshape(-1), flags.reshape(-1), out.reshape(-1), np.int64(c.size), np.int64(n), np.int64(rec.group),
@@ -488,7 +473,9 @@ def sdr_decode(codec, rec, dtype):
     lo, hi = _dtype_bounds(dt)
     if out.size and (int(out.min()) < lo or int(out.max()) > hi):
         raise ValueError(f"decoded values do not fit {dt}; decode with a wider dtype (np.int32)")
-    return cp.ascontiguousarray(cp.moveaxis(out.reshape(codes.shape), -1, rec.axis)).astype(dt)
+    moved = list(rec.shape)
+    moved.append(moved.pop(rec.axis))
+    return cp.ascontiguousarray(codec._restore(out, tuple(moved), rec.axis)).astype(dt)
 
 
 # --- code books ------------------------------------------------------------------------------
