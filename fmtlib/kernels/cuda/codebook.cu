@@ -14,13 +14,10 @@ __global__ void fmt_quantile_encode(const T* __restrict__ src, C* __restrict__ c
                                     const long long* rand, int use_rand, int fused) {
     const fmt::Params Ps = fmt::load_params(ps);
     const fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
-    const double R = (double)(1LL << rbits);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        bool neg;
-        double x = fmt::as_double((int64_t)src[i], Ps, neg);
-        long long r = mode == fmt::STOCH ? (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits)) : 0;
-        long long k = fmt::book_index(x, neg, 1.0, mode, B, r, R);
+        int64_t r = mode == fmt::STOCH ? (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits)) : 0;
+        int64_t k = fmt::quantile_one((int64_t)src[i], Ps, mode, B, r, rbits);
         if (fused) out[i] = vals[k]; else codes[i] = (C)code_of[k];
     }
 }

@@ -147,12 +147,11 @@ FMT_HD int64_t from_double(double d, const Params& Pout) {
     return pack(unpack((int64_t)f64_bits(d), fp64_params(), false), Pout, RNE, IEEE, 0, 1, false);
 }
 
-// One element of a Quantile encode: its level index (the caller maps it to a code or a value).
-FMT_HD int64_t quantile_one(int64_t b, const Params& Ps, int64_t mode, const Book& B, uint64_t key, int64_t index,
-                            int64_t rbits) {
+// One element of a Quantile encode (float bits b, format Ps; r: its random integer of rbits
+// bits): its level index (the caller maps it to a code or a value).
+FMT_HD int64_t quantile_one(int64_t b, const Params& Ps, int64_t mode, const Book& B, int64_t r, int64_t rbits) {
     bool neg;
     double x = as_double(b, Ps, neg);
-    int64_t r = mode == STOCH ? rand_top(key, index, rbits) : 0;
     return book_index(x, neg, 1.0, mode, B, r, (double)((int64_t)1 << rbits));
 }
 

@@ -156,12 +156,9 @@ void fmt_host_quantile_encode(const uint64_t* src, uint64_t* out, int64_t n, con
     fmt::Params Ps;
     for (int k = 0; k < 12; k++) Ps.p[k] = ps[k];
     fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
-    double R = (double)((int64_t)1 << rbits);
     for (int64_t i = 0; i < n; i++) {
-        bool neg;
-        double x = fmt::as_double((int64_t)src[i], Ps, neg);
         int64_t r = mode == fmt::STOCH ? (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits)) : 0;
-        int64_t k = fmt::book_index(x, neg, 1.0, mode, B, r, R);
+        int64_t k = fmt::quantile_one((int64_t)src[i], Ps, mode, B, r, rbits);
         out[i] = fused ? vals[k] : (uint64_t)code_of[k];
     }
 }
