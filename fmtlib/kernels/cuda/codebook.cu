@@ -30,24 +30,14 @@ __global__ void fmt_book_scaled_encode(const T* __restrict__ src, C* __restrict_
                                        unsigned long long key, long long base, int rbits, int fused) {
     const fmt::Params Ps = fmt::load_params(ps);
     const fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
-    const int lane = threadIdx.x & 31;
-    long long t0, stride;
-    int g;
-    fmt::group_blocks(32, t0, g, stride);
-    for (; t0 < nblocks; t0 += stride) {
-        const long long t = t0 + g;   // g = 0: a warp is one group
-        int64_t start, end;
-        fmt::block_span(t, ncols, block, start, end);
-        uint64_t k = 0;
-        for (int64_t i = start + lane; i < end; i += 32) {
-            uint64_t ki = fmt::book_key((int64_t)src[i], Ps);
-            k = ki > k ? ki : k;
-        }
-        double S = fmt::book_scale_of_key(fmt::group_max(k, 32));
-        if (lane == 0) scales[t] = S < 0 ? 0x7FC00000u : fmt::f32_bits((float)S);
-        for (int64_t i = start + lane; i < end; i += 32)
-            fmt::book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused != 0);
-    }
+    fmt::for_each_block<32, uint64_t>(
+        nblocks, ncols, block, [&](int64_t i) { return fmt::book_key((int64_t)src[i], Ps); },
+        [&](long long t, int64_t start, int64_t end, int lane, uint64_t k) {
+            double S = fmt::book_scale_of_key(k);
+            if (lane == 0) scales[t] = S < 0 ? 0x7FC00000u : fmt::f32_bits((float)S);
+            for (int64_t i = start + lane; i < end; i += 32)
+                fmt::book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused != 0);
+        });
 }
 
 template <typename C>
@@ -55,24 +45,14 @@ __global__ void fmt_book_absmax_encode(const uint32_t* __restrict__ src, C* __re
                                        uint32_t* __restrict__ scales, uint32_t* __restrict__ out, long long nblocks,
                                        long long ncols, long long block, const float* vals32, const float* thr,
                                        long long m, const unsigned short* code_of, long long nan_index, int fused) {
-    const int lane = threadIdx.x & 31;
-    long long t0, stride;
-    int g;
-    fmt::group_blocks(32, t0, g, stride);
-    for (; t0 < nblocks; t0 += stride) {
-        const long long t = t0 + g;   // g = 0: a warp is one group
-        int64_t start, end;
-        fmt::block_span(t, ncols, block, start, end);
-        uint32_t k = 0;
-        for (int64_t i = start + lane; i < end; i += 32) {
-            uint32_t ki = src[i] & 0x7FFFFFFFu;
-            k = ki > k ? ki : k;
-        }
-        fmt::AbsmaxBlock a = fmt::absmax_of_key(fmt::group_max(k, 32), end - start < block);
-        if (lane == 0) scales[t] = fmt::f32_bits(a.amax);
-        for (int64_t i = start + lane; i < end; i += 32)
-            fmt::book_absmax_at(src, codes, out, i, a, vals32, thr, m, code_of, nan_index, fused != 0);
-    }
+    fmt::for_each_block<32, uint32_t>(
+        nblocks, ncols, block, [&](int64_t i) { return src[i] & 0x7FFFFFFFu; },
+        [&](long long t, int64_t start, int64_t end, int lane, uint32_t k) {
+            fmt::AbsmaxBlock a = fmt::absmax_of_key(k, end - start < block);
+            if (lane == 0) scales[t] = fmt::f32_bits(a.amax);
+            for (int64_t i = start + lane; i < end; i += 32)
+                fmt::book_absmax_at(src, codes, out, i, a, vals32, thr, m, code_of, nan_index, fused != 0);
+        });
 }
 
 template <typename C, typename T>

@@ -17,14 +17,30 @@ __device__ __forceinline__ K group_max(K k, int lanes) {
     return k;
 }
 
-// Blocks for groups of ``lanes`` lanes (32 or 16): a warp takes blocks base + g for its groups g,
-// then base += stride. ``base`` is the same in every lane of a warp, so a loop on it keeps the
-// warp together for group_max (a group past the last block takes part with key 0).
-__device__ __forceinline__ void group_blocks(int lanes, long long& base, int& g, long long& stride) {
+// Every block of rows of ncols elements, LANES lanes (32 or 16) to a block: a warp takes blocks
+// base + g for its groups g, then base += stride. Lanes read consecutive elements; key(i) of
+// each element is combined by max (``KeyT``: an unsigned integer), and body(t, start, end,
+// lane, kmax) runs for each block with the block's largest key in every lane of its group.
+// ``base`` is the same in every lane of a warp, so the warp stays together for group_max (a
+// group past the last block takes part with key 0 and runs no body).
+template <int LANES, typename KeyT, typename KeyF, typename BodyF>
+__device__ __forceinline__ void for_each_block(long long nblocks, long long ncols, long long block, KeyF key,
+                                               BodyF body) {
     const long long gid = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-    base = (gid >> 5) * (32 / lanes);
-    g = (threadIdx.x & 31) / lanes;
-    stride = ((long long)gridDim.x * blockDim.x) / lanes;
+    const int lane = threadIdx.x & (LANES - 1), g = (threadIdx.x & 31) / LANES;
+    const long long stride = ((long long)gridDim.x * blockDim.x) / LANES;
+    for (long long base = (gid >> 5) * (32 / LANES); base < nblocks; base += stride) {
+        const long long t = base + g;
+        int64_t start = 0, end = 0;
+        if (t < nblocks) block_span(t, ncols, block, start, end);
+        KeyT k = 0;
+        for (int64_t i = start + lane; i < end; i += LANES) {
+            KeyT ki = key(i);
+            k = ki > k ? ki : k;
+        }
+        k = group_max(k, LANES);
+        if (t < nblocks) body(t, start, end, lane, k);
+    }
 }
 
 }  // namespace fmt

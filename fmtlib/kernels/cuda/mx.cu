@@ -14,24 +14,14 @@ __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, 
                               int eshift, int mode, unsigned long long key, long long base, int rbits, int fused) {
     const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe);
     const fmt::ScaleParams S{rule, emax, mbits, M, eshift};
-    const int lane = threadIdx.x & 31;
-    long long t0, stride;
-    int g;
-    fmt::group_blocks(32, t0, g, stride);
-    for (; t0 < nblocks; t0 += stride) {
-        const long long t = t0 + g;   // g = 0: a warp is one group
-        int64_t start, end;
-        fmt::block_span(t, ncols, block, start, end);
-        uint64_t k = 0;
-        for (int64_t i = start + lane; i < end; i += 32) {
-            uint64_t ki = fmt::value_key((int64_t)src[i], Ps);
-            k = ki > k ? ki : k;
-        }
-        int64_t se = fmt::mx_exponent_of_key(fmt::group_max(k, 32), S);
-        if (lane == 0) scales[t] = (uint8_t)(se + 127);
-        for (int64_t i = start + lane; i < end; i += 32)
-            fmt::mx_encode_at(src, codes, out, i, se, Ps, Pe, S, mode, key, base, rbits, fused != 0);
-    }
+    fmt::for_each_block<32, uint64_t>(
+        nblocks, ncols, block, [&](int64_t i) { return fmt::value_key((int64_t)src[i], Ps); },
+        [&](long long t, int64_t start, int64_t end, int lane, uint64_t k) {
+            int64_t se = fmt::mx_exponent_of_key(k, S);
+            if (lane == 0) scales[t] = (uint8_t)(se + 127);
+            for (int64_t i = start + lane; i < end; i += 32)
+                fmt::mx_encode_at(src, codes, out, i, se, Ps, Pe, S, mode, key, base, rbits, fused != 0);
+        });
 }
 
 template <typename C, typename T>

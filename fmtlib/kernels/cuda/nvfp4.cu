@@ -17,27 +17,15 @@ __global__ void fmt_nvfp4_encode(const T* __restrict__ src, uint8_t* __restrict_
     const fmt::Params Ps = fmt::load_params(ps), Po = fmt::load_params(po), Pe = fmt::load_params(pe),
                       Psc = fmt::load_params(psc);
     const bool f32_in = Ps.p[0] == 8 && Ps.p[1] == 23;
-    const int lane = threadIdx.x & 15;
-    long long t0, stride;
-    int g;
-    fmt::group_blocks(16, t0, g, stride);
-    for (; t0 < nblocks; t0 += stride) {
-        const long long t = t0 + g;
-        int64_t start = 0, end = 0;
-        if (t < nblocks) fmt::block_span(t, ncols, block, start, end);
-        uint32_t k = 0;
-        for (int64_t i = start + lane; i < end; i += 16) {
-            uint32_t ki = fmt::nvfp4_key((int64_t)src[i], Ps, f32_in);
-            k = ki > k ? ki : k;
-        }
-        k = fmt::group_max(k, 16);
-        if (t >= nblocks) continue;
-        fmt::NvBlock b = fmt::nvfp4_block_of_key(k, recipe, G, tensor_amax, Psc, scale_vals);
-        if (lane == 0) scales[t] = (uint8_t)(b.sc < 0 ? Psc.p[7] : b.sc);
-        for (int64_t i = start + lane; i < end; i += 16)
-            fmt::nvfp4_encode_at(src, codes, out, i, b, Ps, f32_in, Po, Pe, elem_vals, recipe, mode, key, base, rbits,
-                                 fused != 0);
-    }
+    fmt::for_each_block<16, uint32_t>(
+        nblocks, ncols, block, [&](int64_t i) { return fmt::nvfp4_key((int64_t)src[i], Ps, f32_in); },
+        [&](long long t, int64_t start, int64_t end, int lane, uint32_t k) {
+            fmt::NvBlock b = fmt::nvfp4_block_of_key(k, recipe, G, tensor_amax, Psc, scale_vals);
+            if (lane == 0) scales[t] = (uint8_t)(b.sc < 0 ? Psc.p[7] : b.sc);
+            for (int64_t i = start + lane; i < end; i += 16)
+                fmt::nvfp4_encode_at(src, codes, out, i, b, Ps, f32_in, Po, Pe, elem_vals, recipe, mode, key, base,
+                                     rbits, fused != 0);
+        });
 }
 
 template <typename T>

@@ -15,27 +15,17 @@ __global__ void fmt_scaled_encode(const T* __restrict__ src, C* __restrict__ cod
     const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe), Psc = fmt::load_params(psc);
     long long R[5];
     for (int k = 0; k < 5; k++) R[k] = r[k];
-    const int lane = threadIdx.x & 31;
-    long long t0, stride;
-    int g;
-    fmt::group_blocks(32, t0, g, stride);
-    for (; t0 < nblocks; t0 += stride) {
-        const long long t = t0 + g;   // g = 0: a warp is one group
-        int64_t start, end;
-        fmt::block_span(t, ncols, block, start, end);
-        uint64_t k = 0;
-        for (int64_t i = start + lane; i < end; i += 32) {
-            uint64_t ki = fmt::value_key((int64_t)src[i], Ps);
-            k = ki > k ? ki : k;
-        }
-        fmt::BlockScale b = fmt::scale_of_key(fmt::group_max(k, 32), Psc, R, smin_code);
-        if (lane == 0) {
-            scales[t] = (uint32_t)(b.code < 0 ? Psc.p[7] : b.code);
-            if (b.code == -2) atomicAdd(bad, 1ULL);
-        }
-        for (int64_t i = start + lane; i < end; i += 32)
-            fmt::scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused != 0);
-    }
+    fmt::for_each_block<32, uint64_t>(
+        nblocks, ncols, block, [&](int64_t i) { return fmt::value_key((int64_t)src[i], Ps); },
+        [&](long long t, int64_t start, int64_t end, int lane, uint64_t k) {
+            fmt::BlockScale b = fmt::scale_of_key(k, Psc, R, smin_code);
+            if (lane == 0) {
+                scales[t] = (uint32_t)(b.code < 0 ? Psc.p[7] : b.code);
+                if (b.code == -2) atomicAdd(bad, 1ULL);
+            }
+            for (int64_t i = start + lane; i < end; i += 32)
+                fmt::scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused != 0);
+        });
 }
 
 template <typename C, typename T>
