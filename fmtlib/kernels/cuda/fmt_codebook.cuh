@@ -198,12 +198,8 @@ FMT_HD void book_scaled_block(const T* src, C* codes, uint32_t* scales, T* out, 
                               uint64_t key, int64_t base, int64_t rbits, bool fused) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
-    uint64_t k = 0;
-    for (int64_t i = start; i < end; i++) {
-        uint64_t ki = book_key((int64_t)src[i], Ps);
-        k = ki > k ? ki : k;
-    }
-    double S = book_scale_of_key(k);
+    auto key_of = [&](int64_t i) { return book_key((int64_t)src[i], Ps); };
+    double S = book_scale_of_key(max_key<uint64_t>(start, end, 1, key_of));
     scales[t] = S < 0 ? 0x7FC00000u : f32_bits((float)S);
     for (int64_t i = start; i < end; i++)
         book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused);
@@ -278,14 +274,11 @@ FMT_HD void book_absmax_block(const uint32_t* src, C* codes, uint32_t* scales, u
                               const uint16_t* code_of, int64_t nan_index, bool fused) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
-    uint32_t k = 0;
-    for (int64_t i = start; i < end; i++) {
-        uint32_t ki = src[i] & 0x7FFFFFFFu;
-        k = ki > k ? ki : k;
-    }
+    uint32_t k = max_key<uint32_t>(start, end, 1, [&](int64_t i) { return src[i] & 0x7FFFFFFFu; });
     AbsmaxBlock a = absmax_of_key(k, end - start < block);
     scales[t] = f32_bits(a.amax);
-    for (int64_t i = start; i < end; i++) book_absmax_at(src, codes, out, i, a, vals32, thr, m, code_of, nan_index, fused);
+    for (int64_t i = start; i < end; i++)
+        book_absmax_at(src, codes, out, i, a, vals32, thr, m, code_of, nan_index, fused);
 }
 
 }  // namespace fmt

@@ -58,12 +58,8 @@ FMT_HD int64_t mx_exponent_of_key(uint64_t key, const ScaleParams& S) {
 // Shared exponent of src[start:end] (format Ps); 128 for a block with inf or NaN.
 template <typename T>
 FMT_HD int64_t mx_block_exponent(const T* src, int64_t start, int64_t end, const Params& Ps, const ScaleParams& S) {
-    uint64_t key = 0;
-    for (int64_t i = start; i < end; i++) {
-        uint64_t k = value_key((int64_t)src[i], Ps);
-        key = k > key ? k : key;
-    }
-    return mx_exponent_of_key(key, S);
+    auto key_of = [&](int64_t i) { return value_key((int64_t)src[i], Ps); };
+    return mx_exponent_of_key(max_key<uint64_t>(start, end, 1, key_of), S);
 }
 
 // Bits (format Pout) of element ``code`` times 2**se, nearest-even.

@@ -104,11 +104,7 @@ FMT_HD void nvfp4_encode_block(const T* src, C* codes, uint8_t* scales, T* out, 
     bool f32_in = Ps.p[0] == 8 && Ps.p[1] == 23;
     int64_t start, end;
     block_span(t, ncols, block, start, end);
-    uint32_t k = 0;
-    for (int64_t i = start; i < end; i++) {
-        uint32_t ki = nvfp4_key((int64_t)src[i], Ps, f32_in);
-        k = ki > k ? ki : k;
-    }
+    uint32_t k = max_key<uint32_t>(start, end, 1, [&](int64_t i) { return nvfp4_key((int64_t)src[i], Ps, f32_in); });
     NvBlock b = nvfp4_block_of_key(k, recipe, G, tensor_amax, Pscale, scale_vals);
     scales[t] = (uint8_t)(b.sc < 0 ? Pscale.p[7] : b.sc);
     for (int64_t i = start; i < end; i++)

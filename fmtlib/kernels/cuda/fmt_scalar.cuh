@@ -300,6 +300,18 @@ FMT_HD void key_value(uint64_t key, int64_t& sig, int64_t& exp) {
     exp = (int64_t)(key >> 52) - 2048 - 52;
 }
 
+// The largest key(i) for i = first, first + step, ... below end (0 if none): one thread's share
+// of a block's amax keys (step 1: the whole block; in a lane group, a lane's stride).
+template <typename KeyT, typename KeyF>
+FMT_HD KeyT max_key(int64_t first, int64_t end, int64_t step, KeyF key) {
+    KeyT k = 0;
+    for (int64_t i = first; i < end; i += step) {
+        KeyT ki = key(i);
+        k = ki > k ? ki : k;
+    }
+    return k;
+}
+
 // The span [start, end) of block t of rows of ncols elements, ``block`` to a block (the last
 // block of a row may be shorter).
 FMT_HD void block_span(int64_t t, int64_t ncols, int64_t block, int64_t& start, int64_t& end) {

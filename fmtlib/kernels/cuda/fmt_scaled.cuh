@@ -95,14 +95,12 @@ FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* 
                                    int64_t rbits, bool fused) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
-    uint64_t k = 0;
-    for (int64_t i = start; i < end; i++) {
-        uint64_t ki = value_key((int64_t)src[i], Ps);
-        k = ki > k ? ki : k;
-    }
+    auto key_of = [&](int64_t i) { return value_key((int64_t)src[i], Ps); };
+    uint64_t k = max_key<uint64_t>(start, end, 1, key_of);
     BlockScale b = scale_of_key(k, Psc, R, smin_code);
     scales[t] = (uint32_t)(b.code < 0 ? Psc.p[7] : b.code);
-    for (int64_t i = start; i < end; i++) scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused);
+    for (int64_t i = start; i < end; i++)
+        scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused);
     return b.code == -2 ? 1 : 0;
 }
 

@@ -33,12 +33,7 @@ __device__ __forceinline__ void for_each_block(long long nblocks, long long ncol
         const long long t = base + g;
         int64_t start = 0, end = 0;
         if (t < nblocks) block_span(t, ncols, block, start, end);
-        KeyT k = 0;
-        for (int64_t i = start + lane; i < end; i += LANES) {
-            KeyT ki = key(i);
-            k = ki > k ? ki : k;
-        }
-        k = group_max(k, LANES);
+        KeyT k = group_max(max_key<KeyT>(start + lane, end, LANES, key), LANES);
         if (t < nblocks) body(t, start, end, lane, k);
     }
 }

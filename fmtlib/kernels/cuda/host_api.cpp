@@ -50,7 +50,8 @@ void fmt_host_mx_decode(const uint64_t* codes, const uint8_t* scales, uint64_t* 
                         int64_t block, const int64_t* pe, const int64_t* po, int64_t eshift) {
     fmt::Params Pe, Po;
     for (int k = 0; k < 12; k++) { Pe.p[k] = pe[k]; Po.p[k] = po[k]; }
-    for (int64_t i = 0; i < n; i++) out[i] = (uint64_t)fmt::mx_decode_one(codes, scales, i, ncols, block, Pe, Po, eshift);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (uint64_t)fmt::mx_decode_one(codes, scales, i, ncols, block, Pe, Po, eshift);
 }
 
 }

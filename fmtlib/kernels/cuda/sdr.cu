@@ -10,7 +10,8 @@ __global__ void fmt_sdr(const long long* __restrict__ q, C* __restrict__ codes, 
     for (long long g = blockIdx.x * (long long)blockDim.x + threadIdx.x; g < ngroups;
          g += (long long)gridDim.x * blockDim.x) {
         int64_t obad = 0;
-        int64_t bad = fmt::sdr_group(q, codes, flags, out, g, n, group, keep, mode, lo, hi, olo, ohi, fused != 0, &obad);
+        int64_t bad = fmt::sdr_group(q, codes, flags, out, g, n, group, keep, mode, lo, hi, olo, ohi, fused != 0,
+                                     &obad);
         if (bad) atomicAdd(&counts[0], (unsigned long long)bad);
         if (obad) atomicAdd(&counts[1], (unsigned long long)obad);
     }
@@ -19,7 +20,8 @@ __global__ void fmt_sdr(const long long* __restrict__ q, C* __restrict__ codes, 
 template <typename C>
 __global__ void fmt_sdr_decode(const C* __restrict__ codes, const uint8_t* __restrict__ flags,
                                long long* __restrict__ out, long long total, long long n, long long group, int keep) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x)
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x)
         out[i] = fmt::sdr_decode_one(codes, flags, i, n, group, keep);
 }
 
