@@ -334,7 +334,9 @@ class Quantile(Codec):
             vals[c] = v
         return vals.astype(np.float32).astype(dt)  # levels are float32: one rounding at most
 
-    def _random(self, mode, x, seed, rbits, rand, index_offset):
+    def _random(self, mode, x, seed, rbits, rand, index_offset, xp=np):
+        """(key, rbits, flat int64 rand or None), checked; ``xp``: the array module of x and rand
+        (cupy on the GPU)."""
         if isinstance(index_offset, bool) or not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
             raise ValueError(f"index_offset must be a non-negative int, got {index_offset!r}")
         if mode != int(Rounding.STOCHASTIC):
@@ -348,12 +350,12 @@ class Quantile(Codec):
         if rand is not None:
             if seed is not None:
                 raise ValueError("give seed= or rand=, not both")
-            rand = np.asarray(rand)
-            if rand.dtype.kind not in "iu" or rand.shape != x.shape:
-                raise ValueError(f"rand must be an integer array of the input's shape {x.shape}")
+            rand = xp.asarray(rand)
+            if np.dtype(rand.dtype).kind not in "iu" or tuple(rand.shape) != tuple(x.shape):
+                raise ValueError(f"rand must be an integer array of the input's shape {tuple(x.shape)}")
             if rand.size and (int(rand.min()) < 0 or int(rand.max()) >= (1 << int(rbits))):
                 raise ValueError(f"rand values must be in [0, 2**{rbits})")
-            return 0, int(rbits), np.ascontiguousarray(rand, dtype=np.int64).reshape(-1)
+            return 0, int(rbits), xp.ascontiguousarray(rand).astype(np.int64, copy=False).reshape(-1)
         return seed_key(secrets.randbits(64) if seed is None else seed), int(rbits), None
 
     # -- the codec surface -----------------------------------------------------------------------

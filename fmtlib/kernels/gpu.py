@@ -490,18 +490,6 @@ def _book_on_device(q, mode: int):
     return cp.asarray(d), cp.asarray(t), nlev, nan_index, cp.asarray(code_of)
 
 
-def _device_rand(rand, shape, rbits: int):
-    """A caller's random integers (a cupy array of x's shape, each in [0, 2**rbits)) as int64."""
-    cp = backend()
-    if not is_device_array(rand):
-        raise TypeError("rand= for a cupy array must be a cupy array")
-    if np.dtype(rand.dtype).kind not in "iu" or tuple(rand.shape) != tuple(shape):
-        raise ValueError(f"rand must be an integer array of the input's shape {tuple(shape)}")
-    if rand.size and (int(rand.min()) < 0 or int(rand.max()) >= (1 << int(rbits))):
-        raise ValueError(f"rand values must be in [0, 2**{rbits})")
-    return cp.ascontiguousarray(rand).astype(np.int64, copy=False).reshape(-1)
-
-
 def quantile_run(q, fused: bool, x, rounding, seed, rbits, rand, index_offset, out=None):
     """Quantile ``encode`` (codes) or ``quantize`` (level values in x's dtype) of a cupy float
     array; ``rand``, ``out``: cupy arrays as in :func:`element_run`."""
@@ -510,13 +498,8 @@ def quantile_run(q, fused: bool, x, rounding, seed, rbits, rand, index_offset, o
     x = cp.ascontiguousarray(x)
     src = _bits(x).reshape(-1)
     mode = q._mode_id(rounding)
-    if rand is not None:
-        if mode != 6:
-            raise ValueError("rand= is only used by rounding='stochastic'")
-        if seed is not None:
-            raise ValueError("give seed= or rand=, not both")
-    key, rbits, _ = q._random(mode, x, seed, rbits, None, index_offset)
-    r = _device_rand(rand, x.shape, rbits) if rand is not None else cp.zeros(1, dtype=np.int64)
+    key, rbits, rarr = q._random(mode, x, seed, rbits, rand, index_offset, xp=cp)
+    r = rarr if rarr is not None else cp.zeros(1, dtype=np.int64)
     d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
     if res is None:
         res = cp.empty_like(x) if fused else cp.empty(x.shape, dtype=q.code_dtype)
@@ -529,7 +512,7 @@ def quantile_run(q, fused: bool, x, rounding, seed, rbits, rand, index_offset, o
     _launch("codebook.cu", f"fmt_quantile_encode<{_UINT[src.dtype.itemsize]}, {_UINT[q.code_dtype.itemsize]}>",
             src.size, (src, codes, out, np.int64(src.size), _params_on_device(kernel_params(_float_format(x.dtype))),
                        d, t, np.int64(nlev), np.int64(nan_index), code_of, vals, np.int32(mode), np.uint64(key),
-                       np.int64(index_offset), np.int32(rbits), r, np.int32(rand is not None), np.int32(fused)))
+                       np.int64(index_offset), np.int32(rbits), r, np.int32(rarr is not None), np.int32(fused)))
     return res
 
 

@@ -16,7 +16,7 @@ __global__ void fmt_quantile_encode(const T* __restrict__ src, C* __restrict__ c
     const fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        int64_t r = mode == fmt::STOCH ? (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits)) : 0;
+        int64_t r = fmt::element_bits(mode, use_rand ? rand : nullptr, i, key, base, rbits);
         int64_t k = fmt::quantile_one((int64_t)src[i], Ps, mode, B, r, rbits);
         if (fused) out[i] = vals[k]; else codes[i] = (C)code_of[k];
     }

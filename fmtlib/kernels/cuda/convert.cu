@@ -11,7 +11,7 @@ __global__ void fmt_convert(const S* __restrict__ src, D* __restrict__ out, long
     const fmt::Params Ps = fmt::load_params(ps), Pd = fmt::load_params(pd);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        int64_t rnd = mode != fmt::STOCH ? 0 : (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits));
+        int64_t rnd = fmt::element_bits(mode, use_rand ? rand : nullptr, i, key, base, rbits);
         out[i] = (D)fmt::convert_rnd((int64_t)src[i], Ps, Pd, mode, overflow, rnd, rbits, daz != 0, ftz != 0);
     }
 }
@@ -23,7 +23,7 @@ __global__ void fmt_roundtrip(const S* __restrict__ src, S* __restrict__ out, lo
     const fmt::Params Ps = fmt::load_params(ps), Pf = fmt::load_params(pf);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        int64_t rnd = mode != fmt::STOCH ? 0 : (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits));
+        int64_t rnd = fmt::element_bits(mode, use_rand ? rand : nullptr, i, key, base, rbits);
         out[i] = (S)fmt::roundtrip_rnd((int64_t)src[i], Ps, Pf, mode, overflow, rnd, rbits, daz != 0, ftz != 0);
     }
 }

@@ -184,7 +184,7 @@ FMT_HD void book_scaled_at(const T* src, C* codes, T* out, int64_t i, double S, 
     }
     bool neg;
     double x = as_double((int64_t)src[i], Ps, neg);
-    int64_t r = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t r = stoch_bits(mode, key, base + i, rbits);
     int64_t k = book_index(x, neg, S, mode, B, r, (double)((int64_t)1 << rbits));
     if (fused) out[i] = (T)from_double(B.lv[k] * S, Ps);
     else codes[i] = (C)code_of[k];

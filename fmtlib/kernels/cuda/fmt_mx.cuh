@@ -87,7 +87,7 @@ FMT_HD void mx_encode_at(const T* src, C* codes, T* out, int64_t i, int64_t se, 
         if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
         return;
     }
-    int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t rnd = stoch_bits(mode, key, base + i, rbits);
     int64_t code = mx_element((int64_t)src[i], se - S.eshift, Ps, Pelem, mode, rnd, rbits);
     if (fused) out[i] = (T)mx_decoded(code, se - S.eshift, Pelem, Ps);
     else codes[i] = (C)code;

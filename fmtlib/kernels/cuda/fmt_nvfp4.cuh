@@ -80,7 +80,7 @@ FMT_HD void nvfp4_encode_at(const T* src, C* codes, T* out, int64_t i, const NvB
     } else {
         v = x * b.T;
     }
-    int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t rnd = stoch_bits(mode, key, base + i, rbits);
     int64_t code = f32_code(v, Pelem, mode, SATURATE, rnd, rbits);
     if (fused) out[i] = (T)f32_code(elem_vals[code] * b.dscale, Pout, RNE, IEEE, 0, 1);
     else codes[i] = (C)code;

@@ -100,6 +100,19 @@ FMT_HD int64_t rand_top(uint64_t key, int64_t index, int64_t rbits) {
     return (int64_t)(z >> (64 - rbits));
 }
 
+// The rbits random bits element ``index`` rounds with: fmtlib-rng-v1's in stochastic mode, 0
+// in the others.
+FMT_HD int64_t stoch_bits(int64_t mode, uint64_t key, int64_t index, int64_t rbits) {
+    return mode == STOCH ? rand_top(key, index, rbits) : 0;
+}
+
+// stoch_bits of element base + i, or the caller's rand[i] when ``rand`` is given.
+template <typename R>
+FMT_HD int64_t element_bits(int64_t mode, const R* rand, int64_t i, uint64_t key, int64_t base, int64_t rbits) {
+    if (rand) return mode == STOCH ? (int64_t)rand[i] : 0;
+    return stoch_bits(mode, key, base + i, rbits);
+}
+
 FMT_HD int64_t bit_length(int64_t v) {
     int64_t n = 0;
     uint64_t u = (uint64_t)v;

@@ -77,7 +77,7 @@ FMT_HD void scaled_encode_at(const T* src, C* codes, T* out, int64_t i, const Bl
         return;
     }
     Value v = unpack((int64_t)src[i], Ps, false);
-    int64_t rnd = mode == STOCH ? rand_top(key, base + i, rbits) : 0;
+    int64_t rnd = stoch_bits(mode, key, base + i, rbits);
     int64_t code = v.kind == ZERO ? pack(v, Pe, mode, SATURATE, rnd, rbits, false)
                                   : div_pack(v.sign, v.sig, v.exp, b.dsig, b.dexp, Pe, mode, SATURATE, rnd, rbits,
                                              false);

@@ -15,7 +15,7 @@ void fmt_host_elementwise(const uint64_t* src, uint64_t* out, int64_t n, const i
     for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pd.p[k] = pd[k]; }
     for (int64_t i = 0; i < n; i++) {
         int64_t c = (int64_t)src[i];
-        int64_t rnd = mode != fmt::STOCH ? 0 : (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits));
+        int64_t rnd = fmt::element_bits(mode, use_rand ? rand : nullptr, i, key, base, rbits);
         out[i] = (uint64_t)(fused ? fmt::roundtrip_rnd(c, Ps, Pd, mode, overflow, rnd, rbits, daz != 0, ftz != 0)
                                   : fmt::convert_rnd(c, Ps, Pd, mode, overflow, rnd, rbits, daz != 0, ftz != 0));
     }
@@ -158,7 +158,7 @@ void fmt_host_quantile_encode(const uint64_t* src, uint64_t* out, int64_t n, con
     for (int k = 0; k < 12; k++) Ps.p[k] = ps[k];
     fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
     for (int64_t i = 0; i < n; i++) {
-        int64_t r = mode == fmt::STOCH ? (use_rand ? rand[i] : fmt::rand_top(key, base + i, rbits)) : 0;
+        int64_t r = fmt::element_bits(mode, use_rand ? rand : nullptr, i, key, base, rbits);
         int64_t k = fmt::quantile_one((int64_t)src[i], Ps, mode, B, r, rbits);
         out[i] = fused ? vals[k] : (uint64_t)code_of[k];
     }
