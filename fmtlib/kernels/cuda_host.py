@@ -93,6 +93,14 @@ _I8P = np.ctypeslib.ndpointer(np.int8, flags="C_CONTIGUOUS")
 _I64 = ctypes.c_int64
 
 
+def _block_buffers(src, bits_dtype, ncols: int, block: int, scale_dtype):
+    """(flat source bits, zeroed codes and outputs like them, one zeroed scale per block) for a
+    host block encode of rows of ``ncols`` elements."""
+    s = np.ascontiguousarray(src, dtype=bits_dtype).reshape(-1)
+    nblocks = (s.size // ncols) * -(-ncols // block) if ncols else 0
+    return s, np.zeros_like(s), np.zeros_like(s), np.zeros(nblocks, scale_dtype)
+
+
 class HostLib:
     """ctypes calls into the host build: the same arguments as the Numba ``convert`` and
     ``roundtrip`` kernels, on codes held in uint64 arrays."""
@@ -171,11 +179,7 @@ class HostLib:
                   fused=False):
         """(codes, scales, out) of MX blocks of rows of ``ncols`` input bits; ``S`` = the
         codec's (rule, emax, mbits, M, eshift). ``out`` holds decoded bits when ``fused``."""
-        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
-        nb = -(-ncols // block) if ncols else 0
-        nrows = s.size // ncols if ncols else 0
-        codes, out = np.zeros_like(s), np.zeros_like(s)
-        scales = np.zeros(nrows * nb, np.uint8)
+        s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint8)
         rule, emax, mbits, M, eshift = S
         self._lib.fmt_host_mx_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(Psrc, np.int64),
                                      np.asarray(Pelem, np.int64), rule, emax, mbits, float(M), eshift, int(mode),
@@ -193,11 +197,7 @@ class HostLib:
     def nvfp4_encode(self, src, ncols: int, block: int, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals,
                      recipe: int, G: float, tensor_amax: float, mode=0, key=0, base=0, rbits=1, fused=False):
         """(codes, scales, out) of NVFP4 blocks, as :func:`fmtlib.kernels.cpu.convert.nvfp4_encode`."""
-        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
-        nb = -(-ncols // block) if ncols else 0
-        nrows = s.size // ncols if ncols else 0
-        codes, out = np.zeros_like(s), np.zeros_like(s)
-        scales = np.zeros(nrows * nb, np.uint8)
+        s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint8)
         self._lib.fmt_host_nvfp4_encode(s, codes, scales, out, s.size, ncols, block, *(np.asarray(P, np.int64) for P in
                                         (Psrc, Pout, Pelem, Pscale)), np.asarray(elem_vals, np.float32),
                                         np.asarray(scale_vals, np.float32), int(recipe), float(G), float(tensor_amax),
@@ -238,11 +238,7 @@ class HostLib:
                       base=0, rbits=1, fused=False):
         """(codes, scale codes, out, blocks whose scale is out of range) of Scaled blocks with a
         float scale, as :func:`fmtlib.kernels.cpu.convert.scaled_encode`."""
-        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
-        nb = -(-ncols // block) if ncols else 0
-        nrows = s.size // ncols if ncols else 0
-        codes, out = np.zeros_like(s), np.zeros_like(s)
-        scales = np.zeros(nrows * nb, np.uint32)
+        s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint32)
         bad = self._lib.fmt_host_scaled_encode(s, codes, scales, out, s.size, ncols, block,
                                                *(np.asarray(P, np.int64) for P in (Psrc, Pelem, Pscale, R)),
                                                int(smin_code), int(mode), int(key) & (2**64 - 1), int(base),
@@ -272,10 +268,7 @@ class HostLib:
     def book_scaled_encode(self, src, ncols: int, block: int, Psrc, book, mode=0, key=0, base=0, rbits=1,
                            fused=False):
         """(codes, float32 scale bits, out) of code-book blocks with S = fl32(amax)."""
-        s = np.ascontiguousarray(src, dtype=np.uint64).reshape(-1)
-        nb = -(-ncols // block) if ncols else 0
-        codes, out = np.zeros_like(s), np.zeros_like(s)
-        scales = np.zeros((s.size // ncols if ncols else 0) * nb, np.uint32)
+        s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint32)
         dtab, ttab, nlev, nan_index, code_of = book
         self._lib.fmt_host_book_scaled_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(Psrc, np.int64),
                                               dtab, ttab, nlev, nan_index, code_of, int(mode),
@@ -284,10 +277,8 @@ class HostLib:
 
     def book_absmax_encode(self, src32, ncols: int, block: int, vals32, thr, code_of, nan_index: int, fused=False):
         """(codes, absmax bits, out bits) of float32 bits by the bitsandbytes recipe."""
-        s = np.ascontiguousarray(src32, dtype=np.uint32).reshape(-1)
-        nb = -(-ncols // block) if ncols else 0
-        codes, out = np.zeros(s.size, np.uint64), np.zeros_like(s)
-        scales = np.zeros((s.size // ncols if ncols else 0) * nb, np.uint32)
+        s, out, _, scales = _block_buffers(src32, np.uint32, ncols, block, np.uint32)
+        codes = np.zeros(s.size, np.uint64)
         t = np.ascontiguousarray(thr, np.float32)
         self._lib.fmt_host_book_absmax_encode(s, codes, scales, out, s.size, ncols, block,
                                               np.ascontiguousarray(vals32, np.float32), t, t.size,
