@@ -54,15 +54,13 @@ class FakeFunction:
         kind = self.name.split("<")[0]
         types_ = re.findall(r"uint(\d+)_t", self.name)
         if kind == "fmt_convert":
-            src, out, n, ps, pd, mode, ovf, key, base, rbits, daz, ftz, rand, use_rand = a
+            src, out, n, ps, pd, mode, ovf, key, base, rbits, daz, ftz, rand, use_rand, fused = a
             assert src.dtype.itemsize * 8 == int(types_[0]) and out.dtype.itemsize * 8 == int(types_[1])
-            r = self.lib.convert(src.astype(np.uint64), tuple(ps), tuple(pd), mode, ovf, key, base, rbits, daz, ftz,
-                                 rand if use_rand else None)
+            assert not fused or src.dtype == out.dtype
+            r = (self.lib.roundtrip if fused else self.lib.convert)(src.astype(np.uint64), tuple(ps), tuple(pd), mode,
+                                                                    ovf, key, base, rbits, daz, ftz,
+                                                                    rand if use_rand else None)
             out[...] = r.astype(out.dtype)
-        elif kind == "fmt_roundtrip":
-            src, out, n, ps, pf, mode, ovf, key, base, rbits, daz, ftz, rand, use_rand = a
-            out[...] = self.lib.roundtrip(src.astype(np.uint64), tuple(ps), tuple(pf), mode, ovf, key, base, rbits,
-                                          daz, ftz, rand if use_rand else None).astype(out.dtype)
         elif kind == "fmt_mx_encode":
             src, codes, scales, out, nblocks, ncols, blk, ps, pe, rule, emax, mbits, M, eshift, mode, key, base, \
                 rbits, fused = a

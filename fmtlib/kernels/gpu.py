@@ -48,8 +48,7 @@ _FLOATS = ("uint16_t", "uint32_t", "uint64_t")
 
 def _names(source: str) -> list[str]:
     if source == "convert.cu":
-        names = [f"fmt_convert<{s}, {d}>" for s in _UINT.values() for d in _UINT.values()]
-        return names + [f"fmt_roundtrip<{s}>" for s in _FLOATS]
+        return [f"fmt_convert<{s}, {d}>" for s in _UINT.values() for d in _UINT.values()]
     if source == "mx.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
@@ -143,27 +142,16 @@ def _float_format(dt):
 
 
 def convert(src, out, Psrc: tuple, Pdst: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
-            daz: bool = False, ftz: bool = False, rand=None) -> None:
+            daz: bool = False, ftz: bool = False, rand=None, fused: bool = False) -> None:
     """out[i] = the code of src[i] (format Psrc) in format Pdst (unsigned views of any width);
-    stochastic bits from fmtlib-rng-v1, or ``rand[i]`` (a flat device integer array)."""
-    _elementwise(f"fmt_convert<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>", src, out, Psrc, Pdst,
-                 mode, overflow, key, base, rbits, daz, ftz, rand)
-
-
-def roundtrip(src, out, Psrc: tuple, Pfmt: tuple, mode: int, overflow: int, key: int, base: int, rbits: int,
-              daz: bool = False, ftz: bool = False, rand=None) -> None:
-    """Fused quantize of float bits: into format Pfmt and back."""
-    _elementwise(f"fmt_roundtrip<{_UINT[src.dtype.itemsize]}>", src, out, Psrc, Pfmt, mode, overflow, key, base,
-                 rbits, daz, ftz, rand)
-
-
-def _elementwise(name, src, out, P1, P2, mode, overflow, key, base, rbits, daz, ftz, rand) -> None:
+    with ``fused``, src[i] rounded into Pdst and back into Psrc (out the same width as src).
+    Stochastic bits from fmtlib-rng-v1, or ``rand[i]`` (a flat device integer array)."""
     cp = backend()
     r = cp.zeros(1, dtype=np.int64) if rand is None else rand.astype(np.int64, copy=False).reshape(-1)
-    _launch("convert.cu", name, src.size, (src, out, np.int64(src.size), _params_on_device(P1), _params_on_device(P2),
-                                           np.int32(mode), np.int32(overflow), np.uint64(key), np.int64(base),
-                                           np.int32(rbits), np.int32(daz), np.int32(ftz), r,
-                                           np.int32(rand is not None)))
+    _launch("convert.cu", f"fmt_convert<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>", src.size,
+            (src, out, np.int64(src.size), _params_on_device(Psrc), _params_on_device(Pdst), np.int32(mode),
+             np.int32(overflow), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(daz), np.int32(ftz), r,
+             np.int32(rand is not None), np.int32(fused)))
 
 
 # --- codec methods ---------------------------------------------------------------------------
@@ -179,9 +167,9 @@ def element_run(codec, fused: bool, x, rounding, overflow, seed, rbits, rand, in
     if res is None:
         res = cp.empty_like(x) if fused else cp.empty(x.shape, dtype=codec.code_dtype)
     dst = _bits(res).reshape(-1) if fused else res.reshape(-1)
-    (roundtrip if fused else convert)(src, dst, kernel_params(_float_format(x.dtype)), kernel_params(codec.format),
-                                      int(mode), int(ovf), key, int(index_offset), rbits, codec.flush_subnormals,
-                                      codec.flush_subnormals, rarr)   # flush: inputs and results, as on the CPU
+    convert(src, dst, kernel_params(_float_format(x.dtype)), kernel_params(codec.format), int(mode), int(ovf), key,
+            int(index_offset), rbits, codec.flush_subnormals, codec.flush_subnormals, rarr,
+            fused)   # flush: inputs and results, as on the CPU
     return res
 
 
