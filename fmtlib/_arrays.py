@@ -2,19 +2,28 @@
 from __future__ import annotations
 
 import numpy as np
-import ml_dtypes
 
+from ._dtypes import as_dtype, is_bfloat16
 from .catalog import parse_format
 
-#: float dtype -> (catalogue name of its format, integer dtype for its bits)
-_FLOAT_DTYPES = {
+#: numpy float dtype -> (catalogue name of its format, integer dtype for its bits); bfloat16,
+#: recognised by name so that ml_dtypes loads only where it is used, is ("bf16", uint16)
+_NUMPY_FLOATS = {
     np.dtype(np.float64): ("fp64", np.int64),
     np.dtype(np.float32): ("fp32", np.uint32),
     np.dtype(np.float16): ("fp16", np.uint16),
-    np.dtype(ml_dtypes.bfloat16): ("bf16", np.uint16),
 }
 FLOAT_DTYPE_NAMES = "float64, float32, float16, bfloat16"
-BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def _float_kind(dt: np.dtype) -> tuple[str, type] | None:
+    """(format name, bits dtype) of a float dtype fmtlib reads, or None."""
+    return ("bf16", np.uint16) if is_bfloat16(dt) else _NUMPY_FLOATS.get(dt)
+
+
+def is_float_dtype(dt: np.dtype) -> bool:
+    """Whether fmtlib reads ``dt`` directly (float64, float32, float16, bfloat16)."""
+    return _float_kind(dt) is not None
 
 
 def _c_contiguous(a: np.ndarray) -> np.ndarray:
@@ -25,23 +34,23 @@ def _c_contiguous(a: np.ndarray) -> np.ndarray:
 def float_dtype(dtype) -> np.dtype:
     """Normalise a requested output float dtype, or raise a clear TypeError."""
     try:
-        dt = np.dtype(dtype)
+        dt = as_dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dtype!r}") from None
     dt = dt.newbyteorder("=") if dt.byteorder not in "=|" else dt
-    if dt not in _FLOAT_DTYPES:
+    if not is_float_dtype(dt):
         raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dt}")
     return dt
 
 
 def dtype_format(dt: np.dtype):
     """The FloatFormat of a float dtype (fp64, fp32, fp16, bf16)."""
-    return parse_format(_FLOAT_DTYPES[dt][0])
+    return parse_format(_float_kind(dt)[0])
 
 
 def bits_view(a: np.ndarray) -> np.ndarray:
     """A flat integer view of a contiguous float array's bits."""
-    return a.reshape(-1).view(_FLOAT_DTYPES[a.dtype][1])
+    return a.reshape(-1).view(_float_kind(a.dtype)[1])
 
 
 def round_once(v, dt) -> np.ndarray:
@@ -55,10 +64,10 @@ def round_once(v, dt) -> np.ndarray:
     dt = np.dtype(dt)
     if dt == np.float64:
         return v
-    if dt == BF16 or type(v).__module__.split(".")[0] == "cupy":
+    if is_bfloat16(dt) or type(v).__module__.split(".")[0] == "cupy":
         from .codecs.fp import FP
 
-        name = "bf16" if dt == BF16 else {2: "fp16", 4: "fp32"}[dt.itemsize]
+        name = "bf16" if is_bfloat16(dt) else {2: "fp16", 4: "fp32"}[dt.itemsize]
         return FP(name, overflow="ieee").encode(v).view(dt)
     return v.astype(dt)
 
@@ -92,7 +101,7 @@ def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
     if dt.byteorder not in "=|":
         x = x.astype(dt.newbyteorder("="))
         dt = x.dtype
-    if dt not in _FLOAT_DTYPES:
+    if not is_float_dtype(dt):
         kind = {"i": "an integer", "u": "an unsigned integer", "b": "a bool", "c": "a complex",
                 "O": "an object", "U": "a string", "S": "a bytes"}.get(dt.kind, "a")
         raise TypeError(

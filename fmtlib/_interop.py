@@ -20,10 +20,9 @@ from __future__ import annotations
 import functools
 import sys
 
-import ml_dtypes
 import numpy as np
 
-_BF16 = np.dtype(ml_dtypes.bfloat16)
+from ._dtypes import is_bfloat16, ml_dtype
 
 
 def _torch_to_numpy(t):
@@ -33,7 +32,7 @@ def _torch_to_numpy(t):
         raise TypeError(f"a {t.device.type} tensor where a host array is needed; move it with .cpu()")
     t = t.detach()
     if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().view(_BF16)
+        return t.view(torch.int16).numpy().view(ml_dtype("bfloat16"))
     try:
         return t.numpy()
     except TypeError as e:
@@ -43,7 +42,7 @@ def _torch_to_numpy(t):
 def _numpy_to_torch(a: np.ndarray):
     import torch
 
-    if a.dtype == _BF16:
+    if is_bfloat16(a.dtype):
         return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
     return torch.from_numpy(a)
 

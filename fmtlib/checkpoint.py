@@ -31,15 +31,15 @@ import os
 import tempfile
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 
+from ._arrays import is_float_dtype
+from ._dtypes import as_dtype
 from .tensorio import SafetensorsFile, _is_float, open_tensors, safetensors_blob, safetensors_head
 
 #: metadata key and schema version
 META_KEY = "fmtlib"
 VERSION = 1
-_NATIVE = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
 def wanted(name: str, a: np.ndarray, include, exclude, min_size: int) -> bool:
@@ -56,7 +56,7 @@ def _encode_tensor(codec, a: np.ndarray) -> tuple[dict[str, np.ndarray], dict]:
     """The stored arrays and the metadata entry of one quantized tensor."""
     from .codecs.blocked import BlockCodec
 
-    x = a if a.dtype in _NATIVE else a.astype(np.float32)
+    x = a if is_float_dtype(a.dtype) else a.astype(np.float32)
     entry = {"codec": codec.get_config(), "shape": list(a.shape), "dtype": str(a.dtype)}
     if isinstance(codec, BlockCodec):
         p = codec.pack(np.ascontiguousarray(x))
@@ -135,9 +135,9 @@ def _decode_tensor(f: SafetensorsFile, name: str, entry: dict, dtype) -> np.ndar
 
     codec = from_config(entry["codec"])
     shape = tuple(entry["shape"])
-    orig = np.dtype(entry["dtype"]) if entry["dtype"] in ("float64", "float32", "float16") else (
-        np.dtype(ml_dtypes.bfloat16) if entry["dtype"] == "bfloat16" else np.dtype(np.float32))
-    dt = np.dtype(dtype) if dtype is not None else orig
+    orig = as_dtype(entry["dtype"]) if entry["dtype"] in ("float64", "float32", "float16", "bfloat16") else (
+        np.dtype(np.float32))
+    dt = as_dtype(dtype) if dtype is not None else orig
     if entry["kind"] == "block":
         ss = f.read(f"{name}.scale_scales") if f"{name}.scale_scales" in f.entries else None
         p = Packed(f.read(f"{name}.codes"), f.read(f"{name}.scales"), shape, entry["axis"], entry["block"],

@@ -138,9 +138,9 @@ def cmd_explain(args) -> int:
 
 
 def cmd_quantize(args) -> int:
-    import ml_dtypes
     import numpy as np
 
+    from ._arrays import is_float_dtype
     from .checkpoint import wanted
     from .compare import codec_for
     from .tensorio import check_writable, read_all, select_float, write_tensors
@@ -159,10 +159,9 @@ def cmd_quantize(args) -> int:
     if args.seed is not None:
         opts["seed"] = args.seed
     out = dict(tensors)
-    native = (np.float64, np.float32, np.float16, ml_dtypes.bfloat16)
     for n in names:
         a = tensors[n]
-        x = a if a.dtype in native else a.astype(np.float32)   # fp8 tensors: quantized in float32
+        x = a if is_float_dtype(a.dtype) else a.astype(np.float32)   # fp8 tensors: quantized in float32
         out[n] = codec.quantize(np.ascontiguousarray(x), **opts)
         print(f"{n}: {a.dtype}{list(a.shape)} -> {out[n].dtype}, {codec!r}", file=sys.stderr)
     meta = {"fmtlib.quantize": json.dumps({"codec": codec.get_config(), "tensors": names, **opts})}

@@ -17,23 +17,37 @@ import struct
 from contextlib import contextmanager
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 
+from ._dtypes import is_ml_dtype, ml_dtype
+
 #: safetensors dtype names -> numpy dtypes (little-endian)
-SAFETENSORS_DTYPES = {
+_NUMPY_DTYPES = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
-    "BF16": np.dtype(ml_dtypes.bfloat16), "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
-    "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
     "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
     "U8": np.dtype("u1"), "U16": np.dtype("<u2"), "U32": np.dtype("<u4"), "U64": np.dtype("<u8"),
     "BOOL": np.dtype("?"),
 }
+#: safetensors dtype names -> ml_dtypes type names (ml_dtypes is imported when one is read)
+_ML_DTYPES = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+#: every safetensors dtype name fmtlib reads and writes
+SAFETENSORS_DTYPES = (*_NUMPY_DTYPES, *_ML_DTYPES)
+
+
+def safetensors_dtype(name: str) -> np.dtype:
+    """The numpy dtype of a safetensors dtype name (KeyError for one fmtlib does not read)."""
+    return ml_dtype(_ML_DTYPES[name]) if name in _ML_DTYPES else _NUMPY_DTYPES[name]
+
+
+def safetensors_name(dt: np.dtype) -> str | None:
+    """The safetensors dtype name of a (little-endian) numpy dtype, or None."""
+    if is_ml_dtype(dt):
+        return next((k for k, v in _ML_DTYPES.items() if v == dt.name), None)
+    return next((k for k, v in _NUMPY_DTYPES.items() if v == dt), None)
 
 
 def _is_float(a: np.ndarray) -> bool:
-    return a.dtype.kind == "f" or a.dtype in (np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.float8_e4m3fn),
-                                             np.dtype(ml_dtypes.float8_e5m2))
+    return a.dtype.kind == "f" or safetensors_name(a.dtype) in _ML_DTYPES
 
 
 class SafetensorsFile:
@@ -70,7 +84,7 @@ class SafetensorsFile:
             raise ValueError(f"{self.path} has no tensor {name!r}")
         spec = self.entries[name]
         try:
-            dt = SAFETENSORS_DTYPES[spec["dtype"]]
+            dt = safetensors_dtype(spec["dtype"])
             shape = tuple(int(s) for s in spec["shape"])
             lo, hi = (int(v) for v in spec["data_offsets"])
         except (KeyError, TypeError, ValueError):
@@ -117,11 +131,11 @@ def safetensors_blob(name: str, a: np.ndarray, offset: int) -> tuple[bytes, dict
     """(little-endian C-order bytes, header entry at ``offset``) of one tensor."""
     a = np.ascontiguousarray(a)
     dt = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
-    to_name = {d: k for k, d in SAFETENSORS_DTYPES.items()}
-    if dt not in to_name:
+    st_name = safetensors_name(dt)
+    if st_name is None:
         raise ValueError(f"tensor {name!r}: dtype {a.dtype} has no safetensors name")
     b = a.astype(dt, copy=False).tobytes()
-    return b, {"dtype": to_name[dt], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+    return b, {"dtype": st_name, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
 
 
 def safetensors_head(header: dict) -> bytes:
@@ -200,7 +214,7 @@ def write_tensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, str]
     suffix = p.suffix.lower()
     check_writable(p)
     if suffix in (".npy", ".npz"):
-        odd = [k for k, v in tensors.items() if v.dtype.type.__module__.startswith("ml_dtypes")]
+        odd = [k for k, v in tensors.items() if is_ml_dtype(v.dtype)]
         if odd:
             raise ValueError(f"tensor {odd[0]!r} is {tensors[odd[0]].dtype}, which {suffix} files cannot hold "
                              "(numpy has no bfloat16/float8 dtypes); write .safetensors")
