@@ -1,5 +1,5 @@
 """Golden test vectors: inputs, codes, packed bytes and decoded values in an ``.npz`` file with
-a JSON manifest that another project reads with numpy alone (format: docs/vectors.md).
+a JSON manifest that another project reads with numpy alone (format: docs/testing.md).
 
 >>> import tempfile, fmtlib
 >>> d = tempfile.mkdtemp()
@@ -12,13 +12,17 @@ a JSON manifest that another project reads with numpy alone (format: docs/vector
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..rng import GAMMA, MIX1, MIX2, seed_key
 
 SCHEMA = "fmtlib-vectors"
 VERSION = 1
@@ -46,16 +50,95 @@ def sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser (:func:`fmtlib.rng.mix64`) on a uint64 array, wrapping mod 2**64."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)
+    return z ^ (z >> np.uint64(31))
+
+
+class Draws:
+    """The random inputs of a vector set, drawn from fmtlib-rng-v1 (:mod:`fmtlib.rng`) keyed
+    by ``data_seed``: draw ``j`` (counted from 0 over the life of the object) is
+    ``rand64(seed_key(data_seed), j)``. Every number is made from those integers by integer
+    operations and exact or correctly rounded float operations (no ``exp``, ``log`` or
+    numpy distribution code), so every machine and every numpy version draws the same inputs.
+
+    >>> d = Draws(0)
+    >>> from fmtlib.rng import rand64, seed_key
+    >>> int(d.raw(1)[0]) == rand64(seed_key(0), 0)
+    True
+    >>> u = Draws(1).unit(1000)
+    >>> bool((u >= 0).all() and (u < 1).all())
+    True
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.key = np.uint64(seed_key(int(seed)))
+        self.count = 0
+
+    def raw(self, n: int) -> np.ndarray:
+        """The next ``n`` 64-bit random integers (uint64)."""
+        i = np.arange(self.count + 1, self.count + n + 1, dtype=np.uint64)
+        self.count += n
+        return _mix64(self.key + i * np.uint64(GAMMA))
+
+    def unit(self, n: int) -> np.ndarray:
+        """``n`` uniform float64 values in [0, 1): the top 53 bits of each draw times 2**-53."""
+        return (self.raw(n) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+    def integers(self, lo: int, hi: int, n: int) -> np.ndarray:
+        """``n`` int64 values in [lo, hi) (a draw modulo hi - lo)."""
+        return lo + (self.raw(n) % np.uint64(hi - lo)).astype(np.int64)
+
+    def signs(self, n: int) -> np.ndarray:
+        """``n`` values +1.0 or -1.0 (the top bit of a draw)."""
+        return np.where(self.raw(n) >> np.uint64(63), -1.0, 1.0)
+
+    def binades(self, lo: float, hi: float, n: int) -> np.ndarray:
+        """``n`` magnitudes from ``lo`` to about ``hi`` (positive): a uniform binade
+        ``2**e`` between theirs and a uniform significand in it, ``(1 + u) * 2**e`` (one
+        correctly rounded addition, an exact scaling), so every binade is drawn equally often."""
+        elo, ehi = math.frexp(lo)[1] - 1, math.frexp(hi)[1] - 1
+        return np.ldexp(1.0 + self.unit(n), self.integers(elo, ehi + 1, n).astype(np.int32))
+
+    def normal(self, n: int) -> np.ndarray:
+        """``n`` values of mean 0 and variance 1, Gaussian-like: ``(u1 + u2 + u3 + u4 - 2) * sqrt(3)``
+        (the Irwin-Hall sum of four uniforms; no tails beyond +-2 sqrt(3))."""
+        u = self.unit(4 * n).reshape(4, n)
+        return (((u[0] + u[1]) + u[2]) + u[3] - 2.0) * math.sqrt(3.0)
+
+
+def write_npz(path, arrays: dict) -> None:
+    """Write ``arrays`` as an ``.npz`` file (``np.load`` reads it) whose bytes depend only on
+    the arrays: members in the given order, fixed zip timestamps, deflate compression.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.npz")
+    >>> write_npz(p, {"x": np.arange(3, dtype=np.uint8)})
+    >>> np.load(p)["x"]
+    array([0, 1, 2], dtype=uint8)
+    """
+    with zipfile.ZipFile(path, "w") as z:
+        for name, a in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, buf.getvalue(), compresslevel=9)
+
+
 def _is_block(codec) -> bool:
     from ..codecs.blocked import BlockCodec
 
     return isinstance(codec, BlockCodec)
 
 
-def _runs(codec) -> list[np.ndarray]:
+def _runs(codec, span: int = 256) -> list[np.ndarray]:
     """Runs of consecutive finite non-negative values of an element codec (all of them up to 12
-    bits; for wider formats the bottom of the range, the binade around 1.0 and the top), or
-    of a block codec's elements at scale 1. Midpoints are taken within a run."""
+    bits; for wider formats the bottom ``span`` codes, ``2 * span`` around 1.0 and the top
+    ``span``), or of a block codec's elements at scale 1. Midpoints are taken within a run."""
     from ..codecs import FP, Int, MX, Quantile
     from ..codecs.mx import _MXINT8_SHIFT
     from ..formats import FloatFormat
@@ -76,18 +159,18 @@ def _runs(codec) -> list[np.ndarray]:
         return [_sorted_abs(codec.values())]
     if isinstance(fmt, FloatFormat):
         one, top = fmt.bias << fmt.mbits, fmt.max_code
-        ranges = [(0, 256), (one - 256, one + 256), (top - 255, top + 1)]
+        ranges = [(0, span), (one - span, one + span), (top - span + 1, top + 1)]
         return [codec.decode(np.arange(a, b).astype(codec.code_dtype), np.float64) for a, b in ranges]
-    return [np.arange(256.0), np.arange(fmt.max - 255, fmt.max + 1, dtype=np.float64)]
+    return [np.arange(float(span)), np.arange(fmt.max - span + 1, fmt.max + 1, dtype=np.float64)]
 
 
 def _sorted_abs(vals: np.ndarray) -> np.ndarray:
     return np.unique(np.abs(vals[np.isfinite(vals)]))
 
 
-def _element_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def _element_inputs(codec, n_random: int, draws: Draws, span: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(float64 inputs, case labels) for an element codec."""
-    runs = _runs(codec)
+    runs = _runs(codec, span)
     vals = np.unique(np.concatenate(runs))
     mids = np.concatenate([(r[:-1] + r[1:]) / 2 for r in runs])
     vmax, vmin = vals[-1], vals[vals > 0][0] if (vals > 0).any() else 1.0
@@ -102,10 +185,9 @@ def _element_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
         ("overflow", [2 * vmax, -2 * vmax]),
         ("special", [math.inf, -math.inf, math.nan]),
     ]
-    lo, hi = math.log2(vmin / 4), math.log2(vmax * 4)
 
-    def spread(n):   # log-uniform magnitudes over the whole range, random signs
-        return np.exp2(rng.uniform(lo, hi, n)) * rng.choice([-1.0, 1.0], n)
+    def spread(n):   # magnitudes over the whole range, every binade alike, random signs
+        return draws.binades(vmin / 4, vmax * 4, n) * draws.signs(n)
 
     groups.append(("random", spread(n_random)))
     x = np.concatenate([np.asarray(g, dtype=np.float64) for _, g in groups])
@@ -114,7 +196,7 @@ def _element_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x, spread(pad)]), np.concatenate([case, np.zeros(pad, np.int8)])
 
 
-def _block_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def _block_inputs(codec, n_random: int, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
     """(float64 rows, one case label per row) for a block codec; rows are 4 blocks long."""
     width = 4 * (codec.block or 16) if getattr(codec, "axis", -1) is not None else 64
     vals = _runs(codec)[0]
@@ -134,28 +216,36 @@ def _block_inputs(codec, n_random: int, rng) -> tuple[np.ndarray, np.ndarray]:
                 r[:: codec.block or width] = emax * sign
                 add(r, "value" if grid is vals else "midpoint")
     if not getattr(codec, "double_quant", False):   # double-quantized scales have no NaN
-        r = rng.standard_normal(width)
+        r = draws.normal(width)
         r[1], r[width // 2] = math.nan, math.inf
         add(r, "special")
-    add(rng.standard_normal(width) * 2.0**-140, "tiny_block")
-    add(rng.standard_normal(width) * 2.0**120, "huge_block")
-    add(rng.standard_normal(width) * 2.0**-20, "tiny_block")
+    add(draws.normal(width) * 2.0**-140, "tiny_block")
+    add(draws.normal(width) * 2.0**120, "huge_block")
+    add(draws.normal(width) * 2.0**-20, "tiny_block")
     for _ in range(max(1, n_random // width)):
-        add(rng.standard_normal(width) * np.exp2(rng.uniform(-8, 8)), "random")
+        add(draws.normal(width) * 2.0 ** int(draws.integers(-8, 9, 1)[0]), "random")
     return np.stack(rows), np.array(cases, np.int8)
 
 
 def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", rounding=None, seed: int = 0,
-                 n_random: int = 1024, data_seed: int = 0) -> tuple[dict, dict]:
+                 n_random: int = 1024, data_seed: int = 0, span: int = 256) -> tuple[dict, dict]:
     """(arrays, manifest) of a golden vector set for ``codec``: inputs covering zeros,
-    every value (formats up to 12 bits), subnormal edges, midpoints, overflow, inf and NaN,
-    plus ``n_random`` random values, with their codes, packed bytes and decoded values.
-    ``seed`` keys stochastic rounding; ``data_seed`` the random inputs."""
+    every value (formats up to 12 bits; wider ones: ``span`` codes at the bottom, ``2 * span``
+    around 1.0 and ``span`` at the top), subnormal edges, midpoints, overflow, inf and NaN,
+    plus ``n_random`` random values (:class:`Draws`), with their codes, packed bytes and
+    decoded values. ``seed`` keys stochastic rounding; ``data_seed`` the random inputs.
+
+    >>> import fmtlib
+    >>> arrays, manifest = make_vectors(fmtlib.FP("e2m1"), n_random=64)
+    >>> arrays["codes"].shape[1], manifest["rounding"], manifest["layout"]["name"]
+    (64, 'nearest_even', 'fp4x2')
+    """
     from .. import __version__, packing
-    from ..rng import rand64, seed_key
     from ..rounding import Rounding
 
-    rng = np.random.default_rng(data_seed)
+    if isinstance(span, bool) or not isinstance(span, int) or span < 2:
+        raise ValueError(f"span must be an int >= 2, got {span!r}")
+    draws = Draws(data_seed)
     block = _is_block(codec)
     mode = codec.rounding if rounding is None else Rounding.parse(rounding)
     opts = {"rounding": mode}
@@ -164,7 +254,7 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
     bits = codec.element_bits if block else getattr(codec, "format", codec).bits
     lay = packing.get_layout(layout, bits)
     if block:
-        x, case = _block_inputs(codec, n_random, rng)
+        x, case = _block_inputs(codec, n_random, draws)
         x = x.astype(np.float32)
         if getattr(codec, "global_scale", False):
             opts["tensor_amax"] = 2688.0 if codec.codec_id == "nvfp4" else float(np.max(np.abs(x[np.isfinite(x)])))
@@ -178,7 +268,7 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
             arrays["scale_scales"] = enc.scale_scales
             arrays["scale_offset"] = np.array([enc.scale_offset], dtype=np.float32)
     else:
-        x, case = _element_inputs(codec, n_random, rng)
+        x, case = _element_inputs(codec, n_random, draws, span)
         dt = np.float64 if getattr(codec, "format", codec).bits >= 32 else np.float32
         with np.errstate(over="ignore"):
             xd = x.astype(dt).astype(np.float64)
@@ -190,8 +280,7 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
         arrays = {"input": x, "case": case, "codes": codes, "packed": lay.pack(codes),
                   "decoded": codec.decode(codes, np.float32 if dt == np.float32 else np.float64)}
     if mode is Rounding.STOCHASTIC:
-        key = seed_key(seed)
-        arrays["rand64"] = np.array([rand64(key, i) for i in range(x.size)], dtype=np.uint64).reshape(x.shape)
+        arrays["rand64"] = Draws(seed).raw(x.size).reshape(x.shape)   # rand64(seed_key(seed), i), i = 0, 1, ...
     manifest = {
         "schema": SCHEMA, "version": VERSION, "fmtlib_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -200,7 +289,7 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
         "scale_layout": scale_layout if block else None,
         "rounding": mode.name.lower(), "seed": seed if mode is Rounding.STOCHASTIC else None,
         "rng": "fmtlib-rng-v1" if mode is Rounding.STOCHASTIC else None,
-        "tensor_amax": opts.get("tensor_amax"), "data_seed": data_seed, "n_random": n_random,
+        "tensor_amax": opts.get("tensor_amax"), "data_seed": data_seed, "n_random": n_random, "span": span,
         "cases": {str(k): v for k, v in CASES.items()},
         "arrays": {k: {"dtype": np.asarray(v).dtype.name, "shape": list(np.shape(v)), "sha256": sha256(np.asarray(v))}
                    for k, v in arrays.items()},
@@ -233,7 +322,7 @@ def save_vectors(directory, codec, *, name: str | None = None, **kw) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     name = name or default_name(codec, manifest)
     manifest["file"] = f"{name}.npz"
-    np.savez(d / manifest["file"], **arrays)
+    write_npz(d / manifest["file"], arrays)
     path = d / f"{name}.json"
     path.write_text(json.dumps(manifest, indent=2) + "\n")
     return path
@@ -278,16 +367,53 @@ def load_vectors(path) -> GoldenVectors:
 
 
 def verify_vectors(v: GoldenVectors) -> None:
-    """Recompute every array of a loaded set with this fmtlib and :func:`assert_bitexact` it."""
-    from ..registry import from_config
+    """Recompute every array of a loaded set with this fmtlib and :func:`assert_bitexact` it
+    (sets of every kind: codecs, ``"sdr"``, ``"qrazor"`` and ``"gemm"``, see :func:`rebuild`)."""
     from .bitexact import assert_bitexact
 
     m = v.manifest
-    codec = from_config(m["codec"])
-    kw = dict(layout=m["layout"]["config"], rounding=m["rounding"], seed=m["seed"] or 0, data_seed=m["data_seed"])
-    if m.get("scale_layout"):
-        kw["scale_layout"] = m["scale_layout"]
-    arrays, _ = make_vectors(codec, n_random=m["n_random"], **kw)
+    arrays, _ = rebuild(m)
+    codec = _codec_of(m)
     for k, want in v.arrays.items():
-        assert_bitexact(arrays[k], want, codec if k == "codes" else None, inputs=v["input"] if k == "codes" else None,
-                        seed=m["seed"])
+        if k not in arrays:
+            raise AssertionError(f"this fmtlib makes no array {k!r} for the set")
+        assert_bitexact(arrays[k], want, codec if k == "codes" else None,
+                        inputs=v["input"] if k == "codes" and codec is not None else None, seed=m.get("seed"))
+
+
+def _codec_of(manifest: dict):
+    """The element codec that explains a set's ``codes`` in assert_bitexact's report, or None."""
+    from ..codecs.element import ElementCodec
+    from ..registry import from_config
+
+    if manifest.get("kind", "codec") != "codec":
+        return None
+    codec = from_config(manifest["codec"])
+    if not isinstance(codec, ElementCodec):
+        return None
+    return from_config(dict(manifest["codec"], rounding=manifest["rounding"]))   # the set's mode, for the oracle
+
+
+def rebuild(manifest: dict) -> tuple[dict, dict]:
+    """(arrays, manifest) of a set made again with this fmtlib from the parameters its
+    manifest records: ``kind`` ``"codec"`` (the default; :func:`make_vectors`), ``"sdr"``,
+    ``"qrazor"`` (:mod:`fmtlib.testing.sdr_vectors`) or ``"gemm"``
+    (:mod:`fmtlib.testing.gemm_vectors`)."""
+    from . import gemm_vectors, sdr_vectors
+    from ..registry import from_config
+
+    m = manifest
+    kind = m.get("kind", "codec")
+    if kind == "codec":
+        kw = dict(layout=m["layout"]["config"], rounding=m["rounding"], seed=m["seed"] or 0,
+                  data_seed=m["data_seed"], n_random=m["n_random"], span=m.get("span", 256))
+        if m.get("scale_layout"):
+            kw["scale_layout"] = m["scale_layout"]
+        return make_vectors(from_config(m["codec"]), **kw)
+    if kind == "sdr":
+        return sdr_vectors.make_sdr_vectors(from_config(m["codec"]), **m["params"])
+    if kind == "qrazor":
+        return sdr_vectors.make_qrazor_vectors(from_config(m["codec"]), **m["params"])
+    if kind == "gemm":
+        return gemm_vectors.make_gemm_vectors(**m["params"])
+    raise ValueError(f"unknown vector set kind {kind!r} (known: codec, sdr, qrazor, gemm)")
