@@ -406,8 +406,9 @@ def capture_bitsandbytes(out: Path) -> list:
 
     torch.set_num_threads(1)
     big, small = bnb_vector(260, 20261205), bnb_vector(40, 20261206)
+    even = small[:64 * 40 + 16]  # dequantize_4bit takes the native CPU kernel only for an even length
     vectors = {"big_float32": big, "small_float32": small, "small_float16": small, "small_bfloat16": small,
-               "nonfinite_float32": bnb_nonfinite()}
+               "even_float32": even, "even_float16": even, "even_bfloat16": even, "nonfinite_float32": bnb_nonfinite()}
     tdt = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
     written = []
 
@@ -426,7 +427,8 @@ def capture_bitsandbytes(out: Path) -> list:
         return _bits(t) if t.dtype == torch.bfloat16 else t.numpy()
 
     # quantize_4bit / dequantize_4bit
-    arrays, views = {"table_nf4": _nf4_fp4_tables()["nf4"], "table_fp4": _nf4_fp4_tables()["fp4"]}, {}
+    arrays, views = {"table_nf4": _nf4_fp4_tables()["nf4"], "table_fp4": _nf4_fp4_tables()["fp4"],
+                     "table_dynamic": F.create_dynamic_map().numpy()}, {}
     ts = inputs(arrays, views)
     for key, t in ts.items():
         for q in ("nf4", "fp4"):
@@ -447,7 +449,8 @@ def capture_bitsandbytes(out: Path) -> list:
                 else:
                     arrays[f"{tag}_absmax"] = st.absmax.numpy()
     meta = {"case": "bnb_4bit", "peer": {"name": "bitsandbytes", "version": bitsandbytes.__version__},
-            "versions": _versions(torch, bitsandbytes=bitsandbytes.__version__),
+            "versions": _versions(torch, bitsandbytes=bitsandbytes.__version__,
+                                  bitsandbytes_avx512bf16=bool(F.has_avx512bf16())),
             "params": {"block": 64, "quant_types": ["nf4", "fp4"], "packed": "first element in the high nibble",
                        "dq": "compress_statistics=True: absmax_codes (8-bit), absmax_scales (float32 per 256), "
                              "offset (float32)"},
@@ -457,7 +460,8 @@ def capture_bitsandbytes(out: Path) -> list:
 
     # quantize_blockwise / dequantize_blockwise with the dynamic map (its nested absmax is
     # blocked by the same block size, so a large tensor adds no case)
-    del vectors["big_float32"]
+    for key in ("big_float32", "even_float32", "even_float16", "even_bfloat16"):
+        del vectors[key]
     arrays, views = {"table_dynamic": F.create_dynamic_map().numpy()}, {}
     ts = inputs(arrays, views)
     for key, t in ts.items():
@@ -476,9 +480,22 @@ def capture_bitsandbytes(out: Path) -> list:
                     arrays[f"{tag}_offset"] = np.float32(st.offset.item()).reshape(1)
                 else:
                     arrays[f"{tag}_absmax"] = st.absmax.numpy()
+                    # the same op by bitsandbytes' torch backend (backends/default/ops.py), which
+                    # runs where the native CPU library does not: dispatched past the CPU kernel
+                    ks = torch._C.DispatchKeySet(torch._C.DispatchKey.CompositeExplicitAutograd)
+                    tc, tam = torch.ops.bitsandbytes.quantize_blockwise.default.redispatch(ks, t, st.code, bs)
+                    arrays[f"{tag}_torch_codes"] = tc.numpy()
+                    arrays[f"{tag}_torch_absmax"] = tam.numpy()
+                    tdq = torch.ops.bitsandbytes.dequantize_blockwise.default.redispatch(ks, tc, tam, st.code, bs, t.dtype)
+                    arrays[f"{tag}_torch_dequant"] = deq_store(tdq)
+                    if t.dtype == torch.bfloat16:
+                        views[f"{tag}_torch_dequant"] = "bfloat16"
     meta = {"case": "bnb_blockwise", "peer": {"name": "bitsandbytes", "version": bitsandbytes.__version__},
-            "versions": _versions(torch, bitsandbytes=bitsandbytes.__version__),
-            "params": {"blocks": [256, 64], "code": "create_dynamic_map()"},
+            "versions": _versions(torch, bitsandbytes=bitsandbytes.__version__,
+                                  bitsandbytes_avx512bf16=bool(F.has_avx512bf16())),
+            "params": {"blocks": [256, 64], "code": "create_dynamic_map()",
+                       "backends": "*_codes, *_absmax, *_dequant: the native CPU library (the op's CPU kernel); "
+                                   "*_torch_*: the torch backend (CompositeExplicitAutograd kernel), plain only"},
             "call": "bitsandbytes.functional.quantize_blockwise(x, blocksize=b, nested=n); dequantize_blockwise(codes, state)"}
     written.append(write_case(out, f"bitsandbytes-{bitsandbytes.__version__}_blockwise", arrays, meta, views))
     return written

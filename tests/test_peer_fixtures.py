@@ -1,0 +1,68 @@
+"""fmtlib against torch, torchao and bitsandbytes, bit for bit, in every run: the peers'
+outputs were captured by tests/peers/capture.py into tests/peers/fixtures/ (inputs, outputs,
+versions, sha256), and tests/peers/checks.py compares fmtlib with them. No peer is imported
+here.
+
+Every element where fmtlib and a peer differ is either reproduced by the fmtlib option that
+follows the peer, or one of the divergences in docs/divergences.md ("Peer fixtures"): the
+checks restate the peer's deviant rule in numpy and require the peer's output to follow it
+and fmtlib's to follow the rule without it, so the differing elements are exactly those the
+rule predicts. EXPECTED pins how many elements each rule accounts for in each committed
+fixture.
+"""
+from pathlib import Path
+
+import pytest
+
+from peers import capture, checks
+
+NAMES = checks.fixture_names()
+
+#: per committed fixture: rule -> number of elements where fmtlib and the peer differ by it
+#: (torchao MX: (blocks, elements)); the rules are in docs/divergences.md, "Peer fixtures"
+EXPECTED = {
+    "torch-2.13.0_casts": {"nan_code": 2316, "e8m0_negative_or_zero": 69971, "e8m0_just_above_2**-127": 38},
+    "torchao-0.18.0_mx": {"nonfinite": (180, 5130), "scale_2**-127": (244, 7157), "rceil_log2": (172, 5504)},
+    "torchao-0.16.0_nvfp4": {"bf16_scale_decode": 16, "nonfinite_blocks": 39, "nan_tensor_amax": 128,
+                             "zero_tensor": 34},
+    # no fmtlib recipe multiplies by torchao 0.18's reciprocals (checks.NVFP4_RECIPE): compared with
+    # the dividing "torchao" recipe, they part at E2M1 ties (85 elements)
+    "torchao-0.18.0_nvfp4": {"reciprocal": 85, "nonfinite_blocks": 39, "nan_tensor_amax": 128, "zero_tensor": 34},
+    "bitsandbytes-0.50.2_4bit": {"table_code8": 1, "fp4_code8": 810, "dequant_code8_plus_zero": 810,
+                                 "dequant_bf16_subnormal_zero": 396, "offset_ulps": 8, "nonfinite": 260},
+    "bitsandbytes-0.50.2_blockwise": {"torch_nonfinite": 390, "native_nonfinite": 482,
+                                      "native_absmax_below_1e-38": 1088, "native_lut": 3855,
+                                      "native_zero_block": 1088},
+}
+
+
+def test_every_peer_has_a_fixture():
+    cases = {checks.load(n).case for n in NAMES}
+    assert cases == set(checks.CHECKS)
+    assert set(NAMES) == set(EXPECTED), "a fixture was added or re-captured: pin its divergences in EXPECTED"
+    size = sum(p.stat().st_size for p in checks.FIXTURES.iterdir())
+    assert size < 1.5 * 2 ** 20, f"fixtures take {size} bytes"
+    assert (Path(__file__).parent / "peers" / "capture.py").is_file() and capture.SCRIPT == "tests/peers/capture.py"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fixture_hashes(name):
+    """Every array's dtype, shape and sha256 as its manifest records them, the peer's name and
+    version, torch's version and the capture script."""
+    fx = checks.load(name)
+    assert fx.manifest["peer"]["name"] in ("torch", "torchao", "bitsandbytes")
+    assert name.startswith(f'{fx.manifest["peer"]["name"]}-{fx.peer_version.split("+")[0]}_')
+    assert fx.manifest["versions"]["machine"] == "x86_64"  # checks.x86_nan: NaNs as x86 makes them
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fmtlib_against_peer(name):
+    fx = checks.load(name)
+    assert checks.run(fx) == EXPECTED[name]
+
+
+def test_nvfp4_recipes_cover_the_captured_releases():
+    """The dividing recipe is pinned to a real release; releases without a recipe are listed."""
+    versions = {checks.load(n).peer_version for n in NAMES if n.endswith("_nvfp4")}
+    assert {v for v in versions if checks.NVFP4_RECIPE[v] == "torchao"} == {"0.16.0"}
+    assert {v for v in versions if checks.NVFP4_RECIPE[v] is None} == {"0.18.0"}
