@@ -17,6 +17,29 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 from fmtlib import FloatFormat, Overflow, Rounding, get_format
 from fmtlib.reference import round_to_code
 
+#: CI=true (set by .ci/run): every check CI is meant to run must run, so a missing tool or
+#: extra that would skip elsewhere fails there.
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def needs(ok: bool, reason: str, *, module: bool = False) -> None:
+    """Skip the calling test (or module) with ``reason`` unless ``ok``; under CI=true, fail."""
+    if ok:
+        return
+    if CI:
+        pytest.fail(f"CI=true and this check cannot run: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module)
+
+
+def needs_module(name: str, reason: str, *, module: bool = False):
+    """``import name`` (the module), or :func:`needs` its absence."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        needs(False, reason, module=module)
+
 #: Formats every exhaustive test covers: the issue's list plus custom EjMk formats with odd biases.
 EXHAUSTIVE_FORMATS = {
     "e2m1": get_format("e2m1"),

@@ -6,14 +6,14 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import EXHAUSTIVE_FORMATS, FP_OVERFLOWS, INPUT_DTYPES, MODES, all_bit_patterns
+from conftest import EXHAUSTIVE_FORMATS, FP_OVERFLOWS, INPUT_DTYPES, MODES, all_bit_patterns, needs
 from fmtlib import IntFormat, Overflow, Rounding, get_format
 from fmtlib.kernels import cuda_host
 from fmtlib.kernels.cpu import convert as K
 from fmtlib.kernels.params import kernel_params
 from fmtlib.reference import code_to_float, round_to_code
 
-pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
+needs(cuda_host.host_compiler() is not None, "no C++ compiler to build the CUDA host code", module=True)
 
 INT_FORMATS = {"int8": IntFormat(8), "int4": IntFormat(4), "uint8": IntFormat(8, signed=False),
                "int8_narrow": IntFormat(8, narrow=True), "int5_sm": IntFormat(5, encoding="sign_magnitude")}
@@ -124,10 +124,10 @@ def test_build_is_cached_and_reports_compiler_errors(tmp_path, monkeypatch):
         cuda_host.build(tmp_path)
 
 
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
 @pytest.mark.parametrize("arch", ["sm_90", "sm_100"])
 @pytest.mark.parametrize("source", cuda_host.CUDA_SOURCES)
 def test_cuda_sources_compile(tmp_path, source, arch):
+    needs(shutil.which("nvcc") is not None, "nvcc is not installed")
     obj = cuda_host.nvcc_compile(source, arch, tmp_path)
     assert obj.stat().st_size > 0
 

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 import fmtlib
+from conftest import needs_module
 
-da = pytest.importorskip("dask.array", reason="dask is optional: pip install 'dask[array]' distributed zarr")
-fd = pytest.importorskip("fmtlib.dask")
+_EXTRA = "the dask extra is not installed: pip install -e '.[dask]'"
+da = needs_module("dask.array", _EXTRA, module=True)
+fd = needs_module("fmtlib.dask", _EXTRA, module=True)
 
 CODECS = [(fmtlib.FP("e4m3fn"), {}), (fmtlib.FP("e2m1", rounding="stochastic"), {"seed": 5}),
           (fmtlib.MX("mxfp4"), {}), (fmtlib.MX("mxfp8", rounding="stochastic"), {"seed": 6}), (fmtlib.NVFP4(), {}),
@@ -34,7 +36,7 @@ def test_any_chunking_gives_the_in_memory_bits(codec, kw, chunks):
 
 
 def test_two_worker_local_cluster():
-    distributed = pytest.importorskip("distributed")
+    distributed = needs_module("distributed", _EXTRA)
     x = _x()
     d = da.from_array(x, chunks=(8, 64))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
@@ -47,7 +49,7 @@ def test_two_worker_local_cluster():
                                       (fmtlib.Scaled(fmtlib.Quantile.nf4("bitsandbytes"), "absmax", block=64), {})],
                          ids=lambda v: repr(v) if not isinstance(v, dict) else "")
 def test_zarr_round_trip(tmp_path, codec, kw):
-    pytest.importorskip("zarr")
+    needs_module("zarr", _EXTRA)
     x = _x()
     store = str(tmp_path / "q.zarr")
     fd.to_zarr(da.from_array(x, chunks=(16, 64)), codec, store, **kw)
@@ -61,7 +63,7 @@ def test_errors(tmp_path):
         fd.quantize(d, fmtlib.MX("mxfp4", axis=0))
     with pytest.raises(ValueError, match="whole tensor"):
         fd.quantize(d, fmtlib.Scaled("int8", "fp32", block=None, axis=None))
-    pytest.importorskip("zarr")
+    needs_module("zarr", _EXTRA)
     import zarr
 
     zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")

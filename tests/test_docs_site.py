@@ -5,14 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import needs_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_site_builds_strict_with_an_explorer_page_per_format(tmp_path):
     for mod in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python", "matplotlib"):
-        pytest.importorskip(mod, reason="the docs extra is not installed: pip install -e '.[docs]'")
+        needs_module(mod, "the docs extra is not installed: pip install -e '.[docs]'")
     from fmtlib.catalog import names
 
     site = tmp_path / "site"

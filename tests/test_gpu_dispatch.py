@@ -8,11 +8,12 @@ import types
 import numpy as np
 import pytest
 
+from conftest import needs
 from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Scaled
 from fmtlib.transforms import Chain, Clip, Hadamard
 from fmtlib.kernels import cuda_host, gpu
 
-pytestmark = pytest.mark.skipif(cuda_host.host_compiler() is None, reason="no C++ compiler to build the CUDA host code")
+needs(cuda_host.host_compiler() is not None, "no C++ compiler to build the CUDA host code", module=True)
 
 
 class DeviceArray(np.ndarray):
