@@ -186,7 +186,10 @@ def test_fast_path_equals_generic(name, mode, dtype):
 
 def _torchao_scale_codes(blocks: np.ndarray, name: str, rule: str) -> np.ndarray:
     """E8M0 codes by pytorch/ao's to_mx (mx_tensor.py) scale calculation, on float32 bits:
-    an independent restatement of its four ScaleCalculationModes (finite blocks only)."""
+    an independent restatement of its four ScaleCalculationModes (finite blocks only). RCEIL
+    is restated with the exact ceiling of log2(descale); torchao 0.18 takes torch.log2 in
+    float32, which misses descale = 2**k * (1 + a few ulps): test_torchao_restatement_is_torchao
+    pins that against torchao itself."""
     elem = MX(name).element
     amax = np.max(np.abs(blocks.astype(np.float32)), axis=-1)
     if rule == "rceil":
@@ -233,6 +236,30 @@ def test_scale_rules_match_torchao(name, rule):
         with np.errstate(over="ignore"):  # CEIL near float32 max: 4 * 2**126 overflows float32
             want = gfloat.quantize_block(fi, blk, lambda emax, v: scale).astype(np.float32)
         assert np.array_equal(q[i], want), (i, q[i][:4], want[:4])
+
+
+def test_torchao_restatement_is_torchao(tmp_path):
+    """_torchao_scale_codes against torchao's own to_mx scales, on the finite blocks of the
+    torchao capture (made now where torchao is installed, else the committed one in
+    tests/peers/fixtures/): equal under FLOOR, CEIL and EVEN; under RCEIL equal except the
+    blocks where torchao's float32 log2 misses the ceiling (tests/peers/checks.py mx_model)."""
+    from peers import checks
+
+    fixtures, _ = checks.current_fixtures("torchao_mx", tmp_path)
+    assert fixtures
+    for fx in fixtures:
+        x = fx["x_float32"]
+        finite = np.isfinite(x).all(axis=1)
+        for fmt in fx.manifest["params"]["formats"]:
+            name = "mxfp4_e2m1" if fmt == "mxfp4" else fmt
+            for rule in fx.manifest["params"]["rules"]:
+                theirs = fx[f"{fmt}_{rule}_float32_scales"].reshape(-1)[finite]
+                ours = _torchao_scale_codes(x[finite], name, rule)
+                missed = checks.mx_model(x, fmt, rule, peer=True)[0] != checks.mx_model(x, fmt, rule, peer=False)[0]
+                missed = missed[finite]
+                assert np.array_equal(ours[~missed], theirs[~missed]), (fmt, rule)
+                assert rule == "rceil" or not missed.any()
+                assert (ours[missed] == theirs[missed] + 1).all(), (fmt, rule)
 
 
 def test_mxint8_matches_gfloat_except_minus_two():

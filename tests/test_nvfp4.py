@@ -121,6 +121,32 @@ def test_matches_recipe(recipe, global_scale):
         assert np.array_equal(codec.decode(enc).view(np.uint32), want_v.view(np.uint32))
 
 
+def test_torchao_restatement_is_torchao(tmp_path):
+    """ref_torchao against torchao's own nvfp4_quantize and dequantize, on the finite float32
+    tensors of the torchao captures of a release that divides (made now where torchao is
+    installed, else the committed ones in tests/peers/fixtures/): scales, codes and values
+    equal, with and without the per-tensor scale. Releases that multiply by reciprocals
+    (torchao 0.18) are pinned in tests/peers/checks.py."""
+    from peers import checks
+
+    fixtures, _ = checks.current_fixtures("torchao_nvfp4", tmp_path)
+    fresh = {fx.name for fx in fixtures}
+    fixtures += [checks.load(n) for n in checks.fixture_names() if n.endswith("_nvfp4") and n not in fresh]
+    dividing = [fx for fx in fixtures if checks.NVFP4_ARITHMETIC.get(fx.peer_version) == "divide"]
+    assert dividing
+    for fx in dividing:
+        for key in ("main", "ties", "moderate"):
+            x = fx[f"x_{key}"]
+            for gs in ("block", "global"):
+                tag = f"{key}_{gs}"
+                amax = float(fx[f"{tag}_tensor_amax"][0]) if gs == "global" else None
+                want_s, want_q, want_v = ref_torchao(x, 16, amax)
+                q = fx[f"{tag}_qdata"]
+                assert np.array_equal(want_s.reshape(-1), fx[f"{tag}_scales"].reshape(-1)), tag
+                assert np.array_equal(want_q, np.stack([q & 15, q >> 4], -1).reshape(x.shape)), tag
+                assert np.array_equal(want_v.view(np.uint32), fx[f"{tag}_dequant"].view(np.uint32)), tag
+
+
 @pytest.mark.parametrize("recipe", ["torchao", "te"])
 def test_calibrated_amax(recipe):
     x = np.random.default_rng(2).standard_normal((8, 64)).astype(np.float32)

@@ -248,7 +248,8 @@ def capture_torch(out: Path) -> list:
     torch.set_num_threads(1)
     parts = []
     for name, attr in TORCH_FP8.items():  # every value of each format, midpoints, their neighbours
-        v = torch.arange(256, dtype=torch.uint8).view(getattr(torch, attr)).float().numpy().astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            v = torch.arange(256, dtype=torch.uint8).view(getattr(torch, attr)).float().numpy().astype(np.float64)
         v = np.unique(v[np.isfinite(v)])
         mids = (v[:-1] + v[1:]) / 2
         with np.errstate(over="ignore"):
