@@ -117,9 +117,8 @@ def x86_nan(a, b, r) -> np.ndarray:
     """A float32 operation's NaN as x86 SSE gives it (the fixtures were captured on x86_64):
     the first NaN operand, quieted; the default NaN 0xFFC00000 when neither operand is NaN
     (inf - inf, 0 * inf, inf / inf, 0 / 0). numpy on x86 does the same; this keeps the
-    restatements exact on other hosts. Which operand is "first" is the compiled kernel's
-    choice: torch's CPU kernels in the captures return the divisor's NaN last and the
-    multiplier's NaN first (``div`` and ``mul`` below)."""
+    restatements exact on other hosts. NaN payloads matter where torchao turns a NaN into an
+    FP4/FP6 code from its bits (torchao_floatx)."""
     a, b = np.broadcast_arrays(np.asarray(a, F32), np.asarray(b, F32))
     r = np.array(r, dtype=F32, copy=True)
     nan = np.isnan(r)
@@ -131,6 +130,7 @@ def x86_nan(a, b, r) -> np.ndarray:
 
 
 def div(a, b):
+    """a / b in float32; where both are NaN, a's NaN (x / scale in torchao keeps x's)."""
     with np.errstate(all="ignore"):
         return x86_nan(a, b, np.asarray(a, F32) / np.asarray(b, F32))
 
@@ -229,6 +229,8 @@ def _nan_codes(name: str, x32) -> np.ndarray:
     from fmtlib import FP
 
     pos, neg = FP(name, profile="torch").encode(np.float32([np.nan, -np.nan]))
+    back = FP(name).decode(np.array([pos, neg], np.uint8))
+    assert np.isnan(back).all() and (name.endswith("fnuz") or list(np.signbit(back)) == [False, True])
     return np.where(np.signbit(x32), neg, pos).astype(np.uint8)
 
 
