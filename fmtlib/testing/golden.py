@@ -278,9 +278,10 @@ def regenerate(directory, changelog, why: str, *, sets: list[GoldenSet] | None =
     removed = sorted(set(old) - set(ids))
     result = {"added": [e["id"] for e in added], "changed": [e["id"] for e in changed], "removed": removed}
     if not (added or changed or removed):
-        log(f"{len(entries)} sets: all as committed; nothing written")
+        log(f"all {len(entries)} sets are as committed; nothing to write")
         return result
-    log(f"{len(entries)} sets: {len(added)} added, {len(changed)} changed, {len(removed)} removed")
+    log(f"{len(entries)} sets: {len(added)} added, {len(changed)} changed, {len(removed)} removed"
+        + (" (--check: nothing written)" if dry_run else ""))
     for kind in ("added", "changed", "removed"):
         for i in result[kind]:
             log(f"  {kind} {i}")

@@ -7,13 +7,14 @@ are new or differ from the committed ones (under ``tests/vectors/``), updates
 reason to ``CHANGELOG.md``. It refuses to run without a reason. ``--check`` only reports
 what would change (exit status 1 if anything would).
 
->>> main(["--why", "  "])      # prints why it refuses on stderr
+>>> main(["--why", "  ", "--dir", "."])      # prints why it refuses on stderr
 2
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .golden import regenerate
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--changelog", default="CHANGELOG.md", help="the changelog (default: CHANGELOG.md)")
     p.add_argument("--check", action="store_true", help="only report which sets would change; exit 1 if any")
     args = p.parse_args(argv)
+    if not Path(args.dir).is_dir():
+        print(f"no vector directory {args.dir}: run from the repository root or pass --dir", file=sys.stderr)
+        return 2
     if args.check:
         r = regenerate(args.dir, args.changelog, "check", dry_run=True)
         return 1 if any(r.values()) else 0
