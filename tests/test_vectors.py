@@ -315,6 +315,15 @@ def test_corrupt_or_foreign_vector_files_raise(tmp_path):
         load_vectors(path)
 
 
+def test_sets_from_the_old_input_generator_say_why_they_cannot_be_rebuilt(tmp_path):
+    path = save_vectors(tmp_path, fmtlib.FP("e2m1"), n_random=64)
+    m = json.loads(path.read_text())
+    del m["span"]
+    path.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="older fmtlib"):
+        verify_vectors(load_vectors(path))
+
+
 def test_make_vectors_is_deterministic():
     a, ma = make_vectors(fmtlib.FP("e2m1"), data_seed=5)
     b, mb = make_vectors(fmtlib.FP("e2m1"), data_seed=5)

@@ -405,8 +405,11 @@ def rebuild(manifest: dict) -> tuple[dict, dict]:
     m = manifest
     kind = m.get("kind", "codec")
     if kind == "codec":
+        if "span" not in m:   # sets written before the inputs came from fmtlib-rng-v1 (Draws)
+            raise ValueError("this set's random inputs were drawn with numpy's generator by an older fmtlib; "
+                             "they cannot be drawn again: compare its codes with codec.encode(v['input']) instead")
         kw = dict(layout=m["layout"]["config"], rounding=m["rounding"], seed=m["seed"] or 0,
-                  data_seed=m["data_seed"], n_random=m["n_random"], span=m.get("span", 256))
+                  data_seed=m["data_seed"], n_random=m["n_random"], span=m["span"])
         if m.get("scale_layout"):
             kw["scale_layout"] = m["scale_layout"]
         return make_vectors(from_config(m["codec"]), **kw)
