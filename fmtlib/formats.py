@@ -25,10 +25,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-def _floor_log2(v: Fraction) -> int:
-    """floor(log2(v)) of a positive Fraction, exactly."""
-    e = v.numerator.bit_length() - v.denominator.bit_length()
-    return e if Fraction(2) ** e <= v else e - 1
+from . import exact
 
 
 SPECIALS = ("ieee", "fn", "fnuz", "none")
@@ -168,7 +165,7 @@ class FloatFormat:
     @property
     def emax(self) -> int:
         """Exponent of the largest finite value (floor(log2(max)))."""
-        return _floor_log2(self.exact_value(self.max_code))
+        return exact.emax(self)
 
     # --- values -------------------------------------------------------------
     def exact_value(self, code: int) -> Fraction | float:
@@ -177,14 +174,12 @@ class FloatFormat:
         >>> FloatFormat(2, 1, specials="none").exact_value(0b0111)
         Fraction(6, 1)
         """
-        from .reference.values import code_value
-
-        return code_value(self, code)
+        return exact.value(self, code)
 
     @property
     def max(self) -> float:
         """Largest finite value."""
-        return float(self.exact_value(self.max_code))
+        return float(exact.max_value(self))
 
     @property
     def smallest_normal(self) -> float:

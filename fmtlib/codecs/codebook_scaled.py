@@ -38,8 +38,8 @@ DOUBLE_QUANT_BLOCK = 256
 
 def _f32_mean(a: np.ndarray) -> float:
     """The float32 nearest to the exact mean of float32 values ``a`` (ties to even)."""
+    from .. import exact
     from ..catalog import parse_format
-    from ..reference import code_value, round_to_code
 
     m, e = np.frexp(a.astype(np.float64))
     sig = (m * (1 << 24)).astype(np.int64)
@@ -49,7 +49,7 @@ def _f32_mean(a: np.ndarray) -> float:
     for ev in np.unique(e):
         total += int(sig[e == ev].sum()) << int(ev - e0)
     f32 = parse_format("fp32")
-    return float(code_value(f32, round_to_code(f32, Fraction(total) * Fraction(2) ** e0 / a.size)))
+    return float(exact.nearest_even(f32, Fraction(total) * Fraction(2) ** e0 / a.size))
 
 
 def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: bool):

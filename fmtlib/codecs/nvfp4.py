@@ -15,11 +15,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from .. import exact
 from .._arrays import bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
 from ..kernels import fast_path, gpu
 from ..kernels.params import kernel_params
-from ..reference.values import code_to_float
 from ..rounding import Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
 
@@ -31,7 +31,7 @@ _F32_MAX = float(np.finfo(np.float32).max)
 @lru_cache(maxsize=None)
 def _value_table(fmt) -> np.ndarray:
     """float32 value of every code of ``fmt`` (exact for e2m1 and e4m3fn)."""
-    return np.array([code_to_float(fmt, c) for c in range(fmt.num_codes)], dtype=np.float32)
+    return np.array([exact.to_float(fmt, c) for c in range(fmt.num_codes)], dtype=np.float32)
 
 
 class NVFP4(BlockCodec):

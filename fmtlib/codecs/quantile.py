@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import codebooks
 from .._arrays import as_float_input, bits_view, check_out, float_dtype
-from ..reference.quantile import nan_index
 from ..rng import seed_key
 from ..rounding import Rounding
 from .base import Codec
@@ -31,6 +30,16 @@ MODES = (Rounding.NEAREST_EVEN, Rounding.NEAREST_AWAY, Rounding.TOWARD_ZERO, Rou
 #: profile= names of the built-in tables.
 PROFILES = ("exact", "bitsandbytes")
 _CHUNK = 1 << 20
+
+
+def nan_index(levels) -> int:
+    """The index NaN becomes: the level of least magnitude, the positive one of a +-pair.
+
+    >>> nan_index([-1.0, -0.25, 0.25, 1.0])
+    2
+    """
+    least = min(abs(v) for v in levels)
+    return max(i for i, v in enumerate(levels) if abs(v) == least)   # levels increase: the last is >= 0
 
 
 def _f32(v) -> float:

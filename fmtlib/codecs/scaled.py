@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import exact
 from .._arrays import as_float_input, bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
 from ..formats import FloatFormat
@@ -196,24 +197,19 @@ class Scaled(BlockCodec):
         return a, (msig, mexp, *self._g_sig_exp(a), 0)
 
     def _g_sig_exp(self, amax: float) -> tuple[int, int]:
-        from ..reference import round_to_code
-        from ..reference.values import code_value
-
+        """(significand, exponent) of G = fl32(amax / (max_elem * max_scale)); G = 1 for amax 0
+        or a G that rounds to 0."""
         if amax == 0:
             return 1, 0
-        g = code_value(_FP32, round_to_code(_FP32, Fraction(amax) / (Fraction(self.element_max)
-                                                                      * Fraction(self.scale_format.max))))
-        if not isinstance(g, Fraction) or not math.isfinite(g):
-            if g == 0:
-                return 1, 0
+        g = exact.nearest_even(_FP32, Fraction(amax) / (Fraction(self.element_max) * Fraction(self.scale_format.max)))
+        if not isinstance(g, Fraction):
             raise ValueError(f"tensor amax {amax} needs a global scale beyond float32")
         return (1, 0) if g == 0 else _sig_exp(g)
 
     def _smin_code(self) -> int:
-        from ..reference import round_to_code
-
+        """The scale format's code of its smallest positive value."""
         f = self.scale_format
-        return round_to_code(f, f.smallest_subnormal if f.subnormals else f.smallest_normal)
+        return exact.code_of(f, Fraction(f.smallest_subnormal if f.subnormals else f.smallest_normal))
 
     def _pow2_params(self) -> tuple:
         fmt = self.element

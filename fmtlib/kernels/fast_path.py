@@ -45,23 +45,21 @@ def eligible(fmt, src_fmt, flush: bool) -> bool:
 @lru_cache(maxsize=256)
 def constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
     """``(C, special)`` for the fast kernels (see the comment above ``_fast_round``)."""
-    from ..reference.rounding import round_to_code
+    from .. import exact
     from ..rounding import Overflow, Rounding
 
     def bits(v: float) -> int:
-        return round_to_code(src_fmt, v)  # exact: the value is representable
+        return exact.code_of(src_fmt, abs(v), v < 0)  # exact: the value is representable
 
     lq = fmt.emin - fmt.mbits
-    # Results for overflow, inf and NaN by sign, from the oracle. The largest finite input
-    # gets each mode's overflow result (it rounds above max, or to max under the to-zero
-    # modes, which is also what they give on overflow); stochastic may round it down, so it
-    # is probed with nearest-away, whose overflow result it shares.
-    probe_mode = Rounding.NEAREST_AWAY if mode == int(Rounding.STOCHASTIC) else Rounding(mode)
-    big = src_fmt.exact_value(src_fmt.max_code)
-    special = []
-    for v in (big, -big, float("inf"), float("-inf"), float("nan"), float("-nan")):
-        code = round_to_code(fmt, v, probe_mode, Overflow(overflow))
-        special.append(_decode_to(src_fmt, fmt, code))
+    # Results for overflow, inf and NaN by sign, by the specials policy (fmtlib.exact). The
+    # kernels give the overflow result to the largest finite input, which rounds above max
+    # (or, under the to-zero modes, to max: also their overflow result).
+    rnd, ovf = Rounding(mode), Overflow(overflow)
+    special = [exact.overflow_result(fmt, False, rnd, ovf), exact.overflow_result(fmt, True, rnd, ovf),
+               exact.inf_result(fmt, False, ovf), exact.inf_result(fmt, True, ovf),
+               exact.nan_result(fmt, False), exact.nan_result(fmt, True)]
+    special = [_decode_to(src_fmt, fmt, code) for code in special]
     sign_pos = src_fmt.bits - 1
     sign_bit = -(1 << 63) if sign_pos == 63 else 1 << sign_pos
     C = (src_fmt.mbits - fmt.mbits, fmt.emin + src_fmt.bias, bits(2.0 ** lq), bits(2.0 ** (lq - 1)), lq,
@@ -72,10 +70,16 @@ def constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
 
 def _decode_to(src_fmt, fmt, code: int) -> int:
     """The input-format bits of a code's value (NaN: the canonical NaN with the code's sign)."""
-    from ..reference.rounding import round_to_code
-    from ..reference.values import code_to_float
+    from .. import exact
 
-    return round_to_code(src_fmt, code_to_float(fmt, code))
+    v = exact.value(fmt, code)
+    negative = bool(code & fmt.sign_mask)
+    sign = src_fmt.sign_mask if negative else 0
+    if isinstance(v, float) and v != v:
+        return src_fmt.nan_code | sign
+    if isinstance(v, float):
+        return src_fmt.inf_code | sign
+    return exact.code_of(src_fmt, abs(v), negative)
 
 
 def _as_int64(v: int, width: int) -> int:
@@ -86,10 +90,10 @@ def _as_int64(v: int, width: int) -> int:
 @lru_cache(maxsize=256)
 def code_constants(fmt, src_fmt) -> tuple:
     """``D`` for encoding with the fast path: see ``_value_code``."""
-    from ..reference.rounding import round_to_code
+    from .. import exact
 
-    inf = [round_to_code(fmt, v) for v in (float("inf"), float("-inf"))]
-    nan = [round_to_code(fmt, v) for v in (float("nan"), float("-nan"))]
+    inf = [exact.inf_result(fmt, negative) for negative in (False, True)]
+    nan = [exact.nan_result(fmt, negative) for negative in (False, True)]
     return (src_fmt.bias - fmt.bias, fmt.mbits, fmt.mag_bits, int(fmt.signed), *inf, *nan)
 
 
@@ -125,11 +129,10 @@ def thresholds(elem, src_fmt, mode: int) -> tuple:
     off. A tuple of 15, padded with int64 max. ``vals_bits``/``vals``: each magnitude's value as input bits and as float64."""
     from fractions import Fraction
 
-    from ..reference.rounding import round_to_code
-    from ..reference.values import code_value
+    from .. import exact
 
     n = 1 << (elem.ebits + elem.mbits)
-    mags = [code_value(elem, c) for c in range(n)]
+    mags = [exact.value(elem, c) for c in range(n)]
     thr = []
     for k in range(n - 1):
         lo, hi = Fraction(mags[k]), Fraction(mags[k + 1])
@@ -138,9 +141,8 @@ def thresholds(elem, src_fmt, mode: int) -> tuple:
         else:  # nearest: from the midpoint; a tie goes up under away, or to an even code
             t = (lo + hi) / 2
             inclusive = mode == 1 or (k + 1) % 2 == 0
-        bits = round_to_code(src_fmt, t)
-        assert code_value(src_fmt, bits) == t  # midpoints have one bit more than elem
+        bits = exact.code_of(src_fmt, t)  # exact: midpoints have one bit more than elem
         thr.append(bits - 1 if inclusive else bits)
-    vbits = [round_to_code(src_fmt, m) for m in mags]
+    vbits = [exact.code_of(src_fmt, m) for m in mags]
     thr += [(1 << 63) - 1] * (15 - len(thr))  # the kernels take 15: unused ones never pass
     return (tuple(thr), np.array(vbits, dtype=np.int64), np.array([float(m) for m in mags], dtype=np.float64))
