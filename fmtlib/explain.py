@@ -2,7 +2,8 @@
 
 Every number printed comes from the exact oracle (:mod:`fmtlib.reference`): the two
 neighbours of the value, their bit fields, the midpoint, and the code each rounding mode
-picks.
+picks. This module is one of the two allowed to import the oracle (docs/oracle.md,
+"Independence"): it prints its reasoning for people and produces nothing a kernel is judged on.
 
 >>> print(explain("e2m1", 0.3))     # doctest: +ELLIPSIS
 e2m1: E2M1, 4 bits = 1 sign, 2 exponent, 1 mantissa; bias 1; subnormals; no inf or NaN

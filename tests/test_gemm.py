@@ -1,6 +1,6 @@
 """fmtlib.ops.matmul / dot: every accumulation model against the Fraction oracle
-(fmtlib.reference.gemm), the models against each other where they must agree and where they
-must not, SDR against its integer unit, and bad input."""
+(fmtlib.reference.gemm, which reads operands on its own), the models against each other where
+they must agree and where they must not, SDR against its integer unit, and bad input."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -74,6 +74,25 @@ def test_matmul_matches_the_oracle(ci, mi, oi, M, N, K, spread, specials, tscale
     a, b = data(rng, (M, K), spread, specials), data(rng, (K, N), spread, specials)
     kw = dict(a_codec=ca, b_codec=cb, accumulate=acc, out=OUTS[oi], tensor_scale=tscale, alpha=alpha)
     same(matmul(a, b, **kw), ref.matmul(a, b, **kw))
+
+
+@pytest.mark.parametrize("target,wrong,codecs", [
+    ("nvfp4_global_factor", lambda orig: lambda c, t: orig(c, t) * (1 + 2.0**-10), (NVFP4(recipe="te", block=8),) * 2),
+    ("_scaled_scales", lambda orig: lambda *a: orig(*a) * 2, (Scaled("e2m1", "ue4m3", block=8, global_scale=True),
+                                                          Scaled("int4", "bf16", block=8))),
+    ("_mx_elements", lambda orig: lambda *a: orig(*a) * 2, (MX("mxint8", block=8), MX("mxfp6_e2m3", block=8))),
+])
+def test_the_oracle_reads_operands_on_its_own(monkeypatch, target, wrong, codecs):
+    """The oracle shares no operand code with fmtlib.ops (docs/oracle.md, "Independence"): a
+    wrong per-tensor factor, block scale or element table there is caught."""
+    import fmtlib.ops.operands as operands
+
+    rng = np.random.default_rng(2)
+    a, b = data(rng, (3, 32), 2, False), data(rng, (32, 2), 2, False)
+    kw = dict(a_codec=codecs[0], b_codec=codecs[1], accumulate=Accumulate("fp32", chunk=8))
+    same(matmul(a, b, **kw), ref.matmul(a, b, **kw))
+    monkeypatch.setattr(operands, target, wrong(getattr(operands, target)))
+    assert not np.array_equal(matmul(a, b, **kw), ref.matmul(a, b, **kw))
 
 
 @pytest.mark.parametrize("ca,cb,unit", CODECS[5:9])

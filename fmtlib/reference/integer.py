@@ -10,6 +10,7 @@ import math
 from fractions import Fraction
 
 from ..rounding import Overflow, Rounding
+from .fields import int_code, read_int
 from .rounding import rounds_up
 
 
@@ -40,16 +41,17 @@ def round_to_int_code(
     """
     mode = Rounding.parse(rounding)
     overflow = Overflow.parse(overflow)
+    s = read_int(fmt)
     if isinstance(x, float):
         if math.isnan(x):
             return 0
         if math.isinf(x):
-            return fmt.code(fmt.max if x > 0 else fmt.min)
+            return int_code(s, s.hi if x > 0 else s.lo)
     v = round_to_int(Fraction(x), mode, rand=rand, rbits=rbits)
-    if mode is Rounding.FLOOR_ON_OVERFLOW and not fmt.min <= v <= fmt.max:
+    if mode is Rounding.FLOOR_ON_OVERFLOW and not s.lo <= v <= s.hi:
         v = round_to_int(Fraction(x), Rounding.TOWARD_ZERO)
-    if fmt.min <= v <= fmt.max:
-        return fmt.code(v)
+    if s.lo <= v <= s.hi:
+        return int_code(s, v)
     if overflow is Overflow.WRAP:
-        return v % (1 << fmt.bits)
-    return fmt.code(fmt.max if v > fmt.max else fmt.min)
+        return v % (1 << s.bits)
+    return int_code(s, s.hi if v > s.hi else s.lo)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
 
-from ..rounding import Overflow, Rounding, rounds_toward_zero
+from ..rounding import Overflow, Rounding
+from .fields import FloatSpec, read_float
+from .values import spec_largest
 
 
 def _floor_log2(v: Fraction) -> int:
@@ -22,48 +23,51 @@ def _pow2(e: int) -> Fraction:
     return Fraction(1 << e) if e >= 0 else Fraction(1, 1 << -e)
 
 
-@lru_cache(maxsize=None)
-def _max_value(fmt) -> Fraction:
-    return fmt.exact_value(fmt.max_code)
-
-
-def encode_exact(fmt, v: Fraction, negative: bool) -> int:
+def encode_exact(s: FloatSpec, v: Fraction, negative: bool) -> int:
     """Code of a representable value ``v >= 0`` (with ``negative`` for the sign bit)."""
     if v == 0:
         mag = 0
     else:
-        e = max(_floor_log2(v), fmt.emin)
-        n = v / _pow2(e - fmt.mbits)  # integer significand at this binade's quantum
+        e = max(_floor_log2(v), s.lowest_exp)
+        n = v / _pow2(e - s.mbits)  # integer significand at this binade's quantum
         assert n.denominator == 1, "value not representable"
         n = int(n)
-        if fmt.subnormals:
+        if s.subnormals:
             # E=0 holds 0.M * 2^emin; above, E = e - emin + 1 and n carries the implicit 1.
-            mag = ((e - fmt.emin) << fmt.mbits) + n
+            mag = ((e - s.lowest_exp) << s.mbits) + n
         else:
-            mag = ((e - fmt.emin) << fmt.mbits) + n - (1 << fmt.mbits)
-    sign = fmt.sign_mask if (negative and fmt.signed and not (mag == 0 and fmt.specials == "fnuz")) else 0
+            mag = ((e - s.lowest_exp) << s.mbits) + n - (1 << s.mbits)
+    sign = s.sign_bit if (negative and not (mag == 0 and s.specials == "fnuz")) else 0
     return sign | mag
 
 
-def _nan_result(fmt, negative: bool) -> int:
+def _nan_result(s: FloatSpec, negative: bool) -> int:
     """Code for a NaN input (or a NaN result)."""
-    if fmt.has_nan:
-        if fmt.specials == "fnuz":
-            return fmt.nan_code
-        return fmt.nan_code | (fmt.sign_mask if negative else 0)
+    if s.nan is not None:
+        if s.specials == "fnuz":
+            return s.nan
+        return s.nan | (s.sign_bit if negative else 0)
     # No NaN code: ml_dtypes' convention (MX leaves it implementation-defined) is the zero
     # of the opposite sign, since its quiet_NaN() is -0 and it negates for a negative NaN.
-    return 0 if negative else fmt.sign_mask
+    return 0 if negative else s.sign_bit
 
 
-def _overflow_result(fmt, negative: bool, mode: Rounding, overflow: Overflow) -> int:
-    maxc = fmt.max_code | (fmt.sign_mask if negative else 0)
-    if overflow is Overflow.SATURATE or rounds_toward_zero(mode, negative):
+def _never_grows(mode: Rounding, negative: bool) -> bool:
+    """Whether ``mode`` never rounds a value of this sign to a larger magnitude: its overflow
+    result is the largest finite value (IEEE 754 section 7.4: round toward zero never makes inf)."""
+    if mode in (Rounding.TOWARD_ZERO, Rounding.ODD, Rounding.FLOOR_ON_OVERFLOW):
+        return True
+    return mode is (Rounding.UP if negative else Rounding.DOWN)
+
+
+def _overflow_result(s: FloatSpec, negative: bool, mode: Rounding, overflow: Overflow) -> int:
+    maxc = s.top | (s.sign_bit if negative else 0)
+    if overflow is Overflow.SATURATE or _never_grows(mode, negative):
         return maxc
-    if fmt.has_inf:
-        return fmt.inf_code | (fmt.sign_mask if negative else 0)
-    if fmt.has_nan:
-        return _nan_result(fmt, negative)
+    if s.inf is not None:
+        return s.inf | (s.sign_bit if negative else 0)
+    if s.nan is not None:
+        return _nan_result(s, negative)
     return maxc
 
 
@@ -112,40 +116,43 @@ def round_to_code(
     """
     mode = Rounding.parse(rounding)
     overflow = Overflow.parse(overflow)
+    s = read_float(fmt)
     if isinstance(x, float):
         if math.isnan(x):
-            return _nan_result(fmt, math.copysign(1.0, x) < 0)
+            return _nan_result(s, math.copysign(1.0, x) < 0)
         negative = math.copysign(1.0, x) < 0
         if math.isinf(x):
-            if negative and not fmt.signed:
-                return _negative_unsigned(fmt, overflow)
-            if overflow is Overflow.IEEE and fmt.has_inf:
-                return fmt.inf_code | (fmt.sign_mask if negative else 0)
-            if overflow is Overflow.IEEE and fmt.has_nan:
-                return _nan_result(fmt, negative)
-            return fmt.max_code | (fmt.sign_mask if negative else 0)
+            if negative and not s.signed:
+                return _negative_unsigned(s, overflow)
+            if overflow is Overflow.IEEE and s.inf is not None:
+                return s.inf | (s.sign_bit if negative else 0)
+            if overflow is Overflow.IEEE and s.nan is not None:
+                return _nan_result(s, negative)
+            return s.top | (s.sign_bit if negative else 0)
         m = abs(Fraction(x))
     else:
         negative = x < 0
         m = abs(Fraction(x))
-    if flush and src is not None and 0 < m < _pow2(src.emin) and src.subnormals:
-        m = Fraction(0)  # denormals-are-zero on input
+    if flush and src is not None:
+        t = read_float(src)
+        if 0 < m < _pow2(t.lowest_exp) and t.subnormals:
+            m = Fraction(0)  # denormals-are-zero on input
 
     if m == 0:
-        if not fmt.has_zero:
-            if overflow is Overflow.IEEE and fmt.has_nan:
-                return _nan_result(fmt, False)
+        if not s.zero:
+            if overflow is Overflow.IEEE and s.nan is not None:
+                return _nan_result(s, False)
             return 0  # the smallest value stands in for zero
-        return encode_exact(fmt, m, negative)
-    if negative and not fmt.signed:
-        return _negative_unsigned(fmt, overflow)
+        return encode_exact(s, m, negative)
+    if negative and not s.signed:
+        return _negative_unsigned(s, overflow)
 
-    smallest_normal = _pow2(fmt.emin)
-    if not fmt.subnormals and m < smallest_normal:
+    smallest_normal = _pow2(s.lowest_exp)
+    if not s.subnormals and m < smallest_normal:
         # no zero to round to: clamp to the smallest magnitude, in every mode
-        return fmt.sign_mask if negative else 0
-    e = max(_floor_log2(m), fmt.emin)
-    quantum = _pow2(e - fmt.mbits)
+        return s.sign_bit if negative else 0
+    e = max(_floor_log2(m), s.lowest_exp)
+    quantum = _pow2(e - s.mbits)
     n_lo = math.floor(m / quantum)
     lo, hi = n_lo * quantum, (n_lo + 1) * quantum
     frac = (m - lo) / quantum  # in [0, 1)
@@ -154,13 +161,13 @@ def round_to_code(
 
     if flush and 0 < v < smallest_normal:
         v = Fraction(0)
-    if v > _max_value(fmt):
-        return _overflow_result(fmt, negative, mode, overflow)
-    return encode_exact(fmt, v, negative)
+    if v > spec_largest(s):
+        return _overflow_result(s, negative, mode, overflow)
+    return encode_exact(s, v, negative)
 
 
-def _negative_unsigned(fmt, overflow: Overflow) -> int:
+def _negative_unsigned(s: FloatSpec, overflow: Overflow) -> int:
     """A negative number into an unsigned format: NaN (ml_dtypes) or the smallest value."""
-    if overflow is Overflow.IEEE and fmt.has_nan:
-        return fmt.nan_code
+    if overflow is Overflow.IEEE and s.nan is not None:
+        return s.nan
     return 0

@@ -37,7 +37,10 @@ def _describe(v, a: np.ndarray, codec, width: int) -> str:
 
 
 def _oracle(codec, x: float, index: int, seed, rbits) -> str:
-    """The oracle's code for input ``x`` (element codecs only)."""
+    """The oracle's code for input ``x`` (element codecs only).
+
+    One of the two modules allowed to import :mod:`fmtlib.reference` (docs/oracle.md,
+    "Independence"): it shows the oracle's answer beside a mismatch and decides nothing."""
     from .. import reference
     from ..integers import IntFormat
     from ..rng import rand_bits, seed_key
