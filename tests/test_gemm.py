@@ -174,6 +174,7 @@ def test_dot_of_sdr_values_is_the_integer_unit():
     X, Y = rng.integers(-128, 128, (3, 64)).astype(np.int8), rng.integers(-128, 128, (64, 4)).astype(np.int8)
     got = matmul(X, Y, a_codec=c, b_codec=c, accumulate="exact", out=Int(32))
     np.testing.assert_array_equal(got, sdr.dot(c.encode(X), c.encode(np.ascontiguousarray(Y.T))))
+    same(got, ref.matmul(X, Y, a_codec=c, b_codec=c, accumulate="exact", out=Int(32)))
     c16 = SDR(base="int16")
     X16 = rng.integers(-32768, 32768, (2, 32)).astype(np.int16)
     got = matmul(X16, X16.T.copy(), a_codec=c16, b_codec=c16, accumulate="exact", out=Int(32, overflow="wrap"))

@@ -276,7 +276,7 @@ def _side(x, codec, k_first: bool, seed) -> _Side:
     if cid in ("mx", "nvfp4", "scaled"):
         return _block_side(x, codec, k_first, seed)
     if cid == "sdr":
-        rec = x if hasattr(x, "flags") else codec.encode(_k_last(x, k_first))
+        rec = x if hasattr(x, "keep") else codec.encode(_k_last(x, k_first))   # a Razored record, or integers
         codes = np.moveaxis(np.asarray(rec.codes), rec.axis, -1)
         flags = np.moveaxis(np.asarray(rec.flags), rec.axis, -1)
         rows = []
