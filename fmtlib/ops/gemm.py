@@ -132,7 +132,7 @@ def matmul(a, b, *, a_codec=None, b_codec=None, accumulate: Accumulate | str = "
 def plan(a, b, a_codec, b_codec, accumulate, out, transpose_b: bool, strict: bool, tensor_scale: str, alpha,
          a_seed, b_seed) -> tuple:
     """Check matmul's arguments and read its operands: (accumulate model, output codec, a's
-    Operand, b's Operand, K, unit, chunk, alpha). Shared with the Fraction oracle."""
+    Operand, b's Operand, K, unit, chunk, alpha)."""
     acc = Accumulate.parse(accumulate)
     oc = _out_codec(out)
     if tensor_scale not in TENSOR_SCALE:
