@@ -127,10 +127,7 @@ def test_stochastic_rounding_in_blocks():
     lo = MX("mxfp4", rounding="toward_zero").quantize(x)
     away = np.where(x > 0, MX("mxfp4", rounding="up").quantize(x), MX("mxfp4", rounding="down").quantize(x))
     assert np.all((a == lo) | (a == away)) and (a == away).any() and (a == lo).any()
-    # unbiased: the mean over many seeds approaches x
-    xs = np.tile(np.float32([0.3, -1.3, 2.6, 0.05]), (1, 8))
-    mean = np.mean([codec.quantize(xs, seed=s) for s in range(2000)], axis=0)
-    assert np.allclose(mean, xs, atol=0.06)
+    # element by element against the oracle with the known random bits: test_stochastic_blocks.py
 
 
 def test_config_and_errors():

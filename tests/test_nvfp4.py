@@ -14,8 +14,14 @@ E4M3, E2M1 = ml_dtypes.float8_e4m3fn, ml_dtypes.float4_e2m1fn
 F32_MAX = F32(np.finfo(np.float32).max)
 
 
-def ref_torchao(x, block, tensor_amax):
-    """pytorch/ao nvfp4_tensor.nvfp4_quantize and NVFP4Tensor.to_dtype, restated."""
+def e2m1_rne(v):
+    """The float32 element quotients cast to e2m1 codes, to nearest even (ml_dtypes)."""
+    return v.astype(E2M1).view(np.uint8)
+
+
+def ref_torchao(x, block, tensor_amax, cast=e2m1_rne):
+    """pytorch/ao nvfp4_tensor.nvfp4_quantize and NVFP4Tensor.to_dtype, restated; ``cast``
+    takes the float32 element quotients to e2m1 codes."""
     xb = x.astype(F32).reshape(x.shape[0], -1, block)
     bs = np.max(np.abs(xb), axis=-1) / F32(6.0)
     if tensor_amax is None:
@@ -26,19 +32,19 @@ def ref_torchao(x, block, tensor_amax):
         p = p if p > 0 else F32(1.0)  # torchao divides 0 by 0 here; fmtlib takes 1 (docs/nvfp4.md)
         s8 = np.clip(bs / p, F32(2.0 ** -6), F32(448.0)).astype(E4M3)
         total = p * s8.astype(F32)
-    q = np.clip(xb / total[..., None], F32(-6.0), F32(6.0)).astype(E2M1)
+    q = cast(np.clip(xb / total[..., None], F32(-6.0), F32(6.0))).view(E2M1)
     with np.errstate(invalid="ignore", over="ignore"):
         deq = q.astype(F32) * total[..., None]
     return s8.view(np.uint8), q.view(np.uint8).reshape(x.shape), deq.reshape(x.shape)
 
 
-def ref_te(x, block, tensor_amax):
+def ref_te(x, block, tensor_amax, cast=e2m1_rne):
     """TransformerEngine cast/nvfp4 (core_nvfp4.cuh) and dequantize_nvfp4.cuh, restated."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # float32 inf and NaN are part of it
-        return _ref_te(x, block, tensor_amax)
+        return _ref_te(x, block, tensor_amax, cast)
 
 
-def _ref_te(x, block, tensor_amax):
+def _ref_te(x, block, tensor_amax, cast):
     xb = x.astype(F32).reshape(x.shape[0], -1, block)
     s_enc = F32(1.0)
     if tensor_amax is not None:
@@ -48,7 +54,7 @@ def _ref_te(x, block, tensor_amax):
     amax_b = np.max(np.abs(xb), axis=-1)
     s8 = np.minimum(amax_b * (s_enc * (F32(1.0) / F32(6.0))), F32(448.0)).astype(E4M3)  # satfinite
     rcp = np.minimum(F32(1.0) / (s8.astype(F32) * (F32(1.0) / s_enc)), F32_MAX)
-    q = np.clip(xb * rcp[..., None], F32(-6.0), F32(6.0)).astype(E2M1)
+    q = cast(np.clip(xb * rcp[..., None], F32(-6.0), F32(6.0))).view(E2M1)
     if tensor_amax is None:
         final = s8.astype(F32)
     else:
@@ -210,9 +216,9 @@ def test_axis_and_short_blocks():
 def test_stochastic():
     x = np.tile(np.float32([0.3, -1.3, 2.6, 0.05, 6.0, 0.7, 1.1, 2.2]), (1, 2))  # scale 1
     codec = NVFP4(rounding="stochastic", global_scale=False)
-    mean = np.mean([codec.quantize(x, seed=s) for s in range(3000)], axis=0)
-    assert np.allclose(mean, x, atol=0.06)
     assert np.array_equal(codec.quantize(x, seed=1), codec.quantize(x, seed=1))
+    assert not np.array_equal(codec.quantize(x, seed=1), codec.quantize(x, seed=2))
+    # element by element against the recipes with the known random bits: test_stochastic_blocks.py
 
 
 def test_config_and_errors():

@@ -178,9 +178,9 @@ def test_stochastic_rounding():
     assert np.array_equal(a, c.quantize(x, seed=1))
     lo = c.quantize(x, rounding="toward_zero")
     hi = np.where(x > 0, c.quantize(x, rounding="up"), c.quantize(x, rounding="down"))
-    runs = np.array([c.quantize(x, seed=s) for s in range(3000)])
-    assert np.all((runs == lo) | (runs == hi))
-    assert np.allclose(runs.mean(axis=0), x, atol=0.05)
+    runs = np.array([c.quantize(x, seed=s) for s in range(64)])
+    assert np.all((runs == lo) | (runs == hi)) and (runs == lo).any() and (runs == hi).any()
+    # element by element against the exact quotient and the known random bits: test_stochastic_blocks.py
     with pytest.raises(ValueError, match="rbits"):
         c.quantize(x, seed=1, rbits=60)  # int4: at most 60 - 3 bits with a float scale
 
