@@ -9,10 +9,18 @@ import pytest
 from hypothesis import settings
 
 # CI runs the same hypothesis examples every time (a red build must be reproducible);
-# HYPOTHESIS_PROFILE=explore draws new ones.
+# HYPOTHESIS_PROFILE=explore draws new ones on every run, EXPLORE_FACTOR times as many.
 settings.register_profile("ci", derandomize=True, deadline=None)
-settings.register_profile("explore", deadline=None, max_examples=2000)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=2000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
+EXPLORE_FACTOR = int(os.environ.get("FMTLIB_EXPLORE_FACTOR", "20"))
+
+
+def examples(n: int) -> int:
+    """A property test's example budget: ``n`` in CI, ``n * EXPLORE_FACTOR`` under
+    ``HYPOTHESIS_PROFILE=explore`` (``FMTLIB_EXPLORE_FACTOR``, default 20)."""
+    return n * EXPLORE_FACTOR if EXPLORE else n
 
 from fmtlib import FloatFormat, Overflow, Rounding, get_format
 from fmtlib.reference import round_to_code
@@ -80,6 +88,23 @@ INPUT_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 def all_bit_patterns(dtype) -> np.ndarray:
     """Every 16-bit pattern as an array of ``dtype``."""
     return np.arange(1 << 16, dtype=np.uint16).view(dtype)
+
+
+#: Parametrize an exhaustive sweep with ``scope``: "sampled" runs in every suite, "full" (the
+#: whole domain, minutes) only with ``pytest -m slow``.
+SCOPES = ["sampled", pytest.param("full", marks=pytest.mark.slow)]
+
+
+def float32_sweep(scope: str):
+    """``(first index, float32 array)`` chunks: all 2**32 patterns in chunks of 2**26
+    (``full``), or 2**22 patterns spread over the whole range with the prime stride 1021,
+    so every sign, exponent and many significand bits occur (``sampled``)."""
+    if scope == "full":
+        step = 1 << 26
+        for start in range(0, 1 << 32, step):
+            yield start, np.arange(start, start + step, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    else:
+        yield 0, (np.arange(1 << 22, dtype=np.uint64) * 1021).astype(np.uint32).view(np.float32)
 
 
 def as_float64_list(xs) -> list[float]:

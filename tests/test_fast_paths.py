@@ -7,7 +7,8 @@ mode, both overflow policies, and every 16-bit value widened to float32 against 
 """
 import numpy as np
 import pytest
-from conftest import FP_OVERFLOWS, EXHAUSTIVE_FORMATS, INPUT_DTYPES, MODES, all_bit_patterns, float_bits, oracle_codes
+from conftest import (FP_OVERFLOWS, EXHAUSTIVE_FORMATS, INPUT_DTYPES, MODES, SCOPES, all_bit_patterns, float32_sweep,
+                      float_bits, oracle_codes)
 
 from fmtlib import FP, Rounding, get_format
 from fmtlib.kernels import fast_path
@@ -83,16 +84,14 @@ def test_fast_path_every_16bit_value_against_oracle(name, mode, dtype):
     assert np.array_equal(float_bits(got), float_bits(want))
 
 
-@pytest.mark.slow
+@pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("mode", [Rounding.NEAREST_EVEN, Rounding.STOCHASTIC], ids=["nearest_even", "stochastic"])
 @pytest.mark.parametrize("name", ["e2m1", "e4m3fn", "e5m2", "e3m2", "bf16"])
-def test_fast_equals_generic_every_float32(name, mode):
-    """All 2**32 float32 patterns: fast path == generic path (minutes per case)."""
+def test_fast_equals_generic_every_float32(name, mode, scope):
+    """float32 patterns (all 2**32 with ``-m slow``, minutes per case): fast path == generic path."""
     codec = FP(name)
     kw = dict(seed=1) if mode is Rounding.STOCHASTIC else {}
-    step = 1 << 26
-    for start in range(0, 1 << 32, step):
-        x = np.arange(start, start + step, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    for start, x in float32_sweep(scope):
         fast = codec.quantize(x, rounding=mode, index_offset=start, **kw)
         fast_codes = codec.encode(x, rounding=mode, index_offset=start, **kw)
         with fast_path.disabled():

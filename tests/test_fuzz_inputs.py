@@ -4,6 +4,7 @@ status 2 with one line), never anything else (issue 9, item 3)."""
 import pickle
 
 import numpy as np
+from conftest import examples
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import fmtlib
@@ -19,7 +20,7 @@ KEYS = ["id", "args", "rounding", "overflow", "block", "axis", "bits", "levels",
         "scale_axis", "signed", "narrow", "specials", "bias"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @example(cfg={"aliases": None}, cid="quantile")     # found in CI: a null alias table
 @example(cfg={"aliases": [1]}, cid="quantile")
 @example(cfg={"aliases": {"x": 0.5}, "args": [[0.0, 0.5]]}, cid="quantile")
@@ -34,7 +35,7 @@ def test_codec_configs_never_crash(cfg, cid):
     assert pickle.loads(pickle.dumps(codec)) == codec
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @example(name="e08m0")   # found by atheris: a generic spelling of a named format's digits
 @example(name="e8m0,specials=none")
 @given(name=st.text(max_size=16) | st.from_regex(r"(u?int|nf|e|mx|fp|bf)[0-9a-z_,=]{0,8}", fullmatch=True))
@@ -46,7 +47,7 @@ def test_codec_names_never_crash(name):
     assert fmtlib.from_config(codec.get_config()) == codec
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=st.lists(st.sampled_from(["table", "info", "explain", "quantize", "vectors", "formats", "e2m1",
                                       "nf4", "mxfp4", "0.3", "-inf", "nan", "--rounding", "up", "--formats", "x,y",
                                       "--format", "-o", "/nonexistent/x.npz", "--tensor", "w", "--json", "1e999",
@@ -65,7 +66,7 @@ def test_command_lines_never_crash(argv, capsys):
         assert err.startswith("fmtlib: error: ") and err.count("\n") == 1
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(codes=st.lists(st.integers(-3, 300), max_size=40), book=st.sampled_from(["nf4", "fp4_bnb", "dynamic8", "nf3"]))
 def test_codebook_decode_of_arbitrary_codes(codes, book):
     q = fmtlib.get(book)
@@ -77,7 +78,7 @@ def test_codebook_decode_of_arbitrary_codes(codes, book):
     assert v.shape == c.shape and np.isfinite(v).all()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(codes=st.lists(st.integers(0, 255), min_size=1, max_size=64), flags=st.lists(st.integers(0, 255), max_size=8),
        group=st.integers(1, 20))
 def test_sdr_decode_of_arbitrary_records(codes, flags, group):

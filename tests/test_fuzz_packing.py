@@ -3,6 +3,7 @@ configs, vector manifests. Every bad input must raise ValueError or TypeError.""
 import json
 
 import numpy as np
+from conftest import examples
 from hypothesis import given, settings, strategies as st
 
 import fmtlib
@@ -14,7 +15,7 @@ LAYOUTS = [packing.BitStream(b, o) for b in (1, 3, 4, 6, 8, 12, 16, 32) for o in
 shapes = st.lists(st.integers(0, 70), min_size=0, max_size=3).map(tuple)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(lay=st.sampled_from(LAYOUTS), shape=shapes, data=st.binary(max_size=4096), exact=st.booleans())
 def test_unpack_of_arbitrary_bytes(lay, shape, data, exact):
     try:
@@ -36,7 +37,7 @@ def test_unpack_of_arbitrary_bytes(lay, shape, data, exact):
             assert len(data) == n and codes.shape == shape
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(name=st.text(max_size=20))
 def test_layout_names_never_crash(name):
     try:
@@ -51,7 +52,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 70) | st.
                            max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(cfg=st.dictionaries(st.sampled_from(["id", "args", "order", "bits", "x"]), json_values, max_size=4),
        lid=st.sampled_from(["layout.bitstream", "layout.fp6_llm", "layout.swizzled128x4", "fp", "nope"]))
 def test_layout_configs_never_crash(cfg, lid):
@@ -63,7 +64,7 @@ def test_layout_configs_never_crash(cfg, lid):
     assert packing.get_layout(lay.get_config()) == lay
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(key=st.sampled_from(["schema", "version", "file", "arrays", "codec"]), value=json_values)
 def test_vector_manifest_mutations_raise_value_errors(tmp_path_factory, key, value):
     d = tmp_path_factory.mktemp("v")

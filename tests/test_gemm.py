@@ -3,6 +3,7 @@
 they must agree and where they must not, SDR against its integer unit, and bad input."""
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +58,7 @@ def same(y, r):
     assert_bitexact(y, r)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(st.integers(0, len(CODECS) - 1), st.integers(0, len(MODELS) - 1), st.integers(0, len(OUTS) - 1),
        st.integers(1, 3), st.integers(1, 3), st.integers(1, 72), st.integers(0, 12), st.booleans(),
        st.sampled_from(["block", "alpha", "output"]), st.sampled_from([1.0, 0.25, float(np.float32(16 / 9))]),

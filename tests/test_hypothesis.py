@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import FP_OVERFLOWS
+from conftest import FP_OVERFLOWS, examples
 
 from fmtlib import FP, FloatFormat, Rounding
 from fmtlib.reference import round_to_code
@@ -43,14 +43,14 @@ def _check(fmt, xs, dtype, mode, overflow, flush):
         assert int(got[i]) == want, f"{fmt} x={v!r} mode={mode.name} overflow={overflow.name}: {int(got[i]):#x} != {want:#x}"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(formats(), st.lists(floats64, min_size=1, max_size=20), st.sampled_from(list(Rounding)),
        st.sampled_from(FP_OVERFLOWS), st.booleans())
 def test_random_formats_float64(fmt, xs, mode, overflow, flush):
     _check(fmt, xs, np.float64, mode, overflow, flush)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(formats(), st.lists(floats32, min_size=1, max_size=20), st.sampled_from(list(Rounding)),
        st.sampled_from(FP_OVERFLOWS), st.booleans())
 def test_random_formats_float32(fmt, xs, mode, overflow, flush):
@@ -68,14 +68,14 @@ def near_format_values(draw):
     return fmt, float(np.ldexp(k / (1 << 3) * (1 + jitter), e - fmt.mbits))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(near_format_values(), st.sampled_from(list(Rounding)), st.sampled_from(FP_OVERFLOWS))
 def test_values_near_the_grid(fv, mode, overflow):
     fmt, v = fv
     _check(fmt, [v], np.float64, mode, overflow, False)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(formats())
 def test_decode_every_code_random_format(fmt):
     from fmtlib.reference import code_to_float

@@ -10,7 +10,7 @@ canonical quiet NaN.
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import ML_DTYPES, all_bit_patterns, first_mismatches, float_bits, oracle_codes
+from conftest import ML_DTYPES, SCOPES, all_bit_patterns, first_mismatches, float32_sweep, float_bits, oracle_codes
 
 from fmtlib import FP, get_format
 
@@ -92,13 +92,11 @@ def test_decode_every_code(name):
         assert np.array_equal(float_bits(got)[nan], float_bits(ref)[nan])
 
 
-@pytest.mark.slow
-def test_every_float32_e2m1():
-    """All 2**32 float32 bit patterns, e2m1, against ml_dtypes (minutes)."""
+@pytest.mark.parametrize("scope", SCOPES)
+def test_every_float32_e2m1(scope):
+    """float32 bit patterns (all 2**32 with ``-m slow``, minutes), e2m1, against ml_dtypes."""
     codec = FP("e2m1")
-    step = 1 << 26
-    for start in range(0, 1 << 32, step):
-        x = np.arange(start, start + step, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    for _, x in float32_sweep(scope):
         with np.errstate(invalid="ignore"):
             ref = x.astype(ml_dtypes.float4_e2m1fn).view(np.uint8)
         got = codec.encode(x)

@@ -5,6 +5,7 @@ import gfloat
 import gfloat.formats as gf
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -316,7 +317,7 @@ def test_exponent_beyond_e8m0_is_nan_except_rceil():
     assert MX("mxfp4").encode(y).scales[0, 0] == 254
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=32, max_size=32),
        st.sampled_from(NAMES))
 def test_hypothesis_blocks_match_gfloat(vals, name):

@@ -3,6 +3,7 @@ ml_dtypes' e4m3fn / e2m1 casts (round to nearest even), bit for bit."""
 import ml_dtypes
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -263,7 +264,7 @@ def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
     assert np.array_equal(fast_q.view(np.uint32), q.view(np.uint32))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=32, max_size=32),
        st.sampled_from(["torchao", "te"]), st.booleans())
 def test_hypothesis_blocks_match_recipes(vals, recipe, global_scale):

@@ -1,8 +1,6 @@
 """Layouts: round trips under hypothesis, each layout against its reference's own rule,
 and clear errors for bad buffers and codes."""
-import ctypes
 import os
-import subprocess
 from pathlib import Path
 
 import ml_dtypes
@@ -13,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 import fmtlib
 from fmtlib import packing
 from fmtlib.packing import FP6LLM, BitStream, Swizzled128x4, code_dtype
+from peers import capture_fp6_llm
 
 shapes = st.lists(st.integers(0, 37), min_size=0, max_size=3).map(tuple)
 
@@ -231,48 +230,78 @@ def test_fp6_llm_dequant_rejects_formats_the_trick_cannot_read():
         FP6LLM().dequantize(buf, (64, 64), "e3m2", scales=np.ones(3, np.float16))
 
 
+# --- FP6-LLM against fp6_llm's own code -----------------------------------------------------
+# tests/peers/capture_fp6_llm.py compiled tests/native/fp6_llm_driver.cu around fp6_llm's
+# weight_matrix_prepacking_x_bit and dequant_matrix_fp_eXmY_to_fp16 (fp6_llm/csrc/utils), ran it
+# on the inputs below and committed its outputs (tests/peers/fixtures/fp6_llm/): FP6LLM is
+# checked against them in every run. Where FMTLIB_FP6_LLM_SRC names fp6_llm's csrc/utils
+# directory, the driver is also compiled (nvcc) and run now, and FP6LLM must equal that too.
 SRC = os.environ.get("FMTLIB_FP6_LLM_SRC")
+FP6_LLM_PREPACK = [(3, 2), (2, 2), (2, 3), (1, 1), (2, 1), (3, 3)]
+FP6_LLM_DEQUANT = [("e3m2", 3, 2), ("e2m2,specials=none", 2, 2)]
 
 
 @pytest.fixture(scope="module")
-def fp6_llm_lib(tmp_path_factory):
-    if not SRC or not (Path(SRC) / "weight_prepacking.h").exists():
-        pytest.skip("set FMTLIB_FP6_LLM_SRC to fp6_llm's csrc/utils directory to test against its own code")
-    so = tmp_path_factory.mktemp("fp6") / "libfp6drv.so"
-    drv = Path(__file__).parent / "native" / "fp6_llm_driver.cu"
-    subprocess.run(["nvcc", "-x", "cu", "-shared", "-Xcompiler", "-fPIC", f"-I{SRC}", "-o", str(so), str(drv)],
-                   check=True)
-    return ctypes.CDLL(str(so))
+def fp6_llm_outputs(tmp_path_factory):
+    """[(where, arrays)]: each committed capture, and fp6_llm run now where FMTLIB_FP6_LLM_SRC
+    is set (a checkout at a committed capture's commit must reproduce it bit for bit)."""
+    out = []
+    for path in capture_fp6_llm.committed():
+        manifest, arrays = capture_fp6_llm.load(path)
+        out.append((path.name, manifest, arrays))
+    assert out, "no committed fp6_llm capture in tests/peers/fixtures/fp6_llm/"
+    if SRC:
+        assert (Path(SRC) / "weight_prepacking.h").is_file(), \
+            f"FMTLIB_FP6_LLM_SRC={SRC} is not fp6_llm's fp6_llm/csrc/utils directory"
+        fresh = capture_fp6_llm.run_all(capture_fp6_llm.build(SRC, tmp_path_factory.mktemp("fp6")))
+        commit = capture_fp6_llm.source_commit(SRC)
+        for name, manifest, arrays in out:
+            if manifest["peer"]["commit"] == commit:
+                for key, a in fresh.items():
+                    assert a.tobytes() == arrays[key].tobytes(), f"{key}: fp6_llm {commit} now differs from {name}"
+        out.append((f"fp6_llm at {SRC}", None, fresh))
+    return [(where, arrays) for where, _, arrays in out]
 
 
-@pytest.mark.parametrize("e, m", [(3, 2), (2, 2), (2, 3), (1, 1), (2, 1), (3, 3)])
-def test_fp6_llm_prepack_equals_its_source(fp6_llm_lib, e, m):
+def test_fp6_llm_captures_are_of_these_inputs():
+    """The captures' inputs are this file's codes_for and scales; the manifest names the peer."""
+    for path in capture_fp6_llm.committed():
+        manifest, arrays = capture_fp6_llm.load(path)
+        peer = manifest["peer"]
+        assert peer["repo"] == "https://github.com/usyd-fsalab/fp6_llm" and len(peer["commit"]) == 40
+        assert path.name == f"fp6_llm-{peer['commit'][:12]}_prepack_dequant" and manifest["captured"]
+        assert sum(path.with_suffix(s).stat().st_size for s in (".json", ".npz")) < 200_000
+        for e, m in FP6_LLM_PREPACK:
+            want = codes_for(1 + e + m, (128, 192), e * 10 + m)
+            np.testing.assert_array_equal(arrays[f"prepack_e{e}m{m}_codes"], want)
+        for _, e, m in FP6_LLM_DEQUANT:
+            np.testing.assert_array_equal(arrays[f"dequant_e{e}m{m}_codes"], codes_for(1 + e + m, (64, 128), 9))
+        want = (np.random.default_rng(9).standard_normal(64) * 2).astype(np.float16)
+        np.testing.assert_array_equal(arrays["dequant_scales"].view(np.uint16), want.view(np.uint16))
+        assert {(e, m) for e, m in FP6_LLM_PREPACK} == set(capture_fp6_llm.PREPACK)
+        assert FP6_LLM_DEQUANT == capture_fp6_llm.DEQUANT
+
+
+@pytest.mark.parametrize("e, m", FP6_LLM_PREPACK)
+def test_fp6_llm_prepack_equals_its_source(fp6_llm_outputs, e, m):
     bits = 1 + e + m
     c = codes_for(bits, (128, 192), e * 10 + m)
-    stream = BitStream(bits, "msb").pack(c).reshape(-1)
-    src = np.zeros(stream.size + 8, np.uint8)
-    src[: stream.size] = stream
-    out = np.zeros(c.size * bits // 8, np.uint8)
-    P = ctypes.POINTER(ctypes.c_int)
-    assert fp6_llm_lib.fmtlib_fp6_llm_prepack(e, m, out.ctypes.data_as(P), src.ctypes.data_as(P),
-                                              ctypes.c_size_t(128), ctypes.c_size_t(192)) == 0
-    assert FP6LLM(bits).pack(c).tobytes() == out.tobytes()
+    ours = FP6LLM(bits).pack(c).tobytes()
+    for where, arrays in fp6_llm_outputs:
+        np.testing.assert_array_equal(arrays[f"prepack_e{e}m{m}_codes"], c)
+        assert ours == arrays[f"prepack_e{e}m{m}_packed"].tobytes(), where
 
 
-@pytest.mark.parametrize("fmt, e, m", [("e3m2", 3, 2), ("e2m2,specials=none", 2, 2)])
-def test_fp6_llm_dequant_equals_its_source(fp6_llm_lib, fmt, e, m):
+@pytest.mark.parametrize("fmt, e, m", FP6_LLM_DEQUANT)
+def test_fp6_llm_dequant_equals_its_source(fp6_llm_outputs, fmt, e, m):
     bits = 1 + e + m
     c = codes_for(bits, (64, 128), 9)
     scales = (np.random.default_rng(9).standard_normal(64) * 2).astype(np.float16)
-    stream = BitStream(bits, "msb").pack(c).reshape(-1)
-    src = np.zeros(stream.size + 8, np.uint8)
-    src[: stream.size] = stream
-    out = np.zeros(c.shape, np.uint16)
-    U16, U8 = ctypes.POINTER(ctypes.c_uint16), ctypes.POINTER(ctypes.c_uint8)
-    fp6_llm_lib.fmtlib_fp6_llm_dequant(e, m, out.ctypes.data_as(U16), src.ctypes.data_as(U8), ctypes.c_size_t(64),
-                                       ctypes.c_size_t(128), scales.view(np.uint16).ctypes.data_as(U16))
     got = FP6LLM(bits).dequantize(FP6LLM(bits).pack(c), c.shape, fmt, scales=scales)
-    np.testing.assert_array_equal(got.view(np.uint16), out)
+    for where, arrays in fp6_llm_outputs:
+        np.testing.assert_array_equal(arrays[f"dequant_e{e}m{m}_codes"], c)
+        np.testing.assert_array_equal(arrays["dequant_scales"].view(np.uint16), scales.view(np.uint16))
+        np.testing.assert_array_equal(got.view(np.uint16), arrays[f"dequant_e{e}m{m}_float16"], err_msg=where)
 
 
 # --- names, configs, errors ------------------------------------------------------------------

@@ -68,12 +68,15 @@ def test_bitsandbytes_profile_decision_points(name):
     assert q.thresholds == tuple(_decision_points(q))
 
 
-@pytest.mark.parametrize("name", list(BOOKS))
-@pytest.mark.parametrize("mode", MODES)
+#: every (mode, book) pair except nearest_away on a table with decision points (such a table
+#: has one nearest mode: a value on a point goes below, and nearest_away is refused for it)
+ORACLE_CASES = [(mode, name) for mode in MODES for name in BOOKS
+                if not (mode == "nearest_away" and BOOKS[name].thresholds is not None)]
+
+
+@pytest.mark.parametrize("mode, name", ORACLE_CASES)
 def test_encode_matches_oracle(name, mode):
     q = BOOKS[name]
-    if q.thresholds is not None and mode == "nearest_away":
-        pytest.skip("tables with thresholds have one nearest mode")
     x = np.concatenate([_probe(q), np.random.default_rng(1).standard_normal(500) * 0.6])
     kw = {"seed": 5} if mode == "stochastic" else {}
     np.testing.assert_array_equal(q.encode(x, rounding=mode, **kw), _oracle_codes(q, x, mode, seed=5))

@@ -3,6 +3,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -93,7 +94,7 @@ def test_float_scale_matches_oracle(elem, scale):
             assert np.array_equal(codec.decode(enc).view(np.uint32), want_v.view(np.uint32))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=1, max_size=40),
        st.sampled_from([0, 1, 2]))
 def test_hypothesis_blocks(vals, which):

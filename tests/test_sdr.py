@@ -5,6 +5,7 @@ import pickle
 import ml_dtypes
 import numpy as np
 import pytest
+from conftest import SCOPES, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,14 +90,13 @@ def test_every_int8_pair(keep, rounding):
     np.testing.assert_array_equal(codec.encode(ALL_PAIRS.reshape(-1)).codes.reshape(-1, 2), rec.codes)
 
 
-@pytest.mark.slow
+@pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("rounding", MODES)
-@pytest.mark.parametrize("keep", range(1, 9))
-@pytest.mark.parametrize("narrow", [False, True])
-def test_every_int8_pair_slow(keep, rounding, narrow):
-    if narrow and keep == 8:
-        pytest.skip("narrow int8 magnitudes have 7 bits")
+@pytest.mark.parametrize("keep, narrow", [(k, n) for n in (False, True) for k in range(1, 8 if n else 9)])
+def test_every_int8_pair(keep, rounding, narrow, scope):
+    """Every int8 pair (``-m slow``) or every 61st (narrow int8 magnitudes have 7 bits)."""
     q = ALL_PAIRS[(ALL_PAIRS > -128).all(axis=1)] if narrow else ALL_PAIRS
+    q = q if scope == "full" else q[::61]
     check_against_oracle(SDR(group=2, keep=keep, rounding=rounding, base=Int(8, narrow=narrow)), q.astype(np.int16))
 
 
@@ -146,7 +146,7 @@ def int16_cases(draw):
     return SDR(group, keep, flag_bits, base, axis=axis, rounding=rounding), q
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(int16_cases())
 def test_int16_groups_against_oracle(case):
     codec, q = case

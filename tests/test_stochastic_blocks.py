@@ -134,3 +134,19 @@ def test_scaled_elements_are_the_exact_quotient_rounded_stochastically(element, 
     want = expected(scaled_values(x, D, block), fmt, _rbits(codec, rbits), offset=3, is_int=is_int)
     np.testing.assert_array_equal(enc.codes.ravel(), want)
     np.testing.assert_array_equal(codec.quantize(x, seed=SEED, rbits=rbits, index_offset=3), codec.decode(enc))
+
+
+def test_random_bits_index_past_two_to_the_32():
+    """The element index is 64-bit: index_offset past 2**32 keys each element's own bits."""
+    big = (1 << 32) + 5
+    codec = MX("mxfp4", rounding="stochastic")
+    x = data(2, 64, 6)
+    enc = codec.encode(x, seed=SEED, index_offset=big)
+    pow2 = np.exp2(enc.scales.astype(np.float64) - 127)
+    want = expected(scaled_values(x, pow2, 32), codec.element, _rbits(codec, None), offset=big)
+    np.testing.assert_array_equal(enc.codes.ravel(), want)
+    s = Scaled("int8", "fp32", block=32, rounding="stochastic")
+    enc = s.encode(x, seed=SEED, index_offset=big)
+    D = s.decode(dataclasses.replace(enc, codes=np.ones_like(enc.codes)))[:, ::32]
+    want = expected(scaled_values(x, D, 32), IntFormat(8), _rbits(s, None), offset=big, is_int=True)
+    np.testing.assert_array_equal(enc.codes.ravel(), want)
