@@ -1,17 +1,16 @@
 """Layouts: round trips under hypothesis, each layout against its reference's own rule,
 and clear errors for bad buffers and codes."""
-import os
-from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings, strategies as st
 
 import fmtlib
 from fmtlib import packing
 from fmtlib.packing import FP6LLM, BitStream, Swizzled128x4, code_dtype
-from peers import capture_fp6_llm
+from peers import fp6_llm
 
 shapes = st.lists(st.integers(0, 37), min_size=0, max_size=3).map(tuple)
 
@@ -32,7 +31,7 @@ def stream_reference(row, bits, order):
 
 
 # --- dense streams ---------------------------------------------------------------------
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(bits=st.integers(1, 32), order=st.sampled_from(["lsb", "msb"]), shape=shapes, seed=st.integers(0, 2**32))
 def test_bitstream_round_trip_and_bits(bits, order, shape, seed):
     lay = BitStream(bits, order)
@@ -105,7 +104,7 @@ def torchao_to_blocked(m):
     return blocks.reshape(-1, 4, 32, 4).transpose(0, 2, 1, 3).reshape(-1, 32, 16).reshape(-1)
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(rows=st.integers(0, 300), cols=st.integers(0, 20), seed=st.integers(0, 2**32))
 def test_swizzle_equals_torchao_to_blocked(rows, cols, seed):
     s = codes_for(8, (rows, cols), seed)
@@ -184,7 +183,7 @@ def test_fp6_llm_prepack_equals_restated_source_rule(bits, shape):
     assert FP6LLM(bits).pack(c).tobytes() == prepack_reference(c, bits)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(m=st.integers(0, 140), k=st.integers(0, 140), bits=st.integers(2, 7), seed=st.integers(0, 2**32))
 def test_fp6_llm_round_trip_any_shape(m, k, bits, seed):
     lay = FP6LLM(bits)
@@ -231,42 +230,25 @@ def test_fp6_llm_dequant_rejects_formats_the_trick_cannot_read():
 
 
 # --- FP6-LLM against fp6_llm's own code -----------------------------------------------------
-# tests/peers/capture_fp6_llm.py compiled tests/native/fp6_llm_driver.cu around fp6_llm's
-# weight_matrix_prepacking_x_bit and dequant_matrix_fp_eXmY_to_fp16 (fp6_llm/csrc/utils), ran it
-# on the inputs below and committed its outputs (tests/peers/fixtures/fp6_llm/): FP6LLM is
-# checked against them in every run. Where FMTLIB_FP6_LLM_SRC names fp6_llm's csrc/utils
-# directory, the driver is also compiled (nvcc) and run now, and FP6LLM must equal that too.
-SRC = os.environ.get("FMTLIB_FP6_LLM_SRC")
+# fp6_llm's weight_matrix_prepacking_x_bit and dequant_matrix_fp_eXmY_to_fp16 (fp6_llm/csrc/utils)
+# were run once on the inputs below and their outputs committed (tests/peers/fixtures/fp6_llm/,
+# loaded by tests/peers/fp6_llm.py): FP6LLM is checked against them in every run.
 FP6_LLM_PREPACK = [(3, 2), (2, 2), (2, 3), (1, 1), (2, 1), (3, 3)]
 FP6_LLM_DEQUANT = [("e3m2", 3, 2), ("e2m2,specials=none", 2, 2)]
 
 
 @pytest.fixture(scope="module")
-def fp6_llm_outputs(tmp_path_factory):
-    """[(where, arrays)]: each committed capture, and fp6_llm run now where FMTLIB_FP6_LLM_SRC
-    is set (a checkout at a committed capture's commit must reproduce it bit for bit)."""
-    out = []
-    for path in capture_fp6_llm.committed():
-        manifest, arrays = capture_fp6_llm.load(path)
-        out.append((path.name, manifest, arrays))
+def fp6_llm_outputs():
+    """[(capture name, arrays)] of every committed capture."""
+    out = [(path.name, fp6_llm.load(path)[1]) for path in fp6_llm.committed()]
     assert out, "no committed fp6_llm capture in tests/peers/fixtures/fp6_llm/"
-    if SRC:
-        assert (Path(SRC) / "weight_prepacking.h").is_file(), \
-            f"FMTLIB_FP6_LLM_SRC={SRC} is not fp6_llm's fp6_llm/csrc/utils directory"
-        fresh = capture_fp6_llm.run_all(capture_fp6_llm.build(SRC, tmp_path_factory.mktemp("fp6")))
-        commit = capture_fp6_llm.source_commit(SRC)
-        for name, manifest, arrays in out:
-            if manifest["peer"]["commit"] == commit:
-                for key, a in fresh.items():
-                    assert a.tobytes() == arrays[key].tobytes(), f"{key}: fp6_llm {commit} now differs from {name}"
-        out.append((f"fp6_llm at {SRC}", None, fresh))
-    return [(where, arrays) for where, _, arrays in out]
+    return out
 
 
 def test_fp6_llm_captures_are_of_these_inputs():
     """The captures' inputs are this file's codes_for and scales; the manifest names the peer."""
-    for path in capture_fp6_llm.committed():
-        manifest, arrays = capture_fp6_llm.load(path)
+    for path in fp6_llm.committed():
+        manifest, arrays = fp6_llm.load(path)
         peer = manifest["peer"]
         assert peer["repo"] == "https://github.com/usyd-fsalab/fp6_llm" and len(peer["commit"]) == 40
         assert path.name == f"fp6_llm-{peer['commit'][:12]}_prepack_dequant" and manifest["captured"]
@@ -278,8 +260,8 @@ def test_fp6_llm_captures_are_of_these_inputs():
             np.testing.assert_array_equal(arrays[f"dequant_e{e}m{m}_codes"], codes_for(1 + e + m, (64, 128), 9))
         want = (np.random.default_rng(9).standard_normal(64) * 2).astype(np.float16)
         np.testing.assert_array_equal(arrays["dequant_scales"].view(np.uint16), want.view(np.uint16))
-        assert {(e, m) for e, m in FP6_LLM_PREPACK} == set(capture_fp6_llm.PREPACK)
-        assert FP6_LLM_DEQUANT == capture_fp6_llm.DEQUANT
+        assert {(e, m) for e, m in FP6_LLM_PREPACK} == set(fp6_llm.PREPACK)
+        assert FP6_LLM_DEQUANT == fp6_llm.DEQUANT
 
 
 @pytest.mark.parametrize("e, m", FP6_LLM_PREPACK)

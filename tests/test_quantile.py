@@ -7,6 +7,7 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings, strategies as st
 
 import fmtlib
@@ -95,7 +96,7 @@ def test_nf4_every_float16(mode):
                                   _oracle_codes(q, x.astype(ml_dtypes.bfloat16).astype(np.float64), mode, seed=9))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.floats(-1e3, 1e3, width=32), min_size=2, max_size=40, unique=True),
        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=40),
        st.sampled_from(MODES), st.integers(1, 29))

@@ -54,8 +54,8 @@ def write_case(out: Path, name: str, arrays: dict, meta: dict, views: dict | Non
     """NAME.npz with fixed timestamps and sorted members, NAME.json with sorted keys.
     ``generated`` maps array names to a GENERATED formula: those arrays are listed in the
     manifest (with their sha256) but not stored. ``script``: the capture script the manifest
-    names. tests/peers/capture_fp6_llm.py writes its fixture with this function too, its
-    generated inputs named by formulas of its own (which its loader evaluates)."""
+    names. fp6_llm's hand-made capture was written with this function too, its generated
+    inputs named by formulas of its own (which tests/peers/fp6_llm.py evaluates)."""
     out.mkdir(parents=True, exist_ok=True)
     views, generated = views or {}, generated or {}
     for key, formula in generated.items():
