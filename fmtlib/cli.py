@@ -59,16 +59,36 @@ def cmd_formats(args) -> int:
     return 0
 
 
+#: the most random inputs ``fmtlib vectors`` writes without --allow-large (5 to 11 MB)
+MAX_RANDOM = 1_000_000
+
+
 def cmd_vectors(args) -> int:
     import json
+    from pathlib import Path
 
+    from .codecs.blocked import BlockCodec
     from .registry import get
+    from .rounding import Rounding
     from .testing import CASES, save_vectors
 
     spec = json.loads(args.format) if args.format.lstrip().startswith("{") else args.format
     codec = get(spec)
-    kw = dict(layout=args.layout, rounding=args.rounding, seed=args.seed, data_seed=args.data_seed,
-              n_random=args.n_random)
+    if args.n_random > MAX_RANDOM and not args.allow_large:
+        raise ValueError(f"--n-random {args.n_random} is above the limit of {MAX_RANDOM} inputs (a set takes about "
+                         "10 bytes per input); pass --allow-large to go beyond it")
+    mode = Rounding.parse(args.rounding) if args.rounding else getattr(codec, "rounding", None)
+    if args.seed is not None and mode is not Rounding.STOCHASTIC:
+        raise ValueError("--seed keys stochastic rounding; give --rounding stochastic with it")
+    if args.scale_layout and not isinstance(codec, BlockCodec):
+        raise ValueError(f"--scale-layout applies to block codecs (mxfp4, nvfp4, ...); {codec!r} has no block scales")
+    if args.name is not None and (not args.name or Path(args.name).name != args.name or args.name in (".", "..")):
+        raise ValueError(f"--name is a file name stem without a directory, got {args.name!r}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"-o {args.out} is a file; give a directory")
+    kw = dict(layout=args.layout, rounding=args.rounding, data_seed=args.data_seed, n_random=args.n_random)
+    if args.seed is not None:
+        kw["seed"] = args.seed
     if args.scale_layout:
         kw["scale_layout"] = args.scale_layout
     path = save_vectors(args.out, codec, name=args.name, **kw)
@@ -93,15 +113,19 @@ def cmd_compare(args) -> int:
     import csv
     import json
 
-    from .compare import compare, embedded_tensors, format_table, plot, rows_as_dicts, sort_rows
+    from .compare import check_plot_path, compare, embedded_tensors, format_table, plot, rows_as_dicts, sort_rows
     from .tensorio import read_tensors
 
     if args.tensor and not args.file:
         raise ValueError("--tensor picks a tensor inside FILE; give a file")
+    if args.seed is not None and args.file:
+        raise ValueError("--seed seeds the embedded tensors; it does not apply to FILE")
+    if args.plot:
+        check_plot_path(args.plot)
     formats = None
     if args.formats:
         formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    tensors = read_tensors(args.file, args.tensor) if args.file else embedded_tensors(seed=args.seed)
+    tensors = read_tensors(args.file, args.tensor) if args.file else embedded_tensors(seed=args.seed or 0)
     bar = _Progress(args) if not (args.json or args.csv) else None
     try:
         rows = sort_rows(compare(tensors, formats, progress=bar), args.sort)
@@ -138,35 +162,43 @@ def cmd_explain(args) -> int:
 
 
 def cmd_quantize(args) -> int:
+    """Every option is checked before any work; OUT is written atomically."""
     import numpy as np
 
     from ._arrays import is_float_dtype
-    from .checkpoint import wanted
+    from .checkpoint import codec_options, select
     from .compare import codec_for
-    from .tensorio import check_writable, read_all, select_float, write_tensors
+    from .tensorio import check_writable, open_tensors, read_metadata, tensor_specs, write_tensors
 
     check_writable(args.out)
-    if str(args.out).lower().endswith(".safetensors") and not args.dequantize:
+    if args.out.lower().endswith(".safetensors") and not args.dequantize:
         return _quantize_checkpoint(args)
     codec = codec_for(args.format)
-    tensors = read_all(args.file)
-    names = list(select_float(tensors, args.tensor, args.file))
-    if not args.tensor:
-        names = [n for n in names if wanted(n, tensors[n], args.include, args.exclude, args.min_size)]
-    opts = {}
-    if args.rounding:
-        opts["rounding"] = args.rounding
-    if args.seed is not None:
-        opts["seed"] = args.seed
-    out = dict(tensors)
-    for n in names:
-        a = tensors[n]
-        x = a if is_float_dtype(a.dtype) else a.astype(np.float32)   # fp8 tensors: quantized in float32
-        out[n] = codec.quantize(np.ascontiguousarray(x), **opts)
-        print(f"{n}: {a.dtype}{list(a.shape)} -> {out[n].dtype}, {codec!r}", file=sys.stderr)
-    meta = {"fmtlib.quantize": json.dumps({"codec": codec.get_config(), "tensors": names, **opts})}
+    specs = tensor_specs(args.file)
+    names = select(specs, args.file, tensors=args.tensor, include=args.include, exclude=args.exclude,
+                   min_size=args.min_size)
+    chosen = set(names)
+    f32 = np.dtype(np.float32)   # float8 tensors are quantized (and written) in float32
+    check_writable(args.out, {n: f32 if n in chosen and not is_float_dtype(dt) else dt for n, (_, dt) in specs.items()})
+    meta = read_metadata(args.file)
+    opts = codec_options(codec, args.rounding, args.seed)
+    out = {}
+    bar = _Progress(args)
+    try:
+        with open_tensors(args.file) as (all_names, read):
+            for i, n in enumerate(all_names):
+                bar(i, len(all_names), n)
+                a = read(n)
+                if n in chosen:
+                    x = a if is_float_dtype(a.dtype) else a.astype(f32)
+                    a = codec.quantize(np.ascontiguousarray(x), **opts)
+                out[n] = a
+    finally:
+        bar.close()
+    meta["fmtlib.quantize"] = json.dumps({"codec": codec.get_config(), "tensors": names, **opts})
     write_tensors(args.out, out, meta)
-    print(f"wrote {args.out}: {len(names)} tensor(s) quantized with {args.format}")
+    print(f"wrote {args.out}: {len(names)} tensor(s) quantized with {args.format}, "
+          f"{len(out) - len(names)} copied")
     return 0
 
 
@@ -176,18 +208,13 @@ def _quantize_checkpoint(args) -> int:
 
     from .checkpoint import save_quantized
 
-    include = list(args.tensor or []) + list(args.include or [])
     bar = _Progress(args)
     try:
-        info = save_quantized(args.file, args.out, args.format, include=include or None, exclude=args.exclude,
-                              min_size=args.min_size, progress=bar)
+        info = save_quantized(args.file, args.out, args.format, tensors=args.tensor, include=args.include,
+                              exclude=args.exclude, min_size=args.min_size, rounding=args.rounding, seed=args.seed,
+                              progress=bar)
     finally:
         bar.close()
-    if args.tensor:
-        missing = [t for t in args.tensor if t not in info["quantized"]]
-        if missing:
-            raise ValueError(f"tensor {missing[0]!r} was not quantized: not in {args.file}, not floating point, or "
-                             "below --min-size")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"wrote {args.out}: {len(info['quantized'])} tensor(s) quantized with {args.format} as packed codes and "
           f"scales, {len(info['copied'])} copied; {info['bytes_in'] / 2**20:.1f} MiB -> "
@@ -226,6 +253,17 @@ class _Progress:
             print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
 
 
+def _count(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fmtlib", description="Bit-accurate low-precision number formats. "
                                 "Start with: fmtlib compare; fmtlib table e2m1; fmtlib explain e2m1 0.3")
@@ -255,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--formats", help="comma-separated names (default: fp16,bf16,e5m2,e4m3fn,e3m2,e2m3,e2m1,"
                                      "int8,int4,mxfp8,mxfp6,mxfp4,nvfp4,nf4,sdr)")
     c.add_argument("--sort", default="sqnr", choices=["sqnr", "bits", "mse", "name", "none"])
-    c.add_argument("--seed", type=int, default=0, help="seed of the embedded tensors")
+    c.add_argument("--seed", type=int, default=None, help="seed of the embedded tensors (default 0; not with FILE)")
     out = c.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON rows")
     out.add_argument("--csv", action="store_true", help="print CSV rows")
@@ -284,12 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--tensor", action="append", help="tensor to quantize (repeatable; default: all floating)")
     q.add_argument("--include", action="append", help="glob on tensor names to quantize (repeatable)")
     q.add_argument("--exclude", action="append", help="glob on tensor names to leave as they are (repeatable)")
-    q.add_argument("--min-size", type=int, default=0, help="leave tensors with fewer elements as they are")
+    q.add_argument("--min-size", type=_count, default=0, help="leave tensors with fewer elements as they are")
     q.add_argument("--dequantize", action="store_true",
                    help="with a .safetensors OUT: write the dequantized values instead of packed codes")
     q.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    q.add_argument("--rounding", default=None, help="rounding mode (default: the codec's)")
-    q.add_argument("--seed", type=int, default=None, help="stochastic rounding seed")
+    q.add_argument("--rounding", default=None, help="rounding mode (default: the codec's); every tensor is "
+                   "rounded as codec.quantize(x, rounding=R, seed=N) rounds it")
+    q.add_argument("--seed", type=int, default=None, help="stochastic rounding seed (with --rounding stochastic)")
     q.set_defaults(func=cmd_quantize)
     v = sub.add_parser("vectors", help="write golden test vectors (npz + JSON manifest)",
                        description="Write a golden vector set for CODEC: inputs covering every value, midpoint, "
@@ -301,9 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--scale-layout", default=None, choices=["row_major", "swizzled128x4"],
                    help="block codecs: how the scales are packed")
     v.add_argument("--rounding", default=None, help="rounding mode (default: the codec's)")
-    v.add_argument("--seed", type=int, default=0, help="stochastic rounding seed")
+    v.add_argument("--seed", type=int, default=None, help="stochastic rounding seed (with --rounding stochastic; "
+                   "default 0)")
     v.add_argument("--data-seed", type=int, default=0, help="seed of the random inputs")
-    v.add_argument("--n-random", type=int, default=1024, help="number of random inputs")
+    v.add_argument("--n-random", type=_count, default=1024, help=f"number of random inputs (at most {MAX_RANDOM})")
+    v.add_argument("--allow-large", action="store_true", help=f"allow --n-random above {MAX_RANDOM}")
     v.add_argument("--name", default=None, help="file name stem (default: FORMAT-ROUNDING-LAYOUT)")
     v.set_defaults(func=cmd_vectors)
     return p
@@ -333,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as e:
         print(f"fmtlib: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("fmtlib: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

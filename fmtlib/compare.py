@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -159,8 +160,7 @@ def rows_as_dicts(rows: list[Row], json_safe: bool = False) -> list[dict]:
     return out
 
 
-def plot(rows: list[Row], path) -> None:
-    """Error (SQNR) against bits per element, one series per tensor (needs matplotlib)."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -168,6 +168,32 @@ def plot(rows: list[Row], path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ValueError("--plot needs matplotlib: pip install 'fmtlib[plot]'") from None
+    return plt
+
+
+def check_plot_path(path) -> str:
+    """The image format of ``path`` (its suffix); ValueError or OSError before any work when
+    matplotlib is missing, the suffix is not an image type it writes, or the directory is missing."""
+    from ._atomic import check_target
+
+    _pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    kind = Path(path).suffix.lower().lstrip(".")
+    if kind not in kinds:
+        raise ValueError(f"--plot {path}: unknown image type {kind!r} (write: {', '.join(sorted(kinds))})")
+    check_target(path)
+    return kind
+
+
+def plot(rows: list[Row], path) -> None:
+    """Error (SQNR) against bits per element, one series per tensor (needs matplotlib), written
+    atomically to ``path`` in the image format its suffix names."""
+    from ._atomic import atomic_write
+
+    kind = check_plot_path(path)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for t in dict.fromkeys(r.tensor for r in rows):
         rs = [r for r in rows if r.tensor == t]
@@ -179,5 +205,8 @@ def plot(rows: list[Row], path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_write(path) as f:
+            fig.savefig(f, format=kind, dpi=120)
+    finally:
+        plt.close(fig)

@@ -84,7 +84,8 @@ def test_safetensors_bf16_by_hand(tmp_path):
     got = read_tensors(tmp_path / "b.safetensors")["x"]
     assert got.dtype == ml_dtypes.bfloat16 and got.astype(np.float32).tolist() == [1.5, -2.0, 0.25]
     (tmp_path / "bad.safetensors").write_bytes((999).to_bytes(8, "little") + b"{}")
-    with pytest.raises(ValueError, match="not a safetensors file"):
+    with pytest.raises(ValueError, match="expected a safetensors file .*, but it is damaged "
+                                         r"\(header length 999 beyond the file's 10 bytes\)"):
         read_tensors(tmp_path / "bad.safetensors")
     header = json.dumps({"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 6]}}).encode()
     (tmp_path / "short.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(6))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_bytes
 from .golden_sets import GoldenSet, catalogue
 from .vectors import load_vectors, write_npz
 
@@ -128,7 +129,7 @@ def write_set(directory, s: GoldenSet, arrays: dict, manifest: dict) -> dict:
     d = Path(directory) / s.family
     d.mkdir(parents=True, exist_ok=True)
     write_npz(d / f"{s.name}.npz", arrays)
-    (d / f"{s.name}.json").write_bytes(manifest_bytes(manifest))
+    write_bytes(d / f"{s.name}.json", manifest_bytes(manifest))
     return entry_of(s, manifest, arrays)
 
 
@@ -151,7 +152,7 @@ def write_index(directory, entries: list[dict]) -> None:
     lines = [f" {_compact(k)}: {_compact(v)}," for k, v in head.items()]
     body = ",\n".join(f"  {_compact(e)}" for e in entries)
     text = "{\n" + "\n".join(lines) + '\n "sets": [\n' + body + "\n ]\n}\n"
-    (Path(directory) / INDEX).write_text(text)
+    write_bytes(Path(directory) / INDEX, text.encode())
 
 
 def committed_sha256(directory, entry: dict) -> str:
@@ -293,7 +294,7 @@ def regenerate(directory, changelog, why: str, *, sets: list[GoldenSet] | None =
     write_index(d, entries)
     path = Path(changelog)
     text = path.read_text() if path.exists() else CHANGELOG_HEADER
-    path.write_text(text.rstrip("\n") + "\n" + changelog_entry(why, added, changed, removed, date))
+    write_bytes(path, (text.rstrip("\n") + "\n" + changelog_entry(why, added, changed, removed, date)).encode())
     log(f"wrote {d / INDEX} and appended the entry to {path}")
     return result
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write, write_bytes
 from ..rng import GAMMA, MIX1, MIX2, seed_key
 
 SCHEMA = "fmtlib-vectors"
@@ -119,7 +120,7 @@ def write_npz(path, arrays: dict) -> None:
     >>> np.load(p)["x"]
     array([0, 1, 2], dtype=uint8)
     """
-    with zipfile.ZipFile(path, "w") as z:
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w") as z:
         for name, a in arrays.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
@@ -245,6 +246,8 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
 
     if isinstance(span, bool) or not isinstance(span, int) or span < 2:
         raise ValueError(f"span must be an int >= 2, got {span!r}")
+    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 0:
+        raise ValueError(f"n_random must be an int >= 0, got {n_random!r}")
     draws = Draws(data_seed)
     block = _is_block(codec)
     mode = codec.rounding if rounding is None else Rounding.parse(rounding)
@@ -324,7 +327,7 @@ def save_vectors(directory, codec, *, name: str | None = None, **kw) -> Path:
     manifest["file"] = f"{name}.npz"
     write_npz(d / manifest["file"], arrays)
     path = d / f"{name}.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    write_bytes(path, (json.dumps(manifest, indent=2) + "\n").encode())
     return path
 
 
