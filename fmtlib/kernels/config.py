@@ -2,19 +2,40 @@
 
 ``fastmath`` stays off: its ``nsz`` flag drops -0 and ``contract`` fuses multiply-adds,
 both of which change bits. ``cache=True`` keeps compiled kernels on disk so only the
-first use in a fresh environment pays for compilation. The array kernels are serial; a
-Python thread pool runs them in parallel (:mod:`fmtlib.kernels.threads`), so they release
-the GIL (``nogil``). They use NumPy's error model, as the bodies of Numba's parallel loops
-did: a float division by zero gives inf or NaN (IEEE), never a ZeroDivisionError, and
-divisions carry no zero checks that would stop vectorisation. The inlined ``SCALAR`` helpers
-take the kernel's model; the ``CALLED`` ones are compiled on their own, with Python's, as
-before. (A changed option here does not invalidate Numba's disk cache, which watches the
-kernels' own files: clear ``NUMBA_CACHE_DIR`` or touch the kernel files after changing one.)
+first use in a fresh environment pays for compilation.
+
+The array kernels are serial; a Python thread pool runs them in parallel
+(:mod:`fmtlib.kernels.threads`), so they release the GIL (``nogil``). They are compiled as
+Numba compiled the bodies of its parallel loops, which they replace:
+
+- NumPy's error model: a float division by zero gives inf or NaN (IEEE), never a
+  ZeroDivisionError, and divisions carry no zero checks. Numba passes the model on to the
+  helpers a kernel compiles.
+- ``noalias`` array arguments (:class:`KernelCompiler`): LLVM may assume that a kernel's arrays
+  do not overlap, which lets it vectorise loops that read tables or several arrays. Callers pass
+  distinct arrays, or one array twice for in-place work, where every element is read before it
+  is written.
+
+A changed option here does not invalidate Numba's disk cache, which watches the kernels' own
+files: clear ``NUMBA_CACHE_DIR`` (or touch the kernel files) after changing one.
 """
 import os
 
+from numba.core.compiler import Compiler
+
+
+class KernelCompiler(Compiler):
+    """Numba's pipeline, with the kernel's array arguments marked ``noalias`` (as Numba does for
+    the gufuncs of its parallel loops)."""
+
+    def define_pipelines(self):
+        self.state.flags.noalias = True
+        return super().define_pipelines()
+
+
 #: Options for the array kernels (serial; run over task ranges by fmtlib.kernels.threads).
-SERIAL = dict(cache=True, fastmath=False, nogil=True, boundscheck=False, error_model="numpy")
+SERIAL = dict(cache=True, fastmath=False, nogil=True, boundscheck=False, error_model="numpy",
+              pipeline_class=KernelCompiler)
 #: Options for scalar helpers that the array kernels inline.
 SCALAR = dict(cache=True, fastmath=False, inline="always")
 

@@ -26,6 +26,9 @@ from ..threads import parallel
 from .convert import rand_top
 
 _SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
+#: array indices in the kernels' loops: unsigned, so that no negative-index wraparound code
+#: stops LLVM from vectorising (element indices are never negative)
+U = np.uint64
 
 
 @njit(**SCALAR)
@@ -180,12 +183,12 @@ def quantile_encode(t0, t1, src, codes, vals, out, code_of, mode, lv, hi, lo, ti
     for i in range(t0, t1):
         r = np.int64(0)
         if mode == 6:
-            r = np.int64(rand[i]) if use_rand else rand_top(key, base + i, rbits)
-        k = _index(np.float64(src[i]), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index, r, R)
+            r = np.int64(rand[U(i)]) if use_rand else rand_top(key, base + i, rbits)
+        k = _index(np.float64(src[U(i)]), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index, r, R)
         if fused:
-            out[i] = vals[k]
+            out[U(i)] = vals[U(k)]
         else:
-            codes[i] = code_of[k]
+            codes[U(i)] = code_of[U(k)]
 
 
 @parallel("elements")
@@ -197,15 +200,15 @@ def quantile_encode_lut(t0, t1, src, codes, vals, out, code_of, lut, mode, lv, h
     float32 with prefix p where they all share one (quantization is monotonic, so the two
     ends of the prefix's interval decide), else -1 and the element takes :func:`_index`."""
     for i in range(t0, t1):
-        x = src[i]
-        k = np.int64(lut[np.int64(np.float32(x).view(np.uint32)) >> 16])
+        x = src[U(i)]
+        k = np.int64(lut[U(np.int64(np.float32(x).view(np.uint32)) >> 16)])
         if k < 0:
             k = _index(np.float64(x), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
                        np.int64(0), 1.0)
         if fused:
-            out[i] = vals[k]
+            out[U(i)] = vals[U(k)]
         else:
-            codes[i] = code_of[k]
+            codes[U(i)] = code_of[U(k)]
 
 
 @njit(**SCALAR)
@@ -230,31 +233,31 @@ def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode
         amax = 0.0
         bad = False
         for i in range(start, end):
-            a = abs(np.float64(src[i]))
+            a = abs(np.float64(src[U(i)]))
             if not a < np.inf:
                 bad = True
             elif a > amax:
                 amax = a
         if bad:
-            scales[t] = np.nan
+            scales[U(t)] = np.nan
             for i in range(start, end):
                 if fused:
-                    out[i] = np.nan
+                    out[U(i)] = np.nan
                 else:
-                    codes[i] = code_of[nan_index]
+                    codes[U(i)] = code_of[nan_index]
             continue
         S = max(np.float64(np.float32(amax)), 2.0 ** -149)
-        scales[t] = S
+        scales[U(t)] = S
         for i in range(start, end):
             r = np.int64(0)
             if mode == 6:
                 r = rand_top(key, base + i, rbits)
-            k = _index(np.float64(src[i]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
+            k = _index(np.float64(src[U(i)]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
                        r, R)
             if fused:
-                out[i] = lvals[k] * S
+                out[U(i)] = lvals[k] * S
             else:
-                codes[i] = code_of[k]
+                codes[U(i)] = code_of[k]
 
 
 @parallel("elements")
@@ -267,7 +270,7 @@ def scaled_quantile_decode(t0, t1, codes, scales, out, value_of, ncols, block):
     for i in range(t0, t1):
         r = i // ncols
         S = scales[r * nb + (i - r * ncols) // block]
-        out[i] = value_of[codes[i]] * S
+        out[U(i)] = value_of[codes[U(i)]] * S
 
 
 @njit(**SCALAR)
@@ -308,31 +311,31 @@ def scaled_absmax_encode(t0, t1, src, codes, scales, out, code_of, vals32, thr, 
         amax = np.float32(0.0)
         bad = False
         for i in range(start, end):
-            a = abs(src[i])
+            a = abs(src[U(i)])
             if not a < np.inf:
                 bad = True
             elif a > amax:
                 amax = a
         if bad:
-            scales[t] = np.uint32(0x7FC00000)
+            scales[U(t)] = np.uint32(0x7FC00000)
             for i in range(start, end):
                 if fused:
-                    out[i] = np.float32(np.nan)
+                    out[U(i)] = np.float32(np.nan)
                 else:
-                    codes[i] = code_of[nan_index]
+                    codes[U(i)] = code_of[nan_index]
             continue
         short = end - start < block  # torch backend: the tail block divides by the clamped absmax
         if short:
             amax = max(amax, tiny)
-        scales[t] = np.float32(amax).view(np.uint32)
+        scales[U(t)] = np.float32(amax).view(np.uint32)
         rcp = one / max(amax, tiny)
         for i in range(start, end):
-            y = src[i] / amax if short else src[i] * rcp
+            y = src[U(i)] / amax if short else src[U(i)] * rcp
             y = min(max(y, -one), one)
             k = np.int64(lut[np.int64(np.float32(y).view(np.uint32)) >> 16])
             if k < 0:
                 k = _bnb_index(y, thr)
             if fused:
-                out[i] = vals32[k] * amax
+                out[U(i)] = vals32[k] * amax
             else:
-                codes[i] = code_of[k]
+                codes[U(i)] = code_of[k]

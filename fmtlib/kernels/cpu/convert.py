@@ -33,6 +33,10 @@ NUMBER, ZERO, INF, NAN = 0, 1, 2, 3
 RNE, RNA, RTZ, DOWN, UP, ODD, STOCH, FLOOR_OVF = 0, 1, 2, 3, 4, 5, 6, 7
 SATURATE, IEEE, WRAP = 0, 1, 2
 
+#: array indices in the kernels' loops: unsigned, so that no negative-index wraparound code
+#: stops LLVM from vectorising (task and element indices are never negative)
+U = np.uint64
+
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -275,9 +279,9 @@ def pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, ftz):
 def convert(t0, t1, src, out, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz):
     """out[i] = code of src[i] (format Psrc) rounded into format Pdst."""
     for i in range(t0, t1):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
         rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
-        out[i] = pack(kind, sign, sig, exp, Pdst, mode, overflow, rnd, rbits, ftz)
+        out[U(i)] = pack(kind, sign, sig, exp, Pdst, mode, overflow, rnd, rbits, ftz)
 
 
 @parallel("elements")
@@ -285,8 +289,8 @@ def convert(t0, t1, src, out, Psrc, Pdst, mode, overflow, key, base, rbits, daz,
 def convert_rand(t0, t1, src, rand, out, Psrc, Pdst, mode, overflow, rbits, daz, ftz):
     """As :func:`convert`, stochastic, with the random bits given per element in ``rand``."""
     for i in range(t0, t1):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
-        out[i] = pack(kind, sign, sig, exp, Pdst, mode, overflow, np.int64(rand[i]), rbits, ftz)
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        out[U(i)] = pack(kind, sign, sig, exp, Pdst, mode, overflow, np.int64(rand[U(i)]), rbits, ftz)
 
 
 @parallel("elements")
@@ -294,11 +298,11 @@ def convert_rand(t0, t1, src, rand, out, Psrc, Pdst, mode, overflow, rbits, daz,
 def roundtrip(t0, t1, src, out, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz):
     """Fused quantize: round src into format Pfmt, then back to Psrc (nearest-even)."""
     for i in range(t0, t1):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
         rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
         code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, rnd, rbits, ftz)
         kind, sign, sig, exp = unpack(code, Pfmt, False)
-        out[i] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
 
 
 @parallel("elements")
@@ -306,10 +310,10 @@ def roundtrip(t0, t1, src, out, Psrc, Pfmt, mode, overflow, key, base, rbits, da
 def roundtrip_rand(t0, t1, src, rand, out, Psrc, Pfmt, mode, overflow, rbits, daz, ftz):
     """As :func:`roundtrip`, with the random bits given per element in ``rand``."""
     for i in range(t0, t1):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
-        code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, np.int64(rand[i]), rbits, ftz)
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, np.int64(rand[U(i)]), rbits, ftz)
         kind, sign, sig, exp = unpack(code, Pfmt, False)
-        out[i] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
 
 
 # --- fast path for quantize ---------------------------------------------------------------
@@ -422,7 +426,7 @@ def fast_nearest(t0, t1, src, out, C, special, D):
     """Quantize (or encode) float bits, nearest-even (and floor-on-overflow, via ``special``)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in range(t0, t1):
-        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(0), C, sp, RNE, 1), C, D)
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, RNE, 1), C, D)
 
 
 @parallel("elements")
@@ -431,8 +435,8 @@ def fast_stochastic(t0, t1, src, out, C, special, D, key, base, rbits):
     """Quantize (or encode) float bits, stochastic (random bits from fmtlib-rng-v1)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in range(t0, t1):
-        v = _fast_round(np.int64(src[i]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
-        out[i] = _fast_out(v, C, D)
+        v = _fast_round(np.int64(src[U(i)]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
+        out[U(i)] = _fast_out(v, C, D)
 
 
 @parallel("elements")
@@ -441,7 +445,7 @@ def fast_stochastic_rand(t0, t1, src, rand, out, C, special, D, rbits):
     """As :func:`fast_stochastic`, with the random bits given per element."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in range(t0, t1):
-        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(rand[i]), C, sp, STOCH, rbits), C, D)
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(rand[U(i)]), C, sp, STOCH, rbits), C, D)
 
 
 @parallel("elements")
@@ -450,7 +454,7 @@ def fast_directed(t0, t1, src, out, C, special, D, mode):
     """Quantize (or encode) float bits: nearest-away, toward zero, up, down, odd."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
     for i in range(t0, t1):
-        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(0), C, sp, mode, 1), C, D)
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, mode, 1), C, D)
 
 
 @parallel("elements")
@@ -458,7 +462,7 @@ def fast_directed(t0, t1, src, out, C, special, D, mode):
 def gather(t0, t1, codes, table, out):
     """out[i] = table[codes[i]]: decode by lookup (codes already range-checked)."""
     for i in range(t0, t1):
-        out[i] = table[codes[i]]
+        out[U(i)] = table[codes[U(i)]]
 
 
 # --- block scaling with a power-of-two shared scale (OCP MX) ------------------------------
@@ -520,7 +524,7 @@ def _mx_block_exponent(src, start, end, Psrc, rule, emax, mbits, M):
     msig = np.int64(0)
     mexp = np.int64(0)
     for i in range(start, end):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, False)
         if kind == NAN or kind == INF:
             return np.int64(128)
         if kind == NUMBER:
@@ -570,17 +574,17 @@ def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mod
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         se = _mx_block_exponent(src, start, end, Psrc, np.int64(rule), np.int64(emax), np.int64(mbits), M)
-        scales[t] = se + 127
+        scales[U(t)] = se + 127
         if se == 128:
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         for i in range(start, end):
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
-            code, value = _mx_element(np.int64(src[i]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
+            code, value = _mx_element(np.int64(src[U(i)]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
-                out[i] = value
+                out[U(i)] = value
 
 
 @parallel("elements")
@@ -592,9 +596,9 @@ def mx_decode(t0, t1, codes, scales, out, Pelem, Pout, ncols, block, eshift):
         r = i // ncols
         s = np.int64(scales[r * nb + (i - r * ncols) // block])
         if s == 255:
-            out[i] = Pout[7]
+            out[U(i)] = Pout[7]
             continue
-        out[i] = _mx_decoded(np.int64(codes[i]), s - 127 - eshift, Pelem, Pout)
+        out[U(i)] = _mx_decoded(np.int64(codes[U(i)]), s - 127 - eshift, Pelem, Pout)
 
 
 @njit(**SCALAR)
@@ -605,7 +609,7 @@ def _ieee_block_exponent(src, start, end, m_in, absmask, k0, S):
     rule, emax, mbits, M, eshift = S
     amax = np.int64(0)
     for i in range(start, end):
-        amax = max(amax, np.int64(src[i]) & absmask)
+        amax = max(amax, np.int64(src[U(i)]) & absmask)
     if amax >= (absmask >> m_in) << m_in:
         return np.int64(128)
     if amax == 0:
@@ -645,12 +649,12 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
-        scales[t] = se + 127
+        scales[U(t)] = se + 127
         if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         for i in range(start, end):
-            b = np.int64(src[i])
+            b = np.int64(src[U(i)])
             a = b & absmask
             E = a >> m_in
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
@@ -661,23 +665,23 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
             else:  # an input subnormal scaled up: the generic path
                 code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
                 if not fused:
-                    codes[i] = code
+                    codes[U(i)] = code
                 if fused:
-                    out[i] = value
+                    out[U(i)] = value
                 continue
             v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
             code = _value_code(v, C, D)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
                 av = v & absmask
                 Ev = av >> m_in
                 if av == 0:
-                    out[i] = v
+                    out[U(i)] = v
                 elif Ev >= 1 and Ev + se >= 1:
-                    out[i] = v + (se << m_in)
+                    out[U(i)] = v + (se << m_in)
                 else:
-                    out[i] = _mx_decoded(code, se, Pelem, Psrc)
+                    out[U(i)] = _mx_decoded(code, se, Pelem, Psrc)
 
 
 # --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
@@ -761,26 +765,26 @@ def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, ele
         amax = np.float32(0.0)
         bad = False
         for i in range(start, end):
-            a = abs(_as_f32(np.int64(src[i]), Psrc, f32_in))
+            a = abs(_as_f32(np.int64(src[U(i)]), Psrc, f32_in))
             if not a <= F32_MAX:
                 bad = True
             elif a > amax:
                 amax = a
         if bad:
-            scales[t] = Pscale[7]
+            scales[U(t)] = Pscale[7]
             _nan_block(codes, out, start, end, Pout[7], fused)
             continue
         sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
-        scales[t] = sc
+        scales[U(t)] = sc
         for i in range(start, end):
-            x = _as_f32(np.int64(src[i]), Psrc, f32_in)
+            x = _as_f32(np.int64(src[U(i)]), Psrc, f32_in)
             v = min(max(x / T, -six), six) if recipe == 0 else x * T
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             code = _f32_code(v, Pelem, mode, SATURATE, rnd, rbits)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
-                out[i] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), 1)
+                out[U(i)] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), 1)
 
 
 @parallel("elements")
@@ -792,7 +796,7 @@ def nvfp4_decode(t0, t1, codes, scales, out, Pout, elem_vals, scale_vals, ncols,
         r = i // ncols
         d = _nvfp4_decode_scale(scale_vals[np.int64(scales[r * nb + (i - r * ncols) // block])], recipe, G,
                                 tensor_amax)
-        out[i] = _f32_code(elem_vals[np.int64(codes[i])] * d, Pout, RNE, IEEE, np.int64(0), 1)
+        out[U(i)] = _f32_code(elem_vals[np.int64(codes[U(i)])] * d, Pout, RNE, IEEE, np.int64(0), 1)
 
 
 # --- block scaling with a float scale, exact (fmtlib.Scaled) --------------------------------
@@ -890,23 +894,23 @@ def scaled_encode(t0, t1, src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, 
         start, end = _block_span(t, nb, ncols, block)
         sc, dsig, dexp = _block_scale(src, start, end, Psrc, Pscale, R, smin_code)
         if sc == -2:
-            bad[t] = 1
+            bad[U(t)] = 1
         if sc < 0:
-            scales[t] = Pscale[7]
+            scales[U(t)] = Pscale[7]
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
-        scales[t] = sc
+        scales[U(t)] = sc
         for i in range(start, end):
-            kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+            kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, False)
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             if kind == ZERO:
                 code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
             else:
                 code = div_pack(sign, sig, exp, dsig, dexp, Pelem, mode, SATURATE, rnd, rbits, ftz)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
-                out[i] = _times(code, dsig, dexp, Pelem, Psrc)
+                out[U(i)] = _times(code, dsig, dexp, Pelem, Psrc)
 
 
 @parallel("elements")
@@ -919,11 +923,11 @@ def scaled_decode(t0, t1, codes, scales, out, Pelem, Pscale, Pout, R, ncols, blo
         sc = np.int64(scales[r * nb + (i - r * ncols) // block])
         kind, sign, ssig, sexp = unpack(sc, Pscale, False)
         if kind == NAN or kind == INF:
-            out[i] = Pout[7]
+            out[U(i)] = Pout[7]
             continue
         if not R[4] and kind == NUMBER:
             ssig, sexp = _effective_scale(ssig, sexp, R)
-        out[i] = _times(np.int64(codes[i]), ssig, sexp, Pelem, Pout)
+        out[U(i)] = _times(np.int64(codes[U(i)]), ssig, sexp, Pelem, Pout)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
@@ -960,28 +964,28 @@ def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S,
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
-        scales[t] = se + 127
+        scales[U(t)] = se + 127
         if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         if se < low_ok:  # thresholds below the input's normal range: the generic helpers
             for i in range(start, end):
-                code, value = _mx_element(np.int64(src[i]), se, Psrc, Pelem, mode, np.int64(0), 1)
+                code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, np.int64(0), 1)
                 if not fused:
-                    codes[i] = code
+                    codes[U(i)] = code
                 if fused:
-                    out[i] = value
+                    out[U(i)] = value
             continue
         sh = se << m_in
         for i in range(start, end):
-            b = np.int64(src[i])
+            b = np.int64(src[U(i)])
             mag = _count_above((b & absmask) - sh, thr)
             neg = (b >> sign_pos) & 1
             if not fused:
-                codes[i] = mag | (neg << esign)
+                codes[U(i)] = mag | (neg << esign)
             if fused:
                 v = vbits[mag] + sh if mag > 0 else np.int64(0)
-                out[i] = min(v, inf_bits) | (b & sign_bit)
+                out[U(i)] = min(v, inf_bits) | (b & sign_bit)
 
 
 @parallel("blocks")
@@ -996,23 +1000,23 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
         start, end = _block_span(t, nb, ncols, block)
         amax_bits = np.int64(0)
         for i in range(start, end):
-            amax_bits = max(amax_bits, np.int64(np.float32(src[i]).view(np.uint32)) & absmask)
+            amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & absmask)
         if amax_bits >= 0x7F800000:
-            scales[t] = Pscale[7]
+            scales[U(t)] = Pscale[7]
             _nan_block(codes, out, start, end, np.float32(np.nan), fused)
             continue
         amax = np.uint32(amax_bits).view(np.float32)
         sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
-        scales[t] = sc
+        scales[U(t)] = sc
         for i in range(start, end):
-            v = src[i] / T if recipe == 0 else src[i] * T
+            v = src[U(i)] / T if recipe == 0 else src[U(i)] * T
             vb = np.int64(np.float32(v).view(np.uint32))
             mag = _count_above(vb & absmask, thr)
             if fused:
                 r = vals[mag] * dscale
-                out[i] = -r if vb >> 31 else r
+                out[U(i)] = -r if vb >> 31 else r
             else:
-                codes[i] = mag | ((vb >> 31) << 3)
+                codes[U(i)] = mag | ((vb >> 31) << 3)
 
 
 @parallel("elements", combine=max)
@@ -1021,7 +1025,7 @@ def finite_amax_bits(t0, t1, src, absmask, inf_bits):
     """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none)."""
     m = np.int64(0)
     for i in range(t0, t1):
-        a = np.int64(src[i]) & absmask
+        a = np.int64(src[U(i)]) & absmask
         if a < inf_bits and a > m:
             m = a
     return m
