@@ -265,6 +265,30 @@ def test_the_pool_follows_the_thread_count():
     assert threads._pool._max_workers == 4
 
 
+def _chunk_threads(_):
+    """How many threads ran the chunks of a call whose chunks take 20 ms each."""
+    import time
+
+    seen = set()
+
+    def kernel(t0, t1):
+        seen.add(threading.get_ident())
+        time.sleep(0.02)
+
+    threads.run(kernel, 64, (), elements=64 * threads.GRAIN)
+    return len(seen)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_pool():
+    import multiprocessing
+
+    threads.set_num_threads(2)
+    assert _chunk_threads(0) == 2 and threads._pool is not None    # the parent's pool exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_chunk_threads, [0]) == [2]                 # the child made a pool of its own
+
+
 def test_the_thread_module_loads_no_numba():
     code = "import sys, fmtlib.kernels.threads; assert 'numba' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -95,6 +95,16 @@ def _executor(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist there; make a new pool on demand."""
+    global _lock, _pool, _pool_threads
+    _lock, _pool, _pool_threads = threading.Lock(), None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def run(kernel, items: int, args: tuple = (), elements: int | None = None, combine=None):
     """``kernel(t0, t1, *args)`` over tasks ``range(items)`` in contiguous chunks, in parallel.
 
