@@ -10,6 +10,7 @@ from .checkpoint import load, save_quantized
 from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Packed, Quantile, Scaled
 from .formats import FloatFormat
 from .integers import IntFormat
+from .kernels.threads import num_threads, set_num_threads
 from .registry import from_config, get
 from .rounding import Overflow, Rounding
 from .sdr import SDR, QRazor
@@ -19,4 +20,5 @@ from .transforms import Chain, Clip, Hadamard
 __version__ = "0.1.0"
 
 __all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "SDR", "QRazor", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
-           "metrics", "ops", "packing", "sdr", "load", "save_quantized", "__version__"]
+           "metrics", "ops", "packing", "sdr", "load", "save_quantized", "num_threads", "set_num_threads",
+           "__version__"]

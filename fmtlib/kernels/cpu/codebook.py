@@ -19,12 +19,16 @@ Only :func:`convert.rand_top` comes from another module: fmtlib-rng-v1 is frozen
 it would change every stochastic result), so a stale Numba cache cannot arise from it.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ..config import PARALLEL, SCALAR
+from ..config import SCALAR, SERIAL
+from ..threads import parallel
 from .convert import rand_top
 
 _SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
+#: array indices in the kernels' loops: unsigned, so that no negative-index wraparound code
+#: stops LLVM from vectorising (element indices are never negative)
+U = np.uint64
 
 
 @njit(**SCALAR)
@@ -169,40 +173,42 @@ def _index(x, S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_inde
     return _stochastic(x, S, q, lv, i, r, R)
 
 
-@njit(**PARALLEL)
-def quantile_encode(src, codes, vals, out, code_of, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
+@parallel("elements")
+@njit(**SERIAL)
+def quantile_encode(t0, t1, src, codes, vals, out, code_of, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
                     nan_index, key, base, rbits, rand, use_rand, fused):
     """Codes (``code_of[index]``) of float data ``src`` (float32 or float64); with ``fused``,
     the level values ``vals[index]`` into ``out`` instead."""
     R = np.float64(2.0) ** rbits
-    for i in prange(src.size):
+    for i in range(t0, t1):
         r = np.int64(0)
         if mode == 6:
-            r = np.int64(rand[i]) if use_rand else rand_top(key, base + i, rbits)
-        k = _index(np.float64(src[i]), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index, r, R)
+            r = np.int64(rand[U(i)]) if use_rand else rand_top(key, base + i, rbits)
+        k = _index(np.float64(src[U(i)]), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index, r, R)
         if fused:
-            out[i] = vals[k]
+            out[U(i)] = vals[U(k)]
         else:
-            codes[i] = code_of[k]
+            codes[U(i)] = code_of[U(k)]
 
 
-@njit(**PARALLEL)
-def quantile_encode_lut(src, codes, vals, out, code_of, lut, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
-                        nan_index, fused):
+@parallel("elements")
+@njit(**SERIAL)
+def quantile_encode_lut(t0, t1, src, codes, vals, out, code_of, lut, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
+                        ulo, utie, nan_index, fused):
     """:func:`quantile_encode` for float32 ``src`` in a deterministic mode, by a look-up on
     the top 16 bits (sign, exponent, 7 mantissa bits): ``lut[p]`` is the level index of every
     float32 with prefix p where they all share one (quantization is monotonic, so the two
     ends of the prefix's interval decide), else -1 and the element takes :func:`_index`."""
-    for i in prange(src.size):
-        x = src[i]
-        k = np.int64(lut[np.int64(np.float32(x).view(np.uint32)) >> 16])
+    for i in range(t0, t1):
+        x = src[U(i)]
+        k = np.int64(lut[U(np.int64(np.float32(x).view(np.uint32)) >> 16)])
         if k < 0:
             k = _index(np.float64(x), 1.0, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
                        np.int64(0), 1.0)
         if fused:
-            out[i] = vals[k]
+            out[U(i)] = vals[U(k)]
         else:
-            codes[i] = code_of[k]
+            codes[U(i)] = code_of[U(k)]
 
 
 @njit(**SCALAR)
@@ -212,8 +218,9 @@ def _span(t, nb, ncols, block):
     return start, min(start + block, (r + 1) * ncols)
 
 
-@njit(**PARALLEL)
-def scaled_quantile_encode(src, codes, scales, out, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
                            ulo, utie, nan_index, ncols, block, key, base, rbits, fused):
     """Blocks of float data ``src`` with one float32 scale each: S = fl32(amax), at least
     2**-149 (the table's largest magnitude is 1); elements are levels of x / S; ``scales``
@@ -221,49 +228,49 @@ def scaled_quantile_encode(src, codes, scales, out, code_of, lvals, mode, lv, hi
     fl64(level * S) (exact: 24-bit levels and scales)."""
     R = np.float64(2.0) ** rbits
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _span(t, nb, ncols, block)
         amax = 0.0
         bad = False
         for i in range(start, end):
-            a = abs(np.float64(src[i]))
+            a = abs(np.float64(src[U(i)]))
             if not a < np.inf:
                 bad = True
             elif a > amax:
                 amax = a
         if bad:
-            scales[t] = np.nan
+            scales[U(t)] = np.nan
             for i in range(start, end):
                 if fused:
-                    out[i] = np.nan
+                    out[U(i)] = np.nan
                 else:
-                    codes[i] = code_of[nan_index]
+                    codes[U(i)] = code_of[nan_index]
             continue
         S = max(np.float64(np.float32(amax)), 2.0 ** -149)
-        scales[t] = S
+        scales[U(t)] = S
         for i in range(start, end):
             r = np.int64(0)
             if mode == 6:
                 r = rand_top(key, base + i, rbits)
-            k = _index(np.float64(src[i]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
+            k = _index(np.float64(src[U(i)]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
                        r, R)
             if fused:
-                out[i] = lvals[k] * S
+                out[U(i)] = lvals[k] * S
             else:
-                codes[i] = code_of[k]
+                codes[U(i)] = code_of[k]
 
 
-@njit(**PARALLEL)
-def scaled_quantile_decode(codes, scales, out, value_of, ncols, block):
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_quantile_decode(t0, t1, codes, scales, out, value_of, ncols, block):
     """level * S per element in the arithmetic of the tables' dtype: float64 ``value_of``
     gives the exact product (24-bit levels and scales), float32 ``value_of`` and ``scales``
     the bitsandbytes dequantization fl32(level * absmax). NaN scales give NaN."""
     nb = (ncols + block - 1) // block
-    for i in prange(codes.size):
+    for i in range(t0, t1):
         r = i // ncols
         S = scales[r * nb + (i - r * ncols) // block]
-        out[i] = value_of[codes[i]] * S
+        out[U(i)] = value_of[codes[U(i)]] * S
 
 
 @njit(**SCALAR)
@@ -287,8 +294,9 @@ def _bnb_index(y, thr):
     return lo_i
 
 
-@njit(**PARALLEL)
-def scaled_absmax_encode(src, codes, scales, out, code_of, vals32, thr, lut, ncols, block, nan_index, fused):
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_absmax_encode(t0, t1, src, codes, scales, out, code_of, vals32, thr, lut, ncols, block, nan_index, fused):
     """bitsandbytes blockwise quantization of float32 ``src``: absmax per block (float32
     bits into ``scales``), y = clamp(fl32(x * fl32(1 / max(absmax, 1e-38))), -1, 1) (a short
     block: y = clamp(fl32(x / absmax'), -1, 1) with absmax' = max(absmax, 1e-38) stored),
@@ -296,39 +304,38 @@ def scaled_absmax_encode(src, codes, scales, out, code_of, vals32, thr, lut, nco
     :func:`quantile_encode_lut`). A block holding inf or NaN gets a NaN scale. With ``fused``, ``out``
     gets fl32(level * absmax)."""
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
     one = np.float32(1.0)
     tiny = np.float32(1e-38)
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _span(t, nb, ncols, block)
         amax = np.float32(0.0)
         bad = False
         for i in range(start, end):
-            a = abs(src[i])
+            a = abs(src[U(i)])
             if not a < np.inf:
                 bad = True
             elif a > amax:
                 amax = a
         if bad:
-            scales[t] = np.uint32(0x7FC00000)
+            scales[U(t)] = np.uint32(0x7FC00000)
             for i in range(start, end):
                 if fused:
-                    out[i] = np.float32(np.nan)
+                    out[U(i)] = np.float32(np.nan)
                 else:
-                    codes[i] = code_of[nan_index]
+                    codes[U(i)] = code_of[nan_index]
             continue
         short = end - start < block  # torch backend: the tail block divides by the clamped absmax
         if short:
             amax = max(amax, tiny)
-        scales[t] = np.float32(amax).view(np.uint32)
+        scales[U(t)] = np.float32(amax).view(np.uint32)
         rcp = one / max(amax, tiny)
         for i in range(start, end):
-            y = src[i] / amax if short else src[i] * rcp
+            y = src[U(i)] / amax if short else src[U(i)] * rcp
             y = min(max(y, -one), one)
             k = np.int64(lut[np.int64(np.float32(y).view(np.uint32)) >> 16])
             if k < 0:
                 k = _bnb_index(y, thr)
             if fused:
-                out[i] = vals32[k] * amax
+                out[U(i)] = vals32[k] * amax
             else:
-                codes[i] = code_of[k]
+                codes[U(i)] = code_of[k]

@@ -8,19 +8,23 @@ turns int64/uint64 mixes into float64, so the two are never mixed.
 
 The array kernels take 1-D contiguous integer views (the raw bits), the two formats'
 parameter tuples (:mod:`fmtlib.kernels.params`) and the mode numbers, and write the output
-allocated by the caller: no temporaries, one pass over memory.
+allocated by the caller: no temporaries, one pass over memory. Each is a serial kernel over
+a range of tasks ``t0 <= t < t1`` (elements, or blocks for the block encoders), wrapped by
+:func:`fmtlib.kernels.threads.parallel`: callers pass the arguments after ``t0, t1`` and a
+Python thread pool runs the tasks in chunks.
 
 The helpers live in this one file on purpose: Numba's on-disk cache is invalidated by
 changes to the file of the cached function only, so an inlined helper in another module
-could leave a stale compiled kernel behind.
+could leave a stale compiled kernel behind (:mod:`fmtlib.kernels.threads` is plain Python).
 """
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros
 
-from ..config import CALLED, PARALLEL, SCALAR
+from ..config import CALLED, SCALAR, SERIAL
+from ..threads import parallel
 
 
 # kinds returned by unpack
@@ -28,6 +32,10 @@ NUMBER, ZERO, INF, NAN = 0, 1, 2, 3
 # rounding mode ids (fmtlib.rounding.Rounding values)
 RNE, RNA, RTZ, DOWN, UP, ODD, STOCH, FLOOR_OVF = 0, 1, 2, 3, 4, 5, 6, 7
 SATURATE, IEEE, WRAP = 0, 1, 2
+
+#: array indices in the kernels' loops: unsigned, so that no negative-index wraparound code
+#: stops LLVM from vectorising (task and element indices are never negative)
+U = np.uint64
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -266,42 +274,46 @@ def pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, ftz):
     return c | smask
 
 
-@njit(**PARALLEL)
-def convert(src, out, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz):
+@parallel("elements")
+@njit(**SERIAL)
+def convert(t0, t1, src, out, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz):
     """out[i] = code of src[i] (format Psrc) rounded into format Pdst."""
-    for i in prange(src.size):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
         rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
-        out[i] = pack(kind, sign, sig, exp, Pdst, mode, overflow, rnd, rbits, ftz)
+        out[U(i)] = pack(kind, sign, sig, exp, Pdst, mode, overflow, rnd, rbits, ftz)
 
 
-@njit(**PARALLEL)
-def convert_rand(src, rand, out, Psrc, Pdst, mode, overflow, rbits, daz, ftz):
+@parallel("elements")
+@njit(**SERIAL)
+def convert_rand(t0, t1, src, rand, out, Psrc, Pdst, mode, overflow, rbits, daz, ftz):
     """As :func:`convert`, stochastic, with the random bits given per element in ``rand``."""
-    for i in prange(src.size):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
-        out[i] = pack(kind, sign, sig, exp, Pdst, mode, overflow, np.int64(rand[i]), rbits, ftz)
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        out[U(i)] = pack(kind, sign, sig, exp, Pdst, mode, overflow, np.int64(rand[U(i)]), rbits, ftz)
 
 
-@njit(**PARALLEL)
-def roundtrip(src, out, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz):
+@parallel("elements")
+@njit(**SERIAL)
+def roundtrip(t0, t1, src, out, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz):
     """Fused quantize: round src into format Pfmt, then back to Psrc (nearest-even)."""
-    for i in prange(src.size):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
         rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
         code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, rnd, rbits, ftz)
         kind, sign, sig, exp = unpack(code, Pfmt, False)
-        out[i] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
 
 
-@njit(**PARALLEL)
-def roundtrip_rand(src, rand, out, Psrc, Pfmt, mode, overflow, rbits, daz, ftz):
+@parallel("elements")
+@njit(**SERIAL)
+def roundtrip_rand(t0, t1, src, rand, out, Psrc, Pfmt, mode, overflow, rbits, daz, ftz):
     """As :func:`roundtrip`, with the random bits given per element in ``rand``."""
-    for i in prange(src.size):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, daz)
-        code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, np.int64(rand[i]), rbits, ftz)
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, np.int64(rand[U(i)]), rbits, ftz)
         kind, sign, sig, exp = unpack(code, Pfmt, False)
-        out[i] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
 
 
 # --- fast path for quantize ---------------------------------------------------------------
@@ -408,44 +420,49 @@ def _fast_out(v, C, D):
     return v if D is None else _value_code(v, C, D)
 
 
-@njit(**PARALLEL)
-def fast_nearest(src, out, C, special, D):
+@parallel("elements")
+@njit(**SERIAL)
+def fast_nearest(t0, t1, src, out, C, special, D):
     """Quantize (or encode) float bits, nearest-even (and floor-on-overflow, via ``special``)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
-    for i in prange(src.size):
-        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(0), C, sp, RNE, 1), C, D)
+    for i in range(t0, t1):
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, RNE, 1), C, D)
 
 
-@njit(**PARALLEL)
-def fast_stochastic(src, out, C, special, D, key, base, rbits):
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic(t0, t1, src, out, C, special, D, key, base, rbits):
     """Quantize (or encode) float bits, stochastic (random bits from fmtlib-rng-v1)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
-    for i in prange(src.size):
-        v = _fast_round(np.int64(src[i]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
-        out[i] = _fast_out(v, C, D)
+    for i in range(t0, t1):
+        v = _fast_round(np.int64(src[U(i)]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
+        out[U(i)] = _fast_out(v, C, D)
 
 
-@njit(**PARALLEL)
-def fast_stochastic_rand(src, rand, out, C, special, D, rbits):
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic_rand(t0, t1, src, rand, out, C, special, D, rbits):
     """As :func:`fast_stochastic`, with the random bits given per element."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
-    for i in prange(src.size):
-        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(rand[i]), C, sp, STOCH, rbits), C, D)
+    for i in range(t0, t1):
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(rand[U(i)]), C, sp, STOCH, rbits), C, D)
 
 
-@njit(**PARALLEL)
-def fast_directed(src, out, C, special, D, mode):
+@parallel("elements")
+@njit(**SERIAL)
+def fast_directed(t0, t1, src, out, C, special, D, mode):
     """Quantize (or encode) float bits: nearest-away, toward zero, up, down, odd."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
-    for i in prange(src.size):
-        out[i] = _fast_out(_fast_round(np.int64(src[i]), np.int64(0), C, sp, mode, 1), C, D)
+    for i in range(t0, t1):
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, mode, 1), C, D)
 
 
-@njit(**PARALLEL)
-def gather(codes, table, out):
+@parallel("elements")
+@njit(**SERIAL)
+def gather(t0, t1, codes, table, out):
     """out[i] = table[codes[i]]: decode by lookup (codes already range-checked)."""
-    for i in prange(codes.size):
-        out[i] = table[codes[i]]
+    for i in range(t0, t1):
+        out[U(i)] = table[codes[U(i)]]
 
 
 # --- block scaling with a power-of-two shared scale (OCP MX) ------------------------------
@@ -507,7 +524,7 @@ def _mx_block_exponent(src, start, end, Psrc, rule, emax, mbits, M):
     msig = np.int64(0)
     mexp = np.int64(0)
     for i in range(start, end):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, False)
         if kind == NAN or kind == INF:
             return np.int64(128)
         if kind == NUMBER:
@@ -545,42 +562,43 @@ def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
     return code, _mx_decoded(code, se, Pelem, Psrc)
 
 
-@njit(**PARALLEL)
-def mx_encode(src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused):
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused):
     """Encode rows of float bits into MX blocks: element ``codes`` and e8m0 ``scales``; with
     ``fused`` the decoded values into ``out`` instead of the codes (quantize). Every block
     kernel below writes codes only when not ``fused``. ``S`` = (rule, elem emax,
     elem mbits, elem max, eshift): see :func:`_pow2_scale`."""
     rule, emax, mbits, M, eshift = S
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         se = _mx_block_exponent(src, start, end, Psrc, np.int64(rule), np.int64(emax), np.int64(mbits), M)
-        scales[t] = se + 127
+        scales[U(t)] = se + 127
         if se == 128:
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         for i in range(start, end):
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
-            code, value = _mx_element(np.int64(src[i]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
+            code, value = _mx_element(np.int64(src[U(i)]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
-                out[i] = value
+                out[U(i)] = value
 
 
-@njit(**PARALLEL)
-def mx_decode(codes, scales, out, Pelem, Pout, ncols, block, eshift):
+@parallel("elements")
+@njit(**SERIAL)
+def mx_decode(t0, t1, codes, scales, out, Pelem, Pout, ncols, block, eshift):
     """Values of MX blocks: element times 2**(scale - 127 - eshift); NaN where the scale is NaN."""
     nb = (ncols + block - 1) // block
-    for i in prange(codes.size):
+    for i in range(t0, t1):
         r = i // ncols
         s = np.int64(scales[r * nb + (i - r * ncols) // block])
         if s == 255:
-            out[i] = Pout[7]
+            out[U(i)] = Pout[7]
             continue
-        out[i] = _mx_decoded(np.int64(codes[i]), s - 127 - eshift, Pelem, Pout)
+        out[U(i)] = _mx_decoded(np.int64(codes[U(i)]), s - 127 - eshift, Pelem, Pout)
 
 
 @njit(**SCALAR)
@@ -591,7 +609,7 @@ def _ieee_block_exponent(src, start, end, m_in, absmask, k0, S):
     rule, emax, mbits, M, eshift = S
     amax = np.int64(0)
     for i in range(start, end):
-        amax = max(amax, np.int64(src[i]) & absmask)
+        amax = max(amax, np.int64(src[U(i)]) & absmask)
     if amax >= (absmask >> m_in) << m_in:
         return np.int64(128)
     if amax == 0:
@@ -614,8 +632,9 @@ def _nan_block(codes, out, start, end, nan, fused):
             codes[i] = 0
 
 
-@njit(**PARALLEL)
-def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols, block, mode, key,
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols, block, mode, key,
                    base, rbits, fused):
     """:func:`mx_encode` on the fast path: elements are scaled by moving their exponent field.
 
@@ -627,16 +646,15 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
     sign_bit = np.int64(1) << sign_pos
     absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
-        scales[t] = se + 127
+        scales[U(t)] = se + 127
         if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         for i in range(start, end):
-            b = np.int64(src[i])
+            b = np.int64(src[U(i)])
             a = b & absmask
             E = a >> m_in
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
@@ -647,23 +665,23 @@ def mx_encode_fast(src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols
             else:  # an input subnormal scaled up: the generic path
                 code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
                 if not fused:
-                    codes[i] = code
+                    codes[U(i)] = code
                 if fused:
-                    out[i] = value
+                    out[U(i)] = value
                 continue
             v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
             code = _value_code(v, C, D)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
                 av = v & absmask
                 Ev = av >> m_in
                 if av == 0:
-                    out[i] = v
+                    out[U(i)] = v
                 elif Ev >= 1 and Ev + se >= 1:
-                    out[i] = v + (se << m_in)
+                    out[U(i)] = v + (se << m_in)
                 else:
-                    out[i] = _mx_decoded(code, se, Pelem, Psrc)
+                    out[U(i)] = _mx_decoded(code, se, Pelem, Psrc)
 
 
 # --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
@@ -732,52 +750,53 @@ def _e4m3_code(v, Pscale):
     return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), 1)
 
 
-@njit(**PARALLEL)
-def nvfp4_encode(src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals, ncols, block,
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals, ncols, block,
                  recipe, G, tensor_amax, mode, key, base, rbits, fused):
     """Encode rows of float bits into NVFP4 blocks (see the recipes above); with ``fused`` also
     write the decoded values (format Pout) into ``out``. ``G`` is torchao's per-tensor scale
     (recipe 0) or TransformerEngine's S_enc (recipe 1), 1 for none."""
     f32_in = Psrc[0] == 8 and Psrc[1] == 23
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
     six = np.float32(6.0)
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         amax = np.float32(0.0)
         bad = False
         for i in range(start, end):
-            a = abs(_as_f32(np.int64(src[i]), Psrc, f32_in))
+            a = abs(_as_f32(np.int64(src[U(i)]), Psrc, f32_in))
             if not a <= F32_MAX:
                 bad = True
             elif a > amax:
                 amax = a
         if bad:
-            scales[t] = Pscale[7]
+            scales[U(t)] = Pscale[7]
             _nan_block(codes, out, start, end, Pout[7], fused)
             continue
         sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
-        scales[t] = sc
+        scales[U(t)] = sc
         for i in range(start, end):
-            x = _as_f32(np.int64(src[i]), Psrc, f32_in)
+            x = _as_f32(np.int64(src[U(i)]), Psrc, f32_in)
             v = min(max(x / T, -six), six) if recipe == 0 else x * T
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             code = _f32_code(v, Pelem, mode, SATURATE, rnd, rbits)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
-                out[i] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), 1)
+                out[U(i)] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), 1)
 
 
-@njit(**PARALLEL)
-def nvfp4_decode(codes, scales, out, Pout, elem_vals, scale_vals, ncols, block, recipe, G, tensor_amax):
+@parallel("elements")
+@njit(**SERIAL)
+def nvfp4_decode(t0, t1, codes, scales, out, Pout, elem_vals, scale_vals, ncols, block, recipe, G, tensor_amax):
     """Values of NVFP4 blocks by the recipe's float32 decode; NaN where the scale is NaN."""
     nb = (ncols + block - 1) // block
-    for i in prange(codes.size):
+    for i in range(t0, t1):
         r = i // ncols
         d = _nvfp4_decode_scale(scale_vals[np.int64(scales[r * nb + (i - r * ncols) // block])], recipe, G,
                                 tensor_amax)
-        out[i] = _f32_code(elem_vals[np.int64(codes[i])] * d, Pout, RNE, IEEE, np.int64(0), 1)
+        out[U(i)] = _f32_code(elem_vals[np.int64(codes[U(i)])] * d, Pout, RNE, IEEE, np.int64(0), 1)
 
 
 # --- block scaling with a float scale, exact (fmtlib.Scaled) --------------------------------
@@ -863,51 +882,52 @@ def _times(code, dsig, dexp, Pelem, Pout):
     return pack(kind, sign, sig * dsig, exp + dexp, Pout, RNE, IEEE, np.int64(0), 1, False)
 
 
-@njit(**PARALLEL)
-def scaled_encode(src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_code, ncols, block, mode, key, base,
-                  rbits, ftz, fused):
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode(t0, t1, src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_code, ncols, block, mode, key,
+                  base, rbits, ftz, fused):
     """Encode rows of float bits into blocks with a float scale (see above); with ``fused``
     also write the decoded values into ``out``. ``bad[t] = 1`` (zeroed by the caller) where
     block t's scale does not fit the scale format."""
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         sc, dsig, dexp = _block_scale(src, start, end, Psrc, Pscale, R, smin_code)
         if sc == -2:
-            bad[t] = 1
+            bad[U(t)] = 1
         if sc < 0:
-            scales[t] = Pscale[7]
+            scales[U(t)] = Pscale[7]
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
-        scales[t] = sc
+        scales[U(t)] = sc
         for i in range(start, end):
-            kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+            kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, False)
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             if kind == ZERO:
                 code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
             else:
                 code = div_pack(sign, sig, exp, dsig, dexp, Pelem, mode, SATURATE, rnd, rbits, ftz)
             if not fused:
-                codes[i] = code
+                codes[U(i)] = code
             if fused:
-                out[i] = _times(code, dsig, dexp, Pelem, Psrc)
+                out[U(i)] = _times(code, dsig, dexp, Pelem, Psrc)
 
 
-@njit(**PARALLEL)
-def scaled_decode(codes, scales, out, Pelem, Pscale, Pout, R, ncols, block):
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_decode(t0, t1, codes, scales, out, Pelem, Pscale, Pout, R, ncols, block):
     """Values of blocks with a float scale: element * D; NaN where the scale is NaN."""
     nb = (ncols + block - 1) // block
-    for i in prange(codes.size):
+    for i in range(t0, t1):
         r = i // ncols
         sc = np.int64(scales[r * nb + (i - r * ncols) // block])
         kind, sign, ssig, sexp = unpack(sc, Pscale, False)
         if kind == NAN or kind == INF:
-            out[i] = Pout[7]
+            out[U(i)] = Pout[7]
             continue
         if not R[4] and kind == NUMBER:
             ssig, sexp = _effective_scale(ssig, sexp, R)
-        out[i] = _times(np.int64(codes[i]), ssig, sexp, Pelem, Pout)
+        out[U(i)] = _times(np.int64(codes[U(i)]), ssig, sexp, Pelem, Pout)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
@@ -928,8 +948,9 @@ def _count_above(a, T):
             + np.int64(a > T[13]) + np.int64(a > T[14]))
 
 
-@njit(**PARALLEL)
-def mx_encode_table(src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
     """:func:`mx_encode` by thresholds for nearest and toward-zero modes (see above)."""
     m_in = Psrc[1]
     sign_pos = Psrc[0] + Psrc[1]
@@ -940,77 +961,71 @@ def mx_encode_table(src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, 
     esign = Pelem[0] + Pelem[1]
     low_ok = 1 - (thr[0] >> m_in)  # the smallest se whose shifted thresholds stay normal
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
-        scales[t] = se + 127
+        scales[U(t)] = se + 127
         if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         if se < low_ok:  # thresholds below the input's normal range: the generic helpers
             for i in range(start, end):
-                code, value = _mx_element(np.int64(src[i]), se, Psrc, Pelem, mode, np.int64(0), 1)
+                code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, np.int64(0), 1)
                 if not fused:
-                    codes[i] = code
+                    codes[U(i)] = code
                 if fused:
-                    out[i] = value
+                    out[U(i)] = value
             continue
         sh = se << m_in
         for i in range(start, end):
-            b = np.int64(src[i])
+            b = np.int64(src[U(i)])
             mag = _count_above((b & absmask) - sh, thr)
             neg = (b >> sign_pos) & 1
             if not fused:
-                codes[i] = mag | (neg << esign)
+                codes[U(i)] = mag | (neg << esign)
             if fused:
                 v = vbits[mag] + sh if mag > 0 else np.int64(0)
-                out[i] = min(v, inf_bits) | (b & sign_bit)
+                out[U(i)] = min(v, inf_bits) | (b & sign_bit)
 
 
-@njit(**PARALLEL)
-def nvfp4_encode_table(src, codes, scales, out, Pscale, thr, vals, scale_vals, ncols, block, recipe, G,
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale_vals, ncols, block, recipe, G,
                        tensor_amax, fused):
     """:func:`nvfp4_encode` for float32 input and nearest-even elements, by thresholds.
     ``src`` and ``out`` are float32 arrays (not bit views)."""
     absmask = np.int64(0x7FFFFFFF)
     nb = (ncols + block - 1) // block
-    nrows = src.size // ncols if ncols > 0 else 0
-    for t in prange(nrows * nb):
+    for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         amax_bits = np.int64(0)
         for i in range(start, end):
-            amax_bits = max(amax_bits, np.int64(np.float32(src[i]).view(np.uint32)) & absmask)
+            amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & absmask)
         if amax_bits >= 0x7F800000:
-            scales[t] = Pscale[7]
+            scales[U(t)] = Pscale[7]
             _nan_block(codes, out, start, end, np.float32(np.nan), fused)
             continue
         amax = np.uint32(amax_bits).view(np.float32)
         sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
-        scales[t] = sc
+        scales[U(t)] = sc
         for i in range(start, end):
-            v = src[i] / T if recipe == 0 else src[i] * T
+            v = src[U(i)] / T if recipe == 0 else src[U(i)] * T
             vb = np.int64(np.float32(v).view(np.uint32))
             mag = _count_above(vb & absmask, thr)
             if fused:
                 r = vals[mag] * dscale
-                out[i] = -r if vb >> 31 else r
+                out[U(i)] = -r if vb >> 31 else r
             else:
-                codes[i] = mag | ((vb >> 31) << 3)
+                codes[U(i)] = mag | ((vb >> 31) << 3)
 
 
-@njit(**PARALLEL)
-def finite_amax_bits(src, absmask, inf_bits):
+@parallel("elements", combine=max)
+@njit(**SERIAL)
+def finite_amax_bits(t0, t1, src, absmask, inf_bits):
     """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none)."""
-    n = src.size
-    chunks = 64
-    part = np.zeros(chunks, dtype=np.int64)
-    step = (n + chunks - 1) // chunks
-    for c in prange(chunks):
-        m = np.int64(0)
-        for i in range(c * step, min(n, (c + 1) * step)):
-            a = np.int64(src[i]) & absmask
-            if a < inf_bits and a > m:
-                m = a
-        part[c] = m
-    return part.max()
+    m = np.int64(0)
+    for i in range(t0, t1):
+        a = np.int64(src[U(i)]) & absmask
+        if a < inf_bits and a > m:
+            m = a
+    return m

@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ..config import CALLED, SCALAR
+from ..config import CALLED, SCALAR, SERIAL
+from ..threads import parallel
 
 MODEL_EXACT = 0
 MODEL_FLOAT = 1
@@ -42,6 +43,13 @@ _MASK32 = np.int64(0xFFFFFFFF)
 _TILE_I = 8
 _TILE_J = 64
 _RENORM_EVERY = 1 << 24  # adds between carry propagations (each add moves < 2**33 per digit)
+
+
+def _tiles(A, B, K, rows):
+    """(tasks, work) of a product of A (M, K) and B (N, K) done in tasks of ``rows`` rows of A
+    (the kernels below are serial over a task range; fmtlib.kernels.threads runs the ranges)."""
+    M, N = A.shape[0], B.shape[0]
+    return -(-M // rows), M * N * max(int(K), 1)
 
 
 # --- rounding to the accumulator format -----------------------------------------------------------
@@ -320,13 +328,14 @@ def chunk_step(acc, buf, n, inner, p, emin, maxv, mode, base, L):
     return add_round(acc, pairwise_sum(buf, n, p, emin, maxv, mode), p, emin, maxv, mode)
 
 
-@njit(parallel=True, cache=True)
-def accumulate_partials(acc, P, SA, SB, u0, lsb, inner, p, emin, maxv, mode, base, ndig):
+@parallel(lambda a: (a[0].shape[0], a[1].size))
+@njit(**SERIAL)
+def accumulate_partials(t0, t1, acc, P, SA, SB, u0, lsb, inner, p, emin, maxv, mode, base, ndig):
     """One chunk of the float models over a tile: acc (R, N) takes the chunk whose units
     u0, u0+1, ... have exact block sums P (n, R, N) (integer-valued, times ``lsb``); SA (R, nb)
     and SB (N, nb) hold the block scales."""
     n = P.shape[0]
-    for i in prange(acc.shape[0]):
+    for i in range(t0, t1):
         L = np.zeros(ndig, dtype=np.int64)
         buf = np.empty(n, dtype=np.float64)
         for j in range(acc.shape[1]):
@@ -338,16 +347,16 @@ def accumulate_partials(acc, P, SA, SB, u0, lsb, inner, p, emin, maxv, mode, bas
                 acc[i, j] = chunk_step(acc[i, j], buf, n, inner, p, emin, maxv, mode, base, L)
 
 
-@njit(parallel=True, cache=True)
-def gemm_terms(A, B, SA, SB, K, unit, unitA, unitB, lsb, inner, chunk, p, emin, maxv, mode, base, ndig, out):
+@parallel(lambda a: _tiles(a[0], a[1], a[4], _TILE_I))
+@njit(**SERIAL)
+def gemm_terms(t0, t1, A, B, SA, SB, K, unit, unitA, unitB, lsb, inner, chunk, p, emin, maxv, mode, base, ndig, out):
     """out[i, j] = the float model's accumulator for row i of A (M, K) and row j of B (N, K).
     SA (M, K/unitA) and SB hold scale values ((rows, 0): unscaled). Each unit's term must be
     exact as one float64; ``lsb`` scales integer element rows."""
     M = A.shape[0]
     N = B.shape[0]
     chunk_units = max(chunk // unit, 1)
-    ntiles = (M + _TILE_I - 1) // _TILE_I
-    for ti in prange(ntiles):
+    for ti in range(t0, t1):
         L = np.zeros(ndig, dtype=np.int64)
         buf = np.empty(chunk_units, dtype=np.float64)
         for j0 in range(0, N, _TILE_J):
@@ -452,14 +461,15 @@ def _one_split(A, B, SA, SB, i, j, K, unit, unitA, unitB, g, model, inner, chunk
     return acc
 
 
-@njit(parallel=True, cache=True)
-def gemm_split(A, B, SA, SB, K, unit, unitA, unitB, g, model, inner, chunk, p, emin, maxv, mode, base, ndig, out):
+@parallel(lambda a: _tiles(a[0], a[1], a[4], 1))
+@njit(**SERIAL)
+def gemm_split(t0, t1, A, B, SA, SB, K, unit, unitA, unitB, g, model, inner, chunk, p, emin, maxv, mode, base, ndig,
+               out):
     """As :func:`gemm_terms` for terms that need more than one float64: every product times
     the unit's scale pair and ``g`` (a float64 with at most 48 bits) is split exactly."""
-    M = A.shape[0]
     N = B.shape[0]
     chunk_units = max(chunk // unit, 1)
-    for i in prange(M):
+    for i in range(t0, t1):
         L = np.zeros(ndig, dtype=np.int64)
         buf = np.empty(chunk_units, dtype=np.float64)
         for j in range(N):
@@ -469,8 +479,9 @@ def gemm_split(A, B, SA, SB, K, unit, unitA, unitB, g, model, inner, chunk, p, e
 
 # --- the common case, vectorised: a float32 nearest-even accumulator, chunks summed exactly ------
 
-@njit(parallel=True, cache=True)
-def gemm_steps_fp32(X, Yt, SA, SBt, K, unit, cu, lsb, Pt, base, ndig, out):
+@parallel(lambda a: _tiles(a[0], a[1].T, a[4], 4))   # tasks of R = 4 rows
+@njit(**SERIAL)
+def gemm_steps_fp32(t0, t1, X, Yt, SA, SBt, K, unit, cu, lsb, Pt, base, ndig, out):
     """out (M, N) = the fp32 model with exact chunk sums: for every chunk of ``cu`` terms (scale
     blocks, or products with ``unit=1``) in K order, ``acc = fl32(acc + sum of the terms)``.
 
@@ -484,7 +495,7 @@ def gemm_steps_fp32(X, Yt, SA, SBt, K, unit, cu, lsb, Pt, base, ndig, out):
     N = Yt.shape[1]
     nb = (K + unit - 1) // unit
     R = 4
-    for ti in prange((M + R - 1) // R):
+    for ti in range(t0, t1):
         i0 = ti * R
         r = min(R, M - i0)
         acc = np.zeros((R, N), dtype=np.float64)

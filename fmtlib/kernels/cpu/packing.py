@@ -3,7 +3,9 @@
 Every kernel works on rows: ``codes`` is (rows, n) and ``buf`` is (rows, row_bytes) with
 ``row_bytes = ceil(n * k / 8)``; each row is its own stream, so rows start on a byte.
 The work is cut into (row, chunk) tasks of ``CHUNK`` elements, a multiple of 8, so every
-chunk starts on a byte boundary in any k-bit stream and the tasks run in parallel.
+chunk starts on a byte boundary in any k-bit stream and the tasks run in parallel: each
+kernel is serial over a task range ``t0 <= t < t1``, and :func:`fmtlib.kernels.threads.parallel`
+runs the ranges on a Python thread pool (callers pass the arguments after ``t0, t1``).
 
 Bit order: ``lsb`` puts element i at stream bits [i*k, (i+1)*k), stream bit j being bit
 ``j % 8`` of byte ``j // 8`` (little-endian); ``msb`` puts element i's most significant
@@ -19,9 +21,10 @@ the OR of the bits above k of every code they read, so a code out of range is an
 the caller raises, never a silent truncation.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ..config import PARALLEL, SCALAR
+from ..config import SCALAR, SERIAL
+from ..threads import parallel
 
 U64 = np.uint64
 
@@ -29,15 +32,27 @@ U64 = np.uint64
 CHUNK = 1 << 15
 
 
-@njit(**PARALLEL)
-def pack_rows(codes, buf, k, msb, over):
+def _row_tasks(codes):
+    """(tasks, elements) of (rows, n) codes: one task per CHUNK elements of a row."""
+    rows, n = codes.shape
+    return rows * (-(-n // CHUNK)), codes.size
+
+
+def _word_tasks(c64, lane, nt):
+    """(tasks, codes) of the word kernels: ``nt`` tasks over c64's uint64 words."""
+    return nt, c64.size * (64 // lane)
+
+
+@parallel(lambda a: _row_tasks(a[0]))
+@njit(**SERIAL)
+def pack_rows(t0, t1, codes, buf, k, msb, over):
     """Pack (rows, n) codes into (rows, row_bytes) bytes; ``over[t]`` gets task t's stray
     high bits (nonzero: a code >= 2**k)."""
     rows, n = codes.shape
     nchunks = (n + CHUNK - 1) // CHUNK
     mask = np.uint64((1 << k) - 1)
     uk = np.uint64(k)
-    for t in prange(rows * nchunks):
+    for t in range(t0, t1):
         r = t // nchunks
         start = (t % nchunks) * CHUNK
         end = min(start + CHUNK, n)
@@ -89,13 +104,14 @@ def pack_rows(codes, buf, k, msb, over):
         over[t] = bad
 
 
-@njit(**PARALLEL)
-def unpack_rows(buf, codes, k, msb):
+@parallel(lambda a: _row_tasks(a[1]))
+@njit(**SERIAL)
+def unpack_rows(t0, t1, buf, codes, k, msb):
     """Unpack (rows, row_bytes) bytes into (rows, n) codes; padding bits are ignored."""
     rows, n = codes.shape
     nchunks = (n + CHUNK - 1) // CHUNK
     mask = np.uint64((1 << k) - 1)
-    for t in prange(rows * nchunks):
+    for t in range(t0, t1):
         r = t // nchunks
         start = (t % nchunks) * CHUNK
         end = min(start + CHUNK, n)
@@ -179,8 +195,9 @@ def _low(v, n):
     return v if n == 64 else v & ((U64(1) << U64(n)) - U64(1))
 
 
-@njit(**PARALLEL)
-def pack_words(c64, out64, k, lane, msb, over):
+@parallel(lambda a: _word_tasks(a[0], a[3], a[5].size))
+@njit(**SERIAL)
+def pack_words(t0, t1, c64, out64, k, lane, msb, over):
     """One long row: ``c64`` holds the codes (uint8 or uint16 lanes, 64/lane per word, a
     multiple of 64 codes), ``out64`` the stream as uint64 words (k per 64 codes; a word is
     stored so that its bytes are the stream's bytes). ``over[t]``: stray high bits."""
@@ -193,7 +210,7 @@ def pack_words(c64, out64, k, lane, msb, over):
     for j in range(per_load):
         hi |= U64(((1 << lane) - 1) ^ ((1 << k) - 1)) << U64(lane * j)
     nbits = per_load * k                      # stream bits per load
-    for t in prange(nt):
+    for t in range(t0, t1):
         bad = U64(0)
         for s in range(t * chunk, min(ns, (t + 1) * chunk)):
             o = s * k
@@ -227,15 +244,16 @@ def pack_words(c64, out64, k, lane, msb, over):
         over[t] = bad
 
 
-@njit(**PARALLEL)
-def unpack_words(in64, c64, k, lane, msb, nt):
+@parallel(lambda a: _word_tasks(a[1], a[3], a[5]))
+@njit(**SERIAL)
+def unpack_words(t0, t1, in64, c64, k, lane, msb, nt):
     """Inverse of ``pack_words``."""
     per_load = 64 // lane
     loads = 64 // per_load
     ns = c64.size // loads
     chunk = (ns + nt - 1) // nt
     need = per_load * k
-    for t in prange(nt):
+    for t in range(t0, t1):
         for s in range(t * chunk, min(ns, (t + 1) * chunk)):
             i = s * k
             buf = U64(0)

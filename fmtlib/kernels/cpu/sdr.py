@@ -4,9 +4,11 @@ arXiv 2501.13331).
 Every kernel works on rows: ``q`` is a flat C-order (rows, n) array with the grouped axis
 last, cut into groups of ``group`` elements (a short last group covers the rest of a row);
 ``flags`` is (rows, ngroups), flat too. A parallel task is a run of whole groups of one row
-(about ``TASK`` elements). It first finds each group's shift and spreads it over the
-group's elements in a small buffer, then treats the elements in one branch-free loop that
-LLVM vectorizes. Arithmetic is int64 throughout: input values are checked against
+(about ``TASK`` elements); each kernel is serial over a task range ``t0 <= t < t1``, and
+:func:`fmtlib.kernels.threads.parallel` runs the ranges on a Python thread pool, adding up the
+counts the chunks return (callers pass the arguments after ``t0, t1``). A task first finds each
+group's shift and spreads it over the group's elements in a small buffer, then treats the
+elements in one branch-free loop that LLVM vectorizes. Arithmetic is int64 throughout: input values are checked against
 [lo, hi] (the base's range, at most 16 bits), and the kernels count the values outside it,
 for the caller to raise.
 
@@ -18,12 +20,16 @@ k = m >> f, rounded on the dropped bits by ``mode`` and never beyond 2**keep - 1
 
 Self-contained on purpose: Numba's disk cache of a function is invalidated only by changes
 to the file that defines it, so these kernels import nothing from other kernel files, and
-the mode numbers below are the kernels' own (``fmtlib.sdr`` maps Rounding members to them).
+the mode numbers below are the kernels' own (``fmtlib.sdr`` maps Rounding members to them);
+:mod:`fmtlib.kernels.threads` is plain Python.
 """
-import numpy as np
-from numba import njit, prange
+import operator
 
-from ..config import CALLED, PARALLEL, SCALAR
+import numpy as np
+from numba import njit
+
+from ..config import CALLED, SCALAR, SERIAL
+from ..threads import parallel
 
 #: rounding of the dropped bits (the kernels' own numbering)
 NEAREST_EVEN = 0
@@ -34,6 +40,17 @@ TOWARD_ZERO = 2
 #: elements per parallel task (whole groups: a task holds max(1, TASK // group) of them)
 TASK = 4096
 U64 = np.uint64   # unsigned indices: no negative-index wraparound code, so loops vectorize
+
+
+def _tasks(rows, n, group):
+    """(tasks, elements) of (rows, n) values in groups of ``group``: as the kernels count tasks."""
+    rows, n, group = int(rows), int(n), int(group)
+    ngroups = -(-n // group)
+    return rows * -(-ngroups // max(1, TASK // group)), rows * n
+
+
+def _add_pairs(x, y):
+    return x[0] + y[0], x[1] + y[1]
 
 
 @njit(**SCALAR)
@@ -90,7 +107,7 @@ def _scan_groups(q, base, L, group, keep, lo, hi, fe, flags, fbase):
     return nbad
 
 
-# One task's work is a called function, not inlined into the prange loop: LLVM vectorizes the
+# One task's work is a called function, not inlined into the task loop: LLVM vectorizes the
 # element loops better there (measured: about 1.4x).
 
 @njit(**CALLED)
@@ -107,15 +124,16 @@ def _encode_task(q, codes, flags, base, L, fbase, group, keep, mode, lo, hi):
     return nbad
 
 
-@njit(**PARALLEL)
-def sdr_encode(q, codes, flags, rows, n, group, keep, mode, lo, hi):
+@parallel(lambda a: _tasks(*a[3:6]), combine=operator.add)
+@njit(**SERIAL)
+def sdr_encode(t0, t1, q, codes, flags, rows, n, group, keep, mode, lo, hi):
     """Codes and flags of the integers ``q``: flat C-order (rows, n) arrays, flags
     (rows, ngroups). Returns the number of values outside [lo, hi]."""
     ngroups = (n + group - 1) // group
     gpt = max(1, TASK // group)
     nchunks = (ngroups + gpt - 1) // gpt
     bad = 0
-    for t in prange(rows * nchunks):
+    for t in range(t0, t1):
         r, g0, s0, L = _task(t, nchunks, gpt, group, n)
         bad += _encode_task(q, codes, flags, r * n + s0, L, r * ngroups + g0, group, keep, mode, lo, hi)
     return bad
@@ -138,8 +156,9 @@ def _quantize_task(q, out, base, L, group, keep, mode, lo, hi, olo, ohi):
     return nbad, nobad
 
 
-@njit(**PARALLEL)
-def sdr_quantize(q, out, rows, n, group, keep, mode, lo, hi, olo, ohi):
+@parallel(lambda a: _tasks(*a[2:5]), combine=_add_pairs)
+@njit(**SERIAL)
+def sdr_quantize(t0, t1, q, out, rows, n, group, keep, mode, lo, hi, olo, ohi):
     """Razored values ``±(k << f)`` of ``q`` written to ``out`` (flat C-order (rows, n)
     arrays), encode and decode fused; returns (values outside [lo, hi], results outside
     [olo, ohi])."""
@@ -148,7 +167,7 @@ def sdr_quantize(q, out, rows, n, group, keep, mode, lo, hi, olo, ohi):
     nchunks = (ngroups + gpt - 1) // gpt
     bad = 0
     obad = 0
-    for t in prange(rows * nchunks):
+    for t in range(t0, t1):
         r, g0, s0, L = _task(t, nchunks, gpt, group, n)
         b, o = _quantize_task(q, out, r * n + s0, L, group, keep, mode, lo, hi, olo, ohi)
         bad += b
@@ -175,32 +194,35 @@ def _decode_task(codes, flags, out, base, L, g, group, keep, olo, ohi):
     return nobad
 
 
-@njit(**PARALLEL)
-def sdr_decode(codes, flags, out, rows, n, group, keep, olo, ohi):
+@parallel(lambda a: _tasks(*a[3:6]), combine=operator.add)
+@njit(**SERIAL)
+def sdr_decode(t0, t1, codes, flags, out, rows, n, group, keep, olo, ohi):
     """Values ``±(k << f)`` of codes with their flags (flat C-order (rows, n) and
     (rows, ngroups) arrays) into ``out``; returns the number of values outside [olo, ohi]."""
     ngroups = (n + group - 1) // group
     gpt = max(1, TASK // group)
     nchunks = (ngroups + gpt - 1) // gpt
     obad = 0
-    for t in prange(rows * nchunks):
+    for t in range(t0, t1):
         r, g0, s0, L = _task(t, nchunks, gpt, group, n)
         obad += _decode_task(codes, flags, out, r * n + s0, L, r * ngroups + g0, group, keep, olo, ohi)
     return obad
 
 
-@njit(**PARALLEL)
-def signed_kept(codes, keep, out):
+@parallel("elements")
+@njit(**SERIAL)
+def signed_kept(t0, t1, codes, keep, out):
     """The signed kept bits ``±k`` of every code (any shape, flat views)."""
     kmask = (np.int64(1) << keep) - 1
-    for i in prange(codes.size):
+    for i in range(t0, t1):
         c = np.int64(codes[i])
         k = c & kmask
         out[i] = -k if (c >> keep) & 1 else k
 
 
-@njit(**PARALLEL)
-def sdr_dot(ka, fa, kb, fb, group, out):
+@parallel(lambda a: (a[5].size, a[5].size * a[0].shape[1]))
+@njit(**SERIAL)
+def sdr_dot(t0, t1, ka, fa, kb, fb, group, out):
     """(M, N) dot products of SDR rows without decompression: ``ka`` (M, K) and ``kb``
     (N, K) hold signed kept bits, ``fa`` (M, G) and ``fb`` (N, G) the shifts. Per group,
     the integer sum of ka * kb is shifted left by fa + fb (QRazor's decompression-free
@@ -208,7 +230,7 @@ def sdr_dot(ka, fa, kb, fb, group, out):
     M, K = ka.shape
     N = kb.shape[0]
     G = fa.shape[1]
-    for t in prange(M * N):
+    for t in range(t0, t1):
         i = t // N
         j = t - i * N
         acc = np.int64(0)
