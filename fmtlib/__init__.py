@@ -4,7 +4,7 @@
 >>> fmtlib.FP("e2m1").quantize(np.array([0.2, 1.3, 5.1], dtype=np.float32))
 array([0. , 1.5, 6. ], dtype=float32)
 """
-from . import metrics, ops, packing, sdr
+from . import metrics, ops, packing, recipes, sdr
 from .catalog import parse_format as get_format
 from .checkpoint import load, save_quantized
 from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Packed, Quantile, Scaled
@@ -20,5 +20,5 @@ from .transforms import Chain, Clip, Hadamard
 __version__ = "0.1.0"
 
 __all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "SDR", "QRazor", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
-           "metrics", "ops", "packing", "sdr", "load", "save_quantized", "num_threads", "set_num_threads",
+           "metrics", "ops", "packing", "recipes", "sdr", "load", "save_quantized", "num_threads", "set_num_threads",
            "__version__"]

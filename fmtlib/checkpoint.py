@@ -167,8 +167,10 @@ def save_quantized(src, out, codec, *, tensors: list[str] | None = None, include
                    progress=None) -> dict:
     """Quantize ``src``'s floating-point tensors into the safetensors file ``out``.
 
-    ``codec``: a codec, name or config (names as ``fmtlib compare`` takes them: ``e4m3fn``
-    gets a per-row fp32 scale, ``nf4`` bitsandbytes' blockwise recipe). Which tensors:
+    ``codec``: a codec, name or config (names as :func:`fmtlib.get` takes them:
+    ``"e4m3fn_row"`` has a per-row fp32 scale, ``"nf4_b64"`` is bitsandbytes' blockwise NF4;
+    the bare names that meant those before 0.2 are refused, see
+    :func:`fmtlib.recipes.for_tensors`). Which tensors:
     ``tensors`` (exact names), or ``include`` / ``exclude`` globs on names and ``min_size``
     (say 1024, to keep biases and norms); the rest are copied unquantized (see :func:`select`).
     ``rounding`` / ``seed``: as ``codec.quantize`` takes them, per tensor.
@@ -177,10 +179,9 @@ def save_quantized(src, out, codec, *, tensors: list[str] | None = None, include
     atomically: on any failure it is left as it was. Returns ``{"quantized": [...],
     "copied": [...], "bytes_in": ..., "bytes_out": ...}``.
     """
-    from .compare import codec_for
-    from .registry import get
+    from .recipes import for_tensors
 
-    c = codec_for(codec) if isinstance(codec, str) else get(codec)
+    c = for_tensors(codec)
     check_storable(c)
     if Path(out).suffix.lower() != ".safetensors":
         raise ValueError(f"{out}: a quantized checkpoint is a .safetensors file")

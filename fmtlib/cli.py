@@ -13,6 +13,7 @@ import json
 import sys
 
 from .catalog import aliases, names, parse_format
+from .compare import DEFAULT_FORMATS
 
 
 def _fmt_value(v: float) -> str:
@@ -137,12 +138,12 @@ def cmd_compare(args) -> int:
     elif args.csv:
         w = csv.DictWriter(sys.stdout, fieldnames=list(rows_as_dicts(rows[:1])[0]) if rows else [])
         w.writeheader()
-        w.writerows(rows_as_dicts(rows))
+        w.writerows(rows_as_dicts(rows, flat=True))
     else:
         src = args.file or "embedded data (fmtlib.compare.embedded_tensors)"
         print(f"# {src}: {len(tensors)} tensor(s), {len(rows) // max(1, len(tensors))} formats; "
-              f"sorted by {args.sort}; bits include scales; minifloats under 16 bits and ints carry a per-row fp32 "
-              "absmax scale")
+              f"sorted by {args.sort}; bits include scales; '_row': one fp32 scale per row, '_b64': absmax per "
+              "64 (fmtlib formats); --json gives each row's Python config")
         print(format_table(rows))
     if args.plot:
         plot(rows, args.plot)
@@ -287,11 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Quantize tensors (the embedded set, or FILE) with a list of formats and print "
                                    "bits/element, MSE, SQNR, max abs/rel error and throughput. Example: "
                                    "fmtlib compare; fmtlib compare w.safetensors --tensor lm_head.weight "
-                                   "--formats e4m3fn,mxfp4,nvfp4")
+                                   "--formats e4m3fn_row,mxfp4,nvfp4")
     c.add_argument("file", nargs="?", help=".npy, .npz or .safetensors file (default: embedded tensors)")
     c.add_argument("--tensor", action="append", help="tensor name inside FILE (repeatable; default: all float)")
-    c.add_argument("--formats", help="comma-separated names (default: fp16,bf16,e5m2,e4m3fn,e3m2,e2m3,e2m1,"
-                                     "int8,int4,mxfp8,mxfp6,mxfp4,nvfp4,nf4,sdr)")
+    c.add_argument("--formats", help="comma-separated codec names, as fmtlib.get takes them (default: "
+                                     + ",".join(DEFAULT_FORMATS) + ")")
     c.add_argument("--sort", default="sqnr", choices=["sqnr", "bits", "mse", "name", "none"])
     c.add_argument("--seed", type=int, default=None, help="seed of the embedded tensors (default 0; not with FILE)")
     out = c.add_mutually_exclusive_group()
@@ -310,14 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_explain)
     q = sub.add_parser("quantize", help="quantize the tensors of a file into another file",
                        description="Read FILE (.npy, .npz, .safetensors) and quantize its floating-point tensors "
-                                   "with FORMAT (as fmtlib compare uses it: minifloats and ints with a per-row fp32 "
-                                   "scale, MX/NVFP4/nf4 blockwise). A .safetensors OUT is a quantized checkpoint: "
+                                   "with FORMAT, a codec name as fmtlib.get takes it (e4m3fn_row and int8_row: "
+                                   "a per-row fp32 scale; mxfp4, nvfp4, nf4_b64: block scales). A .safetensors OUT is a quantized checkpoint: "
                                    "packed codes and scales with the codec in its metadata, read back with "
                                    "fmtlib.load (--dequantize writes values instead); a .npy/.npz OUT holds the "
                                    "dequantized values in the original dtypes. Example: fmtlib quantize "
                                    "model.safetensors --format mxfp4 --min-size 1024 -o model_mxfp4.safetensors")
     q.add_argument("file", help=".npy, .npz or .safetensors input")
-    q.add_argument("--format", required=True, help="format name (e4m3fn, mxfp4, nvfp4, nf4, int8, ...)")
+    q.add_argument("--format", required=True, help="codec name (e4m3fn_row, mxfp4, nvfp4, nf4_b64, int8_row, ...)")
     q.add_argument("-o", "--out", required=True, help="output file (.npy, .npz or .safetensors)")
     q.add_argument("--tensor", action="append", help="tensor to quantize (repeatable; default: all floating)")
     q.add_argument("--include", action="append", help="glob on tensor names to quantize (repeatable)")

@@ -4,28 +4,29 @@ Each row gives bits per element (scales included), MSE, SQNR, max absolute and r
 error and quantize throughput. The default data is a deterministic set of tensors built at
 run time; files (``.npy``, ``.npz``, ``.safetensors``) work too.
 
->>> rows = compare({"g": embedded_tensors(rows=64, cols=256)["gaussian"]}, ["e4m3fn", "mxfp4"])
->>> [(r.format, r.bits) for r in rows]
-[('e4m3fn', 8.125), ('mxfp4', 4.25)]
+Every row carries the codec's ``config`` and a ``python`` expression that rebuilds it:
+
+>>> rows = compare({"g": embedded_tensors(rows=64, cols=256)["gaussian"]}, ["e4m3fn_row", "mxfp4"])
+>>> [(r.format, r.bits, r.python) for r in rows]
+[('e4m3fn_row', 8.125, "fmtlib.get('e4m3fn_row')"), ('mxfp4', 4.25, "fmtlib.get('mxfp4')")]
+>>> rows[1].config
+{'id': 'mx', 'args': ['mxfp4_e2m1']}
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import metrics
+from .recipes import python_expr
 
-#: the default shoot-out
-DEFAULT_FORMATS = ["fp16", "bf16", "e5m2", "e4m3fn", "e3m2", "e2m3", "e2m1", "int8", "int4", "mxfp8", "mxfp6",
-                   "mxfp4", "nvfp4", "nf4", "sdr"]
-#: code books that get bitsandbytes' blockwise absmax scale (block 64) in the shoot-out
-_BLOCKWISE = {"nf4", "nf4_bnb", "fp4_bnb", "nf3", "nf5"}
-#: element formats that get a per-channel fp32 absmax scale in the shoot-out
-_SCALED = {"e5m2", "e4m3fn", "e4m3", "e3m2", "e2m3", "e2m1", "e3m4", "e4m3fnuz", "e5m2fnuz"}
+#: the default shoot-out (catalogue names, :mod:`fmtlib.recipes`)
+DEFAULT_FORMATS = ["fp16", "bf16", "e5m2_row", "e4m3fn_row", "e3m2_row", "e2m3_row", "e2m1_row", "int8_row", "int4_row",
+                   "mxfp8", "mxfp6", "mxfp4", "nvfp4", "nf4_b64", "sdr"]
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Row:
     max_abs_error: float
     max_rel_error: float
     melem_per_s: float
+    config: dict = field(default_factory=dict)
+    python: str = ""
 
 
 def embedded_tensors(rows: int = 512, cols: int = 1024, seed: int = 0) -> dict[str, np.ndarray]:
@@ -62,24 +65,18 @@ def embedded_tensors(rows: int = 512, cols: int = 1024, seed: int = 0) -> dict[s
             "student_t": t.astype(np.float32), "weight": (w * 0.02).astype(np.float32)}
 
 
-def codec_for(name):
-    """The codec a shoot-out name stands for: minifloats below 16 bits and integers get a
-    per-channel (last axis) fp32 absmax scale; code books (nf4, nf3, ...) bitsandbytes'
-    blockwise absmax scale over blocks of 64; ``sdr`` is QRazor (per-tensor int8 razored to
-    sign + 3 bits in groups of 16); MX, NVFP4 and 16-bit floats are themselves.
-    A codec or a config dict is used as it is."""
-    from .codecs import Scaled
-    from .registry import get
+def codec_for(spec):
+    """The codec a format in the shoot-out stands for: :func:`fmtlib.get` of a name, config or
+    codec, except that the bare names whose meaning here used to be a scaled recipe
+    (``e4m3fn``, ``int8``, ``nf4``, ...) are refused with the recipe's new name
+    (:func:`fmtlib.recipes.for_tensors`).
 
-    if isinstance(name, str) and (name.lower() in _SCALED or name.lower().lstrip("u").startswith("int")):
-        return Scaled(get(name), "fp32", block=None)
-    if isinstance(name, str) and name.lower() in _BLOCKWISE:
-        return Scaled(get(name), "absmax", block=64)
-    if isinstance(name, str) and name.lower() == "sdr":   # QRazor: per-tensor int8, razored to 4-bit codes
-        from .sdr import QRazor
+    >>> codec_for("e4m3fn_row"), codec_for("fp16")
+    (Scaled(FP('e4m3fn'), 'fp32', block=None), FP('fp16'))
+    """
+    from .recipes import for_tensors
 
-        return QRazor()
-    return get(name)
+    return for_tensors(spec)
 
 
 def _bits(codec, x: np.ndarray) -> float:
@@ -107,12 +104,12 @@ def compare(tensors: dict[str, np.ndarray], formats=None, *, progress=None) -> l
     """Rows for every tensor x format, in the order given; tensors are taken as float32.
     ``progress(i, n, label)`` is called before each."""
     formats = list(DEFAULT_FORMATS if formats is None else formats)
-    codecs = [(f if isinstance(f, str) else repr(f), codec_for(f)) for f in formats]
+    codecs = [(f if isinstance(f, str) else repr(f), codec_for(f), python_expr(f)) for f in formats]
     rows, n, i = [], len(tensors) * len(codecs), 0
     for tname, x in tensors.items():
         x = np.ascontiguousarray(x, dtype=np.float32)   # fp16/bf16/fp8 exactly; float64 rounded once
         ref = x.astype(np.float64)
-        for label, codec in codecs:
+        for label, codec, expr in codecs:
             if progress:
                 progress(i, n, f"{tname} {label}")
             i += 1
@@ -122,7 +119,8 @@ def compare(tensors: dict[str, np.ndarray], formats=None, *, progress=None) -> l
             dt = time.perf_counter() - t0
             s = metrics.summary(ref, y.astype(np.float64))
             rows.append(Row(tname, label, repr(codec), _bits(codec, x), s["mse"], s["sqnr_db"], s["max_abs_error"],
-                            s["max_rel_error"], x.size / dt / 1e6 if dt > 0 else float("inf")))
+                            s["max_rel_error"], x.size / dt / 1e6 if dt > 0 else float("inf"), codec.get_config(),
+                            expr))
     return rows
 
 
@@ -152,9 +150,15 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def rows_as_dicts(rows: list[Row], json_safe: bool = False) -> list[dict]:
-    """Rows as dicts; ``json_safe`` turns inf/NaN (an exact format's SQNR) into None."""
+def rows_as_dicts(rows: list[Row], json_safe: bool = False, flat: bool = False) -> list[dict]:
+    """Rows as dicts; ``json_safe`` turns inf/NaN (an exact format's SQNR) into None; ``flat``
+    writes the config as a JSON string (for CSV)."""
+    import json
+
     out = [asdict(r) for r in rows]
+    if flat:
+        for d in out:
+            d["config"] = json.dumps(d["config"])
     if json_safe:
         out = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()} for d in out]
     return out

@@ -176,7 +176,7 @@ def test_plot_is_atomic(model, full_disk):
     pytest.importorskip("matplotlib")
     from fmtlib.compare import compare, plot
 
-    rows = compare({"w": np.ones((4, 64), np.float32)}, ["e2m1"])
+    rows = compare({"w": np.ones((4, 64), np.float32)}, ["e2m1_row"])
     (model / "keep.png").write_bytes(b"old plot")
     before = _snapshot(model)
     with pytest.raises(OSError, match="cannot write .*keep.png"):

@@ -27,7 +27,7 @@ def _model(path):
     return t
 
 
-@pytest.mark.parametrize("fmt", ["mxfp4", "e4m3fn", "int8", "nf4", "mxfp8",
+@pytest.mark.parametrize("fmt", ["mxfp4", "e4m3fn_row", "int8_row", "nf4_b64", "mxfp8",
                                  {"id": "scaled", "args": [{"id": "quantile", "args": [[-1.0, 0.0, 1.0]]}, "absmax"],
                                   "block": 32}])
 def test_round_trip_equals_quantize(tmp_path, fmt):

@@ -107,17 +107,17 @@ def test_quantize_files(tmp_path, capsys):
     np.testing.assert_array_equal(back["w"], fmtlib.MX("mxfp4").quantize(w))
     np.testing.assert_array_equal(back["b"], b)                       # 64 elements < --min-size: copied
     np.save(tmp_path / "a.npy", w)
-    assert main(["quantize", str(tmp_path / "a.npy"), "--format", "e4m3fn", "-o", str(tmp_path / "b.npy")]) == 0
+    assert main(["quantize", str(tmp_path / "a.npy"), "--format", "e4m3fn_row", "-o", str(tmp_path / "b.npy")]) == 0
     from fmtlib.compare import codec_for
 
-    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), codec_for("e4m3fn").quantize(w))
-    assert main(["quantize", str(src), "--format", "nf4", "--tensor", "w", "-o", str(tmp_path / "c.safetensors"),
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), codec_for("e4m3fn_row").quantize(w))
+    assert main(["quantize", str(src), "--format", "nf4_b64", "--tensor", "w", "-o", str(tmp_path / "c.safetensors"),
                  "--dequantize"]) == 0
     q = read_safetensors(tmp_path / "c.safetensors")
-    np.testing.assert_array_equal(q["w"], codec_for("nf4").quantize(w))
+    np.testing.assert_array_equal(q["w"], codec_for("nf4_b64").quantize(w))
     np.testing.assert_array_equal(q["b"], b)
     capsys.readouterr()
-    assert main(["quantize", str(src), "--format", "nf4", "-o", str(tmp_path / "c.npz")]) == 2
+    assert main(["quantize", str(src), "--format", "nf4_b64", "-o", str(tmp_path / "c.npz")]) == 2
     assert "numpy has no bfloat16" in capsys.readouterr().err
 
 
@@ -126,13 +126,13 @@ def test_quantize_errors(tmp_path, capsys):
 
     np.savez(tmp_path / "m.npz", w=np.ones(4, np.float32), i=np.arange(2))
     cases = [
-        (["quantize", str(tmp_path / "nope.npz"), "--format", "e4m3fn", "-o", str(tmp_path / "o.npz")], "no such file"),
-        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn", "--tensor", "x", "-o", str(tmp_path / "o.npz")],
+        (["quantize", str(tmp_path / "nope.npz"), "--format", "e4m3fn_row", "-o", str(tmp_path / "o.npz")], "no such file"),
+        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn_row", "--tensor", "x", "-o", str(tmp_path / "o.npz")],
          "has no tensor 'x'"),
-        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn", "--tensor", "i", "-o", str(tmp_path / "o.npz")],
+        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn_row", "--tensor", "i", "-o", str(tmp_path / "o.npz")],
          "not floating point"),
         (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fx", "-o", str(tmp_path / "o.npz")], "unknown format"),
-        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn", "-o", str(tmp_path / "o.txt")], "unknown file type"),
+        (["quantize", str(tmp_path / "m.npz"), "--format", "e4m3fn_row", "-o", str(tmp_path / "o.txt")], "unknown file type"),
     ]
     for argv, msg in cases:
         assert main(argv) == 2

@@ -25,7 +25,7 @@ OPTIONS = {
 }
 ROUNDING = ["default", "stochastic-1", "stochastic-2", "toward-zero"]
 PATHS = ["packed", "dequantize", "npz", "npy"]
-FORMATS = ["e2m1", "mxfp4", "nvfp4", "int8"]
+FORMATS = ["e2m1_row", "mxfp4", "nvfp4", "int8_row"]
 
 
 def _tensors(path: str) -> dict:
@@ -117,7 +117,7 @@ def test_rounding_and_seed_change_the_output(tmp_path, path):
     outs = []
     for opt in ROUNDING:
         out = tmp_path / f"{opt}{suffix}"
-        _run(src, out, "e2m1", path, OPTIONS[opt][0])
+        _run(src, out, "e2m1_row", path, OPTIONS[opt][0])
         outs.append(b"".join(a.tobytes() for a in _read(out).values()))
     assert len(set(outs)) == len(outs)
 
@@ -164,7 +164,7 @@ REFUSED = [
     (["-o", "q.safetensors", "--seed", "1"], "only used by rounding='stochastic'"),
     (["-o", "q.safetensors", "--dequantize", "--seed", "1"], "only used by rounding='stochastic'"),
     (["-o", "q.safetensors", "--rounding", "stochastic", "--seed", "-1"], "seed must be in [0, 2**64)"),
-    (["-o", "q.safetensors", "--format", "nf4", "--rounding", "stochastic", "--seed", "1"], "no rounding, seed"),
+    (["-o", "q.safetensors", "--format", "nf4_b64", "--rounding", "stochastic", "--seed", "1"], "no rounding, seed"),
     (["-o", "q.safetensors", "--format", "sdr"], "cannot be stored as packed codes"),
     (["-o", "q.safetensors", "--format", "sdr", "--dequantize", "--rounding", "up"], "takes no rounding option"),
     (["-o", "q.safetensors", "--format", "mxfp44"], "unknown format"),
@@ -182,7 +182,7 @@ def test_refused_before_any_work(tmp_path, monkeypatch, capsys, no_data_read, ar
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
 
 
-@pytest.mark.parametrize("argv", [["quantize", "m.safetensors", "--format", "e2m1", "-o", "q.npz", "--min-size", "-5"],
+@pytest.mark.parametrize("argv", [["quantize", "m.safetensors", "--format", "e2m1_row", "-o", "q.npz", "--min-size", "-5"],
                                   ["vectors", "e2m1", "-o", "out", "--n-random", "-3"],
                                   ["vectors", "e2m1", "-o", "out", "--n-random", "many"]])
 def test_negative_counts_are_refused(tmp_path, monkeypatch, capsys, argv):
@@ -258,6 +258,6 @@ def test_npz_source_is_checked_from_its_headers(tmp_path, monkeypatch, capsys, n
     for args, msg in [(["-o", "x.npy"], "a .npy file holds one tensor, got 4"),
                       (["-o", "x.npz", "--tensor", "lr"], "'lr' in m.npz is a scalar"),
                       (["-o", "x.npz", "--include", "v*"], "include pattern 'v*' matches no tensor name in m.npz")]:
-        assert main(["quantize", "m.npz", "--format", "e2m1", *args]) == 2
+        assert main(["quantize", "m.npz", "--format", "e2m1_row", *args]) == 2
         assert msg in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]

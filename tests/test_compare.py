@@ -18,9 +18,9 @@ def small():
 
 def test_rows_bits_and_metrics():
     x = small()["gaussian"]
-    rows = compare({"g": x}, ["fp16", "e4m3fn", "int4", "mxfp4", "nvfp4"])
+    rows = compare({"g": x}, ["fp16", "e4m3fn_row", "int4_row", "mxfp4", "nvfp4"])
     bits = {r.format: r.bits for r in rows}
-    assert bits == {"fp16": 16, "e4m3fn": 8 + 32 / 128, "int4": 4 + 32 / 128, "mxfp4": 4 + 8 / 32,
+    assert bits == {"fp16": 16, "e4m3fn_row": 8 + 32 / 128, "int4_row": 4 + 32 / 128, "mxfp4": 4 + 8 / 32,
                     "nvfp4": 4 + 8 / 16 + 32 / x.size}
     for r in rows:
         s = metrics.summary(x.astype(np.float64), codec_for(r.format).quantize(x).astype(np.float64))
@@ -28,22 +28,67 @@ def test_rows_bits_and_metrics():
                                                                          s["max_rel_error"])
         assert r.melem_per_s > 0
     sq = {r.format: r.sqnr_db for r in rows}
-    assert sq["fp16"] > sq["e4m3fn"] > sq["nvfp4"] > sq["int4"]
+    assert sq["fp16"] > sq["e4m3fn_row"] > sq["nvfp4"] > sq["int4_row"]
 
 
 def test_codec_for_and_sorting():
-    assert codec_for("e2m1") == fmtlib.Scaled("e2m1", "fp32", block=None)
-    assert codec_for("int8") == fmtlib.Scaled(fmtlib.Int(8), "fp32", block=None)
+    assert codec_for("e2m1_row") == fmtlib.Scaled("e2m1", "fp32", block=None) == fmtlib.get("e2m1_row")
+    assert codec_for("int8_row") == fmtlib.Scaled(fmtlib.Int(8), "fp32", block=None)
     assert codec_for("bf16") == fmtlib.FP("bf16") and codec_for("mxfp6") == fmtlib.MX("mxfp6")
-    rows = compare(small(), ["e2m1", "fp16", "mxfp4"])
+    rows = compare(small(), ["e2m1_row", "fp16", "mxfp4"])
     assert [r.tensor for r in rows[:3]] == ["gaussian"] * 3
     by_bits = sort_rows(rows, "bits")
-    assert [r.format for r in by_bits[:3]] == ["e2m1", "mxfp4", "fp16"]
+    assert [r.format for r in by_bits[:3]] == ["e2m1_row", "mxfp4", "fp16"]
     by_sqnr = sort_rows(rows, "sqnr")
     assert by_sqnr[0].format == "fp16" and [r.tensor for r in by_sqnr][::3] == list(small())
     with pytest.raises(ValueError, match="sort key"):
         sort_rows(rows, "colour")
-    assert len(DEFAULT_FORMATS) == 15 and {"nf4", "sdr"} <= set(DEFAULT_FORMATS)
+    assert len(DEFAULT_FORMATS) == 15 and {"nf4_b64", "sdr", "int8_row"} <= set(DEFAULT_FORMATS)
+
+
+def test_default_shoot_out_is_the_old_one_renamed():
+    """The default rows are the codecs the old names gave (so old numbers still hold)."""
+    old = {"e5m2_row": fmtlib.Scaled("e5m2", "fp32", block=None),
+           "int4_row": fmtlib.Scaled(fmtlib.Int(4), "fp32", block=None),
+           "nf4_b64": fmtlib.Scaled(fmtlib.Quantile.nf4(), "absmax", block=64), "sdr": fmtlib.QRazor(),
+           "mxfp4": fmtlib.MX("mxfp4"), "bf16": fmtlib.FP("bf16")}
+    for name, codec in old.items():
+        assert name in DEFAULT_FORMATS and codec_for(name) == codec
+
+
+@pytest.mark.parametrize("fmt", ["e2m1", "e4m3fn", "int8", "int4", "uint8", "nf4", "nf4_bnb"])
+def test_renamed_names_are_refused_with_the_new_name(fmt, tmp_path, capsys):
+    new = fmt + ("_b64" if fmt.startswith("nf") else "_row")
+    with pytest.raises(ValueError, match=f"that recipe is now '{new}'"):
+        compare({"w": np.ones((2, 8), np.float32)}, [fmt])
+    assert main(["compare", "--formats", fmt]) == 2
+    assert f"is now '{new}'" in capsys.readouterr().err
+    np.save(tmp_path / "w.npy", np.ones((2, 8), np.float32))
+    assert main(["quantize", str(tmp_path / "w.npy"), "--format", fmt, "-o", str(tmp_path / "q.npy")]) == 2
+    assert f"is now '{new}'" in capsys.readouterr().err and not (tmp_path / "q.npy").exists()
+    with pytest.raises(ValueError, match=f"is now '{new}'"):
+        fmtlib.save_quantized(tmp_path / "w.npy", tmp_path / "q.safetensors", fmt)
+    assert fmtlib.get(fmt) == fmtlib.recipes.element(fmt)          # the bare element format everywhere else
+
+
+def test_json_rows_carry_a_config_that_reproduces_them(tmp_path, capsys):
+    """Every --json row's python expression and config rebuild its codec, and that codec gives
+    the row's numbers bit for bit."""
+    x = small()["weight"]
+    np.save(tmp_path / "w.npy", x)
+    assert main(["compare", str(tmp_path / "w.npy"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted(r["format"] for r in rows) == sorted(DEFAULT_FORMATS)
+    for r in rows:
+        codec = eval(r["python"], {"fmtlib": fmtlib})
+        assert codec == fmtlib.from_config(r["config"]) == eval(r["codec"], vars(fmtlib))
+        assert json.loads(json.dumps(r["config"])) == codec.get_config()
+        s = metrics.summary(x.astype(np.float64), codec.quantize(x).astype(np.float64))
+        assert (r["mse"], r["max_abs_error"]) == (s["mse"], s["max_abs_error"]), r["format"]
+    rows = compare({"w": x}, [fmtlib.Int(8, narrow=True), {"id": "fp", "args": ["bf16"]}])
+    for r in rows:
+        assert eval(r.python, {"fmtlib": fmtlib}) == fmtlib.from_config(r.config)
+    assert rows[0].python == "fmtlib.from_config({'id': 'int', 'args': [8], 'narrow': True})"
 
 
 def test_embedded_tensors_are_deterministic_and_realistic():
@@ -94,13 +139,13 @@ def test_safetensors_bf16_by_hand(tmp_path):
 
 
 def test_compare_command(tmp_path, capsys):
-    assert main(["compare", "--formats", "e2m1,mxfp4", "--no-progress"]) == 0
+    assert main(["compare", "--formats", "e2m1_row,mxfp4", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "embedded data" in out and "mxfp4" in out and "student_t" in out
     np.save(tmp_path / "w.npy", small()["weight"])
-    assert main(["compare", str(tmp_path / "w.npy"), "--formats", "e4m3fn,nvfp4", "--json"]) == 0
+    assert main(["compare", str(tmp_path / "w.npy"), "--formats", "e4m3fn_row,nvfp4", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["format"] for r in rows] == ["e4m3fn", "nvfp4"] and rows[0]["tensor"] == "w"
+    assert [r["format"] for r in rows] == ["e4m3fn_row", "nvfp4"] and rows[0]["tensor"] == "w"
     assert main(["compare", str(tmp_path / "w.npy"), "--formats", "fp32", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["sqnr_db"] is None      # exact: inf SQNR -> null
     assert main(["compare", str(tmp_path / "w.npy"), "--formats", "fp16", "--csv"]) == 0
@@ -109,7 +154,7 @@ def test_compare_command(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, msg", [
     (["compare", "missing.npy"], "no such file"),
-    (["compare", "--formats", "e2m1,mxfp9"], "unknown format 'mxfp9'"),
+    (["compare", "--formats", "e2m1_row,mxfp9"], "unknown format 'mxfp9'"),
     (["compare", "--tensor", "w"], "give a file"),
 ])
 def test_compare_command_errors(argv, msg, capsys):
@@ -120,7 +165,7 @@ def test_compare_command_errors(argv, msg, capsys):
 
 def test_compare_plot(tmp_path):
     pytest.importorskip("matplotlib")
-    assert main(["compare", "--formats", "e2m1,fp16", "--plot", str(tmp_path / "p.png"), "--no-progress"]) == 0
+    assert main(["compare", "--formats", "e2m1_row,fp16", "--plot", str(tmp_path / "p.png"), "--no-progress"]) == 0
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
 
 

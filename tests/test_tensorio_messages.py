@@ -65,7 +65,7 @@ def test_corrupted_npz_is_a_clear_error(tmp_path):
                 read(p)
             assert str(e.value).startswith(f"{p}: expected an .npz file (a zip archive of .npy arrays), {why}")
     r = _no_resource_warning(f"import sys\nfrom fmtlib.cli import main\n"
-                             f"sys.exit(main(['quantize', {str(bad)!r}, '--format', 'e2m1', '-o', 'x.npz']))")
+                             f"sys.exit(main(['quantize', {str(bad)!r}, '--format', 'e2m1_row', '-o', 'x.npz']))")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "BadZipFile" in r.stderr
     assert f"fmtlib: error: {bad}: expected an .npz file" in r.stderr
     r = _no_resource_warning(f"from fmtlib.tensorio import read_all\ntry:\n    read_all({str(bad)!r})\n"

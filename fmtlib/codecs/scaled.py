@@ -33,16 +33,11 @@ _FP32 = parse_format("fp32")
 
 
 def element_codec(spec) -> ElementCodec:
-    """An element codec from a codec, a config dict, ``"intN"``/``"uintN"`` or a format name."""
+    """An element codec from a codec, a config dict or an element name (:func:`fmtlib.recipes.element`)."""
+    from ..recipes import element
     from ..registry import get
-    from .integer import Int
 
-    if isinstance(spec, str):
-        s = spec.strip().lower()
-        for prefix, signed in (("uint", False), ("int", True)):
-            if s.startswith(prefix) and s[len(prefix):].isdigit():
-                return Int(int(s[len(prefix):]), signed=signed)
-    codec = get(spec)
+    codec = element(spec) if isinstance(spec, str) else get(spec)
     if not isinstance(codec, (ElementCodec, Quantile)):
         raise TypeError(f"Scaled elements are FP, Int or Quantile codecs, got {type(codec).__name__}")
     return codec
