@@ -14,6 +14,7 @@ from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_form
 from ..kernels import dispatch, fast_path, gpu
 from ..rng import seed_key
 from ..rounding import Overflow, Rounding
+from . import nans
 from .base import Codec
 
 MAX_RBITS = 62
@@ -31,8 +32,10 @@ class ElementCodec(Codec):
     rounding: Rounding
     overflow: Overflow
     flush_subnormals: bool = False
+    nan: str = "ignore"
 
-    def _set(self, fmt, rounding, overflow, flush_subnormals: bool = False) -> None:
+    def _set(self, fmt, rounding, overflow, flush_subnormals: bool = False, nan: str = "ignore") -> None:
+        object.__setattr__(self, "nan", nans.parse(nan))
         object.__setattr__(self, "format", fmt)
         object.__setattr__(self, "rounding", Rounding.parse(rounding))
         object.__setattr__(self, "overflow", self._check_overflow(Overflow.parse(overflow)))
@@ -84,8 +87,10 @@ class ElementCodec(Codec):
 
     def _run(self, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out=None):
         if gpu.is_device_array(x):
+            nans.check(self.nan, x, repr(self))
             return gpu.element_run(self, fused, x, rounding, overflow, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
+        nans.check(self.nan, x, repr(self))
         mode, ovf, key, rbits, rarr = self._options(x, rounding, overflow, seed, rbits, rand, index_offset)
         out = check_out(out, x, x.dtype if fused else self.code_dtype)
         dispatch.convert_floats(bits_view(x), bits_view(out) if fused else out.reshape(-1), dtype_format(x.dtype),

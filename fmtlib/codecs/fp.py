@@ -24,7 +24,9 @@ class FP(ElementCodec):
     ml_dtypes); ``profile`` takes them from a library or instruction set instead
     (``"torch"``, ``"cuda_satfinite"``, ``"cuda_rz"``/``"cuda_rp"`` for e8m0, ``"ocp"``,
     ``"ml_dtypes"``; see :mod:`fmtlib.profiles`); ``flush_subnormals=True`` treats
-    subnormal inputs as zero and flushes subnormal results to zero (FTZ/DAZ).
+    subnormal inputs as zero and flushes subnormal results to zero (FTZ/DAZ). NaN becomes
+    the format's NaN, or, where it has none (e2m1, e3m2, e2m3), the zero of the opposite
+    sign; ``nan="raise"`` refuses NaN inputs instead, ``"warn"`` warns (:mod:`fmtlib.codecs.nans`).
 
     >>> FP("e4m3fn").max
     448.0
@@ -32,6 +34,8 @@ class FP(ElementCodec):
     FP('e4m3fn', overflow='saturate')
     >>> FP(ebits=3, mbits=0, bias=2).values()[:4]
     array([0. , 0.5, 1. , 2. ])
+    >>> FP("e2m1", nan="raise")
+    FP('e2m1', nan='raise')
     """
 
     codec_id = "fp"
@@ -50,6 +54,7 @@ class FP(ElementCodec):
         overflow: Overflow | str | None = None,
         flush_subnormals: bool = False,
         profile: str | None = None,
+        nan: str = "ignore",
     ) -> None:
         overrides = {k: v for k, v in dict(bias=bias, signed=signed, subnormals=subnormals,
                                            specials=specials).items() if v is not None}
@@ -71,7 +76,7 @@ class FP(ElementCodec):
         opts = resolve({"rounding": "nearest_even", "overflow": "ieee"},
                        {"rounding": rounding, "overflow": overflow},
                        fp_options(profile, fmt) if profile is not None else {})
-        self._set(fmt, opts["rounding"], opts["overflow"], flush_subnormals)
+        self._set(fmt, opts["rounding"], opts["overflow"], flush_subnormals, nan)
 
     format: FloatFormat
 
@@ -90,6 +95,8 @@ class FP(ElementCodec):
             kwargs["overflow"] = self.overflow.name.lower()
         if self.flush_subnormals:
             kwargs["flush_subnormals"] = True
+        if self.nan != "ignore":
+            kwargs["nan"] = self.nan
         return ((fmt.name or fmt.spec_string(),), kwargs)
 
     # --- finfo-like numbers, read from the format ---------------------------------------

@@ -21,20 +21,24 @@ class Int(ElementCodec):
     ``narrow=True`` keeps the range symmetric (-127..127 for 8 bits);
     ``encoding="sign_magnitude"`` stores sign and magnitude. ``overflow`` is ``"saturate"``
     (default) or ``"wrap"`` (modulo 2**bits; two's complement and unsigned only). NaN
-    becomes 0 and ±inf the end of the range. Scaling to the range is the job of
-    :class:`~fmtlib.Scaled`; ``Int`` rounds the values it is given.
+    becomes 0 (``nan="raise"``: a ValueError; ``"warn"``: a warning) and ±inf the end of the
+    range. Scaling to the range is the job of :class:`~fmtlib.Scaled`; ``Int`` rounds the
+    values it is given.
 
     >>> Int(8).max, Int(8, narrow=True).min, Int(4, signed=False).max
     (127, -127, 15)
+    >>> Int(8, nan="raise").quantize([1.5, float("nan")])
+    Traceback (most recent call last):
+    ValueError: Int(8, nan='raise'): the input holds 1 NaN (at flat index 1), and nan='raise'; drop or replace the NaNs first
     """
 
     codec_id = "int"
 
     def __init__(self, bits: int = 8, signed: bool = True, narrow: bool = False, *,
                  encoding: str = "twos_complement", rounding: Rounding | str = "nearest_even",
-                 overflow: Overflow | str = "saturate") -> None:
+                 overflow: Overflow | str = "saturate", nan: str = "ignore") -> None:
         fmt = IntFormat(bits, signed=signed, narrow=narrow, encoding=encoding)
-        self._set(fmt, rounding, overflow)
+        self._set(fmt, rounding, overflow, nan=nan)
 
     format: IntFormat
 
@@ -59,6 +63,8 @@ class Int(ElementCodec):
             kwargs["rounding"] = self.rounding.name.lower()
         if self.overflow is not Overflow.SATURATE:
             kwargs["overflow"] = self.overflow.name.lower()
+        if self.nan != "ignore":
+            kwargs["nan"] = self.nan
         return args, kwargs
 
     bits = from_format("bits", "Total bits of a code.")

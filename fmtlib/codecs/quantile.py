@@ -20,6 +20,7 @@ from .. import codebooks
 from .._arrays import as_float_input, bits_view, check_out, float_dtype
 from ..rng import seed_key
 from ..rounding import Rounding
+from . import nans
 from .base import Codec
 
 #: Largest number of random bits stochastic rounding between levels takes.
@@ -75,7 +76,8 @@ class Quantile(Codec):
     - ``thresholds``: decision points replacing the exact midpoints of the nearest modes; a
       value equal to one goes below (bitsandbytes: :func:`bnb_thresholds`).
     - Values beyond the end levels (and ±inf) become the end levels; NaN becomes the level of
-      least magnitude.
+      least magnitude (:func:`nan_index`), or, with ``nan="raise"``, a ValueError
+      (``"warn"``: a warning).
 
     Levels are rounded to float32 (as bitsandbytes stores its tables); ``-0.0`` and ``0.0``
     are the same level.
@@ -84,7 +86,8 @@ class Quantile(Codec):
     codec_id = "quantile"
 
     def __init__(self, levels, bits: int | None = None, *, codes=None, aliases: dict | None = None,
-                 thresholds=None, rounding: Rounding | str = "nearest_even", name: str | None = None) -> None:
+                 thresholds=None, rounding: Rounding | str = "nearest_even", name: str | None = None,
+                 nan: str = "ignore") -> None:
         lv = [_f32(v) for v in np.asarray(levels, dtype=np.float64).reshape(-1).tolist()]
         n = len(lv)
         if n < 2:
@@ -130,7 +133,8 @@ class Quantile(Codec):
             if mode is Rounding.NEAREST_AWAY:
                 raise ValueError("thresholds decide ties themselves: use rounding='nearest_even' with them")
         for k, v in dict(levels=tuple(lv), bits=bits, codes=tuple(code_of), aliases=alias,
-                         thresholds=None if thr is None else tuple(thr), rounding=mode, name=name).items():
+                         thresholds=None if thr is None else tuple(thr), rounding=mode, name=name,
+                         nan=nans.parse(nan)).items():
             object.__setattr__(self, k, v)
 
     # -- built-in tables ---------------------------------------------------------------------------
@@ -212,6 +216,8 @@ class Quantile(Codec):
             kw["rounding"] = self.rounding.name.lower()
         if self.name is not None:
             kw["name"] = self.name
+        if self.nan != "ignore":
+            kw["nan"] = self.nan
         return (list(self.levels),), kw
 
     def __repr__(self) -> str:
@@ -225,6 +231,8 @@ class Quantile(Codec):
             if call is not None:
                 if self.rounding is not Rounding.NEAREST_EVEN:
                     args.append(f"rounding={self.rounding.name.lower()!r}")
+                if self.nan != "ignore":
+                    args.append(f"nan={self.nan!r}")
                 text = f"Quantile.{call}({', '.join(args)})"
                 if eval(text, {"Quantile": Quantile}) == self:
                     return text
@@ -375,8 +383,10 @@ class Quantile(Codec):
         from ..kernels.cpu import codebook as K
 
         if gpu.is_device_array(x):
+            nans.check(self.nan, x, repr(self))
             return gpu.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
+        nans.check(self.nan, x, repr(self))
         mode = self._mode_id(rounding)
         key, rbits, rarr = self._random(mode, x, seed, rbits, rand, index_offset)
         T = self._tables()

@@ -27,7 +27,7 @@ from .blocked import BlockCodec, Encoded, finite_amax
 from .element import ElementCodec
 from .mx import SCALE_RULES
 from .quantile import Quantile
-from . import codebook_scaled
+from . import codebook_scaled, nans
 
 _FP32 = parse_format("fp32")
 
@@ -68,7 +68,8 @@ class Scaled(BlockCodec):
     - ``global_scale=True`` (float scales): a float32 tensor scale
       ``G = fl32(amax_tensor / (max_elem * max_scale))`` divides every block scale; the
       effective scale of a block is ``fl32(S * G)`` (at least 2**-149).
-    - A block with an inf or NaN gets a NaN scale and decodes to NaN. Elements saturate. A
+    - A block with an inf or NaN gets a NaN scale and decodes to NaN (the element's
+      ``nan="raise"`` refuses NaN inputs instead, ``"warn"`` warns). Elements saturate. A
       block whose scale is beyond the scale format's largest value raises ValueError.
     - An axis that is not a multiple of ``block`` ends in a shorter block (the same as
       zero-padding it); ``strict=True`` raises instead.
@@ -234,6 +235,8 @@ class Scaled(BlockCodec):
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
         from ..kernels.cpu import convert as K
 
+        if self.element_codec.nan != "ignore":   # the element's nan= option, checked on the input
+            nans.check(self.element_codec.nan, x if gpu.is_device_array(x) else as_float_input(x)[0], repr(self))
         if gpu.is_device_array(x):
             if self.scale_mode and tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")
