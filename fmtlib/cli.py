@@ -144,6 +144,9 @@ def cmd_compare(args) -> int:
         print(f"# {src}: {len(tensors)} tensor(s), {len(rows) // max(1, len(tensors))} formats; "
               f"sorted by {args.sort}; bits include scales; '_row': one fp32 scale per row, '_b64': absmax per "
               "64 (fmtlib formats); --json gives each row's Python config")
+        print("# metrics are over the elements finite before and after quantizing; nonfinite = inf/NaN in the "
+              "tensor / made by the codec from finite values; med rel = median |x - q| / |x| over x != 0; "
+              "n/a = not defined (an empty tensor)")
         print(format_table(rows))
     if args.plot:
         plot(rows, args.plot)
@@ -286,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_formats)
     c = sub.add_parser("compare", help="quantize tensors with many formats and tabulate the error",
                        description="Quantize tensors (the embedded set, or FILE) with a list of formats and print "
-                                   "bits/element, MSE, SQNR, max abs/rel error and throughput. Example: "
+                                   "bits/element, MSE, SQNR, max abs and median rel error, non-finite counts and throughput. Example: "
                                    "fmtlib compare; fmtlib compare w.safetensors --tensor lm_head.weight "
                                    "--formats e4m3fn_row,mxfp4,nvfp4")
     c.add_argument("file", nargs="?", help=".npy, .npz or .safetensors file (default: embedded tensors)")

@@ -1,7 +1,7 @@
 """``fmtlib compare``: quantize tensors with a list of formats and tabulate the damage.
 
-Each row gives bits per element (scales included), MSE, SQNR, max absolute and relative
-error and quantize throughput. The default data is a deterministic set of tensors built at
+Each row gives bits per element (scales included), MSE, SQNR, max absolute and median
+relative error over the finite elements, the counts of the others, and quantize throughput. The default data is a deterministic set of tensors built at
 run time; files (``.npy``, ``.npz``, ``.safetensors``) work too.
 
 Every row carries the codec's ``config`` and a ``python`` expression that rebuilds it:
@@ -31,7 +31,10 @@ DEFAULT_FORMATS = ["fp16", "bf16", "e5m2_row", "e4m3fn_row", "e3m2_row", "e2m3_r
 
 @dataclass
 class Row:
-    """One tensor under one format."""
+    """One tensor under one format. The metrics are over the elements that are finite in the
+    tensor and in its quantized version (``nonfinite_in``: inf or NaN in the tensor;
+    ``nonfinite_out``: finite in the tensor, inf or NaN after quantizing). NaN stands for
+    "not defined": the metrics of an empty tensor, or of one with no finite element."""
 
     tensor: str
     format: str
@@ -44,6 +47,9 @@ class Row:
     melem_per_s: float
     config: dict = field(default_factory=dict)
     python: str = ""
+    median_rel_error: float = math.nan
+    nonfinite_in: int = 0
+    nonfinite_out: int = 0
 
 
 def embedded_tensors(rows: int = 512, cols: int = 1024, seed: int = 0) -> dict[str, np.ndarray]:
@@ -113,19 +119,29 @@ def compare(tensors: dict[str, np.ndarray], formats=None, *, progress=None) -> l
             if progress:
                 progress(i, n, f"{tname} {label}")
             i += 1
+            if x.size == 0:                # nothing to measure: every number is "not defined"
+                nan = math.nan
+                rows.append(Row(tname, label, repr(codec), nan, nan, nan, nan, nan, nan, codec.get_config(), expr))
+                continue
             y = codec.quantize(x)          # the first call also compiles (once per machine)
             t0 = time.perf_counter()
             y = codec.quantize(x)
             dt = time.perf_counter() - t0
             s = metrics.summary(ref, y.astype(np.float64))
             rows.append(Row(tname, label, repr(codec), _bits(codec, x), s["mse"], s["sqnr_db"], s["max_abs_error"],
-                            s["max_rel_error"], x.size / dt / 1e6 if dt > 0 else float("inf"), codec.get_config(),
-                            expr))
+                            s["max_rel_error"], x.size / dt / 1e6 if dt > 0 else math.inf, codec.get_config(),
+                            expr, s["median_rel_error"], s["nonfinite_in"], s["nonfinite_out"]))
     return rows
 
 
-SORT_KEYS = {"sqnr": lambda r: (r.tensor, -r.sqnr_db), "bits": lambda r: (r.tensor, r.bits, -r.sqnr_db),
-             "mse": lambda r: (r.tensor, r.mse), "name": lambda r: (r.tensor, r.format), "none": None}
+def _last(v: float, sign: int = 1) -> tuple:
+    """A sort key putting NaN (not defined) after every number."""
+    return (1, 0.0) if math.isnan(v) else (0, sign * v)
+
+
+SORT_KEYS = {"sqnr": lambda r: (r.tensor, _last(r.sqnr_db, -1)),
+             "bits": lambda r: (r.tensor, _last(r.bits), _last(r.sqnr_db, -1)),
+             "mse": lambda r: (r.tensor, _last(r.mse)), "name": lambda r: (r.tensor, r.format), "none": None}
 
 
 def sort_rows(rows: list[Row], key: str = "sqnr") -> list[Row]:
@@ -139,15 +155,39 @@ def sort_rows(rows: list[Row], key: str = "sqnr") -> list[Row]:
     return sorted(rows, key=lambda r: (order[r.tensor],) + k(r)[1:])
 
 
+def _cell(v: float, spec: str) -> str:
+    """A number for the table; NaN (not defined) is ``n/a``."""
+    return "n/a" if math.isnan(v) else format(v, spec)
+
+
+def _rate(v: float) -> str:
+    """Throughput with three significant digits below 100 (0.0421, 3.17, 45.2), whole above."""
+    return "n/a" if math.isnan(v) else f"{v:.0f}" if v >= 100 else f"{v:.3g}"
+
+
+#: the table's columns: header, how a row's cell is written, alignment
+_COLUMNS = [("tensor", lambda r: r.tensor, "<"), ("format", lambda r: r.format, "<"),
+            ("bits", lambda r: _cell(r.bits, ".3f"), ">"), ("MSE", lambda r: _cell(r.mse, ".3e"), ">"),
+            ("SQNR dB", lambda r: _cell(r.sqnr_db, ".2f"), ">"), ("max abs", lambda r: _cell(r.max_abs_error, ".3e"), ">"),
+            ("med rel", lambda r: _cell(r.median_rel_error, ".3e"), ">"),
+            ("nonfinite", lambda r: f"{r.nonfinite_in}/{r.nonfinite_out}", ">"), ("Melem/s", lambda r: _rate(r.melem_per_s), ">")]
+
+
 def format_table(rows: list[Row]) -> str:
-    """A plain-text table."""
-    head = f"{'tensor':<12} {'format':<10} {'bits':>6} {'MSE':>10} {'SQNR dB':>8} {'max abs':>10} {'max rel':>10} " \
-           f"{'Melem/s':>8}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(f"{r.tensor:<12} {r.format:<10} {r.bits:>6.3f} {r.mse:>10.3e} {r.sqnr_db:>8.2f} "
-                     f"{r.max_abs_error:>10.3e} {r.max_rel_error:>10.3e} {r.melem_per_s:>8.0f}")
-    return "\n".join(lines)
+    """A plain-text table; every column is as wide as its widest cell, so long tensor and
+    format names keep the columns aligned.
+
+    >>> r = Row("a.very.long.tensor.name", "mxfp4", "MX('mxfp4_e2m1')", 4.25, 1e-3, 20.0, 0.1, 1.0, 0.5,
+    ...         median_rel_error=0.05, nonfinite_in=1, nonfinite_out=31)
+    >>> print(format_table([r]))
+    tensor                  format  bits       MSE SQNR dB   max abs   med rel nonfinite Melem/s
+    ----------------------- ------ ----- --------- ------- --------- --------- --------- -------
+    a.very.long.tensor.name mxfp4  4.250 1.000e-03   20.00 1.000e-01 5.000e-02      1/31   0.5
+    """
+    cells = [[h for h, _, _ in _COLUMNS]] + [[f(r) for _, f, _ in _COLUMNS] for r in rows]
+    width = [max(len(c[i]) for c in cells) for i in range(len(_COLUMNS))]
+    line = lambda c: " ".join(format(v, f"{a}{w}") for v, w, (_, _, a) in zip(c, width, _COLUMNS)).rstrip()
+    return "\n".join([line(cells[0]), " ".join("-" * w for w in width)] + [line(c) for c in cells[1:]])
 
 
 def rows_as_dicts(rows: list[Row], json_safe: bool = False, flat: bool = False) -> list[dict]:
@@ -200,7 +240,7 @@ def plot(rows: list[Row], path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for t in dict.fromkeys(r.tensor for r in rows):
-        rs = [r for r in rows if r.tensor == t]
+        rs = [r for r in rows if r.tensor == t and not (math.isnan(r.bits) or math.isnan(r.sqnr_db))]
         ax.scatter([r.bits for r in rs], [r.sqnr_db for r in rs], label=t)
         for r in rs:
             ax.annotate(r.format, (r.bits, r.sqnr_db), fontsize=7, xytext=(3, 2), textcoords="offset points")

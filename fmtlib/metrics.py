@@ -1,12 +1,21 @@
 """Error metrics for comparing a tensor with its quantized version.
 
-Every metric takes the reference ``x`` and the approximation ``y`` (same shape), works in
-float64, and ignores elements where either is not finite (``summary`` counts them).
+Every metric takes the reference ``x`` and the approximation ``y`` (same shape) and works in
+float64. ``nonfinite`` says what an element pair with an inf or NaN does:
+
+- ``"propagate"`` (default): the metric is NaN if any element of ``x`` or ``y`` is not finite;
+- ``"omit"``: the metric is taken over the pairs where both are finite (:func:`summary`
+  counts the others);
+- ``"raise"``: ValueError.
+
+A metric of no elements (an empty input, or nothing finite with ``"omit"``) is NaN.
 
 >>> import numpy as np
 >>> x = np.array([1.0, 2.0, 3.0, 4.0]); y = np.array([1.0, 2.0, 3.0, 4.5])
 >>> mse(x, y), round(sqnr_db(x, y), 2), max_abs_error(x, y), max_rel_error(x, y)
 (0.0625, 20.79, 0.5, 0.125)
+>>> mse([1.0, 2.0], [np.nan, 2.0]), mse([1.0, 2.0], [np.nan, 2.0], nonfinite="omit")
+(nan, 0.0)
 """
 from __future__ import annotations
 
@@ -14,8 +23,14 @@ import math
 
 import numpy as np
 
+#: values of ``nonfinite=``
+NONFINITE = ("propagate", "omit", "raise")
 
-def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
+
+def _pair(x, y, nonfinite: str = "propagate") -> tuple[np.ndarray, np.ndarray] | None:
+    """(x, y) as flat float64 arrays of the pairs to use, or None where the metric is NaN."""
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {', '.join(repr(n) for n in NONFINITE)}, got {nonfinite!r}")
     x = np.asarray(x)
     y = np.asarray(y)
     if x.shape != y.shape:
@@ -26,49 +41,89 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = x.astype(np.float64, copy=False).ravel()
     y = y.astype(np.float64, copy=False).ravel()
     ok = np.isfinite(x) & np.isfinite(y)
-    return (x, y) if ok.all() else (x[ok], y[ok])
+    if not ok.all():
+        if nonfinite == "raise":
+            bad = int(ok.size - np.count_nonzero(ok))
+            raise ValueError(f"{bad} element pair(s) hold inf or NaN (first at flat index {int(np.argmin(ok))}); "
+                             "pass nonfinite='omit' to leave them out")
+        if nonfinite == "propagate":
+            return None
+        x, y = x[ok], y[ok]
+    return (x, y) if x.size else None
 
 
-def mse(x, y) -> float:
+def mse(x, y, *, nonfinite: str = "propagate") -> float:
     """Mean squared error, mean((x - y)**2)."""
-    x, y = _pair(x, y)
-    return float(np.mean((x - y) ** 2)) if x.size else math.nan
+    p = _pair(x, y, nonfinite)
+    return math.nan if p is None else float(np.mean((p[0] - p[1]) ** 2))
 
 
-def sqnr_db(x, y) -> float:
-    """Signal-to-quantization-noise ratio in dB: 10 log10(sum x**2 / sum (x - y)**2); inf if exact."""
-    x, y = _pair(x, y)
-    noise = float(np.sum((x - y) ** 2))
-    signal = float(np.sum(x ** 2))
+def sqnr_db(x, y, *, nonfinite: str = "propagate") -> float:
+    """Signal-to-quantization-noise ratio in dB: 10 log10(sum x**2 / sum (x - y)**2); inf if
+    exact (and x is not all zeros)."""
+    p = _pair(x, y, nonfinite)
+    if p is None:
+        return math.nan
+    noise = float(np.sum((p[0] - p[1]) ** 2))
+    signal = float(np.sum(p[0] ** 2))
     if noise == 0:
         return math.inf
     return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
 
 
-def max_abs_error(x, y) -> float:
+def max_abs_error(x, y, *, nonfinite: str = "propagate") -> float:
     """max |x - y|."""
-    x, y = _pair(x, y)
-    return float(np.max(np.abs(x - y))) if x.size else math.nan
+    p = _pair(x, y, nonfinite)
+    return math.nan if p is None else float(np.max(np.abs(p[0] - p[1])))
 
 
-def max_rel_error(x, y) -> float:
-    """max |x - y| / |x| over the elements where x != 0."""
-    x, y = _pair(x, y)
-    nz = x != 0
-    return float(np.max(np.abs(x[nz] - y[nz]) / np.abs(x[nz]))) if nz.any() else math.nan
+def _rel(x, y, nonfinite: str) -> np.ndarray | None:
+    p = _pair(x, y, nonfinite)
+    if p is None:
+        return None
+    nz = p[0] != 0
+    return np.abs(p[0][nz] - p[1][nz]) / np.abs(p[0][nz]) if nz.any() else None
 
 
-def bias(x, y) -> float:
+def max_rel_error(x, y, *, nonfinite: str = "propagate") -> float:
+    """max |x - y| / |x| over the elements where x != 0 (1.0 wherever one became 0)."""
+    r = _rel(x, y, nonfinite)
+    return math.nan if r is None else float(np.max(r))
+
+
+def median_rel_error(x, y, *, nonfinite: str = "propagate") -> float:
+    """The median of |x - y| / |x| over the elements where x != 0: the typical relative error.
+
+    >>> median_rel_error([1.0, 2.0, 4.0, 8.0], [1.0, 2.5, 4.0, 0.0])
+    0.125
+    """
+    r = _rel(x, y, nonfinite)
+    return math.nan if r is None else float(np.median(r))
+
+
+def bias(x, y, *, nonfinite: str = "propagate") -> float:
     """mean(y - x): near 0 for unbiased (e.g. stochastic) rounding."""
-    x, y = _pair(x, y)
-    return float(np.mean(y - x)) if x.size else math.nan
+    p = _pair(x, y, nonfinite)
+    return math.nan if p is None else float(np.mean(p[1] - p[0]))
 
 
 def summary(x, y) -> dict[str, float]:
-    """All metrics at once, with ``nonfinite``: how many elements were left out."""
+    """Every metric over the pairs where x and y are both finite (``nonfinite="omit"``), with
+    the counts of the others: ``nonfinite_in`` (x is inf or NaN), ``nonfinite_out`` (x is
+    finite, y is not: the codec made it), ``nonfinite`` (their sum), and ``n`` (the pairs used).
+
+    >>> s = summary([1.0, float("nan"), 3.0, 4.0], [1.0, float("nan"), float("inf"), 4.5])
+    >>> s["mse"], s["nonfinite_in"], s["nonfinite_out"], s["n"]
+    (0.125, 1, 1, 2)
+    """
     xa, ya = np.asarray(x), np.asarray(y)
-    _pair(xa, ya)  # validate
-    with np.errstate(invalid="ignore"):
-        nonfinite = int(np.count_nonzero(~(np.isfinite(xa.astype(np.float64)) & np.isfinite(ya.astype(np.float64)))))
-    return {"mse": mse(xa, ya), "sqnr_db": sqnr_db(xa, ya), "max_abs_error": max_abs_error(xa, ya),
-            "max_rel_error": max_rel_error(xa, ya), "bias": bias(xa, ya), "nonfinite": nonfinite}
+    _pair(xa, ya, "omit")  # validate
+    xf = np.isfinite(xa.astype(np.float64, copy=False))
+    yf = np.isfinite(ya.astype(np.float64, copy=False))
+    n_in = int(xf.size - np.count_nonzero(xf))
+    n_out = int(np.count_nonzero(xf & ~yf))
+    kw = dict(nonfinite="omit")
+    return {"mse": mse(xa, ya, **kw), "sqnr_db": sqnr_db(xa, ya, **kw), "max_abs_error": max_abs_error(xa, ya, **kw),
+            "max_rel_error": max_rel_error(xa, ya, **kw), "median_rel_error": median_rel_error(xa, ya, **kw),
+            "bias": bias(xa, ya, **kw), "nonfinite": n_in + n_out, "nonfinite_in": n_in, "nonfinite_out": n_out,
+            "n": int(np.count_nonzero(xf & yf))}

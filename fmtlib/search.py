@@ -80,6 +80,9 @@ def format_search(x, bits: int = 4, *, formats: Sequence | None = None, axis: in
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
         raise ValueError("format_search needs a non-empty floating-point array")
+    bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+    if bad:
+        raise ValueError(f"format_search needs finite data; x holds {bad} inf or NaN value(s)")
     cands = [_candidate(f) for f in (fp_splits(bits) if formats is None else formats)]
     if not cands:
         raise ValueError("formats is empty")

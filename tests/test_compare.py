@@ -1,5 +1,6 @@
 """fmtlib compare: rows, bits with scales, file reading and the command line."""
 import json
+import math
 
 import ml_dtypes
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import fmtlib
 from fmtlib import metrics
 from fmtlib.cli import main
-from fmtlib.compare import DEFAULT_FORMATS, codec_for, compare, embedded_tensors, sort_rows
+from fmtlib.compare import DEFAULT_FORMATS, codec_for, compare, embedded_tensors, format_table, sort_rows
 from fmtlib.tensorio import read_safetensors, read_tensors
 
 
@@ -89,6 +90,76 @@ def test_json_rows_carry_a_config_that_reproduces_them(tmp_path, capsys):
     for r in rows:
         assert eval(r.python, {"fmtlib": fmtlib}) == fmtlib.from_config(r.config)
     assert rows[0].python == "fmtlib.from_config({'id': 'int', 'args': [8], 'narrow': True})"
+
+
+def test_nan_tensor_is_counted_and_measured_on_finite_elements(capsys, tmp_path):
+    """The reproducer: a tensor with NaN showed MSE nan next to SQNR inf."""
+    x = small()["gaussian"].copy()
+    x[3, 5], x[7, 0] = np.nan, np.inf
+    rows = compare({"x": x}, ["fp16", "int8_row", "mxfp4", "nvfp4"])
+    for r in rows:
+        y = codec_for(r.format).quantize(x).astype(np.float64)
+        ok = np.isfinite(x) & np.isfinite(y)
+        xf = x.astype(np.float64)[ok]
+        assert r.mse == metrics.mse(xf, y[ok]) and r.sqnr_db == metrics.sqnr_db(xf, y[ok])
+        assert r.median_rel_error == metrics.median_rel_error(xf, y[ok])
+        assert r.nonfinite_in == 2 and r.nonfinite_out == int((np.isfinite(x) & ~np.isfinite(y)).sum())
+        assert math.isfinite(r.mse) and math.isfinite(r.sqnr_db)
+    out = {r.format: r.nonfinite_out for r in rows}
+    assert out == {"fp16": 0, "int8_row": 2 * 127, "mxfp4": 2 * 31, "nvfp4": 2 * 15}   # the NaN rows and blocks
+    np.save(tmp_path / "x.npy", x)
+    assert main(["compare", str(tmp_path / "x.npy"), "--formats", "mxfp4"]) == 0
+    text = capsys.readouterr().out
+    assert "metrics are over the elements finite before and after quantizing" in text
+    assert text.splitlines()[-1].split()[-2] == "2/62"
+
+
+def test_empty_tensor_is_not_defined(capsys, tmp_path):
+    """The reproducer: an empty tensor showed bits 0.000 and SQNR inf."""
+    rows = compare({"e": np.zeros((0, 64), np.float32)}, ["mxfp4", "fp16"])
+    assert all(math.isnan(v) for r in rows for v in (r.bits, r.mse, r.sqnr_db, r.melem_per_s))
+    np.save(tmp_path / "e.npy", np.zeros((0, 64), np.float32))
+    assert main(["compare", str(tmp_path / "e.npy"), "--formats", "mxfp4", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["bits"] is None and row["sqnr_db"] is None and row["mse"] is None
+    assert main(["compare", str(tmp_path / "e.npy"), "--formats", "mxfp4"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["e", "mxfp4", "n/a", "n/a", "n/a", "n/a", "n/a", "0/0",
+                                                                "n/a"]
+    good = compare({"e": small()["gaussian"]}, ["e2m1_row"])[0]
+    for key in ("sqnr", "bits", "mse"):                               # not defined sorts last
+        assert [r.format for r in sort_rows([rows[0], good, rows[1]], key)] == ["e2m1_row", "mxfp4", "fp16"]
+
+
+def test_table_columns_stay_aligned_with_long_names():
+    x = small()["gaussian"][:4]
+    long = "model.layers.17.self_attention.query_key_value.weight"
+    rows = compare({"w": x, long: x}, ["fp16", "nf4_bnb_b64"])
+    lines = format_table(rows).splitlines()
+    spans, pos = [], 0
+    for dashes in lines[1].split(" "):
+        spans.append((pos, pos + len(dashes)))
+        pos += len(dashes) + 1
+    for line in lines[2:]:
+        line = line.ljust(pos)
+        assert all(line[b] == " " for _, b in spans[:-1])               # a space between every two columns
+        cells = [line[a:b].strip() for a, b in spans]
+        assert cells[0] in ("w", long) and cells[1] in ("fp16", "nf4_bnb_b64") and len(cells) == 9
+    assert lines[0].split()[:2] == ["tensor", "format"] and len(lines[1].split(" ")[0]) == len(long)
+
+
+def test_informative_columns():
+    """'med rel' (the median relative error) replaces 'max rel', which was 1.0 in most rows;
+    Melem/s keeps three significant digits for small tensors."""
+    x = small()["student_t"]
+    rows = compare({"t": x}, ["int4_row", "mxfp4", "e4m3fn_row"])
+    table = format_table(rows)
+    assert "med rel" in table and "max rel" not in table
+    assert len({r.median_rel_error for r in rows}) == 3 and all(r.max_rel_error == 1.0 for r in rows[:2])
+    from fmtlib.compare import _rate
+
+    assert [_rate(v) for v in (0.04213, 3.174, 45.26, 1234.4)] == ["0.0421", "3.17", "45.3", "1234"]
+    tiny = compare({"t": x[:1, :8]}, ["fp16"])[0]
+    assert table and format_table([tiny]).splitlines()[2].split()[-1] != "0"
 
 
 def test_embedded_tensors_are_deterministic_and_realistic():

@@ -23,6 +23,40 @@ def test_nonfinite_left_out_and_counted():
     y = np.array([1.0, 1.0, 3.0, 1.0])
     s = metrics.summary(x, y)
     assert s["nonfinite"] == 2 and s["mse"] == 0.5 and s["max_abs_error"] == 1.0
+    assert (s["nonfinite_in"], s["nonfinite_out"], s["n"]) == (2, 0, 2)
+    s = metrics.summary(np.array([1.0, 2.0, 3.0]), np.array([np.nan, np.inf, 3.0]))
+    assert (s["nonfinite_in"], s["nonfinite_out"], s["n"], s["mse"]) == (0, 2, 1, 0.0)
+
+
+FUNCS = [metrics.mse, metrics.sqnr_db, metrics.max_abs_error, metrics.max_rel_error, metrics.median_rel_error,
+         metrics.bias]
+
+
+def test_nan_is_not_dropped_by_default():
+    """The reproducer: mse([1]*8, [nan, 1, ...]) was 0.0."""
+    x, y = [1.0] * 8, [np.nan] + [1.0] * 7
+    for f in FUNCS:
+        assert math.isnan(f(x, y)), f.__name__
+        assert math.isnan(f(y, x)) and math.isnan(f([1.0, np.inf], [1.0, 1.0])), f.__name__
+    assert metrics.mse(x, y, nonfinite="omit") == 0.0 and metrics.sqnr_db(x, y, nonfinite="omit") == math.inf
+    with pytest.raises(ValueError, match=r"1 element pair\(s\) hold inf or NaN \(first at flat index 0\)"):
+        metrics.mse(x, y, nonfinite="raise")
+    with pytest.raises(ValueError, match="nonfinite must be one of 'propagate', 'omit', 'raise'"):
+        metrics.mse(x, y, nonfinite="drop")
+
+
+def test_no_elements_is_nan():
+    for f in FUNCS:
+        assert math.isnan(f([], [])), f.__name__
+        assert math.isnan(f([np.nan], [1.0], nonfinite="omit")), f.__name__
+    assert metrics.sqnr_db([1.0, 2.0], [1.0, 2.0]) == math.inf            # exact and non-empty: inf
+    assert math.isnan(metrics.max_rel_error([0.0, 0.0], [0.0, 1.0]))      # no x != 0
+
+
+def test_median_rel_error():
+    x = np.array([1.0, 2.0, 4.0, 8.0, 0.0])
+    y = np.array([1.0, 2.5, 4.0, 0.0, 3.0])
+    assert metrics.median_rel_error(x, y) == 0.125 and metrics.max_rel_error(x, y) == 1.0
 
 
 def test_stochastic_rounding_is_unbiased_and_nearest_is_not():

@@ -54,3 +54,10 @@ def test_errors():
         format_search(np.ones(8, np.float32), fractions=[0.0])
     with pytest.raises(ValueError, match="empty"):
         format_search(np.ones(8, np.float32), formats=[])
+
+
+def test_nonfinite_data_is_refused():
+    x = np.ones(64, np.float32)
+    x[5] = np.nan
+    with pytest.raises(ValueError, match="needs finite data; x holds 1 inf or NaN"):
+        format_search(x)
