@@ -1,6 +1,7 @@
-"""The CUDA scalar code (fmtlib/kernels/cuda/fmt_scalar.cuh), built for the host, against the
-Numba kernels and the oracle on the exhaustive sets; and every .cu file through nvcc for the
-GPU architectures fmtlib targets. Runs without a GPU."""
+"""The CUDA scalar code (fmtlib/kernels/cuda/fmt_scalar.cuh and the rest), built for the host,
+against the Numba kernels and the oracle on the exhaustive sets; the GPU fast path
+(fmt_fast.cuh) against the Numba fast kernels and the generic path; and every .cu file through
+nvcc for the GPU architectures fmtlib targets. Runs without a GPU."""
 import shutil
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from conftest import EXHAUSTIVE_FORMATS, FP_OVERFLOWS, INPUT_DTYPES, MODES, all_bit_patterns, needs
 from fmtlib import IntFormat, Overflow, Rounding, get_format
-from fmtlib.kernels import cuda_host
+from fmtlib.kernels import cuda_host, fast_path
 from fmtlib.kernels.cpu import convert as K
 from fmtlib.kernels.params import kernel_params
 from fmtlib.reference import code_to_float, round_to_code
@@ -435,3 +436,136 @@ def test_bit_streams_match_the_layouts(lib, k):
             got = lib.stream_pack(c, k, order == "msb")
             np.testing.assert_array_equal(got, want, err_msg=f"{order} {shape}")
             np.testing.assert_array_equal(lib.stream_unpack(want, shape[1], k, order == "msb"), c)
+
+
+# --- the GPU fast path (fmt_fast.cuh) -------------------------------------------------------
+
+F32, F64 = get_format("fp32"), get_format("fp64")
+#: the fast-path formats of tests/test_fast_paths.py
+FAST = [n for n, f in EXHAUSTIVE_FORMATS.items() if fast_path.eligible(f, F32, False)] + [
+    "bf16", "fp16", "e4m3fnuz", "e4m3", "e3m4"]
+FAST_SOURCES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64"}
+#: stochastic rbits: fewer than the bits rounded off (the random bits shifted up) and more
+FAST_RBITS = (3, 62)
+
+
+def fast_format(name):
+    return EXHAUSTIVE_FORMATS.get(name) or get_format(name)
+
+
+def numba_fast(bits, C, special, D, mode, out_dtype, key=KEY, base=BASE, rbits=RBITS):
+    """The CPU fast kernel as fmtlib.kernels.dispatch.convert_floats picks it."""
+    out = np.empty(bits.size, out_dtype)
+    if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+        K.fast_nearest(bits, out, C, special, D)
+    elif mode is Rounding.STOCHASTIC:
+        K.fast_stochastic(bits, out, C, special, D, np.uint64(key), base, rbits)
+    else:
+        K.fast_directed(bits, out, C, special, D, int(mode))
+    return out
+
+
+def check_fast(lib, name, src, bits, modes, overflows, rbits_set=FAST_RBITS):
+    """Quantize and encode of ``bits`` (format ``src``) into format ``name`` on the host build's
+    fast path: equal to the Numba fast kernel and to the generic path (the host build's
+    convert/roundtrip, which the tests above hold to the Numba generic kernels)."""
+    fmt, sfmt = fast_format(name), get_format(src)
+    assert fast_path.eligible(fmt, sfmt, False), (name, src)
+    Ps, Pd = kernel_params(sfmt), kernel_params(fmt)
+    wide = bits.astype(np.uint64)
+    for mode in modes:
+        for ovf in overflows:
+            C, special = fast_path.constants(fmt, sfmt, int(mode), int(ovf))
+            D = fast_path.code_constants(fmt, sfmt)
+            for rbits in rbits_set if mode is Rounding.STOCHASTIC else (1,):
+                what = f"{src}->{name} {mode.name} {ovf.name} rbits={rbits}"
+                q = lib.fast(bits, C, special, None, int(mode), KEY, BASE, rbits)
+                check(q, numba_fast(bits, C, special, None, mode, bits.dtype, rbits=rbits), f"quantize {what} vs numba")
+                check(q.astype(np.uint64), lib.roundtrip(wide, Ps, Pd, int(mode), int(ovf), KEY, BASE, rbits),
+                      f"quantize {what} vs generic")
+                c = lib.fast(bits, C, special, D, int(mode), KEY, BASE, rbits, out=np.empty(bits.size, fmt.code_dtype))
+                check(c, numba_fast(bits, C, special, D, mode, fmt.code_dtype, rbits=rbits), f"encode {what} vs numba")
+                check(c.astype(np.uint64), lib.convert(wide, Ps, Pd, int(mode), int(ovf), KEY, BASE, rbits),
+                      f"encode {what} vs generic")
+
+
+@pytest.mark.parametrize("name,src", [(n, s) for n in FAST for s in ("float16", "bfloat16")
+                                      if fast_path.eligible(fast_format(n), get_format(FAST_SOURCES[s]), False)])
+def test_fast_path_every_16bit_input(lib, name, src):
+    """Every float16/bfloat16 pattern, every rounding mode, both overflow policies (the pairs the
+    CPU takes its fast path for)."""
+    check_fast(lib, name, FAST_SOURCES[src], all_bit_patterns(np.uint16), MODES, FP_OVERFLOWS)
+
+
+def random_float_bits(width: int, n: int, seed: int = 0) -> np.ndarray:
+    """Random bit patterns, values spread over many binades, and tiny ones (subnormals), both
+    signs: ``n`` of them in all (as tests/test_fast_paths.py's random_floats)."""
+    rng = np.random.default_rng(seed)
+    ui, ft = {32: (np.uint32, np.float32), 64: (np.uint64, np.float64)}[width]
+    m = n // 8
+    raw = rng.integers(0, 1 << 63, 2 * m, dtype=np.uint64) << np.uint64(1) | rng.integers(0, 2, 2 * m, np.uint64)
+    raw = (raw >> np.uint64(64 - width)).astype(ui)
+    near = (rng.standard_normal(m) * np.exp2(rng.integers(-40, 40, m))).astype(ft).view(ui)
+    tiny = rng.integers(0, 1 << 30, m, dtype=np.uint64).astype(ui)
+    x = np.concatenate([raw, near, tiny])
+    x = np.concatenate([x, x ^ ui(1 << (width - 1))])
+    return np.concatenate([x, rng.integers(0, 1 << width, n - x.size, dtype=np.uint64).astype(ui)])
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_fast_path_random_float32(lib, name):
+    """2**20 float32 patterns: every mode with IEEE overflow, and saturation nearest-even and
+    stochastic."""
+    bits = random_float_bits(32, 1 << 20)
+    check_fast(lib, name, "fp32", bits, MODES, [Overflow.IEEE])
+    check_fast(lib, name, "fp32", bits, [Rounding.NEAREST_EVEN, Rounding.STOCHASTIC], [Overflow.SATURATE])
+
+
+@pytest.mark.parametrize("name", FAST + ["fp32"])
+def test_fast_path_random_float64(lib, name):
+    """float64 input (64-bit arithmetic): 2**16 patterns, every mode."""
+    check_fast(lib, name, "fp64", random_float_bits(64, 1 << 16, seed=1), MODES, [Overflow.IEEE], (3, 40, 62))
+
+
+def at_offset(a: np.ndarray, k: int) -> np.ndarray:
+    """A copy of ``a`` starting ``k`` elements past a 64-byte boundary."""
+    buf = np.empty(a.nbytes + 64 + k * a.itemsize, np.uint8)
+    start = (-buf.ctypes.data) % 64 + k * a.itemsize
+    v = buf[start:start + a.nbytes].view(a.dtype)
+    v[...] = a
+    return v
+
+
+@pytest.mark.parametrize("src,name,code", [("fp16", "e4m3fn", np.uint8), ("fp32", "e2m1", np.uint8),
+                                           ("fp32", "bf16", np.uint16), ("fp32", "e8m15", np.uint32),
+                                           ("fp64", "fp32", np.uint32), ("fp64", "e11m40", np.uint64)])
+def test_fast_path_quads_tails_and_alignment(lib, src, name, code):
+    """fast_range as the kernel runs it: quads (one vector load and store) where both arrays
+    are aligned for them, then the tail; every size 0..9 and a long one, aligned and unaligned
+    source and output, every output width for the codes: the same bits as the Numba kernel."""
+    from fmtlib import FloatFormat
+
+    sfmt = get_format(src)
+    fmt = {"e8m15": FloatFormat(8, 15), "e11m40": FloatFormat(11, 40)}.get(name) or get_format(name)
+    assert fast_path.eligible(fmt, sfmt, False)
+    width = sfmt.bits
+    ui = {16: np.uint16, 32: np.uint32, 64: np.uint64}[width]
+    full = (random_float_bits(width, 4096, seed=2) if width > 16
+            else np.random.default_rng(2).integers(0, 1 << 16, 4096).astype(ui))
+    for mode in (Rounding.NEAREST_EVEN, Rounding.STOCHASTIC, Rounding.UP):
+        C, special = fast_path.constants(fmt, sfmt, int(mode), int(Overflow.IEEE))
+        D = fast_path.code_constants(fmt, sfmt)
+        wq = numba_fast(full, C, special, None, mode, ui)
+        wc = numba_fast(full, C, special, D, mode, code)
+        for n in list(range(10)) + [4093]:
+            for so, do in ((0, 0), (1, 0), (0, 3), (2, 2)):
+                s = at_offset(full[:n], so)
+                for vec in (True, False):
+                    what = f"{src}->{name} {mode.name} n={n} offsets={so},{do} vec={vec}"
+                    q = lib.fast(s, C, special, None, int(mode), KEY, BASE, RBITS, out=at_offset(np.zeros(n, ui), do),
+                                 vec=vec)
+                    check(q, wq[:n], f"quantize {what}")
+                    for out in (code, np.uint64):
+                        c = lib.fast(s, C, special, D, int(mode), KEY, BASE, RBITS,
+                                     out=at_offset(np.zeros(n, out), do), vec=vec)
+                        check(c, wc[:n].astype(out), f"encode {what} into {np.dtype(out)}")

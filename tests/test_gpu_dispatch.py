@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import needs
-from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Scaled
+from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Rounding, Scaled
 from fmtlib.transforms import Chain, Clip, Hadamard
 from fmtlib.kernels import cuda_host, gpu
 
@@ -46,6 +46,10 @@ def store(nblocks, fused, c, s, o, codes, scales, out):
         codes[...] = c.astype(codes.dtype)
 
 
+#: the kernels launched (fmt_fast only), for the tests that check which path ran
+launched = []
+
+
 class FakeFunction:
     def __init__(self, name, lib):
         self.name, self.lib = name, lib
@@ -62,6 +66,16 @@ class FakeFunction:
                                                                     ovf, key, base, rbits, daz, ftz,
                                                                     rand if use_rand else None)
             out[...] = r.astype(out.dtype)
+        elif kind == "fmt_fast":
+            src, out, n = a[:3]
+            C, special, encode, D, (mode, key, base, rbits) = a[3:13], a[13:19], a[19], a[20:28], a[28:]
+            assert src.dtype.itemsize * 8 == int(types_[0]) and out.dtype.itemsize * 8 == int(types_[1])
+            assert src.size == out.size == n and (encode or src.dtype == out.dtype)
+            assert all(type(v) is np.int64 for v in (n, *C, *special, *D)) and type(key) is np.uint64
+            assert all(type(v) is np.int32 for v in (encode, mode, rbits)) and type(base) is np.int64
+            assert grid[0] * block[0] >= -(-int(n) // 4)   # a thread per quad of elements
+            self.lib.fast(src, C, special, D if encode else None, mode, key, base, rbits, out=out)
+            launched.append(self.name)
         elif kind == "fmt_mx_encode":
             src, codes, scales, out, nblocks, ncols, blk, ps, pe, rule, emax, mbits, M, eshift, mode, key, base, \
                 rbits, fused = a
@@ -216,6 +230,49 @@ def test_element_codecs_on_the_device_path(fake_cupy, codec, dtype):
     for out in (np.float32, np.float64, np.float16):
         d = codec.decode(codes, dtype=out)
         np.testing.assert_array_equal(host(d).view(np.uint8), codec.decode(host(codes), dtype=out).view(np.uint8))
+
+
+FAST_CODECS = ["e2m1", "e3m2", "e2m3", "e4m3fn", "e5m2", "e4m3", "e4m3fnuz", "bf16", "fp16"]
+
+
+@pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name.lower())
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_fast_path_on_the_device_path(fake_cupy, dtype, mode):
+    """Encode and quantize take fmt_fast exactly where the CPU takes its fast path, with the
+    CPU's bits: every mode, a size that is not a multiple of 4, and a view one element in (the
+    kernel's unaligned path)."""
+    from fmtlib._arrays import dtype_format
+    from fmtlib.kernels import fast_path
+
+    x = data((7, 33), dtype, seed=1)
+    opts = {"seed": 5, "index_offset": 3, "rbits": 20} if mode is Rounding.STOCHASTIC else {}
+    for name in FAST_CODECS:
+        codec = FP(name, rounding=mode)
+        fast = fast_path.eligible(codec.format, dtype_format(np.dtype(dtype)), False)
+        for xs in (x, x.reshape(-1)[1:]):
+            launched.clear()
+            codes = codec.encode(dev(xs), **opts)
+            np.testing.assert_array_equal(host(codes), codec.encode(xs, **opts), err_msg=name)
+            q = codec.quantize(dev(xs), **opts)
+            np.testing.assert_array_equal(host(q).view(np.uint8), codec.quantize(xs, **opts).view(np.uint8),
+                                          err_msg=name)
+            S = f"uint{8 * x.itemsize}_t"
+            want = [f"fmt_fast<{S}, uint{8 * codes.itemsize}_t>", f"fmt_fast<{S}, {S}>"] if fast else []
+            assert launched == want, (name, launched)
+
+
+def test_generic_kernel_where_the_cpu_has_no_fast_path(fake_cupy):
+    """rand=, flush_subnormals, integer formats and formats the input cannot hold take fmt_convert."""
+    x = data((6, 40), seed=9) * np.float32(2.0 ** -10)
+    r = np.random.default_rng(1).integers(0, 1 << 12, x.shape).astype(np.int32)
+    for codec, opts in ((FP("e2m1", rounding="stochastic"), {"rand": r, "rbits": 12}),
+                        (FP("e4m3", flush_subnormals=True), {}), (Int(8), {}), (FP("e8m0"), {})):
+        launched.clear()
+        dopts = {k: dev(v) if isinstance(v, np.ndarray) else v for k, v in opts.items()}
+        np.testing.assert_array_equal(host(codec.encode(dev(x), **dopts)), codec.encode(x, **opts))
+        np.testing.assert_array_equal(host(codec.quantize(dev(x), **dopts)).view(np.uint32),
+                                      codec.quantize(x, **opts).view(np.uint32))
+        assert launched == [], (codec, launched)
 
 
 @pytest.mark.parametrize("name,block,axis", [("mxfp4", 32, -1), ("mxfp8_e4m3", 32, 0), ("mxfp6_e3m2", 16, -1),

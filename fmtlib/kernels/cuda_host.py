@@ -23,7 +23,7 @@ import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
 #: the device sources (compiled by nvcc in the tests)
-CUDA_SOURCES = ("convert.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu")
+CUDA_SOURCES = ("convert.cu", "fast.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu")
 
 
 def sources() -> list[Path]:
@@ -154,6 +154,9 @@ class HostLib:
         lib.fmt_host_stream_pack.restype = None
         lib.fmt_host_stream_unpack.argtypes = [_U8P, _U64P, _I64, _I64, _I64, _I64, ctypes.c_int32]
         lib.fmt_host_stream_unpack.restype = None
+        lib.fmt_host_fast.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, _I64, _I64P,
+                                      _I64P, ctypes.c_void_p, _I64, ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
+        lib.fmt_host_fast.restype = ctypes.c_int32
         self._lib = lib
 
     def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz, rand) -> np.ndarray:
@@ -312,6 +315,29 @@ class HostLib:
         codes = np.empty((rows, n), np.uint64)
         self._lib.fmt_host_stream_unpack(b.reshape(-1), codes.reshape(-1), rows, n, rb, k, int(bool(msb)))
         return codes
+
+    def fast(self, src, C, special, D=None, mode=0, key=0, base=0, rbits=1, out=None, vec=True) -> np.ndarray:
+        """The GPU fast path (``fmt::fast_range`` of fmt_fast.cuh, the loop ``fmt_fast`` runs) on
+        one host thread: ``src`` (float bits: a uint16/32/64 array) quantized, or with ``D``
+        encoded; ``C``, ``special``, ``D`` from :mod:`fmtlib.kernels.fast_path`. The result is
+        written into ``out`` when given (a C-contiguous unsigned array of src's size, any width;
+        its alignment picks the kernel's path), else into a new array of src's dtype (quantize)
+        or uint64 (codes). ``vec``: quads where both arrays are aligned for them."""
+        s = np.asarray(src)
+        if s.dtype not in (np.uint16, np.uint32, np.uint64) or not s.flags.c_contiguous:
+            raise TypeError(f"src must be a C-contiguous uint16/32/64 array, got {s.dtype}")
+        if out is None:
+            out = np.empty(s.size, s.dtype if D is None else np.uint64)
+        if out.dtype.kind != "u" or not out.flags.c_contiguous or not out.flags.writeable or out.size != s.size:
+            raise TypeError("out must be a writeable C-contiguous unsigned array of src's size")
+        d = None if D is None else np.ascontiguousarray(D, np.int64)
+        rc = self._lib.fmt_host_fast(s.ctypes.data, out.ctypes.data, s.dtype.itemsize, out.dtype.itemsize, s.size,
+                                     np.ascontiguousarray(C, np.int64), np.ascontiguousarray(special, np.int64),
+                                     None if d is None else d.ctypes.data, int(mode), int(key) & (2**64 - 1),
+                                     int(base), int(rbits), int(bool(vec)))
+        if rc != 0:
+            raise ValueError(f"no fast kernel for {s.dtype} -> {out.dtype}")
+        return out
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:
         """fmtlib-rng-v1's top ``rbits`` for elements base .. base + n - 1."""

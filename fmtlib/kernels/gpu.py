@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import fast_path
 from .cuda_host import CUDA_DIR
 from .params import kernel_params
 
@@ -49,6 +50,8 @@ _FLOATS = ("uint16_t", "uint32_t", "uint64_t")
 def _names(source: str) -> list[str]:
     if source == "convert.cu":
         return [f"fmt_convert<{s}, {d}>" for s in _UINT.values() for d in _UINT.values()]
+    if source == "fast.cu":
+        return [f"fmt_fast<{s}, {d}>" for s in _FLOATS for d in _UINT.values()]
     if source == "mx.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
@@ -154,6 +157,19 @@ def convert(src, out, Psrc: tuple, Pdst: tuple, mode: int, overflow: int, key: i
              np.int32(rand is not None), np.int32(fused)))
 
 
+def fast(src, out, src_fmt, fmt, fused: bool, mode: int, overflow: int, key: int, base: int, rbits: int) -> None:
+    """The fast path (fast.cu, fmt_fast.cuh) where the CPU takes its own (fast_path.eligible):
+    out[i] = src[i] (float bits of ``src_fmt``) quantized into ``fmt`` (``fused``: input bits
+    back, out the same width as src) or encoded (codes). Stochastic bits from fmtlib-rng-v1.
+    The constants are the CPU's (fast_path.constants, code_constants), passed by value."""
+    C, special = fast_path.constants(fmt, src_fmt, int(mode), int(overflow))
+    D = (0,) * 8 if fused else fast_path.code_constants(fmt, src_fmt)
+    _launch("fast.cu", f"fmt_fast<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>", -(-src.size // 4),
+            (src, out, np.int64(src.size), *(np.int64(c) for c in C), *(np.int64(v) for v in special),
+             np.int32(not fused), *(np.int64(d) for d in D), np.int32(mode), np.uint64(key), np.int64(base),
+             np.int32(rbits)))
+
+
 # --- codec methods ---------------------------------------------------------------------------
 
 def element_run(codec, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out):
@@ -167,6 +183,10 @@ def element_run(codec, fused: bool, x, rounding, overflow, seed, rbits, rand, in
     if res is None:
         res = cp.empty_like(x) if fused else cp.empty(x.shape, dtype=codec.code_dtype)
     dst = _bits(res).reshape(-1) if fused else res.reshape(-1)
+    src_fmt = _float_format(x.dtype)
+    if rarr is None and fast_path.eligible(codec.format, src_fmt, codec.flush_subnormals):
+        fast(src, dst, src_fmt, codec.format, fused, int(mode), int(ovf), key, int(index_offset), rbits)
+        return res
     convert(src, dst, kernel_params(_float_format(x.dtype)), kernel_params(codec.format), int(mode), int(ovf), key,
             int(index_offset), rbits, codec.flush_subnormals, codec.flush_subnormals, rarr,
             fused)   # flush: inputs and results, as on the CPU

@@ -220,3 +220,52 @@ void fmt_host_stream_unpack(const uint8_t* buf, uint64_t* codes, int64_t rows, i
 }
 
 }
+
+#include "fmt_fast.cuh"
+
+namespace {
+
+template <typename S, typename D>
+void host_fast(const void* src, void* out, int64_t n, const fmt::FastParams& F, int64_t mode, uint64_t key,
+               int64_t base, int64_t rbits, bool encode, bool vec) {
+    fmt::fast_range<S, D>(static_cast<const S*>(src), static_cast<D*>(out), n, F, mode, key, base, rbits, encode, 0, 1,
+                          vec);
+}
+
+template <typename S>
+int host_fast_to(int32_t dbytes, const void* src, void* out, int64_t n, const fmt::FastParams& F, int64_t mode,
+                 uint64_t key, int64_t base, int64_t rbits, bool encode, bool vec) {
+    switch (dbytes) {
+        case 1: host_fast<S, uint8_t>(src, out, n, F, mode, key, base, rbits, encode, vec); return 0;
+        case 2: host_fast<S, uint16_t>(src, out, n, F, mode, key, base, rbits, encode, vec); return 0;
+        case 4: host_fast<S, uint32_t>(src, out, n, F, mode, key, base, rbits, encode, vec); return 0;
+        case 8: host_fast<S, uint64_t>(src, out, n, F, mode, key, base, rbits, encode, vec); return 0;
+    }
+    return -1;
+}
+
+}  // namespace
+
+extern "C" {
+
+// The GPU fast path's loop (fmt::fast_range, as fast.cu's fmt_fast runs it, on one thread):
+// src holds n input bits of sbytes (2, 4, 8) each, out n outputs of dbytes each; C, special
+// and D (null for quantize) as fmtlib.kernels.fast_path gives them; vec: read and write quads
+// where src and out are aligned for them. Returns -1 for a width it has no instantiation for.
+int32_t fmt_host_fast(const void* src, void* out, int32_t sbytes, int32_t dbytes, int64_t n, const int64_t* C,
+                      const int64_t* special, const int64_t* D, int64_t mode, uint64_t key, int64_t base,
+                      int64_t rbits, int32_t vec) {
+    long long c[10], sp[6], d[8];
+    for (int k = 0; k < 10; k++) c[k] = C[k];
+    for (int k = 0; k < 6; k++) sp[k] = special[k];
+    for (int k = 0; k < 8; k++) d[k] = D ? D[k] : 0;
+    const fmt::FastParams F = fmt::fast_params(c, sp, D ? d : nullptr);
+    switch (sbytes) {
+        case 2: return host_fast_to<uint16_t>(dbytes, src, out, n, F, mode, key, base, rbits, D != nullptr, vec != 0);
+        case 4: return host_fast_to<uint32_t>(dbytes, src, out, n, F, mode, key, base, rbits, D != nullptr, vec != 0);
+        case 8: return host_fast_to<uint64_t>(dbytes, src, out, n, F, mode, key, base, rbits, D != nullptr, vec != 0);
+    }
+    return -1;
+}
+
+}
