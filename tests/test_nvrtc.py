@@ -290,6 +290,18 @@ def test_nvcc_host_build_every_function(nvcc_lib, gxx_lib):
             calls.append((f"pack {k} msb={msb}", "stream_pack", (codes, k, msb)))
             buf = gxx_lib.stream_pack(codes, k, msb)
             calls.append((f"unpack {k} msb={msb}", "stream_unpack", (buf, 37, k, msb)))
+    from fmtlib.kernels import fast_path
+
+    for src, bits in (("fp16", np.arange(1 << 16, dtype=np.uint16)), ("fp32", xb.reshape(-1)),
+                      ("fp64", x.astype(np.float64).view(np.uint64).reshape(-1))):
+        for name in ("e2m1", "e4m3fn"):
+            fmt, sfmt = get_format(name), get_format(src)
+            for mode in (Rounding.NEAREST_EVEN, Rounding.STOCHASTIC, Rounding.ODD):
+                C, special = fast_path.constants(fmt, sfmt, int(mode), 1)
+                args = (bits, C, special, None, int(mode), KEY, BASE, 20)
+                calls.append((f"fast {src}->{name} {mode.name}", "fast", args))
+                calls.append((f"fast encode {src}->{name} {mode.name}", "fast",
+                              args[:3] + (fast_path.code_constants(fmt, sfmt),) + args[4:]))
     for what, fn, args in calls:
         _same(getattr(nvcc_lib, fn)(*args), getattr(gxx_lib, fn)(*args), what)
     c_name = {"convert": "elementwise", "roundtrip": "elementwise"}
