@@ -1,10 +1,11 @@
 """The ``fmtlib`` command line.
 
-``fmtlib table FORMAT`` prints every code of a format with its bits, value and class;
-``fmtlib info FORMAT`` prints its finfo numbers; ``fmtlib formats`` lists the catalogue;
-``fmtlib vectors FORMAT -o DIR`` writes golden test vectors; ``fmtlib compare`` compares
-formats on tensors; ``fmtlib quantize FILE --format F -o OUT`` quantizes a file's tensors;
-``fmtlib explain FORMAT VALUE`` shows how a value rounds, step by step.
+``fmtlib table CODEC`` prints every code of a codec with its bits, value and class;
+``fmtlib info CODEC`` prints its numbers (a block codec: its structure and a worked block);
+``fmtlib formats`` lists every name; ``fmtlib vectors CODEC -o DIR`` writes golden test
+vectors; ``fmtlib compare`` compares codecs on tensors; ``fmtlib quantize FILE --format F -o
+OUT`` quantizes a file's tensors; ``fmtlib explain CODEC VALUE...`` shows how values round
+(or how a block is encoded), step by step. Every name is one codec (:mod:`fmtlib.recipes`).
 """
 from __future__ import annotations
 
@@ -12,51 +13,36 @@ import argparse
 import json
 import sys
 
-from .catalog import aliases, names, parse_format
 from .compare import DEFAULT_FORMATS
 
 
-def _fmt_value(v: float) -> str:
-    return repr(float(v)) if v == v else "nan"
+def _codec(spec: str):
+    """The codec of a CLI name (or a JSON config)."""
+    from .registry import get
+
+    return get(json.loads(spec) if spec.lstrip().startswith("{") else spec)
 
 
 def cmd_table(args) -> int:
-    from .codecs.fp import FP
+    from .describe import table
 
-    codec = FP(args.format)
-    rows = codec.table()
-    if args.nonnegative:
-        rows = rows[: len(rows) // 2] if codec.format.signed else rows
-    width = max(len(r["bits"]) for r in rows)
-    print(f"# {codec.format}: {codec.format.bits} bits, {len(rows)} codes shown")
-    print(f"{'code':>6}  {'bits':<{width}}  {'class':<9}  value")
-    for r in rows:
-        print(f"{int(r['code']):#6x}  {r['bits']:<{width}}  {r['class']:<9}  {_fmt_value(r['value'])}")
+    name = None if args.format.lstrip().startswith("{") else args.format
+    print("\n".join(table(_codec(args.format), args.nonnegative, name)))
     return 0
 
 
 def cmd_info(args) -> int:
-    fmt = parse_format(args.format)
-    items = [
-        ("format", str(fmt)), ("bits", fmt.bits), ("ebits (nexp)", fmt.ebits), ("mbits (nmant)", fmt.mbits),
-        ("bias", fmt.bias), ("signed", fmt.signed), ("subnormals", fmt.subnormals), ("specials", fmt.specials),
-        ("max", fmt.max), ("min", fmt.min), ("smallest_normal", fmt.smallest_normal),
-        ("smallest_subnormal", fmt.smallest_subnormal), ("eps", fmt.eps), ("emax", fmt.emax),
-        ("emin", fmt.emin), ("has_inf", fmt.has_inf), ("has_nan", fmt.has_nan),
-        ("nan_code", "none" if fmt.nan_code is None else hex(fmt.nan_code)),
-        ("max_code", hex(fmt.max_code)),
-    ]
-    for k, v in items:
-        print(f"{k:<20} {v}")
+    from .describe import info
+
+    for k, v in info(_codec(args.format), args.format if not args.format.lstrip().startswith("{") else None):
+        print(f"{k:<20} {v}".rstrip() if k else f"{'':<20} {v}")
     return 0
 
 
 def cmd_formats(args) -> int:
-    al = aliases()
-    for n in names():
-        f = parse_format(n)
-        extra = sorted(a for a, c in al.items() if c == n)
-        print(f"{n:<12} {f.bits:>2} bits  max={f.max:<12g} {'aliases: ' + ', '.join(extra) if extra else ''}")
+    from .describe import catalogue
+
+    print("\n".join(catalogue()))
     return 0
 
 
@@ -157,11 +143,14 @@ def cmd_compare(args) -> int:
 def cmd_explain(args) -> int:
     from .explain import explain
 
-    try:
-        value = float(args.value)
-    except ValueError:
-        raise ValueError(f"VALUE must be a number (e.g. 0.3, -1e-3, inf, nan), got {args.value!r}") from None
-    print(explain(args.format, value, args.rounding))
+    values = []
+    for text in args.value:
+        try:
+            values.append(float(text))
+        except ValueError:
+            raise ValueError(f"VALUE must be a number (e.g. 0.3, -1e-3, inf, nan), got {text!r}") from None
+    spec = json.loads(args.format) if args.format.lstrip().startswith("{") else args.format
+    print(explain(spec, values, args.rounding))
     return 0
 
 
@@ -272,24 +261,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fmtlib", description="Bit-accurate low-precision number formats. "
                                 "Start with: fmtlib compare; fmtlib table e2m1; fmtlib explain e2m1 0.3")
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("table", help="every code of a format with its bits, class and value",
-                       description="Print every code of FORMAT with its hex code, bits, class and value. "
-                                   "Example: fmtlib table e2m1; fmtlib table e4m3fn --nonnegative")
-    t.add_argument("format", help="format name, e.g. e2m1, e4m3fn, 'e5m6,bias=13'")
+    t = sub.add_parser("table", help="every code of a codec with its bits, class and value",
+                       description="Print every code of CODEC with its hex code, bits, class and value; a block "
+                                   "codec lists its element codes under its block structure. Example: fmtlib table "
+                                   "e2m1; fmtlib table e4m3fn --nonnegative; fmtlib table nf4; fmtlib table mxfp4")
+    t.add_argument("format", metavar="CODEC", help="codec name (e2m1, 'e5m6,bias=13', int4, nf4, mxfp4, nvfp4, ...)")
     t.add_argument("--nonnegative", action="store_true", help="only codes with the sign bit clear")
     t.set_defaults(func=cmd_table)
-    i = sub.add_parser("info", help="finfo numbers of a format",
-                       description="Print the finfo numbers of FORMAT (bits, bias, max, smallest normal and "
-                                   "subnormal, eps, emax, emin, NaN and max codes). Example: fmtlib info e4m3fn")
-    i.add_argument("format")
+    i = sub.add_parser("info", help="the numbers of a codec; a block codec's structure and a worked block",
+                       description="Print the finfo numbers of an element format (bits, bias, max, smallest normal "
+                                   "and subnormal, eps, emax, emin, NaN and max codes; an integer's range; a code "
+                                   "book's levels), or a block codec's block structure, element and scale formats, "
+                                   "bits per element with the scales and a worked block; then the Python that "
+                                   "builds it. Example: fmtlib info e4m3fn; fmtlib info mxfp4; fmtlib info int8_row")
+    i.add_argument("format", metavar="CODEC")
     i.set_defaults(func=cmd_info)
-    f = sub.add_parser("formats", help="list the named formats",
-                       description="List the named float formats with their bits, max and aliases. "
-                                   "Example: fmtlib formats")
+    f = sub.add_parser("formats", help="list every codec name",
+                       description="List the named codecs by kind (float formats with their aliases, integers, "
+                                   "code books, block formats, scaled recipes) with their bits. Example: "
+                                   "fmtlib formats")
     f.set_defaults(func=cmd_formats)
     c = sub.add_parser("compare", help="quantize tensors with many formats and tabulate the error",
                        description="Quantize tensors (the embedded set, or FILE) with a list of formats and print "
-                                   "bits/element, MSE, SQNR, max abs and median rel error, non-finite counts and throughput. Example: "
+                                   "bits/element, MSE, SQNR, max abs and median rel error, non-finite counts and "
+                                   "throughput. Example: "
                                    "fmtlib compare; fmtlib compare w.safetensors --tensor lm_head.weight "
                                    "--formats e4m3fn_row,mxfp4,nvfp4")
     c.add_argument("file", nargs="?", help=".npy, .npz or .safetensors file (default: embedded tensors)")
@@ -304,18 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--plot", help="write an SQNR-vs-bits chart (PNG; needs matplotlib)")
     c.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     c.set_defaults(func=cmd_compare)
-    e = sub.add_parser("explain", help="how one value rounds into a format, step by step",
-                       description="Show the bits of a value's two neighbours in FORMAT, the midpoint, and the code "
-                                   "every rounding mode picks. Example: fmtlib explain e2m1 0.3; "
-                                   "fmtlib explain e4m3fn 500")
-    e.add_argument("format", help="float format name (e2m1, e4m3fn, bf16, 'e5m6,bias=13', ...)")
-    e.add_argument("value", help="a number (0.3, -1e-3, inf, nan)")
-    e.add_argument("--rounding", default=None, help="show only this rounding mode")
+    e = sub.add_parser("explain", help="how values round into a codec, step by step",
+                       description="For an element format: the value's two neighbours with their bits, the midpoint, "
+                                   "and the code every rounding mode picks. For a block codec: the VALUEs as one row, "
+                                   "block by block: amax, scale, codes and results. Every number is exact. Example: "
+                                   "fmtlib explain e2m1 0.3; fmtlib explain int8 3.7; fmtlib explain mxfp4 0.1 -1 3 12")
+    e.add_argument("format", metavar="CODEC", help="codec name (e2m1, e4m3fn, 'e5m6,bias=13', int8, nf4, mxfp4, ...)")
+    e.add_argument("value", nargs="+", help="numbers (0.3, -1e-3, inf, nan); a block codec takes them as one row")
+    e.add_argument("--rounding", default=None, help="show only this rounding mode (block codecs: round with it)")
     e.set_defaults(func=cmd_explain)
     q = sub.add_parser("quantize", help="quantize the tensors of a file into another file",
                        description="Read FILE (.npy, .npz, .safetensors) and quantize its floating-point tensors "
                                    "with FORMAT, a codec name as fmtlib.get takes it (e4m3fn_row and int8_row: "
-                                   "a per-row fp32 scale; mxfp4, nvfp4, nf4_b64: block scales). A .safetensors OUT is a quantized checkpoint: "
+                                   "a per-row fp32 scale; mxfp4, nvfp4, nf4_b64: block scales). A .safetensors OUT "
+                                   "is a quantized checkpoint: "
                                    "packed codes and scales with the codec in its metadata, read back with "
                                    "fmtlib.load (--dequantize writes values instead); a .npy/.npz OUT holds the "
                                    "dequantized values in the original dtypes. Example: fmtlib quantize "
@@ -355,19 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _negative_values_last(argv: list[str]) -> list[str]:
-    """``fmtlib explain e5m2 -inf``: argparse reads "-inf" or "-1e-3" as an option, so a
-    negative number is moved behind "--"."""
-    import re
-
+    """``fmtlib explain e5m2 -inf`` or ``explain mxfp4 0.5 -1``: argparse reads "-inf" or "-1" as
+    an option, so the positional arguments go behind "--" (options first)."""
     if not argv or argv[0] != "explain" or "--" in argv:
         return argv
-    num = re.compile(r"-(inf|infinity|nan|(\d+\.?\d*|\.\d+)(e[-+]?\d+)?)", re.IGNORECASE)
-    values = [a for a in argv[1:] if num.fullmatch(a)]
-    if not values:
-        return argv
-    rest = list(argv)
-    rest.remove(values[0])
-    return rest + ["--", values[0]]
+    opts, pos, rest = [], [], iter(argv[1:])
+    for a in rest:
+        if a in ("-h", "--help") or a.startswith("--rounding="):
+            opts.append(a)
+        elif a == "--rounding":
+            opts += [a, next(rest, "")]
+        else:
+            pos.append(a)
+    return ["explain", *opts, "--", *pos]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """``fmtlib compare``: quantize tensors with a list of formats and tabulate the damage.
 
 Each row gives bits per element (scales included), MSE, SQNR, max absolute and median
-relative error over the finite elements, the counts of the others, and quantize throughput. The default data is a deterministic set of tensors built at
-run time; files (``.npy``, ``.npz``, ``.safetensors``) work too.
+relative error over the finite elements, the counts of the others, and quantize throughput.
+The default data is a deterministic set of tensors built at run time; files (``.npy``,
+``.npz``, ``.safetensors``) work too.
 
 Every row carries the codec's ``config`` and a ``python`` expression that rebuilds it:
 
@@ -168,9 +169,11 @@ def _rate(v: float) -> str:
 #: the table's columns: header, how a row's cell is written, alignment
 _COLUMNS = [("tensor", lambda r: r.tensor, "<"), ("format", lambda r: r.format, "<"),
             ("bits", lambda r: _cell(r.bits, ".3f"), ">"), ("MSE", lambda r: _cell(r.mse, ".3e"), ">"),
-            ("SQNR dB", lambda r: _cell(r.sqnr_db, ".2f"), ">"), ("max abs", lambda r: _cell(r.max_abs_error, ".3e"), ">"),
+            ("SQNR dB", lambda r: _cell(r.sqnr_db, ".2f"), ">"),
+            ("max abs", lambda r: _cell(r.max_abs_error, ".3e"), ">"),
             ("med rel", lambda r: _cell(r.median_rel_error, ".3e"), ">"),
-            ("nonfinite", lambda r: f"{r.nonfinite_in}/{r.nonfinite_out}", ">"), ("Melem/s", lambda r: _rate(r.melem_per_s), ">")]
+            ("nonfinite", lambda r: f"{r.nonfinite_in}/{r.nonfinite_out}", ">"),
+            ("Melem/s", lambda r: _rate(r.melem_per_s), ">")]
 
 
 def format_table(rows: list[Row]) -> str:

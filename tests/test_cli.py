@@ -57,7 +57,7 @@ def test_explain_shows_the_decision(capsys):
     assert main(["explain", "e2m1", "0.3"]) == 0
     out = capsys.readouterr().out
     assert "neighbours     0 (code 0x0  0 00 0)  and  0.5 (code 0x1  0 00 1)" in out
-    assert "midpoint       0.25: the input is above it" in out and "probability 0.6" in out
+    assert "midpoint       0.25: the input is above it" in out and "probability 5404319552844595/2^53 (≈0.6)" in out
     assert "nearest_even             0.5" in out and "toward_zero              0 " in out
     assert main(["explain", "e4m3fn", "500", "--rounding", "nearest_even"]) == 0
     out = capsys.readouterr().out
