@@ -105,3 +105,17 @@ def test_large_input_is_checked_in_chunks():
     x[-1] = np.nan
     with pytest.raises(ValueError, match=f"at flat index {x.size - 1}"):
         FP("bf16", nan="raise").quantize(x)
+
+
+def test_device_branch_counts_like_the_host():
+    """nans.check's cupy branch (one pass on the device), run here on an ndarray that says it is
+    a cupy array; tests/gpu/test_gpu_nan_policy.py runs it on a real device."""
+    from fmtlib.codecs import nans
+
+    class DeviceLike(np.ndarray):
+        __module__ = "cupy._core.core"
+
+    x = np.ones(10, np.float32)
+    x[[3, 7]] = np.nan
+    assert nans._count(x.view(DeviceLike)) == nans._count(x) == (2, 3)
+    assert nans._count(np.ones(4, np.float32).view(DeviceLike)) == (0, -1)
