@@ -84,7 +84,9 @@ def test_json_rows_carry_a_config_that_reproduces_them(tmp_path, capsys):
         codec = eval(r["python"], {"fmtlib": fmtlib})
         assert codec == fmtlib.from_config(r["config"]) == eval(r["codec"], vars(fmtlib))
         assert json.loads(json.dumps(r["config"])) == codec.get_config()
-        s = metrics.summary(x.astype(np.float64), codec.quantize(x).astype(np.float64))
+        y = codec.quantize(x)
+        np.testing.assert_array_equal(y.view(np.uint32), codec_for(r["format"]).quantize(x).view(np.uint32))
+        s = metrics.summary(x.astype(np.float64), y.astype(np.float64))
         assert (r["mse"], r["max_abs_error"]) == (s["mse"], s["max_abs_error"]), r["format"]
     rows = compare({"w": x}, [fmtlib.Int(8, narrow=True), {"id": "fp", "args": ["bf16"]}])
     for r in rows:
