@@ -62,6 +62,7 @@ def test_renamed_points_to_an_equal_recipe():
         with pytest.raises(ValueError, match=f"is now '{new}'"):
             for_tensors(old)
     assert for_tensors("fp16") == FP("fp16") and for_tensors({"id": "int", "args": [8]}) == Int(8)
+    assert for_tensors("float8_e4m3fn") == FP("e4m3fn")              # an alias was never scaled there
     assert for_tensors(Int(8)) == Int(8)                              # codecs and configs pass as they are
 
 
