@@ -173,6 +173,23 @@ def test_a_busy_pool_leaves_the_work_to_the_caller():
         blocker.result(timeout=60)
 
 
+def test_the_caller_shares_the_work():
+    """The caller takes chunks from the back while the workers take them from the front: it does not
+    just wait for the next chunk in order (which a worker has always just started)."""
+    import time
+
+    threads.set_num_threads(2)
+    me = threading.get_ident()
+    ran = []
+
+    def kernel(t0, t1):
+        ran.append(threading.get_ident())
+        time.sleep(0.01)
+
+    threads.run(kernel, 64, (), elements=64 * threads.GRAIN)
+    assert len(ran) == 2 * threads.CHUNKS_PER_THREAD and ran.count(me) >= 2
+
+
 def test_nested_and_concurrent_calls_finish():
     threads.set_num_threads(2)
     inner, _ = _recorder()

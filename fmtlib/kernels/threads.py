@@ -110,8 +110,9 @@ def run(kernel, items: int, args: tuple = (), elements: int | None = None, combi
 
     ``elements`` (default ``items``) measures the work: at most :data:`GRAIN` runs as one call
     in this thread. Otherwise the chunks after the first go to the pool and this thread runs the
-    first; then it takes back every chunk no worker has started (so a busy pool or a nested call
-    never deadlocks or leaves this thread idle) and waits for the rest. ``combine`` (``max``,
+    first; then, from the last chunk back, it takes back every chunk no worker has started (the
+    workers take them from the front), so that a busy pool or a nested call never deadlocks or
+    leaves this thread idle, and waits for the rest. ``combine`` (``max``,
     ``operator.add``, ...) reduces the chunks' return values in chunk order; without it the
     result is None. The first exception raised by a chunk is raised once no chunk still runs.
     """
@@ -134,18 +135,21 @@ def run(kernel, items: int, args: tuple = (), elements: int | None = None, combi
     error = None
     try:
         results[0] = kernel(bounds[0], bounds[1], *args)
+        for c in range(k - 1, 0, -1):   # the workers take chunks from the front, this thread from the back
+            f = futures[c - 1]
+            if f is None or f.cancel():
+                results[c] = kernel(bounds[c], bounds[c + 1], *args)
     except BaseException as e:  # noqa: BLE001 - re-raised below, after the other chunks stop
         error = e
     for c, f in enumerate(futures, 1):
+        if f is None or f.cancelled():
+            continue
         if error is not None:      # run nothing more, but let started chunks finish
-            if f is not None and not f.cancel():
+            if not f.cancel():
                 f.exception()
             continue
         try:
-            if f is None or f.cancel():
-                results[c] = kernel(bounds[c], bounds[c + 1], *args)
-            else:
-                results[c] = f.result()
+            results[c] = f.result()
         except BaseException as e:  # noqa: BLE001
             error = e
     if error is not None:
