@@ -14,10 +14,9 @@ import argparse
 import os
 import platform
 
-import numba
 import numpy as np
 
-from fmtlib import FP, MX, NVFP4
+from fmtlib import FP, MX, NVFP4, num_threads
 from fmtlib.ops import Accumulate, matmul
 from timing import median_time
 
@@ -45,7 +44,7 @@ def main(argv=None) -> None:
     t_exact = median_time(lambda: matmul(sa, sw, a_codec=mx, b_codec=mx, accumulate="exact", out="bf16",
                                          transpose_b=True), max(1, args.repeat // 2))
     t_np_q = median_time(lambda: da[:q, :q] @ dw[:q, :q].T, args.repeat)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, fmtlib threads {num_threads()}, "
           f"numpy {np.__version__}")
     print("| product | fmtlib | numpy float32 | ratio |")
     print("|---|---|---|---|")

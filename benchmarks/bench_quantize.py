@@ -39,7 +39,7 @@ def main(argv=None) -> None:
     t_copy = median_time(lambda: np.copyto(out, base), args.repeat)
     print(f"# fmtlib {fmtlib.__version__}, numpy {np.__version__}, numba {numba.__version__}, "
           f"ml_dtypes {ml_dtypes.__version__}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, {numba.get_num_threads()} numba threads; n = 2**{args.n} float32")
+          f"{os.cpu_count()} cores, {fmtlib.num_threads()} fmtlib threads; n = 2**{args.n} float32")
     print(f"# np.copyto: {n / t_copy / 1e6:.0f} Melem/s ({2 * 4 * n / t_copy / 1e9:.1f} GB/s read+write)")
     print("| format | rounding | fmtlib Melem/s | fmtlib out= Melem/s | ml_dtypes Melem/s "
           "| fmtlib / ml_dtypes | out= / ml_dtypes | out= / copy |")

@@ -32,7 +32,7 @@ def main(argv=None) -> None:
     g = rng.standard_normal(n).astype(np.float32)
     print(f"# fmtlib {fmtlib.__version__}, numpy {np.__version__}, numba {numba.__version__}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{numba.get_num_threads()} numba threads; n = 2**{args.n}")
+          f"{fmtlib.num_threads()} fmtlib threads; n = 2**{args.n}")
     print("| data | codec | op | Melem/s | copy Melem/s | op / copy |")
     print("|---|---|---|---:|---:|---:|")
     for dtype, base in ((np.int8, "int8"), (np.int16, "int16")):

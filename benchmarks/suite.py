@@ -53,9 +53,9 @@ def _machine(peers) -> str:
             return "?"
 
     vers = ", ".join(f"{k.split('.')[0]} {version(k)}" for k, v in peers.items() if v is not None)
-    return (f"{platform.system()} {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; fmtlib "
-            f"{fmtlib.__version__}, numpy {np.__version__}, numba {numba.__version__}, ml_dtypes "
-            f"{ml_dtypes.__version__}; peers: {vers or 'none'}")
+    return (f"{platform.system()} {cpu}, {os.cpu_count()} cores ({fmtlib.num_threads()} fmtlib threads), Python "
+            f"{platform.python_version()}; fmtlib {fmtlib.__version__}, numpy {np.__version__}, numba "
+            f"{numba.__version__}, ml_dtypes {ml_dtypes.__version__}; peers: {vers or 'none'}")
 
 
 def element_table(x, peers) -> list[str]:
@@ -174,8 +174,6 @@ def pack_table(n) -> list[str]:
 
 
 def scaling_table(top: int = 26) -> list[str]:
-    import numba
-
     import fmtlib
 
     codec = fmtlib.FP("e4m3fn")
@@ -185,16 +183,16 @@ def scaling_table(top: int = 26) -> list[str]:
         rows.append(f"| 2^{k} | {_rate(lambda: codec.quantize(x), x.size):.0f} | "
                     f"{_rate(lambda: fmtlib.MX('mxfp4').quantize(x), x.size):.0f} |")
     x = np.random.default_rng(0).standard_normal(1 << min(top, 24)).astype(np.float32)
-    before = numba.get_num_threads()
-    rows += ["", f"| Numba threads | FP('e4m3fn').quantize Melem/s (2^{min(top, 24)}) | MX('mxfp4').quantize |",
+    top_threads = fmtlib.num_threads()
+    rows += ["", f"| fmtlib threads | FP('e4m3fn').quantize Melem/s (2^{min(top, 24)}) | MX('mxfp4').quantize |",
              "|---:|---:|---:|"]
     try:
-        for t in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-            numba.set_num_threads(t)
+        for t in range(1, top_threads + 1):
+            fmtlib.set_num_threads(t)
             rows.append(f"| {t} | {_rate(lambda: codec.quantize(x), x.size):.0f} | "
                         f"{_rate(lambda: fmtlib.MX('mxfp4').quantize(x), x.size):.0f} |")
     finally:
-        numba.set_num_threads(before)
+        fmtlib.set_num_threads(None)
     return rows
 
 

@@ -1,0 +1,103 @@
+"""Cold-cache compile cost and per-call latency of common operations.
+
+    python benchmarks/bench_compile.py [--ops fp_e2m1,...] [--together] [--latency]
+
+Each operation runs in a fresh process with an empty ``NUMBA_CACHE_DIR``; the table gives the
+process's CPU time (user + system, all threads) spent after ``import fmtlib, numba``, and its
+wall time. ``--together`` also runs all of them in one fresh process (helpers shared).
+``--latency`` gives the median time of one call at 2**10, 2**16, 2**20 and 2**24 float32 elements
+(FP e4m3fn and MX mxfp4 quantize, with ``out=``), warm.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+OPS = {
+    "fp_e2m1_quantize": "fmtlib.FP('e2m1').quantize(x)",
+    "fp_e4m3fn_quantize": "fmtlib.FP('e4m3fn').quantize(x)",
+    "fp_e4m3fn_encode_decode": "c = fmtlib.FP('e4m3fn'); c.decode(c.encode(x))",
+    "mxfp4_quantize": "fmtlib.MX('mxfp4').quantize(x)",
+    "mxfp8_quantize": "fmtlib.MX('mxfp8').quantize(x)",
+    "nvfp4_quantize": "fmtlib.NVFP4().quantize(x)",
+    "nf4_encode": "fmtlib.Quantile.nf4().encode(x)",
+    "scaled_per_row": "fmtlib.Scaled('int8', 'fp32', block=None, axis=-1).quantize(x)",
+    "sdr_quantize": "fmtlib.SDR().quantize(q)",
+    "pack_fp4x2": "fmtlib.packing.pack(c4, 'fp4x2')",
+}
+
+_CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    import numpy as np, numba, fmtlib, fmtlib.packing
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((64, 256)) * 4).astype(np.float32)
+    q = rng.integers(-127, 128, (64, 256)).astype(np.int8)
+    c4 = rng.integers(0, 16, (64, 256)).astype(np.uint8)
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    c0, w0 = cpu(), time.perf_counter()
+    for code in sys.argv[1:]:
+        exec(code)
+    print(json.dumps({"cpu": cpu() - c0, "wall": time.perf_counter() - w0, "total_cpu": cpu()}))
+""")
+
+_LATENCY = textwrap.dedent("""
+    import json, statistics, time
+    import numpy as np, fmtlib
+    res = {}
+    for name, codec in (("FP('e4m3fn')", fmtlib.FP('e4m3fn')), ("MX('mxfp4')", fmtlib.MX('mxfp4'))):
+        for k, reps in ((10, 2000), (16, 400), (20, 60), (24, 9)):
+            x = np.random.default_rng(0).standard_normal(1 << k).astype(np.float32)
+            out = np.empty_like(x)
+            for _ in range(3):
+                codec.quantize(x, out=out)
+            ts = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                codec.quantize(x, out=out)
+                ts.append(time.perf_counter() - t)
+            res[f"{name} 2^{k}"] = statistics.median(ts)
+    print(json.dumps(res))
+""")
+
+
+def _child(code: list[str], cache: str) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+    out = subprocess.run([sys.executable, "-c", _CHILD, *code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--together", action="store_true")
+    ap.add_argument("--latency", action="store_true")
+    args = ap.parse_args(argv)
+    names = args.ops.split(",")
+    print("| operation | compile CPU s | wall s |")
+    print("|---|---:|---:|")
+    total = 0.0
+    for name in names:
+        with tempfile.TemporaryDirectory() as cache:
+            r = _child([OPS[name]], cache)
+        total += r["cpu"]
+        print(f"| {name} | {r['cpu']:.1f} | {r['wall']:.1f} |", flush=True)
+    print(f"| sum, each in its own process | {total:.1f} | |")
+    if args.together:
+        with tempfile.TemporaryDirectory() as cache:
+            r = _child([OPS[n] for n in names], cache)
+        print(f"| all {len(names)} in one process | {r['cpu']:.1f} | {r['wall']:.1f} |", flush=True)
+    if args.latency:
+        out = subprocess.run([sys.executable, "-c", _LATENCY], capture_output=True, text=True, check=True)
+        for k, v in json.loads(out.stdout.splitlines()[-1]).items():
+            print(f"| {k} quantize, out=, median | {v * 1e3:.3f} ms |")
+
+
+if __name__ == "__main__":
+    main()
