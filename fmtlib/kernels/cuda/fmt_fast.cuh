@@ -50,21 +50,32 @@ FMT_HD int32_t imax(int32_t a, int32_t b) { return a > b ? a : b; }
 template <typename S> struct FastWord { typedef uint32_t type; };
 template <> struct FastWord<uint64_t> { typedef uint64_t type; };
 
+// convert.py _ieee_fields: the magnitude, sign, effective exponent and significand (with its
+// implicit bit) of IEEE bits ``b``.
+template <typename W> struct FastFields { W a; int32_t E, neg, e_eff; W sig; };
+template <typename W>
+FMT_HD FastFields<W> fast_fields(W b, const FastParams& F) {
+    const W one = 1;
+    const W implicit = one << F.m_in;
+    FastFields<W> f;
+    f.a = b & ((one << F.sign_pos) - 1);
+    f.E = (int32_t)(f.a >> F.m_in);
+    f.neg = (int32_t)((b >> F.sign_pos) & 1);
+    f.e_eff = imax(f.E, 1);
+    f.sig = (f.a & (implicit - 1)) | (f.E > 0 ? implicit : 0);
+    return f;
+}
+
 // convert.py _fast_round: the input-format bits of IEEE bits ``b`` quantized (mode ``mode``;
 // ``rnd``: rbits random bits, stochastic only).
 template <typename W>
 FMT_HD W fast_round(W b, int64_t rnd, const FastParams& F, int64_t mode, int64_t rbits) {
     const W one = 1;
     const int32_t m_in = F.m_in;
-    // _ieee_fields
-    const W sign_bit = one << F.sign_pos;
-    const W absmask = sign_bit - 1;
-    const W implicit = one << m_in;
-    const W a = b & absmask;
-    const int32_t E = (int32_t)(a >> m_in);
-    const int32_t neg = (int32_t)((b >> F.sign_pos) & 1);
-    const int32_t e_eff = imax(E, 1);
-    const W sig = (a & (implicit - 1)) | (E > 0 ? implicit : 0);
+    const W sign_bit = one << F.sign_pos, absmask = sign_bit - 1, implicit = one << m_in;
+    const FastFields<W> f = fast_fields(b, F);
+    const W a = f.a, sig = f.sig;
+    const int32_t E = f.E, neg = f.neg, e_eff = f.e_eff;
     // round off the low se bits
     const int32_t se = imin(F.s + imax(F.e_thr - e_eff, 0), m_in);
     const W bit = one << se;
@@ -118,14 +129,10 @@ template <typename W>
 FMT_HD W fast_value_code(W v, const FastParams& F) {
     const W one = 1;
     const int32_t m_in = F.m_in;
-    const W sign_bit = one << F.sign_pos;
-    const W absmask = sign_bit - 1;
-    const W implicit = one << m_in;
-    const W a = v & absmask;
-    const int32_t E = (int32_t)(a >> m_in);
-    const int32_t neg = (int32_t)((v >> F.sign_pos) & 1);
-    const int32_t e_eff = imax(E, 1);
-    const W sig = (a & (implicit - 1)) | (E > 0 ? implicit : 0);
+    const W absmask = (one << F.sign_pos) - 1;
+    const FastFields<W> f = fast_fields(v, F);
+    const W a = f.a, sig = f.sig;
+    const int32_t E = f.E, neg = f.neg, e_eff = f.e_eff;
     const W normal = (a >> F.s) - ((W)F.dbias << F.mbits);
     const W sub = sig >> imin(imax(F.k0 + F.lq - e_eff, 0), (int32_t)(8 * sizeof(W)) - 1);   // sig < 2**53
     const W mag = E >= F.e_thr ? normal : sub;
