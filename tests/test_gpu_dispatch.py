@@ -170,21 +170,33 @@ class FakeFunction:
             raise AssertionError(self.name)
 
 
-class FakeModule:
-    def __init__(self, code, options, name_expressions, lib):
+def fake_compiler(lib):
+    """cupy.cuda's compiler, function.Module, nvrtc and Device as gpu_build uses them: a
+    "compiled" module maps each name expression to itself and looks kernels up through the
+    host build ``lib``."""
+    def compile_using_nvrtc(code, options, filename, name_expressions, cache_in_memory):
         assert "#include" in code and any(o.startswith("-I") for o in options)
-        self.names, self.lib = set(name_expressions), lib
+        return b"module", {e: e for e in name_expressions}
 
-    def get_function(self, name):
-        assert name in self.names, f"{name} is not among the instantiated names"
-        return FakeFunction(name, self.lib)
+    class Module:
+        def load(self, binary):
+            assert binary == b"module"
+
+        def get_function(self, name):
+            return FakeFunction(name, lib)
+
+    return types.SimpleNamespace(compiler=types.SimpleNamespace(compile_using_nvrtc=compile_using_nvrtc),
+                                 function=types.SimpleNamespace(Module=Module),
+                                 nvrtc=types.SimpleNamespace(getVersion=lambda: (13, 0)),
+                                 Device=lambda: types.SimpleNamespace(compute_capability="90"))
 
 
 @pytest.fixture
-def fake_cupy(monkeypatch):
+def fake_cupy(monkeypatch, tmp_path):
     lib = cuda_host.load()
+    monkeypatch.setenv("CUPY_CACHE_DIR", str(tmp_path / "cupy-cache"))
     cp = types.SimpleNamespace(
-        RawModule=lambda code, options, name_expressions: FakeModule(code, options, name_expressions, lib),
+        __version__="14.0.0", cuda=fake_compiler(lib),
         asarray=dev, ascontiguousarray=dev,
         empty=lambda shape, dtype: dev(np.empty(shape, dtype)),
         int64=np.int64,

@@ -2,9 +2,10 @@
 
 - NVRTC: every .cu file of fmtlib/kernels/cuda/ through NVRTC (the ``nvidia-cuda-nvrtc`` wheel,
   called through ctypes) with the source, options and name expressions that
-  ``fmtlib.kernels.gpu.module`` hands to ``cupy.RawModule`` (read by running it against a
-  recording stand-in for cupy, so they cannot drift), plus the options CuPy adds itself, for
-  sm_90 and sm_100. Every name expression must lower to a kernel entry of the module.
+  ``fmtlib.kernels.gpu.module`` hands to CuPy's ``compile_using_nvrtc`` (read by running it
+  against a recording stand-in for cupy, so they cannot drift), plus the options CuPy adds
+  itself, for sm_90 and sm_100. Every name expression must lower to a kernel entry of the
+  module, and no float32 instruction flushes subnormals.
 - nvcc host build: ``host_api.cpp`` built by nvcc as CUDA (``-x cu``, the fallback command of
   ``fmtlib.kernels.cuda_host``), so that every ``__host__ __device__`` function is compiled as
   CUDA for the host too, gives the g++ build's bits (which tests/test_cuda_host.py checks
@@ -33,23 +34,50 @@ ARCHS = ("sm_90", "sm_100")
 SOURCES = sorted(p.name for p in cuda_host.CUDA_DIR.glob("*.cu"))
 
 
+class FakeCupy(types.ModuleType):
+    """A stand-in for cupy that records what ``fmtlib.kernels.gpu_build.build`` asks of it: the
+    arguments of each ``cuda.compiler.compile_using_nvrtc`` call, and the bytes each
+    ``cuda.function.Module`` loads. It has no ``RawModule``: using one fails."""
+
+    def __init__(self):
+        super().__init__("cupy")
+        self.__version__ = "14.0.0"
+        self.compiles, self.loaded = [], []
+        fake = self
+
+        class Module:
+            def load(self, binary):
+                fake.loaded.append(binary)
+
+            def get_function(self, name):
+                return ("function", name)
+
+        def compile_using_nvrtc(code, **kw):
+            fake.compiles.append({"code": code, **kw})
+            return b"cubin:" + kw["filename"].encode(), {e: f"_Z{len(e)}{e}" for e in kw["name_expressions"]}
+
+        self.cuda = types.SimpleNamespace(
+            compiler=types.SimpleNamespace(compile_using_nvrtc=compile_using_nvrtc),
+            function=types.SimpleNamespace(Module=Module),
+            nvrtc=types.SimpleNamespace(getVersion=lambda: (13, 0)),
+            Device=lambda: types.SimpleNamespace(compute_capability="90"))
+
+
 def gpu_module_arguments(source: str) -> dict:
-    """The keyword arguments ``fmtlib.kernels.gpu.module(source)`` gives ``cupy.RawModule``
-    (code, options, name_expressions), recorded by a stand-in cupy; gpu.module's cache is
-    bypassed, so nothing of the stand-in stays behind."""
+    """The arguments ``fmtlib.kernels.gpu.module(source)`` gives CuPy's
+    ``compile_using_nvrtc`` (code, options, filename, name_expressions, cache_in_memory),
+    recorded by a stand-in cupy with an empty cache directory; gpu.module's cache is bypassed,
+    so nothing of the stand-in stays behind."""
+    import tempfile
+
     from fmtlib.kernels import gpu
 
-    seen = {}
-
-    class RawModule:
-        def __init__(self, **kw):
-            seen.update(kw)
-
-    fake = types.ModuleType("cupy")
-    fake.RawModule = RawModule
-    with pytest.MonkeyPatch.context() as mp:
+    fake = FakeCupy()
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as cache:
         mp.setitem(sys.modules, "cupy", fake)
+        mp.setenv("CUPY_CACHE_DIR", cache)
         getattr(gpu.module, "__wrapped__", gpu.module)(source)
+    (seen,) = fake.compiles
     assert set(seen) >= {"code", "options", "name_expressions"}, f"gpu.module passes {sorted(seen)}"
     return seen
 
@@ -112,38 +140,123 @@ def test_no_fma_contraction(compiled, source):
 
 
 def test_cupys_ftz_overrides_the_callers(nvrtc):
-    """NVRTC takes the last ``-ftz``, and CuPy's ``-ftz=true`` comes after the caller's options:
-    a ``--ftz=false`` in gpu.py's options would not survive it."""
+    """Why fmtlib does not compile with ``cupy.RawModule(code=...)``: NVRTC takes the last
+    ``-ftz``, and RawModule's ``-ftz=true`` comes after the caller's options, so a
+    ``--ftz=false`` would not survive it. The options fmtlib's build hands NVRTC keep it."""
     code = 'extern "C" __global__ void k(float* a, double* d) { a[0] = a[1] * a[2]; d[0] = (double)a[3]; }'
     flushed = []
     for opts in (("--ftz=false",), ()):
-        r = nvrtc.compile(code, "k.cu", NV.cupy_options(opts, "sm_90"), [])
+        r = nvrtc.compile(code, "k.cu", NV.raw_module_options(opts, "sm_90"), [])
         assert r.ok, r.log
         flushed.append(sorted(set(re.findall(r"\b(?:mul|cvt)[\w.]*\.ftz[\w.]*", r.ptx))))
     assert "cvt.ftz.f64.f32" in flushed[0] and flushed[0] == flushed[1], flushed
-    r = nvrtc.compile(code, "k.cu", ("--ftz=false", "-arch=sm_90"), [])
+    r = nvrtc.compile(code, "k.cu", NV.cupy_options(("--ftz=false",), "sm_90"), [])
     assert r.ok and ".ftz" not in r.ptx, r.log
 
 
-#: Sources whose float32 instructions flush subnormals (``.ftz``) as CuPy compiles them: its
-#: ``-ftz=true`` comes after the caller's options, and NVRTC takes the last ``-ftz``, so no
-#: ``--ftz=false`` in gpu.py can undo it. The CPU never flushes. These kernels do float32
-#: arithmetic (NVFP4's recipes, the bitsandbytes absmax recipe, a code book's fl32(amax)), so a
-#: subnormal float32 operand or result there can differ from the CPU's bits.
-FLUSHES_SUBNORMALS = {"nvfp4.cu", "codebook.cu"}
-
-
-@pytest.mark.parametrize("source", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="CuPy's -ftz=true flushes float32 subnormals; "
-                                            "see FLUSHES_SUBNORMALS"))
-    if s in FLUSHES_SUBNORMALS else s for s in SOURCES])
+@pytest.mark.parametrize("source", SOURCES)
 def test_no_float32_flush_to_zero(compiled, source):
-    """No ``.ftz`` float32 instruction (add, mul, div, compare, min/max, float<->double
-    conversion) in the PTX CuPy's options produce. A strict xfail for the sources known to flush:
-    when one is fixed, take it out of FLUSHES_SUBNORMALS."""
+    """No ``.ftz`` float32 instruction (add, mul, div, rcp, compare, min/max, float<->double
+    conversion) in the PTX of the options the GPU backend compiles with: float32 subnormals
+    are kept, as on the CPU (nvfp4.cu and codebook.cu do float32 arithmetic: NVFP4's recipes,
+    the bitsandbytes absmax recipe, a code book's fl32(amax))."""
     for arch in ARCHS:
         ftz = sorted(set(re.findall(r"\b[a-z]+(?:\.\w+)*\.ftz(?:\.\w+)*", compiled[source, arch].ptx)))
         assert not ftz, f"{source} for {arch}: {ftz}"
+
+
+def test_the_sources_that_need_it_flush_under_raw_modules_options(nvrtc):
+    """The test above can fail: with RawModule's options, nvfp4.cu and codebook.cu do flush."""
+    from fmtlib.kernels import gpu_build
+
+    for source in ("nvfp4.cu", "codebook.cu"):
+        kw = gpu_module_arguments(source)
+        r = nvrtc.compile(kw["code"], source, NV.raw_module_options(gpu_build.OPTIONS, "sm_90"),
+                          list(kw["name_expressions"]))
+        assert r.ok, r.log
+        assert re.search(r"\.ftz\.f32", r.ptx), source
+
+
+# --- the build's cache ------------------------------------------------------------------------
+
+@pytest.fixture
+def fake_build(monkeypatch, tmp_path):
+    """gpu_build.build against a FakeCupy, with CUPY_CACHE_DIR in tmp_path."""
+    from fmtlib.kernels import gpu, gpu_build
+
+    fake = FakeCupy()
+    monkeypatch.setenv("CUPY_CACHE_DIR", str(tmp_path / "cache"))
+    return fake, (lambda source="sdr.cu": gpu_build.build(fake, source, gpu._names(source))), tmp_path / "cache"
+
+
+def test_build_looks_kernels_up_by_their_lowered_names(fake_build):
+    fake, build, _ = fake_build
+    m = build("sdr.cu")
+    assert m.get_function("fmt_sdr<uint8_t>") == ("function", "_Z16fmt_sdr<uint8_t>")
+    with pytest.raises(KeyError, match="fmt_nvfp4_encode<uint32_t> is not a kernel this module"):
+        m.get_function("fmt_nvfp4_encode<uint32_t>")
+    (call,) = fake.compiles
+    assert call["options"] == gpu_build_options() and call["filename"] == "sdr.cu"
+    assert fake.loaded == [b"cubin:sdr.cu"]
+
+
+def gpu_build_options():
+    from fmtlib.kernels import gpu_build
+    return gpu_build.OPTIONS
+
+
+def test_build_compiles_once_and_loads_from_the_cache(fake_build):
+    fake, build, cache = fake_build
+    build(), build()
+    assert len(fake.compiles) == 1 and fake.loaded == [b"cubin:sdr.cu"] * 2
+    (f,) = cache.iterdir()
+    assert f.name.startswith("fmtlib-sdr.cu-")
+    build("nvfp4.cu")
+    assert len(fake.compiles) == 2 and len(list(cache.iterdir())) == 2
+
+
+@pytest.mark.parametrize("damage", ["torn", "flipped", "foreign"])
+def test_a_damaged_cache_file_is_recompiled_not_loaded(fake_build, damage):
+    fake, build, cache = fake_build
+    build()
+    (f,) = cache.iterdir()
+    data = f.read_bytes()
+    f.write_bytes({"torn": data[:-3], "flipped": data[:-1] + bytes([data[-1] ^ 1]),
+                   "foreign": b"\x7fELF" + data[4:]}[damage])
+    build()
+    assert len(fake.compiles) == 2 and fake.loaded == [b"cubin:sdr.cu"] * 2
+    assert f.read_bytes() == data          # rewritten whole
+
+
+def test_the_cache_key_covers_headers_device_and_versions(fake_build, monkeypatch, tmp_path):
+    """A different device arch, CuPy or NVRTC version, or a changed header, compiles anew."""
+    from fmtlib.kernels import gpu_build
+
+    fake, build, cache = fake_build
+    build()
+    fake.cuda.Device = lambda: types.SimpleNamespace(compute_capability="100")
+    build()
+    fake.__version__ = "15.0.0"
+    build()
+    fake.cuda.nvrtc.getVersion = lambda: (13, 1)
+    build()
+    assert len(fake.compiles) == 4
+    cuda = tmp_path / "cuda"
+    shutil.copytree(cuda_host.CUDA_DIR, cuda)
+    monkeypatch.setattr(gpu_build, "CUDA_DIR", cuda)
+    build()
+    assert len(fake.compiles) == 4
+    with open(cuda / "fmt_scalar.cuh", "a") as f:
+        f.write("\n// changed\n")
+    build()
+    assert len(fake.compiles) == 5
+
+
+def test_an_unwritable_cache_costs_a_recompile_only(fake_build, monkeypatch):
+    fake, build, cache = fake_build
+    cache.parent.joinpath("cache").write_text("a file, not a directory")
+    build(), build()
+    assert len(fake.compiles) == 2 and fake.loaded == [b"cubin:sdr.cu"] * 2
 
 
 # --- the host code built by nvcc ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The GPU backend: CuPy ``RawModule`` kernels compiled from ``fmtlib/kernels/cuda/`` once per
+"""The GPU backend: CUDA kernels compiled from ``fmtlib/kernels/cuda/`` once per
 process, and the codec methods they serve.
 
 A codec method given a cupy array (or a CUDA tensor, through DLPack) runs here and returns a
@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import fast_path
+from . import fast_path, gpu_build
 from .cuda_host import CUDA_DIR
 from .params import kernel_params
 
@@ -78,12 +78,10 @@ def _names(source: str) -> list[str]:
 
 @lru_cache(maxsize=None)
 def module(source: str):
-    """The compiled ``RawModule`` of one source file (compiled once per process, without FMA
-    contraction: float32 recipes must round every operation)."""
-    cp = backend()
-    code = (CUDA_DIR / source).read_text()
-    return cp.RawModule(code=code, options=("--std=c++14", "--fmad=false", f"-I{CUDA_DIR}"),
-                        name_expressions=_names(source))
+    """The compiled module of one source file, built once per process by
+    :func:`fmtlib.kernels.gpu_build.build` (NVRTC without CuPy's ``-ftz=true``, no FMA contraction:
+    float32 recipes must round every operation and keep subnormals, as the CPU does)."""
+    return gpu_build.build(backend(), source, _names(source))
 
 
 def _launch(source: str, name: str, n: int, args: tuple) -> None:

@@ -1,8 +1,8 @@
-"""NVRTC through ctypes: fmtlib's CUDA sources compiled as CuPy's ``RawModule`` compiles them,
-on a machine without a GPU (tests/test_nvrtc.py).
+"""NVRTC through ctypes: fmtlib's CUDA sources compiled as the GPU backend compiles them
+through CuPy (:mod:`fmtlib.kernels.gpu_build`), on a machine without a GPU (tests/test_nvrtc.py).
 
 NVRTC comes from the ``nvidia-cuda-nvrtc`` wheel (in the dev extra); nothing here imports cupy
-or needs a device. :func:`cupy_options` is what CuPy adds to the options a ``RawModule`` is
+or needs a device. :func:`cupy_options` is what CuPy's compiler adds to the options it is
 given; :class:`NVRTC` makes the C API calls CuPy's ``_NVRTCProgram`` makes.
 """
 from __future__ import annotations
@@ -18,18 +18,24 @@ from pathlib import Path
 
 
 def cupy_options(options, arch: str) -> tuple:
-    """``options`` as CuPy hands them to NVRTC for a ``RawModule`` on CUDA, for ``arch``
-    (``"sm_90"``).
+    """``options`` as ``cupy.cuda.compiler.compile_using_nvrtc`` hands them to NVRTC for
+    ``arch`` (``"sm_90"``): the step ``fmtlib.kernels.gpu_build`` calls.
 
-    CuPy (cupy/_core/core.pyx ``assemble_cupy_compiler_options``; cupy/cuda/compiler.py
-    ``_compile_with_cache_cuda`` and ``compile_using_nvrtc``) appends ``-ftz=true``, then
-    ``-arch=sm_XX`` (a cubin; ``compute_XX`` and PTX only for an arch past NVRTC's newest, or
-    with CUPY_COMPILE_WITH_PTX=1), then ``--device-as-default-execution-space``. Left out here:
-    its ``--std=c++17``, added only when the caller gives no ``--std``, and its ``-I``
-    directories (its CCCL copy, its own headers, the CUDA headers), which fmtlib's sources never
-    reach: under NVRTC (``__CUDACC_RTC__``) they include no system header.
+    It appends ``-arch=sm_XX`` (a cubin; ``compute_XX`` and PTX only for an arch past NVRTC's
+    newest, or with CUPY_COMPILE_WITH_PTX=1), then ``--device-as-default-execution-space``
+    (cupy/cuda/compiler.py ``_compile_using_nvrtc_no_warning``; ``--pch`` too with
+    CUPY_NVRTC_USE_PCH=1, which changes no code). Left out: its ``-I`` directories (its CCCL copy,
+    its own headers, the CUDA headers), which fmtlib's sources never reach: under NVRTC
+    (``__CUDACC_RTC__``) they include no system header.
     """
-    return tuple(options) + ("-ftz=true", f"-arch={arch}", "--device-as-default-execution-space")
+    return tuple(options) + (f"-arch={arch}", "--device-as-default-execution-space")
+
+
+def raw_module_options(options, arch: str) -> tuple:
+    """``options`` as ``cupy.RawModule(code=...)`` hands them to NVRTC: ``-ftz=true`` first
+    (cupy/cuda/compiler.py ``_compile_with_cache_cuda``), then what :func:`cupy_options` adds.
+    fmtlib does not compile this way (tests/test_nvrtc.py shows why)."""
+    return cupy_options(tuple(options) + ("-ftz=true",), arch)
 
 
 def find_library() -> Path | None:

@@ -167,6 +167,28 @@ def test_scaled_code_books_match_the_cpu(codec):
     np.testing.assert_array_equal(cupy.asnumpy(codec.decode(got)).view(np.uint32), codec.decode(want).view(np.uint32))
 
 
+def subnormal_blocks(seed=7):
+    """float32 rows whose values (and so their amax, scales and scaled elements) are float32
+    subnormals or just above: what a flush-to-zero float32 instruction would change."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((64, 64)) * np.exp2(rng.integers(-149, -120, (64, 1)))).astype(np.float32)
+
+
+@pytest.mark.parametrize("codec", [NVFP4(recipe="torchao"), NVFP4(recipe="te"),
+                                   NVFP4(recipe="torchao", global_scale=False), NVFP4(recipe="te", global_scale=False),
+                                   Scaled(Quantile.nf4(), "absmax", block=64), Scaled(Quantile.nf4(), "fp32", block=16),
+                                   Scaled(Quantile.nf4("bitsandbytes"), "absmax", block=64)], ids=repr)
+def test_float32_subnormals_keep_the_cpus_bits(codec):
+    """nvfp4.cu and codebook.cu do float32 arithmetic; compiled without CuPy's -ftz=true
+    (fmtlib.kernels.gpu_build) it keeps subnormals as the CPU does."""
+    x = subnormal_blocks()
+    want, got = codec.encode(x), codec.encode(cupy.asarray(x))
+    np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
+    np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
+    np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(x))).view(np.uint32),
+                                  codec.quantize(x).view(np.uint32))
+
+
 @pytest.mark.parametrize("codec", [SDR(), SDR(group=32, keep=7, base="int16"), SDR(rounding="nearest_even")], ids=repr)
 def test_sdr_matches_the_cpu(codec):
     fmt = codec.base.format
