@@ -3,17 +3,7 @@ as they do numpy inputs. Skipped, with the reason, without cupy or a device."""
 import numpy as np
 import pytest
 
-cupy = pytest.importorskip("cupy", reason="cupy is not installed (pip install 'fmtlib[gpu]')")
-
-
-def _devices() -> int:
-    try:
-        return cupy.cuda.runtime.getDeviceCount()
-    except Exception:   # no driver, no device
-        return 0
-
-
-pytestmark = pytest.mark.skipif(_devices() == 0, reason="no CUDA device")
+from gpu_device import cupy, pytestmark  # noqa: F401  (skips without cupy or a device)
 
 from fmtlib import FP, Int, Quantile, Scaled  # noqa: E402
 
