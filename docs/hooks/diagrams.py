@@ -137,26 +137,26 @@ def swizzle_svg() -> str:
     cols = np.repeat(np.arange(4, dtype=np.uint8)[None, :], 128, axis=0)
     r_at, c_at = sw.pack(rows).astype(int), sw.pack(cols).astype(int)     # the (row, col) in each byte
     assert r_at.size == c_at.size == 512
-    ch, lw = 3.0, 15.0                       # left: a row is 3 px high, a column 15 px wide
-    bw, bh = 30.0, 12.0                      # right: a byte is 30 x 12
-    top, lx, rx = 44.0, 70.0, 300.0
+    ch, lw = 3.25, 15.0                      # left: a row is 3.25 px high, a column 15 px wide
+    bw, bh = 28.0, 13.0                      # right: a byte is 28 x 13
+    top, lx, rx = 44.0, 70.0, 230.0
     body = [_text(lx + 2 * lw, 24, "scales: 128 rows x 4 columns", size=11, anchor="middle"),
             _text(rx + 8 * bw, 24, "the tile's 512 bytes, 16 per line", size=11, anchor="middle")]
     for r in range(128):
         for c in range(4):
             body.append(f'<rect x="{lx + c * lw:.1f}" y="{top + r * ch:.1f}" width="{lw}" height="{ch}" '
-                        f'fill="{BAND[r // 32]}" fill-opacity="{0.45 + 0.15 * c:.2f}"/>')
+                        f'fill="{BAND[r // 32]}" fill-opacity="{0.3 + 0.15 * c:.2f}"/>')
     for b in range(4):
         body.append(_text(lx - 6, top + (b * 32 + 17) * ch, f"rows {32 * b}-{32 * b + 31}", size=9, anchor="end"))
     for i in range(512):
         r, c = int(r_at[i]), int(c_at[i])
         x0, y0 = rx + (i % 16) * bw, top + (i // 16) * bh
         body.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{bw}" height="{bh}" fill="{BAND[r // 32]}" '
-                    f'fill-opacity="{0.45 + 0.15 * c:.2f}" stroke="#fff" stroke-width="0.5"/>')
+                    f'fill-opacity="{0.3 + 0.15 * c:.2f}" stroke="#fff" stroke-width="0.5"/>')
         if i // 16 in (0, 1, 31):
-            body.append(_text(x0 + bw / 2, y0 + 9, f"{r}.{c}", size=8, anchor="middle", fill="#fff"))
+            body.append(_text(x0 + bw / 2, y0 + 9.5, f"{r}.{c}", size=8.5, anchor="middle", fill="#111"))
     for line, label in ((0, "bytes 0-15"), (1, "16-31"), (31, "496-511")):
-        body.append(_text(rx - 6, top + line * bh + 9, label, size=9, anchor="end"))
+        body.append(_text(rx - 6, top + line * bh + 9.5, label, size=9, anchor="end"))
     for g in range(4):
         body.append(_text(rx + (4 * g + 2) * bw, top + 32 * bh + 14, f"rows r+{32 * g}" if g else "rows r",
                           size=9, anchor="middle"))
@@ -171,9 +171,11 @@ def swizzle_svg() -> str:
                 f'fill="none" stroke="#111" stroke-width="1.5"/>')
     body.append(f'<path d="M{sx + lw / 2:.1f},{sy:.1f} C{sx + 110:.1f},{sy:.1f} {tx - 110:.1f},{ty:.1f} '
                 f'{rx + (i % 16) * bw:.1f},{ty:.1f}" fill="none" stroke="#111" stroke-width="1"/>')
-    body.append(_text(rx + 8 * bw, top + 32 * bh + 34, f"row {r}, column {c} -> byte {i} = ({r} % 32) * 16 + "
-                      f"({r} // 32) * 4 + {c}; labels: row.column", size=10, anchor="middle"))
-    return _svg(rx + 16 * bw + 20, top + 32 * bh + 46, body, "the 128x4 swizzled scale layout of one tile")
+    body.append(_text(10, top + 32 * bh + 36, f"row {r}, column {c} -> byte {i} = ({r} % 32) * 16 + "
+                      f"({r} // 32) * 4 + {c} (outlined)", size=10))
+    body.append(_text(10, top + 32 * bh + 50, "labels in the bytes: row.column; colours: the band of 32 rows; "
+                      "shades: the column", size=10))
+    return _svg(rx + 16 * bw + 20, top + 32 * bh + 60, body, "the 128x4 swizzled scale layout of one tile")
 
 
 def _diverging(v: float, vmax: float) -> str:
