@@ -3,7 +3,7 @@
 For every named format (``fmtlib.catalog.names()``) and the built-in code books it writes
 ``docs/explorer/<name>.md`` (finfo numbers, a bit-layout diagram, a number-line plot, the
 value table of formats up to 8 bits) and ``docs/explorer/img/<name>.png``; for every block
-codec of the catalogue (``BLOCKS``) a page with its structure, a worked block (diagrams.py)
+codec of the catalogue (``block_names()``) a page with its structure, a worked block (diagrams.py)
 and its error against the value; the rounding-modes picture used by docs/rounding.md; the
 pictures of docs/mx.md, nvfp4.md, gemm.md and layouts/swizzle.md (``docs/diagrams/``); and
 adds the pages to the navigation. The generated files are not committed (.gitignore);
@@ -22,8 +22,8 @@ DOCS = Path(__file__).resolve().parent.parent
 OUT = DOCS / "explorer"
 DIAGRAMS = DOCS / "diagrams"
 BOOKS = {"nf4": "Quantile.nf4()", "fp4_bnb": "Quantile.fp4('bitsandbytes')", "dynamic8": "Quantile.dynamic()"}
-#: the block codecs with an explorer page: catalogue names (fmtlib.get), nf4_b64 = NF4 blockwise
-BLOCKS = ("mxfp8", "mxfp8_e5m2", "mxfp6", "mxfp6_e2m3", "mxfp4", "mxint8", "nvfp4", "nf4_b64", "sdr")
+#: scaled recipes with an explorer page besides the catalogue's block codecs (NF4 blockwise)
+EXTRA_BLOCKS = ("nf4_b64",)
 SAMPLE_SEED, SAMPLE_SIZE = 0, 32       # the worked blocks: 32 values from a seeded normal, one outlier
 COLORS = {"sign": "#e45756", "exponent": "#4c78a8", "mantissa": "#54a24b"}
 
@@ -35,18 +35,18 @@ def on_config(config):
     OUT.mkdir(exist_ok=True)
     (OUT / "img").mkdir(exist_ok=True)
     DIAGRAMS.mkdir(exist_ok=True)
-    fmts = list(names())
+    fmts, blocks = list(names()), block_names()
     for name in fmts:
         (OUT / f"{name}.md").write_text(_float_page(name))
     for name in BOOKS:
         (OUT / f"{name}.md").write_text(_book_page(name))
-    for name in BLOCKS:
+    for name in blocks:
         (OUT / f"{name}.md").write_text(_block_page(name, fmts))
-    (OUT / "index.md").write_text(_index(fmts))
+    (OUT / "index.md").write_text(_index(fmts, blocks))
     _rounding_picture(OUT / "img" / "rounding_modes.png")
     _guide_pictures()
     pages = ([{"Overview": "explorer/index.md"}] + [{n: f"explorer/{n}.md"} for n in fmts + list(BOOKS)]
-             + [{"Block formats": [{n: f"explorer/{n}.md"} for n in BLOCKS]}])
+             + [{"Block formats": [{n: f"explorer/{n}.md"} for n in blocks]}])
     nav = config["nav"]
     for item in nav:
         if isinstance(item, dict) and "Format explorer" in item:
@@ -55,6 +55,14 @@ def on_config(config):
     else:
         nav.insert(2, {"Format explorer": pages})
     return config
+
+
+def block_names() -> list[str]:
+    """The codecs with a block page: the catalogue's block codecs (``fmtlib formats``), then
+    ``EXTRA_BLOCKS``."""
+    from fmtlib.recipes import entries
+
+    return [r["name"] for r in entries() if r["kind"] == "block"] + list(EXTRA_BLOCKS)
 
 
 def _diagrams():
@@ -190,7 +198,7 @@ def _book_page(name: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _index(fmts) -> str:
+def _index(fmts, blocks) -> str:
     from fmtlib import get
     from fmtlib.catalog import parse_format
     from fmtlib.describe import structure
@@ -210,7 +218,7 @@ def _index(fmts) -> str:
              "(its amax, its scale, the scaled elements and their codes) and the error against the value.", "",
              '<div class="compact-table" markdown>', "",
              "| codec | element | scale | block | bits per element |", "|---|---|---|---|---|"]
-    for n in BLOCKS:
+    for n in blocks:
         codec = get(n)
         st = dict(structure(codec))
         elem = st["element format"].split(" (")[0]
@@ -261,7 +269,8 @@ def _block_page(name: str, fmts) -> str:
              "## Error against the value", "",
              "One element `x` in a block whose largest magnitude is 1 (the other elements 0), for `x` from 2^-16 "
              "to 1: the value it decodes to, and its relative error. The steps are the element format's grid "
-             "scaled by the block's scale; values below its smallest step are flushed to zero (relative error 1).",
+             "scaled by the block's scale; values too small for its smallest nonzero step round to zero "
+             "(relative error 1).",
              "", f"![{name}: error against the value](img/{name}.png)", ""]
     return "\n".join(parts) + "\n"
 
