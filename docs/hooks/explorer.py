@@ -297,7 +297,7 @@ def _block_error_plot(codec, name: str, path: Path) -> None:
     a1.set_ylabel("log2 decoded", fontsize=8)
     a1.set_title(f"{name}: decoded value (zeros not drawn)", fontsize=9)
     a2.plot(lx, rel, color="#e45756", lw=0.8)
-    a2.set_ylim(0, min(1.05, max(0.05, float(rel.max()) * 1.05)))
+    a2.set_ylim(0, max(0.05, float(rel.max()) * 1.05))
     a2.set_ylabel("|decoded - x| / x", fontsize=8)
     a2.set_title(f"{name}: relative error", fontsize=9)
     for a in (a1, a2):
