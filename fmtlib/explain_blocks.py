@@ -16,6 +16,7 @@ element x                    x / scale             code element value decoded
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -30,14 +31,14 @@ def table(rows: list[list]) -> list[str]:
     return [" ".join(c.ljust(w) for c, w in zip(r, width)).rstrip() for r in cells]
 
 
-def _elements(codes, elem_values, decoded, x, quotients=None, start: int = 0) -> list[str]:
+def _elements(codes, elem_values, decoded, x, quotients=None, start: int = 0) -> list[list[str]]:
     rows = [["element", "x"] + (["x / scale"] if quotients is not None else []) + ["code", "element value",
                                                                                      "decoded"]]
     for i, (c, ev, d, v) in enumerate(zip(codes, elem_values, decoded, x)):
         q = [exact_text(quotients[i])] if quotients is not None else []
         rows.append([start + i, exact_text(float(v))] + q + [f"{int(c):#x}", exact_text(float(ev)),
                                                              exact_text(float(d))])
-    return table(rows)
+    return rows
 
 
 def _pow2_scale(code: int, emax: int, elem: str, rule: str) -> tuple[Fraction | None, str]:
@@ -48,7 +49,7 @@ def _pow2_scale(code: int, emax: int, elem: str, rule: str) -> tuple[Fraction | 
     return s, f"{exact_text(s)} = {how} (e8m0 code {code:#x}; {emax} is the emax of {elem})"
 
 
-def _mx(codec, x, enc, q, start) -> list[str]:
+def _mx(codec, x, enc, q, start) -> tuple[list, list]:
     from .codecs import FP
 
     code = int(enc.scales.reshape(-1)[0])
@@ -61,33 +62,33 @@ def _mx(codec, x, enc, q, start) -> list[str]:
         emax, ename = elem.emax, elem.name
     s, text = _pow2_scale(code, emax, ename, codec.scale_rule)
     quot = None if s is None else [Fraction(float(v)) / s for v in x]
-    return [f"scale          {text}"] + _elements(enc.codes.reshape(-1), ev, q, x, quot, start)
+    return [("scale", text)], _elements(enc.codes.reshape(-1), ev, q, x, quot, start)
 
 
-def _float_scale(codec, enc, x) -> tuple[Fraction | None, list[str]]:
-    """(effective scale, lines) of a Scaled codec with a float scale format."""
+def _float_scale(codec, enc, x) -> tuple[Fraction | None, list[tuple[str, str]]]:
+    """(effective scale, fields) of a Scaled codec with a float scale format."""
     from . import exact
 
     fmt = codec.scale_format
     code = int(enc.scales.reshape(-1)[0])
     v = exact.value(fmt, code)
     if not isinstance(v, Fraction):
-        return None, [f"scale          NaN ({fmt} code {code:#x}): the block holds an inf or NaN and decodes to NaN"]
+        return None, [("scale", f"NaN ({fmt} code {code:#x}): the block holds an inf or NaN and decodes to NaN")]
     over_g = " / G" if codec.global_scale else ""
-    lines = [f"scale          {exact_text(v)} = {fmt}(amax / {exact_text(codec.element_max)}{over_g}), rounded to "
-             f"nearest even ({fmt} code {code:#x})"]
+    lines = [("scale", f"{exact_text(v)} = {fmt}(amax / {exact_text(codec.element_max)}{over_g}), rounded to "
+                       f"nearest even ({fmt} code {code:#x})")]
     if codec.global_scale:
         sig, exp = codec._g_sig_exp(enc.tensor_amax)
         g = Fraction(sig) * Fraction(2) ** exp
         d = Fraction(float(np.float32(float(v)) * np.float32(float(g))))     # one float32 rounding
-        lines.append(f"tensor scale   G = {exact_text(g)} = fl32(tensor amax {exact_text(enc.tensor_amax)} / "
-                     f"({exact_text(codec.element_max)} x {exact_text(fmt.max)})); the block's scale is "
-                     f"fl32(scale x G) = {exact_text(d)}")
+        lines.append(("tensor scale", f"G = {exact_text(g)} = fl32(tensor amax {exact_text(enc.tensor_amax)} / "
+                                      f"({exact_text(codec.element_max)} x {exact_text(fmt.max)})); the block's "
+                                      f"scale is fl32(scale x G) = {exact_text(d)}"))
         v = d
     return v, lines
 
 
-def _scaled(codec, x, enc, q, start) -> list[str]:
+def _scaled(codec, x, enc, q, start) -> tuple[list, list]:
     from .codecs import Quantile
 
     codes = enc.codes.reshape(-1)
@@ -104,19 +105,19 @@ def _scaled(codec, x, enc, q, start) -> list[str]:
             how = "the block's absmax (float32)" if codec.scale_mode == "absmax" else "fl32(amax)"
         rule = ("y = fl32(x * fl32(1 / absmax)) (a short block: fl32(x / absmax)), then the level bitsandbytes' "
                 "decision points pick" if codec.scale_mode == "absmax" else "the level of x / scale, rounded once")
-        return [f"scale          {exact_text(float(s))}: {how}", f"elements       {rule}; decoded = fl32(level x scale)"
-                ] + _elements(codes, ev, q, x, None, start)
+        return ([("scale", f"{exact_text(float(s))}: {how}"), ("elements", f"{rule}; decoded = fl32(level x scale)")],
+                _elements(codes, ev, q, x, None, start))
     if codec._pow2:
         s, text = _pow2_scale(int(enc.scales.reshape(-1)[0]), codec._pow2_params()[1], str(codec.element),
                               codec.scale_rule)
-        lines = [f"scale          {text}"]
+        lines = [("scale", text)]
     else:
         s, lines = _float_scale(codec, enc, x)
     quot = None if s is None else [Fraction(float(v)) / s for v in x]
-    return lines + _elements(codes, ev, q, x, quot, start)
+    return lines, _elements(codes, ev, q, x, quot, start)
 
 
-def _nvfp4(codec, x, enc, q, start) -> list[str]:
+def _nvfp4(codec, x, enc, q, start) -> tuple[list, list]:
     from . import exact
     from .codecs import FP
 
@@ -126,38 +127,53 @@ def _nvfp4(codec, x, enc, q, start) -> list[str]:
     g, _ = codec._global(enc.tensor_amax if codec.global_scale else None)
     te = codec.recipe == "te"
     per = (" x S_enc" if te else " / P") if codec.global_scale else ""
-    lines = [f"scale          {exact_text(s if isinstance(s, Fraction) else float(s))} (ue4m3, stored as e4m3fn code "
-             f"{code:#x}): amax / 6{per} in float32, rounded to e4m3"]
+    lines = [("scale", f"{exact_text(s if isinstance(s, Fraction) else float(s))} (ue4m3, stored as e4m3fn code "
+                       f"{code:#x}): amax / 6{per} in float32, rounded to e4m3")]
     if codec.global_scale:
         name, how = ("S_enc", "2688 / tensor amax") if te else ("P", "tensor amax / 2688")
-        lines.append(f"tensor scale   {name} = {exact_text(float(g))} = fl32({how}), tensor amax "
-                     f"{exact_text(enc.tensor_amax)} (recipe {codec.recipe!r})")
+        lines.append(("tensor scale", f"{name} = {exact_text(float(g))} = fl32({how}), tensor amax "
+                                      f"{exact_text(enc.tensor_amax)} (recipe {codec.recipe!r})"))
     quot = ("x x S_enc / scale" if te else "x / (scale x P)") if codec.global_scale else "x / scale"
-    lines.append(f"elements       e2m1 of {quot}, computed in float32 as the {codec.recipe} recipe does "
-                 "(docs/nvfp4.md)")
-    return lines + _elements(enc.codes.reshape(-1), ev, q, x, None, start)
+    lines.append(("elements", f"e2m1 of {quot}, computed in float32 as the {codec.recipe} recipe does "
+                              "(docs/nvfp4.md)"))
+    return lines, _elements(enc.codes.reshape(-1), ev, q, x, None, start)
 
 
-def _qrazor(codec, x) -> list[str]:
+def _qrazor(codec, x) -> tuple[list, list]:
     ints, scales = codec.integers(x.reshape(1, -1))
     rec = codec.sdr.encode(ints)
     razored = codec.sdr.decode(rec, dtype=np.int32).reshape(-1)
     q = codec.quantize(x.reshape(1, -1)).reshape(-1)
     s = float(scales.reshape(-1)[0])
     bmax = codec.sdr.base.format.max
-    lines = [f"stage 1        scale S = fl32(amax / {bmax}) = {exact_text(s)}; integers = x / S rounded to "
-             f"{codec.sdr.base!r}",
-             f"stage 2        SDR: groups of {codec.sdr.group} keep sign + {codec.sdr.keep} bits from the group's "
-             f"leading one; shifts (flags) {rec.flags.reshape(-1).tolist()}"]
+    lines = [("stage 1", f"scale S = fl32(amax / {bmax}) = {exact_text(s)}; integers = x / S rounded to "
+                         f"{codec.sdr.base!r}"),
+             ("stage 2", f"SDR: groups of {codec.sdr.group} keep sign + {codec.sdr.keep} bits from the group's "
+                         f"leading one; shifts (flags) {rec.flags.reshape(-1).tolist()}")]
     rows = [["element", "x", "integer", "code", "razored", "decoded"]]
     for i, v in enumerate(x):
         rows.append([i, exact_text(float(v)), int(ints.reshape(-1)[i]), f"{int(rec.codes.reshape(-1)[i]):#x}",
                      int(razored[i]), exact_text(float(q[i]))])
-    return lines + table(rows)
+    return lines, rows
 
 
-def worked(codec, values, rounding=None) -> list[str]:
-    """Lines that work through ``values`` as one row of a tensor (a block, or a few blocks)."""
+@dataclass
+class Block:
+    """One block worked through: labelled ``fields`` (values, amax, scale, ...) and ``rows``,
+    a table with a header and one row per element (index, x, ..., decoded), all exact text."""
+
+    fields: list[tuple[str, str]]
+    rows: list[list[str]]
+    values: np.ndarray          #: the block's input values, as float32
+    start: int                  #: the index of its first element in the row
+
+    def lines(self) -> list[str]:
+        return [f"{k:<14} {v}" for k, v in self.fields] + table(self.rows)
+
+
+def blocks(codec, values, rounding=None) -> list[Block]:
+    """``values`` worked through as one row of a tensor: one :class:`Block` per block (one for
+    QRazor, whose scale spans the row)."""
     from .codecs import MX, NVFP4, Scaled
     from .sdr import QRazor
 
@@ -168,9 +184,10 @@ def worked(codec, values, rounding=None) -> list[str]:
     if isinstance(codec, QRazor):
         if rounding is not None:
             raise ValueError("QRazor rounds as its SDR codec says; it takes no rounding option here")
-        head = [f"values         {' '.join(exact_text(float(v)) for v in x)} (rounded to float32 first; one tensor "
-                f"of {x.size})", f"amax           {exact_text(float(np.abs(x[np.isfinite(x)]).max(initial=0)))}"]
-        return head + _qrazor(codec, x)
+        head = [("values", f"{' '.join(exact_text(float(v)) for v in x)} (rounded to float32 first; one tensor "
+                           f"of {x.size})"), ("amax", exact_text(float(np.abs(x[np.isfinite(x)]).max(initial=0))))]
+        fields, rows = _qrazor(codec, x)
+        return [Block(head + fields, rows, x, 0)]
     block = getattr(codec, "block", None) or x.size
     enc = codec.encode(x.reshape(1, -1), **opts)          # the whole row at once: one tensor amax
     q = codec.quantize(x.reshape(1, -1), **opts).reshape(-1)
@@ -183,18 +200,26 @@ def worked(codec, values, rounding=None) -> list[str]:
         if getattr(codec, "block", 0) is None:
             span = "one row: one scale for all of it"
         finite = np.isfinite(xb)
-        out += [""] if out else []
-        out += [f"values         {' '.join(exact_text(float(v)) for v in xb)} (rounded to float32 first; {span})",
-                f"amax           {exact_text(float(np.abs(xb[finite]).max(initial=0)))}"
-                + ("" if finite.all() else f" over the finite values; the block holds {int((~finite).sum())} inf/NaN")]
+        head = [("values", f"{' '.join(exact_text(float(v)) for v in xb)} (rounded to float32 first; {span})"),
+                ("amax", exact_text(float(np.abs(xb[finite]).max(initial=0)))
+                 + ("" if finite.all() else f" over the finite values; the block holds {int((~finite).sum())} inf/NaN"))]
         if isinstance(codec, MX):
-            out += _mx(codec, xb, eb, q[start:stop], start)
+            fields, rows = _mx(codec, xb, eb, q[start:stop], start)
         elif isinstance(codec, NVFP4):
-            out += _nvfp4(codec, xb, eb, q[start:stop], start)
+            fields, rows = _nvfp4(codec, xb, eb, q[start:stop], start)
         elif isinstance(codec, Scaled):
-            out += _scaled(codec, xb, eb, q[start:stop], start)
+            fields, rows = _scaled(codec, xb, eb, q[start:stop], start)
         else:
             raise TypeError(f"no worked block for {type(codec).__name__}")
+        out.append(Block(head + fields, rows, xb, start))
+    return out
+
+
+def worked(codec, values, rounding=None) -> list[str]:
+    """Lines that work through ``values`` as one row of a tensor (a block, or a few blocks)."""
+    out: list[str] = []
+    for b in blocks(codec, values, rounding):
+        out += ([""] if out else []) + b.lines()
     return out
 
 
