@@ -14,6 +14,7 @@ _NUMPY_FLOATS = {
     np.dtype(np.float16): ("fp16", np.uint16),
 }
 FLOAT_DTYPE_NAMES = "float64, float32, float16, bfloat16"
+_DECODE_TOO = " (decode also takes ml_dtypes' float8/float6/float4 types)"
 #: what quantize/encode read: ml_dtypes' float8/6/4 arrays are read as float32 (exactly)
 INPUT_DTYPE_NAMES = FLOAT_DTYPE_NAMES + ", or ml_dtypes' float8/float6/float4 types"
 
@@ -37,11 +38,11 @@ def float_dtype(dtype) -> np.dtype:
     """Normalise a requested output float dtype, or raise a clear TypeError."""
     try:
         dt = as_dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dtype!r}") from None
+    except TypeError as e:
+        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}{_DECODE_TOO}, got {dtype!r} ({e})") from None
     dt = dt.newbyteorder("=") if dt.byteorder not in "=|" else dt
     if not is_float_dtype(dt):
-        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dt}")
+        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}{_DECODE_TOO}, got {dt}")
     return dt
 
 

@@ -1,12 +1,13 @@
 """Decoding into ml_dtypes' float8/float6/float4 dtypes.
 
 ``codec.decode(codes, dtype=T)`` with ``T`` one of ml_dtypes' float8_*, float6_* or
-float4_* types is ``codec.decode(codes, dtype=np.float64)`` then rounded into ``T`` as
-ml_dtypes' ``astype`` rounds a float64 array: to nearest, ties to even, beyond ``T``'s range
-inf where ``T`` has it, else NaN (``FP(T)`` with its default ``overflow="ieee"``). Where ``T``
-holds every value of the codec the result is exact; NaN stays NaN (``T``'s canonical NaN).
-Every value of an FP format, of an Int and of a code book is exact in float64, so those are
-rounded once, correctly.
+float4_* types is ``codec.decode(codes, dtype=np.float64)`` then rounded into ``T`` by
+``FP(T)`` with its default options, which round as ml_dtypes' ``astype`` does (bit for bit,
+tests/test_ml_dtypes.py): to nearest, ties to even; beyond ``T``'s range inf where ``T`` has
+it, else NaN, else (float6/float4: no NaN) the largest value; NaN becomes ``T``'s canonical
+NaN (where ``T`` has none, a zero, as ml_dtypes does). Where ``T`` holds every value of the
+codec the result is exact. The values of FP formats, Int codecs and code books are exact in
+float64, so those are rounded once, correctly.
 
 >>> import numpy as np, ml_dtypes
 >>> from fmtlib import FP
