@@ -374,9 +374,9 @@ def _negative_values_last(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = _negative_values_last(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
-    if not argv:   # a bare `fmtlib`: the whole help, as a usage error (argparse's status 2) on stderr
+    if not argv:   # a bare `fmtlib`: the whole help on stderr, then exit 2 as argparse's usage errors do
         parser.print_help(sys.stderr)
-        return 2
+        parser.exit(2)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

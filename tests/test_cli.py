@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from fmtlib.cli import main
 
 
@@ -172,4 +174,6 @@ def test_bare_command_prints_the_help_on_stderr_with_status_2(capsys):
     assert r.stderr.startswith("usage: fmtlib") and "--version" in r.stderr
     for command in ("table", "info", "formats", "compare", "explain", "quantize", "vectors"):
         assert command in r.stderr
-    assert main([]) == 2 and capsys.readouterr().err == r.stderr
+    with pytest.raises(SystemExit) as e:   # as argparse's own usage errors
+        main([])
+    assert e.value.code == 2 and capsys.readouterr().err == r.stderr
