@@ -19,6 +19,15 @@ from .transforms import Chain, Clip, Hadamard
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``fmtlib.dask`` imports its module (and dask) on first use, so ``import fmtlib`` stays light."""
+    if name == "dask":
+        from importlib import import_module
+
+        return import_module(".dask", __name__)
+    raise AttributeError(f"module 'fmtlib' has no attribute {name!r}")
+
 __all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "SDR", "QRazor", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
            "metrics", "ops", "packing", "recipes", "sdr", "load", "save_quantized", "num_threads", "set_num_threads",
            "__version__"]

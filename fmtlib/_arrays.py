@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._dtypes import as_dtype, is_bfloat16
+from ._dtypes import as_dtype, integer_name, is_bfloat16, is_small_ml_float
 from .catalog import parse_format
 
 #: numpy float dtype -> (catalogue name of its format, integer dtype for its bits); bfloat16,
@@ -14,6 +14,9 @@ _NUMPY_FLOATS = {
     np.dtype(np.float16): ("fp16", np.uint16),
 }
 FLOAT_DTYPE_NAMES = "float64, float32, float16, bfloat16"
+_DECODE_TOO = " (decode also takes ml_dtypes' float8/float6/float4 types)"
+#: what quantize/encode read: ml_dtypes' float8/6/4 arrays are read as float32 (exactly)
+INPUT_DTYPE_NAMES = FLOAT_DTYPE_NAMES + ", or ml_dtypes' float8/float6/float4 types"
 
 
 def _float_kind(dt: np.dtype) -> tuple[str, type] | None:
@@ -35,11 +38,11 @@ def float_dtype(dtype) -> np.dtype:
     """Normalise a requested output float dtype, or raise a clear TypeError."""
     try:
         dt = as_dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dtype!r}") from None
+    except TypeError as e:
+        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}{_DECODE_TOO}, got {dtype!r} ({e})") from None
     dt = dt.newbyteorder("=") if dt.byteorder not in "=|" else dt
     if not is_float_dtype(dt):
-        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}, got {dt}")
+        raise TypeError(f"dtype must be one of {FLOAT_DTYPE_NAMES}{_DECODE_TOO}, got {dt}")
     return dt
 
 
@@ -76,7 +79,8 @@ def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
     """``x`` as a native-endian C-contiguous float array, and whether it was a scalar (a cupy
     array stays a cupy array: float16/32/64 on the device).
 
-    Raises TypeError for anything that is not float16/bfloat16/float32/float64 data.
+    ml_dtypes' float8/float6/float4 arrays become float32 arrays (exactly). Raises TypeError
+    for anything else that is not float16/bfloat16/float32/float64 data.
     """
     if type(x).__module__.split(".")[0] == "cupy":
         from .kernels import gpu
@@ -101,12 +105,15 @@ def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
     if dt.byteorder not in "=|":
         x = x.astype(dt.newbyteorder("="))
         dt = x.dtype
+    if is_small_ml_float(dt):
+        return x.astype(np.float32), scalar   # exact: float32 holds every float8/6/4 value
     if not is_float_dtype(dt):
-        kind = {"i": "an integer", "u": "an unsigned integer", "b": "a bool", "c": "a complex",
-                "O": "an object", "U": "a string", "S": "a bytes"}.get(dt.kind, "a")
+        integer = dt.kind in "iu" or integer_name(dt.name) is not None
+        kind = "integer" if integer else {"b": "bool", "c": "complex", "O": "object", "U": "string",
+                                          "S": "bytes"}.get(dt.kind)
         raise TypeError(
-            f"{what} takes floating-point data ({FLOAT_DTYPE_NAMES}); got {kind} array of dtype {dt}"
-            + (". Convert first, e.g. x.astype(np.float32)" if dt.kind in "iub" else "")
+            f"{what} takes floating-point data ({INPUT_DTYPE_NAMES}); got {'an array' if kind is None else kind + ' data'} "
+            f"of dtype {dt}" + ("; convert it first, e.g. x.astype(np.float32)" if integer or dt.kind == "b" else "")
         )
     return _c_contiguous(x), scalar
 

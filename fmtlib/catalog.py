@@ -10,10 +10,11 @@ from __future__ import annotations
 import difflib
 import re
 
+from ._dtypes import dtype_name, integer_name
 from .formats import FloatFormat
 
 # name -> (ebits, mbits, keyword arguments). Sources: ml_dtypes (float8 family, sub-byte
-# MX types, e8m0fnu), OCP MX v1.0 (e2m1, e3m2, e2m3, e8m0), IEEE 754 (fp16, fp32), bf16.
+# MX types, e8m0fnu, e5m3fnu), OCP MX v1.0 (e2m1, e3m2, e2m3, e8m0), IEEE 754 (fp16, fp32), bf16.
 _NAMED: dict[str, tuple[int, int, dict]] = {
     "e2m1": (2, 1, dict(specials="none")),
     "e3m2": (3, 2, dict(specials="none")),
@@ -27,6 +28,7 @@ _NAMED: dict[str, tuple[int, int, dict]] = {
     "e3m4": (3, 4, dict(specials="ieee")),
     "e8m0": (8, 0, dict(specials="fn", signed=False, subnormals=False)),
     "ue4m3": (4, 3, dict(specials="fn", signed=False)),
+    "ue5m3": (5, 3, dict(specials="fn", signed=False)),
     "fp16": (5, 10, dict(specials="ieee")),
     "bf16": (8, 7, dict(specials="ieee")),
     "fp32": (8, 23, dict(specials="ieee")),
@@ -45,6 +47,7 @@ _ALIASES = {
     "float8_e3m4": "e3m4",
     "e8m0fnu": "e8m0", "float8_e8m0fnu": "e8m0", "ue8m0": "e8m0",
     "e4m3_scale": "ue4m3",
+    "e5m3fnu": "ue5m3", "float8_e5m3fnu": "ue5m3",
     "float16": "fp16", "half": "fp16", "e5m10": "fp16", "binary16": "fp16",
     "bfloat16": "bf16", "e8m7": "bf16",
     "float32": "fp32", "single": "fp32", "e8m23": "fp32", "binary32": "fp32",
@@ -102,12 +105,29 @@ def _parse_extras(parts: list[str], name: str) -> dict:
     return kw
 
 
+def _dtype_format(dname: str) -> str:
+    """The catalogue name of the format a float dtype holds (its dtype name is an alias:
+    float16, bfloat16, float8_e4m3fn, float4_e2m1fn, ...), or a clear error."""
+    if dname.startswith(("float", "bfloat")) and dname in _ALIASES:
+        return _ALIASES[dname]
+    if integer_name(dname) is not None:
+        raise ValueError(f"dtype {dname} is an integer type, not a float format; fmtlib.get(dtype) gives its "
+                         "integer codec (fmtlib.Int)")
+    floats = sorted(a for a in _ALIASES if a.startswith(("float", "bfloat")))
+    raise ValueError(f"dtype {dname} has no exact fmtlib float format (float dtypes fmtlib has: {', '.join(floats)})")
+
+
 def parse_format(spec: "str | FloatFormat", **overrides) -> FloatFormat:
-    """A :class:`FloatFormat` from a name, an alias or an ``eXmY[fn|fnuz][,bias=B,...]`` string.
+    """A :class:`FloatFormat` from a name, an alias, an ``eXmY[fn|fnuz][,bias=B,...]`` string,
+    or a float dtype (numpy's float16/32/64, ml_dtypes' bfloat16, float8_*, float6_*, float4_*).
 
     A bare ``eXmY`` not in the catalogue is IEEE-like (inf and NaN at the top exponent);
     ``fn``/``fnuz`` suffixes and ``u`` prefix (unsigned) follow ml_dtypes' naming.
     Keyword ``overrides`` (``bias=``, ``specials=``, ...) replace fields.
+
+    >>> import numpy as np
+    >>> parse_format(np.float16).name
+    'fp16'
     """
     if isinstance(spec, FloatFormat):
         if not overrides:
@@ -116,8 +136,12 @@ def parse_format(spec: "str | FloatFormat", **overrides) -> FloatFormat:
                       subnormals=spec.subnormals, specials=spec.specials)
         fields.update(overrides)
         return FloatFormat(**fields)
+    dname = dtype_name(spec)
+    if dname is not None:
+        return parse_format(_dtype_format(dname), **overrides)
     if not isinstance(spec, str):
-        raise TypeError(f"a format is a name such as 'e2m1' or a FloatFormat, got {type(spec).__name__}")
+        raise TypeError("a format is a name such as 'e2m1', a FloatFormat or a float dtype such as "
+                        f"ml_dtypes.float8_e4m3fn, got {type(spec).__name__}")
     head, *extra = [p.strip() for p in re.split(r"[,\s]+", spec.strip()) if p.strip()] or [""]
     key = head.lower()
     kw = _parse_extras(extra, spec)

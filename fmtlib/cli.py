@@ -6,6 +6,7 @@
 vectors; ``fmtlib compare`` compares codecs on tensors; ``fmtlib quantize FILE --format F -o
 OUT`` quantizes a file's tensors; ``fmtlib explain CODEC VALUE...`` shows how values round
 (or how a block is encoded), step by step. Every name is one codec (:mod:`fmtlib.recipes`).
+``fmtlib --version`` prints the version; a bare ``fmtlib`` prints the help on stderr and exits 2.
 """
 from __future__ import annotations
 
@@ -260,6 +261,9 @@ def _count(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fmtlib", description="Bit-accurate low-precision number formats. "
                                 "Start with: fmtlib compare; fmtlib table e2m1; fmtlib explain e2m1 0.3")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"fmtlib {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("table", help="every code of a codec with its bits, class and value",
                        description="Print every code of CODEC with its hex code, bits, class and value; a block "
@@ -369,7 +373,11 @@ def _negative_values_last(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = _negative_values_last(sys.argv[1:] if argv is None else list(argv))
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not argv:   # a bare `fmtlib`: the whole help on stderr, then exit 2 as argparse's usage errors do
+        parser.print_help(sys.stderr)
+        parser.exit(2)
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError) as e:

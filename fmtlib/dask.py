@@ -7,6 +7,9 @@ needs chunks that are contiguous in C order: the array is first rechunked so tha
 axis but the first is whole (block codecs then also see whole blocks along the last axis).
 Chunks along the first axis stay as they are.
 
+``import fmtlib`` does not import dask; ``fmtlib.dask`` (or ``import fmtlib.dask``) does, and
+raises an ImportError that says how to install it where dask is missing.
+
 >>> import numpy as np, dask.array as da, fmtlib
 >>> x = np.random.default_rng(0).standard_normal((64, 128)).astype(np.float32)
 >>> d = da.from_array(x, chunks=(16, 32))
@@ -24,6 +27,11 @@ import numpy as np
 from .codecs.blocked import BlockCodec, Encoded
 from .registry import from_config, get
 
+try:
+    import dask.array as da
+except ImportError as e:   # the optional extra
+    raise ImportError(f"fmtlib.dask needs dask ({e}); install it with: pip install 'fmtlib[dask]'") from e
+
 _ZARR_ATTR = "fmtlib"
 
 
@@ -39,6 +47,15 @@ def _offset(block_info, shape) -> int:
     return int(loc * math.prod(shape[1:]))
 
 
+def _zarr():
+    """The zarr module, or a clear ImportError."""
+    try:
+        import zarr
+    except ImportError as e:
+        raise ImportError(f"fmtlib.dask's zarr stores need zarr ({e}); install it with: pip install 'fmtlib[dask]'") from e
+    return zarr
+
+
 def _check_axis(codec, ndim: int) -> None:
     if isinstance(codec, BlockCodec) and codec.axis is not None and codec.axis % ndim != ndim - 1:
         raise ValueError("fmtlib.dask blocks along the last axis (axis=-1); transpose the array first")
@@ -50,8 +67,6 @@ def _global_amax(codec, d, opts) -> dict:
     """Two-level codecs (NVFP4 and Scaled with a global scale) need the tensor's amax over
     its finite values, as the in-memory call computes it: one reduction pass first."""
     if getattr(codec, "global_scale", False) and opts.get("tensor_amax") is None:
-        import dask.array as da
-
         a = da.where(da.isfinite(d), abs(d), 0).max()
         opts = dict(opts, tensor_amax=float(a.compute()))
     return opts
@@ -101,10 +116,9 @@ def to_zarr(darr, codec, store, *, layout=None, **opts) -> None:
     """Quantize ``darr`` into a zarr group at ``store``: ``codes`` (packed along the last
     axis by ``layout``, default the codec's), ``scales`` for block codecs, and the codec,
     layout and shape in the group's ``fmtlib`` attribute. :func:`from_zarr` reads it back."""
-    import dask.array as da
-    import zarr
-
     from . import packing
+
+    zarr = _zarr()
 
     codec = get(codec)
     d = _rows(darr)
@@ -127,10 +141,9 @@ def to_zarr(darr, codec, store, *, layout=None, **opts) -> None:
 
 def from_zarr(store):
     """The dequantized dask array of a group written by :func:`to_zarr`."""
-    import dask.array as da
-    import zarr
-
     from . import packing
+
+    zarr = _zarr()
 
     group = zarr.open_group(store, mode="r")
     try:

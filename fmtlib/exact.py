@@ -1,6 +1,6 @@
 """Exact format numbers for production code: the value of a code, the largest value, the code
-of a representable value, nearest-even rounding of an exact number, and the codes the
-specials policy gives (overflow, inf, NaN).
+of a representable value, nearest-even rounding of an exact number, the decimal precision,
+and the codes the specials policy gives (overflow, inf, NaN).
 
 Layer 1 of DESIGN.md section 6 ("exact format numbers: the helpers production needs"). The
 format descriptors, the kernels' constants and the codecs take these numbers from here.
@@ -148,6 +148,58 @@ def code_of(fmt, v: Fraction | float, negative: bool = False) -> int:
     return fmt.sign_mask | mag
 
 
+def _lead(n: int, d: int) -> int:
+    """The exponent of the leading bit of n / d (n, d > 0): 2**lead <= n / d < 2**(lead + 1)."""
+    lead = n.bit_length() - d.bit_length()          # the leading bit's exponent, or one more
+    return lead - 1 if (n << max(0, -lead)) < (d << max(0, lead)) else lead
+
+
+def _round_sig(n: int, d: int, q: int) -> int:
+    """n / d / 2**q rounded to the nearest integer, ties to even."""
+    num, den = (n << -q, d) if q < 0 else (n, d << q)
+    k, rem = divmod(num, den)
+    return k + 1 if 2 * rem > den or (2 * rem == den and k % 2 == 1) else k
+
+
+def nearest_finite(fmt, v: Fraction | int) -> Fraction:
+    """``v >= 0`` rounded to the nearest finite value of ``fmt``, ties to the even significand,
+    saturating at the largest (any format: without subnormals, the smallest normal is the
+    least value).
+
+    >>> from fmtlib.formats import FloatFormat
+    >>> nearest_finite(FloatFormat(8, 7), Fraction(1, 100))
+    Fraction(41, 4096)
+    """
+    v = Fraction(v)
+    if v < 0:
+        raise ValueError(f"nearest_finite rounds values >= 0, got {v}")
+    top = max_value(fmt)
+    if v >= top:
+        return top
+    if v == 0:
+        return Fraction(0) if fmt.has_zero else _scaled(1, fmt.emin)
+    lead = _lead(v.numerator, v.denominator)
+    if not fmt.subnormals and lead < fmt.emin:
+        return _scaled(1, fmt.emin)
+    q = max(lead, fmt.emin) - fmt.mbits              # the quantum's exponent
+    return _scaled(_round_sig(v.numerator, v.denominator, q), q)
+
+
+def decimal_precision(fmt) -> int:
+    """Decimal digits the significand holds: ``floor(mbits * log10(2))``, as ``numpy.finfo``
+    computes ``precision`` (``int(-log10(eps))``), here in integers: the largest p with
+    ``10**p <= 2**mbits``.
+
+    >>> from fmtlib.formats import FloatFormat
+    >>> decimal_precision(FloatFormat(8, 23)), decimal_precision(FloatFormat(4, 3))
+    (6, 0)
+    """
+    p = 0
+    while 10 ** (p + 1) <= 1 << fmt.mbits:
+        p += 1
+    return p
+
+
 def nearest_even(fmt, v: Fraction | int) -> Fraction | float:
     """``v`` rounded to the nearest value of ``fmt``, ties to the even significand, with IEEE
     overflow (±inf): the exact result as a Fraction, or a float ±inf. ``fmt`` has
@@ -163,15 +215,8 @@ def nearest_even(fmt, v: Fraction | int) -> Fraction | float:
     if v == 0:
         return Fraction(0)
     n, d = abs(v.numerator), v.denominator
-    lead = n.bit_length() - d.bit_length()          # 2**lead <= |v| < 2**(lead + 1), or one less
-    if (n << max(0, -lead)) < (d << max(0, lead)):
-        lead -= 1
-    q = max(lead, 1 - fmt.bias) - fmt.mbits          # the quantum's exponent
-    num, den = (n << -q, d) if q < 0 else (n, d << q)
-    k, rem = divmod(num, den)                        # |v| / 2**q = k + rem / den
-    if 2 * rem > den or (2 * rem == den and k % 2 == 1):
-        k += 1
-    r = _scaled(k, q)
+    q = max(_lead(n, d), 1 - fmt.bias) - fmt.mbits   # the quantum's exponent
+    r = _scaled(_round_sig(n, d, q), q)
     if r > max_value(fmt):
         return -_INF if v < 0 else _INF
     return -r if v < 0 else r

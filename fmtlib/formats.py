@@ -194,6 +194,26 @@ class FloatFormat:
         return self.smallest_normal
 
     @property
+    def tiny(self) -> float:
+        """Smallest positive normal value: ``smallest_normal`` under ``numpy.finfo``'s name."""
+        return self.smallest_normal
+
+    @property
+    def precision(self) -> int:
+        """Decimal digits of precision, ``floor(mbits * log10(2))`` (``numpy.finfo.precision``)."""
+        return exact.decimal_precision(self)
+
+    @property
+    def resolution(self) -> float:
+        """``10**-precision`` rounded to the nearest value of the format, ties to even
+        (``numpy.finfo.resolution``).
+
+        >>> FloatFormat(8, 7).resolution   # bfloat16
+        0.010009765625
+        """
+        return float(exact.nearest_finite(self, Fraction(1, 10 ** self.precision)))
+
+    @property
     def min(self) -> float:
         """Most negative finite value (``finfo.min``); the smallest value if unsigned."""
         return -self.max if self.signed else (0.0 if self.has_zero else self.smallest_normal)

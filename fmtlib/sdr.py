@@ -162,6 +162,7 @@ class SDR(Codec):
     """
 
     codec_id = "sdr"
+    _decodes_floats = False   # decode gives integers
 
     def __init__(self, group: int = 16, keep: int = 3, flag_bits: int | None = None, base: Int | str | dict = Int(8),
                  *, axis: int = -1, strict: bool = False, rounding: Rounding | str = "nearest_away") -> None:

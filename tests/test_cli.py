@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from fmtlib.cli import main
 
 
@@ -151,3 +153,27 @@ def test_safetensors_writer_is_readable_by_safetensors(tmp_path):
     back = st.load_file(str(tmp_path / "a.safetensors"))
     for k in a:
         np.testing.assert_array_equal(back[k], a[k])
+
+
+def test_version_prints_the_package_version():
+    import tomllib
+    from pathlib import Path
+
+    import fmtlib
+
+    r = subprocess.run([sys.executable, "-m", "fmtlib.cli", "--version"], capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"fmtlib {fmtlib.__version__}\n", "")
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert project["version"] == fmtlib.__version__
+
+
+def test_bare_command_prints_the_help_on_stderr_with_status_2(capsys):
+    """argparse's convention for a missing subcommand (a usage error: status 2), with the whole help."""
+    r = subprocess.run([sys.executable, "-m", "fmtlib.cli"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("usage: fmtlib") and "--version" in r.stderr
+    for command in ("table", "info", "formats", "compare", "explain", "quantize", "vectors"):
+        assert command in r.stderr
+    with pytest.raises(SystemExit) as e:   # as argparse's own usage errors
+        main([])
+    assert e.value.code == 2 and capsys.readouterr().err == r.stderr

@@ -22,6 +22,48 @@ def test_finfo_matches_ml_dtypes(name):
     assert fmt.nmant == fi.nmant
     assert fmt.nexp == fi.nexp
     assert fmt.emax + 1 == fi.maxexp
+    assert fmt.tiny == float(fi.tiny) == fmt.smallest_normal
+
+
+#: ml_dtypes.finfo gives precision 1 (resolution 0.1 rounded to the type) to every float8 type,
+#: where numpy's rule, floor(mbits * log10(2)) = int(-log10(eps)), gives 0 for 3 mantissa bits or
+#: fewer; fmtlib follows numpy's rule (docs/divergences.md). The rest agree.
+ML_DTYPES_PRECISION_1 = {"e4m3", "e4m3fn", "e4m3fnuz", "e4m3b11fnuz", "e5m2", "e5m2fnuz", "ue5m3", "e8m0"}
+
+
+@pytest.mark.parametrize("name", [n for n in ML_DTYPES if n not in ("fp16",)])
+def test_precision_and_resolution_against_ml_dtypes(name):
+    fmt, fi = get_format(name), ml_dtypes.finfo(ML_DTYPES[name])
+    assert fmt.precision == int(-math.log10(fmt.eps)) == math.floor(fmt.mbits * math.log10(2))
+    if name in ML_DTYPES_PRECISION_1:
+        assert (fi.precision, fmt.precision, fmt.resolution) == (1, 0, 1.0)
+        assert float(fi.resolution) == float(ML_DTYPES[name](0.1))
+    else:
+        assert fmt.precision == fi.precision
+        assert fmt.resolution == float(fi.resolution)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_tiny_precision_resolution_match_numpy_finfo(dtype):
+    fmt, fi = get_format(np.dtype(dtype).name), np.finfo(dtype)
+    assert (fmt.tiny, fmt.precision, fmt.resolution) == (float(fi.tiny), fi.precision, float(fi.resolution))
+
+
+@pytest.mark.parametrize("fmt", [get_format(n) for n in names()] + [
+    FloatFormat(5, 6, bias=13), FloatFormat(3, 4, bias=-2, specials="none"), FloatFormat(2, 5, bias=9),
+    FloatFormat(4, 7, bias=20, subnormals=False, specials="fn")], ids=str)
+def test_resolution_is_the_oracles_nearest_value(fmt):
+    """resolution = 10**-precision rounded to nearest-even in the format (saturating), as the
+    oracle rounds it; FP codecs give the same numbers."""
+    from fractions import Fraction
+
+    from fmtlib import FP
+    from fmtlib.reference import code_value, round_to_code
+
+    want = code_value(fmt, round_to_code(fmt, Fraction(1, 10 ** fmt.precision), "nearest_even", "saturate"))
+    assert fmt.resolution == float(want)
+    c = FP(fmt)
+    assert (c.tiny, c.precision, c.resolution) == (fmt.tiny, fmt.precision, fmt.resolution)
 
 
 @pytest.mark.parametrize("name", names())

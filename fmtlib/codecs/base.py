@@ -23,16 +23,22 @@ class Codec:
     """Base class: config, equality, hashing, repr and pickling from ``get_config``."""
 
     codec_id: ClassVar[str] = ""
+    #: whether ``decode`` gives float values (and so takes ml_dtypes' float8/6/4 dtypes)
+    _decodes_floats: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         if cls.codec_id:
             _CODECS[cls.codec_id] = cls
         from .._interop import interop
+        from .small_floats import small_float_output
 
         for name in ("encode", "quantize", "decode"):   # torch / DLPack arrays in, the same kind out
             if name in cls.__dict__:
-                setattr(cls, name, interop(cls.__dict__[name]))
+                method = cls.__dict__[name]
+                if name == "decode":   # dtype=ml_dtypes.float8_e4m3fn and the other small floats
+                    method = small_float_output(method)
+                setattr(cls, name, interop(method))
 
     # subclasses: return (positional args, keyword args) that rebuild the codec
     def _config_args(self) -> tuple[tuple, dict]:  # pragma: no cover - abstract

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import exact
 from .._arrays import as_float_input, bits_view, dtype_format, float_dtype
+from .._dtypes import dtype_name
 from ..catalog import parse_format
 from ..formats import FloatFormat
 from ..integers import IntFormat
@@ -91,7 +92,7 @@ class Scaled(BlockCodec):
             raise ValueError("double_quant=True is for code-book elements with scale='absmax' (bitsandbytes)")
         if getattr(elem, "flush_subnormals", False):
             raise ValueError("Scaled elements cannot flush subnormals; use FP(..., flush_subnormals=False)")
-        sfmt = parse_format(scale) if isinstance(scale, str) else scale
+        sfmt = parse_format(scale) if isinstance(scale, str) or dtype_name(scale) else scale
         if not isinstance(sfmt, FloatFormat):
             raise TypeError(f"scale must be a float format name, got {scale!r}")
         pow2 = sfmt.name == "e8m0"

@@ -16,12 +16,17 @@ Numba compiled the bodies of its parallel loops, which they replace:
   distinct arrays, or one array twice for in-place work, where every element is read before it
   is written.
 
+The first real compile in a process prints one line on stderr
+(:mod:`fmtlib.kernels.compile_notice`; ``FMTLIB_QUIET=1`` silences it).
+
 A changed option here does not invalidate Numba's disk cache, which watches the kernels' own
 files: clear ``NUMBA_CACHE_DIR`` (or touch the kernel files) after changing one.
 """
 import os
 
 from numba.core.compiler import Compiler
+
+from . import compile_notice  # noqa: F401  (every kernel module imports this one: the notice is registered with them)
 
 
 class KernelCompiler(Compiler):
