@@ -208,7 +208,7 @@ def _nvfp4_factor(codec, amax) -> Fraction:
     if amax is None:
         return Fraction(1)
     a = Fraction(float(amax))
-    if codec.recipe == "torchao":
+    if codec.recipe != "te":
         g = _nearest_fp32(a / 2688)
         return g if g > 0 else Fraction(1)
     return _nearest_fp32(a * _nearest_fp32(Fraction(1, 2688))) if a > 0 else Fraction(1)
