@@ -23,11 +23,15 @@ NAMES = checks.fixture_names()
 EXPECTED = {
     "torch-2.13.0_casts": {"nan_code": 2316, "e8m0_negative_or_zero": 69971, "e8m0_just_above_2**-127": 38},
     "torchao-0.18.0_mx": {"nonfinite": (180, 5130), "scale_2**-127": (244, 7157), "rceil_log2": (172, 5504)},
+    # NVFP4: "torchao-0.16" for 0.16, "torchao-0.16" / "torchao" without / with a tensor scale for
+    # 0.17, "torchao" for 0.18 (checks.NVFP4_RECIPE); "reciprocal_overflow": fmtlib divides where
+    # torchao's fl32(1 / P) is inf (the tensor "tiny", amax 1e-37)
     "torchao-0.16.0_nvfp4": {"bf16_scale_decode": 16, "nonfinite_blocks": 39, "nan_tensor_amax": 128,
                              "zero_tensor": 34},
-    # no fmtlib recipe multiplies by torchao 0.18's reciprocals (checks.NVFP4_RECIPE): compared with
-    # the dividing "torchao" recipe, they part at E2M1 ties (85 elements)
-    "torchao-0.18.0_nvfp4": {"reciprocal": 85, "nonfinite_blocks": 39, "nan_tensor_amax": 128, "zero_tensor": 34},
+    "torchao-0.17.0_nvfp4": {"bf16_scale_decode": 16, "nonfinite_blocks": 39, "nan_tensor_amax": 128,
+                             "reciprocal_overflow": 58, "zero_tensor": 34},
+    "torchao-0.18.0_nvfp4": {"nonfinite_blocks": 39, "nan_tensor_amax": 128, "reciprocal_overflow": 58,
+                             "zero_tensor": 34},
     "bitsandbytes-0.50.2_4bit": {"table_code8": 1, "fp4_code8": 810, "dequant_code8_plus_zero": 810,
                                  "dequant_bf16_subnormal_zero": 396, "offset_ulps": 8, "nonfinite": 260},
     "bitsandbytes-0.50.2_blockwise": {"torch_nonfinite": 390, "native_nonfinite": 482,
@@ -62,7 +66,14 @@ def test_fmtlib_against_peer(name):
 
 
 def test_nvfp4_recipes_cover_the_captured_releases():
-    """The dividing recipe is pinned to a real release; releases without a recipe are listed."""
+    """Every captured torchao release has the fmtlib recipe that reproduces it (the dividing
+    "torchao-0.16", the reciprocal "torchao", or one per kind of scaling), each recipe is
+    pinned to a real release, and the recipes' documented release ranges say the same."""
+    from fmtlib.codecs.nvfp4 import RECIPE_RELEASES
+
     versions = {checks.load(n).peer_version for n in NAMES if n.endswith("_nvfp4")}
-    assert {v for v in versions if checks.NVFP4_RECIPE[v] == "torchao"} == {"0.16.0"}
-    assert {v for v in versions if checks.NVFP4_RECIPE[v] is None} == {"0.18.0"}
+    assert versions == {"0.16.0", "0.17.0", "0.18.0"}
+    assert all(checks.NVFP4_RECIPE[v] is not None for v in versions)
+    assert checks.NVFP4_RECIPE["0.16.0"] == "torchao-0.16" and checks.NVFP4_RECIPE["0.18.0"] == "torchao"
+    assert checks.NVFP4_RECIPE["0.17.0"] == {"block": "torchao-0.16", "global": "torchao"}
+    assert RECIPE_RELEASES["torchao"] == "torchao 0.18" and RECIPE_RELEASES["torchao-0.16"] == "torchao 0.12 to 0.16"

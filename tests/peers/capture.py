@@ -235,8 +235,12 @@ def nvfp4_tensors() -> dict:
     moderate = (rng.standard_normal((16, 64)) * 10.0 ** rng.uniform(-3, 3, (16, 1))).astype(F32)
     nonfinite = rng.standard_normal((2, 64)).astype(F32)
     nonfinite[0, 3], nonfinite[0, 40], nonfinite[1, 17] = np.inf, np.nan, -np.inf
+    # tensor amax below 2688 * 2**-128: P = amax / 2688 is below 2**-128 and fl32(1 / P) overflows
+    tiny = (rng.standard_normal((2, 32)) * 1e-38).astype(F32)
+    tiny[0, :4] = 1e-37, -3e-38, 0, 5e-38
+    tiny[1, 16:] = 0
     return {"main": main, "ties": ties, "moderate": moderate, "nonfinite": nonfinite,
-            "zeros": np.zeros((1, 32), F32)}
+            "zeros": np.zeros((1, 32), F32), "tiny": tiny}
 
 
 # --- torch casts ----------------------------------------------------------------------------
