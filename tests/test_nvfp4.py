@@ -201,6 +201,22 @@ def test_recipes_differ_at_ties():
     assert NVFP4(recipe="torchao-0.16", global_scale=False).encode(y).codes[0, 1] == 2
 
 
+def test_te_block_scale_is_the_2_14_form():
+    """TransformerEngine 2.14 (commit ed424d306) and later compute the block scale as
+    e4m3(amax_b * (S_enc * fl32(1/6))), as recipe "te" does; 2.13 and older took
+    (amax_b * fl32(1/6)) * S_enc (non-transposed cast) or (amax_b / 6) * S_enc (transposed),
+    which round apart: tensor amax 41.93255 (0x4227baee), block amax 0.02486235 (0x3ccbac21)
+    gives 0x29 here and 0x28 in the older forms."""
+    A = np.uint32(0x4227BAEE).view(F32)
+    x = np.zeros((1, 32), F32)
+    x[0, 0], x[0, 16] = np.uint32(0x3CCBAC21).view(F32), A
+    enc = NVFP4(recipe="te").encode(x)
+    s_enc = F32(2688.0) / A
+    assert enc.scales[0, 0] == 0x29 == int(np.array(x[0, 0] * (s_enc * (F32(1) / F32(6)))).astype(E4M3).view(np.uint8))
+    for old in ((x[0, 0] * (F32(1) / F32(6))) * s_enc, (x[0, 0] / F32(6)) * s_enc):
+        assert int(np.array(F32(old)).astype(E4M3).view(np.uint8)) == 0x28
+
+
 def test_torchao_reciprocal_overflow_divides():
     """A tensor amax below 2688 * 2**-128 makes torchao 0.18's fl32(1 / P) inf (every nonzero
     element saturates, zeros get code 11); fmtlib's "torchao" recipe divides there, as

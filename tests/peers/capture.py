@@ -4,7 +4,7 @@ every CI run (where no peer is installed).
 
 Run it where the peer is installed (a CPU build is enough)::
 
-    pip install torch==2.13.0 torchao bitsandbytes numpy
+    pip install torch==2.13.0 torchao bitsandbytes pychop numpy
     python tests/peers/capture.py                  # every peer that imports
     python tests/peers/capture.py --peer torchao   # one peer
 
@@ -509,8 +509,57 @@ def capture_bitsandbytes(out: Path) -> list:
     return written
 
 
+# --- pychop ---------------------------------------------------------------------------------
+
+#: pychop.Chop(exp_bits, sig_bits) formats and fmtlib's names for them; inputs stay in the
+#: subnormal range and the lowest binades, where these IEEE-style formats and fmtlib's agree
+#: (e4m3: pychop's is IEEE-style, fmtlib's e4m3fn differs only in its top binade)
+PYCHOP_FORMATS = {"fp16": (5, 10), "bf16": (8, 7), "e5m2": (5, 2), "e4m3fn": (4, 3)}
+
+
+def pychop_inputs(ebits: int, mbits: int, dtype) -> np.ndarray:
+    """Values of ``dtype`` around the format's subnormal grid: k/4 of the smallest subnormal
+    and their neighbours in ``dtype``, random subnormal-range values, both signs."""
+    emin = 2 - (1 << (ebits - 1))
+    sub = 2.0 ** (emin - mbits)
+    rng = np.random.default_rng(20261205 + ebits * 16 + mbits + (dtype == np.float32))
+    grid = np.arange(0, 4 * (1 << mbits) + 9) * 0.25 * sub  # up to the first normal binades
+    pts = grid.astype(dtype)
+    with np.errstate(under="ignore"):
+        pts = np.concatenate([pts, np.nextafter(pts, dtype(np.inf)), np.nextafter(pts, dtype(0))])
+        rnd = rng.uniform(0, 2.0 ** emin, 512).astype(dtype)
+    x = np.unique(np.concatenate([pts, rnd]))
+    return np.concatenate([x, -x[1::3]]).astype(dtype)
+
+
+def capture_pychop(out: Path) -> list:
+    import importlib.metadata
+
+    import pychop
+    from pychop import Chop
+
+    pychop.backend("numpy")
+    version = importlib.metadata.version("pychop")
+    arrays = {}
+    for name, (e, m) in PYCHOP_FORMATS.items():
+        chop = Chop(exp_bits=e, sig_bits=m, rmode=1)
+        for dt in (np.float64, np.float32):
+            x = pychop_inputs(e, m, dt)
+            tag = f"{name}_{np.dtype(dt).name}"
+            arrays[f"x_{tag}"] = x
+            with np.errstate(all="ignore"):
+                arrays[f"{tag}_chop"] = np.asarray(chop(x), dtype=dt)
+    meta = {"case": "pychop_chop", "peer": {"name": "pychop", "version": version},
+            "versions": {"torch": None, "numpy": np.__version__, "python": platform.python_version(),
+                         "machine": platform.machine(), "pychop": version},
+            "params": {"formats": {k: list(v) for k, v in PYCHOP_FORMATS.items()}, "rmode": 1,
+                       "input_dtypes": ["float64", "float32"]},
+            "call": "pychop.backend('numpy'); pychop.Chop(exp_bits=e, sig_bits=m, rmode=1)(x)"}
+    return [write_case(out, f"pychop-{version}_chop", arrays, meta)]
+
+
 PEERS = {"torch": [capture_torch], "torchao": [capture_torchao_mx, capture_torchao_nvfp4],
-         "bitsandbytes": [capture_bitsandbytes]}
+         "bitsandbytes": [capture_bitsandbytes], "pychop": [capture_pychop]}
 
 
 def main(argv=None) -> int:

@@ -63,7 +63,7 @@ def load(name: str, directory: Path = FIXTURES) -> Fixture:
     manifest = json.loads((directory / f"{name}.json").read_text())
     assert manifest["schema"] == capture.SCHEMA and manifest["name"] == name
     assert manifest["script"] == capture.SCRIPT
-    assert {"name", "version"} <= set(manifest["peer"]) and "torch" in manifest["versions"]
+    assert {"name", "version"} <= set(manifest["peer"]) and "torch" in manifest["versions"]  # None: no torch
     arrays = {}
     with np.load(directory / f"{name}.npz", allow_pickle=False) as z:
         stored = set(z.files)
@@ -900,12 +900,60 @@ def check_bnb_blockwise(fx: Fixture) -> dict:
     return counts
 
 
+# --- pychop (pychop/np/lightchop.py LightChop_, rmode=1) --------------------------------------
+
+def pychop_model(x, ebits: int, mbits: int, peer: bool) -> np.ndarray:
+    """Values of ``x`` (float64 or float32) rounded to nearest even into the IEEE-style format
+    (ebits, mbits), restated from pychop's LightChop_ (_to_custom_float, _quantize_components,
+    rmode 1): below 2**emin pychop takes the significand s = |x| * 2**-emin and rounds
+    fl(s - 1) * 2**mbits to an integer, s - 1 computed in the input's dtype, which rounds
+    away the low bits of s (a second rounding). peer=False: the same rounding of the exact
+    s - 1, which is nearest-even rounding (fmtlib). Inputs stay below the format's top binade."""
+    x = np.asarray(x)
+    T = x.dtype.type
+    emin = 2 - (1 << (ebits - 1))
+    a = np.abs(x).astype(np.float64)
+    with np.errstate(all="ignore"):
+        if peer:
+            s = (np.abs(x) * T(2.0 ** -emin)).astype(T)
+            y = (s - T(1.0)).astype(T).astype(np.float64)
+            sub = np.ldexp(np.round(np.ldexp(y, mbits)) + 2.0 ** mbits, emin - mbits)
+        else:  # round_half_even(|x| * 2**(mbits - emin)): scaling by a power of two is exact
+            sub = np.ldexp(np.round(np.ldexp(a, mbits - emin)), emin - mbits)
+        _, E = np.frexp(a)
+        e = E.astype(np.int64) - 1
+        normal = np.ldexp(np.round(np.ldexp(a, mbits - e)), e - mbits)
+    v = np.where(a < 2.0 ** emin, sub, normal)
+    return np.copysign(v, np.where(np.signbit(x), -1.0, 1.0)).astype(T)
+
+
+def check_pychop(fx: Fixture) -> dict:
+    """pychop.Chop(exp_bits, sig_bits, rmode=1) on float64 and float32 values around each
+    format's subnormal grid against FP(name).quantize: equal except where pychop's s - 1 in
+    the input's dtype rounds twice (``:subnormal_double_rounding``)."""
+    from fmtlib import FP
+
+    counts = {}
+    for name, (e, m) in fx.manifest["params"]["formats"].items():
+        for dt in fx.manifest["params"]["input_dtypes"]:
+            tag = f"{name}_{dt}"
+            x = fx[f"x_{tag}"]
+            with np.errstate(all="ignore"):
+                ours = FP(name).quantize(x)
+            n = pin(ours, fx[f"{tag}_chop"], pychop_model(x, e, m, True), pychop_model(x, e, m, False),
+                    f"{fx.name}: {tag}")
+            if n:
+                counts[f"{tag}:subnormal_double_rounding"] = n
+    return counts
+
+
 # --- running -------------------------------------------------------------------------------
 
 CHECKS = {"torch_casts": check_torch_casts, "torchao_mx": check_torchao_mx, "torchao_nvfp4": check_torchao_nvfp4,
-          "bnb_4bit": check_bnb_4bit, "bnb_blockwise": check_bnb_blockwise}
+          "bnb_4bit": check_bnb_4bit, "bnb_blockwise": check_bnb_blockwise, "pychop_chop": check_pychop}
 #: the peer module whose import makes a capture possible, per case
-CASE_PEER = {"torch_casts": "torch", "torchao_mx": "torchao", "torchao_nvfp4": "torchao", "bnb_4bit": "bitsandbytes",
+CASE_PEER = {"torch_casts": "torch", "torchao_mx": "torchao", "torchao_nvfp4": "torchao", "pychop_chop": "pychop",
+             "bnb_4bit": "bitsandbytes",
              "bnb_blockwise": "bitsandbytes"}
 
 
@@ -937,11 +985,12 @@ def current_fixtures(case: str, tmp_dir: Path) -> tuple:
     peer = CASE_PEER[case]
     committed = {n: load(n) for n in fixture_names()}
     committed = {n: f for n, f in committed.items() if f.case == case}
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec(peer) is None:
+    needs_torch = peer != "pychop"
+    if (needs_torch and importlib.util.find_spec("torch") is None) or importlib.util.find_spec(peer) is None:
         return list(committed.values()), False
     fns = {"torch_casts": capture.capture_torch, "torchao_mx": capture.capture_torchao_mx,
            "torchao_nvfp4": capture.capture_torchao_nvfp4, "bnb_4bit": capture.capture_bitsandbytes,
-           "bnb_blockwise": capture.capture_bitsandbytes}
+           "bnb_blockwise": capture.capture_bitsandbytes, "pychop_chop": capture.capture_pychop}
     fns[case](Path(tmp_dir))
     fresh = [load(n, tmp_dir) for n in fixture_names(tmp_dir)]
     fresh = [f for f in fresh if f.case == case]
