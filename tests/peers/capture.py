@@ -283,6 +283,39 @@ def capture_torch(out: Path) -> list:
 
 # --- torchao --------------------------------------------------------------------------------
 
+#: torchao's MX entry points and the field that holds each one's scale rule (0.18 names)
+TORCHAO_MX_DEFAULTS = {
+    "mx_tensor.to_mx": ("torchao.prototype.mx_formats.mx_tensor", "to_mx", "scaling_mode"),
+    "MXDynamicActivationMXWeightConfig": ("torchao.prototype.mx_formats.inference_workflow",
+                                          "MXDynamicActivationMXWeightConfig", "scaling_mode"),
+    "MXFP8TrainingOpConfig": ("torchao.prototype.moe_training.config", "MXFP8TrainingOpConfig",
+                              "scale_calculation_mode"),
+    "MXFakeQuantizeConfig": ("torchao.prototype.qat.mx", "MXFakeQuantizeConfig", "scaling_mode"),
+    "MXLinearConfig": ("torchao.prototype.mx_formats.config", "MXLinearConfig", "scale_calculation_mode"),
+}
+
+
+def _torchao_mx_defaults() -> dict:
+    """The default scale rule of each of torchao's MX entry points that this release has
+    (a function's keyword default, a config dataclass's field default), lower-case."""
+    import dataclasses
+    import importlib
+    import inspect
+
+    out = {}
+    for key, (module, name, field) in TORCHAO_MX_DEFAULTS.items():
+        try:
+            obj = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if dataclasses.is_dataclass(obj):
+            default = {f.name: f.default for f in dataclasses.fields(obj)}[field]
+        else:
+            default = inspect.signature(obj).parameters[field].default
+        out[key] = default.value.lower()
+    return out
+
+
 def capture_torchao_mx(out: Path) -> list:
     import torch
     import torchao
@@ -308,6 +341,7 @@ def capture_torchao_mx(out: Path) -> list:
     meta = {"case": "torchao_mx", "peer": {"name": "torchao", "version": torchao.__version__},
             "versions": _versions(torch, torchao=torchao.__version__),
             "params": {"block": 32, "formats": list(elem), "rules": ["floor", "ceil", "even", "rceil"],
+                       "default_rules": _torchao_mx_defaults(),
                        "qdata": "fp8: the float8 byte; fp6: one code per byte; mxfp4: two codes per byte, "
                                 "element 2i in the low nibble (pack_uint4)"},
             "call": "torchao.prototype.mx_formats.mx_tensor.to_mx(x, elem, 32, scaling_mode=...); dequant: to_dtype(..., "
