@@ -54,8 +54,8 @@ class NVFP4(BlockCodec):
     finite values.
 
     >>> x = np.zeros((1, 16), np.float32); x[0, :2] = 0.17578125, 0.03662109375
-    >>> [int(NVFP4(recipe=r, global_scale=False).encode(x).codes[0, 1]) for r in ("torchao", "torchao-0.16")]
-    [3, 2]
+    >>> tuple(int(NVFP4(recipe=r, global_scale=False).encode(x).codes[0, 1]) for r in ("torchao", "torchao-0.16"))
+    (3, 2)
     """
 
     codec_id = "nvfp4"
