@@ -71,7 +71,7 @@ def test_nvfp4_recipes_cover_the_captured_releases():
     """Every captured torchao release has the fmtlib recipe that reproduces it (the dividing
     "torchao-0.16", the reciprocal "torchao", or one per kind of scaling), each recipe is
     pinned to a real release, and the recipes' documented release ranges say the same."""
-    from fmtlib.codecs.nvfp4 import RECIPE_RELEASES
+    from fmtlib.codecs.nvfp4 import RECIPE_RELEASES, RECIPES
 
     versions = {checks.load(n).peer_version for n in NAMES if n.endswith("_nvfp4")}
     assert versions == {"0.16.0", "0.17.0", "0.18.0"}
@@ -79,6 +79,7 @@ def test_nvfp4_recipes_cover_the_captured_releases():
     assert checks.NVFP4_RECIPE["0.16.0"] == "torchao-0.16" and checks.NVFP4_RECIPE["0.18.0"] == "torchao"
     assert checks.NVFP4_RECIPE["0.17.0"] == {"block": "torchao-0.16", "global": "torchao"}
     assert RECIPE_RELEASES["torchao"] == "torchao 0.18" and RECIPE_RELEASES["torchao-0.16"] == "torchao 0.12 to 0.16"
+    assert set(RECIPE_RELEASES) == set(RECIPES)
 
 
 def test_bnb_native_lookup_rates():

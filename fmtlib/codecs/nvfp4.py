@@ -25,12 +25,14 @@ from .blocked import BlockCodec, Encoded, finite_amax
 
 #: recipe= names -> kernel recipe ids (see fmtlib.kernels.cpu.convert, NVFP4 section)
 RECIPES = {"torchao": 2, "torchao-0.16": 0, "te": 1}
-#: recipe= names -> the releases whose arithmetic each follows (read in each release's
-#: torchao/prototype/mx_formats/nvfp4_tensor.py nvfp4_quantize; 0.12 is torchao's first
-#: NVFP4). torchao 0.17 divides without a per-tensor scale ("torchao-0.16") and multiplies
-#: with one ("torchao"). Pinned by tests/peers/fixtures/torchao-*_nvfp4.
+#: recipe= names -> the releases whose arithmetic each follows, read in their sources
+#: (torchao/prototype/mx_formats/nvfp4_tensor.py nvfp4_quantize, 0.12 being torchao's first
+#: NVFP4; TransformerEngine common/cast/nvfp4/core_nvfp4.cuh, whose block scale took its
+#: present order in 2.14). torchao 0.17 divides without a per-tensor scale ("torchao-0.16")
+#: and multiplies with one ("torchao"). The torchao ones are pinned by
+#: tests/peers/fixtures/torchao-*_nvfp4, TE's by tests/test_nvfp4.py.
 RECIPE_RELEASES = {"torchao": "torchao 0.18", "torchao-0.16": "torchao 0.12 to 0.16",
-                   "te": "TransformerEngine cast/nvfp4 (2.x)"}
+                   "te": "TransformerEngine 2.14 to 2.18"}
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -65,7 +67,8 @@ class NVFP4(BlockCodec):
                  rounding: Rounding | str = "nearest_even") -> None:
         self._check_block_axis(block, axis)
         if str(recipe).lower() not in RECIPES:
-            raise ValueError(f"unknown NVFP4 recipe {recipe!r} (known: {', '.join(RECIPES)})")
+            known = ", ".join(f"{k!r} ({v})" for k, v in RECIPE_RELEASES.items())
+            raise ValueError(f"unknown NVFP4 recipe {recipe!r} (known: {known})")
         if not isinstance(global_scale, (bool, np.bool_)):
             raise TypeError(f"global_scale must be True or False, got {global_scale!r}")
         object.__setattr__(self, "recipe", str(recipe).lower())
