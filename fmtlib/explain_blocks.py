@@ -133,7 +133,12 @@ def _nvfp4(codec, x, enc, q, start) -> tuple[list, list]:
         name, how = ("S_enc", "2688 / tensor amax") if te else ("P", "tensor amax / 2688")
         lines.append(("tensor scale", f"{name} = {exact_text(float(g))} = fl32({how}), tensor amax "
                                       f"{exact_text(enc.tensor_amax)} (recipe {codec.recipe!r})"))
-    quot = ("x x S_enc / scale" if te else "x / (scale x P)") if codec.global_scale else "x / scale"
+    if te:
+        quot = "x x S_enc / scale" if codec.global_scale else "x / scale"
+    elif codec._kernel_recipe(g) == 2:  # torchao 0.18: the float32 reciprocal
+        quot = "x x fl32(fl32(1 / P) / scale)" if codec.global_scale else "x x fl32(1 / scale)"
+    else:
+        quot = "x / (scale x P)" if codec.global_scale else "x / scale"
     lines.append(("elements", f"e2m1 of {quot}, computed in float32 as the {codec.recipe} recipe does "
                               "(docs/nvfp4.md)"))
     return lines, _elements(enc.codes.reshape(-1), ev, q, x, None, start)

@@ -23,7 +23,7 @@ from .catalog import parse_format
 #: profile -> (what it reproduces, where the rule is written down)
 FP_PROFILES = {
     "ml_dtypes": ("jax-ml/ml_dtypes `astype`: nearest-even; overflow to inf, else NaN (e4m3fn: NaN)",
-                  "ml_dtypes float8.h ConvertImpl"),
+                  "ml_dtypes float8.h ConvertImpl; checked against the installed ml_dtypes (0.7.0 in CI)"),
     "torch": ("PyTorch `tensor.to(dtype)` (2.13 CPU): nearest-even; e4m3fn saturates to 448 (inf too), "
               "e5m2 overflows to inf, e4m3fnuz, e5m2fnuz and e8m0fnu to NaN (as ml_dtypes); for e8m0fnu torch "
               "reads a negative input as its magnitude and 0 as 2**-127, where fmtlib gives NaN",
@@ -38,15 +38,19 @@ FP_PROFILES = {
             "OCP 8-bit Floating Point Specification (OFP8) rev 1.0; OCP MX v1.0 section 6.3"),
 }
 
-#: profile -> MX scale rule (docs/mx.md)
+#: profile -> MX scale rule (docs/mx.md). The torchao profiles follow torchao 0.18, whose
+#: entry points' defaults are recorded in tests/peers/fixtures/torchao-0.18.0_mx.json
 MX_PROFILES = {
     "ocp": ("floor", "OCP MX v1.0 section 6.3: shared exponent floor(log2(amax)) - emax_elem"),
-    "torchao": ("floor", "torchao MXLinearConfig / MXTensor.to_mx default ScaleCalculationMode.FLOOR"),
+    "torchao": ("rceil", "torchao 0.18's MX workflows (MXDynamicActivationMXWeightConfig, MXFP8TrainingOpConfig, "
+                         "MXFakeQuantizeConfig): default ScaleCalculationMode.RCEIL"),
+    "torchao_floor": ("floor", "torchao 0.18 mx_tensor.to_mx default ScaleCalculationMode.FLOOR (and MXLinearConfig's "
+                               "default up to 0.16, the 'torchao' profile before fmtlib followed 0.18)"),
     "nvidia": ("rceil", "NVIDIA/cuBLAS MXFP8 recipe (cvt.rp to ue8m0 of amax / max_elem); torchao RCEIL, "
                         "TransformerEngine"),
     "transformer_engine": ("rceil", "TransformerEngine MXFP8 quantization: scale rounded up"),
-    "torchao_even": ("even", "torchao ScaleCalculationMode.EVEN"),
-    "torchao_ceil": ("ceil", "torchao ScaleCalculationMode.CEIL"),
+    "torchao_even": ("even", "torchao 0.18 ScaleCalculationMode.EVEN"),
+    "torchao_ceil": ("ceil", "torchao 0.18 ScaleCalculationMode.CEIL"),
 }
 
 #: formats each FP profile speaks for (None: every format)

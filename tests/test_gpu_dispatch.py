@@ -347,7 +347,7 @@ def test_scaled_float_scales_on_the_device_path(fake_cupy, codec, dtype):
             codec.encode(dev(big))
 
 
-@pytest.mark.parametrize("recipe", ["torchao", "te"])
+@pytest.mark.parametrize("recipe", ["torchao", "torchao-0.16", "te"])
 @pytest.mark.parametrize("global_scale", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_nvfp4_on_the_device_path(fake_cupy, recipe, global_scale, dtype):

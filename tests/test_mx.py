@@ -317,6 +317,33 @@ def test_exponent_beyond_e8m0_is_nan_except_rceil():
     assert MX("mxfp4").encode(y).scales[0, 0] == 254
 
 
+def test_gfloat_float32_log2_scale_is_one_step_high():
+    """gfloat 0.5.2's compute_scale_amax takes floor(log2(amax)) in the input's dtype: for a
+    float32 block with amax 0x46ffffff (32767.998, log2 = 14.99999991) float32 log2 rounds to
+    15.0, giving mxfp8_e4m3 scale 2**7 where OCP's floor(log2 amax) - 8 = 6 (fmtlib; gfloat on
+    float64 input agrees). microxcaling's torch.log2 on float32 does the same (docs/divergences.md)."""
+    blk = np.zeros(32, np.float32)
+    blk[0] = np.uint32(0x46FFFFFF).view(np.float32)
+    assert np.log2(blk[0]) == np.float32(15.0)  # the float32 log2 that both use
+    assert gfloat.compute_scale_amax(8, blk) == 2.0 ** 7
+    assert gfloat.compute_scale_amax(8, blk.astype(np.float64)) == 2.0 ** 6
+    assert MX("mxfp8_e4m3").encode(blk[None]).scales[0, 0] == 127 + 6
+
+
+def test_gfloat_clips_the_scale_of_a_block_holding_inf():
+    """gfloat 0.5.2: an inf makes log2(amax) inf, clipped to 127: scale 2**127, the inf
+    saturates to 448 * 2**127 and the rest flush to 0. OCP and microxcaling give the NaN
+    scale, and so does fmtlib (code 255, the block decodes to NaN)."""
+    blk = np.ones(32)
+    blk[3] = np.inf
+    fi = GFLOAT["mxfp8_e4m3"]
+    assert gfloat.compute_scale_amax(fi.etype.emax, blk) == 2.0 ** 127
+    q = gfloat.quantize_block(fi, blk, gfloat.compute_scale_amax)
+    assert q[3] == 448 * 2.0 ** 127 and (np.delete(q, 3) == 0).all()
+    enc = MX("mxfp8_e4m3").encode(blk[None].astype(np.float32))
+    assert enc.scales[0, 0] == 255 and np.isnan(MX("mxfp8_e4m3").quantize(blk[None].astype(np.float32))).all()
+
+
 @settings(max_examples=examples(80), deadline=None)
 @given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=32, max_size=32),
        st.sampled_from(NAMES))

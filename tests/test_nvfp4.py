@@ -20,20 +20,29 @@ def e2m1_rne(v):
     return v.astype(E2M1).view(np.uint8)
 
 
-def ref_torchao(x, block, tensor_amax, cast=e2m1_rne):
-    """pytorch/ao nvfp4_tensor.nvfp4_quantize and NVFP4Tensor.to_dtype, restated; ``cast``
-    takes the float32 element quotients to e2m1 codes."""
+def ref_torchao(x, block, tensor_amax, cast=e2m1_rne, reciprocal=True):
+    """pytorch/ao nvfp4_tensor.nvfp4_quantize and NVFP4Tensor.dequantize, restated; ``cast``
+    takes the float32 element quotients to e2m1 codes. ``reciprocal``: torchao 0.18 (recipe
+    "torchao") multiplies by fl32(1 / s) or fl32(fl32(1 / P) / s); releases 0.12 to 0.16
+    (recipe "torchao-0.16") divide by s or fl32(P * s)."""
     xb = x.astype(F32).reshape(x.shape[0], -1, block)
     bs = np.max(np.abs(xb), axis=-1) / F32(6.0)
     if tensor_amax is None:
         s8 = np.clip(bs, F32(2.0 ** -6), F32(448.0)).astype(E4M3)
         total = s8.astype(F32)
+        rcp = F32(1.0) / total
     else:
         p = F32(tensor_amax) / F32(2688.0)
         p = p if p > 0 else F32(1.0)  # torchao divides 0 by 0 here; fmtlib takes 1 (docs/nvfp4.md)
         s8 = np.clip(bs / p, F32(2.0 ** -6), F32(448.0)).astype(E4M3)
         total = p * s8.astype(F32)
-    q = cast(np.clip(xb / total[..., None], F32(-6.0), F32(6.0))).view(E2M1)
+        with np.errstate(divide="ignore", over="ignore"):
+            inv_p = F32(1.0) / p
+        # fl32(1 / P) overflows for P below 2**-128: fmtlib divides there (docs/nvfp4.md)
+        reciprocal = reciprocal and np.isfinite(inv_p)
+        rcp = inv_p / s8.astype(F32)
+    y = xb * rcp[..., None] if reciprocal else xb / total[..., None]
+    q = cast(np.clip(y, F32(-6.0), F32(6.0))).view(E2M1)
     with np.errstate(invalid="ignore", over="ignore"):
         deq = q.astype(F32) * total[..., None]
     return s8.view(np.uint8), q.view(np.uint8).reshape(x.shape), deq.reshape(x.shape)
@@ -64,7 +73,13 @@ def _ref_te(x, block, tensor_amax, cast):
     return s8.view(np.uint8), q.view(np.uint8).reshape(x.shape), deq.reshape(x.shape)
 
 
-REFS = {"torchao": ref_torchao, "te": ref_te}
+def ref_torchao_016(x, block, tensor_amax, cast=e2m1_rne):
+    """torchao 0.12 to 0.16: x / s, x / fl32(P * s)."""
+    return ref_torchao(x, block, tensor_amax, cast, reciprocal=False)
+
+
+REFS = {"torchao": ref_torchao, "torchao-0.16": ref_torchao_016, "te": ref_te}
+RECIPES_LIST = list(REFS)
 
 
 def tie_blocks():
@@ -108,7 +123,7 @@ def test_fp32_params_constant():
 
 
 @pytest.mark.parametrize("global_scale", [False, True])
-@pytest.mark.parametrize("recipe", ["torchao", "te"])
+@pytest.mark.parametrize("recipe", RECIPES_LIST)
 def test_matches_recipe(recipe, global_scale):
     rng = np.random.default_rng(1)
     codec = NVFP4(recipe=recipe, global_scale=global_scale)
@@ -130,31 +145,34 @@ def test_matches_recipe(recipe, global_scale):
 
 def test_torchao_restatement_is_torchao(tmp_path):
     """ref_torchao against torchao's own nvfp4_quantize and dequantize, on the finite float32
-    tensors of the torchao captures of a release that divides (made now where torchao is
-    installed, else the committed ones in tests/peers/fixtures/): scales, codes and values
-    equal, with and without the per-tensor scale. Releases that multiply by reciprocals
-    (torchao 0.18) are pinned in tests/peers/checks.py."""
+    tensors of the torchao captures (made now where torchao is installed, else the committed
+    ones in tests/peers/fixtures/): scales, codes and values equal, with and without the
+    per-tensor scale, for the dividing releases (0.16: "torchao-0.16") and the multiplying
+    ones (0.18: "torchao")."""
     from peers import checks
 
     fixtures, _ = checks.current_fixtures("torchao_nvfp4", tmp_path)
     fresh = {fx.name for fx in fixtures}
     fixtures += [checks.load(n) for n in checks.fixture_names() if n.endswith("_nvfp4") and n not in fresh]
-    dividing = [fx for fx in fixtures if checks.NVFP4_ARITHMETIC.get(fx.peer_version) == "divide"]
-    assert dividing
-    for fx in dividing:
+    by_arith = {checks.NVFP4_ARITHMETIC.get(fx.peer_version) for fx in fixtures}
+    assert {"divide", "reciprocal"} <= by_arith
+    for fx in fixtures:
+        arith = checks.NVFP4_ARITHMETIC[fx.peer_version]
+        if arith not in ("divide", "reciprocal"):
+            continue
         for key in ("main", "ties", "moderate"):
             x = fx[f"x_{key}"]
             for gs in ("block", "global"):
                 tag = f"{key}_{gs}"
                 amax = float(fx[f"{tag}_tensor_amax"][0]) if gs == "global" else None
-                want_s, want_q, want_v = ref_torchao(x, 16, amax)
+                want_s, want_q, want_v = ref_torchao(x, 16, amax, reciprocal=arith == "reciprocal")
                 q = fx[f"{tag}_qdata"]
                 assert np.array_equal(want_s.reshape(-1), fx[f"{tag}_scales"].reshape(-1)), tag
                 assert np.array_equal(want_q, np.stack([q & 15, q >> 4], -1).reshape(x.shape)), tag
                 assert np.array_equal(want_v.view(np.uint32), fx[f"{tag}_dequant"].view(np.uint32)), tag
 
 
-@pytest.mark.parametrize("recipe", ["torchao", "te"])
+@pytest.mark.parametrize("recipe", RECIPES_LIST)
 def test_calibrated_amax(recipe):
     x = np.random.default_rng(2).standard_normal((8, 64)).astype(np.float32)
     codec = NVFP4(recipe=recipe)
@@ -166,12 +184,51 @@ def test_calibrated_amax(recipe):
 
 
 def test_recipes_differ_at_ties():
-    """Dividing by T (torchao) and multiplying by fl32(1/T) (TE) round ties apart."""
+    """Dividing by T (torchao 0.16) and multiplying by fl32(1/T) (torchao 0.18, TE) round
+    ties apart; without a tensor scale torchao 0.18 and TE compute the same reciprocal."""
     x = np.array(tie_blocks(), np.float32)
-    a = NVFP4(recipe="torchao", global_scale=False).encode(x)
+    a = NVFP4(recipe="torchao-0.16", global_scale=False).encode(x)
     b = NVFP4(recipe="te", global_scale=False).encode(x)
-    assert np.array_equal(a.scales, b.scales)
+    c = NVFP4(recipe="torchao", global_scale=False).encode(x)
+    assert np.array_equal(a.scales, b.scales) and np.array_equal(a.scales, c.scales)
     assert (a.codes != b.codes).sum() > 10
+    assert np.array_equal(b.codes, c.codes)
+    # scale 0x0f = 0.029296875; 0.03662109375 / s = 1.25 is a tie (to code 2), x * fl32(1 / s) lies above it
+    y = np.zeros((1, 16), np.float32)
+    y[0, :2] = 0.17578125, 0.03662109375
+    assert NVFP4(recipe="torchao", global_scale=False).encode(y).scales[0, 0] == 0x0F
+    assert NVFP4(recipe="torchao", global_scale=False).encode(y).codes[0, 1] == 3
+    assert NVFP4(recipe="torchao-0.16", global_scale=False).encode(y).codes[0, 1] == 2
+
+
+def test_te_block_scale_is_the_2_14_form():
+    """TransformerEngine 2.14 (commit ed424d306) and later compute the block scale as
+    e4m3(amax_b * (S_enc * fl32(1/6))), as recipe "te" does; 2.13 and older took
+    (amax_b * fl32(1/6)) * S_enc (non-transposed cast) or (amax_b / 6) * S_enc (transposed),
+    which round apart: tensor amax 41.93255 (0x4227baee), block amax 0.02486235 (0x3ccbac21)
+    gives 0x29 here and 0x28 in the older forms."""
+    A = np.uint32(0x4227BAEE).view(F32)
+    x = np.zeros((1, 32), F32)
+    x[0, 0], x[0, 16] = np.uint32(0x3CCBAC21).view(F32), A
+    enc = NVFP4(recipe="te").encode(x)
+    s_enc = F32(2688.0) / A
+    assert enc.scales[0, 0] == 0x29 == int(np.array(x[0, 0] * (s_enc * (F32(1) / F32(6)))).astype(E4M3).view(np.uint8))
+    for old in ((x[0, 0] * (F32(1) / F32(6))) * s_enc, (x[0, 0] / F32(6)) * s_enc):
+        assert int(np.array(F32(old)).astype(E4M3).view(np.uint8)) == 0x28
+
+
+def test_torchao_reciprocal_overflow_divides():
+    """A tensor amax below 2688 * 2**-128 makes torchao 0.18's fl32(1 / P) inf (every nonzero
+    element saturates, zeros get code 11); fmtlib's "torchao" recipe divides there, as
+    "torchao-0.16" does (docs/nvfp4.md)."""
+    x = np.zeros((1, 16), np.float32)
+    x[0, :4] = 1e-37, -3e-38, 0, 5e-38
+    a, b = NVFP4(recipe="torchao").encode(x), NVFP4(recipe="torchao-0.16").encode(x)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float32(1) / (np.float32(a.tensor_amax) / np.float32(2688)))
+    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.scales, b.scales)
+    assert list(a.codes[0, :4]) == [7, 12, 0, 5]
+    assert np.array_equal(a.codes, ref_torchao(x, 16, a.tensor_amax)[1])
 
 
 @pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16])
@@ -198,9 +255,6 @@ def test_nonfinite_blocks_are_nan():
         q = codec.quantize(x)
         assert np.isnan(q[0, :16]).all() and (q[0, 16:] == 1).all() and np.isnan(q[1, 16:]).all()
         assert (q[2] == 1).all()
-
-
-RECIPES_LIST = ["torchao", "te"]
 
 
 def test_axis_and_short_blocks():
@@ -247,7 +301,7 @@ def test_config_and_errors():
 
 @pytest.mark.parametrize("mode", ["nearest_even", "nearest_away", "toward_zero"])
 @pytest.mark.parametrize("global_scale", [False, True])
-@pytest.mark.parametrize("recipe", ["torchao", "te"])
+@pytest.mark.parametrize("recipe", RECIPES_LIST)
 def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
     from fmtlib.kernels import fast_path
 
@@ -266,7 +320,7 @@ def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
 
 @settings(max_examples=examples(80), deadline=None)
 @given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=32, max_size=32),
-       st.sampled_from(["torchao", "te"]), st.booleans())
+       st.sampled_from(RECIPES_LIST), st.booleans())
 def test_hypothesis_blocks_match_recipes(vals, recipe, global_scale):
     x = np.array([vals], np.float32)
     amax = float(np.max(np.abs(x))) if global_scale else None

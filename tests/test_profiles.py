@@ -102,10 +102,24 @@ def test_profiles_are_codec_defaults():
     assert FP("e4m3fn", profile="torch", overflow="ieee") == FP("e4m3fn")   # explicit arguments win
     assert fmtlib.from_config(FP("e8m0", profile="ocp").get_config()) == FP("e8m0", profile="ocp")
     assert MX("mxfp8", profile="nvidia") == MX("mxfp8", scale_rule="rceil")
-    assert MX("mxfp4", profile="ocp") == MX("mxfp4") == MX("mxfp4", profile="torchao")
+    assert MX("mxfp4", profile="ocp") == MX("mxfp4") == MX("mxfp4", profile="torchao_floor")
+    assert MX("mxfp4", profile="torchao") == MX("mxfp4", scale_rule="rceil")
     assert MX("mxfp4", profile="nvidia", scale_rule="floor") == MX("mxfp4")
     assert MX("mxfp4", profile="torchao_even").scale_rule == "even"
     assert set(FP_PROFILES) >= {"ml_dtypes", "torch", "cuda_satfinite", "ocp"} and "nvidia" in MX_PROFILES
+
+
+def test_torchao_mx_profiles_are_torchao_018_defaults():
+    """profile="torchao" is the scale rule every MX workflow config of torchao 0.18 defaults
+    to, "torchao_floor" the default of its low-level to_mx, as recorded by the capture of
+    torchao 0.18 (tests/peers/fixtures/torchao-0.18.0_mx.json, "default_rules")."""
+    fx = checks.load("torchao-0.18.0_mx")
+    assert fx.peer_version == "0.18.0"
+    defaults = fx.manifest["params"]["default_rules"]
+    assert defaults.pop("mx_tensor.to_mx") == MX_PROFILES["torchao_floor"][0] == "floor"
+    assert set(defaults) == {"MXDynamicActivationMXWeightConfig", "MXFP8TrainingOpConfig", "MXFakeQuantizeConfig"}
+    assert set(defaults.values()) == {MX_PROFILES["torchao"][0]} == {"rceil"}
+    assert all("0.18" in MX_PROFILES[p][1] for p in ("torchao", "torchao_floor", "torchao_even", "torchao_ceil"))
 
 
 def test_mx_profiles_follow_their_rule():

@@ -91,12 +91,12 @@ def test_mxint8_elements():
     np.testing.assert_array_equal(enc.codes.ravel(), want)
 
 
-@pytest.mark.parametrize("recipe", ["torchao", "te"])
+@pytest.mark.parametrize("recipe", ["torchao", "torchao-0.16", "te"])
 @pytest.mark.parametrize("global_scale", [False, True])
 @pytest.mark.parametrize("rbits", [None, 2])
 def test_nvfp4_elements_are_the_recipe_quotient_rounded_stochastically(recipe, global_scale, rbits):
-    """The element rounds the recipe's float32 quotient (fl32(x / T) for torchao,
-    fl32(x * rcp) for TransformerEngine), as the hardware's ``cvt.rs`` does."""
+    """The element rounds the recipe's float32 quotient (fl32(x * rcp) for torchao 0.18 and
+    TransformerEngine, fl32(x / T) for torchao 0.16), as the hardware's ``cvt.rs`` does."""
     codec = NVFP4(recipe=recipe, global_scale=global_scale, rounding="stochastic")
     x = data(8, 64, 4)
     amax = float(np.max(np.abs(x))) if global_scale else None

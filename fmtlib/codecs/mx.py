@@ -46,8 +46,9 @@ class MX(BlockCodec):
     127 (``rceil``: clamped to 127), makes its scale NaN and the block decodes to NaN. Elements are ``x / scale`` rounded (``rounding``,
     nearest-even by default; ``stochastic`` keyed by the global element index) with
     saturation. MXINT8 saturates to +-127/64 and never writes code 0x80; it decodes 0x80 as -2.
-    ``profile`` picks the scale rule of an ecosystem: ``"ocp"``/``"torchao"`` floor,
-    ``"nvidia"``/``"transformer_engine"`` rceil, ``"torchao_even"``, ``"torchao_ceil"``
+    ``profile`` picks the scale rule of an ecosystem: ``"ocp"``/``"torchao_floor"`` floor,
+    ``"torchao"`` (torchao 0.18's workflows)/``"nvidia"``/``"transformer_engine"`` rceil,
+    ``"torchao_even"``, ``"torchao_ceil"``
     (:mod:`fmtlib.profiles`); an explicit ``scale_rule`` wins.
     """
 

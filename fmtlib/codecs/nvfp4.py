@@ -24,7 +24,15 @@ from ..rounding import Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
 
 #: recipe= names -> kernel recipe ids (see fmtlib.kernels.cpu.convert, NVFP4 section)
-RECIPES = {"torchao": 0, "te": 1}
+RECIPES = {"torchao": 2, "torchao-0.16": 0, "te": 1}
+#: recipe= names -> the releases whose arithmetic each follows, read in their sources
+#: (torchao/prototype/mx_formats/nvfp4_tensor.py nvfp4_quantize, 0.12 being torchao's first
+#: NVFP4; TransformerEngine common/cast/nvfp4/core_nvfp4.cuh, whose block scale took its
+#: present order in 2.14). torchao 0.17 divides without a per-tensor scale ("torchao-0.16")
+#: and multiplies with one ("torchao"). The torchao ones are pinned by
+#: tests/peers/fixtures/torchao-*_nvfp4, TE's by tests/test_nvfp4.py.
+RECIPE_RELEASES = {"torchao": "torchao 0.18", "torchao-0.16": "torchao 0.12 to 0.16",
+                   "te": "TransformerEngine 2.14 to 2.18"}
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -39,11 +47,17 @@ class NVFP4(BlockCodec):
     (stored as its e4m3fn byte); with ``global_scale`` a float32 per-tensor scale from the
     tensor's amax lets the block scales use E4M3's whole range.
 
-    ``recipe="torchao"`` follows pytorch/ao ``nvfp4_quantize`` (divide by the scale);
-    ``recipe="te"`` follows NVIDIA TransformerEngine's NVFP4 cast (multiply by a float32
-    reciprocal). Both run in float32, operation for operation; they give different bits in
-    rare cases (docs/nvfp4.md). A block holding an inf or NaN gets the NaN scale (0x7F) and
-    decodes to NaN; the tensor amax is taken over finite values.
+    ``recipe="torchao"`` follows pytorch/ao 0.18's ``nvfp4_quantize`` (multiply by float32
+    reciprocals of the scales); ``recipe="torchao-0.16"`` follows torchao 0.12 to 0.16
+    (divide by the scale); ``recipe="te"`` follows NVIDIA TransformerEngine's NVFP4 cast
+    (multiply by a float32 reciprocal computed its own way). All run in float32, operation
+    for operation; they give different bits in rare cases (docs/nvfp4.md). A block holding
+    an inf or NaN gets the NaN scale (0x7F) and decodes to NaN; the tensor amax is taken over
+    finite values.
+
+    >>> x = np.zeros((1, 16), np.float32); x[0, :2] = 0.17578125, 0.03662109375
+    >>> tuple(int(NVFP4(recipe=r, global_scale=False).encode(x).codes[0, 1]) for r in ("torchao", "torchao-0.16"))
+    (3, 2)
     """
 
     codec_id = "nvfp4"
@@ -53,7 +67,8 @@ class NVFP4(BlockCodec):
                  rounding: Rounding | str = "nearest_even") -> None:
         self._check_block_axis(block, axis)
         if str(recipe).lower() not in RECIPES:
-            raise ValueError(f"unknown NVFP4 recipe {recipe!r} (known: {', '.join(RECIPES)})")
+            known = ", ".join(f"{k!r} ({v})" for k, v in RECIPE_RELEASES.items())
+            raise ValueError(f"unknown NVFP4 recipe {recipe!r} (known: {known})")
         if not isinstance(global_scale, (bool, np.bool_)):
             raise TypeError(f"global_scale must be True or False, got {global_scale!r}")
         object.__setattr__(self, "recipe", str(recipe).lower())
@@ -92,7 +107,7 @@ class NVFP4(BlockCodec):
         if amax is None:
             return np.float32(1.0), np.float32(-1.0)
         a = np.float32(amax)
-        if self.recipe == "torchao":
+        if self.recipe != "te":
             # per_tensor_amax_to_scale: amax / (448 * 6) in float32. torchao divides by zero
             # for an all-zero tensor; here that tensor gets the scale 1, as in TE.
             p = a / np.float32(2688.0)
@@ -100,6 +115,19 @@ class NVFP4(BlockCodec):
         with np.errstate(divide="ignore", over="ignore"):
             s_enc = min(np.float32(2688.0) / a, np.float32(_F32_MAX))
         return (np.float32(1.0) if a == 0 or s_enc == 0 else np.float32(s_enc)), a
+
+    def _kernel_recipe(self, G) -> int:
+        """The kernels' recipe id for the per-tensor number ``G`` (fmtlib.kernels.cpu.convert).
+        torchao 0.18 multiplies by fl32(1 / P); where that overflows (P below 2**-128: a tensor
+        amax below 2688 * 2**-128, about 7.9e-36) torchao saturates every nonzero element and
+        gives zeros the code of a NaN, so fmtlib divides there as torchao 0.16 did, with the
+        same block scales and decode (docs/nvfp4.md)."""
+        rid = RECIPES[self.recipe]
+        if rid == 2 and G != 1:
+            with np.errstate(divide="ignore", over="ignore"):
+                if not np.isfinite(np.float32(1.0) / np.float32(G)):
+                    return RECIPES["torchao-0.16"]
+        return rid
 
     def _tables(self):
         return _value_table(self.element), _value_table(self.scale_format)
@@ -131,11 +159,11 @@ class NVFP4(BlockCodec):
             vals = vals.astype(np.float32)
             K.nvfp4_encode_table(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1),
                                  kernel_params(self.scale_format), thr, vals, self._tables()[1], ncols, self.block,
-                                 RECIPES[self.recipe], G, ta, fused)
+                                 self._kernel_recipe(G), G, ta, fused)
         else:
             K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
                            kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,
-                           self.block, RECIPES[self.recipe], G, ta, int(mode), np.uint64(key), base, rbits, fused)
+                           self.block, self._kernel_recipe(G), G, ta, int(mode), np.uint64(key), base, rbits, fused)
         if fused:
             return self._finish(result, out, lambda r: np.moveaxis(r, -1, axis))
         return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
@@ -170,5 +198,5 @@ class NVFP4(BlockCodec):
         out = np.empty(codes.shape, dtype=dt)
         K.nvfp4_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
                        kernel_params(dtype_format(dt)), *self._tables(), codes.shape[-1], self.block,
-                       RECIPES[self.recipe], G, ta)
+                       self._kernel_recipe(G), G, ta)
         return np.moveaxis(out, -1, enc.axis)

@@ -379,8 +379,6 @@ def _mx_decode_record(codec, enc, dtype, elem, eshift: int):
 
 def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset):
     """NVFP4 ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array."""
-    from ..codecs.nvfp4 import RECIPES
-
     if np.dtype(x.dtype) == np.float64:
         raise TypeError("NVFP4 recipes compute in float32; convert float64 input first")
     axis, xm, ncols, nblocks, codes, scales, out = _block_setup(codec, x, fused)
@@ -396,22 +394,20 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
             (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
              np.int64(ncols), np.int64(codec.block), _params_on_device(Ps), _params_on_device(Ps),
              _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),
-             _table_on_device(ev), _table_on_device(sv), np.int32(RECIPES[codec.recipe]), np.float32(G),
+             _table_on_device(ev), _table_on_device(sv), np.int32(codec._kernel_recipe(G)), np.float32(G),
              np.float32(ta), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused)))
     return _block_result(codec, x, fused, axis, codes, scales, out, amax)
 
 
 def nvfp4_decode(codec, enc, dtype):
     """NVFP4 ``decode`` of an Encoded record holding cupy arrays (float32 arithmetic, then dtype)."""
-    from ..codecs.nvfp4 import RECIPES
-
     dt, codes, scales, ncols, res = _record_setup(codec, enc, dtype, 16)
     G, ta = codec._global(enc.tensor_amax)
     ev, sv = codec._tables()
     _launch("nvfp4.cu", f"fmt_nvfp4_decode<{_UINT[dt.itemsize]}>", codes.size,
             (codes.reshape(-1), scales.reshape(-1), _bits(res).reshape(-1), np.int64(codes.size), np.int64(ncols),
              np.int64(codec.block), _params_on_device(kernel_params(_float_format(dt))), _table_on_device(ev),
-             _table_on_device(sv), np.int32(RECIPES[codec.recipe]), np.float32(G), np.float32(ta)))
+             _table_on_device(sv), np.int32(codec._kernel_recipe(G)), np.float32(G), np.float32(ta)))
     return _restore(res, enc)
 
 

@@ -244,7 +244,7 @@ def nvfp4_global_factor(codec: NVFP4, tensor_amax) -> float:
     if tensor_amax is None:
         return 1.0
     G, ta = codec._global(tensor_amax)
-    if codec.recipe == "torchao":
+    if codec.recipe != "te":
         return float(G)
     return float(np.float32(ta) * np.float32(1.0 / 2688.0)) if ta > 0 else 1.0
 

@@ -5,7 +5,7 @@ Numba kernels are tested against it. It shares no code with :mod:`fmtlib.ops`: a
 given as float data is encoded by its codec's own ``encode`` (which the element and block
 oracles judge on their own), and everything after that is worked out here from the codes --
 element values from the formats' defining fields, block scales by the OCP MX v1.0 rules
-(E8M0: ``2**(code - 127)``), NVFP4's per-tensor factor by its two recipes, Scaled's
+(E8M0: ``2**(code - 127)``), NVFP4's per-tensor factor (torchao's or TransformerEngine's), Scaled's
 effective scale ``fl32(S * G)`` -- never through a codec's ``decode`` or the operand code
 of ``fmtlib.ops``. Arguments are taken as valid (``fmtlib.ops.matmul`` checks them):
 codecs are codec objects, and ``out``/``accumulate`` are those objects or the names
@@ -202,13 +202,14 @@ def _nearest_fp32(v: Fraction):
 
 
 def _nvfp4_factor(codec, amax) -> Fraction:
-    """NVFP4's per-tensor factor (docs/gemm.md): torchao's ``G = fl32(amax / 2688)``, or
+    """NVFP4's per-tensor factor (docs/gemm.md): torchao's ``G = fl32(amax / 2688)`` (both
+    torchao recipes), or
     TransformerEngine's ``fl32(amax * fl32(1 / 2688))``; 1 without a global scale or for an
     all-zero tensor (2688 = 6 * 448, the largest e2m1 times the largest e4m3)."""
     if amax is None:
         return Fraction(1)
     a = Fraction(float(amax))
-    if codec.recipe == "torchao":
+    if codec.recipe != "te":
         g = _nearest_fp32(a / 2688)
         return g if g > 0 else Fraction(1)
     return _nearest_fp32(a * _nearest_fp32(Fraction(1, 2688))) if a > 0 else Fraction(1)

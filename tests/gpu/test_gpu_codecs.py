@@ -6,6 +6,7 @@ import pytest
 from gpu_device import cupy, pytestmark  # noqa: F401  (skips without cupy or a device)
 
 from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Rounding, Scaled  # noqa: E402
+from test_nvfp4 import tie_blocks  # noqa: E402  (tests/ is on the path: tests/conftest.py)
 
 ELEMENT = [FP("e2m1"), FP("e3m2"), FP("e2m3"), FP("e4m3fn"), FP("e4m3"), FP("e5m2"), FP("e8m0"), FP("bf16"),
            FP("fp16"), FP("e4m3fn", overflow="saturate"), Int(8), Int(4), Int(8, signed=False)]
@@ -82,13 +83,14 @@ def test_mx_matches_the_cpu(name, rule, mode):
     np.testing.assert_array_equal(cupy.asnumpy(c.decode(got)).view(np.uint32), c.decode(want).view(np.uint32))
 
 
-@pytest.mark.parametrize("recipe", ["torchao", "te"])
+@pytest.mark.parametrize("recipe", ["torchao", "torchao-0.16", "te"])
 @pytest.mark.parametrize("global_scale", [True, False])
 @pytest.mark.parametrize("mode", ["nearest_even", "stochastic"])
 def test_nvfp4_matches_the_cpu(recipe, global_scale, mode):
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((300, 64)) * np.exp2(rng.integers(-20, 20, (300, 1)))).astype(np.float32)
     x[0, 0], x[1, 1] = np.inf, np.nan
+    x[2:7, :16] = tie_blocks()[:5]  # E2M1 ties: the recipes part here
     c = NVFP4(recipe=recipe, global_scale=global_scale, rounding=mode)
     opts = {"seed": 5} if mode == "stochastic" else {}
     want, got = c.encode(x, **opts), c.encode(cupy.asarray(x), **opts)

@@ -4,7 +4,7 @@ every CI run (where no peer is installed).
 
 Run it where the peer is installed (a CPU build is enough)::
 
-    pip install torch==2.13.0 torchao bitsandbytes numpy
+    pip install torch==2.13.0 torchao bitsandbytes pychop numpy
     python tests/peers/capture.py                  # every peer that imports
     python tests/peers/capture.py --peer torchao   # one peer
 
@@ -235,8 +235,12 @@ def nvfp4_tensors() -> dict:
     moderate = (rng.standard_normal((16, 64)) * 10.0 ** rng.uniform(-3, 3, (16, 1))).astype(F32)
     nonfinite = rng.standard_normal((2, 64)).astype(F32)
     nonfinite[0, 3], nonfinite[0, 40], nonfinite[1, 17] = np.inf, np.nan, -np.inf
+    # tensor amax below 2688 * 2**-128: P = amax / 2688 is below 2**-128 and fl32(1 / P) overflows
+    tiny = (rng.standard_normal((2, 32)) * 1e-38).astype(F32)
+    tiny[0, :4] = 1e-37, -3e-38, 0, 5e-38
+    tiny[1, 16:] = 0
     return {"main": main, "ties": ties, "moderate": moderate, "nonfinite": nonfinite,
-            "zeros": np.zeros((1, 32), F32)}
+            "zeros": np.zeros((1, 32), F32), "tiny": tiny}
 
 
 # --- torch casts ----------------------------------------------------------------------------
@@ -279,6 +283,39 @@ def capture_torch(out: Path) -> list:
 
 # --- torchao --------------------------------------------------------------------------------
 
+#: torchao's MX entry points and the field that holds each one's scale rule (0.18 names)
+TORCHAO_MX_DEFAULTS = {
+    "mx_tensor.to_mx": ("torchao.prototype.mx_formats.mx_tensor", "to_mx", "scaling_mode"),
+    "MXDynamicActivationMXWeightConfig": ("torchao.prototype.mx_formats.inference_workflow",
+                                          "MXDynamicActivationMXWeightConfig", "scaling_mode"),
+    "MXFP8TrainingOpConfig": ("torchao.prototype.moe_training.config", "MXFP8TrainingOpConfig",
+                              "scale_calculation_mode"),
+    "MXFakeQuantizeConfig": ("torchao.prototype.qat.mx", "MXFakeQuantizeConfig", "scaling_mode"),
+    "MXLinearConfig": ("torchao.prototype.mx_formats.config", "MXLinearConfig", "scale_calculation_mode"),
+}
+
+
+def _torchao_mx_defaults() -> dict:
+    """The default scale rule of each of torchao's MX entry points that this release has
+    (a function's keyword default, a config dataclass's field default), lower-case."""
+    import dataclasses
+    import importlib
+    import inspect
+
+    out = {}
+    for key, (module, name, field) in TORCHAO_MX_DEFAULTS.items():
+        try:
+            obj = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if dataclasses.is_dataclass(obj):
+            default = {f.name: f.default for f in dataclasses.fields(obj)}[field]
+        else:
+            default = inspect.signature(obj).parameters[field].default
+        out[key] = default.value.lower()
+    return out
+
+
 def capture_torchao_mx(out: Path) -> list:
     import torch
     import torchao
@@ -304,6 +341,7 @@ def capture_torchao_mx(out: Path) -> list:
     meta = {"case": "torchao_mx", "peer": {"name": "torchao", "version": torchao.__version__},
             "versions": _versions(torch, torchao=torchao.__version__),
             "params": {"block": 32, "formats": list(elem), "rules": ["floor", "ceil", "even", "rceil"],
+                       "default_rules": _torchao_mx_defaults(),
                        "qdata": "fp8: the float8 byte; fp6: one code per byte; mxfp4: two codes per byte, "
                                 "element 2i in the low nibble (pack_uint4)"},
             "call": "torchao.prototype.mx_formats.mx_tensor.to_mx(x, elem, 32, scaling_mode=...); dequant: to_dtype(..., "
@@ -505,8 +543,57 @@ def capture_bitsandbytes(out: Path) -> list:
     return written
 
 
+# --- pychop ---------------------------------------------------------------------------------
+
+#: pychop.Chop(exp_bits, sig_bits) formats and fmtlib's names for them; inputs stay in the
+#: subnormal range and the lowest binades, where these IEEE-style formats and fmtlib's agree
+#: (e4m3: pychop's is IEEE-style, fmtlib's e4m3fn differs only in its top binade)
+PYCHOP_FORMATS = {"fp16": (5, 10), "bf16": (8, 7), "e5m2": (5, 2), "e4m3fn": (4, 3)}
+
+
+def pychop_inputs(ebits: int, mbits: int, dtype) -> np.ndarray:
+    """Values of ``dtype`` around the format's subnormal grid: k/4 of the smallest subnormal
+    and their neighbours in ``dtype``, random subnormal-range values, both signs."""
+    emin = 2 - (1 << (ebits - 1))
+    sub = 2.0 ** (emin - mbits)
+    rng = np.random.default_rng(20261205 + ebits * 16 + mbits + (dtype == np.float32))
+    grid = np.arange(0, 4 * (1 << mbits) + 9) * 0.25 * sub  # up to the first normal binades
+    pts = grid.astype(dtype)
+    with np.errstate(under="ignore"):
+        pts = np.concatenate([pts, np.nextafter(pts, dtype(np.inf)), np.nextafter(pts, dtype(0))])
+        rnd = rng.uniform(0, 2.0 ** emin, 512).astype(dtype)
+    x = np.unique(np.concatenate([pts, rnd]))
+    return np.concatenate([x, -x[1::3]]).astype(dtype)
+
+
+def capture_pychop(out: Path) -> list:
+    import importlib.metadata
+
+    import pychop
+    from pychop import Chop
+
+    pychop.backend("numpy")
+    version = importlib.metadata.version("pychop")
+    arrays = {}
+    for name, (e, m) in PYCHOP_FORMATS.items():
+        chop = Chop(exp_bits=e, sig_bits=m, rmode=1)
+        for dt in (np.float64, np.float32):
+            x = pychop_inputs(e, m, dt)
+            tag = f"{name}_{np.dtype(dt).name}"
+            arrays[f"x_{tag}"] = x
+            with np.errstate(all="ignore"):
+                arrays[f"{tag}_chop"] = np.asarray(chop(x), dtype=dt)
+    meta = {"case": "pychop_chop", "peer": {"name": "pychop", "version": version},
+            "versions": {"torch": None, "numpy": np.__version__, "python": platform.python_version(),
+                         "machine": platform.machine(), "pychop": version},
+            "params": {"formats": {k: list(v) for k, v in PYCHOP_FORMATS.items()}, "rmode": 1,
+                       "input_dtypes": ["float64", "float32"]},
+            "call": "pychop.backend('numpy'); pychop.Chop(exp_bits=e, sig_bits=m, rmode=1)(x)"}
+    return [write_case(out, f"pychop-{version}_chop", arrays, meta)]
+
+
 PEERS = {"torch": [capture_torch], "torchao": [capture_torchao_mx, capture_torchao_nvfp4],
-         "bitsandbytes": [capture_bitsandbytes]}
+         "bitsandbytes": [capture_bitsandbytes], "pychop": [capture_pychop]}
 
 
 def main(argv=None) -> int:

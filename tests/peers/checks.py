@@ -63,7 +63,7 @@ def load(name: str, directory: Path = FIXTURES) -> Fixture:
     manifest = json.loads((directory / f"{name}.json").read_text())
     assert manifest["schema"] == capture.SCHEMA and manifest["name"] == name
     assert manifest["script"] == capture.SCRIPT
-    assert {"name", "version"} <= set(manifest["peer"]) and "torch" in manifest["versions"]
+    assert {"name", "version"} <= set(manifest["peer"]) and "torch" in manifest["versions"]  # None: no torch
     arrays = {}
     with np.load(directory / f"{name}.npz", allow_pickle=False) as z:
         stored = set(z.files)
@@ -406,8 +406,15 @@ def check_torchao_mx(fx: Fixture) -> dict:
 #: x / (P * s) up to 0.16; 0.17 multiplies by fl32(fl32(1 / P) / s) with a per-tensor scale only
 #: (commit 5c0c81487); 0.18 also by fl32(1 / s) without one (commit a302c10bb)
 NVFP4_ARITHMETIC = {"0.16.0": "divide", "0.17.0": "mixed", "0.18.0": "reciprocal"}
-#: the fmtlib recipe that claims each torchao release's arithmetic; None: no recipe yet
-NVFP4_RECIPE = {"0.16.0": "torchao", "0.17.0": None, "0.18.0": None}
+#: the fmtlib recipe that claims each torchao release's arithmetic, or one per kind of
+#: scaling ("block": no per-tensor scale, "global": with one); None: no recipe
+NVFP4_RECIPE = {"0.16.0": "torchao-0.16", "0.17.0": {"block": "torchao-0.16", "global": "torchao"},
+                "0.18.0": "torchao"}
+#: releases whose NVFP4Tensor.get_hp_scales casts the block scales to the input's dtype
+#: before multiplying by P (``scale_e4m3.to(self.orig_dtype)``; 0.18: ``.to(torch.float)``)
+NVFP4_BF16_SCALES = {"0.16.0", "0.17.0"}
+#: how each fmtlib recipe scales the elements (its NVFP4_ARITHMETIC name)
+RECIPE_ARITHMETIC = {"torchao-0.16": "divide", "torchao": "reciprocal"}
 E2M1_VALUES = np.float32([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6])
 
 
@@ -425,15 +432,21 @@ def _e4m3_value(code) -> np.ndarray:
     return np.where(nan, np.where(code & 0x80, U32(0xFFF00000), U32(0x7FF00000)).view(F32), v).astype(F32)
 
 
-def nvfp4_model(x, arithmetic: str, P=None, peer: bool = True, bf16_scales: bool = False):
+def nvfp4_model(x, arithmetic: str, P=None, peer: bool = True, bf16_scales: bool = False,
+                overflow_divides: bool | None = None):
     """(scale codes, element codes, dequantized float32) by torchao's nvfp4_quantize and
     NVFP4Tensor.dequantize for float32 rows of 16-element blocks; P is torchao's per-tensor
-    scale (per_tensor_amax_to_scale) or None. peer=False is fmtlib's NVFP4(recipe="torchao"),
-    which divides and differs from torchao in two documented places (docs/nvfp4.md): a block
-    holding inf or NaN gets the NaN scale 0x7F and codes 0; an all-zero tensor takes P = 1
-    where torchao's P = 0 makes every scale 0/0 = NaN. bf16_scales: torchao 0.16's
-    get_hp_scales computes P * s in the input's dtype: P and s cast to bfloat16, the product
-    rounded to bfloat16, before the decode."""
+    scale (per_tensor_amax_to_scale) or None. peer=False is fmtlib's NVFP4 recipe of the same
+    arithmetic ("torchao-0.16": divide, "torchao": reciprocal), which differs from torchao in
+    documented places (docs/nvfp4.md): a block holding inf or NaN gets the NaN scale 0x7F and
+    codes 0; an all-zero tensor takes P = 1 where torchao's P = 0 makes every scale 0/0 = NaN;
+    and (``overflow_divides``, default ``not peer``) where fl32(1 / P) overflows to inf (P
+    below 2**-128) the reciprocal recipe divides as torchao 0.16 did, where torchao saturates
+    every nonzero element and gives a zero the code of inf * 0 = NaN. bf16_scales: torchao
+    0.16's get_hp_scales computes P * s in the input's dtype: P and s cast to bfloat16, the
+    product rounded to bfloat16, before the decode (0.16 and 0.17: NVFP4_BF16_SCALES)."""
+    if overflow_divides is None:
+        overflow_divides = not peer
     x = f32(x)
     R = x.shape[0]
     xb = x.reshape(R, -1, 16)
@@ -454,7 +467,7 @@ def nvfp4_model(x, arithmetic: str, P=None, peer: bool = True, bf16_scales: bool
         P = F32(P)
         s8 = _e4m3_scale(clamp(div(bs, P), 2.0 ** -6, 448.0))
         s = _e4m3_value(s8)
-        if arithmetic in ("reciprocal", "mixed"):
+        if arithmetic in ("reciprocal", "mixed") and not (overflow_divides and np.isinf(div(F32(1.0), P))):
             v = mul(xb, div(div(F32(1.0), P), s)[..., None])
         else:
             v = div(xb, mul(P, s, nan="a")[..., None])
@@ -480,21 +493,22 @@ def check_torchao_nvfp4(fx: Fixture) -> dict:
     """torchao's NVFP4 against the restatement of its release's arithmetic, and fmtlib against
     torchao: with the recipe that claims the release (NVFP4_RECIPE) they must agree except
     for the documented rules; a release without one is compared with fmtlib's dividing
-    "torchao" recipe, and the elements where reciprocal and division part are counted apart
-    (``:reciprocal``) so that a new recipe can be checked against the same fixture."""
+    "torchao-0.16" recipe, and the elements where reciprocal and division part are counted
+    apart (``:reciprocal``) so that a new recipe can be checked against the same fixture."""
     from fmtlib import NVFP4, Encoded
 
     version = fx.peer_version
     assert version in NVFP4_ARITHMETIC, (f"torchao {version}: read its nvfp4_quantize and add how it scales the "
                                          "elements to NVFP4_ARITHMETIC (and its fmtlib recipe to NVFP4_RECIPE)")
     arithmetic = NVFP4_ARITHMETIC[version]
-    recipe = NVFP4_RECIPE[version]
-    spec_arithmetic = arithmetic if recipe is not None else "divide"
     counts = {}
     for key in sorted(k[2:] for k in fx.arrays if k.startswith("x_")):
         x = fx[f"x_{key}"]
         x32 = f32(x)
         for gs in ("block", "global"):
+            recipe = NVFP4_RECIPE[version]
+            recipe = recipe[gs] if isinstance(recipe, dict) else recipe
+            spec_arithmetic = RECIPE_ARITHMETIC[recipe] if recipe is not None else "divide"
             tag = f"{key}_{gs}"
             what = f"{fx.name}: {tag}"
             theirs_s = fx[f"{tag}_scales"].reshape(x.shape[0], -1)
@@ -508,7 +522,7 @@ def check_torchao_nvfp4(fx: Fixture) -> dict:
                 if np.isfinite(x32).all():
                     same(amax, np.max(np.abs(x32)), what + " tensor amax")
                 same(P, div(amax, F32(2688.0)), what + " per-tensor scale")
-            bf16 = x.dtype == ml_dtypes.bfloat16 and version == "0.16.0" and P is not None
+            bf16 = x.dtype == ml_dtypes.bfloat16 and version in NVFP4_BF16_SCALES and P is not None
             ps, pq, pd = nvfp4_model(x, arithmetic, P, peer=True, bf16_scales=bf16)
             same(theirs_s, ps, what + " scales: the peer against the restatement of its rule")
             same(theirs_q, pq, what + " codes: the peer against the restatement of its rule")
@@ -517,7 +531,7 @@ def check_torchao_nvfp4(fx: Fixture) -> dict:
             # through torch's kernels (0x7FF00000, 0xFFFFFFFF, ...), fmtlib writes 0x7FC00000 | sign
             assert np.array_equal(np.isnan(theirs_d), nan), what + " dequant NaN positions"
             same(np.where(nan, 0, theirs_d), np.where(nan, 0, pd), what + " dequant")
-            codec = NVFP4(recipe=recipe or "torchao", global_scale=gs == "global")
+            codec = NVFP4(recipe=recipe or "torchao-0.16", global_scale=gs == "global")
             if P is not None and not np.isfinite(P):
                 # torchao: a NaN in x makes P NaN and every scale NaN; fmtlib takes the amax of the
                 # finite values (its own choice, docs/nvfp4.md): no record of the same input to compare
@@ -532,12 +546,14 @@ def check_torchao_nvfp4(fx: Fixture) -> dict:
             ss, sq, _ = nvfp4_model(x, spec_arithmetic, P, peer=False)
             pin(enc.scales, theirs_s, ps, ss, what + " scales")
             pin(enc.codes, theirs_q, pq, sq, what + " codes")
-            # attribute each divergent element: the arithmetic (reciprocal against division), or
-            # the NaN-block / zero-tensor rules
+            # attribute each divergent element: the arithmetic (reciprocal against division),
+            # fmtlib's division where fl32(1 / P) overflows, the NaN-block / zero-tensor rules
             ds, dq, _ = nvfp4_model(x, spec_arithmetic, P, peer=True)
+            os_, oq, _ = nvfp4_model(x, spec_arithmetic, P, peer=True, overflow_divides=True)
             rules = "zero_tensor" if P is not None and P == 0 else "nonfinite_blocks"
             for label, n in (("reciprocal", (ds != ps).sum() + (dq != pq).sum()),
-                             (rules, (ds != ss).sum() + (dq != sq).sum())):
+                             ("reciprocal_overflow", (os_ != ds).sum() + (oq != dq).sum()),
+                             (rules, (os_ != ss).sum() + (oq != sq).sum())):
                 if n:
                     counts[f"{tag}:{label}"] = int(n)
             # fmtlib's decode of torchao's own record against torchao's dequantize
@@ -545,7 +561,7 @@ def check_torchao_nvfp4(fx: Fixture) -> dict:
             ours = codec.decode(rec)
             assert np.array_equal(np.isnan(ours), nan), what + " decode NaN positions"
             if bf16:
-                # torchao 0.16 rounds P * s to bfloat16 for a bfloat16 input; fmtlib keeps float32
+                # torchao 0.16 and 0.17 round P * s to bfloat16 for a bfloat16 input; fmtlib keeps float32
                 _, _, exact = nvfp4_model(x, arithmetic, P, peer=True, bf16_scales=False)
                 same(np.where(nan, 0, ours), np.where(nan, 0, exact), what + " decode")
             n = int((bits(np.where(nan, 0, ours)) != bits(np.where(nan, 0, theirs_d))).sum())
@@ -884,12 +900,60 @@ def check_bnb_blockwise(fx: Fixture) -> dict:
     return counts
 
 
+# --- pychop (pychop/np/lightchop.py LightChop_, rmode=1) --------------------------------------
+
+def pychop_model(x, ebits: int, mbits: int, peer: bool) -> np.ndarray:
+    """Values of ``x`` (float64 or float32) rounded to nearest even into the IEEE-style format
+    (ebits, mbits), restated from pychop's LightChop_ (_to_custom_float, _quantize_components,
+    rmode 1): below 2**emin pychop takes the significand s = |x| * 2**-emin and rounds
+    fl(s - 1) * 2**mbits to an integer, s - 1 computed in the input's dtype, which rounds
+    away the low bits of s (a second rounding). peer=False: the same rounding of the exact
+    s - 1, which is nearest-even rounding (fmtlib). Inputs stay below the format's top binade."""
+    x = np.asarray(x)
+    T = x.dtype.type
+    emin = 2 - (1 << (ebits - 1))
+    a = np.abs(x).astype(np.float64)
+    with np.errstate(all="ignore"):
+        if peer:
+            s = (np.abs(x) * T(2.0 ** -emin)).astype(T)
+            y = (s - T(1.0)).astype(T).astype(np.float64)
+            sub = np.ldexp(np.round(np.ldexp(y, mbits)) + 2.0 ** mbits, emin - mbits)
+        else:  # round_half_even(|x| * 2**(mbits - emin)): scaling by a power of two is exact
+            sub = np.ldexp(np.round(np.ldexp(a, mbits - emin)), emin - mbits)
+        _, E = np.frexp(a)
+        e = E.astype(np.int64) - 1
+        normal = np.ldexp(np.round(np.ldexp(a, mbits - e)), e - mbits)
+    v = np.where(a < 2.0 ** emin, sub, normal)
+    return np.copysign(v, np.where(np.signbit(x), -1.0, 1.0)).astype(T)
+
+
+def check_pychop(fx: Fixture) -> dict:
+    """pychop.Chop(exp_bits, sig_bits, rmode=1) on float64 and float32 values around each
+    format's subnormal grid against FP(name).quantize: equal except where pychop's s - 1 in
+    the input's dtype rounds twice (``:subnormal_double_rounding``)."""
+    from fmtlib import FP
+
+    counts = {}
+    for name, (e, m) in fx.manifest["params"]["formats"].items():
+        for dt in fx.manifest["params"]["input_dtypes"]:
+            tag = f"{name}_{dt}"
+            x = fx[f"x_{tag}"]
+            with np.errstate(all="ignore"):
+                ours = FP(name).quantize(x)
+            n = pin(ours, fx[f"{tag}_chop"], pychop_model(x, e, m, True), pychop_model(x, e, m, False),
+                    f"{fx.name}: {tag}")
+            if n:
+                counts[f"{tag}:subnormal_double_rounding"] = n
+    return counts
+
+
 # --- running -------------------------------------------------------------------------------
 
 CHECKS = {"torch_casts": check_torch_casts, "torchao_mx": check_torchao_mx, "torchao_nvfp4": check_torchao_nvfp4,
-          "bnb_4bit": check_bnb_4bit, "bnb_blockwise": check_bnb_blockwise}
+          "bnb_4bit": check_bnb_4bit, "bnb_blockwise": check_bnb_blockwise, "pychop_chop": check_pychop}
 #: the peer module whose import makes a capture possible, per case
-CASE_PEER = {"torch_casts": "torch", "torchao_mx": "torchao", "torchao_nvfp4": "torchao", "bnb_4bit": "bitsandbytes",
+CASE_PEER = {"torch_casts": "torch", "torchao_mx": "torchao", "torchao_nvfp4": "torchao", "pychop_chop": "pychop",
+             "bnb_4bit": "bitsandbytes",
              "bnb_blockwise": "bitsandbytes"}
 
 
@@ -921,11 +985,12 @@ def current_fixtures(case: str, tmp_dir: Path) -> tuple:
     peer = CASE_PEER[case]
     committed = {n: load(n) for n in fixture_names()}
     committed = {n: f for n, f in committed.items() if f.case == case}
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec(peer) is None:
+    needs_torch = peer != "pychop"
+    if (needs_torch and importlib.util.find_spec("torch") is None) or importlib.util.find_spec(peer) is None:
         return list(committed.values()), False
     fns = {"torch_casts": capture.capture_torch, "torchao_mx": capture.capture_torchao_mx,
            "torchao_nvfp4": capture.capture_torchao_nvfp4, "bnb_4bit": capture.capture_bitsandbytes,
-           "bnb_blockwise": capture.capture_bitsandbytes}
+           "bnb_blockwise": capture.capture_bitsandbytes, "pychop_chop": capture.capture_pychop}
     fns[case](Path(tmp_dir))
     fresh = [load(n, tmp_dir) for n in fixture_names(tmp_dir)]
     fresh = [f for f in fresh if f.case == case]

@@ -685,11 +685,14 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
 
 
 # --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
-# Both recipes run in float32 arithmetic, operation for operation, so the bits match a GPU
+# The recipes run in float32 arithmetic, operation for operation, so the bits match a GPU
 # kernel that does the same (IEEE float32, round to nearest even, no fast-math):
-#   torchao nvfp4_tensor.nvfp4_quantize (recipe 0): P = per-tensor scale (1 if none);
-#     s = e4m3(clamp(amax_b / 6 [/ P], 2**-6, 448)); T = P * s; q = e2m1(clamp(x / T, -6, 6));
-#     decode q * T.
+#   torchao nvfp4_tensor.nvfp4_quantize, releases 0.12-0.16 (recipe 0): P = per-tensor scale
+#     (1 if none); s = e4m3(clamp(amax_b / 6 [/ P], 2**-6, 448)); T = P * s;
+#     q = e2m1(clamp(x / T, -6, 6)); decode q * T.
+#   torchao 0.18 (recipe 2): s as recipe 0; R = fl32(1 / s), or fl32(fl32(1 / P) / s) with a
+#     per-tensor scale; q = e2m1(clamp(x * R, -6, 6)); decode q * (P * s). (The codec runs
+#     recipe 0 where fl32(1 / P) overflows: fmtlib.codecs.nvfp4.NVFP4._kernel_recipe.)
 #   TransformerEngine cast/nvfp4 (recipe 1): G = S_enc (1 if none);
 #     s = e4m3_satfinite(amax_b * (G * fl32(1/6))); r = min(1 / (s * (1 / G)), FLT_MAX);
 #     q = e2m1_satfinite(x * r); decode q * ((s * tensor_amax) * fl32(1/2688)) (q * s if none).
@@ -718,7 +721,7 @@ def _f32_code(v, P, mode, overflow, rnd, rbits):
 @njit(**SCALAR)
 def _nvfp4_decode_scale(sv, recipe, G, tensor_amax):
     """The float32 a decoded element is multiplied by, given its block scale's value ``sv``."""
-    if recipe == 0:
+    if recipe != 1:
         return sv * G if G != 1 else sv
     return (sv * tensor_amax) * np.float32(1.0 / 2688.0) if tensor_amax >= 0 else sv
 
@@ -726,14 +729,17 @@ def _nvfp4_decode_scale(sv, recipe, G, tensor_amax):
 @njit(**SCALAR)
 def _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals):
     """(scale code, T, decode scale) of a block with float32 amax, by the recipe: elements are
-    fl32(x / T) (torchao) or fl32(x * T) (TE, T the float32 reciprocal)."""
+    fl32(x / T) (recipe 0) or fl32(x * T) (recipes 1 and 2, T a float32 reciprocal)."""
     six = np.float32(6.0)
-    if recipe == 0:
+    if recipe != 1:
         bs = amax / six
         if G != 1:
             bs = bs / G
         sc = _e4m3_code(min(max(bs, np.float32(0.015625)), np.float32(448.0)), Pscale)
-        T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
+        if recipe == 0:
+            T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
+        else:  # torchao 0.18: (1.0 / per_tensor_scale) / scale, or 1.0 / scale
+            T = (np.float32(1.0) / G) / scale_vals[sc] if G != 1 else np.float32(1.0) / scale_vals[sc]
     else:
         sc = _e4m3_code(amax * (G * (np.float32(1.0) / six)), Pscale)  # TE: constexpr 1.0f / 6.0f
         T = min(np.float32(1.0) / (scale_vals[sc] * (np.float32(1.0) / G)), F32_MAX)
@@ -756,7 +762,7 @@ def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, ele
                  recipe, G, tensor_amax, mode, key, base, rbits, fused):
     """Encode rows of float bits into NVFP4 blocks (see the recipes above); with ``fused`` also
     write the decoded values (format Pout) into ``out``. ``G`` is torchao's per-tensor scale
-    (recipe 0) or TransformerEngine's S_enc (recipe 1), 1 for none."""
+    (recipes 0 and 2) or TransformerEngine's S_enc (recipe 1), 1 for none."""
     f32_in = Psrc[0] == 8 and Psrc[1] == 23
     nb = (ncols + block - 1) // block
     six = np.float32(6.0)
@@ -778,7 +784,12 @@ def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, ele
         scales[U(t)] = sc
         for i in range(start, end):
             x = _as_f32(np.int64(src[U(i)]), Psrc, f32_in)
-            v = min(max(x / T, -six), six) if recipe == 0 else x * T
+            if recipe == 0:
+                v = min(max(x / T, -six), six)
+            elif recipe == 2:
+                v = min(max(x * T, -six), six)
+            else:
+                v = x * T
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             code = _f32_code(v, Pelem, mode, SATURATE, rnd, rbits)
             if not fused:
@@ -1009,7 +1020,7 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
         sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
         scales[U(t)] = sc
         for i in range(start, end):
-            v = src[U(i)] / T if recipe == 0 else src[U(i)] * T
+            v = src[U(i)] / T if recipe == 0 else src[U(i)] * T  # |v| > 6 counts every threshold
             vb = np.int64(np.float32(v).view(np.uint32))
             mag = _count_above(vb & absmask, thr)
             if fused:

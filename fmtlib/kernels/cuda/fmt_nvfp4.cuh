@@ -1,4 +1,5 @@
-// NVFP4 blocks by the torchao (recipe 0) and TransformerEngine (recipe 1) recipes, in float32
+// NVFP4 blocks by the torchao 0.12-0.16 (recipe 0), TransformerEngine (recipe 1) and torchao 0.18
+// (recipe 2) recipes, in float32
 // arithmetic operation for operation: a port of fmtlib/kernels/cpu/convert.py (_nvfp4_block,
 // nvfp4_encode, nvfp4_decode). Compile without fast math and without FMA contraction.
 #pragma once
@@ -26,25 +27,26 @@ FMT_HD int64_t e4m3_code(float v, const Params& Pscale) {
 
 // The float32 a decoded element is multiplied by, given its block scale's value sv.
 FMT_HD float nvfp4_decode_scale(float sv, int64_t recipe, float G, float tensor_amax) {
-    if (recipe == 0) return G != 1.0f ? sv * G : sv;
+    if (recipe != 1) return G != 1.0f ? sv * G : sv;
     return tensor_amax >= 0.0f ? (sv * tensor_amax) * (float)(1.0 / 2688.0) : sv;
 }
 
 struct NvBlock { int64_t sc; float T; float dscale; };
 
 // (scale code, T, decode scale) of a block with float32 amax: elements are fl32(x / T)
-// (torchao) or fl32(x * T) (TE, T the float32 reciprocal).
+// (recipe 0) or fl32(x * T) (recipes 1 and 2, T a float32 reciprocal).
 FMT_HD NvBlock nvfp4_block(float amax, int64_t recipe, float G, float tensor_amax, const Params& Pscale,
                            const float* scale_vals) {
     const float six = 6.0f, F32_MAX = 3.4028234663852886e38f;
     NvBlock r;
-    if (recipe == 0) {
+    if (recipe != 1) {
         float bs = amax / six;
         if (G != 1.0f) bs = bs / G;
         bs = bs < 0.015625f ? 0.015625f : bs;
         bs = bs > 448.0f ? 448.0f : bs;
         r.sc = e4m3_code(bs, Pscale);
-        r.T = G != 1.0f ? scale_vals[r.sc] * G : scale_vals[r.sc];
+        if (recipe == 0) r.T = G != 1.0f ? scale_vals[r.sc] * G : scale_vals[r.sc];
+        else r.T = G != 1.0f ? (1.0f / G) / scale_vals[r.sc] : 1.0f / scale_vals[r.sc];  // torchao 0.18
     } else {
         r.sc = e4m3_code(amax * (G * (1.0f / six)), Pscale);
         float t = 1.0f / (scale_vals[r.sc] * (1.0f / G));
@@ -73,12 +75,12 @@ FMT_HD void nvfp4_encode_at(const T* src, C* codes, T* out, int64_t i, const NvB
     }
     float x = as_f32((int64_t)src[i], Ps, f32_in);
     float v;
-    if (recipe == 0) {
-        v = x / b.T;
+    if (recipe == 1) {
+        v = x * b.T;
+    } else {
+        v = recipe == 0 ? x / b.T : x * b.T;
         v = v < -six ? -six : v;
         v = v > six ? six : v;
-    } else {
-        v = x * b.T;
     }
     int64_t rnd = stoch_bits(mode, key, base + i, rbits);
     int64_t code = f32_code(v, Pelem, mode, SATURATE, rnd, rbits);
