@@ -291,6 +291,19 @@ def test_sdr_on_the_device_path(fake_cupy, codec):
         codec.encode(dev(bad))
 
 
+def test_sdr_range_counts_on_the_device_path(fake_cupy):
+    """The out-of-range counts the SDR kernel adds up with atomics, over 12 CUDA blocks on two OS
+    threads: the error gives the CPU's count."""
+    q = np.random.default_rng(9).integers(-100, 100, (96, 512)).astype(np.int8)
+    q[::3, ::16], q[::3, 1::16] = -128, 127   # 127 razors to 128 beside -128: 1/3 of the groups overflow int8
+    errors = []
+    for x in (q, dev(q)):
+        with pytest.raises(ValueError, match="razored value.s. do not fit int8") as e:
+            SDR().quantize(x)
+        errors.append(str(e.value).split()[0])
+    assert errors == [str(q[::3].size // 16)] * 2
+
+
 def books():
     return [Quantile.nf4(), Quantile.nf4("bitsandbytes"), Quantile.fp4(rounding="toward_zero"),
             Quantile.dynamic(rounding="stochastic"), Quantile.normal(3, rounding="up")]

@@ -1,10 +1,11 @@
 // The SIMT host runner, scheduler side: runs a kernel launch on the CPU the way a GPU does.
 //
 // Every thread of every block runs, with its threadIdx, blockIdx, blockDim and gridDim.
-// Blocks go to a few OS threads (so atomics meet real concurrency); within a block, each CUDA
-// thread is a fiber (ucontext) on that OS thread's stack pool. A fiber runs until it finishes or
-// reaches a shuffle or __syncthreads, then hands back to the block's scheduler, which runs the
-// other threads and then completes what can complete:
+// Blocks go to a few OS threads (so atomics meet real concurrency). Within a block, CUDA
+// threads run on fibers, in order: a fiber runs one thread after another until one waits at a
+// shuffle or __syncthreads; that thread keeps the fiber, and the next thread starts on another.
+// When every thread has finished or waits, the block's scheduler completes what can complete
+// and resumes those threads, in order:
 //
 // - a shuffle completes when every lane its mask names waits in a shuffle with the same mask,
 //   op, width and size (lanes may get there in any order, as since Volta); each lane then
@@ -20,10 +21,13 @@
 //
 // Why fibers rather than an OS thread per CUDA thread meeting at barriers: a block's threads
 // switch only where CUDA makes them wait for each other, in the same order on every run, so a
-// failure reproduces and the errors above are found by looking at every thread's state at a
-// switch rather than by a timeout; and a launch of thousands of threads costs thousands of
-// context switches, not thousands of OS threads.
+// failure reproduces, and the errors above are found by looking at every thread's state when
+// none can go on rather than by a timeout; a launch of thousands of CUDA threads needs no more
+// OS threads than workers. A fiber is made once (makecontext) and switched with _setjmp and
+// _longjmp, which save no signal mask: no system call per switch.
 #define SIMT_RUNTIME
+#undef _FORTIFY_SOURCE   // its longjmp check refuses a jump to another stack, which is the point here
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -43,9 +47,14 @@ namespace {
 
 enum State { READY, SHUFFLE, BARRIER, DONE };
 
+struct Fiber {
+    jmp_buf where;                    // where it stopped
+    int thread;                       // the CUDA thread it runs, or -1: idle
+};
+
 struct Thread {
-    ucontext_t ctx;
     State state;
+    Fiber* fiber;                     // null: not started
     unsigned mask;                    // the shuffle it waits in: mask, op, arg, width, size
     int op, arg, width, size;
     unsigned long long value, result;
@@ -66,15 +75,19 @@ struct Launch {
     }
 };
 
-const size_t STACK = 256 << 10;       // per CUDA thread; the lowest page is a guard page
+const size_t STACK = 256 << 10;       // per fiber; the lowest page is a guard page
 
-// The block an OS thread runs: its CUDA threads and their stacks.
+// What an OS thread runs: the current block's CUDA threads and the fibers they run on.
 struct Block {
     Launch* launch;
     std::vector<Thread> threads;
+    std::vector<Fiber> fibers;        // made as needed, kept from block to block
+    int nfibers = 0;
     char* stacks;
     int cur;                          // the running thread
-    ucontext_t scheduler;
+    int next;                         // the next thread to start
+    Fiber* running;
+    jmp_buf scheduler;
     std::string error;
 };
 
@@ -95,25 +108,70 @@ std::string where(const Block& b, int t) {
                   simt_block_idx.z, t, t / 32, t % 32);
 }
 
+void set_thread(Block& b, int t) {
+    const uint3& d = b.launch->block;
+    b.cur = t;
+    simt_thread_idx = {(unsigned)t % d.x, (unsigned)t / d.x % d.y, (unsigned)t / (d.x * d.y)};
+}
+
+// Fiber -> scheduler; returns when the scheduler resumes the fiber.
+void leave(Block& b) {
+    if (!_setjmp(b.running->where)) _longjmp(b.scheduler, 1);
+}
+
+// Scheduler -> fiber f; returns when a fiber leaves.
+void enter(Block& b, Fiber* f) {
+    b.running = f;
+    if (!_setjmp(b.scheduler)) _longjmp(f->where, 1);
+}
+
+// A fiber's life: the block's next threads, one after another, until one waits (it keeps the
+// fiber) or none is left (the fiber idles until a later block needs it).
+void fiber_main() {
+    Block& b = *current;
+    Fiber* f = b.running;
+    for (;;) {
+        while (b.next < (int)b.threads.size()) {
+            const int t = b.next++;
+            f->thread = t;
+            b.threads[t].fiber = f;
+            set_thread(b, t);
+            b.launch->run(b.launch->args);
+            b.threads[t].state = DONE;
+        }
+        f->thread = -1;
+        leave(b);
+    }
+}
+
+// Scheduler: a new fiber on stack i, entered (runs threads from b.next).
+void start_fiber(Block& b) {
+    Fiber* f = &b.fibers[b.nfibers];
+    char* stack = b.stacks + (size_t)b.nfibers++ * STACK;
+    mprotect(stack, 4096, PROT_NONE);
+    ucontext_t uc, here;
+    getcontext(&uc);
+    uc.uc_stack.ss_sp = stack;
+    uc.uc_stack.ss_size = STACK;
+    uc.uc_link = nullptr;             // fiber_main never returns
+    makecontext(&uc, fiber_main, 0);
+    b.running = f;
+    if (!_setjmp(b.scheduler)) swapcontext(&here, &uc);   // ``here`` is never resumed: the fiber leaves by _longjmp
+}
+
 // The running thread stops for good with an error (its fiber is never resumed).
 [[noreturn]] void abort_thread(const std::string& what) {
-    Block* b = current;
-    b->error = where(*b, b->cur) + what;
-    b->threads[b->cur].state = DONE;
-    swapcontext(&b->threads[b->cur].ctx, &b->scheduler);
+    Block& b = *current;
+    b.error = where(b, b.cur) + what;
+    b.threads[b.cur].state = DONE;
+    leave(b);
     __builtin_unreachable();
 }
 
 void wait(State s) {
-    Block* b = current;
-    b->threads[b->cur].state = s;
-    swapcontext(&b->threads[b->cur].ctx, &b->scheduler);
-}
-
-void thread_main() {
-    Block* b = current;
-    b->launch->run(b->launch->args);
-    b->threads[b->cur].state = DONE;   // returns to uc_link: the scheduler
+    Block& b = *current;
+    b.threads[b.cur].state = s;
+    leave(b);
 }
 
 // The lane a lane reads in a shuffle (PTX shfl.sync with c = ((32 - width) << 8) | 31).
@@ -191,36 +249,34 @@ bool run_block(Block& b, long long id) {
     simt_block_idx = {(unsigned)(id % L.grid.x), (unsigned)(id / L.grid.x % L.grid.y),
                       (unsigned)(id / ((long long)L.grid.x * L.grid.y))};
     const int n = (int)b.threads.size();
-    for (int t = 0; t < n; t++) {
-        Thread& s = b.threads[t];
-        getcontext(&s.ctx);
-        s.ctx.uc_stack.ss_sp = b.stacks + (size_t)t * STACK;
-        s.ctx.uc_stack.ss_size = STACK;
-        s.ctx.uc_link = &b.scheduler;
-        makecontext(&s.ctx, thread_main, 0);
-        s.state = READY;
+    for (Thread& s : b.threads) s.state = READY, s.fiber = nullptr;
+    b.next = 0;
+    for (int idle = 0; b.next < n;) {   // start every thread: on idle fibers, then on new ones
+        while (idle < b.nfibers && b.fibers[idle].thread != -1) idle++;
+        if (idle < b.nfibers)
+            enter(b, &b.fibers[idle]);
+        else
+            start_fiber(b);
+        if (!b.error.empty()) return false;
     }
     for (;;) {
-        for (int t = 0; t < n; t++) {   // every thread that can go on, to its next wait or its end
-            if (b.threads[t].state != READY) continue;
-            b.cur = t;
-            simt_thread_idx = {(unsigned)t % L.block.x, (unsigned)t / L.block.x % L.block.y,
-                               (unsigned)t / (L.block.x * L.block.y)};
-            swapcontext(&b.scheduler, &b.threads[t].ctx);
-            if (!b.error.empty()) return false;
-        }
         int done = 0, barrier = 0;
         for (const Thread& s : b.threads) done += s.state == DONE, barrier += s.state == BARRIER;
         if (done == n) return true;
         const int released = complete_shuffles(b);
         if (released < 0) return false;
-        if (released > 0) continue;
-        if (barrier == n) {             // every thread at __syncthreads
+        if (released == 0 && barrier == n)   // every thread at __syncthreads
             for (Thread& s : b.threads) s.state = READY;
-            continue;
+        else if (released == 0) {
+            b.error = stuck(b);             // on a GPU: a hang, or undefined values
+            return false;
         }
-        b.error = stuck(b);             // on a GPU: a hang, or undefined values
-        return false;
+        for (int t = 0; t < n; t++) {      // every thread released, to its next wait or its end
+            if (b.threads[t].state != READY) continue;
+            set_thread(b, t);
+            enter(b, b.threads[t].fiber);
+            if (!b.error.empty()) return false;
+        }
     }
 }
 
@@ -231,13 +287,13 @@ void worker(Launch* L) {
     Block b;
     b.launch = L;
     b.threads.resize(n);
+    b.fibers.resize(n);
     b.stacks = (char*)mmap(nullptr, (size_t)n * STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                            -1, 0);
     if (b.stacks == MAP_FAILED) {
-        L->fail("cannot map the threads' stacks");
+        L->fail("cannot map the fibers' stacks");
         return;
     }
-    for (int t = 0; t < n; t++) mprotect(b.stacks + (size_t)t * STACK, 4096, PROT_NONE);
     current = &b;
     simt_block_dim = L->block;
     simt_grid_dim = L->grid;
