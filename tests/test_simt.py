@@ -71,7 +71,7 @@ def test_shuffles_read_the_lane_cuda_names(mod, dtype):
     x = rng.integers(0, 1 << 62, 96, dtype=np.uint64).view(np.uint8)[:96 * np.dtype(dtype).itemsize].view(dtype)
     k = mod.get_function(f"probe_shuffle<{t}>")
     for op, arg, width in [(1, 1, 32), (1, 16, 32), (1, 31, 32), (1, 8, 16), (1, 16, 16), (1, 3, 4), (0, 0, 32),
-                           (0, 7, 32), (0, 37, 32), (0, 5, 16), (0, 19, 8), (1, 2, 1)]:
+                           (0, 7, 32), (0, 37, 32), (0, 5, 16), (0, 19, 8), (1, 2, 1), (1, 1, 2), (0, 3, 2), (0, 1, 1)]:
         out = dev(np.zeros_like(x))
         k((3,), (32,), (dev(x), out, np.int32(op), np.int32(arg), np.int32(width)))
         np.testing.assert_array_equal(out.view(np.uint8), reference_shuffle(x, op, arg, width).view(np.uint8),

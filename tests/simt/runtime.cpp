@@ -17,7 +17,8 @@
 // values): a lane a mask names has exited, waits at __syncthreads, waits in another shuffle or
 // is past the block's last thread; or a thread exited while others wait at __syncthreads
 // (CUDA: its condition must be the same block-wide). A lane not in its own mask, a width that
-// is not a power of 2 up to 32, and a read of a lane the mask leaves out fail at once.
+// is not a power of 2 up to 32 fail at once; a read of a lane the mask leaves out, when the
+// shuffle completes.
 //
 // Why fibers rather than an OS thread per CUDA thread meeting at barriers: a block's threads
 // switch only where CUDA makes them wait for each other, in the same order on every run, so a
@@ -48,7 +49,7 @@ namespace {
 enum State { READY, SHUFFLE, BARRIER, DONE };
 
 struct Fiber {
-    jmp_buf where;                    // where it stopped
+    jmp_buf ctx;                      // where it stopped
     int thread;                       // the CUDA thread it runs, or -1: idle
 };
 
@@ -116,13 +117,13 @@ void set_thread(Block& b, int t) {
 
 // Fiber -> scheduler; returns when the scheduler resumes the fiber.
 void leave(Block& b) {
-    if (!_setjmp(b.running->where)) _longjmp(b.scheduler, 1);
+    if (!_setjmp(b.running->ctx)) _longjmp(b.scheduler, 1);
 }
 
 // Scheduler -> fiber f; returns when a fiber leaves.
 void enter(Block& b, Fiber* f) {
     b.running = f;
-    if (!_setjmp(b.scheduler)) _longjmp(f->where, 1);
+    if (!_setjmp(b.scheduler)) _longjmp(f->ctx, 1);
 }
 
 // A fiber's life: the block's next threads, one after another, until one waits (it keeps the

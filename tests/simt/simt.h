@@ -6,7 +6,8 @@
 // __CUDA_ARCH__ are defined, so no host header is included and the device branches are the
 // ones compiled); math functions are the C library's exact ones (floor, ceil, frexp, ldexp).
 // tests/simt/runtime.cpp runs a launch: every thread of every block, in the order a GPU
-// could, with shuffles, __syncthreads and atomics as a GPU has them.
+// could, with shuffles, __syncthreads and atomics as a GPU has them; it includes only the
+// first part of this file (SIMT_RUNTIME defined), the declarations the two sides share.
 #pragma once
 
 // --- shared with runtime.cpp: the built-in variables and the scheduler's entry points -----
