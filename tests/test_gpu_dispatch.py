@@ -1,5 +1,5 @@
 """The GPU backend's dispatch, end to end, on a stand-in for cupy whose kernels run on the SIMT
-host runner (tests/simt.py): the CUDA sources gpu.py compiles, unchanged, launched with the grid,
+host runner (tests/simt/): the CUDA sources gpu.py compiles, unchanged, launched with the grid,
 block and arguments gpu.py gives them (checked against each kernel's C parameters), every thread
 of every block, warp shuffles and atomics included. Every result, shape, view and record is
 checked against the CPU codecs, bit for bit. tests/gpu/ runs the same methods on a GPU."""

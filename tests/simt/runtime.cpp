@@ -228,7 +228,8 @@ std::string stuck(const Block& b) {
         for (int k = 0; k < 32; k++) {
             if (!(s.mask >> k & 1)) continue;
             if (w + k >= n)
-                return where(b, t) + format("shuffle mask 0x%08x names lane %d, past the block's last thread", s.mask, k);
+                return where(b, t) + format("shuffle mask 0x%08x names lane %d, past the block's last thread",
+                                            s.mask, k);
             const Thread& o = b.threads[w + k];
             if (o.state == DONE || o.state == BARRIER)
                 return where(b, t) + format("shuffle mask 0x%08x names lane %d, which %s", s.mask, k,
@@ -240,7 +241,8 @@ std::string stuck(const Block& b) {
         }
     }
     for (int t = 0; t < n; t++)
-        if (b.threads[t].state == DONE) return where(b, t) + "exited while other threads of its block wait at __syncthreads";
+        if (b.threads[t].state == DONE)
+            return where(b, t) + "exited while other threads of its block wait at __syncthreads";
     return "no thread can go on";
 }
 
@@ -289,8 +291,8 @@ void worker(Launch* L) {
     b.launch = L;
     b.threads.resize(n);
     b.fibers.resize(n);
-    b.stacks = (char*)mmap(nullptr, (size_t)n * STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                           -1, 0);
+    b.stacks = (char*)mmap(nullptr, (size_t)n * STACK, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (b.stacks == MAP_FAILED) {
         L->fail("cannot map the fibers' stacks");
         return;

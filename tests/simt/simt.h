@@ -1,8 +1,8 @@
 // The SIMT host runner, device side: what nvcc and NVRTC give CUDA device code, for g++.
 //
-// tests/simt.py compiles a CUDA source, unchanged, as one C++ file: this header, then the
-// source as cupy.RawModule receives it, then a table of the kernels its name expressions
-// name. The source is preprocessed as NVRTC sees it (__CUDACC__, __CUDACC_RTC__ and
+// tests/simt/__init__.py compiles a CUDA source, unchanged, as one C++ file: this header,
+// then the source as cupy.RawModule receives it, then a table of the kernels its name
+// expressions name. The source is preprocessed as NVRTC sees it (__CUDACC__, __CUDACC_RTC__ and
 // __CUDA_ARCH__ are defined, so no host header is included and the device branches are the
 // ones compiled); math functions are the C library's exact ones (floor, ceil, frexp, ldexp).
 // tests/simt/runtime.cpp runs a launch: every thread of every block, in the order a GPU
@@ -133,18 +133,19 @@ struct Entry {
 
 }  // namespace simt
 
-// The entry of kernel ``expr`` (a name expression such as fmt_convert<uint8_t, uint16_t>).
-#define SIMT_ENTRY(name, ...) \
-    {name, simt::Kernel<decltype(&__VA_ARGS__), &__VA_ARGS__>::params(), &simt::Kernel<decltype(&__VA_ARGS__), &__VA_ARGS__>::run}
+// The table entry of kernel ``name``, the name expression also given as code
+// (SIMT_ENTRY("fmt_convert<uint8_t, uint16_t>", fmt_convert<uint8_t, uint16_t>)).
+#define SIMT_ENTRY(name, ...)                                                                     \
+    {name, simt::Kernel<decltype(&__VA_ARGS__), &__VA_ARGS__>::params(),                          \
+     &simt::Kernel<decltype(&__VA_ARGS__), &__VA_ARGS__>::run}
 
-// The module's C interface for ctypes, over its table ``entries`` (tests/simt.py).
+// The module's C interface for ctypes, over its table ``entries`` (tests/simt/__init__.py).
+#define SIMT_EXPORT extern "C" __attribute__((visibility("default")))
 #define SIMT_MODULE(entries)                                                                      \
-    extern "C" __attribute__((visibility("default"))) int simt_count() {                          \
-        return (int)(sizeof(entries) / sizeof(entries[0]));                                      \
-    }                                                                                             \
-    extern "C" __attribute__((visibility("default"))) const simt::Entry* simt_entry(int i) { return &entries[i]; } \
-    extern "C" __attribute__((visibility("default"))) int simt_launch(int i, const unsigned* grid, const unsigned* block, \
-                                                                      void** args, int workers, char* err, int errlen) { \
+    SIMT_EXPORT int simt_count() { return (int)(sizeof(entries) / sizeof(entries[0])); }          \
+    SIMT_EXPORT const simt::Entry* simt_entry(int i) { return &entries[i]; }                      \
+    SIMT_EXPORT int simt_launch(int i, const unsigned* grid, const unsigned* block, void** args, int workers, \
+                                char* err, int errlen) {                                          \
         return simt_run(entries[i].run, grid, block, args, workers, err, errlen);                 \
     }
 #endif  // SIMT_RUNTIME

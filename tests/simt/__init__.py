@@ -28,7 +28,7 @@ import numpy as np
 
 from fmtlib.kernels.cuda_host import cache_dir
 
-HERE = Path(__file__).parent / "simt"
+HERE = Path(__file__).parent
 #: OS threads a launch's blocks are spread over (FMTLIB_SIMT_WORKERS; at least 2, so that atomics race)
 WORKERS = int(os.environ.get("FMTLIB_SIMT_WORKERS", "2"))
 
