@@ -146,3 +146,13 @@ def test_options_the_host_cannot_honour():
         simt.host_options(("--std=c++14",))
     with pytest.raises(ValueError, match="no host equivalent of the NVRTC option '-ftz=true'"):
         simt.host_options(("--fmad=false", "-ftz=true"))
+
+
+def test_modules_the_runner_refuses():
+    code = (simt.HERE / "probe.cu").read_text()
+    for kw, error in (({"path": "k.cubin"}, "from its source"), ({"backend": "nvcc"}, "stands in for NVRTC"),
+                      ({"jitify": True}, "without jitify"), ({"name_expressions": []}, "pass them"),
+                      ({"name_expressions": ["probe_ids; int x"]}, "not a name expression")):
+        kw = {"code": code, "options": ("--fmad=false",), "name_expressions": ["probe_ids"], **kw}
+        with pytest.raises(ValueError, match=error):
+            simt.RawModule(**kw)

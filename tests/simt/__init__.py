@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,8 @@ import numpy as np
 from fmtlib.kernels.cuda_host import cache_dir
 
 HERE = Path(__file__).parent
-#: OS threads a launch's blocks are spread over (FMTLIB_SIMT_WORKERS; at least 2, so that atomics race)
+#: OS threads a launch's blocks are spread over (FMTLIB_SIMT_WORKERS, default 2: more than one, so
+#: that atomics meet real concurrency)
 WORKERS = int(os.environ.get("FMTLIB_SIMT_WORKERS", "2"))
 
 
@@ -114,17 +114,10 @@ def build(code: str, options, names) -> Path:
                for f in sorted(Path(o[2:]).iterdir()) if f.suffix in (".h", ".cuh", ".hpp", ".cu")]
     h = _hash(cxx, src, opts, (HERE / "simt.h").read_text(), runtime.name, headers)
     out = cache_dir() / f"simt-{h}.so"
-    if not out.exists():
+    if not out.exists():   # -O1: half -O2's compile time (no contraction, no fast math: the same bits)
         _build([cxx, "-O1", "-fPIC", "-shared", "-fvisibility=hidden", "-I", str(HERE), *opts, "-x", "c++", "-",
                 "-x", "none", str(runtime), "-lpthread"], src, out)
     return out
-
-
-def build_many(modules: list[tuple]) -> None:
-    """Builds (code, options, names) modules in parallel, one compiler per core."""
-    _runtime()
-    with ThreadPoolExecutor(max(1, min(len(modules), len(os.sched_getaffinity(0))))) as ex:
-        list(ex.map(lambda m: build(*m), modules))
 
 
 class _Entry(ctypes.Structure):
@@ -146,11 +139,18 @@ class RawModule:
     """A module built from CUDA source, as ``cupy.RawModule(code=..., options=...,
     name_expressions=...)``; only the kernels the name expressions name can be launched."""
 
-    def __init__(self, code: str, options=(), name_expressions=(), backend: str = "nvrtc"):
-        if backend != "nvrtc":
-            raise ValueError(f"the SIMT runner stands in for the NVRTC backend, not {backend!r}")
-        self.path = build(code, tuple(options), list(name_expressions))
-        lib = ctypes.CDLL(str(self.path))
+    def __init__(self, code: str | None = None, path=None, options=(), backend: str = "nvrtc",
+                 translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
+                 name_expressions=None, jitify: bool = False):
+        if code is None or path is not None:
+            raise ValueError("the SIMT runner builds a module from its source (code=), not from a binary (path=)")
+        if backend != "nvrtc" or translate_cucomplex or enable_cooperative_groups or jitify:
+            raise ValueError("the SIMT runner stands in for NVRTC without jitify, cuComplex translation or "
+                             "cooperative groups")
+        if not name_expressions:
+            raise ValueError("the SIMT runner launches the kernels that name_expressions names; pass them")
+        self.library = build(code, tuple(options), list(name_expressions))
+        lib = ctypes.CDLL(str(self.library))
         lib.simt_entry.restype = ctypes.POINTER(_Entry)
         lib.simt_launch.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                     ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
@@ -210,7 +210,7 @@ class Kernel:
         self.check(args)
         dims = []
         for d in (grid, block):
-            d = (d,) if isinstance(d, int) else tuple(int(v) for v in d)
+            d = (int(d),) if isinstance(d, (int, np.integer)) else tuple(int(v) for v in d)
             if not 1 <= len(d) <= 3:
                 raise ValueError(f"grid and block take 1 to 3 numbers, got {d}")
             dims.append((ctypes.c_uint * 3)(*(d + (1,) * (3 - len(d)))))
