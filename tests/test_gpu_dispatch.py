@@ -104,7 +104,7 @@ CACHES = (gpu.module, gpu._params_on_device, gpu._tables_on_device, gpu._book_on
 @pytest.fixture(scope="module")
 def built():
     """Every module gpu.py compiles, built for the runner once (in parallel; cached on disk by
-    the hash of the source, options and name expressions)."""
+    the hash of the source, options, name expressions and headers)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(gpu, "backend", lambda: device_arrays())
         with ThreadPoolExecutor(max(1, min(len(cuda_host.CUDA_SOURCES), len(os.sched_getaffinity(0))))) as ex:
