@@ -8,10 +8,11 @@ args)``. Before a launch, the arguments are checked against the kernel's C param
 number, each scalar's kind and width (a Python int is int64, a float float64, as CuPy passes
 them), and each pointer's element type against the array's dtype; arrays must be C-contiguous
 device arrays (a numpy array whose type says it is cupy's). Builds are cached by the hash of
-everything that goes into them (``FMTLIB_CACHE_DIR``, as fmtlib.kernels.cuda_host).
+everything that goes into them (``FMTLIB_CACHE_DIR``, as fmtlib.kernels.cuda_host). For
+example (``a``: a device array of int32; tests/test_simt.py runs such launches)::
 
->>> mod = RawModule(code=src, options=("--std=c++14", "-I."), name_expressions=["k<int>"])  # doctest: +SKIP
->>> mod.get_function("k<int>")((4,), (256,), (a, np.int64(a.size)))                          # doctest: +SKIP
+    mod = RawModule(code=src, options=("--std=c++14", "--fmad=false"), name_expressions=["k<int>"])
+    mod.get_function("k<int>")((4,), (256,), (a, np.int64(a.size)))
 """
 from __future__ import annotations
 
