@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,7 @@ def host_options(options) -> list[str]:
 
 
 def _build(cmd: list[str], source: str, out: Path) -> None:
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")   # builds run in threads too
     r = subprocess.run(cmd + ["-o", str(tmp)], input=source, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"the SIMT runner's build failed: {' '.join(cmd)}\n{r.stderr}")
