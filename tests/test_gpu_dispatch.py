@@ -1,9 +1,12 @@
-"""The GPU backend's dispatch, end to end, on a stand-in for cupy whose kernels are the host
-build of the same CUDA code: every argument the backend passes to a kernel, every shape, view
-and record it builds is checked against the CPU codecs, bit for bit. Only the CUDA launch
-itself is not exercised here (tests/gpu/ does that on a GPU)."""
-import re
+"""The GPU backend's dispatch, end to end, on a stand-in for cupy whose kernels run on the SIMT
+host runner (tests/simt/): the CUDA sources gpu.py compiles, unchanged, launched with the grid,
+block and arguments gpu.py gives them (checked against each kernel's C parameters), every thread
+of every block, warp shuffles and atomics included. Every result, shape, view and record is
+checked against the CPU codecs, bit for bit. tests/gpu/ runs the same methods on a GPU."""
+import hashlib
+import os
 import types
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -13,7 +16,9 @@ from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Rounding, Scaled
 from fmtlib.transforms import Chain, Clip, Hadamard
 from fmtlib.kernels import cuda_host, gpu
 
-needs(cuda_host.host_compiler() is not None, "no C++ compiler to build the CUDA host code", module=True)
+import simt
+
+needs(simt.compiler() is not None, "no C++ compiler for the SIMT runner", module=True)
 
 
 class DeviceArray(np.ndarray):
@@ -35,170 +40,84 @@ def host(a):
     return np.asarray(a).view(np.ndarray)
 
 
-def store(nblocks, fused, c, s, o, codes, scales, out):
-    """A block encode's results into the kernel's output arrays: one scale per block, then
-    codes or (fused) values."""
-    assert s.size == nblocks
-    scales.reshape(-1)[:s.size] = s
-    if fused:
-        out[...] = o.astype(out.dtype)
-    else:
-        codes[...] = c.astype(codes.dtype)
-
-
-#: the kernels launched (fmt_fast only), for the tests that check which path ran
+#: every kernel launched (its name expression), for the tests that check which path ran
 launched = []
+#: (grid, block) pairs each launch is run again with, its outputs compared (test_every_kernel_with_small_grids)
+replays = []
 
 
-class FakeFunction:
-    def __init__(self, name, lib):
-        self.name, self.lib = name, lib
-
-    def __call__(self, grid, block, args):
-        a = [host(v) if isinstance(v, np.ndarray) else v for v in args]
-        kind = self.name.split("<")[0]
-        types_ = re.findall(r"uint(\d+)_t", self.name)
-        if kind == "fmt_convert":
-            src, out, n, ps, pd, mode, ovf, key, base, rbits, daz, ftz, rand, use_rand, fused = a
-            assert src.dtype.itemsize * 8 == int(types_[0]) and out.dtype.itemsize * 8 == int(types_[1])
-            assert not fused or src.dtype == out.dtype
-            r = (self.lib.roundtrip if fused else self.lib.convert)(src.astype(np.uint64), tuple(ps), tuple(pd), mode,
-                                                                    ovf, key, base, rbits, daz, ftz,
-                                                                    rand if use_rand else None)
-            out[...] = r.astype(out.dtype)
-        elif kind == "fmt_fast":
-            src, out, n = a[:3]
-            C, special, encode, D, (mode, key, base, rbits) = a[3:13], a[13:19], a[19], a[20:28], a[28:]
-            assert src.dtype.itemsize * 8 == int(types_[0]) and out.dtype.itemsize * 8 == int(types_[1])
-            assert src.size == out.size == n and (encode or src.dtype == out.dtype)
-            assert all(type(v) is np.int64 for v in (n, *C, *special, *D)) and type(key) is np.uint64
-            assert all(type(v) is np.int32 for v in (encode, mode, rbits)) and type(base) is np.int64
-            assert grid[0] * block[0] >= -(-int(n) // 4)   # a thread per quad of elements
-            self.lib.fast(src, C, special, D if encode else None, mode, key, base, rbits, out=out)
-            launched.append(self.name)
-        elif kind == "fmt_mx_encode":
-            src, codes, scales, out, nblocks, ncols, blk, ps, pe, rule, emax, mbits, M, eshift, mode, key, base, \
-                rbits, fused = a
-            c, s, o = self.lib.mx_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
-                                         (int(rule), int(emax), int(mbits), float(M), int(eshift)), mode, key, base,
-                                         rbits, bool(fused))
-            store(nblocks, fused, c, s, o, codes, scales, out)
-        elif kind == "fmt_mx_decode":
-            codes, scales, out, n, ncols, blk, pe, po, eshift = a
-            out[...] = self.lib.mx_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe), tuple(po),
-                                          int(eshift)).astype(out.dtype)
-        elif kind == "fmt_nvfp4_encode":
-            src, codes, scales, out, nblocks, ncols, blk, ps, po, pe, psc, ev, sv, recipe, G, ta, mode, key, base, \
-                rbits, fused = a
-            c, s, o = self.lib.nvfp4_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(po),
-                                            tuple(pe), tuple(psc), ev, sv, int(recipe), float(G), float(ta), mode,
-                                            key, base, rbits, bool(fused))
-            assert G.dtype == np.float32 and ta.dtype == np.float32
-            store(nblocks, fused, c, s, o, codes, scales, out)
-        elif kind == "fmt_nvfp4_decode":
-            codes, scales, out, n, ncols, blk, po, ev, sv, recipe, G, ta = a
-            out[...] = self.lib.nvfp4_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(po), ev, sv,
-                                             int(recipe), float(G), float(ta)).astype(out.dtype)
-        elif kind == "fmt_sdr":
-            q, codes, flags, out, ngroups, n, group, keep, mode, lo, hi, olo, ohi, fused, counts = a
-            R = q.size // int(n) if int(n) else 0
-            c, f, v, bad, obad = self.lib.sdr(q.reshape(R, int(n)), int(group), int(keep), int(mode), int(lo), int(hi),
-                                              int(olo), int(ohi), bool(fused))
-            assert f.size == ngroups
-            flags[...] = f.reshape(-1)
-            if fused:
-                out[...] = v.reshape(-1)
-            else:
-                codes[...] = c.reshape(-1).astype(codes.dtype)
-            counts[...] = [bad, obad]
-        elif kind == "fmt_sdr_decode":
-            codes, flags, out, total, n, group, keep = a
-            R = int(total) // int(n) if int(n) else 0
-            out[...] = self.lib.sdr_decode(codes.reshape(R, int(n)), flags.reshape(R, -1), int(group),
-                                           int(keep)).reshape(-1)
-        elif kind == "fmt_scaled_encode":
-            src, codes, scales, out, nblocks, ncols, blk, ps, pe, psc, r, smin, mode, key, base, rbits, fused, bad = a
-            assert scales.dtype == np.uint32
-            c, s, o, nbad = self.lib.scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
-                                                   tuple(psc), tuple(r), int(smin), mode, key, base, rbits,
-                                                   bool(fused))
-            bad[...] = nbad
-            store(nblocks, fused, c, s, o, codes, scales, out)
-        elif kind == "fmt_scaled_decode":
-            codes, scales, out, n, ncols, blk, pe, psc, po, r = a
-            out[...] = self.lib.scaled_decode(codes.astype(np.uint64), scales, int(ncols), int(blk), tuple(pe),
-                                              tuple(psc), tuple(po), tuple(r)).astype(out.dtype)
-        elif kind == "fmt_quantile_encode":
-            src, codes, out, n, ps, d, t, nlev, nan_index, code_of, vals, mode, key, base, rbits, rand, use_rand, \
-                fused = a
-            book = (d, t, int(nlev), int(nan_index), code_of)
-            r = self.lib.quantile_encode(src.astype(np.uint64), tuple(ps), book, mode, key, base, rbits,
-                                         rand=rand if use_rand else None,
-                                         vals=vals.astype(np.uint64) if fused else None)
-            if fused:
-                out[...] = r.astype(out.dtype)
-            else:
-                codes[...] = r.astype(codes.dtype)
-        elif kind == "fmt_book_scaled_encode":
-            src, codes, scales, out, nblocks, ncols, blk, ps, d, t, nlev, nan_index, code_of, mode, key, base, \
-                rbits, fused = a
-            c, s, o = self.lib.book_scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps),
-                                                  (d, t, int(nlev), int(nan_index), code_of), mode, key, base, rbits,
-                                                  bool(fused))
-            store(nblocks, fused, c, s, o, codes, scales, out)
-        elif kind == "fmt_book_absmax_encode":
-            src, codes, scales, out, nblocks, ncols, blk, vals32, thr, m, code_of, nan_index, fused = a
-            c, s, o = self.lib.book_absmax_encode(src, int(ncols), int(blk), vals32, thr[:int(m)], code_of,
-                                                  int(nan_index), bool(fused))
-            store(nblocks, fused, c, s, o, codes, scales, out)
-        elif kind == "fmt_book_decode":
-            codes, scales, out, n, ncols, blk, value_of, ncodes, absmax, scaled, po, bad = a
-            assert value_of.size == int(ncodes)
-            r, nbad = self.lib.book_decode(codes.astype(np.uint64), value_of, tuple(po), scales if scaled else None,
-                                           int(ncols), int(blk), bool(absmax))
-            out[...] = r.astype(out.dtype)
-            bad[...] = nbad
-        elif kind == "fmt_stream_pack":
-            codes, buf, rows, n, rb, k, msb = a
-            assert codes.dtype.itemsize * 8 == int(types_[0])
-            buf[...] = self.lib.stream_pack(codes.reshape(int(rows), int(n)), int(k), bool(msb)).reshape(-1)
-        elif kind == "fmt_stream_unpack":
-            buf, codes, rows, n, rb, k, msb = a
-            codes[...] = self.lib.stream_unpack(buf.reshape(int(rows), int(rb)), int(n), int(k),
-                                                bool(msb)).reshape(-1).astype(codes.dtype)
-        else:  # pragma: no cover
-            raise AssertionError(self.name)
+def fast_launches():
+    return [n for n in launched if n.startswith("fmt_fast<")]
 
 
-def fake_compiler(lib):
-    """cupy.cuda's compiler, function.Module, nvrtc and Device as gpu_build uses them: a
-    "compiled" module maps each name expression to itself and looks kernels up through the
-    host build ``lib``."""
-    def compile_using_nvrtc(code, options, filename, name_expressions, cache_in_memory):
-        assert "#include" in code and any(o.startswith("-I") for o in options)
-        return b"module", {e: e for e in name_expressions}
+class Kernel(simt.Kernel):
+    """A launch through the SIMT runner, recorded; with ``replays``, run again from the same
+    inputs with each other configuration, every output the kernel writes compared byte for byte."""
 
-    class Module:
-        def load(self, binary):
-            assert binary == b"module"
-
-        def get_function(self, name):
-            return FakeFunction(name, lib)
-
-    return types.SimpleNamespace(compiler=types.SimpleNamespace(compile_using_nvrtc=compile_using_nvrtc),
-                                 function=types.SimpleNamespace(Module=Module),
-                                 nvrtc=types.SimpleNamespace(getVersion=lambda: (13, 0)),
-                                 Device=lambda: types.SimpleNamespace(compute_capability="90"))
+    def __call__(self, grid, block, args, **kw):
+        launched.append(self.name)
+        outs = [a for a, p in zip(args, self.params) if p.startswith("*")]   # the non-const pointers
+        before = [a.copy() for a in outs] if replays else []
+        super().__call__(grid, block, args, **kw)
+        after = [a.copy() for a in outs]
+        for g, b in replays:
+            for a, s in zip(outs, before):   # in place: an output that is also an input is restored too
+                a[...] = s
+            super().__call__(g, b, args, **kw)
+            for k, (a, w) in enumerate(zip(outs, after)):
+                assert np.array_equal(a.view(np.uint8), w.view(np.uint8)), \
+                    f"{self.name}: output {k} differs with grid {g}, block {b} from grid {grid}, block {block}"
 
 
-@pytest.fixture
-def fake_cupy(monkeypatch, tmp_path):
-    lib = cuda_host.load()
-    monkeypatch.setenv("CUPY_CACHE_DIR", str(tmp_path / "cupy-cache"))
-    cp = types.SimpleNamespace(
-        __version__="14.0.0", cuda=fake_compiler(lib),
+class FakeModule(simt.RawModule):
+    def get_function(self, name):
+        super().get_function(name)
+        return Kernel(self, name)
+
+
+def garbage(a):
+    """``a`` filled with the byte 0xA5, as an uninitialised device array may hold anything: an
+    element a kernel leaves unwritten does not come out right by chance."""
+    a.reshape(-1).view(np.uint8).fill(0xA5)
+    return dev(a)
+
+
+#: the sources "compiled" by the stand-in's compile_using_nvrtc, by the handle it returns
+_programs = {}
+
+
+def compile_using_nvrtc(code, *, options, filename, name_expressions, cache_in_memory):
+    """cupy.cuda.compiler's NVRTC step as fmtlib.kernels.gpu_build calls it: the "binary" is a
+    handle to the program, which the stand-in Module builds with the SIMT runner; each name
+    expression is its own lowered name (the runner looks kernels up by name expression)."""
+    assert cache_in_memory and filename.endswith(".cu")
+    handle = b"simt:" + hashlib.sha256(repr((code, tuple(options), list(name_expressions))).encode()).digest()
+    _programs[handle] = (code, tuple(options), list(name_expressions))
+    return handle, {e: e for e in name_expressions}
+
+
+class Module:
+    """cupy.cuda.function.Module: load() takes a handle from compile_using_nvrtc."""
+
+    def load(self, binary):
+        code, options, names = _programs[binary]
+        self.module = FakeModule(code=code, options=options, name_expressions=names)
+
+    def get_function(self, name):
+        return self.module.get_function(name)
+
+
+def device_arrays():
+    """cupy on DeviceArray (numpy memory that says it is on the device): its array functions,
+    and the compiler, Module, NVRTC version and device that fmtlib.kernels.gpu_build uses."""
+    return types.SimpleNamespace(
+        __version__="14.0.0",
+        cuda=types.SimpleNamespace(compiler=types.SimpleNamespace(compile_using_nvrtc=compile_using_nvrtc),
+                                   function=types.SimpleNamespace(Module=Module),
+                                   nvrtc=types.SimpleNamespace(getVersion=lambda: (13, 0)),
+                                   Device=lambda: types.SimpleNamespace(compute_capability="90")),
         asarray=dev, ascontiguousarray=dev,
-        empty=lambda shape, dtype: dev(np.empty(shape, dtype)),
+        empty=lambda shape, dtype: garbage(np.empty(shape, dtype)),
         int64=np.int64,
         zeros=lambda shape, dtype: dev(np.zeros(shape, dtype)),
         full=lambda shape, v, dtype: dev(np.full(shape, v, dtype)),
@@ -206,16 +125,39 @@ def fake_cupy(monkeypatch, tmp_path):
         concatenate=lambda arrays, axis=0: dev(np.concatenate([host(a) for a in arrays], axis=axis)),
         clip=lambda a, lo, hi: dev(np.clip(host(a), host(lo) if isinstance(lo, np.ndarray) else lo,
                                            host(hi) if isinstance(hi, np.ndarray) else hi)),
-        empty_like=lambda a: dev(np.empty_like(host(a))),
+        empty_like=lambda a: garbage(np.empty_like(host(a))),
         moveaxis=lambda a, s, d: np.moveaxis(a, s, d).view(DeviceArray),
         where=np.where, isfinite=np.isfinite, abs=np.abs)
+
+
+CACHES = (gpu.module, gpu._params_on_device, gpu._tables_on_device, gpu._book_on_device, gpu._values_on_device)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Every module gpu.py compiles, built for the runner once (in parallel; cached on disk by
+    the hash of the source, options, name expressions and headers); the stand-in's CuPy cache
+    directory (a temporary one: gpu_build writes the handles there)."""
+    cache = tmp_path_factory.mktemp("cupy-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CUPY_CACHE_DIR", str(cache))
+        mp.setattr(gpu, "backend", lambda: device_arrays())
+        with ThreadPoolExecutor(max(1, min(len(cuda_host.CUDA_SOURCES), len(os.sched_getaffinity(0))))) as ex:
+            list(ex.map(getattr(gpu.module, "__wrapped__", gpu.module), cuda_host.CUDA_SOURCES))
+    return cache
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch, built):
+    monkeypatch.setenv("CUPY_CACHE_DIR", str(built))
+    cp = device_arrays()
     monkeypatch.setattr(gpu, "backend", lambda: cp)
-    caches = (gpu.module, gpu._params_on_device, gpu._tables_on_device, gpu._book_on_device, gpu._values_on_device)
-    for c in caches:
+    for c in CACHES:
         c.cache_clear()
     yield cp
-    for c in caches:
+    for c in CACHES:
         c.cache_clear()
+    replays.clear()
 
 
 def data(shape, dtype=np.float32, seed=0):
@@ -270,7 +212,7 @@ def test_fast_path_on_the_device_path(fake_cupy, dtype, mode):
                                           err_msg=name)
             S = f"uint{8 * x.itemsize}_t"
             want = [f"fmt_fast<{S}, uint{8 * codes.itemsize}_t>", f"fmt_fast<{S}, {S}>"] if fast else []
-            assert launched == want, (name, launched)
+            assert fast_launches() == want, (name, launched)
 
 
 def test_generic_kernel_where_the_cpu_has_no_fast_path(fake_cupy):
@@ -284,7 +226,7 @@ def test_generic_kernel_where_the_cpu_has_no_fast_path(fake_cupy):
         np.testing.assert_array_equal(host(codec.encode(dev(x), **dopts)), codec.encode(x, **opts))
         np.testing.assert_array_equal(host(codec.quantize(dev(x), **dopts)).view(np.uint32),
                                       codec.quantize(x, **opts).view(np.uint32))
-        assert launched == [], (codec, launched)
+        assert fast_launches() == [], (codec, launched)
 
 
 @pytest.mark.parametrize("name,block,axis", [("mxfp4", 32, -1), ("mxfp8_e4m3", 32, 0), ("mxfp6_e3m2", 16, -1),
@@ -384,6 +326,19 @@ def test_sdr_on_the_device_path(fake_cupy, codec):
     bad[0, 0] = fmt.max + 1
     with pytest.raises(ValueError, match="outside the base"):
         codec.encode(dev(bad))
+
+
+def test_sdr_range_counts_on_the_device_path(fake_cupy):
+    """The out-of-range counts the SDR kernel adds up with atomics, over 12 CUDA blocks on two OS
+    threads: the error gives the CPU's count."""
+    q = np.random.default_rng(9).integers(-100, 100, (96, 512)).astype(np.int8)
+    q[::3, ::16], q[::3, 1::16] = -128, 127   # 127 razors to 128 beside -128: 1/3 of the groups overflow int8
+    errors = []
+    for x in (q, dev(q)):
+        with pytest.raises(ValueError, match="razored value.s. do not fit int8") as e:
+            SDR().quantize(x)
+        errors.append(str(e.value).split()[0])
+    assert errors == [str(q[::3].size // 16)] * 2
 
 
 def books():
@@ -625,3 +580,48 @@ def test_unsupported_methods_say_so(fake_cupy):
     enc.scales[...] = 200
     with pytest.raises(ValueError, match="scale code 200 out of range"):
         sc.decode(enc)
+
+
+#: launch configurations far smaller than gpu.py's: one warp, and three blocks of three warps
+SMALL_GRIDS = [((1,), (32,)), ((3,), (96,))]
+
+
+def test_every_kernel_with_small_grids(fake_cupy):
+    """Every kernel of fmtlib/kernels/cuda/ runs with gpu.py's launch, then again from the same
+    inputs with a grid of one warp and of three blocks of three warps, so every thread takes
+    many passes of its grid-stride loop; each output must be the same bytes (and the first
+    launch's results are the CPU's). Rows of 101 elements leave ragged MX, NVFP4 and Scaled
+    blocks and ragged CUDA blocks; 37 rows of NVFP4 blocks, an odd number, leave the last warp's
+    second 16-lane group past the end."""
+    import re
+
+    from fmtlib.packing import BitStream
+
+    replays.extend(SMALL_GRIDS)
+    launched.clear()
+    x = data((37, 101), seed=21)
+    finite = np.where(np.isfinite(x), x, 1).astype(np.float32)
+    r = np.random.default_rng(3).integers(0, 1 << 12, x.shape)
+    for codec, inp in ((FP("e4m3fn"), x), (FP("e2m1", rounding="stochastic"), x), (MX("mxfp4"), x),
+                       (NVFP4(), finite), (Scaled("e4m3", "fp32", block=16), x), (Quantile.nf4(), x),
+                       (Scaled(Quantile.nf4(), "fp32", block=16), x), (Scaled(Quantile.nf4(), "absmax", block=64), x)):
+        opts = {"seed": 1} if codec.rounding.name == "STOCHASTIC" else {}
+        enc, want = codec.encode(dev(inp), **opts), codec.encode(inp, **opts)
+        got_codes, want_codes = getattr(enc, "codes", enc), getattr(want, "codes", want)
+        np.testing.assert_array_equal(host(got_codes), want_codes, err_msg=repr(codec))
+        np.testing.assert_array_equal(host(codec.quantize(dev(inp), **opts)).view(np.uint32),
+                                      codec.quantize(inp, **opts).view(np.uint32), err_msg=repr(codec))
+        np.testing.assert_array_equal(np.ascontiguousarray(host(codec.decode(enc))).view(np.uint32),
+                                      np.ascontiguousarray(codec.decode(want)).view(np.uint32), err_msg=repr(codec))
+    c = FP("e2m1", rounding="stochastic")
+    np.testing.assert_array_equal(host(c.encode(dev(x), rand=dev(r), rbits=12)), c.encode(x, rand=r, rbits=12))
+    q = np.random.default_rng(4).integers(-128, 128, (37, 101)).astype(np.int8)
+    rec, want = SDR().encode(dev(q)), SDR().encode(q)
+    np.testing.assert_array_equal(host(rec.codes), want.codes)
+    np.testing.assert_array_equal(host(SDR().decode(rec)), SDR().decode(want))
+    codes = np.random.default_rng(5).integers(0, 8, (37, 101)).astype(np.uint8)
+    buf = BitStream(3).pack(dev(codes))
+    np.testing.assert_array_equal(host(buf), BitStream(3).pack(codes))
+    np.testing.assert_array_equal(host(BitStream(3).unpack(buf, codes.shape)), codes)
+    kernels = {m for p in cuda_host.CUDA_DIR.glob("*.cu") for m in re.findall(r"__global__ void (\w+)", p.read_text())}
+    assert {n.split("<")[0] for n in launched} == kernels
