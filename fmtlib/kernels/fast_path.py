@@ -146,3 +146,40 @@ def thresholds(elem, src_fmt, mode: int) -> tuple:
     vbits = [exact.code_of(src_fmt, m) for m in mags]
     thr += [(1 << 63) - 1] * (15 - len(thr))  # the kernels take 15: unused ones never pass
     return (tuple(thr), np.array(vbits, dtype=np.int64), np.array([float(m) for m in mags], dtype=np.float64))
+
+
+def scaled_eligible(elem, dtype, mode: int) -> bool:
+    """True where ``Scaled`` with a float scale may take ``scaled_encode_fast``: float32 input,
+    a deterministic mode, and an integer element or a float element that the fast path rounds
+    from float64 (the proof is in ``fmtlib/kernels/cpu/convert.py``)."""
+    from ..formats import FloatFormat
+    from ..integers import IntFormat
+    from ..rounding import Rounding
+
+    if not (_enabled and mode != Rounding.STOCHASTIC and np.dtype(dtype) == np.float32):
+        return False
+    return isinstance(elem, IntFormat) or (isinstance(elem, FloatFormat) and eligible(elem, _fp64(), False))
+
+
+def _fp64():
+    from ..catalog import parse_format
+
+    return parse_format("fp64")
+
+
+@lru_cache(maxsize=64)
+def scaled_constants(elem, mode: int) -> tuple:
+    """``(C, special, D)`` for ``scaled_encode_fast``: the element's fast-path constants from
+    float64, saturating (those of float32 for an integer element, which ignores them)."""
+    from ..formats import FloatFormat
+    from ..rounding import Overflow
+
+    fmt = elem if isinstance(elem, FloatFormat) else _fp32()
+    C, special = constants(fmt, _fp64(), mode, int(Overflow.SATURATE))
+    return C, special, code_constants(fmt, _fp64())
+
+
+def _fp32():
+    from ..catalog import parse_format
+
+    return parse_format("fp32")

@@ -847,6 +847,13 @@ def _block_scale(src, start, end, Psrc, Pscale, R, smin_code):
             L = exp + bit_length(sig) - 1
             if L > lmax or (L == lmax and (sig << (53 - bit_length(sig))) > (msig << (53 - bit_length(msig)))):
                 lmax, msig, mexp = L, sig, exp
+    return _scale_of(msig, mexp, Pscale, R, smin_code)
+
+
+@njit(**CALLED)
+def _scale_of(msig, mexp, Pscale, R, smin_code):
+    """(scale code, D significand, D exponent) of a block whose amax is msig * 2**mexp (msig 0:
+    an all-zero block); code -2 where the scale is beyond the scale format's range."""
     if msig == 0:
         code = smin_code
     else:
@@ -928,6 +935,105 @@ def scaled_decode(t0, t1, codes, scales, out, Pelem, Pscale, Pout, R, ncols, blo
         if not R[4] and kind == NUMBER:
             ssig, sexp = _effective_scale(ssig, sexp, R)
         out[U(i)] = _times(np.int64(codes[U(i)]), ssig, sexp, Pelem, Pout)
+
+
+# --- block scaling with a float scale: the fast path (fast_path.scaled_eligible) -------------
+# For float32 input and the deterministic modes, x / D is one float64 division, and the
+# quotient q is rounded into the element by the fast path for float64 input (integer elements:
+# by its floor and fraction). Why that is exact: a deterministic mode's result depends only on
+# how x / D compares with the element's decision points m = M * 2**e (its values and the
+# midpoints between them; M < 2**25, as the element has at most 24 significant bits). q is
+# x / D correctly rounded, so it compares with every float64 number as x / D does, unless it
+# lands on some m while x / D != m. But then x - m * D (x = X * 2**ex, X < 2**24;
+# D = dsig * 2**dexp, dsig < 2**24) is a nonzero multiple of 2**min(ex, e + dexp), so
+# |x / D - m| > 2**-53 * |m| (as M * dsig < 2**49): more than q's error. (Nor can q be
+# subnormal or overflow: 2**-277 < |x / D| < 2**277.) Stochastic rounding reads up to 60 bits
+# of the quotient and keeps the exact long division (``scaled_encode``). Decoding: element
+# value times D has at most 48 significant bits, exact in float64, and the conversion to
+# float32 rounds it once (nearest-even, overflow to inf). Per block, the amax is an integer
+# max of the magnitude bits and the scale is the generic kernel's exact division (``_scale_of``).
+
+
+@njit(**SCALAR)
+def _int_of_f64(q, mode, P):
+    """(code, value) of float64 ``q`` rounded into integer format P by ``mode`` (not
+    stochastic), saturating: :func:`pack_int`'s rule."""
+    lo, hi = P[3], P[4]
+    neg = q < 0
+    aq = min(abs(q), 1099511627776.0)  # 2**40: anything larger saturates all the same
+    fl = np.floor(aq)
+    frac = aq - fl  # exact
+    n = np.int64(fl)
+    inexact = frac > 0
+    if mode == RNE or mode == FLOOR_OVF:
+        up = frac > 0.5 or (frac == 0.5 and (n & 1) == 1)
+    elif mode == RNA:
+        up = frac >= 0.5
+    elif mode == UP:
+        up = inexact and not neg
+    elif mode == DOWN:
+        up = inexact and neg
+    else:
+        up = False
+    m = n | 1 if mode == ODD and inexact else n + np.int64(up)
+    v = -m if neg else m
+    if mode == FLOOR_OVF and (v > hi or v < lo):
+        v = -n if neg else n
+    v = min(max(v, lo), hi)
+    return int_code(v, P), np.float64(v)
+
+
+@njit(**SCALAR)
+def _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, is_int, mode, fused):
+    """Elements of float32 src[start:end], a block with effective scale ``Df``: codes, or
+    (fused) the values, rounded once to float32 (``out``)."""
+    for i in range(start, end):
+        q = np.float64(src[U(i)]) / Df
+        if is_int:
+            code, val = _int_of_f64(q, mode, Pelem)
+        else:
+            r = _fast_round(np.float64(q).view(np.int64), np.int64(0), C, sp, mode, 1)
+            code = _value_code(r, C, D)
+            val = np.int64(r).view(np.float64)
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            out[U(i)] = np.float32(val * Df)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, ncols, block, C, special,
+                       D, mode, fused):
+    """:func:`scaled_encode` on the fast path (see above) for float32 ``src`` and ``out`` (float
+    arrays, not bit views) and a deterministic ``mode``. ``C, special, D``: the element's
+    fast-path constants from float64 (ignored for integer elements)."""
+    sp = (special[0], special[1], special[2], special[3], special[4], special[5])
+    is_int = Pelem[11] == 1
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = np.int64(0)
+        for i in range(start, end):
+            amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
+        sc, dsig, dexp = np.int64(-1), np.int64(0), np.int64(0)
+        if amax < 0x7F800000:
+            kind, sign, msig, mexp = unpack(amax, FP32_P, False)
+            sc, dsig, dexp = _scale_of(msig, mexp, Pscale, R, smin_code)
+        if sc == -2:
+            bad[U(t)] = 1
+        if sc < 0:
+            scales[U(t)] = Pscale[7]
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            continue
+        scales[U(t)] = sc
+        Df = math.ldexp(np.float64(dsig), dexp)
+        if is_int:
+            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, True, mode, fused)
+        elif mode == RNE:
+            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, RNE, fused)
+        else:
+            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, mode, fused)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
