@@ -183,3 +183,29 @@ def _fp32():
     from ..catalog import parse_format
 
     return parse_format("fp32")
+
+
+def lanes32_kind(src_fmt) -> int | None:
+    """0, 1 or 2 where ``src_fmt`` is float32, bfloat16 or float16 (the inputs of the 32-bit
+    lane kernels ``fast_nearest_f32`` / ``fast_nearest_16``), else None."""
+    if src_fmt.specials != "ieee":
+        return None
+    return {(8, 23): 0, (8, 7): 1, (5, 10): 2}.get((src_fmt.ebits, src_fmt.mbits))
+
+
+@lru_cache(maxsize=256)
+def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
+    """``(K, special)`` (uint32 arrays) for the 32-bit lane kernels: see the comment above
+    ``_nearest32_loop`` in ``fmtlib/kernels/cpu/convert.py``."""
+    from .. import exact
+
+    f32 = _fp32()
+    _, special = constants(fmt, src_fmt, mode, overflow)
+
+    def bits(v) -> int:
+        return exact.code_of(f32, v)
+
+    lq = fmt.emin - fmt.mbits
+    zero_sign = 0 if fmt.specials == "fnuz" else 1 << (src_fmt.bits - 1)
+    K = [23 - fmt.mbits, bits(2.0 ** fmt.emin), bits(2.0 ** (lq + 23)), bits(fmt.max), zero_sign]
+    return np.array(K, dtype=np.uint32), (special & 0xFFFFFFFF).astype(np.uint32)

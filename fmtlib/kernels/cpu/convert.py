@@ -457,6 +457,102 @@ def fast_directed(t0, t1, src, out, C, special, D, mode):
         out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, mode, 1), C, D)
 
 
+# --- nearest-even quantize of float32, bfloat16 and float16 in 32-bit lanes ------------------
+# The same results as fast_nearest, with every step in 32-bit integers and float32 so that a
+# vector holds twice as many elements: the input's magnitude becomes float32 bits (exactly:
+# bfloat16 by a shift, float16 by scaling its bits read as a float32 by 2**112), then
+# - at or above the element's smallest normal 2**emin: integer round-to-nearest-even of the
+#   float32 bits at s = 23 - mbits (add half an ulp minus one plus the lowest kept bit of the
+#   significand, mask; a carry runs into the exponent, which is the next binade; with no
+#   mantissa bits the kept bit is the implicit 1, as in ``round_shift``);
+# - below it: the FPU's own round-to-nearest-even, by adding and subtracting the power of two
+#   Q = 2**(emin - mbits + 23), whose ulp is the element's quantum (|x| < 2**emin <= Q, so
+#   |x| + Q lies in [Q, 2Q) and the subtraction is exact);
+# and back to the input format (exact: the element's values are the input format's). Overflow,
+# inf and NaN results are the input format's bits by sign, as for fast_nearest (``special``);
+# float arithmetic here never meets an inf or NaN that it keeps. K = (s, bits of 2**emin,
+# bits of Q, bits of max, the sign bit where -0 is kept, else 0), float32 bits but the last.
+
+
+@njit(**SCALAR)
+def _f32_bits_of(a, kind):
+    """float32 bits of the magnitude bits ``a`` of a float32 (kind 0), bfloat16 (1) or float16
+    (2); float16 inf/NaN give garbage (the caller replaces those results)."""
+    if kind == 0:
+        return a
+    if kind == 1:
+        return np.uint32(a << np.uint32(16))
+    return np.float32(np.uint32(a << np.uint32(13)).view(np.float32) * np.float32(5.192296858534828e33)).view(
+        np.uint32)  # * 2**112
+
+
+@njit(**SCALAR)
+def _bits_from_f32(r, kind):
+    """Input-format bits of float32 magnitude bits ``r`` of a value the input format holds."""
+    if kind == 0:
+        return r
+    if kind == 1:
+        return np.uint32(r >> np.uint32(16))
+    return np.uint32(np.float32(np.uint32(r).view(np.float32) * np.float32(1.925929944387236e-34)).view(np.uint32)
+                     >> np.uint32(13))  # * 2**-112
+
+
+@njit(**SCALAR)
+def _nearest32_loop(t0, t1, src, out, K, sp, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s = u(K[0] & u(31))
+    emin_bits, max_bits, zero_sign = K[1], K[3], K[4]
+    magic = np.uint32(K[2]).view(np.float32)
+    implicit = u(0x800000)
+    half1 = u(u(u(one << s) >> one) - one)
+    keep = u(~u(u(one << s) - one))
+    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
+    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
+    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    for i in range(t0, t1):
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        sign = u(b & sign_bit)
+        smask = u(u(0) - u(sign != 0))
+        f = _f32_bits_of(a, kind)
+        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)  # implicit: mbits 0 ties up
+        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
+        r32 = rs if f < emin_bits else rn
+        r = _bits_from_f32(r32, kind)
+        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+        v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+        out[U(i)] = v
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_nearest_f32(t0, t1, src, out, K, special):
+    """Quantize float32 bits (uint32), nearest-even (and floor-on-overflow, via ``special``):
+    see above."""
+    _nearest32_loop(t0, t1, src, out, K, special, 0)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_nearest_16(t0, t1, src, out, K, special, fp16):
+    """:func:`fast_nearest_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
+    if fp16:
+        _nearest32_loop(t0, t1, src, out, K, special, 2)
+    else:
+        _nearest32_loop(t0, t1, src, out, K, special, 1)
+
+
 @parallel("elements")
 @njit(**SERIAL)
 def gather(t0, t1, codes, table, out):
