@@ -35,9 +35,14 @@ def is_enabled() -> bool:
 
 def eligible(fmt, src_fmt, flush: bool) -> bool:
     """True where the fast path gives the generic path's bits."""
+    return _enabled and _eligible(fmt, src_fmt, flush)
+
+
+@lru_cache(maxsize=256)
+def _eligible(fmt, src_fmt, flush: bool) -> bool:
     from ..formats import FloatFormat
 
-    return (_enabled and isinstance(fmt, FloatFormat) and fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
+    return (isinstance(fmt, FloatFormat) and fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
             and fmt.emin >= src_fmt.emin and fmt.emax <= src_fmt.emax
             and fmt.emin - fmt.mbits - 1 >= src_fmt.emin - src_fmt.mbits)
 

@@ -420,7 +420,7 @@ def _fast_out(v, C, D):
     return v if D is None else _value_code(v, C, D)
 
 
-@parallel("elements")
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_nearest(t0, t1, src, out, C, special, D):
     """Quantize (or encode) float bits, nearest-even (and floor-on-overflow, via ``special``)."""
@@ -448,7 +448,7 @@ def fast_stochastic_rand(t0, t1, src, rand, out, C, special, D, rbits):
         out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(rand[U(i)]), C, sp, STOCH, rbits), C, D)
 
 
-@parallel("elements")
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_directed(t0, t1, src, out, C, special, D, mode):
     """Quantize (or encode) float bits: nearest-away, toward zero, up, down, odd."""
@@ -535,7 +535,7 @@ def _nearest32_loop(t0, t1, src, out, K, sp, kind):
         out[U(i)] = v
 
 
-@parallel("elements")
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_nearest_f32(t0, t1, src, out, K, special):
     """Quantize float32 bits (uint32), nearest-even (and floor-on-overflow, via ``special``):
@@ -543,7 +543,7 @@ def fast_nearest_f32(t0, t1, src, out, K, special):
     _nearest32_loop(t0, t1, src, out, K, special, 0)
 
 
-@parallel("elements")
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_nearest_16(t0, t1, src, out, K, special, fp16):
     """:func:`fast_nearest_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
@@ -553,7 +553,7 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
         _nearest32_loop(t0, t1, src, out, K, special, 1)
 
 
-@parallel("elements")
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def gather(t0, t1, codes, table, out):
     """out[i] = table[codes[i]]: decode by lookup (codes already range-checked)."""
@@ -1221,7 +1221,7 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
                 codes[U(i)] = mag | ((vb >> 31) << 3)
 
 
-@parallel("elements", combine=max)
+@parallel("elements", combine=max, fast=True)
 @njit(**SERIAL)
 def finite_amax_bits(t0, t1, src, absmask, inf_bits):
     """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none)."""
