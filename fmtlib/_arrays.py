@@ -1,6 +1,8 @@
 """Input checking and the raw-bit views the kernels work on."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ._dtypes import as_dtype, integer_name, is_bfloat16, is_small_ml_float
@@ -19,6 +21,7 @@ _DECODE_TOO = " (decode also takes ml_dtypes' float8/float6/float4 types)"
 INPUT_DTYPE_NAMES = FLOAT_DTYPE_NAMES + ", or ml_dtypes' float8/float6/float4 types"
 
 
+@lru_cache(maxsize=64)
 def _float_kind(dt: np.dtype) -> tuple[str, type] | None:
     """(format name, bits dtype) of a float dtype fmtlib reads, or None."""
     return ("bf16", np.uint16) if is_bfloat16(dt) else _NUMPY_FLOATS.get(dt)
@@ -46,6 +49,7 @@ def float_dtype(dtype) -> np.dtype:
     return dt
 
 
+@lru_cache(maxsize=64)
 def dtype_format(dt: np.dtype):
     """The FloatFormat of a float dtype (fp64, fp32, fp16, bf16)."""
     return parse_format(_float_kind(dt)[0])
@@ -147,6 +151,8 @@ def check_out(out, src: np.ndarray, dtype) -> np.ndarray:
         raise ValueError(f"out must have dtype {dtype} and shape {src.shape}; got {out.dtype} {out.shape}")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be C-contiguous and writeable")
+    if out is src or not np.may_share_memory(out, src):   # the cheap checks first (small calls)
+        return out
     same = (out.__array_interface__["data"][0] == src.__array_interface__["data"][0]
             and out.dtype.itemsize == src.dtype.itemsize)
     if not same and np.shares_memory(out, src):

@@ -25,11 +25,12 @@ CASES = [
     (Scaled(Quantile.nf4("bitsandbytes"), "absmax", block=64), {}), (fmtlib.NVFP4(), {}),
     (Scaled("int8", "fp32", block=None), {}),
 ]
-SHAPE = (128, 1024)   # 2**17 elements: above threads.GRAIN, so calls are cut into chunks
+SHAPE = (128, 1024)   # 2**17 elements: above threads.GRAIN (and FAST_GRAIN, below), so calls are cut into chunks
 
 
 @pytest.fixture(autouse=True)
-def _default_threads():
+def _default_threads(monkeypatch):
+    monkeypatch.setattr(threads, "FAST_GRAIN", threads.GRAIN)   # the fast element kernels cut small calls too
     yield
     threads.set_num_threads(None)
 
@@ -156,6 +157,29 @@ def test_run_serial_in_the_caller(items, elements, n):
     threads.set_num_threads(n)
     assert threads.run(kernel, items, ("s",), elements=elements, combine=operator.add) == items
     assert [c[:3] for c in calls] == [(0, items, threading.get_ident())]
+
+
+def test_fast_kernels_have_a_larger_grain():
+    """``parallel(..., fast=True)``: calls of at most FAST_GRAIN elements run in the caller, and
+    chunks are never smaller (read at call time, so this module can patch it)."""
+    assert threads.FAST_GRAIN == threads.GRAIN   # this module's fixture
+    record, calls = _recorder()
+
+    def kernel(t0, t1, n, tag):
+        return record(t0, t1, tag)
+    fast = threads.parallel(lambda args: args[0], combine=operator.add, fast=True)(kernel)
+    plain = threads.parallel(lambda args: args[0], combine=operator.add)(kernel)
+    threads.set_num_threads(2)
+    threads.FAST_GRAIN = 8 * threads.GRAIN
+    try:
+        n = 4 * threads.GRAIN
+        assert fast(n, "f") == n and [c[:3] for c in calls] == [(0, n, threading.get_ident())]
+        calls.clear()
+        assert plain(n, "p") == n and len(calls) == 4
+        calls.clear()
+        assert fast(32 * threads.GRAIN, "f") == 32 * threads.GRAIN and len(calls) == 4   # chunks of >= FAST_GRAIN
+    finally:
+        threads.FAST_GRAIN = threads.GRAIN
 
 
 def test_a_busy_pool_leaves_the_work_to_the_caller():

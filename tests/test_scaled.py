@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fmtlib import FP, MX, Encoded, Int, IntFormat, Rounding, Scaled, get_format
+from fmtlib.kernels import fast_path
 from fmtlib.reference import code_value, round_to_code, round_to_int_code
 
 FP32 = get_format("fp32")
@@ -92,6 +93,70 @@ def test_float_scale_matches_oracle(elem, scale):
             q = codec.quantize(x, rounding=mode)
             assert np.array_equal(q.view(np.uint32), want_v.view(np.uint32))
             assert np.array_equal(codec.decode(enc).view(np.uint32), want_v.view(np.uint32))
+
+
+def near_decision_points(codec: Scaled, seed: int, width: int = 64) -> np.ndarray:
+    """float32 rows (blocks of ``width``) at and next to x = m * D for every decision point m of
+    the element (each value and each midpoint between neighbours, both signs) and the block's
+    effective scale D (24-bit significands): the quotients a float64 division must not misjudge.
+    The first element of each row is the amax that sets D."""
+    rng = np.random.default_rng(seed)
+    fmt = codec.element
+    if isinstance(fmt, IntFormat):
+        vals = [float(v) for v in range(0, fmt.max + 1)]
+    else:
+        vals = sorted({float(v) for v in FP(fmt).values() if np.isfinite(v) and v >= 0})
+    pts = vals + [(a + b) / 2 for a, b in zip(vals, vals[1:])] + [vals[-1] * 1.25]
+    pts = np.array(pts + [-p for p in pts])
+    per_row = width - 1
+    rows = []
+    for r in range(-(-pts.size // per_row)):
+        sf = codec.scale_format
+        top = 126 - int(np.ceil(np.log2(codec.element_max)))    # the anchor stays a float32
+        e = rng.integers(max(sf.emin, -30), min(sf.emax, 30, top))   # D within the scale format's normal range
+        anchor = np.float32(codec.element_max * rng.uniform(1, 2) * 2.0 ** e)
+        sc = codec.encode(np.array([[anchor] + [0] * per_row], np.float32)).scales[0, 0]
+        D = float(code_value(codec.scale_format, int(sc)))
+        m = np.resize(pts[r * per_row:(r + 1) * per_row], per_row)
+        x = (m * D).astype(np.float32)
+        x = np.where(rng.integers(0, 3, per_row) == 0, x,
+                     np.nextafter(x, np.float32(np.inf) * rng.choice([-1, 1], per_row)).astype(np.float32))
+        rows.append(np.concatenate([[anchor], x]).astype(np.float32))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("scale", ["fp32", "bf16", "ue4m3"])
+@pytest.mark.parametrize("elem", [FP("e2m1"), FP("e4m3fn"), FP("e5m2"), FP("e3m2"), FP("e2m3"), FP("e4m3fnuz"), FP("bf16"),
+                                  Int(8), Int(4, narrow=True), Int(8, signed=False), Int(6, encoding="sign_magnitude")],
+                         ids=repr)
+def test_fast_path_equals_exact_division(elem, scale):
+    """The float32 fast path (one float64 division per element) gives the exact long division's
+    codes and values in every deterministic mode: at the element's decision points, on random
+    bit patterns, with and without a global scale."""
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 1 << 32, (16, 48), dtype=np.uint64).astype(np.uint32).view(np.float32)
+    raw = np.where(np.isfinite(raw), raw, np.float32(1.5)) * np.float32(2.0 ** -8)  # a global scale G fits
+    codec = Scaled(elem, scale, block=64)
+    cases = [(codec, near_decision_points(codec, 0)), (Scaled(elem, scale, block=16, global_scale=True), raw)]
+    for c, x in cases:
+        if c.scale_format.max < float(np.abs(x).max()) / c.element_max and not c.global_scale:
+            x = x * np.float32(c.scale_format.max * c.element_max / float(np.abs(x).max()))
+        assert fast_path.scaled_eligible(c.element, x.dtype, 0)
+        for mode in Rounding:
+            if mode is Rounding.STOCHASTIC:
+                continue
+            with fast_path.disabled():
+                try:
+                    want, want_q = c.encode(x, rounding=mode), c.quantize(x, rounding=mode)
+                except ValueError:   # a block scale beyond the scale format (bf16 elements, fp32 G)
+                    want = None
+            if want is None:
+                with pytest.raises(ValueError, match="scale above"):
+                    c.encode(x, rounding=mode)
+                continue
+            enc, q = c.encode(x, rounding=mode), c.quantize(x, rounding=mode)
+            assert np.array_equal(enc.scales, want.scales) and np.array_equal(enc.codes, want.codes), mode
+            assert np.array_equal(q.view(np.uint32), want_q.view(np.uint32)), mode
 
 
 @settings(max_examples=examples(60), deadline=None)

@@ -90,7 +90,8 @@ class ElementCodec(Codec):
             nans.check(self.nan, x, repr(self))
             return gpu.element_run(self, fused, x, rounding, overflow, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
-        nans.check(self.nan, x, repr(self))
+        if self.nan != "ignore":
+            nans.check(self.nan, x, repr(self))
         mode, ovf, key, rbits, rarr = self._options(x, rounding, overflow, seed, rbits, rand, index_offset)
         out = check_out(out, x, x.dtype if fused else self.code_dtype)
         dispatch.convert_floats(bits_view(x), bits_view(out) if fused else out.reshape(-1), dtype_format(x.dtype),

@@ -386,7 +386,8 @@ class Quantile(Codec):
             nans.check(self.nan, x, repr(self))
             return gpu.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
-        nans.check(self.nan, x, repr(self))
+        if self.nan != "ignore":
+            nans.check(self.nan, x, repr(self))
         mode = self._mode_id(rounding)
         key, rbits, rarr = self._random(mode, x, seed, rbits, rand, index_offset)
         T = self._tables()

@@ -266,8 +266,13 @@ class Scaled(BlockCodec):
         tail = (ncols, block, int(mode), np.uint64(key), base, int(rbits))
         if not self._pow2:
             bad = np.zeros(scales.size, dtype=np.uint8)
-            K.scaled_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bad, bits_view(out), Ps, Pe,
-                            kernel_params(self.scale_format), R, self._smin_code(), *tail, False, fused)
+            tail2 = (kernel_params(self.scale_format), R, self._smin_code(), ncols, block)
+            if fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
+                K.scaled_encode_fast(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
+                                     *tail2, *fast_path.scaled_constants(self.element, int(mode)), int(mode), fused)
+            else:
+                K.scaled_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bad, bits_view(out), Ps, Pe,
+                                *tail2, *tail[2:], False, fused)
             self._raise_bad_scales(int(bad.sum()))
         elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
             thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))

@@ -29,7 +29,14 @@ def convert_floats(src, dst, src_fmt, fmt, *, fused: bool, mode: int, overflow: 
     if fast_path.eligible(fmt, src_fmt, flush):
         C, special = fast_path.constants(fmt, src_fmt, mode, overflow)
         D = None if fused else fast_path.code_constants(fmt, src_fmt)
-        if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+        kind = fast_path.lanes32_kind(src_fmt)
+        if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and fused and kind is not None:
+            K32, special32 = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+            if kind == 0:
+                K.fast_nearest_f32(src, dst, K32, special32)
+            else:
+                K.fast_nearest_16(src, dst, K32, special32, kind == 2)
+        elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
             K.fast_nearest(src, dst, C, special, D)
         elif mode != Rounding.STOCHASTIC:
             K.fast_directed(src, dst, C, special, D, mode)

@@ -35,9 +35,14 @@ def is_enabled() -> bool:
 
 def eligible(fmt, src_fmt, flush: bool) -> bool:
     """True where the fast path gives the generic path's bits."""
+    return _enabled and _eligible(fmt, src_fmt, flush)
+
+
+@lru_cache(maxsize=256)
+def _eligible(fmt, src_fmt, flush: bool) -> bool:
     from ..formats import FloatFormat
 
-    return (_enabled and isinstance(fmt, FloatFormat) and fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
+    return (isinstance(fmt, FloatFormat) and fmt.signed and fmt.subnormals and not flush and fmt.mbits < src_fmt.mbits
             and fmt.emin >= src_fmt.emin and fmt.emax <= src_fmt.emax
             and fmt.emin - fmt.mbits - 1 >= src_fmt.emin - src_fmt.mbits)
 
@@ -146,3 +151,66 @@ def thresholds(elem, src_fmt, mode: int) -> tuple:
     vbits = [exact.code_of(src_fmt, m) for m in mags]
     thr += [(1 << 63) - 1] * (15 - len(thr))  # the kernels take 15: unused ones never pass
     return (tuple(thr), np.array(vbits, dtype=np.int64), np.array([float(m) for m in mags], dtype=np.float64))
+
+
+def scaled_eligible(elem, dtype, mode: int) -> bool:
+    """True where ``Scaled`` with a float scale may take ``scaled_encode_fast``: float32 input,
+    a deterministic mode, and an integer element or a float element that the fast path rounds
+    from float64 (the proof is in ``fmtlib/kernels/cpu/convert.py``)."""
+    from ..formats import FloatFormat
+    from ..integers import IntFormat
+    from ..rounding import Rounding
+
+    if not (_enabled and mode != Rounding.STOCHASTIC and np.dtype(dtype) == np.float32):
+        return False
+    return isinstance(elem, IntFormat) or (isinstance(elem, FloatFormat) and eligible(elem, _fp64(), False))
+
+
+def _fp64():
+    from ..catalog import parse_format
+
+    return parse_format("fp64")
+
+
+@lru_cache(maxsize=64)
+def scaled_constants(elem, mode: int) -> tuple:
+    """``(C, special, D)`` for ``scaled_encode_fast``: the element's fast-path constants from
+    float64, saturating (those of float32 for an integer element, which ignores them)."""
+    from ..formats import FloatFormat
+    from ..rounding import Overflow
+
+    fmt = elem if isinstance(elem, FloatFormat) else _fp32()
+    C, special = constants(fmt, _fp64(), mode, int(Overflow.SATURATE))
+    return C, special, code_constants(fmt, _fp64())
+
+
+def _fp32():
+    from ..catalog import parse_format
+
+    return parse_format("fp32")
+
+
+def lanes32_kind(src_fmt) -> int | None:
+    """0, 1 or 2 where ``src_fmt`` is float32, bfloat16 or float16 (the inputs of the 32-bit
+    lane kernels ``fast_nearest_f32`` / ``fast_nearest_16``), else None."""
+    if src_fmt.specials != "ieee":
+        return None
+    return {(8, 23): 0, (8, 7): 1, (5, 10): 2}.get((src_fmt.ebits, src_fmt.mbits))
+
+
+@lru_cache(maxsize=256)
+def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
+    """``(K, special)`` (uint32 arrays) for the 32-bit lane kernels: see the comment above
+    ``_nearest32_loop`` in ``fmtlib/kernels/cpu/convert.py``."""
+    from .. import exact
+
+    f32 = _fp32()
+    _, special = constants(fmt, src_fmt, mode, overflow)
+
+    def bits(v) -> int:
+        return exact.code_of(f32, v)
+
+    lq = fmt.emin - fmt.mbits
+    zero_sign = 0 if fmt.specials == "fnuz" else 1 << (src_fmt.bits - 1)
+    K = [23 - fmt.mbits, bits(2.0 ** fmt.emin), bits(2.0 ** (lq + 23)), bits(fmt.max), zero_sign]
+    return np.array(K, dtype=np.uint32), (special & 0xFFFFFFFF).astype(np.uint32)

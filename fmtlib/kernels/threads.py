@@ -3,7 +3,8 @@
 Every CPU kernel is a serial ``@njit(nogil=True)`` function whose first two parameters are a
 task range ``t0, t1``: it does tasks ``t0 <= t < t1`` (elements, or blocks, rows, ...). :func:`run`
 cuts a call into contiguous chunks of tasks and runs them on the pool, the calling thread
-included; a call of at most :data:`GRAIN` elements runs in the caller's thread alone. Numba
+included; a call of at most :data:`GRAIN` elements (:data:`FAST_GRAIN` for the fast element
+kernels) runs in the caller's thread alone. Numba
 releases the GIL inside the kernels, so the chunks run in parallel. Results do not depend on the
 chunking: every task writes its own outputs (stochastic rounding draws its random bits by
 element index), and reductions combine per-chunk partial results (max, sums).
@@ -37,6 +38,9 @@ from concurrent.futures import ThreadPoolExecutor
 #: Calls of at most this many elements run serially in the caller's thread; chunks are never
 #: made smaller than this either (a kernel call from Python costs a few microseconds).
 GRAIN = 1 << 15
+#: The grain of the fast element kernels (a few Gelem/s on one thread): below it, handing a
+#: chunk to a sleeping pool thread costs more than the second thread saves.
+FAST_GRAIN = 1 << 19
 #: Chunks per thread: a little slack for uneven chunks and busy threads.
 CHUNKS_PER_THREAD = 4
 
@@ -105,11 +109,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def run(kernel, items: int, args: tuple = (), elements: int | None = None, combine=None):
+def run(kernel, items: int, args: tuple = (), elements: int | None = None, combine=None, grain: int | None = None):
     """``kernel(t0, t1, *args)`` over tasks ``range(items)`` in contiguous chunks, in parallel.
 
-    ``elements`` (default ``items``) measures the work: at most :data:`GRAIN` runs as one call
-    in this thread. Otherwise the chunks after the first go to the pool and this thread runs the
+    ``elements`` (default ``items``) measures the work: at most ``grain`` (default
+    :data:`GRAIN`) runs as one call in this thread, and no chunk has fewer elements. Otherwise
+    the chunks after the first go to the pool and this thread runs the
     first; then, from the last chunk back, it takes back every chunk no worker has started (the
     workers take them from the front), so that a busy pool or a nested call never deadlocks or
     leaves this thread idle, and waits for the rest. ``combine`` (``max``,
@@ -118,9 +123,13 @@ def run(kernel, items: int, args: tuple = (), elements: int | None = None, combi
     """
     items = int(items)
     elements = items if elements is None else int(elements)
+    grain = GRAIN if grain is None else grain
+    if elements <= grain:
+        res = kernel(0, items, *args)
+        return res if combine is not None else None
     n = num_threads()
-    k = min(items, n * CHUNKS_PER_THREAD, elements // GRAIN)
-    if elements <= GRAIN or k <= 1 or n == 1:
+    k = min(items, n * CHUNKS_PER_THREAD, elements // grain)
+    if k <= 1 or n == 1:
         res = kernel(0, items, *args)
         return res if combine is not None else None
     bounds = [items * c // k for c in range(k + 1)]
@@ -181,7 +190,7 @@ def _extent(kernel, extent):
     raise ValueError(f"extent must be 'elements', 'blocks' or a callable, got {extent!r}")
 
 
-def parallel(extent, combine=None):
+def parallel(extent, combine=None, fast: bool = False):
     """Decorator: make a serial kernel ``kernel(t0, t1, *args)`` callable as ``f(*args)``, run
     by :func:`run` over all its tasks.
 
@@ -190,14 +199,15 @@ def parallel(extent, combine=None):
     ``block``: one task per block of ``block`` elements of each row of ``ncols`` elements of the
     first argument (a short last block per row); or a callable ``extent(args)`` returning the
     task count or ``(tasks, elements)``. ``combine`` reduces the chunks' return values (see
-    :func:`run`). The raw kernel stays reachable as ``.kernel``.
+    :func:`run`). ``fast``: the grain is :data:`FAST_GRAIN`, not :data:`GRAIN` (kernels that
+    run at several Gelem/s on one thread). The raw kernel stays reachable as ``.kernel``.
     """
     def wrap(kernel):
         size = _extent(kernel, extent)
 
         def call(*args):
             items, elements = size(args)
-            return run(kernel, items, args, elements, combine)
+            return run(kernel, items, args, elements, combine, FAST_GRAIN if fast else GRAIN)
 
         functools.update_wrapper(call, getattr(kernel, "py_func", kernel), updated=())
         del call.__wrapped__       # the signature is the kernel's without t0, t1

@@ -420,7 +420,7 @@ def _fast_out(v, C, D):
     return v if D is None else _value_code(v, C, D)
 
 
-@parallel("elements")
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_nearest(t0, t1, src, out, C, special, D):
     """Quantize (or encode) float bits, nearest-even (and floor-on-overflow, via ``special``)."""
@@ -448,7 +448,7 @@ def fast_stochastic_rand(t0, t1, src, rand, out, C, special, D, rbits):
         out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(rand[U(i)]), C, sp, STOCH, rbits), C, D)
 
 
-@parallel("elements")
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_directed(t0, t1, src, out, C, special, D, mode):
     """Quantize (or encode) float bits: nearest-away, toward zero, up, down, odd."""
@@ -457,7 +457,103 @@ def fast_directed(t0, t1, src, out, C, special, D, mode):
         out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, mode, 1), C, D)
 
 
-@parallel("elements")
+# --- nearest-even quantize of float32, bfloat16 and float16 in 32-bit lanes ------------------
+# The same results as fast_nearest, with every step in 32-bit integers and float32 so that a
+# vector holds twice as many elements: the input's magnitude becomes float32 bits (exactly:
+# bfloat16 by a shift, float16 by scaling its bits read as a float32 by 2**112), then
+# - at or above the element's smallest normal 2**emin: integer round-to-nearest-even of the
+#   float32 bits at s = 23 - mbits (add half an ulp minus one plus the lowest kept bit of the
+#   significand, mask; a carry runs into the exponent, which is the next binade; with no
+#   mantissa bits the kept bit is the implicit 1, as in ``round_shift``);
+# - below it: the FPU's own round-to-nearest-even, by adding and subtracting the power of two
+#   Q = 2**(emin - mbits + 23), whose ulp is the element's quantum (|x| < 2**emin <= Q, so
+#   |x| + Q lies in [Q, 2Q) and the subtraction is exact);
+# and back to the input format (exact: the element's values are the input format's). Overflow,
+# inf and NaN results are the input format's bits by sign, as for fast_nearest (``special``);
+# float arithmetic here never meets an inf or NaN that it keeps. K = (s, bits of 2**emin,
+# bits of Q, bits of max, the sign bit where -0 is kept, else 0), float32 bits but the last.
+
+
+@njit(**SCALAR)
+def _f32_bits_of(a, kind):
+    """float32 bits of the magnitude bits ``a`` of a float32 (kind 0), bfloat16 (1) or float16
+    (2); float16 inf/NaN give garbage (the caller replaces those results)."""
+    if kind == 0:
+        return a
+    if kind == 1:
+        return np.uint32(a << np.uint32(16))
+    return np.float32(np.uint32(a << np.uint32(13)).view(np.float32) * np.float32(5.192296858534828e33)).view(
+        np.uint32)  # * 2**112
+
+
+@njit(**SCALAR)
+def _bits_from_f32(r, kind):
+    """Input-format bits of float32 magnitude bits ``r`` of a value the input format holds."""
+    if kind == 0:
+        return r
+    if kind == 1:
+        return np.uint32(r >> np.uint32(16))
+    return np.uint32(np.float32(np.uint32(r).view(np.float32) * np.float32(1.925929944387236e-34)).view(np.uint32)
+                     >> np.uint32(13))  # * 2**-112
+
+
+@njit(**SCALAR)
+def _nearest32_loop(t0, t1, src, out, K, sp, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s = u(K[0] & u(31))
+    emin_bits, max_bits, zero_sign = K[1], K[3], K[4]
+    magic = np.uint32(K[2]).view(np.float32)
+    implicit = u(0x800000)
+    half1 = u(u(u(one << s) >> one) - one)
+    keep = u(~u(u(one << s) - one))
+    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
+    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
+    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    for i in range(t0, t1):
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        sign = u(b & sign_bit)
+        smask = u(u(0) - u(sign != 0))
+        f = _f32_bits_of(a, kind)
+        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)  # implicit: mbits 0 ties up
+        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
+        r32 = rs if f < emin_bits else rn
+        r = _bits_from_f32(r32, kind)
+        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+        v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+        out[U(i)] = v
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_nearest_f32(t0, t1, src, out, K, special):
+    """Quantize float32 bits (uint32), nearest-even (and floor-on-overflow, via ``special``):
+    see above."""
+    _nearest32_loop(t0, t1, src, out, K, special, 0)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_nearest_16(t0, t1, src, out, K, special, fp16):
+    """:func:`fast_nearest_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
+    if fp16:
+        _nearest32_loop(t0, t1, src, out, K, special, 2)
+    else:
+        _nearest32_loop(t0, t1, src, out, K, special, 1)
+
+
+@parallel("elements", fast=True)
 @njit(**SERIAL)
 def gather(t0, t1, codes, table, out):
     """out[i] = table[codes[i]]: decode by lookup (codes already range-checked)."""
@@ -858,6 +954,13 @@ def _block_scale(src, start, end, Psrc, Pscale, R, smin_code):
             L = exp + bit_length(sig) - 1
             if L > lmax or (L == lmax and (sig << (53 - bit_length(sig))) > (msig << (53 - bit_length(msig)))):
                 lmax, msig, mexp = L, sig, exp
+    return _scale_of(msig, mexp, Pscale, R, smin_code)
+
+
+@njit(**CALLED)
+def _scale_of(msig, mexp, Pscale, R, smin_code):
+    """(scale code, D significand, D exponent) of a block whose amax is msig * 2**mexp (msig 0:
+    an all-zero block); code -2 where the scale is beyond the scale format's range."""
     if msig == 0:
         code = smin_code
     else:
@@ -939,6 +1042,105 @@ def scaled_decode(t0, t1, codes, scales, out, Pelem, Pscale, Pout, R, ncols, blo
         if not R[4] and kind == NUMBER:
             ssig, sexp = _effective_scale(ssig, sexp, R)
         out[U(i)] = _times(np.int64(codes[U(i)]), ssig, sexp, Pelem, Pout)
+
+
+# --- block scaling with a float scale: the fast path (fast_path.scaled_eligible) -------------
+# For float32 input and the deterministic modes, x / D is one float64 division, and the
+# quotient q is rounded into the element by the fast path for float64 input (integer elements:
+# by its floor and fraction). Why that is exact: a deterministic mode's result depends only on
+# how x / D compares with the element's decision points m = M * 2**e (its values and the
+# midpoints between them; M < 2**25, as the element has at most 24 significant bits). q is
+# x / D correctly rounded, so it compares with every float64 number as x / D does, unless it
+# lands on some m while x / D != m. But then x - m * D (x = X * 2**ex, X < 2**24;
+# D = dsig * 2**dexp, dsig < 2**24) is a nonzero multiple of 2**min(ex, e + dexp), so
+# |x / D - m| > 2**-53 * |m| (as M * dsig < 2**49): more than q's error. (Nor can q be
+# subnormal or overflow: 2**-277 < |x / D| < 2**277.) Stochastic rounding reads up to 60 bits
+# of the quotient and keeps the exact long division (``scaled_encode``). Decoding: element
+# value times D has at most 48 significant bits, exact in float64, and the conversion to
+# float32 rounds it once (nearest-even, overflow to inf). Per block, the amax is an integer
+# max of the magnitude bits and the scale is the generic kernel's exact division (``_scale_of``).
+
+
+@njit(**SCALAR)
+def _int_of_f64(q, mode, P):
+    """(code, value) of float64 ``q`` rounded into integer format P by ``mode`` (not
+    stochastic), saturating: :func:`pack_int`'s rule."""
+    lo, hi = P[3], P[4]
+    neg = q < 0
+    aq = min(abs(q), 1099511627776.0)  # 2**40: anything larger saturates all the same
+    fl = np.floor(aq)
+    frac = aq - fl  # exact
+    n = np.int64(fl)
+    inexact = frac > 0
+    if mode == RNE or mode == FLOOR_OVF:
+        up = frac > 0.5 or (frac == 0.5 and (n & 1) == 1)
+    elif mode == RNA:
+        up = frac >= 0.5
+    elif mode == UP:
+        up = inexact and not neg
+    elif mode == DOWN:
+        up = inexact and neg
+    else:
+        up = False
+    m = n | 1 if mode == ODD and inexact else n + np.int64(up)
+    v = -m if neg else m
+    if mode == FLOOR_OVF and (v > hi or v < lo):
+        v = -n if neg else n
+    v = min(max(v, lo), hi)
+    return int_code(v, P), np.float64(v)
+
+
+@njit(**SCALAR)
+def _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, is_int, mode, fused):
+    """Elements of float32 src[start:end], a block with effective scale ``Df``: codes, or
+    (fused) the values, rounded once to float32 (``out``)."""
+    for i in range(start, end):
+        q = np.float64(src[U(i)]) / Df
+        if is_int:
+            code, val = _int_of_f64(q, mode, Pelem)
+        else:
+            r = _fast_round(np.float64(q).view(np.int64), np.int64(0), C, sp, mode, 1)
+            code = _value_code(r, C, D)
+            val = np.int64(r).view(np.float64)
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            out[U(i)] = np.float32(val * Df)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, ncols, block, C, special,
+                       D, mode, fused):
+    """:func:`scaled_encode` on the fast path (see above) for float32 ``src`` and ``out`` (float
+    arrays, not bit views) and a deterministic ``mode``. ``C, special, D``: the element's
+    fast-path constants from float64 (ignored for integer elements)."""
+    sp = (special[0], special[1], special[2], special[3], special[4], special[5])
+    is_int = Pelem[11] == 1
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = np.int64(0)
+        for i in range(start, end):
+            amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
+        sc, dsig, dexp = np.int64(-1), np.int64(0), np.int64(0)
+        if amax < 0x7F800000:
+            kind, sign, msig, mexp = unpack(amax, FP32_P, False)
+            sc, dsig, dexp = _scale_of(msig, mexp, Pscale, R, smin_code)
+        if sc == -2:
+            bad[U(t)] = 1
+        if sc < 0:
+            scales[U(t)] = Pscale[7]
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            continue
+        scales[U(t)] = sc
+        Df = math.ldexp(np.float64(dsig), dexp)
+        if is_int:
+            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, True, mode, fused)
+        elif mode == RNE:
+            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, RNE, fused)
+        else:
+            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, mode, fused)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
@@ -1030,7 +1232,7 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
                 codes[U(i)] = mag | ((vb >> 31) << 3)
 
 
-@parallel("elements", combine=max)
+@parallel("elements", combine=max, fast=True)
 @njit(**SERIAL)
 def finite_amax_bits(t0, t1, src, absmask, inf_bits):
     """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none)."""
