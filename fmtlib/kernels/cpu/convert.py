@@ -1242,3 +1242,19 @@ def finite_amax_bits(t0, t1, src, absmask, inf_bits):
         if a < inf_bits and a > m:
             m = a
     return m
+
+
+# --- one compiled version of each big called helper ---------------------------------------
+# Called from jitted code with constant arguments (a mode, ``False``, FP32_P), Numba compiles a
+# separate version of a helper for each combination of constants (Literal types): six of
+# ``pack`` in one `fmtlib compare`. Each is compiled once here for int64 arguments (loaded from
+# the cache after the first time) and no other version is made; constant arguments convert to
+# it, and LLVM still sees the constants where it inlines.
+_P = "UniTuple(int64, 12)"
+for _helper, _sig in ((unpack_int, f"UniTuple(int64, 4)(int64, {_P})"),
+                      (pack_int, f"int64(int64, int64, int64, int64, {_P}, int64, int64, int64, int64)"),
+                      (unpack, f"UniTuple(int64, 4)(int64, {_P}, boolean)"),
+                      (pack, f"int64(int64, int64, int64, int64, {_P}, int64, int64, int64, int64, boolean)"),
+                      (div_pack, f"int64(int64, int64, int64, int64, int64, {_P}, int64, int64, int64, int64, boolean)")):
+    _helper.compile(_sig)
+    _helper.disable_compile()
