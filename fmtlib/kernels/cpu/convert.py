@@ -27,11 +27,18 @@ from ..config import CALLED, SCALAR, SERIAL
 from ..threads import parallel
 
 
+# The constants below are numpy scalars, not Python ints: Numba types a Python int (or a
+# literal such as ``1`` or ``False``) passed to a called helper as a Literal and compiles a
+# separate version of the helper for each combination of them (six of ``pack`` in one
+# `fmtlib compare`, doubling the first run's compile time). int64 and bool arguments share
+# one version; LLVM still sees the constants where it inlines.
 # kinds returned by unpack
-NUMBER, ZERO, INF, NAN = 0, 1, 2, 3
+NUMBER, ZERO, INF, NAN = map(np.int64, (0, 1, 2, 3))
 # rounding mode ids (fmtlib.rounding.Rounding values)
-RNE, RNA, RTZ, DOWN, UP, ODD, STOCH, FLOOR_OVF = 0, 1, 2, 3, 4, 5, 6, 7
-SATURATE, IEEE, WRAP = 0, 1, 2
+RNE, RNA, RTZ, DOWN, UP, ODD, STOCH, FLOOR_OVF = map(np.int64, (0, 1, 2, 3, 4, 5, 6, 7))
+SATURATE, IEEE, WRAP = map(np.int64, (0, 1, 2))
+#: rbits 1 and daz/ftz off, as call-site arguments of pack/unpack
+ONE, NO = np.int64(1), np.bool_(False)
 
 #: array indices in the kernels' loops: unsigned, so that no negative-index wraparound code
 #: stops LLVM from vectorising (task and element indices are never negative)
@@ -301,8 +308,8 @@ def roundtrip(t0, t1, src, out, Psrc, Pfmt, mode, overflow, key, base, rbits, da
         kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
         rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
         code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, rnd, rbits, ftz)
-        kind, sign, sig, exp = unpack(code, Pfmt, False)
-        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
+        kind, sign, sig, exp = unpack(code, Pfmt, NO)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), ONE, NO)
 
 
 @parallel("elements")
@@ -312,8 +319,8 @@ def roundtrip_rand(t0, t1, src, rand, out, Psrc, Pfmt, mode, overflow, rbits, da
     for i in range(t0, t1):
         kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
         code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, np.int64(rand[U(i)]), rbits, ftz)
-        kind, sign, sig, exp = unpack(code, Pfmt, False)
-        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), 1, False)
+        kind, sign, sig, exp = unpack(code, Pfmt, NO)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), ONE, NO)
 
 
 # --- fast path for quantize ---------------------------------------------------------------
@@ -620,7 +627,7 @@ def _mx_block_exponent(src, start, end, Psrc, rule, emax, mbits, M):
     msig = np.int64(0)
     mexp = np.int64(0)
     for i in range(start, end):
-        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, False)
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, NO)
         if kind == NAN or kind == INF:
             return np.int64(128)
         if kind == NUMBER:
@@ -644,8 +651,8 @@ def _block_span(t, nb, ncols, block):
 @njit(**SCALAR)
 def _mx_decoded(code, se, Pelem, Pout):
     """Bits (format Pout) of element ``code`` times 2**se (se includes -eshift), nearest-even."""
-    kind, sign, sig, exp = unpack(code, Pelem, False)
-    return pack(kind, sign, sig, exp + se, Pout, RNE, IEEE, np.int64(0), 1, False)
+    kind, sign, sig, exp = unpack(code, Pelem, NO)
+    return pack(kind, sign, sig, exp + se, Pout, RNE, IEEE, np.int64(0), ONE, NO)
 
 
 @njit(**SCALAR)
@@ -653,8 +660,8 @@ def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
     """The generic path for one MX element: (its code, its decoded bits in format Psrc).
 
     ``se`` is the exponent that takes element values to input values (scale - eshift)."""
-    kind, sign, sig, exp = unpack(b, Psrc, False)
-    code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, False)
+    kind, sign, sig, exp = unpack(b, Psrc, NO)
+    code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, NO)
     return code, _mx_decoded(code, se, Pelem, Psrc)
 
 
@@ -795,7 +802,7 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
 # A block with an inf or NaN gets the NaN scale (0x7F) and decodes to NaN.
 F32_MAX = np.float32(3.4028234663852886e38)
 # kernel_params of fp32 (fmtlib.kernels.params; tests/test_nvfp4.py checks it)
-FP32_P = (8, 23, 127, 1, 1, 0, 0x7F7FFFFF, 0x7FC00000, 0x7F800000, -126, 127, 0)
+FP32_P = tuple(map(np.int64, (8, 23, 127, 1, 1, 0, 0x7F7FFFFF, 0x7FC00000, 0x7F800000, -126, 127, 0)))
 
 
 @njit(**SCALAR)
@@ -803,15 +810,15 @@ def _as_f32(b, Psrc, f32_in):
     """Input bits as a float32 value (bf16/fp16 convert exactly)."""
     if f32_in:
         return np.uint32(b).view(np.float32)
-    kind, sign, sig, exp = unpack(b, Psrc, False)
-    return np.uint32(pack(kind, sign, sig, exp, FP32_P, RNE, IEEE, np.int64(0), 1, False)).view(np.float32)
+    kind, sign, sig, exp = unpack(b, Psrc, NO)
+    return np.uint32(pack(kind, sign, sig, exp, FP32_P, RNE, IEEE, np.int64(0), ONE, NO)).view(np.float32)
 
 
 @njit(**SCALAR)
 def _f32_code(v, P, mode, overflow, rnd, rbits):
     """Code of float32 value ``v`` in format P, rounded by ``mode``."""
-    kind, sign, sig, exp = unpack(np.int64(np.float32(v).view(np.uint32)), FP32_P, False)
-    return pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, False)
+    kind, sign, sig, exp = unpack(np.int64(np.float32(v).view(np.uint32)), FP32_P, NO)
+    return pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, NO)
 
 
 @njit(**SCALAR)
@@ -849,7 +856,7 @@ def _e4m3_code(v, Pscale):
     b = np.int64(np.float32(v).view(np.uint32))
     if 0x3C800000 <= b <= 0x43E00000:
         return ((b + 0x7FFFF + ((b >> 20) & 1)) >> 20) - (120 << 3)
-    return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), 1)
+    return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), ONE)
 
 
 @parallel("blocks")
@@ -891,7 +898,7 @@ def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, ele
             if not fused:
                 codes[U(i)] = code
             if fused:
-                out[U(i)] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), 1)
+                out[U(i)] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), ONE)
 
 
 @parallel("elements")
@@ -903,7 +910,7 @@ def nvfp4_decode(t0, t1, codes, scales, out, Pout, elem_vals, scale_vals, ncols,
         r = i // ncols
         d = _nvfp4_decode_scale(scale_vals[np.int64(scales[r * nb + (i - r * ncols) // block])], recipe, G,
                                 tensor_amax)
-        out[U(i)] = _f32_code(elem_vals[np.int64(codes[U(i)])] * d, Pout, RNE, IEEE, np.int64(0), 1)
+        out[U(i)] = _f32_code(elem_vals[np.int64(codes[U(i)])] * d, Pout, RNE, IEEE, np.int64(0), ONE)
 
 
 # --- block scaling with a float scale, exact (fmtlib.Scaled) --------------------------------
@@ -947,7 +954,7 @@ def _block_scale(src, start, end, Psrc, Pscale, R, smin_code):
     mexp = np.int64(0)
     lmax = np.int64(-(1 << 40))
     for i in range(start, end):
-        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, False)
+        kind, sign, sig, exp = unpack(np.int64(src[i]), Psrc, NO)
         if kind == NAN or kind == INF:
             return np.int64(-1), np.int64(0), np.int64(0)
         if kind == NUMBER:
@@ -964,13 +971,13 @@ def _scale_of(msig, mexp, Pscale, R, smin_code):
     if msig == 0:
         code = smin_code
     else:
-        code = div_pack(np.int64(0), msig, mexp, R[0] * R[2], R[1] + R[3], Pscale, RNE, IEEE, np.int64(0), 1,
-                        False)
+        code = div_pack(np.int64(0), msig, mexp, R[0] * R[2], R[1] + R[3], Pscale, RNE, IEEE, np.int64(0), ONE,
+                        NO)
         if code == Pscale[7] or code == Pscale[8]:  # beyond the scale format: -2, the caller raises
             return np.int64(-2), np.int64(0), np.int64(0)
         if code < smin_code:
             code = smin_code
-    kind, sign, ssig, sexp = unpack(code, Pscale, False)
+    kind, sign, ssig, sexp = unpack(code, Pscale, NO)
     if R[4]:
         return code, ssig, sexp
     dsig, dexp = _effective_scale(ssig, sexp, R)
@@ -981,7 +988,7 @@ def _scale_of(msig, mexp, Pscale, R, smin_code):
 def _effective_scale(ssig, sexp, R):
     """D = fl32(S * G), at least 2**-149 (S = ssig * 2**sexp, G from R)."""
     kind, sign, dsig, dexp = unpack(pack(NUMBER, np.int64(0), ssig * R[2], sexp + R[3], FP32_P, RNE, IEEE,
-                                         np.int64(0), 1, False), FP32_P, False)
+                                         np.int64(0), ONE, NO), FP32_P, NO)
     if kind == ZERO:
         return np.int64(1), np.int64(-149)
     return dsig, dexp
@@ -990,10 +997,10 @@ def _effective_scale(ssig, sexp, R):
 @njit(**CALLED)
 def _times(code, dsig, dexp, Pelem, Pout):
     """Bits (format Pout) of element ``code`` times D = dsig * 2**dexp, rounded once."""
-    kind, sign, sig, exp = unpack(code, Pelem, False)
+    kind, sign, sig, exp = unpack(code, Pelem, NO)
     if kind == NUMBER and dsig == 0:  # a zero scale (records from elsewhere)
         kind = ZERO
-    return pack(kind, sign, sig * dsig, exp + dexp, Pout, RNE, IEEE, np.int64(0), 1, False)
+    return pack(kind, sign, sig * dsig, exp + dexp, Pout, RNE, IEEE, np.int64(0), ONE, NO)
 
 
 @parallel("blocks")
@@ -1015,7 +1022,7 @@ def scaled_encode(t0, t1, src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, 
             continue
         scales[U(t)] = sc
         for i in range(start, end):
-            kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, False)
+            kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, NO)
             rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
             if kind == ZERO:
                 code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
@@ -1035,7 +1042,7 @@ def scaled_decode(t0, t1, codes, scales, out, Pelem, Pscale, Pout, R, ncols, blo
     for i in range(t0, t1):
         r = i // ncols
         sc = np.int64(scales[r * nb + (i - r * ncols) // block])
-        kind, sign, ssig, sexp = unpack(sc, Pscale, False)
+        kind, sign, ssig, sexp = unpack(sc, Pscale, NO)
         if kind == NAN or kind == INF:
             out[U(i)] = Pout[7]
             continue
@@ -1125,7 +1132,7 @@ def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, s
             amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
         sc, dsig, dexp = np.int64(-1), np.int64(0), np.int64(0)
         if amax < 0x7F800000:
-            kind, sign, msig, mexp = unpack(amax, FP32_P, False)
+            kind, sign, msig, mexp = unpack(amax, FP32_P, NO)
             sc, dsig, dexp = _scale_of(msig, mexp, Pscale, R, smin_code)
         if sc == -2:
             bad[U(t)] = 1
@@ -1183,7 +1190,7 @@ def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S,
             continue
         if se < low_ok:  # thresholds below the input's normal range: the generic helpers
             for i in range(start, end):
-                code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, np.int64(0), 1)
+                code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, np.int64(0), ONE)
                 if not fused:
                     codes[U(i)] = code
                 if fused:
@@ -1242,19 +1249,3 @@ def finite_amax_bits(t0, t1, src, absmask, inf_bits):
         if a < inf_bits and a > m:
             m = a
     return m
-
-
-# --- one compiled version of each big called helper ---------------------------------------
-# Called from jitted code with constant arguments (a mode, ``False``, FP32_P), Numba compiles a
-# separate version of a helper for each combination of constants (Literal types): six of
-# ``pack`` in one `fmtlib compare`. Each is compiled once here for int64 arguments (loaded from
-# the cache after the first time) and no other version is made; constant arguments convert to
-# it, and LLVM still sees the constants where it inlines.
-_P = "UniTuple(int64, 12)"
-for _helper, _sig in ((unpack_int, f"UniTuple(int64, 4)(int64, {_P})"),
-                      (pack_int, f"int64(int64, int64, int64, int64, {_P}, int64, int64, int64, int64)"),
-                      (unpack, f"UniTuple(int64, 4)(int64, {_P}, boolean)"),
-                      (pack, f"int64(int64, int64, int64, int64, {_P}, int64, int64, int64, int64, boolean)"),
-                      (div_pack, f"int64(int64, int64, int64, int64, int64, {_P}, int64, int64, int64, int64, boolean)")):
-    _helper.compile(_sig)
-    _helper.disable_compile()
