@@ -214,3 +214,25 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
     zero_sign = 0 if fmt.specials == "fnuz" else 1 << (src_fmt.bits - 1)
     K = [23 - fmt.mbits, bits(2.0 ** fmt.emin), bits(2.0 ** (lq + 23)), bits(fmt.max), zero_sign]
     return np.array(K, dtype=np.uint32), (special & 0xFFFFFFFF).astype(np.uint32)
+
+
+def scaled_rne_eligible(elem, scale_fmt, dtype, mode: int, global_scale: bool) -> bool:
+    """True where ``scaled_encode_rne`` applies: :func:`scaled_eligible`, nearest-even or
+    floor-on-overflow, no global scale, and a scale format with subnormals."""
+    from ..rounding import Rounding
+
+    return (not global_scale and mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and scale_fmt.subnormals
+            and scaled_eligible(elem, dtype, mode))
+
+
+@lru_cache(maxsize=64)
+def scaled_rne_params(elem, scale_fmt) -> tuple:
+    """``(F, S, M, smax, smin, scale NaN code)`` for ``scaled_encode_rne``."""
+    from ..formats import FloatFormat
+
+    def numbers(f):
+        return (f.mbits, f.bias, f.emin, f.emin - f.mbits, f.mag_bits, int(f.specials != "fnuz"))
+
+    F = numbers(elem) if isinstance(elem, FloatFormat) else (0,) * 6
+    smin = float(scale_fmt.smallest_subnormal)
+    return F, numbers(scale_fmt), float(elem.max), float(scale_fmt.max), smin, scale_fmt.nan_code

@@ -1132,6 +1132,90 @@ def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, s
             _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, mode, fused)
 
 
+# The kernel above without the exact division for the scale, for the default case: nearest-even
+# (floor-on-overflow gives the same under saturation), no global scale, a scale format with
+# subnormals. S = amax / M is one float64 division too (amax and M have at most 24 significant
+# bits, so the argument above holds), rounded by the FPU: adding and subtracting a power of two
+# whose ulp is the format's quantum at the value's binade (at least its subnormal quantum)
+# rounds to nearest-even once. F = (element mbits, bias, emin, log2 quantum, sign shift, keeps
+# -0) for a float element; S = the same numbers of the scale format; M, emax_val: the element's
+# largest value; smax, smin: the scale format's largest and smallest positive values.
+
+
+@njit(**SCALAR)
+def _rne_f64(a, mbits, q_magic):
+    """Float64 ``a >= 0`` rounded to nearest-even in a format with ``mbits`` mantissa bits and
+    subnormals (``q_magic``: 2**52 times its quantum, as int64 bits); no overflow check."""
+    m = max((np.float64(a).view(np.int64) & np.int64(0x7FF0000000000000)) + ((52 - mbits) << 52), q_magic)
+    M = np.int64(m).view(np.float64)
+    return (a + M) - M
+
+
+@njit(**SCALAR)
+def _f64_code(r, mbits, bias, emin_val, inv_q):
+    """Magnitude code of a value ``r >= 0`` of a float format with subnormals."""
+    normal = (np.float64(r).view(np.int64) >> (52 - mbits)) - ((1023 - bias) << mbits)
+    return normal if r >= emin_val else np.int64(r * inv_q)
+
+
+@njit(**SCALAR)
+def _format_consts(F):
+    """(q_magic, 2**emin, 1 / quantum) of a format given as (mbits, bias, emin, lq, ...)."""
+    return (np.int64((F[3] + 52 + 1023) << 52), math.ldexp(1.0, F[2]), math.ldexp(1.0, -F[3]))
+
+
+@njit(**SCALAR)
+def _rne_elements(src, codes, out, start, end, D, Pelem, F, emax_val, is_int, fused):
+    q_magic, emin_val, inv_q = _format_consts(F)
+    lo, hi = np.float64(Pelem[3]), np.float64(Pelem[4])
+    for i in range(start, end):
+        q = np.float64(src[U(i)]) / D
+        neg = np.float64(q).view(np.int64) < 0
+        a = abs(q)
+        if is_int:
+            r = (min(a, 1099511627776.0) + 4503599627370496.0) - 4503599627370496.0   # rint, below 2**52
+            v = min(max(-r if neg else r, lo), hi) + 0.0   # + 0.0: no -0 for integers
+            code = int_code(np.int64(v), Pelem)
+        else:
+            r = min(_rne_f64(a, F[0], q_magic), emax_val)
+            s = neg and (r != 0 or F[5] == 1)   # fnuz: no -0
+            v = -r if s else r
+            code = _f64_code(r, F[0], F[1], emin_val, inv_q) | (np.int64(s) << F[4])
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            out[U(i)] = np.float32(v * D)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_rne(t0, t1, src, codes, scales, bad, out, Pelem, F, S, M, smax, smin, scale_nan, ncols, block,
+                      fused):
+    """:func:`scaled_encode_fast` for nearest-even and no global scale, with the scale in float64
+    too (see above): float32 ``src`` and ``out``, integer or float elements."""
+    s_magic, s_emin, s_inv_q = _format_consts(S)
+    is_int = Pelem[11] == 1
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = np.int64(0)
+        for i in range(start, end):
+            amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
+        D = np.float64(np.nan)
+        if amax < 0x7F800000:
+            D = max(_rne_f64(np.float64(np.uint32(amax).view(np.float32)) / M, S[0], s_magic), smin)
+        if not D <= smax:   # inf or NaN in the block, or a scale beyond the scale format
+            bad[U(t)] = amax < 0x7F800000
+            scales[U(t)] = scale_nan
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            continue
+        scales[U(t)] = _f64_code(D, S[0], S[1], s_emin, s_inv_q)
+        if is_int:
+            _rne_elements(src, codes, out, start, end, D, Pelem, F, M, True, fused)
+        else:
+            _rne_elements(src, codes, out, start, end, D, Pelem, F, M, False, fused)
+
+
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
 # An element format with at most 16 magnitudes (e2m1: 0 .. 6) rounds |y| by counting the
 # thresholds it passes: mag = sum(|y| bits > thr[k]) with thr from fast_path.thresholds (the
