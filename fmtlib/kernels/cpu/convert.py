@@ -518,6 +518,9 @@ def _nearest32_loop(t0, t1, src, out, K, sp, kind):
     ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
     inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
     nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    op16, od16, ip16, id16, np16, nd16 = (np.uint16(ovf_p), np.uint16(ovf_d), np.uint16(inf_p), np.uint16(inf_d),
+                                          np.uint16(nan_p), np.uint16(nan_d))
+    zs16 = np.uint16(zero_sign)
     for i in range(t0, t1):
         b = u(src[U(i)])
         a = u(b & absmask)
@@ -528,11 +531,22 @@ def _nearest32_loop(t0, t1, src, out, K, sp, kind):
         rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
         r32 = rs if f < emin_bits else rn
         r = _bits_from_f32(r32, kind)
-        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
-        v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
-        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
-        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
-        out[U(i)] = v
+        if kind == 0:
+            v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+            v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+            v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+            v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+            out[U(i)] = v
+        else:  # the same in 16 bits: twice the lanes
+            h = np.uint16
+            s16 = h(sign)
+            m16 = h(smask)
+            r16 = h(r)
+            w = h(r16 | h(s16 & (zs16 if r16 == 0 else h(0x8000))))
+            w = h(op16 ^ h(od16 & m16)) if r32 > max_bits else w
+            w = h(ip16 ^ h(id16 & m16)) if h(a) == h(inf_bits) else w
+            w = h(np16 ^ h(nd16 & m16)) if h(a) > h(inf_bits) else w
+            out[U(i)] = w
 
 
 @parallel("elements", fast=True)
