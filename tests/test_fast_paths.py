@@ -99,3 +99,28 @@ def test_fast_equals_generic_every_float32(name, mode, scope):
             gen = codec.decode(codes, dtype=np.float32)
         assert np.array_equal(float_bits(fast), float_bits(gen)), hex(start)
         assert np.array_equal(fast_codes, codes), hex(start)
+
+
+@pytest.mark.parametrize("rbits", [1, 5, 23, 24, 40, 62])
+@pytest.mark.parametrize("name", ["e2m1", "e4m3fn", "e5m2", "e3m0_b3_none", "fp16"])
+def test_32bit_lane_kernels_every_input_width(name, rbits):
+    """The 32-bit lane kernels (float32, and bfloat16/float16 widened to float32 bits) give the
+    generic path's bits: nearest-even and stochastic with any rbits, both overflow policies, on
+    random float32 and every bfloat16 and float16 pattern."""
+    import ml_dtypes
+
+    codec = FP(EXHAUSTIVE_FORMATS.get(name, name))
+    inputs = [random_floats(np.float32, n=1 << 14)] + [np.arange(1 << 16, dtype=np.uint16).view(dt)
+                                                        for dt in (ml_dtypes.bfloat16, np.float16)]
+    for x in inputs:
+        if not fast_path.eligible(codec.format, get_format({2: "bf16" if x.dtype != np.float16 else "fp16",
+                                                            4: "fp32"}[x.itemsize]), False):
+            continue
+        for overflow in FP_OVERFLOWS:
+            for mode, kw in ((Rounding.STOCHASTIC, dict(seed=3, rbits=rbits, index_offset=5)),
+                             (Rounding.NEAREST_EVEN, {})):
+                fast = codec.quantize(x, rounding=mode, overflow=overflow, **kw)
+                with fast_path.disabled():
+                    generic = codec.decode(codec.encode(x, rounding=mode, overflow=overflow, **kw), dtype=x.dtype)
+                bad = np.flatnonzero(float_bits(fast) != float_bits(generic))
+                assert bad.size == 0, f"{x.dtype} {mode.name} {overflow.name}: x={x[bad[:3]]!r}"

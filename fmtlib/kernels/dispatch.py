@@ -40,6 +40,9 @@ def convert_floats(src, dst, src_fmt, fmt, *, fused: bool, mode: int, overflow: 
             K.fast_nearest(src, dst, C, special, D)
         elif mode != Rounding.STOCHASTIC:
             K.fast_directed(src, dst, C, special, D, mode)
+        elif rand is None and fused and kind is not None:
+            K32, special32 = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+            K.fast_stochastic32(src, dst, K32, special32, np.uint64(key), index_offset, rbits, kind)
         elif rand is None:
             K.fast_stochastic(src, dst, C, special, D, np.uint64(key), index_offset, rbits)
         else:

@@ -200,8 +200,8 @@ def lanes32_kind(src_fmt) -> int | None:
 
 @lru_cache(maxsize=256)
 def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
-    """``(K, special)`` (uint32 arrays) for the 32-bit lane kernels: see the comment above
-    ``_nearest32_loop`` in ``fmtlib/kernels/cpu/convert.py``."""
+    """``(K, special)`` (uint32 arrays) for the 32-bit lane kernels: see the comments above
+    ``_nearest32_loop`` and ``_stochastic32_loop`` in ``fmtlib/kernels/cpu/convert.py``."""
     from .. import exact
 
     f32 = _fp32()
@@ -212,7 +212,8 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
 
     lq = fmt.emin - fmt.mbits
     zero_sign = 0 if fmt.specials == "fnuz" else 1 << (src_fmt.bits - 1)
-    K = [23 - fmt.mbits, bits(2.0 ** fmt.emin), bits(2.0 ** (lq + 23)), bits(fmt.max), zero_sign]
+    K = [23 - fmt.mbits, bits(2.0 ** fmt.emin), bits(2.0 ** (lq + 23)), bits(fmt.max), zero_sign,
+         fmt.emin + 127, bits(2.0 ** lq), 150 + lq]
     return np.array(K, dtype=np.uint32), (special & 0xFFFFFFFF).astype(np.uint32)
 
 

@@ -567,6 +567,75 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
         _nearest32_loop(t0, t1, src, out, K, special, 1)
 
 
+# Stochastic rounding in 32-bit lanes, the same bits as fast_stochastic: fmtlib-rng-v1 gives a
+# 64-bit z per element, rnd = its top rbits bits. In the float32 domain (as above) the dropped
+# field has se = min(s + max(e_thr - max(E, 1), 0), 23) bits and the increment is the top
+# min(se, rbits) bits of z placed at the top of that field (a carry rounds away from zero);
+# below the quantum q the result is q where rnd >= 2**rbits - F, F = floor(|x| / q * 2**rbits)
+# (64-bit). A bfloat16 or float16 input widened to float32 keeps its dropped field's bits at the
+# top of the wider field, whose carry is then the same. K as above, then
+# (biased float32 exponent of 2**emin, bits of q, 150 + log2 q).
+
+
+@njit(**SCALAR)
+def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
+    kq = np.int64(K[7])
+    rb = u(rbits)
+    top = np.int64(1) << rbits
+    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
+    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
+    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    h = np.uint64(key) + (np.uint64(base + t0) + np.uint64(1)) * _GAMMA   # rand_top's counter, stepped
+    for i in range(t0, t1):
+        z = mix64(h)
+        h += _GAMMA
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        sign = u(b & sign_bit)
+        smask = u(u(0) - u(sign != 0))
+        f = _f32_bits_of(a, kind)
+        ee = max(u(f >> u(23)), one)
+        se = min(u(s + u(max(e_thr, ee) - ee)), u(23))
+        t = min(se, rb)
+        inc = u(u(u(z >> np.uint64(32)) >> u(u(32) - t)) << u(se - t))
+        rr = u(u(f + inc) & u(u(0) - u(one << se)))
+        sig = np.int64(u(f & u(0x7FFFFF)) | (u(0x800000) if f >= u(0x800000) else u(0)))
+        k = kq - np.int64(ee)
+        F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
+        up = np.int64(z >> np.uint64(64 - rbits)) >= top - F
+        r32 = (q_bits if up else u(0)) if f < q_bits else rr
+        r = _bits_from_f32(r32, kind)
+        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+        v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+        out[U(i)] = v
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic32(t0, t1, src, out, K, special, key, base, rbits, kind):
+    """Quantize float32 (kind 0, uint32 bits), bfloat16 (1) or float16 (2, uint16 bits),
+    stochastic: see above."""
+    if kind == 0:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 0)
+    elif kind == 1:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 1)
+    else:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 2)
+
+
 @parallel("elements", fast=True)
 @njit(**SERIAL)
 def gather(t0, t1, codes, table, out):
