@@ -567,6 +567,100 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
         _nearest32_loop(t0, t1, src, out, K, special, 1)
 
 
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_encode_nearest32(t0, t1, src, out, K, E, codes, kind):
+    """Encode float32 (kind 0), bfloat16 (1) or float16 (2) bits to codes, nearest-even (and
+    floor-on-overflow): the rounding of :func:`_nearest32_loop`, then the code of the rounded
+    float32 magnitude r: ``(r >> s) - ((127 - bias) << mbits)`` at or above 2**emin, the
+    significand shifted to the quantum below. ``E = (mag_bits, (127 - bias) << mbits, 1 where
+    -0 is kept)``; ``codes``: the overflow, inf and NaN codes by sign."""
+    if kind == 0:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 0)
+    elif kind == 1:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
+    else:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 2)
+
+
+@njit(**SCALAR)
+def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s = u(K[0] & u(31))
+    emin_bits, max_bits, kq = K[1], K[3], K[7]
+    magic = np.uint32(K[2]).view(np.float32)
+    implicit = u(0x800000)
+    half1 = u(u(u(one << s) >> one) - one)
+    keep = u(~u(u(one << s) - one))
+    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & one)
+    c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
+    for i in range(t0, t1):
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        negu = u(u(b & sign_bit) != 0)
+        neg = negu != 0
+        f = _f32_bits_of(a, kind)
+        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)
+        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
+        r = rs if f < emin_bits else rn
+        ee = max(u(r >> u(23)), one)
+        sub = u(u(u(r & u(0x7FFFFF)) | (implicit if r >= implicit else u(0))) >> min(u(kq - ee), u(31)))
+        mag = u(u(r >> s) - bias_shift) if r >= emin_bits else sub
+        code = u(mag | u(u(negu & u(u(r != 0) | keep_neg_zero)) << mag_bits))
+        code = (c[1] if neg else c[0]) if r > max_bits else code
+        code = (c[3] if neg else c[2]) if a == inf_bits else code
+        code = (c[5] if neg else c[4]) if a > inf_bits else code
+        out[U(i)] = code
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_decode32(t0, t1, codes, out, Kd, sp, kind):
+    """Decode codes of a format the output holds (fast_path.eligible) into float32 (kind 0),
+    bfloat16 (1) or float16 (2) bits, by arithmetic: a normal magnitude code shifted into the
+    float32 fields plus the bias difference, a subnormal one as float32(m) * quantum (exact),
+    inf and NaN by comparisons. ``Kd = (mbits, mag_bits, (127 - bias) << 23, bits of the
+    quantum, inf magnitude, the least NaN magnitude, the fnuz NaN code)`` (an impossible value
+    where the format has none); ``sp``: the output bits of inf and NaN by sign."""
+    if kind == 0:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 0)
+    elif kind == 1:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 1)
+    else:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 2)
+
+
+@njit(**SCALAR)
+def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
+    u = np.uint32
+    mbits, mag_bits, bias_shift, inf_mag, nan_lo, fnuz_nan = Kd[0] & u(31), Kd[1] & u(31), Kd[2], Kd[4], Kd[5], Kd[6]
+    quantum = np.uint32(Kd[3]).view(np.float32)
+    s = u(u(23) - mbits)
+    magmask = u(u(u(1) << mag_bits) - u(1))
+    out_sign = u(0x80000000) if kind == 0 else u(0x8000)
+    inf_p, inf_n, nan_p, nan_n = u(sp[0]), u(sp[1]), u(sp[2]), u(sp[3])
+    for i in range(t0, t1):
+        c = u(codes[U(i)])
+        mag = u(c & magmask)
+        neg = u(c >> mag_bits) != 0
+        normal = u(u(mag << s) + bias_shift)
+        sub = np.float32(np.float32(np.int32(mag)) * quantum).view(np.uint32)
+        r = _bits_from_f32(normal if u(mag >> mbits) != 0 else sub, kind)
+        v = u(r | (out_sign if neg else u(0)))
+        v = (inf_n if neg else inf_p) if mag == inf_mag else v
+        v = (nan_n if neg else nan_p) if mag >= nan_lo or c == fnuz_nan else v
+        out[U(i)] = v
+
+
 # Stochastic rounding in 32-bit lanes, the same bits as fast_stochastic: fmtlib-rng-v1 gives a
 # 64-bit z per element, rnd = its top rbits bits. In the float32 domain (as above) the dropped
 # field has se = min(s + max(e_thr - max(E, 1), 0), 23) bits and the increment is the top
