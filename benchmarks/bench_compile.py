@@ -1,12 +1,14 @@
 """Cold-cache compile cost and per-call latency of common operations.
 
-    python benchmarks/bench_compile.py [--ops fp_e2m1,...] [--together] [--latency]
+    python benchmarks/bench_compile.py [--ops fp_e2m1,...] [--together] [--latency] [--compare]
 
 Each operation runs in a fresh process with an empty ``NUMBA_CACHE_DIR``; the table gives the
 process's CPU time (user + system, all threads) spent after ``import fmtlib, numba``, and its
 wall time. ``--together`` also runs all of them in one fresh process (helpers shared).
 ``--latency`` gives the median time of one call at 2**10, 2**16, 2**20 and 2**24 float32 elements
-(FP e4m3fn and MX mxfp4 quantize, with ``out=``), warm.
+(FP e4m3fn and MX mxfp4 quantize, with ``out=``), warm. ``--compare`` times the first
+``fmtlib compare`` (the default formats on the embedded tensors) on an empty cache, in a fresh
+process: CPU seconds (user + system, the process and its threads) and wall seconds.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ OPS = {
     "nvfp4_quantize": "fmtlib.NVFP4().quantize(x)",
     "nf4_encode": "fmtlib.Quantile.nf4().encode(x)",
     "scaled_per_row": "fmtlib.Scaled('int8', 'fp32', block=None, axis=-1).quantize(x)",
+    "e4m3fn_row_quantize": "fmtlib.get('e4m3fn_row').quantize(x)",
+    "fp_bf16_in_quantize": "fmtlib.FP('e4m3fn').quantize(x.astype(fmtlib._dtypes.as_dtype('bfloat16')))",
+    "fp_e4m3fn_stochastic": "fmtlib.FP('e4m3fn').quantize(x, rounding='stochastic', seed=1)",
     "sdr_quantize": "fmtlib.SDR().quantize(q)",
     "pack_fp4x2": "fmtlib.packing.pack(c4, 'fp4x2')",
 }
@@ -78,6 +83,7 @@ def main(argv=None) -> None:
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--together", action="store_true")
     ap.add_argument("--latency", action="store_true")
+    ap.add_argument("--compare", action="store_true")
     args = ap.parse_args(argv)
     names = args.ops.split(",")
     print("| operation | compile CPU s | wall s |")
@@ -93,6 +99,19 @@ def main(argv=None) -> None:
         with tempfile.TemporaryDirectory() as cache:
             r = _child([OPS[n] for n in names], cache)
         print(f"| all {len(names)} in one process | {r['cpu']:.1f} | {r['wall']:.1f} |", flush=True)
+    if args.compare:
+        import resource
+        import time
+
+        with tempfile.TemporaryDirectory() as cache:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "fmtlib.cli", "compare"], env={**os.environ, "NUMBA_CACHE_DIR": cache},
+                           capture_output=True, check=True)
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        print(f"| first `fmtlib compare`, empty cache | {cpu:.1f} | {wall:.1f} |")
     if args.latency:
         out = subprocess.run([sys.executable, "-c", _LATENCY], capture_output=True, text=True, check=True)
         for k, v in json.loads(out.stdout.splitlines()[-1]).items():

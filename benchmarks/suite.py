@@ -6,7 +6,10 @@ numpy copy as the memory limit, and scaling with size and threads.
 Peers, each used when it imports: ml_dtypes (astype round trip), gfloat (round_ndarray, MX
 quantize_block), pychop (Chop), bitsandbytes (quantize_4bit/dequantize_4bit on the CPU,
 with torch), torchao (to_mx, NVFP4Tensor.to_nvfp4 on the CPU). Rates are Melem/s of float32 input, median of 5 after a warm-up; slow peers
-run on a smaller slice (their n is shown) and their rate is per element all the same.
+run on a smaller slice (their n is shown) and their rate is per element all the same. The
+tables against the memory limit (``out=`` / copy, 2**24 elements, per-row ``Scaled``, per-call
+latency) take the least time of 9 runs, ``np.copyto`` timed beside each case: on a shared
+machine, the runs least disturbed by other processes. The header gives the CPU and the load.
 ``--write`` replaces the suite's section of benchmarks/RESULTS.md.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from timing import median_time
+from timing import best_time, cpu_line, median_time
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
@@ -53,7 +56,7 @@ def _machine(peers) -> str:
             return "?"
 
     vers = ", ".join(f"{k.split('.')[0]} {version(k)}" for k, v in peers.items() if v is not None)
-    return (f"{platform.system()} {cpu}, {os.cpu_count()} cores ({fmtlib.num_threads()} fmtlib threads), Python "
+    return (f"{platform.system()} {cpu}, {os.cpu_count()} cores ({fmtlib.num_threads()} fmtlib threads), {cpu_line()}; Python "
             f"{platform.python_version()}; fmtlib {fmtlib.__version__}, numpy {np.__version__}, numba "
             f"{numba.__version__}, ml_dtypes {ml_dtypes.__version__}; peers: {vers or 'none'}")
 
@@ -100,6 +103,77 @@ def element_table(x, peers) -> list[str]:
                         f"{(ours / ml if ml else float('nan')):.2f} | {ours / copy:.3f} |")
     rows.append(f"\nnp.copyto of the same float32 array: {copy:.0f} Melem/s. gfloat and pychop ran on "
                 f"{small.size} elements.")
+    return rows
+
+
+def limit_table(n: int = 1 << 24) -> list[str]:
+    """Nearest-even quantize with ``out=`` against ``np.copyto`` of the same array (the memory
+    limit), for float32, bfloat16 and float16 input; each ratio from times taken side by side."""
+    import ml_dtypes
+
+    import fmtlib
+
+    base = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    names = ["e2m1", "e4m3fn", "e5m2", "e3m2", "e2m3"]
+    rows = ["| input | " + " | ".join(f"{m} out= / copy" for m in names) + " | copy Melem/s |",
+            "|---|" + "---:|" * (len(names) + 1)]
+    for dt in (np.float32, ml_dtypes.bfloat16, np.float16):
+        cells, copies = [], []
+        for name in names:
+            codec = fmtlib.FP(name)
+            with np.errstate(over="ignore"):
+                x = (base * np.float32(codec.max / 4)).astype(dt)
+            out = np.empty_like(x)
+            t_copy = best_time(lambda: np.copyto(out, x))
+            t = best_time(lambda: codec.quantize(x, out=out))
+            copies.append(n / t_copy / 1e6)
+            cells.append(f"{t_copy / t:.2f}")
+        rows.append(f"| {np.dtype(dt).name} | " + " | ".join(cells) + f" | {np.median(copies):.0f} |")
+    return rows
+
+
+def scaled_row_table() -> list[str]:
+    """``Scaled(..., "fp32", block=None)`` per row (the ``_row`` formats of ``fmtlib compare``) on
+    a 4096 x 1024 float32 matrix: Melem/s allocating and with ``out=``."""
+    import fmtlib
+
+    x = np.random.default_rng(0).standard_normal((4096, 1024)).astype(np.float32)
+    out = np.empty_like(x)
+    t_copy = best_time(lambda: np.copyto(out, x))
+    rows = ["| format | codec | Melem/s | with out= | out= / copy |", "|---|---|---:|---:|---:|"]
+    for name in ("e4m3fn_row", "e5m2_row", "e3m2_row", "e2m3_row", "e2m1_row", "int8_row", "int4_row"):
+        codec = fmtlib.get(name)
+        t = best_time(lambda: codec.quantize(x))
+        t_out = best_time(lambda: codec.quantize(x, out=out))
+        rows.append(f"| {name} | `{codec!r}` | {x.size / t / 1e6:.0f} | {x.size / t_out / 1e6:.0f} | "
+                    f"{t_copy / t_out:.2f} |")
+    rows.append(f"\nnp.copyto of the same matrix: {x.size / t_copy / 1e6:.0f} Melem/s.")
+    return rows
+
+
+def latency_table() -> list[str]:
+    """Microseconds per ``quantize(x, out=out)`` call, least and median of many."""
+    import statistics
+    import time
+
+    import fmtlib
+
+    rows = ["| call | 2^10 least / median us | 2^16 | 2^20 |", "|---|---:|---:|---:|"]
+    for label, codec in (("FP('e4m3fn')", fmtlib.FP("e4m3fn")), ("MX('mxfp4')", fmtlib.MX("mxfp4")),
+                         ("e4m3fn_row (rows of 1024)", fmtlib.get("e4m3fn_row"))):
+        cells = []
+        for k, reps in ((10, 3000), (16, 300), (20, 40)):
+            x = np.random.default_rng(0).standard_normal(1 << k).astype(np.float32).reshape(-1, 1024)
+            out = np.empty_like(x)
+            for _ in range(5):
+                codec.quantize(x, out=out)
+            ts = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                codec.quantize(x, out=out)
+                ts.append(time.perf_counter() - t)
+            cells.append(f"{min(ts) * 1e6:.1f} / {statistics.median(ts) * 1e6:.1f}")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -208,6 +282,10 @@ def main(argv=None) -> str:
     x = (np.random.default_rng(0).standard_normal(args.n) * 2).astype(np.float32)
     out = [BEGIN, "## Suite (`python -m benchmarks`)", "", _machine(peers), "",
            f"### Element formats, quantize of {args.n} float32 (Melem/s)", "", *element_table(x, peers), "",
+           "### Against the memory limit: nearest-even quantize with out=, 2^24 elements", "", *limit_table(), "",
+           "### Scaled per row (the `_row` formats of `fmtlib compare`), 4096 x 1024 float32", "",
+           *scaled_row_table(), "",
+           "### Per-call latency, quantize with out= (float32, rows of 1024)", "", *latency_table(), "",
            f"### Block formats and code books ({args.n} float32, Melem/s)", "", *block_table(x, peers), "",
            f"### Packing ({args.n} codes, Melem/s)", "", *pack_table(args.n), "",
            "### Scaling with size and threads", "", *scaling_table(args.max_log2), "",

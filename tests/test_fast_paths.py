@@ -1,9 +1,11 @@
-"""The quantize fast path gives the generic path's bits (and so the oracle's) in every mode.
+"""The fast paths give the generic path's bits (and so the oracle's) in every mode.
 
-``encode`` always runs the generic kernel; ``quantize`` takes the fast path for eligible
-formats. For float16/bfloat16 input test_exhaustive checks every bit pattern (quantize ==
-decode(encode), encode == oracle); here: random float32 and float64 bit patterns, every
-mode, both overflow policies, and every 16-bit value widened to float32 against the oracle.
+``quantize`` and ``encode`` take the fast paths for eligible formats (for float32, bfloat16 and
+float16 input, nearest-even and stochastic in 32-bit lanes), ``decode`` into float32, bfloat16
+and float16 decodes by arithmetic. For float16/bfloat16 input test_exhaustive checks every bit
+pattern (quantize == decode(encode), encode == oracle); here: random float32 and float64 bit
+patterns, every mode, both overflow policies, every 16-bit value widened to float32 against the
+oracle, and the 32-bit lane kernels against the generic path on every 16-bit input and every code.
 """
 import numpy as np
 import pytest
@@ -99,3 +101,52 @@ def test_fast_equals_generic_every_float32(name, mode, scope):
             gen = codec.decode(codes, dtype=np.float32)
         assert np.array_equal(float_bits(fast), float_bits(gen)), hex(start)
         assert np.array_equal(fast_codes, codes), hex(start)
+
+
+@pytest.mark.parametrize("rbits", [1, 5, 23, 24, 40, 62])
+@pytest.mark.parametrize("name", ["e2m1", "e4m3fn", "e5m2", "e3m0_b3_none", "fp16"])
+def test_32bit_lane_kernels_every_input_width(name, rbits):
+    """The 32-bit lane kernels (float32, and bfloat16/float16 widened to float32 bits) give the
+    generic path's bits: nearest-even and stochastic with any rbits, both overflow policies, on
+    random float32 and every bfloat16 and float16 pattern."""
+    import ml_dtypes
+
+    codec = FP(EXHAUSTIVE_FORMATS.get(name, name))
+    inputs = [random_floats(np.float32, n=1 << 14)] + [np.arange(1 << 16, dtype=np.uint16).view(dt)
+                                                        for dt in (ml_dtypes.bfloat16, np.float16)]
+    for x in inputs:
+        if not fast_path.eligible(codec.format, get_format({2: "bf16" if x.dtype != np.float16 else "fp16",
+                                                            4: "fp32"}[x.itemsize]), False):
+            continue
+        for overflow in FP_OVERFLOWS:
+            for mode, kw in ((Rounding.STOCHASTIC, dict(seed=3, rbits=rbits, index_offset=5)),
+                             (Rounding.NEAREST_EVEN, {})):
+                fast = codec.quantize(x, rounding=mode, overflow=overflow, **kw)
+                with fast_path.disabled():
+                    generic = codec.decode(codec.encode(x, rounding=mode, overflow=overflow, **kw), dtype=x.dtype)
+                bad = np.flatnonzero(float_bits(fast) != float_bits(generic))
+                assert bad.size == 0, f"{x.dtype} {mode.name} {overflow.name}: x={x[bad[:3]]!r}"
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_decode_by_arithmetic_equals_the_generic_path(name):
+    """fast_decode32 (codes to float32/bfloat16/float16 by shifts, one float32 multiply for the
+    subnormals, selects for inf and NaN): every code, the generic decode's bits."""
+    import ml_dtypes
+
+    from fmtlib._arrays import dtype_format
+
+    codec = FP(EXHAUSTIVE_FORMATS.get(name, name))
+    codes = np.arange(codec.format.num_codes, dtype=codec.code_dtype)
+    if codec.format.unused_code is not None:
+        codes = codes[codes != codec.format.unused_code]
+    checked = 0
+    for dt in (np.float32, ml_dtypes.bfloat16, np.float16):
+        if not fast_path.decode32_eligible(codec.format, dtype_format(np.dtype(dt))):
+            continue
+        got = codec.decode(codes, dtype=dt)
+        with fast_path.disabled():
+            want = codec.decode(codes, dtype=dt)
+        assert np.array_equal(float_bits(got), float_bits(want)), np.dtype(dt).name
+        checked += 1
+    assert checked

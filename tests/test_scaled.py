@@ -125,19 +125,44 @@ def near_decision_points(codec: Scaled, seed: int, width: int = 64) -> np.ndarra
     return np.array(rows)
 
 
+def near_scale_points(codec: Scaled, seed: int, width: int = 64) -> np.ndarray:
+    """float32 rows (blocks of ``width``) whose amax / max_elem lies at and next to the scale
+    format's decision points (sampled values and midpoints, its smallest subnormal, 0), the
+    rest of each row random below the amax."""
+    rng = np.random.default_rng(seed)
+    sf, M = codec.scale_format, codec.element_max
+    codes = np.unique(np.concatenate([rng.integers(0, sf.max_code, 200), np.arange(4)]))
+    vals = np.array([float(code_value(sf, int(c))) for c in codes] + [float(code_value(sf, int(c) + 1)) for c in codes])
+    pts = np.concatenate([vals[:codes.size], (vals[:codes.size] + vals[codes.size:]) / 2, [0.0]])
+    with np.errstate(over="ignore"):
+        amax = (pts * M).astype(np.float32)
+        amax = np.concatenate([amax, np.nextafter(amax, np.float32(0)), np.nextafter(amax, np.float32(np.inf))])
+        amax = amax[np.isfinite(amax) & (amax <= np.float32(sf.max * M))]
+    rows = rng.uniform(-1, 1, (amax.size, width)).astype(np.float32) * amax[:, None]
+    rows[np.arange(amax.size), rng.integers(0, width, amax.size)] = amax * rng.choice(np.float32([-1, 1]), amax.size)
+    return rows
+
+
 @pytest.mark.parametrize("scale", ["fp32", "bf16", "ue4m3"])
 @pytest.mark.parametrize("elem", [FP("e2m1"), FP("e4m3fn"), FP("e5m2"), FP("e3m2"), FP("e2m3"), FP("e4m3fnuz"), FP("bf16"),
                                   Int(8), Int(4, narrow=True), Int(8, signed=False), Int(6, encoding="sign_magnitude")],
                          ids=repr)
 def test_fast_path_equals_exact_division(elem, scale):
-    """The float32 fast path (one float64 division per element) gives the exact long division's
-    codes and values in every deterministic mode: at the element's decision points, on random
-    bit patterns, with and without a global scale."""
+    """The float32 fast paths (one float64 division per element) give the exact long division's
+    scales, codes and values in every deterministic mode: at the element's and the scale's
+    decision points, on random bit patterns, with and without a global scale."""
     rng = np.random.default_rng(3)
     raw = rng.integers(0, 1 << 32, (16, 48), dtype=np.uint64).astype(np.uint32).view(np.float32)
     raw = np.where(np.isfinite(raw), raw, np.float32(1.5)) * np.float32(2.0 ** -8)  # a global scale G fits
     codec = Scaled(elem, scale, block=64)
-    cases = [(codec, near_decision_points(codec, 0)), (Scaled(elem, scale, block=16, global_scale=True), raw)]
+    cases = [(codec, near_decision_points(codec, 0)), (codec, near_scale_points(codec, 1)),
+             (Scaled(elem, scale, block=16, global_scale=True), raw)]
+    sf = codec.scale_format   # one row each: amax / max_elem at the scale's overflow threshold
+    top = float(sf.max) + float(sf.max - code_value(sf, sf.max_code - 1)) / 2
+    with np.errstate(over="ignore"):
+        edge = np.float32(top * codec.element_max)
+    if np.isfinite(edge):
+        cases += [(codec, np.full((1, 8), a, np.float32)) for a in np.nextafter(edge, [0, edge, np.inf], dtype=np.float32)]
     for c, x in cases:
         if c.scale_format.max < float(np.abs(x).max()) / c.element_max and not c.global_scale:
             x = x * np.float32(c.scale_format.max * c.element_max / float(np.abs(x).max()))

@@ -146,7 +146,10 @@ class ElementCodec(Codec):
         dt = float_dtype(dtype if out is None else out.dtype)
         out = check_out(out, c, dt)
         src = c.reshape(-1)
-        if self.format.bits <= 16 and src.size > 4096 and fast_path.is_enabled():
+        out_fmt = dtype_format(dt)
+        if not self.flush_subnormals and fast_path.decode32_eligible(self.format, out_fmt):
+            dispatch.decode32(src, bits_view(out), self.format, out_fmt)
+        elif self.format.bits <= 16 and src.size > 4096 and fast_path.is_enabled():
             dispatch.gather(src, self._decode_table(dt), bits_view(out))
         else:
             dispatch.decode_codes(src, bits_view(out), self.format, dtype_format(dt), flush=self.flush_subnormals)

@@ -267,7 +267,10 @@ class Scaled(BlockCodec):
         if not self._pow2:
             bad = np.zeros(scales.size, dtype=np.uint8)
             tail2 = (kernel_params(self.scale_format), R, self._smin_code(), ncols, block)
-            if fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
+            if fast_path.scaled_rne_eligible(self.element, self.scale_format, xm.dtype, int(mode), self.global_scale):
+                K.scaled_encode_rne(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
+                                    *fast_path.scaled_rne_params(self.element, self.scale_format), ncols, block, fused)
+            elif fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
                 K.scaled_encode_fast(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
                                      *tail2, *fast_path.scaled_constants(self.element, int(mode)), int(mode), fused)
             else:

@@ -36,10 +36,16 @@ def convert_floats(src, dst, src_fmt, fmt, *, fused: bool, mode: int, overflow: 
                 K.fast_nearest_f32(src, dst, K32, special32)
             else:
                 K.fast_nearest_16(src, dst, K32, special32, kind == 2)
+        elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and kind is not None:
+            K32, _ = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+            K.fast_encode_nearest32(src, dst, K32, *fast_path.encode32_constants(fmt, mode, overflow), kind)
         elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
             K.fast_nearest(src, dst, C, special, D)
         elif mode != Rounding.STOCHASTIC:
             K.fast_directed(src, dst, C, special, D, mode)
+        elif rand is None and fused and kind is not None:
+            K32, special32 = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+            K.fast_stochastic32(src, dst, K32, special32, np.uint64(key), index_offset, rbits, kind)
         elif rand is None:
             K.fast_stochastic(src, dst, C, special, D, np.uint64(key), index_offset, rbits)
         else:
@@ -62,6 +68,14 @@ def decode_codes(codes, dst, fmt, out_fmt, *, flush: bool) -> None:
         codes = codes.view(np.int64)
     K.convert(codes, dst, kernel_params(fmt), kernel_params(out_fmt), int(Rounding.NEAREST_EVEN),
               int(Overflow.IEEE), np.uint64(0), 0, 1, flush, False)
+
+
+def decode32(codes, dst, fmt, out_fmt) -> None:
+    """Codes of ``fmt`` to float32/bfloat16/float16 bits by arithmetic (fast_path.decode32_eligible)."""
+    from .cpu import convert as K
+
+    Kd, sp = fast_path.decode32_constants(fmt, out_fmt)
+    K.fast_decode32(codes, dst, Kd, sp, fast_path.lanes32_kind(out_fmt))
 
 
 def gather(codes, table, dst) -> None:

@@ -200,8 +200,8 @@ def lanes32_kind(src_fmt) -> int | None:
 
 @lru_cache(maxsize=256)
 def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
-    """``(K, special)`` (uint32 arrays) for the 32-bit lane kernels: see the comment above
-    ``_nearest32_loop`` in ``fmtlib/kernels/cpu/convert.py``."""
+    """``(K, special)`` (uint32 arrays) for the 32-bit lane kernels: see the comments above
+    ``_nearest32_loop`` and ``_stochastic32_loop`` in ``fmtlib/kernels/cpu/convert.py``."""
     from .. import exact
 
     f32 = _fp32()
@@ -212,5 +212,67 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
 
     lq = fmt.emin - fmt.mbits
     zero_sign = 0 if fmt.specials == "fnuz" else 1 << (src_fmt.bits - 1)
-    K = [23 - fmt.mbits, bits(2.0 ** fmt.emin), bits(2.0 ** (lq + 23)), bits(fmt.max), zero_sign]
+    K = [23 - fmt.mbits, bits(2.0 ** fmt.emin), bits(2.0 ** (lq + 23)), bits(fmt.max), zero_sign,
+         fmt.emin + 127, bits(2.0 ** lq), 150 + lq]
     return np.array(K, dtype=np.uint32), (special & 0xFFFFFFFF).astype(np.uint32)
+
+
+def scaled_rne_eligible(elem, scale_fmt, dtype, mode: int, global_scale: bool) -> bool:
+    """True where ``scaled_encode_rne`` applies: :func:`scaled_eligible`, nearest-even or
+    floor-on-overflow, no global scale, and a scale format with subnormals."""
+    from ..rounding import Rounding
+
+    return (not global_scale and mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and scale_fmt.subnormals
+            and scaled_eligible(elem, dtype, mode))
+
+
+@lru_cache(maxsize=64)
+def scaled_rne_params(elem, scale_fmt) -> tuple:
+    """``(F, S, M, smax, smin, scale NaN code)`` for ``scaled_encode_rne``."""
+    from ..formats import FloatFormat
+
+    def numbers(f):
+        return (f.mbits, f.bias, f.emin, f.emin - f.mbits, f.mag_bits, int(f.specials != "fnuz"))
+
+    F = numbers(elem) if isinstance(elem, FloatFormat) else (0,) * 6
+    smin = float(scale_fmt.smallest_subnormal)
+    return F, numbers(scale_fmt), float(elem.max), float(scale_fmt.max), smin, scale_fmt.nan_code
+
+
+@lru_cache(maxsize=256)
+def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
+    """``(E, codes)`` for ``fast_encode_nearest32``: (mag_bits, (127 - bias) << mbits, 1 where
+    -0 is kept) and the codes of an overflow, an inf and a NaN by sign (fmtlib.exact)."""
+    from .. import exact
+    from ..rounding import Overflow, Rounding
+
+    rnd, ovf = Rounding(mode), Overflow(overflow)
+    codes = [exact.overflow_result(fmt, False, rnd, ovf), exact.overflow_result(fmt, True, rnd, ovf),
+             exact.inf_result(fmt, False, ovf), exact.inf_result(fmt, True, ovf),
+             exact.nan_result(fmt, False), exact.nan_result(fmt, True)]
+    E = (fmt.mag_bits, (127 - fmt.bias) << fmt.mbits, int(fmt.specials != "fnuz"))
+    return np.array(E, dtype=np.uint32), np.array(codes, dtype=np.uint32)
+
+
+def decode32_eligible(fmt, out_fmt) -> bool:
+    """True where ``fast_decode32`` decodes codes of ``fmt`` into ``out_fmt``: float32, bfloat16
+    or float16 output that holds every value of the format (as :func:`eligible`)."""
+    return lanes32_kind(out_fmt) is not None and eligible(fmt, out_fmt, False)
+
+
+@lru_cache(maxsize=256)
+def decode32_constants(fmt, out_fmt) -> tuple:
+    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode32``: see its docstring. The inf and NaN
+    outputs are the generic rule's (fmtlib.exact values, NaN as the output's NaN with the code's sign)."""
+    from .. import exact
+
+    none = 0xFFFFFFFF
+    mag_all = (1 << fmt.mag_bits) - 1
+    inf_mag = fmt.inf_code & mag_all if fmt.inf_code is not None else none
+    nan_lo = {"ieee": inf_mag + 1 if fmt.inf_code is not None else none, "fn": mag_all}.get(fmt.specials, none)
+    fnuz_nan = fmt.sign_mask if fmt.specials == "fnuz" else none
+    q = exact.code_of(_fp32(), 2.0 ** (fmt.emin - fmt.mbits))
+    Kd = (fmt.mbits, fmt.mag_bits, ((127 - fmt.bias) << 23) & 0xFFFFFFFF, q, inf_mag, nan_lo, fnuz_nan)
+    sign = out_fmt.sign_mask
+    sp = (out_fmt.inf_code, out_fmt.inf_code | sign, out_fmt.nan_code, out_fmt.nan_code | sign)
+    return np.array(Kd, dtype=np.uint32), np.array(sp, dtype=np.uint32)

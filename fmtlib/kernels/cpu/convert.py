@@ -525,6 +525,9 @@ def _nearest32_loop(t0, t1, src, out, K, sp, kind):
     ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
     inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
     nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    op16, od16, ip16, id16, np16, nd16 = (np.uint16(ovf_p), np.uint16(ovf_d), np.uint16(inf_p), np.uint16(inf_d),
+                                          np.uint16(nan_p), np.uint16(nan_d))
+    zs16 = np.uint16(zero_sign)
     for i in range(t0, t1):
         b = u(src[U(i)])
         a = u(b & absmask)
@@ -535,11 +538,22 @@ def _nearest32_loop(t0, t1, src, out, K, sp, kind):
         rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
         r32 = rs if f < emin_bits else rn
         r = _bits_from_f32(r32, kind)
-        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
-        v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
-        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
-        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
-        out[U(i)] = v
+        if kind == 0:
+            v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+            v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+            v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+            v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+            out[U(i)] = v
+        else:  # the same in 16 bits: twice the lanes
+            h = np.uint16
+            s16 = h(sign)
+            m16 = h(smask)
+            r16 = h(r)
+            w = h(r16 | h(s16 & (zs16 if r16 == 0 else h(0x8000))))
+            w = h(op16 ^ h(od16 & m16)) if r32 > max_bits else w
+            w = h(ip16 ^ h(id16 & m16)) if h(a) == h(inf_bits) else w
+            w = h(np16 ^ h(nd16 & m16)) if h(a) > h(inf_bits) else w
+            out[U(i)] = w
 
 
 @parallel("elements", fast=True)
@@ -558,6 +572,169 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
         _nearest32_loop(t0, t1, src, out, K, special, 2)
     else:
         _nearest32_loop(t0, t1, src, out, K, special, 1)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_encode_nearest32(t0, t1, src, out, K, E, codes, kind):
+    """Encode float32 (kind 0), bfloat16 (1) or float16 (2) bits to codes, nearest-even (and
+    floor-on-overflow): the rounding of :func:`_nearest32_loop`, then the code of the rounded
+    float32 magnitude r: ``(r >> s) - ((127 - bias) << mbits)`` at or above 2**emin, the
+    significand shifted to the quantum below. ``E = (mag_bits, (127 - bias) << mbits, 1 where
+    -0 is kept)``; ``codes``: the overflow, inf and NaN codes by sign."""
+    if kind == 0:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 0)
+    elif kind == 1:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
+    else:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 2)
+
+
+@njit(**SCALAR)
+def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s = u(K[0] & u(31))
+    emin_bits, max_bits, kq = K[1], K[3], K[7]
+    magic = np.uint32(K[2]).view(np.float32)
+    implicit = u(0x800000)
+    half1 = u(u(u(one << s) >> one) - one)
+    keep = u(~u(u(one << s) - one))
+    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & one)
+    c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
+    for i in range(t0, t1):
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        negu = u(u(b & sign_bit) != 0)
+        neg = negu != 0
+        f = _f32_bits_of(a, kind)
+        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)
+        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
+        r = rs if f < emin_bits else rn
+        ee = max(u(r >> u(23)), one)
+        sub = u(u(u(r & u(0x7FFFFF)) | (implicit if r >= implicit else u(0))) >> min(u(kq - ee), u(31)))
+        mag = u(u(r >> s) - bias_shift) if r >= emin_bits else sub
+        code = u(mag | u(u(negu & u(u(r != 0) | keep_neg_zero)) << mag_bits))
+        code = (c[1] if neg else c[0]) if r > max_bits else code
+        code = (c[3] if neg else c[2]) if a == inf_bits else code
+        code = (c[5] if neg else c[4]) if a > inf_bits else code
+        out[U(i)] = code
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_decode32(t0, t1, codes, out, Kd, sp, kind):
+    """Decode codes of a format the output holds (fast_path.eligible) into float32 (kind 0),
+    bfloat16 (1) or float16 (2) bits, by arithmetic: a normal magnitude code shifted into the
+    float32 fields plus the bias difference, a subnormal one as float32(m) * quantum (exact),
+    inf and NaN by comparisons. ``Kd = (mbits, mag_bits, (127 - bias) << 23, bits of the
+    quantum, inf magnitude, the least NaN magnitude, the fnuz NaN code)`` (an impossible value
+    where the format has none); ``sp``: the output bits of inf and NaN by sign."""
+    if kind == 0:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 0)
+    elif kind == 1:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 1)
+    else:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 2)
+
+
+@njit(**SCALAR)
+def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
+    u = np.uint32
+    mbits, mag_bits, bias_shift, inf_mag, nan_lo, fnuz_nan = Kd[0] & u(31), Kd[1] & u(31), Kd[2], Kd[4], Kd[5], Kd[6]
+    quantum = np.uint32(Kd[3]).view(np.float32)
+    s = u(u(23) - mbits)
+    magmask = u(u(u(1) << mag_bits) - u(1))
+    out_sign = u(0x80000000) if kind == 0 else u(0x8000)
+    inf_p, inf_n, nan_p, nan_n = u(sp[0]), u(sp[1]), u(sp[2]), u(sp[3])
+    for i in range(t0, t1):
+        c = u(codes[U(i)])
+        mag = u(c & magmask)
+        neg = u(c >> mag_bits) != 0
+        normal = u(u(mag << s) + bias_shift)
+        sub = np.float32(np.float32(np.int32(mag)) * quantum).view(np.uint32)
+        r = _bits_from_f32(normal if u(mag >> mbits) != 0 else sub, kind)
+        v = u(r | (out_sign if neg else u(0)))
+        v = (inf_n if neg else inf_p) if mag == inf_mag else v
+        v = (nan_n if neg else nan_p) if mag >= nan_lo or c == fnuz_nan else v
+        out[U(i)] = v
+
+
+# Stochastic rounding in 32-bit lanes, the same bits as fast_stochastic: fmtlib-rng-v1 gives a
+# 64-bit z per element, rnd = its top rbits bits. In the float32 domain (as above) the dropped
+# field has se = min(s + max(e_thr - max(E, 1), 0), 23) bits and the increment is the top
+# min(se, rbits) bits of z placed at the top of that field (a carry rounds away from zero);
+# below the quantum q the result is q where rnd >= 2**rbits - F, F = floor(|x| / q * 2**rbits)
+# (64-bit). A bfloat16 or float16 input widened to float32 keeps its dropped field's bits at the
+# top of the wider field, whose carry is then the same. K as above, then
+# (biased float32 exponent of 2**emin, bits of q, 150 + log2 q).
+
+
+@njit(**SCALAR)
+def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
+    kq = np.int64(K[7])
+    rb = u(rbits)
+    top = np.int64(1) << rbits
+    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
+    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
+    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    h = np.uint64(key) + (np.uint64(base + t0) + np.uint64(1)) * _GAMMA   # rand_top's counter, stepped
+    for i in range(t0, t1):
+        z = mix64(h)
+        h += _GAMMA
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        sign = u(b & sign_bit)
+        smask = u(u(0) - u(sign != 0))
+        f = _f32_bits_of(a, kind)
+        ee = max(u(f >> u(23)), one)
+        se = min(u(s + u(max(e_thr, ee) - ee)), u(23))
+        t = min(se, rb)
+        inc = u(u(u(z >> np.uint64(32)) >> u(u(32) - t)) << u(se - t))
+        rr = u(u(f + inc) & u(u(0) - u(one << se)))
+        sig = np.int64(u(f & u(0x7FFFFF)) | (u(0x800000) if f >= u(0x800000) else u(0)))
+        k = kq - np.int64(ee)
+        F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
+        up = np.int64(z >> np.uint64(64 - rbits)) >= top - F
+        r32 = (q_bits if up else u(0)) if f < q_bits else rr
+        r = _bits_from_f32(r32, kind)
+        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+        v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+        out[U(i)] = v
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic32(t0, t1, src, out, K, special, key, base, rbits, kind):
+    """Quantize float32 (kind 0, uint32 bits), bfloat16 (1) or float16 (2, uint16 bits),
+    stochastic: see above."""
+    if kind == 0:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 0)
+    elif kind == 1:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 1)
+    else:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 2)
 
 
 @parallel("elements", fast=True)
@@ -1148,6 +1325,90 @@ def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, s
             _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, RNE, fused)
         else:
             _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, mode, fused)
+
+
+# The kernel above without the exact division for the scale, for the default case: nearest-even
+# (floor-on-overflow gives the same under saturation), no global scale, a scale format with
+# subnormals. S = amax / M is one float64 division too (amax and M have at most 24 significant
+# bits, so the argument above holds), rounded by the FPU: adding and subtracting a power of two
+# whose ulp is the format's quantum at the value's binade (at least its subnormal quantum)
+# rounds to nearest-even once. F = (element mbits, bias, emin, log2 quantum, sign shift, keeps
+# -0) for a float element; S = the same numbers of the scale format; M, emax_val: the element's
+# largest value; smax, smin: the scale format's largest and smallest positive values.
+
+
+@njit(**SCALAR)
+def _rne_f64(a, mbits, q_magic):
+    """Float64 ``a >= 0`` rounded to nearest-even in a format with ``mbits`` mantissa bits and
+    subnormals (``q_magic``: 2**52 times its quantum, as int64 bits); no overflow check."""
+    m = max((np.float64(a).view(np.int64) & np.int64(0x7FF0000000000000)) + ((52 - mbits) << 52), q_magic)
+    M = np.int64(m).view(np.float64)
+    return (a + M) - M
+
+
+@njit(**SCALAR)
+def _f64_code(r, mbits, bias, emin_val, inv_q):
+    """Magnitude code of a value ``r >= 0`` of a float format with subnormals."""
+    normal = (np.float64(r).view(np.int64) >> (52 - mbits)) - ((1023 - bias) << mbits)
+    return normal if r >= emin_val else np.int64(r * inv_q)
+
+
+@njit(**SCALAR)
+def _format_consts(F):
+    """(q_magic, 2**emin, 1 / quantum) of a format given as (mbits, bias, emin, lq, ...)."""
+    return (np.int64((F[3] + 52 + 1023) << 52), math.ldexp(1.0, F[2]), math.ldexp(1.0, -F[3]))
+
+
+@njit(**SCALAR)
+def _rne_elements(src, codes, out, start, end, D, Pelem, F, emax_val, is_int, fused):
+    q_magic, emin_val, inv_q = _format_consts(F)
+    lo, hi = np.float64(Pelem[3]), np.float64(Pelem[4])
+    for i in range(start, end):
+        q = np.float64(src[U(i)]) / D
+        neg = np.float64(q).view(np.int64) < 0
+        a = abs(q)
+        if is_int:
+            r = (min(a, 1099511627776.0) + 4503599627370496.0) - 4503599627370496.0   # rint, below 2**52
+            v = min(max(-r if neg else r, lo), hi) + 0.0   # + 0.0: no -0 for integers
+            code = int_code(np.int64(v), Pelem)
+        else:
+            r = min(_rne_f64(a, F[0], q_magic), emax_val)
+            s = neg and (r != 0 or F[5] == 1)   # fnuz: no -0
+            v = -r if s else r
+            code = _f64_code(r, F[0], F[1], emin_val, inv_q) | (np.int64(s) << F[4])
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            out[U(i)] = np.float32(v * D)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_rne(t0, t1, src, codes, scales, bad, out, Pelem, F, S, M, smax, smin, scale_nan, ncols, block,
+                      fused):
+    """:func:`scaled_encode_fast` for nearest-even and no global scale, with the scale in float64
+    too (see above): float32 ``src`` and ``out``, integer or float elements."""
+    s_magic, s_emin, s_inv_q = _format_consts(S)
+    is_int = Pelem[11] == 1
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = np.int64(0)
+        for i in range(start, end):
+            amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
+        D = np.float64(np.nan)
+        if amax < 0x7F800000:
+            D = max(_rne_f64(np.float64(np.uint32(amax).view(np.float32)) / M, S[0], s_magic), smin)
+        if not D <= smax:   # inf or NaN in the block, or a scale beyond the scale format
+            bad[U(t)] = amax < 0x7F800000
+            scales[U(t)] = scale_nan
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            continue
+        scales[U(t)] = _f64_code(D, S[0], S[1], s_emin, s_inv_q)
+        if is_int:
+            _rne_elements(src, codes, out, start, end, D, Pelem, F, M, True, fused)
+        else:
+            _rne_elements(src, codes, out, start, end, D, Pelem, F, M, False, fused)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
