@@ -131,10 +131,10 @@ def codec_options(codec, rounding=None, seed: int | None = None) -> dict:
 
 def check_storable(codec) -> None:
     """ValueError unless a checkpoint can hold ``codec``'s packed codes (element and block
-    codecs; not QRazor or a chain)."""
-    from .codecs.blocked import BlockCodec
+    codecs; not SDR, QRazor or a chain)."""
+    from .codecs import BlockCodec, ElementCodec, Quantile
 
-    if not (isinstance(codec, BlockCodec) or hasattr(codec, "pack") and hasattr(codec, "unpack")):
+    if not isinstance(codec, (BlockCodec, ElementCodec, Quantile)):
         raise ValueError(f"{codec!r} cannot be stored as packed codes in a checkpoint; write its dequantized "
                          "values instead (fmtlib quantize --dequantize, or a .npy/.npz output)")
 
@@ -157,7 +157,7 @@ def _encode_tensor(codec, a: np.ndarray, opts: dict) -> tuple[dict[str, np.ndarr
 
         bits = codec.format.bits if hasattr(codec, "format") else codec.bits
         lay = packing.get_layout(None, bits)
-        arrays = {"codes": codec.pack(np.ascontiguousarray(x), layout=lay, **opts)}
+        arrays = {"codes": codec.pack(np.ascontiguousarray(x), layout=lay, **opts).data}
         entry.update(kind="element", layout=lay.get_config())
     return arrays, entry
 

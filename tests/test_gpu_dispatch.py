@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import needs
-from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Rounding, Scaled
+from fmtlib import FP, MX, NVFP4, SDR, Int, QRazor, Quantile, Rounding, Scaled
 from fmtlib.transforms import Chain, Clip, Hadamard
 from fmtlib.kernels import cuda_host, gpu
 
@@ -46,6 +46,17 @@ def store(nblocks, fused, c, s, o, codes, scales, out):
         codes[...] = c.astype(codes.dtype)
 
 
+def rand_arg(rand, use_rand, src):
+    """A block kernel's ``rand, use_rand`` arguments as the host build's ``rand=``: an int64 array
+    of one integer per element, or None (then a one-element placeholder)."""
+    assert type(use_rand) is np.int32 and rand.dtype == np.int64
+    if not use_rand:
+        assert rand.size == 1
+        return None
+    assert rand.size == src.size
+    return rand
+
+
 #: the kernels launched (fmt_fast only), for the tests that check which path ran
 launched = []
 
@@ -78,10 +89,10 @@ class FakeFunction:
             launched.append(self.name)
         elif kind == "fmt_mx_encode":
             src, codes, scales, out, nblocks, ncols, blk, ps, pe, rule, emax, mbits, M, eshift, mode, key, base, \
-                rbits, fused = a
+                rbits, fused, rand, use_rand = a
             c, s, o = self.lib.mx_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
                                          (int(rule), int(emax), int(mbits), float(M), int(eshift)), mode, key, base,
-                                         rbits, bool(fused))
+                                         rbits, bool(fused), rand_arg(rand, use_rand, src))
             store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_mx_decode":
             codes, scales, out, n, ncols, blk, pe, po, eshift = a
@@ -89,10 +100,10 @@ class FakeFunction:
                                           int(eshift)).astype(out.dtype)
         elif kind == "fmt_nvfp4_encode":
             src, codes, scales, out, nblocks, ncols, blk, ps, po, pe, psc, ev, sv, recipe, G, ta, mode, key, base, \
-                rbits, fused = a
+                rbits, fused, rand, use_rand = a
             c, s, o = self.lib.nvfp4_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(po),
                                             tuple(pe), tuple(psc), ev, sv, int(recipe), float(G), float(ta), mode,
-                                            key, base, rbits, bool(fused))
+                                            key, base, rbits, bool(fused), rand_arg(rand, use_rand, src))
             assert G.dtype == np.float32 and ta.dtype == np.float32
             store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_nvfp4_decode":
@@ -117,11 +128,12 @@ class FakeFunction:
             out[...] = self.lib.sdr_decode(codes.reshape(R, int(n)), flags.reshape(R, -1), int(group),
                                            int(keep)).reshape(-1)
         elif kind == "fmt_scaled_encode":
-            src, codes, scales, out, nblocks, ncols, blk, ps, pe, psc, r, smin, mode, key, base, rbits, fused, bad = a
+            src, codes, scales, out, nblocks, ncols, blk, ps, pe, psc, r, smin, mode, key, base, rbits, fused, bad, \
+                rand, use_rand = a
             assert scales.dtype == np.uint32
             c, s, o, nbad = self.lib.scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps), tuple(pe),
                                                    tuple(psc), tuple(r), int(smin), mode, key, base, rbits,
-                                                   bool(fused))
+                                                   bool(fused), rand_arg(rand, use_rand, src))
             bad[...] = nbad
             store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_scaled_decode":
@@ -141,10 +153,10 @@ class FakeFunction:
                 codes[...] = r.astype(codes.dtype)
         elif kind == "fmt_book_scaled_encode":
             src, codes, scales, out, nblocks, ncols, blk, ps, d, t, nlev, nan_index, code_of, mode, key, base, \
-                rbits, fused = a
+                rbits, fused, rand, use_rand = a
             c, s, o = self.lib.book_scaled_encode(src.astype(np.uint64), int(ncols), int(blk), tuple(ps),
                                                   (d, t, int(nlev), int(nan_index), code_of), mode, key, base, rbits,
-                                                  bool(fused))
+                                                  bool(fused), rand_arg(rand, use_rand, src))
             store(nblocks, fused, c, s, o, codes, scales, out)
         elif kind == "fmt_book_absmax_encode":
             src, codes, scales, out, nblocks, ncols, blk, vals32, thr, m, code_of, nan_index, fused = a
@@ -466,6 +478,65 @@ def test_rand_and_out_on_the_device_path(fake_cupy, codec):
         np.testing.assert_array_equal(host(d).view(np.uint16), codec.decode(want, dtype=np.float16).view(np.uint16))
 
 
+@pytest.mark.parametrize("codec", [MX("mxfp4", rounding="stochastic"), MX("mxfp8_e4m3", axis=0, rounding="stochastic"),
+                                   NVFP4(rounding="stochastic"), Scaled("e2m1", "e8m0", block=16, rounding="stochastic"),
+                                   Scaled("e4m3fn", "ue4m3", block=16, global_scale=True, rounding="stochastic"),
+                                   Scaled(Int(8), "fp32", block=None, axis=None, rounding="stochastic"),
+                                   Scaled(Quantile.nf4(), "fp32", block=32, axis=0, rounding="stochastic")], ids=repr)
+def test_block_rand_and_out_on_the_device_path(fake_cupy, codec):
+    """Block codecs on the device: rand= (the caller's integers, moved with the blocked axis as on
+    the CPU; the kernels' rand argument), encode's out= (the codes) and decode's out= give the
+    CPU's bits."""
+    x = data((6, 64), seed=11) * np.float32(2.0 ** -18)
+    r = np.random.default_rng(3).integers(0, 1 << 12, x.shape).astype(np.int32)
+    want = codec.encode(x, rand=r, rbits=12)
+    out = dev(np.zeros(x.shape, codec.element_code_dtype))
+    got = codec.encode(dev(x), rand=dev(r), rbits=12, out=out)
+    assert got.codes is out
+    np.testing.assert_array_equal(host(out), want.codes)
+    np.testing.assert_array_equal(host(got.scales), want.scales)
+    np.testing.assert_array_equal(host(codec.quantize(dev(x), rand=dev(r), rbits=12)).view(np.uint32),
+                                  codec.quantize(x, rand=r, rbits=12).view(np.uint32))
+    d = dev(np.empty(x.shape, np.float16))
+    assert codec.decode(got, out=d) is d
+    np.testing.assert_array_equal(host(d).view(np.uint16), codec.decode(want, np.float16).view(np.uint16))
+    with pytest.raises(ValueError, match="shape"):
+        codec.encode(dev(x), rand=dev(r[:, :3]), rbits=12)
+    with pytest.raises(ValueError, match="out must have dtype"):
+        codec.encode(dev(x), out=dev(np.zeros(x.shape, np.uint64)))
+
+
+def test_sdr_encode_and_decode_into_out(fake_cupy):
+    q = np.random.default_rng(5).integers(-128, 128, (4, 32)).astype(np.int8)
+    c = SDR(group=8, axis=0)
+    out = dev(np.zeros(q.shape, c.code_dtype))
+    rec = c.encode(dev(q), out=out)
+    assert rec.codes is out
+    np.testing.assert_array_equal(host(out), c.encode(q).codes)
+    d = dev(np.zeros(q.shape, np.int64))
+    assert c.decode(rec, out=d) is d
+    np.testing.assert_array_equal(host(d), c.decode(c.encode(q), np.int64))
+    np.testing.assert_array_equal(host(c.quantize(dev(q), rounding="toward_zero")), c.quantize(q, rounding="toward_zero"))
+
+
+@pytest.mark.parametrize("codec", [SDR(group=8), QRazor(scale_axis=0), Chain(Hadamard(32), MX("mxfp4")),
+                                   Chain(Hadamard(32), FP("e2m1"))], ids=repr)
+def test_pack_and_unpack_of_every_codec_kind_on_the_device_path(fake_cupy, codec):
+    """SDR, QRazor and Chain pack on the device (the record's arrays stay there) and unpack to the
+    CPU's values."""
+    if isinstance(codec, SDR):
+        x = np.random.default_rng(6).integers(-128, 128, (4, 64)).astype(np.int8)
+    else:
+        x = np.where(np.isfinite(data((4, 64), seed=6)), data((4, 64), seed=6), 0.5).astype(np.float32)
+    p, want = codec.pack(dev(x)), codec.pack(x)
+    assert type(p.data) is DeviceArray
+    np.testing.assert_array_equal(host(p.data), want.data)
+    got = codec.unpack(p)
+    assert type(got) is DeviceArray
+    np.testing.assert_array_equal(np.ascontiguousarray(host(got)).view(np.uint8),
+                                  np.ascontiguousarray(codec.unpack(want)).view(np.uint8))
+
+
 @pytest.mark.parametrize("codec", [MX("mxfp4"), NVFP4(), Scaled("e4m3", "fp32", block=16),
                                    Scaled(Quantile.nf4(), "absmax", block=64)], ids=repr)
 def test_block_quantize_into_out(fake_cupy, codec):
@@ -533,10 +604,12 @@ def test_fp6_llm_and_swizzle_on_the_device_path(fake_cupy):
                                           (Int(4), "fp4x2_hi"), (Quantile.nf4(), None)], ids=repr)
 def test_element_pack_on_the_device_path(fake_cupy, codec, layout):
     x = data((64, 64), seed=12) * np.float32(2.0 ** -20)
-    buf = codec.pack(dev(x), layout=layout)
+    p = codec.pack(dev(x), layout=layout)
+    buf = p.data
     assert type(buf) is DeviceArray
-    np.testing.assert_array_equal(host(buf), codec.pack(x, layout=layout))
-    got = codec.unpack(buf, x.shape, layout=layout)
+    np.testing.assert_array_equal(host(buf), codec.pack(x, layout=layout).data)
+    got = codec.unpack(p)
+    assert type(got) is DeviceArray
     np.testing.assert_array_equal(host(got).view(np.uint32),
                                   codec.unpack(host(buf), x.shape, layout=layout).view(np.uint32))
 
