@@ -16,7 +16,7 @@ from ..rounding import Rounding
 from .base import Codec
 from .element import MAX_RBITS
 from .records import SCALE_LAYOUTS, Encoded, Packed
-from .stochastic import check_index_offset, random_args
+from .stochastic import check_index_offset, moved_rand, random_args
 
 
 def finite_amax(x: np.ndarray) -> float:
@@ -70,6 +70,12 @@ class BlockCodec(Codec):
         base = check_index_offset(index_offset)
         key, rbits, rand = random_args(mode, shape, seed, rbits, rand, max_rbits, xp=xp)
         return mode, key, rbits, base, rand
+
+    @staticmethod
+    def _rand_rows(rand, axis, xp=np):
+        """``rand`` (the input's shape) as the flat int64 array a block kernel reads
+        (:func:`fmtlib.codecs.stochastic.moved_rand`)."""
+        return moved_rand(rand, axis, xp)
 
     def _rows(self, x, what: str):
         """(x, axis, x with the blocked axis last and C-contiguous)."""

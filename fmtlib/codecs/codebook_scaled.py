@@ -142,8 +142,7 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
         enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)
         return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
     mode_id = q._mode_id(rounding)
-    check_index_offset(index_offset)
-    key, rbits, rand = random_args(Rounding(mode_id), x.shape, seed, rbits, rand, MAX_RBITS, rand_rbits=MAX_RBITS)
+    key, rbits, rand = book_random(mode_id, x, seed, rbits, rand, index_offset)
     T = q._tables()
     tie = T["tie_away"] if mode_id == int(Rounding.NEAREST_AWAY) else T["tie"]
     src = xm if xm.dtype in (np.float32, np.float64) else xm.astype(np.float32)
@@ -159,6 +158,13 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
         return _deliver(out, x, restore(res))
     enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)
     return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
+
+
+def book_random(mode_id: int, x, seed, rbits, rand, index_offset, xp=np):
+    """(key, rbits, rand in x's shape or None) for a code-book block encode: the code book's
+    rbits (at most 29, 29 by default, also with ``rand``)."""
+    check_index_offset(index_offset)
+    return random_args(Rounding(mode_id), tuple(x.shape), seed, rbits, rand, MAX_RBITS, rand_rbits=MAX_RBITS, xp=xp)
 
 
 def _record(codec, codes, scales, axis, block, shape, out=None) -> Encoded:

@@ -167,14 +167,12 @@ def block_out(code_dtype, out, x, fused: bool, run):
     return dataclasses.replace(rec, codes=out)
 
 
-def _rand_arg(rand, axis) -> tuple:
+def _rand_arg(codec, rand, axis) -> tuple:
     """(rand as the flat int64 device array a block kernel reads, use_rand) for a checked
     ``rand`` of the input's shape (None: a one-element placeholder, 0)."""
-    from ..codecs.stochastic import moved_rand
-
     if rand is None:
         return backend().zeros(1, dtype=np.int64), np.int32(0)
-    return moved_rand(rand, axis, backend()), np.int32(1)
+    return codec._rand_rows(rand, axis, backend()), np.int32(1)
 
 
 def _float_format(dt):
@@ -312,7 +310,7 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
     axis, xm, block = codec._layout(x, cp)
     mode, key, rbits, base, rand = codec._random(rounding, seed, rbits, index_offset, codec._max_rbits(), rand,
                                                  tuple(x.shape), cp)
-    rand = _rand_arg(rand, axis)
+    rand = _rand_arg(codec, rand, axis)
     ncols = xm.shape[-1]
     nb = -(-ncols // block)
     nblocks = (xm.size // ncols) * nb if ncols else 0
@@ -371,7 +369,7 @@ def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, rand=None
     mode, key, rbits, base, rand = codec._random(rounding, seed, rbits, index_offset, rand=rand, shape=tuple(x.shape),
                                                  xp=backend())
     _mx_launch(xm, codes, scales, out, nblocks, codec.block, codec.element, codec._scale_params, mode, key, base,
-               rbits, fused, _rand_arg(rand, axis))
+               rbits, fused, _rand_arg(codec, rand, axis))
     return _block_result(codec, x, fused, axis, codes, scales, out, None)
 
 
@@ -442,7 +440,7 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
              _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),
              _table_on_device(ev), _table_on_device(sv), np.int32(codec._kernel_recipe(G)), np.float32(G),
              np.float32(ta), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
-             *_rand_arg(rand, axis)))
+             *_rand_arg(codec, rand, axis)))
     return _block_result(codec, x, fused, axis, codes, scales, out, amax)
 
 
@@ -609,7 +607,6 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
     scales are computed on the host: one per block) or fused values in x's dtype."""
     from ..codecs import codebook_scaled as cs
     from ..codecs.blocked import Encoded
-    from ..codecs.stochastic import check_index_offset, random_args
     from ..rounding import Rounding
 
     cp = backend()
@@ -629,7 +626,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
         if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None or rand is not None:
             raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed, rbits or rand "
                              "options (use scale='fp32' for other rounding modes)")
-        check_index_offset(index_offset)
+        codec._random(None, None, None, index_offset)   # checks index_offset
         x32 = xm if np.dtype(xm.dtype) == np.float32 else xm.astype(np.float32)
         out = cp.empty(xm.shape if fuse else (1,), dtype=np.float32)
         thr = q.thresholds if q.thresholds is not None else cs.bnb_thresholds(q.levels)
@@ -642,9 +639,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
             out = out.astype(xm.dtype, copy=False)
     else:
         mode = q._mode_id(rounding)
-        check_index_offset(index_offset)
-        key, rbits, rand = random_args(Rounding(mode), tuple(x.shape), seed, rbits, rand, cs.MAX_RBITS,
-                                       rand_rbits=cs.MAX_RBITS, xp=cp)
+        key, rbits, rand = cs.book_random(mode, x, seed, rbits, rand, index_offset, cp)
         d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
         out = cp.empty_like(xm) if fuse else cp.empty(1, dtype=xm.dtype)
         _launch("codebook.cu", f"fmt_book_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[q.code_dtype.itemsize]}>",
@@ -652,7 +647,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
                           np.int64(nblocks), np.int64(ncols), np.int64(block),
                           _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev),
                           np.int64(nan_index), code_of, np.int32(mode), np.uint64(key), np.int64(index_offset),
-                          np.int32(rbits), np.int32(fuse), *_rand_arg(rand, axis)))
+                          np.int32(rbits), np.int32(fuse), *_rand_arg(codec, rand, axis)))
     if fuse:
         return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
     if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block
