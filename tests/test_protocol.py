@@ -256,6 +256,21 @@ def test_rbits_defaults_to_rands_width_except_for_code_books(codec):
          codes_of(codec.encode(x, rand=r.astype(np.int64), rbits=width, rounding="stochastic")))
 
 
+@pytest.mark.parametrize("codec,most", [(FP("e4m3fn"), 62), (Int(8), 62), (MX("mxfp4"), 62), (NVFP4(), 62),
+                                        (Scaled("e2m1", "e8m0", block=16), 62), (Scaled("e2m1", "fp32", block=16), 58),
+                                        (Scaled("int8", "fp32", block=None), 53), (Quantile.nf4(), 29),
+                                        (Scaled(Quantile.nf4(), "fp32", block=32), 29), (QRazor(), 53)], ids=ids)
+def test_rbits_defaults_to_the_codecs_most(codec, most):
+    """The protocol's rbits table: at most 62 (FP, Int, MX, NVFP4, e8m0 Scaled), 60 - precision
+    (float-scale Scaled; QRazor's int8 stage 1), 29 (code books); seed= without rbits takes the
+    most."""
+    x = data(codec, seed=5)
+    st = dict(rounding="stochastic", seed=3)
+    same(codes_of(codec.encode(x, **st)), codes_of(codec.encode(x, rbits=most, **st)))
+    with pytest.raises(ValueError, match=f"rbits must be an int in 1..{most}"):
+        codec.encode(x, rbits=most + 1, **st)
+
+
 # --- refused keywords ---------------------------------------------------------------------------
 @pytest.mark.parametrize("codec", CODECS, ids=ids)
 def test_keywords_that_cannot_apply_raise(codec):
