@@ -7,7 +7,7 @@ array([0. , 1.5, 6. ], dtype=float32)
 from . import metrics, ops, packing, recipes, sdr
 from .catalog import parse_format as get_format
 from .checkpoint import load, save_quantized
-from .codecs import FP, MX, NVFP4, Codec, Encoded, Int, Packed, Quantile, Scaled
+from .codecs import FP, MX, NVFP4, Codec, CodecProtocol, Encoded, Int, Packed, Quantile, Scaled
 from .formats import FloatFormat
 from .integers import IntFormat
 from .kernels.threads import num_threads, set_num_threads
@@ -28,6 +28,6 @@ def __getattr__(name: str):
         return import_module(".dask", __name__)
     raise AttributeError(f"module 'fmtlib' has no attribute {name!r}")
 
-__all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "SDR", "QRazor", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
+__all__ = ["FP", "Int", "MX", "NVFP4", "Quantile", "Scaled", "SDR", "QRazor", "Chain", "Clip", "Hadamard", "format_search", "Encoded", "Packed", "Codec", "CodecProtocol", "FloatFormat", "IntFormat", "Overflow", "Rounding", "from_config", "get", "get_format",
            "metrics", "ops", "packing", "recipes", "sdr", "load", "save_quantized", "num_threads", "set_num_threads",
            "__version__"]

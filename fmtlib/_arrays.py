@@ -158,3 +158,24 @@ def check_out(out, src: np.ndarray, dtype) -> np.ndarray:
     if not same and np.shares_memory(out, src):
         raise ValueError("out overlaps the input without being the input itself")
     return out
+
+
+def checked_out(out, src, dtype):
+    """``out`` checked for a result of ``dtype`` and ``src``'s shape (:func:`check_out`; for a
+    cupy ``src``, :func:`fmtlib.kernels.gpu.check_out`); None stays None."""
+    if out is None:
+        return None
+    if type(src).__module__.split(".")[0] == "cupy":
+        from .kernels import gpu
+
+        return gpu.check_out(out, src, dtype)
+    return check_out(out, src, dtype)
+
+
+def put(out, values):
+    """``values`` itself without ``out``, else ``out`` (checked by :func:`checked_out`) filled
+    with them."""
+    if out is None:
+        return values
+    out[...] = values
+    return out

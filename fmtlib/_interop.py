@@ -97,16 +97,17 @@ def interop(method):
                 if od is not None:
                     kw[name] = od[0]
             r = method(self, xd, *args, **kw)
-            if given is not None:   # the caller's own array (cupy, or a CUDA tensor), now filled
+            on_device = type(r).__module__.split(".")[0] == "cupy"
+            if given is not None and on_device:   # the caller's own array (cupy, or a CUDA tensor), now filled
                 return given
-            return dback(r) if dback is not None and type(r).__module__.split(".")[0] == "cupy" else r
+            return dback(r) if dback is not None and on_device else r   # records come back as they are
         x, back = to_numpy(x)
         out = kw.get("out")
         if out is not None:
             kw["out"], out_back = to_numpy(out)
-            if out_back is not None:
-                method(self, x, *args, **kw)
-                return out
+            if out_back is not None:   # the caller's own array, filled (a record holds its numpy view)
+                r = method(self, x, *args, **kw)
+                return out if isinstance(r, np.ndarray) else r
         r = method(self, x, *args, **kw)
         return back(r) if back is not None and isinstance(r, np.ndarray) else r
     return wrapper

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import inspect
 import json
 import math
 import shutil
@@ -108,9 +107,9 @@ def select(specs: dict[str, tuple[tuple, np.dtype]], path, *, tensors: list[str]
 
 def codec_options(codec, rounding=None, seed: int | None = None) -> dict:
     """The ``rounding``/``seed`` keywords for ``codec.quantize`` and ``codec.pack`` (only those
-    given; the rounding as its name), tried on a small array first, so a codec that takes no
-    such option, or refuses the combination (``seed`` without stochastic rounding), raises
-    ValueError before any work."""
+    given; the rounding as its name), tried on a small array first, so a codec that refuses
+    them (a mode it does not have, ``seed`` without stochastic rounding) raises ValueError
+    before any work."""
     from .rounding import Rounding
 
     opts: dict = {}
@@ -120,8 +119,6 @@ def codec_options(codec, rounding=None, seed: int | None = None) -> dict:
         opts["seed"] = seed
     if not opts:
         return opts
-    if not set(opts) <= set(inspect.signature(codec.quantize).parameters):
-        raise ValueError(f"{codec!r} takes no {' or '.join(opts)} option")
     try:
         codec.quantize(np.full((1, 256), 0.3, np.float32), **opts)
     except (TypeError, ValueError) as e:
@@ -131,10 +128,10 @@ def codec_options(codec, rounding=None, seed: int | None = None) -> dict:
 
 def check_storable(codec) -> None:
     """ValueError unless a checkpoint can hold ``codec``'s packed codes (element and block
-    codecs; not QRazor or a chain)."""
-    from .codecs.blocked import BlockCodec
+    codecs; not SDR, QRazor or a chain)."""
+    from .codecs import BlockCodec, ElementCodec, Quantile
 
-    if not (isinstance(codec, BlockCodec) or hasattr(codec, "pack") and hasattr(codec, "unpack")):
+    if not isinstance(codec, (BlockCodec, ElementCodec, Quantile)):
         raise ValueError(f"{codec!r} cannot be stored as packed codes in a checkpoint; write its dequantized "
                          "values instead (fmtlib quantize --dequantize, or a .npy/.npz output)")
 
@@ -157,7 +154,7 @@ def _encode_tensor(codec, a: np.ndarray, opts: dict) -> tuple[dict[str, np.ndarr
 
         bits = codec.format.bits if hasattr(codec, "format") else codec.bits
         lay = packing.get_layout(None, bits)
-        arrays = {"codes": codec.pack(np.ascontiguousarray(x), layout=lay, **opts)}
+        arrays = {"codes": codec.pack(np.ascontiguousarray(x), layout=lay, **opts).data}
         entry.update(kind="element", layout=lay.get_config())
     return arrays, entry
 

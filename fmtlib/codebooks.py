@@ -12,6 +12,7 @@ tensors (``bitsandbytes/functional.py``: ``get_4bit_type``, ``create_normal_map`
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -134,3 +135,46 @@ def normal_levels(bits: int = 4, offset: float = 0.9677083, symmetric: bool = Fa
     neg = [-ppf(p) for p in points(half)]
     vals = np.array(sorted(pos + neg + [0.0]), dtype=np.float32)
     return (vals / vals.max()).astype(np.float64).tolist()  # float32 division, as bitsandbytes
+
+
+@dataclass(frozen=True)
+class CodeBook:
+    """The format of a code book, as :class:`~fmtlib.formats.FloatFormat` is that of a
+    minifloat: ``bits``-bit codes, ``codes[k]`` the code of ``levels[k]`` (float32 values,
+    increasing), ``aliases`` extra (code, value) pairs that decode but are never produced.
+    :attr:`fmtlib.Quantile.format` and the ``element`` of a code-book ``Scaled`` are one.
+
+    >>> from fmtlib import Quantile
+    >>> f = Quantile.nf4().format
+    >>> f.bits, f.num_codes, f.max, str(f)
+    (4, 16, 1.0, 'nf4')
+    """
+
+    levels: tuple
+    codes: tuple
+    bits: int
+    aliases: tuple = ()
+    name: str | None = None
+
+    @property
+    def num_codes(self) -> int:
+        """2**bits."""
+        return 1 << self.bits
+
+    @property
+    def code_dtype(self) -> np.dtype:
+        """uint8 up to 8 bits, else uint16."""
+        return np.dtype(np.uint8 if self.bits <= 8 else np.uint16)
+
+    @property
+    def max(self) -> float:
+        """Largest level."""
+        return self.levels[-1]
+
+    @property
+    def min(self) -> float:
+        """Smallest level."""
+        return self.levels[0]
+
+    def __str__(self) -> str:
+        return self.name or f"codebook({len(self.levels)} levels, {self.bits} bits)"

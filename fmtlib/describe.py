@@ -31,7 +31,9 @@ def _name(codec) -> str:
     n = getattr(codec, "name", None)
     if isinstance(n, str) and n and ":" not in n and "(" not in n:
         return n
-    fmt = getattr(codec, "format", None)
+    from .codecs import Quantile
+
+    fmt = None if isinstance(codec, Quantile) else getattr(codec, "format", None)   # a code book: its class
     return str(fmt) if fmt is not None else type(codec).__name__
 
 
@@ -174,6 +176,7 @@ def _element_table(codec):
 def table(codec, nonnegative: bool = False, name: str | None = None) -> list[str]:
     """The lines of ``fmtlib table``: every code with its bits, class and value; a block codec
     lists its element codes under a line about the block structure."""
+    from .codecs import Quantile
     from .sdr import QRazor
 
     lines = []
@@ -192,13 +195,13 @@ def table(codec, nonnegative: bool = False, name: str | None = None) -> list[str
     rows = codec.table()
     if nonnegative:                       # codes with the sign bit clear; a code book's levels >= +0
         v = rows["value"]
-        fmt = getattr(codec, "format", None)
+        fmt = None if isinstance(codec, Quantile) else getattr(codec, "format", None)   # code books: by level
         if fmt is None:
             rows = rows[(v > 0) | ((v == 0) & ~np.signbit(v))]
         elif fmt.signed:
             rows = rows[rows["code"] < (1 << (fmt.bits - 1))]
     width = max(len(r["bits"]) for r in rows)
-    what = getattr(codec, "format", None) or codec.name
+    what = (None if isinstance(codec, Quantile) else getattr(codec, "format", None)) or codec.name
     lines.append(f"# {what}: {len(rows[0]['bits'])} bits, {len(rows)} codes shown")
     lines.append(f"{'code':>6}  {'bits':<{width}}  {'class':<9}  value")
     for r in rows:

@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_float_input, check_out, float_dtype, round_once
+from ._arrays import as_float_input, check_out, checked_out, float_dtype, put, round_once
 from .codecs.base import Codec
 from .codecs.integer import Int
+from .codecs.records import Packed
 from .kernels import gpu
 from .rounding import Rounding
 
@@ -273,42 +274,64 @@ class SDR(Codec):
     # -- the codec surface ------------------------------------------------------------------------
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
-    def encode(self, q) -> Razored:
+    def _mode(self, rounding, seed, rbits, rand, index_offset) -> Rounding:
+        """The rounding of the dropped bits for this call (the codec's, or ``rounding``); the
+        random keywords refused: SDR has no stochastic rounding."""
+        from .codecs.stochastic import no_random
+
+        no_random("SDR", None, seed, rbits, rand, index_offset)
+        mode = self.rounding if rounding is None else Rounding.parse(rounding)
+        if mode not in MODES:
+            raise ValueError(f"SDR rounds the dropped bits by {', '.join(repr(m.name.lower()) for m in MODES)}; "
+                             f"got {mode.name.lower()!r} (floor_on_overflow always applies)")
+        return mode
+
+    def encode(self, q, *, rounding: Rounding | str | None = None, seed=None, rbits=None, rand=None,
+               index_offset: int = 0, out: np.ndarray | None = None) -> Razored:
         """Codes and flags of the integers ``q`` (any integer dtype, values in the base's range).
+        ``rounding`` overrides the codec's rounding of the dropped bits (:data:`MODES`);
+        ``out=`` (q's shape, :attr:`code_dtype`, C-contiguous) receives the codes. SDR has no
+        stochastic rounding: seed, rbits and rand raise (:mod:`fmtlib.codecs.protocol`).
 
         >>> SDR(group=2, keep=2).encode(np.array([7, -2], dtype=np.int8)).codes  # shift 1: 7 -> 11 -> 3 (floor)
         array([3, 5], dtype=uint8)
         """
         from .kernels.cpu import sdr as K
 
+        mode = self._mode(rounding, seed, rbits, rand, index_offset)
         if gpu.is_device_array(q):
-            return gpu.sdr_run(self, False, q)
+            return gpu.block_out(self.code_dtype, out, q, False, lambda: gpu.sdr_run(self, False, q, mode))
         q, axis, rows = self._input_rows(q, "SDR.encode")
+        o = None if out is None else check_out(out, q, self.code_dtype)
         fmt = self.base.format
         R, n = rows.shape
-        codes = np.empty((R, n), dtype=self.code_dtype)
+        direct = o is not None and axis == q.ndim - 1
+        codes = o.reshape(R, n) if direct else np.empty((R, n), dtype=self.code_dtype)
         flags = np.empty((R, -(-n // self.group)), dtype=np.uint8)
         bad = K.sdr_encode(rows.reshape(-1), codes.reshape(-1), flags.reshape(-1), R, n, self.group, self.keep,
-                           _kernel_mode(self.rounding), fmt.min, fmt.max)
+                           _kernel_mode(mode), fmt.min, fmt.max)
         if bad:
             self._raise_range(q)
         moved = np.moveaxis(q, axis, -1).shape
-        return Razored(self._restore(codes, moved, axis), self._restore(flags, moved[:-1] + (flags.shape[1],), axis),
-                       tuple(q.shape), axis, self.group, self.keep, self.name)
+        c = o if direct else put(o, self._restore(codes, moved, axis))
+        return Razored(c, self._restore(flags, moved[:-1] + (flags.shape[1],), axis), tuple(q.shape), axis,
+                       self.group, self.keep, self.name)
 
-    def quantize(self, q, *, out: np.ndarray | None = None) -> np.ndarray:
+    def quantize(self, q, *, rounding: Rounding | str | None = None, seed=None, rbits=None, rand=None,
+                 index_offset: int = 0, out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(q))`` in one pass, in ``q``'s dtype; ``out=`` (q's shape and dtype,
-        C-contiguous; ``q`` itself works) receives the result. Raises ValueError where a
-        result does not fit the dtype: a non-narrow base razors 127 to 128 in a group holding
-        -128, which int8 cannot hold.
+        C-contiguous; ``q`` itself works) receives the result; other keywords as :meth:`encode`.
+        Raises ValueError where a result does not fit the dtype: a non-narrow base razors 127 to
+        128 in a group holding -128, which int8 cannot hold.
 
         >>> SDR(group=4).quantize(np.array([100, -37, 5, 12], dtype=np.int16))
         array([ 96, -32,   0,  16], dtype=int16)
         """
         from .kernels.cpu import sdr as K
 
+        mode = self._mode(rounding, seed, rbits, rand, index_offset)
         if gpu.is_device_array(q):
-            return gpu.deliver(out, q, lambda: gpu.sdr_run(self, True, q))
+            return gpu.deliver(out, q, lambda: gpu.sdr_run(self, True, q, mode))
         q, axis, rows = self._input_rows(q, "SDR.quantize")
         fmt = self.base.format
         o = check_out(out, q, q.dtype)
@@ -317,7 +340,7 @@ class SDR(Codec):
         orows = o.reshape(rows.shape) if direct else np.empty(rows.shape, dtype=rows.dtype)
         olo, ohi = _dtype_bounds(q.dtype)
         bad, obad = K.sdr_quantize(rows.reshape(-1), orows.reshape(-1), rows.shape[0], rows.shape[1], self.group,
-                                   self.keep, _kernel_mode(self.rounding), fmt.min, fmt.max, olo, ohi)
+                                   self.keep, _kernel_mode(mode), fmt.min, fmt.max, olo, ohi)
         if bad:
             self._raise_range(q)
         if obad:
@@ -339,9 +362,10 @@ class SDR(Codec):
             raise ValueError(f"flag {int(flags.max())} is above the largest shift {self.max_shift} of {self.name}")
         return _rows(codes, rec.axis), _rows(flags, rec.axis)
 
-    def decode(self, rec: Razored, dtype=np.int32) -> np.ndarray:
+    def decode(self, rec: Razored, dtype=np.int32, *, out: np.ndarray | None = None) -> np.ndarray:
         """Integers ``(-1)**sign * (k << f)`` of a record, as ``dtype`` (an integer dtype that
-        holds them: int32 or int64 always do).
+        holds them: int32 or int64 always do); ``out=`` (the record's shape, C-contiguous, an
+        integer dtype that wins over ``dtype``) receives them.
 
         >>> c = SDR(group=4)
         >>> c.decode(c.encode(np.array([3, -1, 0, 2])), dtype=np.int8)
@@ -350,18 +374,59 @@ class SDR(Codec):
         from .kernels.cpu import sdr as K
 
         if isinstance(rec, Razored) and gpu.is_device_array(rec.codes):
-            return gpu.sdr_decode(self, rec, dtype)
-        dt = np.dtype(dtype)
+            return gpu.into(out, gpu.sdr_decode(self, rec, dtype if out is None else out.dtype))
+        dt = np.dtype(dtype if out is None else out.dtype)
         if dt.kind not in "iu":
             raise TypeError(f"SDR decodes to integers: dtype must be an integer dtype, got {dt}")
         crows, frows = self._record_rows(rec)
-        out = np.empty(crows.shape, dtype=dt if dt in (np.int32, np.int64) else np.int64)
+        o = checked_out(out, np.asarray(rec.codes), dt)
+        res = np.empty(crows.shape, dtype=dt if dt in (np.int32, np.int64) else np.int64)
         lo, hi = _dtype_bounds(dt)
-        if K.sdr_decode(crows.reshape(-1), frows.reshape(-1), out.reshape(-1), crows.shape[0], crows.shape[1], rec.group,
-                        rec.keep, lo, hi):
+        if K.sdr_decode(crows.reshape(-1), frows.reshape(-1), res.reshape(-1), crows.shape[0], crows.shape[1],
+                        rec.group, rec.keep, lo, hi):
             raise ValueError(f"decoded values do not fit {dt}; decode with a wider dtype (np.int32)")
         moved = np.moveaxis(np.empty(rec.shape, dtype=np.uint8), rec.axis, -1).shape
-        return np.ascontiguousarray(self._restore(out, moved, rec.axis), dtype=dt)
+        return put(o, np.ascontiguousarray(self._restore(res, moved, rec.axis), dtype=dt))
+
+    # -- packing ---------------------------------------------------------------------------------
+    def pack(self, q, *, layout=None, **opts) -> Packed:
+        """``encode(q, **opts)`` (or a :class:`Razored` record as it is) as a
+        :class:`~fmtlib.Packed` record: the codes packed by ``layout`` (default
+        :func:`fmtlib.packing.default_layout` of :attr:`bits`: two 4-bit codes per byte for
+        keep=3), the flags (uint8, as the record has them) in ``scales``, the group in ``block``.
+
+        >>> p = SDR(group=4).pack(np.array([100, -37, 5, 12], dtype=np.int8))
+        >>> p.data, p.scales, SDR(group=4).unpack(p)
+        (array([166,  16], dtype=uint8), array([4], dtype=uint8), array([ 96, -32,   0,  16], dtype=int32))
+        """
+        from .packing import get_layout
+
+        if isinstance(q, Razored):
+            if opts:
+                raise ValueError("encode options go with integer input, not with a Razored record")
+            rec = q
+        else:
+            rec = self.encode(q, **opts)
+        self._record_rows(rec)
+        lay = get_layout(layout, self.bits)
+        return Packed(lay.pack(rec.codes), rec.flags, tuple(rec.shape), rec.axis, rec.group, rec.format,
+                      lay.get_config())
+
+    def unpack_record(self, packed: Packed) -> Razored:
+        """The :class:`Razored` record a :class:`~fmtlib.Packed` one holds (codes unpacked)."""
+        from .packing import get_layout
+
+        if not isinstance(packed, Packed):
+            raise TypeError(f"unpack takes the Packed record that pack returns, got {type(packed).__name__}")
+        if packed.format != self.name:
+            raise ValueError(f"record is {packed.format}; this codec is {self.name}")
+        shape = tuple(packed.shape)
+        codes = get_layout(packed.layout).unpack(packed.data, shape, dtype=self.code_dtype)
+        return Razored(codes, packed.scales, shape, packed.axis, packed.block, self.keep, packed.format)
+
+    def unpack(self, packed: Packed, dtype=np.int32, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Integers of a :class:`~fmtlib.Packed` record (what :meth:`pack` returns), as :meth:`decode`."""
+        return self.decode(self.unpack_record(packed), dtype, out=out)
 
 
 def _check_record(rec: Razored, who: str) -> tuple[np.ndarray, np.ndarray]:
@@ -538,9 +603,10 @@ class QRazor(Codec):
         nscales = 1 if self.scale_axis is None else shape[_norm_axis(self.scale_axis, len(shape), "QRazor")]
         return self.sdr.storage_bits(shape) + 32 * nscales
 
-    def integers(self, x) -> tuple[np.ndarray, np.ndarray]:
+    def integers(self, x, **opts) -> tuple[np.ndarray, np.ndarray]:
         """Stage 1 alone: (base integers as int32 in ``x``'s shape, float32 scales shaped to
-        broadcast against ``x``).
+        broadcast against ``x``). ``opts``: the stage-1 encode's ``rounding``, ``seed``,
+        ``rbits``, ``rand`` (x's shape) and ``index_offset`` (:meth:`encode`).
 
         >>> QRazor().integers(np.array([0.5, -1.0, 3.0, 12.0], np.float32))
         (array([  5, -11,  32, 127], dtype=int32), array([0.09448819], dtype=float32))
@@ -551,37 +617,85 @@ class QRazor(Codec):
         xp = gpu.array_module(x)   # cupy arrays stay on the device
         bits = self.sdr.base.format.bits
         if self.scale_axis is None:
-            enc = self.stage1.encode(x)
+            enc = self.stage1.encode(x, **opts)
             return _int_values(enc.codes, bits), enc.scales.view(np.float32).reshape((1,) * x.ndim)
         ax = _norm_axis(self.scale_axis, x.ndim, "QRazor")
         xm = xp.moveaxis(x, ax, 0)
         C = xm.shape[0]
-        enc = self.stage1.encode(xp.ascontiguousarray(xm).reshape(C, math.prod(xm.shape[1:])))
+        rows = (C, math.prod(xm.shape[1:]))
+        rand = opts.get("rand")
+        if rand is not None:   # the random integers move with their elements
+            r = xp.asarray(rand)
+            opts["rand"] = xp.ascontiguousarray(xp.moveaxis(r, ax, 0)).reshape(rows) if r.shape == x.shape else r
+        enc = self.stage1.encode(xp.ascontiguousarray(xm).reshape(rows), **opts)
         ints = xp.moveaxis(_int_values(enc.codes, bits).reshape(xm.shape), 0, ax)
         sshape = [1] * x.ndim
         sshape[ax] = C
         return xp.ascontiguousarray(ints), enc.scales.view(np.float32).reshape(sshape)
 
-    def encode(self, x) -> QRazored:
-        """The razored base integers and the scales of float data ``x``."""
-        ints, scales = self.integers(x)
-        return QRazored(self.sdr.encode(ints), scales, tuple(ints.shape), self.scale_axis, self.name)
+    def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None, rbits: int | None = None,
+               rand=None, index_offset: int = 0, out: np.ndarray | None = None) -> QRazored:
+        """The razored base integers and the scales of float data ``x``. ``rounding`` and the
+        random keywords are stage 1's (``x / S`` to the base integers: the base's rounding
+        unless given; stochastic keyed by the element's index with ``scale_axis`` moved first,
+        C order); SDR's rounding of the dropped bits is the ``sdr`` codec's. ``out=`` (x's
+        shape, the SDR code dtype) receives the razored codes."""
+        opts = dict(rounding=rounding, seed=seed, rbits=rbits, rand=rand, index_offset=index_offset)
+        ints, scales = self.integers(x, **opts)
+        return QRazored(self.sdr.encode(ints, out=out), scales, tuple(ints.shape), self.scale_axis, self.name)
 
-    def decode(self, rec: QRazored, dtype=np.float32) -> np.ndarray:
-        """Values of a record: each razored integer times its scale, rounded once to ``dtype``."""
+    def decode(self, rec: QRazored, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Values of a record: each razored integer times its scale, rounded once to ``dtype``
+        (into ``out`` when given: the record's shape, its dtype wins)."""
         if not isinstance(rec, QRazored):
             raise TypeError(f"decode takes the QRazored record that encode returns, got {type(rec).__name__}")
         if rec.format != self.name:
             raise ValueError(f"record is {rec.format}; this codec is {self.name}")
-        dt = float_dtype(dtype)
+        dt = float_dtype(dtype if out is None else out.dtype)
+        o = checked_out(out, rec.razored.codes, dt)
         ints = self.sdr.decode(rec.razored, dtype=np.int32)
         xp = gpu.array_module(ints)
-        return round_once(ints.astype(np.float64) * xp.asarray(rec.scales).astype(np.float64), dt)
+        return put(o, round_once(ints.astype(np.float64) * xp.asarray(rec.scales).astype(np.float64), dt))
 
-    def quantize(self, x) -> np.ndarray:
+    def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
+                 rbits: int | None = None, rand=None, index_offset: int = 0,
+                 out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(x))``, in ``x``'s dtype (float16/bfloat16 data is computed exactly in
-        float64 and rounded once at the end)."""
+        float64 and rounded once at the end); keywords as :meth:`encode`, ``out=`` (x's shape
+        and dtype, C-contiguous) receives the result."""
         x, _ = as_float_input(x, "QRazor.quantize")
-        ints, scales = self.integers(x)
+        o = checked_out(out, x, x.dtype)
+        ints, scales = self.integers(x, rounding=rounding, seed=seed, rbits=rbits, rand=rand,
+                                     index_offset=index_offset)
         razored = self.sdr.quantize(ints)
-        return round_once(razored.astype(np.float64) * scales.astype(np.float64), x.dtype)
+        return put(o, round_once(razored.astype(np.float64) * scales.astype(np.float64), x.dtype))
+
+    # -- packing ---------------------------------------------------------------------------------
+    def pack(self, x, *, layout=None, **opts) -> Packed:
+        """``encode(x, **opts)`` (or a :class:`QRazored` record as it is) as a
+        :class:`~fmtlib.Packed` record: :meth:`SDR.pack`'s, with the float32 scales in
+        ``scale_scales`` and this codec's name in ``format``."""
+        import dataclasses
+
+        if isinstance(x, QRazored):
+            if opts:
+                raise ValueError("encode options go with float input, not with a QRazored record")
+            rec = x
+        else:
+            rec = self.encode(x, **opts)
+        if rec.format != self.name:
+            raise ValueError(f"record is {rec.format}; this codec is {self.name}")
+        p = self.sdr.pack(rec.razored, layout=layout)
+        return dataclasses.replace(p, format=self.name, scale_scales=rec.scales)
+
+    def unpack(self, packed: Packed, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Values of a :class:`~fmtlib.Packed` record (what :meth:`pack` returns), as :meth:`decode`."""
+        import dataclasses
+
+        if not isinstance(packed, Packed):
+            raise TypeError(f"unpack takes the Packed record that pack returns, got {type(packed).__name__}")
+        if packed.format != self.name:
+            raise ValueError(f"record is {packed.format}; this codec is {self.name}")
+        razored = self.sdr.unpack_record(dataclasses.replace(packed, format=self.sdr.name, scale_scales=None))
+        rec = QRazored(razored, packed.scale_scales, tuple(packed.shape), self.scale_axis, self.name)
+        return self.decode(rec, dtype, out=out)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_float_input, round_once
+from ._arrays import as_float_input, checked_out, put, round_once
 from .codecs.base import Codec
 from .rng import rand64, seed_key
 
@@ -26,8 +26,12 @@ _HADAMARD_SIZES = (16, 32, 64, 128)
 class Transform(Codec):
     """A map applied before a codec: ``forward`` (encode side) and ``inverse`` (decode side).
 
-    As a codec on its own, ``encode`` is ``forward``, ``decode`` is ``inverse`` and
-    ``quantize`` is ``inverse(forward(x))``. Cupy arrays stay on the device."""
+    On its own, ``encode`` is ``forward``, ``decode`` is ``inverse`` and ``quantize`` is
+    ``inverse(forward(x))``, in x's dtype. A transform has no codes, so it is not a
+    :class:`~fmtlib.codecs.protocol.CodecProtocol` (no pack, unpack or bits_per_element); its
+    encode/quantize take the protocol's keywords and refuse ``rounding``, ``seed``, ``rbits``
+    and ``rand`` with a ValueError (``index_offset`` changes nothing), and ``out=`` receives
+    the result. ``decode`` gives its input's dtype. Cupy arrays stay on the device."""
 
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
@@ -37,14 +41,29 @@ class Transform(Codec):
     def inverse(self, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def encode(self, x):
-        return self.forward(x)
+    def _call(self, fn, x, dtype, out, **keywords):
+        from .codecs.stochastic import no_random
 
-    def decode(self, y):
-        return self.inverse(y)
+        no_random(type(self).__name__, **keywords)
+        x, _ = as_float_input(x, type(self).__name__)
+        if dtype is not None and np.dtype(dtype) != x.dtype:
+            raise ValueError(f"{type(self).__name__}.decode gives its input's dtype ({x.dtype}); got dtype={dtype!r}")
+        return put(checked_out(out, x, x.dtype), fn(x))
 
-    def quantize(self, x):
-        return self.inverse(self.forward(x))
+    def encode(self, x, *, rounding=None, seed=None, rbits=None, rand=None, index_offset: int = 0, out=None):
+        """``forward(x)`` (into ``out`` when given)."""
+        return self._call(self.forward, x, None, out, rounding=rounding, seed=seed, rbits=rbits, rand=rand,
+                          index_offset=index_offset)
+
+    def decode(self, y, dtype=None, *, out=None):
+        """``inverse(y)`` in y's dtype (into ``out`` when given)."""
+        return self._call(self.inverse, y, dtype if out is None else out.dtype, out, rounding=None, seed=None,
+                          rbits=None, rand=None)
+
+    def quantize(self, x, *, rounding=None, seed=None, rbits=None, rand=None, index_offset: int = 0, out=None):
+        """``inverse(forward(x))`` (into ``out`` when given; ``x`` itself works)."""
+        return self._call(lambda v: self.inverse(self.forward(v)), x, None, out, rounding=rounding, seed=seed,
+                          rbits=rbits, rand=rand, index_offset=index_offset)
 
 
 class Hadamard(Transform):
@@ -257,7 +276,9 @@ class Chain(Codec):
 
     ``encode(x)`` is the codec's encode of the transformed ``x``; ``decode`` undoes the
     transforms in reverse order after the codec's decode; ``quantize`` is both, in ``x``'s
-    dtype. Options (``rounding=``, ``seed=``, ...) go to the codec.
+    dtype; ``pack``/``unpack`` are the codec's, with the transforms around them. Options
+    (``rounding=``, ``seed=``, ``rand=``, ``out=``, ...) go to the codec, except that ``out=``
+    of quantize, decode and unpack receives the values after the transforms are undone.
     """
 
     codec_id = "chain"
@@ -291,14 +312,45 @@ class Chain(Codec):
             y = t.inverse(y)
         return y
 
-    def encode(self, x, **opts):
-        """The codec's encoding of the transformed ``x``."""
-        return self.codec.encode(self._forward(x), **opts)
+    @property
+    def bits_per_element(self) -> float:
+        """The codec's: the transforms store nothing."""
+        return self.codec.bits_per_element
 
-    def decode(self, enc, dtype=np.float32):
-        """The codec's decode, then the transforms undone in reverse order."""
-        return self._inverse(self.codec.decode(enc, dtype=dtype))
+    def encode(self, x, *, rounding=None, seed=None, rbits=None, rand=None, index_offset: int = 0, out=None, **opts):
+        """The codec's encoding of the transformed ``x`` (``out``: the codec's)."""
+        return self.codec.encode(self._forward(x), rounding=rounding, seed=seed, rbits=rbits, rand=rand,
+                                 index_offset=index_offset, out=out, **opts)
 
-    def quantize(self, x, **opts) -> np.ndarray:
-        """``decode(encode(x))``, in ``x``'s dtype."""
-        return self._inverse(self.codec.quantize(self._forward(x), **opts))
+    def decode(self, enc, dtype=np.float32, *, out=None):
+        """The codec's decode, then the transforms undone in reverse order (into ``out`` when
+        given: its dtype wins)."""
+        if not self.transforms:
+            return self.codec.decode(enc, dtype, out=out)
+        y = self._inverse(self.codec.decode(enc, dtype=dtype if out is None else out.dtype))
+        return put(checked_out(out, y, y.dtype), y)
+
+    def quantize(self, x, *, rounding=None, seed=None, rbits=None, rand=None, index_offset: int = 0, out=None,
+                 **opts) -> np.ndarray:
+        """``decode(encode(x))``, in ``x``'s dtype (into ``out`` when given; ``x`` itself works)."""
+        kw = dict(rounding=rounding, seed=seed, rbits=rbits, rand=rand, index_offset=index_offset, **opts)
+        if not self.transforms:
+            return self.codec.quantize(x, out=out, **kw)
+        x, _ = as_float_input(x, "Chain.quantize")
+        o = checked_out(out, x, x.dtype)
+        return put(o, self._inverse(self.codec.quantize(self._forward(x), **kw)))
+
+    def pack(self, x, *, layout=None, **opts):
+        """The codec's :meth:`pack` of the transformed ``x`` (a record that the codec's encode
+        returned is packed as it is)."""
+        import dataclasses
+
+        y = x if dataclasses.is_dataclass(x) and not isinstance(x, type) else self._forward(x)
+        return self.codec.pack(y, layout=layout, **opts)
+
+    def unpack(self, packed, dtype=np.float32, *, out=None) -> np.ndarray:
+        """The codec's :meth:`unpack`, then the transforms undone (into ``out`` as :meth:`decode`)."""
+        if not self.transforms:
+            return self.codec.unpack(packed, dtype, out=out)
+        y = self._inverse(self.codec.unpack(packed, dtype if out is None else out.dtype))
+        return put(checked_out(out, y, y.dtype), y)

@@ -166,7 +166,7 @@ REFUSED = [
     (["-o", "q.safetensors", "--rounding", "stochastic", "--seed", "-1"], "seed must be in [0, 2**64)"),
     (["-o", "q.safetensors", "--format", "nf4_b64", "--rounding", "stochastic", "--seed", "1"], "no rounding, seed"),
     (["-o", "q.safetensors", "--format", "sdr"], "cannot be stored as packed codes"),
-    (["-o", "q.safetensors", "--format", "sdr", "--dequantize", "--rounding", "up"], "takes no rounding option"),
+    (["-o", "q.safetensors", "--format", "nf4_b64", "--dequantize", "--rounding", "up"], "does not apply"),
     (["-o", "q.safetensors", "--format", "mxfp44"], "unknown format"),
 ]
 

@@ -429,6 +429,43 @@ def test_caller_random_bits_match_numba(lib, name):
         check(got, want.view(np.uint64), f"{name} rand= fused={fused}")
 
 
+def test_block_encodes_take_the_callers_random_bits(lib):
+    """MX, NVFP4, Scaled (float scale) and code-book Scaled block encodes with rand= (one integer
+    per element, in the rows' order): the host build gives the codec's bits, encode and fused."""
+    from fmtlib import MX, NVFP4, Quantile, Scaled
+
+    rng = np.random.default_rng(8)
+    x = mx_inputs(rng, 96)
+    xb = x.view(np.uint32)
+    r = rng.integers(0, 1 << 11, x.shape)
+    P32 = kernel_params(get_format("fp32"))
+    st = dict(rounding="stochastic", rand=r, rbits=11)
+    S = int(Rounding.STOCHASTIC)
+    mx = MX("mxfp4", block=32)
+    nv = NVFP4(global_scale=False)
+    sc = Scaled("e2m1", "fp32", block=32)
+    q = Quantile.nf4()
+    bk = Scaled(q, "fp32", block=32)
+    G, ta = nv._global(None)
+    ev, sv = nv._tables()
+    runs = {
+        mx: lambda fused: lib.mx_encode(xb, 96, 32, P32, kernel_params(mx.element), mx._scale_params, S, 0, 0, 11,
+                                        fused, rand=r),
+        nv: lambda fused: lib.nvfp4_encode(xb, 96, 16, P32, P32, kernel_params(nv.element),
+                                           kernel_params(nv.scale_format), ev, sv, nv._kernel_recipe(G), G, ta, S, 0,
+                                           0, 11, fused, rand=r),
+        sc: lambda fused: lib.scaled_encode(xb, 96, 32, P32, kernel_params(sc.element), kernel_params(sc.scale_format),
+                                            sc._global(x, None)[1], sc._smin_code(), S, 0, 0, 11, fused, rand=r),
+        bk: lambda fused: lib.book_scaled_encode(xb, 96, 32, P32, cuda_host.book_arrays(q, S), S, 0, 0, 11, fused,
+                                                 rand=r),
+    }
+    for c, run in runs.items():
+        enc = c.encode(x, **st)
+        np.testing.assert_array_equal(run(False)[0].reshape(x.shape), enc.codes, err_msg=repr(c))
+        np.testing.assert_array_equal(run(True)[2].astype(np.uint32).reshape(x.shape),
+                                      c.quantize(x, **st).view(np.uint32), err_msg=repr(c))
+
+
 @pytest.mark.parametrize("k", list(range(1, 33)))
 def test_bit_streams_match_the_layouts(lib, k):
     """Every code width, both bit orders, rows that do and do not fill their last byte."""

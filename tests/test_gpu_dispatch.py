@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import needs
-from fmtlib import FP, MX, NVFP4, SDR, Int, Quantile, Rounding, Scaled
+from fmtlib import FP, MX, NVFP4, SDR, Int, QRazor, Quantile, Rounding, Scaled
 from fmtlib.transforms import Chain, Clip, Hadamard
 from fmtlib.kernels import cuda_host, gpu
 
@@ -421,6 +421,65 @@ def test_rand_and_out_on_the_device_path(fake_cupy, codec):
         np.testing.assert_array_equal(host(d).view(np.uint16), codec.decode(want, dtype=np.float16).view(np.uint16))
 
 
+@pytest.mark.parametrize("codec", [MX("mxfp4", rounding="stochastic"), MX("mxfp8_e4m3", axis=0, rounding="stochastic"),
+                                   NVFP4(rounding="stochastic"), Scaled("e2m1", "e8m0", block=16, rounding="stochastic"),
+                                   Scaled("e4m3fn", "ue4m3", block=16, global_scale=True, rounding="stochastic"),
+                                   Scaled(Int(8), "fp32", block=None, axis=None, rounding="stochastic"),
+                                   Scaled(Quantile.nf4(), "fp32", block=32, axis=0, rounding="stochastic")], ids=repr)
+def test_block_rand_and_out_on_the_device_path(fake_cupy, codec):
+    """Block codecs on the device: rand= (the caller's integers, moved with the blocked axis as on
+    the CPU; the kernels' rand argument), encode's out= (the codes) and decode's out= give the
+    CPU's bits."""
+    x = data((6, 64), seed=11) * np.float32(2.0 ** -18)
+    r = np.random.default_rng(3).integers(0, 1 << 12, x.shape).astype(np.int32)
+    want = codec.encode(x, rand=r, rbits=12)
+    out = dev(np.zeros(x.shape, codec.element_code_dtype))
+    got = codec.encode(dev(x), rand=dev(r), rbits=12, out=out)
+    assert got.codes is out
+    np.testing.assert_array_equal(host(out), want.codes)
+    np.testing.assert_array_equal(host(got.scales), want.scales)
+    np.testing.assert_array_equal(host(codec.quantize(dev(x), rand=dev(r), rbits=12)).view(np.uint32),
+                                  codec.quantize(x, rand=r, rbits=12).view(np.uint32))
+    d = dev(np.empty(x.shape, np.float16))
+    assert codec.decode(got, out=d) is d
+    np.testing.assert_array_equal(host(d).view(np.uint16), codec.decode(want, np.float16).view(np.uint16))
+    with pytest.raises(ValueError, match="shape"):
+        codec.encode(dev(x), rand=dev(r[:, :3]), rbits=12)
+    with pytest.raises(ValueError, match="out must have dtype"):
+        codec.encode(dev(x), out=dev(np.zeros(x.shape, np.uint64)))
+
+
+def test_sdr_encode_and_decode_into_out(fake_cupy):
+    q = np.random.default_rng(5).integers(-128, 128, (4, 32)).astype(np.int8)
+    c = SDR(group=8, axis=0)
+    out = dev(np.zeros(q.shape, c.code_dtype))
+    rec = c.encode(dev(q), out=out)
+    assert rec.codes is out
+    np.testing.assert_array_equal(host(out), c.encode(q).codes)
+    d = dev(np.zeros(q.shape, np.int64))
+    assert c.decode(rec, out=d) is d
+    np.testing.assert_array_equal(host(d), c.decode(c.encode(q), np.int64))
+    np.testing.assert_array_equal(host(c.quantize(dev(q), rounding="toward_zero")), c.quantize(q, rounding="toward_zero"))
+
+
+@pytest.mark.parametrize("codec", [SDR(group=8), QRazor(scale_axis=0), Chain(Hadamard(32), MX("mxfp4")),
+                                   Chain(Hadamard(32), FP("e2m1"))], ids=repr)
+def test_pack_and_unpack_of_every_codec_kind_on_the_device_path(fake_cupy, codec):
+    """SDR, QRazor and Chain pack on the device (the record's arrays stay there) and unpack to the
+    CPU's values."""
+    if isinstance(codec, SDR):
+        x = np.random.default_rng(6).integers(-128, 128, (4, 64)).astype(np.int8)
+    else:
+        x = np.where(np.isfinite(data((4, 64), seed=6)), data((4, 64), seed=6), 0.5).astype(np.float32)
+    p, want = codec.pack(dev(x)), codec.pack(x)
+    assert type(p.data) is DeviceArray
+    np.testing.assert_array_equal(host(p.data), want.data)
+    got = codec.unpack(p)
+    assert type(got) is DeviceArray
+    np.testing.assert_array_equal(np.ascontiguousarray(host(got)).view(np.uint8),
+                                  np.ascontiguousarray(codec.unpack(want)).view(np.uint8))
+
+
 @pytest.mark.parametrize("codec", [MX("mxfp4"), NVFP4(), Scaled("e4m3", "fp32", block=16),
                                    Scaled(Quantile.nf4(), "absmax", block=64)], ids=repr)
 def test_block_quantize_into_out(fake_cupy, codec):
@@ -488,10 +547,12 @@ def test_fp6_llm_and_swizzle_on_the_device_path(fake_cupy):
                                           (Int(4), "fp4x2_hi"), (Quantile.nf4(), None)], ids=repr)
 def test_element_pack_on_the_device_path(fake_cupy, codec, layout):
     x = data((64, 64), seed=12) * np.float32(2.0 ** -20)
-    buf = codec.pack(dev(x), layout=layout)
+    p = codec.pack(dev(x), layout=layout)
+    buf = p.data
     assert type(buf) is DeviceArray
-    np.testing.assert_array_equal(host(buf), codec.pack(x, layout=layout))
-    got = codec.unpack(buf, x.shape, layout=layout)
+    np.testing.assert_array_equal(host(buf), codec.pack(x, layout=layout).data)
+    got = codec.unpack(p)
+    assert type(got) is DeviceArray
     np.testing.assert_array_equal(host(got).view(np.uint32),
                                   codec.unpack(host(buf), x.shape, layout=layout).view(np.uint32))
 

@@ -90,7 +90,7 @@ def test_bytes_layout_is_the_ml_dtypes_uint8_view(fmt, dt):
     got = packing.pack(codec.encode(x), "bytes" if bits == 8 else "bytes16")
     want = np.ascontiguousarray(x.astype(dt)).view(np.uint8)
     np.testing.assert_array_equal(got, want)
-    assert codec.pack(x, layout="bytes" if bits == 8 else "bytes16").tobytes() == want.tobytes()
+    assert codec.pack(x, layout="bytes" if bits == 8 else "bytes16").data.tobytes() == want.tobytes()
 
 
 # --- the 128x4 swizzle ---------------------------------------------------------------------
@@ -362,12 +362,14 @@ def test_word_kernels_match_the_definition(bits, order, n, offset):
 def test_element_codec_pack_unpack(fmt, layout):
     codec = fmtlib.FP(fmt, overflow="saturate")
     x = np.random.default_rng(7).standard_normal((64, 70)).astype(np.float32)
-    buf = codec.pack(x, layout=layout)
+    p = codec.pack(x, layout=layout)
     lay = packing.get_layout(layout, codec.bits)
-    assert buf.tobytes() == lay.pack(codec.encode(x)).tobytes()
-    np.testing.assert_array_equal(codec.unpack(buf, x.shape, layout=layout), codec.quantize(x))
+    assert p.data.tobytes() == lay.pack(codec.encode(x)).tobytes()
+    assert (p.shape, p.layout, p.format, p.scales) == (x.shape, lay.get_config(), str(codec.format), None)
+    np.testing.assert_array_equal(codec.unpack(p), codec.quantize(x))
+    np.testing.assert_array_equal(codec.unpack(p.data, x.shape, layout=layout), codec.quantize(x))   # the older form
     s = codec.pack(x, layout=layout, rounding="stochastic", seed=3)
-    assert s.tobytes() == lay.pack(codec.encode(x, rounding="stochastic", seed=3)).tobytes()
+    assert s.data.tobytes() == lay.pack(codec.encode(x, rounding="stochastic", seed=3)).tobytes()
 
 
 @pytest.mark.parametrize("codec", [fmtlib.MX("mxfp4"), fmtlib.MX("mxfp6_e2m3"), fmtlib.MX("mxint8"),

@@ -249,7 +249,7 @@ def test_scaled_fp32_matches_oracle(mode):
     x[1, 3] = x[1, 0] * np.float32(0.5 * (codebooks.NF4[12] + codebooks.NF4[13]))  # hits a midpoint
     c = Scaled(Quantile.nf4(), "fp32", block=32, rounding=mode)
     kw = {"seed": 2} if mode == "stochastic" else {}
-    codes, vals = _scaled_oracle(c.element, x, 32, mode, seed=2)
+    codes, vals = _scaled_oracle(c.element_codec, x, 32, mode, seed=2)
     np.testing.assert_array_equal(c.encode(x, **kw).codes, codes)
     np.testing.assert_array_equal(c.quantize(x, **kw), vals.astype(np.float32))
     np.testing.assert_array_equal(c.quantize(x.astype(np.float64), **kw), vals)

@@ -9,7 +9,8 @@ A codec is an immutable, hashable, picklable object built from plain data:
 * equality and hash by config; ``repr`` that ``eval`` turns back into an equal codec.
 
 Subclasses set ``codec_id`` and implement ``_config_args()``; :mod:`fmtlib.registry`
-maps ids and names back to codecs.
+maps ids and names back to codecs. The methods and keywords every codec has (pack, unpack,
+``out=``, ``rand=``, ...) are written down once in :mod:`fmtlib.codecs.protocol`.
 """
 from __future__ import annotations
 

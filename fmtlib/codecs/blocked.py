@@ -7,67 +7,16 @@ keyed by the element's flat index in that moved layout (for ``axis=-1``: the C-o
 """
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
+import math
 
 import numpy as np
 
 from .._arrays import as_float_input, bits_view, check_out, dtype_format
-from ..rng import seed_key
 from ..rounding import Rounding
 from .base import Codec
 from .element import MAX_RBITS
-
-
-@dataclass(frozen=True, eq=False)
-class Encoded:
-    """Codes of a block-scaled tensor.
-
-    ``codes`` has the input's shape; ``scales`` has it too, except that the blocked ``axis``
-    has one entry per block (a short last block covers the rest of the axis). ``axis`` is
-    None for one scale over the whole tensor (``scales`` then has one entry).
-    ``tensor_amax`` is the float32 tensor-wide amax that two-level formats (NVFP4 with a
-    global scale) derive their per-tensor scale from; None for one-level formats.
-    With double quantization (bitsandbytes ``compress_statistics``), ``scales`` holds 8-bit
-    codes of the block scales minus ``scale_offset``, and ``scale_scales`` the float32 bits
-    of the absmax of each 256 of them.
-    """
-
-    codes: np.ndarray
-    scales: np.ndarray
-    shape: tuple
-    axis: int | None
-    block: int
-    format: str
-    tensor_amax: float | None = None
-    scale_scales: np.ndarray | None = None
-    scale_offset: float | None = None
-
-
-#: scale_layout= names of BlockCodec.pack
-SCALE_LAYOUTS = ("row_major", "swizzled128x4")
-
-
-@dataclass(frozen=True, eq=False)
-class Packed:
-    """A block-scaled tensor as a kernel reads it: ``data`` holds the element codes packed by
-    ``layout`` (a layout config, see :mod:`fmtlib.packing`) along the last axis of ``shape``;
-    ``scales`` holds the scale codes, either as the ``Encoded`` record has them
-    (``scale_layout="row_major"``) or, with the blocked axis moved last, swizzled into
-    Blackwell/cuBLAS 128x4 tiles (``"swizzled128x4"``, one-byte scale formats only).
-    """
-
-    data: np.ndarray
-    scales: np.ndarray
-    shape: tuple
-    axis: int | None
-    block: int
-    format: str
-    layout: dict
-    scale_layout: str = "row_major"
-    tensor_amax: float | None = None
-    scale_scales: np.ndarray | None = None
-    scale_offset: float | None = None
+from .records import SCALE_LAYOUTS, Encoded, Packed
+from .stochastic import check_index_offset, moved_rand, random_args
 
 
 def finite_amax(x: np.ndarray) -> float:
@@ -110,21 +59,23 @@ class BlockCodec(Codec):
             raise ValueError(f"axis {self.axis} is out of range for a {ndim}-d array")
         return self.axis % ndim
 
-    def _random(self, rounding, seed, rbits, index_offset=0, max_rbits: int = MAX_RBITS):
-        """(mode, key, rbits, base index) for the kernels; seed/rbits only with stochastic
-        rounding. ``index_offset`` is added to every element's index, so a tensor cut into
-        whole rows (of the moved layout) gives the same random bits chunk by chunk."""
+    def _random(self, rounding, seed, rbits, index_offset=0, max_rbits: int = MAX_RBITS, rand=None, shape=(),
+                xp=np):
+        """(mode, key, rbits, base index, rand or None) for the kernels; seed, rbits and rand only
+        with stochastic rounding (:func:`fmtlib.codecs.stochastic.random_args`; ``rand`` checked
+        against the input's ``shape``, still in it). ``index_offset`` is added to every element's
+        index, so a tensor cut into whole rows (of the moved layout) gives the same random bits
+        chunk by chunk."""
         mode = self.rounding if rounding is None else Rounding.parse(rounding)
-        if isinstance(index_offset, bool) or not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
-            raise ValueError(f"index_offset must be a non-negative int, got {index_offset!r}")
-        if mode is not Rounding.STOCHASTIC:
-            if seed is not None or rbits is not None:
-                raise ValueError("seed= and rbits= are only used by rounding='stochastic'")
-            return mode, 0, 1, 0
-        rbits = max_rbits if rbits is None else rbits
-        if isinstance(rbits, bool) or not isinstance(rbits, (int, np.integer)) or not 1 <= rbits <= max_rbits:
-            raise ValueError(f"rbits must be an int in 1..{max_rbits}, got {rbits!r}")
-        return mode, seed_key(secrets.randbits(64) if seed is None else seed), int(rbits), int(index_offset)
+        base = check_index_offset(index_offset)
+        key, rbits, rand = random_args(mode, shape, seed, rbits, rand, max_rbits, xp=xp)
+        return mode, key, rbits, base, rand
+
+    @staticmethod
+    def _rand_rows(rand, axis, xp=np):
+        """``rand`` (the input's shape) as the flat int64 array a block kernel reads
+        (:func:`fmtlib.codecs.stochastic.moved_rand`)."""
+        return moved_rand(rand, axis, xp)
 
     def _rows(self, x, what: str):
         """(x, axis, x with the blocked axis last and C-contiguous)."""
@@ -173,17 +124,30 @@ class BlockCodec(Codec):
         return codes, scales
 
     @staticmethod
-    def _out_rows(out, x: np.ndarray, xm: np.ndarray, fused: bool):
-        """(the array quantize returns, the rows the kernel writes): ``out`` (checked) is
-        written directly when the kernel's rows are a view of it, else through a temporary."""
+    def _buffers(out, x: np.ndarray, xm: np.ndarray, fused: bool, code_dtype):
+        """(result, code rows, value rows) for an encode kernel: the rows it writes (the blocked
+        axis last) and a one-element dummy for the ones it does not, and the array the caller
+        gets: quantize's values in x's dtype, or the codes for encode's record (``code_dtype``;
+        None without ``out``: the record keeps the kernel's rows). ``out`` (checked) is written
+        directly where the kernel's rows are a view of it, else through a temporary
+        (:meth:`_finish`)."""
+        if not fused and out is None:
+            return None, np.empty(xm.shape, dtype=code_dtype), np.empty(1, dtype=xm.dtype)
+        o = check_out(out, x, x.dtype if fused else code_dtype)
+        rows = o.reshape(xm.shape) if np.shares_memory(xm, x) else np.empty(xm.shape, dtype=o.dtype)
+        if fused:  # the rows are x in its own C order where they share its memory
+            return o, np.empty(1, dtype=code_dtype), rows
+        return o, rows, np.empty(1, dtype=xm.dtype)
+
+    @classmethod
+    def _out_rows(cls, out, x: np.ndarray, xm: np.ndarray, fused: bool):
+        """(the array quantize returns, the rows the kernel writes): :meth:`_buffers` for quantize."""
         if not fused:
             if out is not None:
                 raise ValueError("out= is for quantize")
             return None, np.empty(1, dtype=xm.dtype)
-        o = check_out(out, x, x.dtype)
-        if np.shares_memory(xm, x):  # the rows are x in its own C order
-            return o, o.reshape(xm.shape)
-        return o, np.empty_like(xm)
+        o, _, rows = cls._buffers(out, x, xm, True, np.uint8)
+        return o, rows
 
     @staticmethod
     def _finish(o: np.ndarray, rows: np.ndarray, restore) -> np.ndarray:
@@ -191,6 +155,25 @@ class BlockCodec(Codec):
         if not np.shares_memory(o, rows):
             np.copyto(o, restore(rows))
         return o
+
+    @staticmethod
+    def _decode_buffers(out, enc: Encoded, shape: tuple, dt: np.dtype):
+        """(result, rows) for a decode kernel writing rows of ``shape`` (the blocked axis last):
+        ``out`` (checked against the record's codes, None without it) and the rows, a view of
+        ``out`` where the record's axis is already last in C order."""
+        if out is None:
+            return None, np.empty(shape, dtype=dt)
+        codes = np.asarray(enc.codes)
+        o = check_out(out, codes, dt)
+        ax = None if enc.axis is None else enc.axis % max(codes.ndim, 1)
+        kept = ax is None or codes.shape[ax] == 1 or math.prod(codes.shape[ax + 1:]) == 1
+        return o, (o.reshape(shape) if kept else np.empty(shape, dtype=dt))
+
+    def _encoded(self, result, codes, restore, *fields) -> Encoded:
+        """The record of an encode: codes in ``result`` (the caller's ``out``) or, without it,
+        the kernel's rows restored to the input's layout; ``fields`` the record's others."""
+        c = restore(codes) if result is None else self._finish(result, codes, restore)
+        return Encoded(c, *fields)
 
     # --- packing ------------------------------------------------------------------------
     def pack(self, x, *, layout=None, scale_layout: str = "row_major", **opts) -> Packed:
@@ -220,9 +203,10 @@ class BlockCodec(Codec):
         return Packed(lay.pack(enc.codes), scales, tuple(enc.shape), enc.axis, enc.block, enc.format,
                       lay.get_config(), scale_layout, enc.tensor_amax, enc.scale_scales, enc.scale_offset)
 
-    def unpack(self, packed: Packed, dtype=np.float32) -> np.ndarray:
-        """Values of a :class:`Packed` record (what :meth:`pack` returns), as ``dtype``."""
-        return self.decode(self.unpack_record(packed), dtype)
+    def unpack(self, packed: Packed, dtype=np.float32, *, out=None) -> np.ndarray:
+        """Values of a :class:`Packed` record (what :meth:`pack` returns), as ``dtype``, into
+        ``out`` when given (as :meth:`decode`)."""
+        return self.decode(self.unpack_record(packed), dtype, out=out)
 
     def unpack_record(self, packed: Packed) -> Encoded:
         """The :class:`Encoded` record a :class:`Packed` one holds (codes unpacked, scales

@@ -28,7 +28,8 @@ import numpy as np
 from .._arrays import as_float_input, float_dtype
 from ..rounding import Rounding
 from .blocked import Encoded
-from .quantile import Quantile, bnb_thresholds
+from .quantile import MAX_RBITS, Quantile, bnb_thresholds
+from .stochastic import check_index_offset, moved_rand, random_args
 
 #: scale= names for code-book elements
 SCALE_MODES = ("fp32", "absmax")
@@ -114,11 +115,12 @@ def double_dequantize(codes: np.ndarray, scale_scales: np.ndarray, offset: float
     return (lv[c] * np.repeat(s, block)[:c.size]).astype(np.float32) + np.float32(offset)
 
 
-def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out):
-    """Scaled.encode / quantize for a code-book element."""
+def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=None):
+    """Scaled.encode / quantize for a code-book element; ``out``: quantize's values or encode's
+    codes, ``rand``: one random integer per element of x (:mod:`fmtlib.codecs.protocol`)."""
     from ..kernels.cpu import codebook as K
 
-    q: Quantile = codec.element
+    q: Quantile = codec.element_codec
     x, _ = as_float_input(x, "quantize" if fused else "encode")
     if x.ndim == 0:
         raise ValueError("Scaled needs an array with at least one dimension")
@@ -128,18 +130,19 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out):
     restore = (lambda r: codec._restore(r, axis, x.shape))
     if codec.scale_mode == "absmax":
         mode = q.rounding if rounding is None else Rounding.parse(rounding)
-        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None:
-            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed or rbits "
+        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None or rand is not None:
+            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed, rbits or rand "
                              "options (use scale='fp32' for other rounding modes)")
+        check_index_offset(index_offset)
         x32 = xm if xm.dtype == np.float32 else xm.astype(np.float32)
         fuse = fused and not codec.double_quant and x.dtype in (np.float32, np.float64)
         codes, scales, vals = _absmax_encode(x32, q, ncols, block, fuse)
         if fuse:
             return _deliver(out, x, restore(vals).astype(x.dtype, copy=False))
-        enc = _record(codec, codes, scales, axis, block, x.shape)
+        enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)
         return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
     mode_id = q._mode_id(rounding)
-    key, rbits, _ = q._random(mode_id, xm, seed, rbits, None, index_offset)
+    key, rbits, rand = book_random(mode_id, x, seed, rbits, rand, index_offset)
     T = q._tables()
     tie = T["tie_away"] if mode_id == int(Rounding.NEAREST_AWAY) else T["tie"]
     src = xm if xm.dtype in (np.float32, np.float64) else xm.astype(np.float32)
@@ -150,19 +153,30 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out):
     K.scaled_quantile_encode(src.reshape(-1), codes.reshape(-1), scales.reshape(-1).view(np.float32),
                              res.reshape(-1), T["code_of"], T["lv"], mode_id, T["lv"], T["hi"], T["lo"], tie,
                              T["dhi"], T["dlo"], T["dtie"], T["uhi"], T["ulo"], T["utie"], T["nan_index"], ncols,
-                             block, np.uint64(key), int(index_offset), rbits, fuse)
+                             block, np.uint64(key), int(index_offset), rbits, fuse, moved_rand(rand, axis))
     if fuse:
         return _deliver(out, x, restore(res))
-    enc = _record(codec, codes, scales, axis, block, x.shape)
+    enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)
     return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
 
 
-def _record(codec, codes, scales, axis, block, shape) -> Encoded:
+def book_random(mode_id: int, x, seed, rbits, rand, index_offset, xp=np):
+    """(key, rbits, rand in x's shape or None) for a code-book block encode: the code book's
+    rbits (at most 29, 29 by default, also with ``rand``)."""
+    check_index_offset(index_offset)
+    return random_args(Rounding(mode_id), tuple(x.shape), seed, rbits, rand, MAX_RBITS, rand_rbits=MAX_RBITS, xp=xp)
+
+
+def _record(codec, codes, scales, axis, block, shape, out=None) -> Encoded:
+    """The Encoded record of kernel rows (codes copied into ``out`` when given: the codes'
+    dtype, the input's shape)."""
     if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block
         zero = 0.0 if codec.scale_mode == "absmax" else 2.0 ** -149
         scales = np.full((1, 1), zero, dtype=np.float32).view(np.uint32)
     restore_s = (lambda s: s.reshape(1) if axis is None else np.moveaxis(s, -1, axis))
     codes = codec._restore(codes, axis, shape)
+    if out is not None:
+        codes = _deliver(out, codes, codes)
     if not codec.double_quant:
         return Encoded(codes, restore_s(scales), shape, axis, block, codec.name)
     dq, ss, off = double_quantize(scales.view(np.float32))
@@ -172,23 +186,24 @@ def _record(codec, codes, scales, axis, block, shape) -> Encoded:
 
 def _deliver(out, x, values: np.ndarray) -> np.ndarray:
     """``values`` (a buffer of ours, never x) itself when no ``out`` is given and it is
-    C-contiguous with x's dtype and shape; else ``out`` (checked) filled with it."""
+    C-contiguous with values' dtype and x's shape; else ``out`` (checked: values' dtype, x's
+    shape) filled with it."""
     from .._arrays import check_out
 
-    if out is None and values.dtype == x.dtype and values.flags.c_contiguous and values.shape == x.shape:
+    if out is None and values.flags.c_contiguous and values.shape == x.shape:
         return values
-    o = check_out(out, x, x.dtype)
+    o = check_out(out, x, values.dtype)
     np.copyto(o, values)
     return o
 
 
-def decode(codec, enc: Encoded, dtype) -> np.ndarray:
-    """Scaled.decode for a code-book element."""
+def decode(codec, enc: Encoded, dtype, into=None) -> np.ndarray:
+    """Scaled.decode for a code-book element (into ``into`` when given: its dtype wins)."""
     from ..codecs.fp import FP
     from ..kernels.cpu import codebook as K
 
-    dt = float_dtype(dtype)
-    q: Quantile = codec.element
+    dt = float_dtype(dtype if into is None else into.dtype)
+    q: Quantile = codec.element_codec
     cm, sm = codec._record_rows(enc)
     q.check_codes(cm)
     ncols = cm.shape[-1]
@@ -217,7 +232,8 @@ def decode(codec, enc: Encoded, dtype) -> np.ndarray:
             vals = FP("fp16" if dt == np.float16 else "bf16").encode(out).view(dt)
         else:
             vals = out
-    return codec._restore(vals, enc.axis, np.shape(enc.codes))
+    vals = codec._restore(vals, enc.axis, np.shape(enc.codes))
+    return vals if into is None else _deliver(into, np.asarray(enc.codes), vals)
 
 
 def check_args(elem: Quantile, scale: str, block, axis, scale_rule, global_scale, double_quant) -> str:

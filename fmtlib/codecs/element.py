@@ -6,16 +6,15 @@ here and hand raw bits to :mod:`fmtlib.kernels.dispatch`.
 """
 from __future__ import annotations
 
-import secrets
-
 import numpy as np
 
 from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_format, float_dtype
 from ..kernels import dispatch, fast_path, gpu
-from ..rng import seed_key
 from ..rounding import Overflow, Rounding
 from . import nans
 from .base import Codec
+from .records import Packed, pack_codes, unpack_codes
+from .stochastic import check_index_offset, random_args
 
 MAX_RBITS = 62
 
@@ -55,33 +54,9 @@ class ElementCodec(Codec):
         x and rand (cupy on the GPU)."""
         mode = self.rounding if rounding is None else Rounding.parse(rounding)
         ovf = self.overflow if overflow is None else self._check_overflow(Overflow.parse(overflow))
-        if isinstance(index_offset, bool) or not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
-            raise ValueError(f"index_offset must be a non-negative int, got {index_offset!r}")
-        if mode is not Rounding.STOCHASTIC:
-            for name, v in (("seed", seed), ("rbits", rbits), ("rand", rand)):
-                if v is not None:
-                    raise ValueError(f"{name}= is only used by rounding='stochastic' (rounding is {mode.name.lower()!r})")
-            return mode, ovf, 0, 1, None
-        if rand is not None:
-            if seed is not None:
-                raise ValueError("give seed= or rand=, not both")
-            rand = xp.asarray(rand)
-            if np.dtype(rand.dtype).kind not in "iu":
-                raise TypeError(f"rand must be an integer array, got dtype {rand.dtype}")
-            if tuple(rand.shape) != tuple(x.shape):
-                raise ValueError(f"rand has shape {tuple(rand.shape)}, the input {tuple(x.shape)}; they must match")
-            if rbits is None:
-                rbits = 8 * rand.dtype.itemsize
-        rbits = MAX_RBITS if rbits is None else rbits
-        if isinstance(rbits, bool) or not isinstance(rbits, (int, np.integer)) or not 1 <= rbits <= MAX_RBITS:
-            raise ValueError(f"rbits must be an int in 1..{MAX_RBITS}, got {rbits!r}")
-        rbits = int(rbits)
-        if rand is not None:
-            if rand.size and (int(rand.min()) < 0 or int(rand.max()) >= (1 << rbits)):
-                raise ValueError(f"rand values must be in [0, 2**{rbits}); pass rbits= for wider random integers")
-            return mode, ovf, 0, rbits, xp.ascontiguousarray(rand).reshape(-1)
-        key = seed_key(secrets.randbits(64) if seed is None else seed)
-        return mode, ovf, key, rbits, None
+        check_index_offset(index_offset)
+        key, rbits, rand = random_args(mode, x.shape, seed, rbits, rand, MAX_RBITS, xp=xp)
+        return mode, ovf, key, rbits, None if rand is None else xp.ascontiguousarray(rand).reshape(-1)
 
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
@@ -155,30 +130,39 @@ class ElementCodec(Codec):
             dispatch.decode_codes(src, bits_view(out), self.format, dtype_format(dt), flush=self.flush_subnormals)
         return out[()] if scalar and out.ndim == 0 else out
 
-    def pack(self, x, *, layout=None, **opts) -> np.ndarray:
+    @property
+    def bits_per_element(self) -> float:
+        """Storage cost: the code's bits."""
+        return float(self.format.bits)
+
+    def _packed_format(self) -> str:
+        """:attr:`Packed.format` of this codec's records: what its codes mean."""
+        return str(self.format) + (", flush_subnormals" if self.flush_subnormals else "")
+
+    def pack(self, x, *, layout=None, **opts) -> Packed:
         """``encode(x, **opts)`` packed by ``layout`` (a name or a :mod:`fmtlib.packing` Layout;
         default :func:`fmtlib.packing.default_layout`: ``fp4x2`` for 4-bit codes, ``fp6x4``
-        for 6-bit, else a dense little-endian stream).
+        for 6-bit, else a dense little-endian stream), as a :class:`~fmtlib.Packed` record
+        (the bytes in ``.data``, with the shape and layout :meth:`unpack` needs).
 
         >>> from fmtlib import FP
-        >>> FP("e2m1").pack(np.array([1.0, -6.0, 0.5], dtype=np.float32))
+        >>> FP("e2m1").pack(np.array([1.0, -6.0, 0.5], dtype=np.float32)).data
         array([242,   1], dtype=uint8)
         """
-        from .. import packing
+        return pack_codes(self.encode(x, **opts), layout, self.format.bits, self._packed_format())
 
-        return packing.get_layout(layout, self.format.bits).pack(self.encode(x, **opts))
-
-    def unpack(self, buf, shape, *, layout=None, dtype=np.float32) -> np.ndarray:
-        """Values of the codes packed in ``buf`` (``shape`` elements, ``layout`` as in
-        :meth:`pack`), as ``dtype``.
+    def unpack(self, packed, *args, dtype=None, out: np.ndarray | None = None, layout=None) -> np.ndarray:
+        """``unpack(packed, dtype=np.float32, *, out=None)``: values of a :class:`~fmtlib.Packed`
+        record (what :meth:`pack` returns) as ``dtype``, into ``out`` when given. The older
+        ``unpack(buf, shape, *, layout=None, dtype=np.float32)`` (raw bytes, their shape and
+        layout) is still accepted.
 
         >>> from fmtlib import FP
         >>> FP("e2m1").unpack(bytes([242, 1]), (3,))
         array([ 1. , -6. ,  0.5], dtype=float32)
         """
-        from .. import packing
-
-        return self.decode(packing.get_layout(layout, self.format.bits).unpack(buf, shape), dtype)
+        codes, dtype = unpack_codes(packed, args, dtype, layout, self.format.bits, self._packed_format())
+        return self.decode(codes, np.float32 if dtype is None else dtype, out=out)
 
     def _decode_table(self, dt: np.dtype) -> np.ndarray:
         """Output bits of every code (formats up to 16 bits), built once per dtype and codec."""

@@ -18,6 +18,7 @@ from ..kernels import fast_path, gpu
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded
+from .stochastic import moved_rand
 
 #: MX name -> element format (OCP MX v1.0 Table 1; names as torchao and gfloat use them).
 #: MXINT8's elements are 8-bit two's complement integers k read as k / 64.
@@ -104,19 +105,19 @@ class MX(BlockCodec):
 
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
-    def _run(self, x, fused: bool, rounding, seed, rbits, index_offset=0, out=None):
+    def _run(self, x, fused: bool, rounding, seed, rbits, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
 
         if gpu.is_device_array(x):
-            return gpu.deliver(out, x, lambda: gpu.mx_run(self, fused, x, rounding, seed, rbits, index_offset))
+            return gpu.block_out(self.element_code_dtype, out, x, fused,
+                                 lambda: gpu.mx_run(self, fused, x, rounding, seed, rbits, index_offset, rand))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
-        mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset)
+        mode, key, rbits, base, rand = self._random(rounding, seed, rbits, index_offset, rand=rand, shape=x.shape)
         ncols = xm.shape[-1]
         nb = -(-ncols // self.block)
-        codes = np.empty(1 if fused else xm.shape, dtype=self.element.code_dtype)  # quantize writes no codes
         scales = np.empty(xm.shape[:-1] + (nb,), dtype=np.uint8)
-        result, out = self._out_rows(out, x, xm, fused)
+        result, codes, out = self._buffers(out, x, xm, fused, self.element.code_dtype)  # quantize writes no codes
         src_fmt = dtype_format(xm.dtype)
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), kernel_params(src_fmt),
                 kernel_params(self.element))
@@ -127,38 +128,46 @@ class MX(BlockCodec):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)
             K.mx_encode_fast(*args, C, special, D, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base,
-                             int(rbits), fused)
+                             int(rbits), fused, moved_rand(rand, axis))
         else:
-            K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base, int(rbits), fused)
+            K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base, int(rbits), fused,
+                        moved_rand(rand, axis))
+        restore = (lambda r: np.moveaxis(r, -1, axis))
         if fused:
-            return self._finish(result, out, lambda r: np.moveaxis(r, -1, axis))
-        return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
-                       self.name)
+            return self._finish(result, out, restore)
+        return self._encoded(result, codes, restore, np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
+                             self.name)
 
     def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-               rbits: int | None = None, index_offset: int = 0) -> Encoded:
-        """Element codes and E8M0 scale codes of ``x`` (float16/32/64, bfloat16)."""
-        return self._run(x, False, rounding, seed, rbits, index_offset)
+               rbits: int | None = None, rand=None, index_offset: int = 0, out: np.ndarray | None = None) -> Encoded:
+        """Element codes and E8M0 scale codes of ``x`` (float16/32/64, bfloat16); ``out=`` (x's
+        shape, the element code dtype, C-contiguous) receives the codes. Random keywords as
+        :meth:`fmtlib.FP.encode`, keyed by the element's index with the blocked axis moved
+        last (:mod:`fmtlib.codecs.protocol`)."""
+        return self._run(x, False, rounding, seed, rbits, index_offset, out, rand)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, index_offset: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+                 rbits: int | None = None, rand=None, index_offset: int = 0,
+                 out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
         C-contiguous; ``x`` itself works) receives the result."""
-        return self._run(x, True, rounding, seed, rbits, index_offset, out)
+        return self._run(x, True, rounding, seed, rbits, index_offset, out, rand)
 
-    def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
-        """Values of an :class:`Encoded` record: element value times its block's scale."""
+    def decode(self, enc: Encoded, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Values of an :class:`Encoded` record: element value times its block's scale; ``out=``
+        (the record's shape, C-contiguous; its dtype wins over ``dtype``) receives them."""
         from ..kernels.cpu import convert as K
 
         if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
-            return gpu.mx_decode(self, enc, dtype)
-        dt = float_dtype(dtype)
+            return gpu.into(out, gpu.mx_decode(self, enc, dtype if out is None else out.dtype))
+        dt = float_dtype(dtype if out is None else out.dtype)
         codes, scales = self._record_rows(enc)
         ncols = codes.shape[-1]
         elem = self._decoded_element
         self._check_codes(codes, elem)
         self._check_scale_codes(scales)
-        out = np.empty(codes.shape, dtype=dt)
-        K.mx_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
+        result, rows = self._decode_buffers(out, enc, codes.shape, dt)
+        K.mx_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(rows),
                     kernel_params(elem), kernel_params(dtype_format(dt)), ncols, self.block, self._scale_params[4])
-        return np.moveaxis(out, -1, enc.axis)
+        restore = (lambda r: np.moveaxis(r, -1, enc.axis))
+        return restore(rows) if result is None else self._finish(result, rows, restore)

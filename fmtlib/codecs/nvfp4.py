@@ -22,6 +22,7 @@ from ..kernels import fast_path, gpu
 from ..kernels.params import kernel_params
 from ..rounding import Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
+from .stochastic import moved_rand
 
 #: recipe= names -> kernel recipe ids (see fmtlib.kernels.cpu.convert, NVFP4 section)
 RECIPES = {"torchao": 2, "torchao-0.16": 0, "te": 1}
@@ -135,24 +136,24 @@ class NVFP4(BlockCodec):
     # -- encode / decode ---------------------------------------------------------------------
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
-    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
 
         if gpu.is_device_array(x):
-            return gpu.deliver(out, x, lambda: gpu.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax,
-                                                             index_offset))
+            return gpu.block_out(self.element_code_dtype, out, x, fused,
+                                 lambda: gpu.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset,
+                                                       rand))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         if xm.dtype == np.float64:
             raise TypeError("NVFP4 recipes compute in float32; convert float64 input first "
                             "(x.astype(np.float32) rounds it)")
-        mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset)
+        mode, key, rbits, base, rand = self._random(rounding, seed, rbits, index_offset, rand=rand, shape=x.shape)
         amax = self._tensor_amax(xm, tensor_amax)
         G, ta = self._global(amax)
         ncols = xm.shape[-1]
-        codes = np.empty(1 if fused else xm.shape, dtype=np.uint8)  # quantize writes no codes
         scales = np.empty(xm.shape[:-1] + (-(-ncols // self.block),), dtype=np.uint8)
-        result, out = self._out_rows(out, x, xm, fused)
+        result, codes, out = self._buffers(out, x, xm, fused, np.uint8)  # quantize writes no codes
         src = kernel_params(dtype_format(xm.dtype))
         if xm.dtype == np.float32 and fast_path.table_eligible(self.element, dtype_format(xm.dtype), int(mode)):
             thr, _, vals = fast_path.thresholds(self.element, dtype_format(xm.dtype), int(mode))
@@ -163,40 +164,46 @@ class NVFP4(BlockCodec):
         else:
             K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
                            kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,
-                           self.block, self._kernel_recipe(G), G, ta, int(mode), np.uint64(key), base, rbits, fused)
+                           self.block, self._kernel_recipe(G), G, ta, int(mode), np.uint64(key), base, rbits, fused,
+                           moved_rand(rand, axis))
+        restore = (lambda r: np.moveaxis(r, -1, axis))
         if fused:
-            return self._finish(result, out, lambda r: np.moveaxis(r, -1, axis))
-        return Encoded(np.moveaxis(codes, -1, axis), np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
-                       self.name, amax)
+            return self._finish(result, out, restore)
+        return self._encoded(result, codes, restore, np.moveaxis(scales, -1, axis), x.shape, axis, self.block,
+                             self.name, amax)
 
     def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-               rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0) -> Encoded:
-        """E2M1 codes and e4m3fn scale codes of ``x`` (float32, bfloat16, float16).
+               rbits: int | None = None, rand=None, tensor_amax: float | None = None, index_offset: int = 0,
+               out: np.ndarray | None = None) -> Encoded:
+        """E2M1 codes and e4m3fn scale codes of ``x`` (float32, bfloat16, float16); ``out=``
+        (x's shape, uint8, C-contiguous) receives the codes, random keywords as :meth:`MX.encode`.
 
         ``tensor_amax``: a calibrated amax for the global scale (default: max |x| over the
         finite values of ``x``); stored in the record."""
-        return self._run(x, False, rounding, seed, rbits, tensor_amax, index_offset)
+        return self._run(x, False, rounding, seed, rbits, tensor_amax, index_offset, out, rand)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0,
+                 rbits: int | None = None, rand=None, tensor_amax: float | None = None, index_offset: int = 0,
                  out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
         C-contiguous; ``x`` itself works) receives the result."""
-        return self._run(x, True, rounding, seed, rbits, tensor_amax, index_offset, out)
+        return self._run(x, True, rounding, seed, rbits, tensor_amax, index_offset, out, rand)
 
-    def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
-        """Values of a record, by the recipe's float32 arithmetic, then rounded to ``dtype``."""
+    def decode(self, enc: Encoded, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Values of a record, by the recipe's float32 arithmetic, then rounded to ``dtype``;
+        ``out=`` as :meth:`MX.decode`."""
         from ..kernels.cpu import convert as K
 
         if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
-            return gpu.nvfp4_decode(self, enc, dtype)
-        dt = float_dtype(dtype)
+            return gpu.into(out, gpu.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
+        dt = float_dtype(dtype if out is None else out.dtype)
         codes, scales = self._record_rows(enc)
         self._check_codes(codes, self.element)
         self._check_scale_codes(scales)
         G, ta = self._global(enc.tensor_amax)
-        out = np.empty(codes.shape, dtype=dt)
-        K.nvfp4_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(out),
+        result, rows = self._decode_buffers(out, enc, codes.shape, dt)
+        K.nvfp4_decode(codes.reshape(-1), scales.astype(np.uint8, copy=False).reshape(-1), bits_view(rows),
                        kernel_params(dtype_format(dt)), *self._tables(), codes.shape[-1], self.block,
                        self._kernel_recipe(G), G, ta)
-        return np.moveaxis(out, -1, enc.axis)
+        restore = (lambda r: np.moveaxis(r, -1, enc.axis))
+        return restore(rows) if result is None else self._finish(result, rows, restore)

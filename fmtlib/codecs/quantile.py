@@ -10,7 +10,6 @@ array([0.33791524], dtype=float32)
 """
 from __future__ import annotations
 
-import secrets
 from fractions import Fraction
 from typing import Any
 
@@ -18,10 +17,11 @@ import numpy as np
 
 from .. import codebooks
 from .._arrays import as_float_input, bits_view, check_out, float_dtype
-from ..rng import seed_key
 from ..rounding import Rounding
 from . import nans
 from .base import Codec
+from .records import Packed, pack_codes, unpack_codes
+from .stochastic import check_index_offset, random_args
 
 #: Largest number of random bits stochastic rounding between levels takes.
 MAX_RBITS = 29
@@ -260,6 +260,11 @@ class Quantile(Codec):
 
     # -- properties ------------------------------------------------------------------------------
     @property
+    def format(self) -> codebooks.CodeBook:
+        """The table as a format descriptor (levels, codes, bits, aliases, name)."""
+        return codebooks.CodeBook(self.levels, self.codes, self.bits, tuple(sorted(self.aliases.items())), self.name)
+
+    @property
     def num_codes(self) -> int:
         return 1 << self.bits
 
@@ -353,27 +358,11 @@ class Quantile(Codec):
 
     def _random(self, mode, x, seed, rbits, rand, index_offset, xp=np):
         """(key, rbits, flat int64 rand or None), checked; ``xp``: the array module of x and rand
-        (cupy on the GPU)."""
-        if isinstance(index_offset, bool) or not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
-            raise ValueError(f"index_offset must be a non-negative int, got {index_offset!r}")
-        if mode != int(Rounding.STOCHASTIC):
-            for nm, v in (("seed", seed), ("rbits", rbits), ("rand", rand)):
-                if v is not None:
-                    raise ValueError(f"{nm}= is only used by rounding='stochastic'")
-            return 0, 1, None
-        rbits = MAX_RBITS if rbits is None else rbits
-        if isinstance(rbits, bool) or not isinstance(rbits, (int, np.integer)) or not 1 <= rbits <= MAX_RBITS:
-            raise ValueError(f"rbits must be an int in 1..{MAX_RBITS}, got {rbits!r}")
-        if rand is not None:
-            if seed is not None:
-                raise ValueError("give seed= or rand=, not both")
-            rand = xp.asarray(rand)
-            if np.dtype(rand.dtype).kind not in "iu" or tuple(rand.shape) != tuple(x.shape):
-                raise ValueError(f"rand must be an integer array of the input's shape {tuple(x.shape)}")
-            if rand.size and (int(rand.min()) < 0 or int(rand.max()) >= (1 << int(rbits))):
-                raise ValueError(f"rand values must be in [0, 2**{rbits})")
-            return 0, int(rbits), xp.ascontiguousarray(rand).astype(np.int64, copy=False).reshape(-1)
-        return seed_key(secrets.randbits(64) if seed is None else seed), int(rbits), None
+        (cupy on the GPU). With ``rand``, ``rbits`` defaults to 29 (as in earlier releases)."""
+        check_index_offset(index_offset)
+        key, rbits, rand = random_args(Rounding(mode), x.shape, seed, rbits, rand, MAX_RBITS, rand_rbits=MAX_RBITS,
+                                       xp=xp)
+        return key, rbits, None if rand is None else xp.ascontiguousarray(rand).astype(np.int64, copy=False).reshape(-1)
 
     # -- the codec surface -----------------------------------------------------------------------
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
@@ -449,8 +438,9 @@ class Quantile(Codec):
                 raise ValueError(f"code {int(c[bad].flat[0])} is not used by this table")
         return c
 
-    def decode(self, codes, dtype=np.float32) -> np.ndarray:
-        """Level values of ``codes`` as ``dtype``.
+    def decode(self, codes, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Level values of ``codes`` as ``dtype`` (into ``out`` when given: C-contiguous, the
+        codes' shape).
 
         >>> Quantile.nf4().decode(np.array([0, 7, 15], np.uint8))
         array([-1.,  0.,  1.], dtype=float32)
@@ -458,24 +448,33 @@ class Quantile(Codec):
         from ..kernels import gpu
 
         if gpu.is_device_array(codes):
-            return gpu.quantile_decode(self, codes, dtype)
+            return gpu.quantile_decode(self, codes, dtype if out is None else out.dtype, out)
         scalar = np.isscalar(codes)
         c = self.check_codes(codes)
-        out = self.value_table(dtype)[c]
-        return out[()] if scalar and out.ndim == 0 else out
+        table = self.value_table(dtype if out is None else out.dtype)
+        if out is None:
+            out = table[c]
+            return out[()] if scalar and out.ndim == 0 else out
+        np.take(table, c, out=check_out(out, c, table.dtype))
+        return out
 
-    def pack(self, x, *, layout=None, **opts) -> np.ndarray:
+    def _packed_format(self) -> str:
+        """:attr:`Packed.format` of this table's records: a digest of every code's value."""
+        import hashlib
+
+        return "quantile:" + hashlib.sha256(self.value_table(np.float64).tobytes()).hexdigest()[:16]
+
+    def pack(self, x, *, layout=None, **opts) -> Packed:
         """``encode(x, **opts)`` packed by ``layout`` (default: ``fp4x2`` for 4-bit codes; use
-        ``"fp4x2_hi"`` for bitsandbytes' first-element-high order)."""
-        from .. import packing
+        ``"fp4x2_hi"`` for bitsandbytes' first-element-high order), as a :class:`~fmtlib.Packed`
+        record."""
+        return pack_codes(self.encode(x, **opts), layout, self.bits, self._packed_format())
 
-        return packing.get_layout(layout, self.bits).pack(self.encode(x, **opts))
-
-    def unpack(self, buf, shape, *, layout=None, dtype=np.float32) -> np.ndarray:
-        """Values of the codes packed in ``buf`` (``shape`` elements, ``layout`` as in :meth:`pack`)."""
-        from .. import packing
-
-        return self.decode(packing.get_layout(layout, self.bits).unpack(buf, shape), dtype)
+    def unpack(self, packed, *args, dtype=None, out: np.ndarray | None = None, layout=None) -> np.ndarray:
+        """``unpack(packed, dtype=np.float32, *, out=None)``: values of a :class:`~fmtlib.Packed`
+        record; the older ``unpack(buf, shape, *, layout=None, dtype=np.float32)`` still works."""
+        codes, dtype = unpack_codes(packed, args, dtype, layout, self.bits, self._packed_format())
+        return self.decode(codes, np.float32 if dtype is None else dtype, out=out)
 
     def values(self) -> np.ndarray:
         """Value of every code in code order, as float64 (NaN for unused codes)."""

@@ -27,6 +27,7 @@ from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
 from .element import ElementCodec
 from .mx import SCALE_RULES
+from .stochastic import moved_rand
 from .quantile import Quantile
 from . import codebook_scaled, nans
 
@@ -135,7 +136,7 @@ class Scaled(BlockCodec):
                                           double_quant)
         if rounding is not None:
             elem = elem.with_rounding(rounding)
-        for k, v in dict(element_codec=elem, element=elem, scale_format=_FP32, block=block, axis=axis,
+        for k, v in dict(element_codec=elem, element=elem.format, scale_format=_FP32, block=block, axis=axis,
                          scale_rule="floor", global_scale=False, strict=bool(strict), rounding=elem.rounding,
                          _pow2=False, element_max=1.0, scale_mode=mode, double_quant=bool(double_quant),
                          name=f"scaled:{elem!r}:{mode}" + (":dq" if double_quant else "")).items():
@@ -233,7 +234,7 @@ class Scaled(BlockCodec):
     # -- encode / decode -------------------------------------------------------------------------
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
-    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None):
+    def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
 
         if self.element_codec.nan != "ignore":   # the element's nan= option, checked on the input
@@ -243,23 +244,25 @@ class Scaled(BlockCodec):
                 raise ValueError("tensor_amax= needs global_scale=True")
             run = gpu.book_scaled_run if self.scale_mode else gpu.scaled_run
             extra = () if self.scale_mode else (tensor_amax,)
-            return gpu.deliver(out, x, lambda: run(self, fused, x, rounding, seed, rbits, *extra, index_offset))
+            return gpu.block_out(self.element_code_dtype, out, x, fused,
+                                 lambda: run(self, fused, x, rounding, seed, rbits, *extra, index_offset, rand))
         if self.scale_mode:
             if tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")
-            return codebook_scaled.run(self, x, fused, rounding, seed, rbits, index_offset, out)
+            return codebook_scaled.run(self, x, fused, rounding, seed, rbits, index_offset, out, rand)
         x, _ = as_float_input(x, "quantize" if fused else "encode")
         if x.ndim == 0:
             raise ValueError("Scaled needs an array with at least one dimension")
         axis, xm, block = self._layout(x)
-        mode, key, rbits, base = self._random(rounding, seed, rbits, index_offset, self._max_rbits())
+        mode, key, rbits, base, rand = self._random(rounding, seed, rbits, index_offset, self._max_rbits(), rand,
+                                                    x.shape)
         amax, R = self._global(xm, tensor_amax)
         ncols = xm.shape[-1]
-        codes = np.empty(1 if fused else xm.shape, dtype=self.element.code_dtype)  # quantize writes no codes
         scales = np.empty(xm.shape[:-1] + (-(-ncols // block),), dtype=self.scale_format.code_dtype)
         if axis is None and ncols == 0:   # an empty tensor still has its one scale: that of an all-zero block
             scales = np.full((1, 1), 0 if self._pow2 else self._smin_code(), dtype=scales.dtype)
-        result, out = self._out_rows(out, x, xm, fused)
+        result, codes, out = self._buffers(out, x, xm, fused, self.element.code_dtype)  # quantize writes no codes
+        rand = moved_rand(rand, axis)
         src_fmt = dtype_format(xm.dtype)
         Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), Ps, Pe)
@@ -275,7 +278,7 @@ class Scaled(BlockCodec):
                                      *tail2, *fast_path.scaled_constants(self.element, int(mode)), int(mode), fused)
             else:
                 K.scaled_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bad, bits_view(out), Ps, Pe,
-                                *tail2, *tail[2:], False, fused)
+                                *tail2, *tail[2:], False, fused, rand)
             self._raise_bad_scales(int(bad.sum()))
         elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
             thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
@@ -283,45 +286,50 @@ class Scaled(BlockCodec):
         elif fast_path.mx_eligible(self.element, src_fmt):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)
-            K.mx_encode_fast(*args, C, special, D, self._pow2_params(), *tail, fused)
+            K.mx_encode_fast(*args, C, special, D, self._pow2_params(), *tail, fused, rand)
         else:
-            K.mx_encode(*args, self._pow2_params(), *tail, fused)
+            K.mx_encode(*args, self._pow2_params(), *tail, fused, rand)
+        restore = (lambda r: self._restore(r, axis, x.shape))
         if fused:
-            return self._finish(result, out, lambda r: self._restore(r, axis, x.shape))
-        return Encoded(self._restore(codes, axis, x.shape),
-                       scales.reshape(1) if axis is None else np.moveaxis(scales, -1, axis),
-                       x.shape, axis, block, self.name, amax)
+            return self._finish(result, out, restore)
+        scales = scales.reshape(1) if axis is None else np.moveaxis(scales, -1, axis)
+        return self._encoded(result, codes, restore, scales, x.shape, axis, block, self.name, amax)
 
     def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-               rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0) -> Encoded:
-        """Element codes and scale codes of ``x`` (float16/32/64, bfloat16).
+               rbits: int | None = None, rand=None, tensor_amax: float | None = None, index_offset: int = 0,
+               out: np.ndarray | None = None) -> Encoded:
+        """Element codes and scale codes of ``x`` (float16/32/64, bfloat16); ``out=`` (x's
+        shape, the element code dtype, C-contiguous) receives the codes.
 
         Stochastic rounding takes at most ``60 - precision`` random bits with a float scale
-        (the division keeps 60 bits), 62 with e8m0. ``tensor_amax``: a calibrated amax for the
-        global scale (default: max |x| over finite values)."""
-        return self._run(x, False, rounding, seed, rbits, tensor_amax, index_offset)
+        (the division keeps 60 bits), 62 with e8m0, 29 with a code book; random keywords as
+        :meth:`MX.encode`. ``tensor_amax``: a calibrated amax for the global scale (default:
+        max |x| over finite values)."""
+        return self._run(x, False, rounding, seed, rbits, tensor_amax, index_offset, out, rand)
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
-                 rbits: int | None = None, tensor_amax: float | None = None, index_offset: int = 0,
+                 rbits: int | None = None, rand=None, tensor_amax: float | None = None, index_offset: int = 0,
                  out: np.ndarray | None = None) -> np.ndarray:
         """``decode(encode(x))`` in one pass, in ``x``'s dtype; ``out=`` (x's shape and dtype,
         C-contiguous; ``x`` itself works) receives the result."""
-        return self._run(x, True, rounding, seed, rbits, tensor_amax, index_offset, out)
+        return self._run(x, True, rounding, seed, rbits, tensor_amax, index_offset, out, rand)
 
-    def decode(self, enc: Encoded, dtype=np.float32) -> np.ndarray:
-        """Values of a record: each element times its block's effective scale, rounded once."""
+    def decode(self, enc: Encoded, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Values of a record: each element times its block's effective scale, rounded once;
+        ``out=`` as :meth:`MX.decode`."""
         from ..kernels.cpu import convert as K
 
         if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
-            return gpu.book_scaled_decode(self, enc, dtype) if self.scale_mode else gpu.scaled_decode(self, enc, dtype)
+            dev = gpu.book_scaled_decode if self.scale_mode else gpu.scaled_decode
+            return gpu.into(out, dev(self, enc, dtype if out is None else out.dtype))
         if self.scale_mode:
-            return codebook_scaled.decode(self, enc, dtype)
-        dt = float_dtype(dtype)
+            return codebook_scaled.decode(self, enc, dtype, out)
+        dt = float_dtype(dtype if out is None else out.dtype)
         cm, sm = self._record_rows(enc)
         ncols = cm.shape[-1]
         self._check_codes(cm, self.element)
         self._check_scale_codes(sm)
-        out = np.empty(cm.shape, dtype=dt)
+        result, out = self._decode_buffers(out, enc, cm.shape, dt)
         Pe, Po = kernel_params(self.element), kernel_params(dtype_format(dt))
         if self._pow2:
             K.mx_decode(cm.reshape(-1), sm.astype(np.uint8, copy=False).reshape(-1), bits_view(out), Pe, Po, ncols,
@@ -330,4 +338,5 @@ class Scaled(BlockCodec):
             _, R = self._global(cm, enc.tensor_amax)
             K.scaled_decode(cm.reshape(-1), sm.reshape(-1), bits_view(out), Pe, kernel_params(self.scale_format),
                             Po, R, ncols, enc.block)
-        return self._restore(out, enc.axis, np.shape(enc.codes))
+        restore = (lambda r: self._restore(r, enc.axis, np.shape(enc.codes)))
+        return restore(out) if result is None else self._finish(result, out, restore)

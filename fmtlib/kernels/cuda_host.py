@@ -93,6 +93,13 @@ _I8P = np.ctypeslib.ndpointer(np.int8, flags="C_CONTIGUOUS")
 _I64 = ctypes.c_int64
 
 
+def _rand(rand) -> tuple:
+    """(array, flag) for a host function's ``rand, use_rand`` arguments."""
+    if rand is None:
+        return np.zeros(1, np.int64), 0
+    return np.ascontiguousarray(rand, np.int64).reshape(-1), 1
+
+
 def _block_buffers(src, bits_dtype, ncols: int, block: int, scale_dtype):
     """(flat source bits, zeroed codes and outputs like them, one zeroed scale per block) for a
     host block encode of rows of ``ncols`` elements."""
@@ -115,13 +122,13 @@ class HostLib:
         lib.fmt_host_rand.restype = None
         lib.fmt_host_mx_encode.argtypes = [_U64P, _U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64, _I64,
                                            _I64, ctypes.c_double, _I64, _I64, ctypes.c_uint64, _I64, _I64,
-                                           ctypes.c_int32]
+                                           ctypes.c_int32, _I64P, ctypes.c_int32]
         lib.fmt_host_mx_encode.restype = None
         lib.fmt_host_mx_decode.argtypes = [_U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64]
         lib.fmt_host_mx_decode.restype = None
         lib.fmt_host_nvfp4_encode.argtypes = [_U64P, _U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P,
                                               _I64P, _F32P, _F32P, _I64, ctypes.c_float, ctypes.c_float, _I64,
-                                              ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
+                                              ctypes.c_uint64, _I64, _I64, ctypes.c_int32, _I64P, ctypes.c_int32]
         lib.fmt_host_nvfp4_encode.restype = None
         lib.fmt_host_nvfp4_decode.argtypes = [_U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _F32P, _F32P, _I64,
                                               ctypes.c_float, ctypes.c_float]
@@ -132,7 +139,8 @@ class HostLib:
         lib.fmt_host_sdr_decode.argtypes = [_U64P, _U8P, _I64P, _I64, _I64, _I64, _I64]
         lib.fmt_host_sdr_decode.restype = None
         lib.fmt_host_scaled_encode.argtypes = [_U64P, _U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P,
-                                               _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
+                                               _I64P, _I64, _I64, ctypes.c_uint64, _I64, _I64, ctypes.c_int32,
+                                               _I64P, ctypes.c_int32]
         lib.fmt_host_scaled_encode.restype = ctypes.c_int64
         lib.fmt_host_scaled_decode.argtypes = [_U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P, _I64P]
         lib.fmt_host_scaled_decode.restype = None
@@ -142,7 +150,7 @@ class HostLib:
         lib.fmt_host_quantile_encode.restype = None
         lib.fmt_host_book_scaled_encode.argtypes = [_U64P, _U64P, _U32P, _U64P, _I64, _I64, _I64, _I64P, _F64P, _I8P,
                                                     _I64, _I64, _U16P, _I64, ctypes.c_uint64, _I64, _I64,
-                                                    ctypes.c_int32]
+                                                    ctypes.c_int32, _I64P, ctypes.c_int32]
         lib.fmt_host_book_scaled_encode.restype = None
         lib.fmt_host_book_absmax_encode.argtypes = [_U32P, _U64P, _U32P, _U32P, _I64, _I64, _I64, _F32P, _F32P, _I64,
                                                     _U16P, _I64, ctypes.c_int32]
@@ -179,14 +187,16 @@ class HostLib:
         return self._call(True, src, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz, rand)
 
     def mx_encode(self, src, ncols: int, block: int, Psrc, Pelem, S, mode=0, key=0, base=0, rbits=1,
-                  fused=False):
+                  fused=False, rand=None):
         """(codes, scales, out) of MX blocks of rows of ``ncols`` input bits; ``S`` = the
-        codec's (rule, emax, mbits, M, eshift). ``out`` holds decoded bits when ``fused``."""
+        codec's (rule, emax, mbits, M, eshift). ``out`` holds decoded bits when ``fused``;
+        ``rand`` (one integer per element of src, as every block encode here takes it)
+        replaces fmtlib-rng-v1."""
         s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint8)
         rule, emax, mbits, M, eshift = S
         self._lib.fmt_host_mx_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(Psrc, np.int64),
                                      np.asarray(Pelem, np.int64), rule, emax, mbits, float(M), eshift, int(mode),
-                                     int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)))
+                                     int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)), *_rand(rand))
         return codes, scales, out
 
     def mx_decode(self, codes, scales, ncols: int, block: int, Pelem, Pout, eshift: int = 0) -> np.ndarray:
@@ -198,13 +208,15 @@ class HostLib:
         return out
 
     def nvfp4_encode(self, src, ncols: int, block: int, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals,
-                     recipe: int, G: float, tensor_amax: float, mode=0, key=0, base=0, rbits=1, fused=False):
+                     recipe: int, G: float, tensor_amax: float, mode=0, key=0, base=0, rbits=1, fused=False,
+                     rand=None):
         """(codes, scales, out) of NVFP4 blocks, as :func:`fmtlib.kernels.cpu.convert.nvfp4_encode`."""
         s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint8)
         self._lib.fmt_host_nvfp4_encode(s, codes, scales, out, s.size, ncols, block, *(np.asarray(P, np.int64) for P in
                                         (Psrc, Pout, Pelem, Pscale)), np.asarray(elem_vals, np.float32),
                                         np.asarray(scale_vals, np.float32), int(recipe), float(G), float(tensor_amax),
-                                        int(mode), int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)))
+                                        int(mode), int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)),
+                                        *_rand(rand))
         return codes, scales, out
 
     def nvfp4_decode(self, codes, scales, ncols: int, block: int, Pout, elem_vals, scale_vals, recipe: int,
@@ -238,14 +250,14 @@ class HostLib:
         return out
 
     def scaled_encode(self, src, ncols: int, block: int, Psrc, Pelem, Pscale, R, smin_code: int, mode=0, key=0,
-                      base=0, rbits=1, fused=False):
+                      base=0, rbits=1, fused=False, rand=None):
         """(codes, scale codes, out, blocks whose scale is out of range) of Scaled blocks with a
         float scale, as :func:`fmtlib.kernels.cpu.convert.scaled_encode`."""
         s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint32)
         bad = self._lib.fmt_host_scaled_encode(s, codes, scales, out, s.size, ncols, block,
                                                *(np.asarray(P, np.int64) for P in (Psrc, Pelem, Pscale, R)),
                                                int(smin_code), int(mode), int(key) & (2**64 - 1), int(base),
-                                               int(rbits), int(bool(fused)))
+                                               int(rbits), int(bool(fused)), *_rand(rand))
         return codes, scales, out, int(bad)
 
     def scaled_decode(self, codes, scales, ncols: int, block: int, Pelem, Pscale, Pout, R) -> np.ndarray:
@@ -269,13 +281,14 @@ class HostLib:
         return out
 
     def book_scaled_encode(self, src, ncols: int, block: int, Psrc, book, mode=0, key=0, base=0, rbits=1,
-                           fused=False):
+                           fused=False, rand=None):
         """(codes, float32 scale bits, out) of code-book blocks with S = fl32(amax)."""
         s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint32)
         dtab, ttab, nlev, nan_index, code_of = book
         self._lib.fmt_host_book_scaled_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(Psrc, np.int64),
                                               dtab, ttab, nlev, nan_index, code_of, int(mode),
-                                              int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)))
+                                              int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)),
+                                              *_rand(rand))
         return codes, scales, out
 
     def book_absmax_encode(self, src32, ncols: int, block: int, vals32, thr, code_of, nan_index: int, fused=False):

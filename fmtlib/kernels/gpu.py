@@ -136,6 +136,45 @@ def deliver(out, x, run):
     return out
 
 
+def into(out, result):
+    """``result`` (a device array), or ``out`` (a cupy array of its dtype and shape,
+    C-contiguous) filled with it: ``out=`` of a device decode."""
+    if out is None:
+        return result
+    if not is_device_array(out):
+        raise TypeError(f"out must be a cupy array for a record on the device, got {type(out).__name__}")
+    if np.dtype(out.dtype) != np.dtype(result.dtype) or tuple(out.shape) != tuple(result.shape):
+        raise ValueError(f"out must have dtype {result.dtype} and shape {tuple(result.shape)}; got {out.dtype} "
+                         f"{tuple(out.shape)}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    out[...] = result
+    return out
+
+
+def block_out(code_dtype, out, x, fused: bool, run):
+    """A record codec's device result with ``out=``: quantize's values (:func:`deliver`), or
+    encode's record with its codes copied into ``out`` (x's shape, ``code_dtype``; checked
+    first)."""
+    if fused:
+        return deliver(out, x, run)
+    if check_out(out, x, code_dtype) is None:
+        return run()
+    import dataclasses
+
+    rec = run()
+    out[...] = rec.codes
+    return dataclasses.replace(rec, codes=out)
+
+
+def _rand_arg(codec, rand, axis) -> tuple:
+    """(rand as the flat int64 device array a block kernel reads, use_rand) for a checked
+    ``rand`` of the input's shape (None: a one-element placeholder, 0)."""
+    if rand is None:
+        return backend().zeros(1, dtype=np.int64), np.int32(0)
+    return codec._rand_rows(rand, axis, backend()), np.int32(1)
+
+
 def _float_format(dt):
     from .._arrays import dtype_format
 
@@ -242,14 +281,15 @@ def _block_result(codec, x, fused: bool, axis: int, codes, scales, out, amax):
 
 
 def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
-               rbits: int, fused: bool) -> None:
+               rbits: int, fused: bool, rand: tuple) -> None:
     rule, emax, mbits, M, eshift = S
     name = f"fmt_mx_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>"
     _launch("mx.cu", name, 32 * nblocks,  # a warp per block
             (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
              np.int64(xm.shape[-1]), np.int64(block), _params_on_device(kernel_params(_float_format(xm.dtype))),
              _params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
-             np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused)))
+             np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
+             *rand))
 
 
 def _finite_amax(x) -> float:
@@ -258,7 +298,7 @@ def _finite_amax(x) -> float:
     return float(cp.where(cp.isfinite(x), cp.abs(x), 0).max()) if x.size else 0.0
 
 
-def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset):
+def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset, rand=None):
     """``Scaled`` ``encode`` (an Encoded record of cupy arrays) or fused ``quantize``, per block,
     channel (``block=None``) or tensor (``axis=None``): e8m0 scales through the MX kernels
     with the codec's element and scale rule, float scales through the long-division kernels."""
@@ -268,7 +308,9 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
     if x.ndim == 0:
         raise ValueError("Scaled needs an array with at least one dimension")
     axis, xm, block = codec._layout(x, cp)
-    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset, codec._max_rbits())
+    mode, key, rbits, base, rand = codec._random(rounding, seed, rbits, index_offset, codec._max_rbits(), rand,
+                                                 tuple(x.shape), cp)
+    rand = _rand_arg(codec, rand, axis)
     ncols = xm.shape[-1]
     nb = -(-ncols // block)
     nblocks = (xm.size // ncols) * nb if ncols else 0
@@ -280,7 +322,7 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
             raise ValueError("tensor_amax= needs global_scale=True")
         scales = cp.zeros(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), dtype=np.uint8)  # empty: scale 0
         _mx_launch(xm, codes, scales, out, nblocks, block, codec.element, codec._pow2_params(), mode, key, base,
-                   rbits, fused)
+                   rbits, fused, rand)
     else:
         amax, R = codec._global(None, tensor_amax if tensor_amax is not None or not codec.global_scale
                                 else _finite_amax(xm))
@@ -294,7 +336,7 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
                           _params_on_device(kernel_params(codec.element)),
                           _params_on_device(kernel_params(codec.scale_format)),
                           _params_on_device(tuple(R)), np.int64(smin), np.int32(int(mode)), np.uint64(key),
-                          np.int64(base), np.int32(rbits), np.int32(fused), bad))
+                          np.int64(base), np.int32(rbits), np.int32(fused), bad, *rand))
         codec._raise_bad_scales(int(bad[0]))
         scales = scales.astype(codec.scale_format.code_dtype)
     if fused:
@@ -320,13 +362,14 @@ def scaled_decode(codec, enc, dtype):
     return _restore(res, enc)
 
 
-def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
+def mx_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, rand=None):
     """MX ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array,
-    blocks along the codec's axis."""
+    blocks along the codec's axis; ``rand``: a cupy integer array of x's shape."""
     axis, xm, ncols, nblocks, codes, scales, out = _block_setup(codec, x, fused)
-    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
+    mode, key, rbits, base, rand = codec._random(rounding, seed, rbits, index_offset, rand=rand, shape=tuple(x.shape),
+                                                 xp=backend())
     _mx_launch(xm, codes, scales, out, nblocks, codec.block, codec.element, codec._scale_params, mode, key, base,
-               rbits, fused)
+               rbits, fused, _rand_arg(codec, rand, axis))
     return _block_result(codec, x, fused, axis, codes, scales, out, None)
 
 
@@ -377,12 +420,13 @@ def _mx_decode_record(codec, enc, dtype, elem, eshift: int):
     return _restore(res, enc)
 
 
-def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset):
+def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset, rand=None):
     """NVFP4 ``encode`` (an Encoded record of cupy arrays) or fused ``quantize`` of a cupy array."""
     if np.dtype(x.dtype) == np.float64:
         raise TypeError("NVFP4 recipes compute in float32; convert float64 input first")
     axis, xm, ncols, nblocks, codes, scales, out = _block_setup(codec, x, fused)
-    mode, key, rbits, base = codec._random(rounding, seed, rbits, index_offset)
+    mode, key, rbits, base, rand = codec._random(rounding, seed, rbits, index_offset, rand=rand, shape=tuple(x.shape),
+                                                 xp=backend())
     if tensor_amax is not None or not codec.global_scale:
         amax = codec._tensor_amax(None, tensor_amax)    # checks it; None without a global scale
     else:   # the finite amax, exact in float32
@@ -395,7 +439,8 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
              np.int64(ncols), np.int64(codec.block), _params_on_device(Ps), _params_on_device(Ps),
              _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),
              _table_on_device(ev), _table_on_device(sv), np.int32(codec._kernel_recipe(G)), np.float32(G),
-             np.float32(ta), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused)))
+             np.float32(ta), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
+             *_rand_arg(codec, rand, axis)))
     return _block_result(codec, x, fused, axis, codes, scales, out, amax)
 
 
@@ -420,9 +465,9 @@ def _tables_on_device(values: tuple):
     return backend().asarray(np.asarray(values, dtype=np.float32))
 
 
-def sdr_run(codec, fused: bool, q):
+def sdr_run(codec, fused: bool, q, mode=None):
     """SDR ``encode`` (a Razored record of cupy arrays) or ``quantize`` (values in q's dtype) of
-    a cupy integer array."""
+    a cupy integer array; ``mode``: the rounding of the dropped bits (None: the codec's)."""
     from ..sdr import Razored, _dtype_bounds, _kernel_mode
 
     cp = backend()
@@ -442,8 +487,8 @@ def sdr_run(codec, fused: bool, q):
     olo, ohi = _dtype_bounds(dt)
     _launch("sdr.cu", f"fmt_sdr<{_UINT[np.dtype(codec.code_dtype).itemsize]}>", R * ng,
             (rows.reshape(-1), codes.reshape(-1), flags.reshape(-1), out.reshape(-1), np.int64(R * ng), np.int64(n),
-             np.int64(codec.group), np.int32(codec.keep), np.int32(_kernel_mode(codec.rounding)), np.int64(fmt.min),
-             np.int64(fmt.max), np.int64(olo), np.int64(ohi), np.int32(fused), counts))
+             np.int64(codec.group), np.int32(codec.keep), np.int32(_kernel_mode(mode or codec.rounding)),
+             np.int64(fmt.min), np.int64(fmt.max), np.int64(olo), np.int64(ohi), np.int32(fused), counts))
     bad, obad = int(counts[0]), int(counts[1])
     if bad:
         codec._raise_range(q)
@@ -551,12 +596,12 @@ def _values_on_device(q):
     return backend().asarray(q.value_table(np.float64))
 
 
-def quantile_decode(q, codes, dtype):
-    """Quantile ``decode`` of a cupy code array."""
-    return _book_decode(q, codes, None, 1, 1, False, dtype)
+def quantile_decode(q, codes, dtype, out=None):
+    """Quantile ``decode`` of a cupy code array (into ``out``, a cupy array, when given)."""
+    return into(out, _book_decode(q, codes, None, 1, 1, False, dtype))
 
 
-def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
+def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, rand=None):
     """``Scaled`` with a Quantile element: S = fl32(amax) per block (``"fp32"``) or the
     bitsandbytes recipe (``"absmax"``); an Encoded record of cupy arrays (double-quantized
     scales are computed on the host: one per block) or fused values in x's dtype."""
@@ -565,7 +610,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
     from ..rounding import Rounding
 
     cp = backend()
-    q = codec.element
+    q = codec.element_codec
     if x.ndim == 0:
         raise ValueError("Scaled needs an array with at least one dimension")
     axis, xm, block = codec._layout(x, cp)
@@ -578,9 +623,10 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
     scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint32)
     if absmax:
         mode = q.rounding if rounding is None else Rounding.parse(rounding)
-        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None:
-            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed or rbits "
+        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None or rand is not None:
+            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed, rbits or rand "
                              "options (use scale='fp32' for other rounding modes)")
+        codec._random(None, None, None, index_offset)   # checks index_offset
         x32 = xm if np.dtype(xm.dtype) == np.float32 else xm.astype(np.float32)
         out = cp.empty(xm.shape if fuse else (1,), dtype=np.float32)
         thr = q.thresholds if q.thresholds is not None else cs.bnb_thresholds(q.levels)
@@ -593,7 +639,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
             out = out.astype(xm.dtype, copy=False)
     else:
         mode = q._mode_id(rounding)
-        key, rbits, _ = q._random(mode, xm, seed, rbits, None, index_offset)
+        key, rbits, rand = cs.book_random(mode, x, seed, rbits, rand, index_offset, cp)
         d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
         out = cp.empty_like(xm) if fuse else cp.empty(1, dtype=xm.dtype)
         _launch("codebook.cu", f"fmt_book_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[q.code_dtype.itemsize]}>",
@@ -601,7 +647,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset):
                           np.int64(nblocks), np.int64(ncols), np.int64(block),
                           _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev),
                           np.int64(nan_index), code_of, np.int32(mode), np.uint64(key), np.int64(index_offset),
-                          np.int32(rbits), np.int32(fuse)))
+                          np.int32(rbits), np.int32(fuse), *_rand_arg(codec, rand, axis)))
     if fuse:
         return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
     if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block
@@ -638,7 +684,7 @@ def book_scaled_decode(codec, enc, dtype):
         if enc.scale_scales is not None:
             raise ValueError("record has double-quantized scales; this codec has double_quant=False")
         sm = sm.astype(np.uint32, copy=False)
-    res = _book_decode(codec.element, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
+    res = _book_decode(codec.element_codec, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
     return _restore(res, enc)
 
 

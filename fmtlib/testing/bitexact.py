@@ -19,6 +19,16 @@ def _bits(a: np.ndarray) -> np.ndarray:
     raise TypeError(f"assert_bitexact compares integer codes or float values, got dtype {a.dtype}")
 
 
+def _number_format(codec):
+    """The FloatFormat or IntFormat of an FP or Int codec; None for any other codec (code books
+    and block codecs)."""
+    from ..formats import FloatFormat
+    from ..integers import IntFormat
+
+    fmt = getattr(codec, "format", None)
+    return fmt if isinstance(fmt, (FloatFormat, IntFormat)) else None
+
+
 def _is_float(a: np.ndarray) -> bool:
     return a.dtype.kind == "f" or a.dtype.name == "bfloat16"
 
@@ -30,7 +40,7 @@ def _describe(v, a: np.ndarray, codec, width: int) -> str:
         return f"{b:#0{2 + 2 * a.dtype.itemsize}x} ({float(v)!r})"
     code = int(v)
     text = f"{code:#x} ({code:0{width}b}" if code >= 0 else f"{code}"
-    fmt = getattr(codec, "format", None)
+    fmt = _number_format(codec)
     if fmt is not None and 0 <= code < getattr(fmt, "num_codes", 0):
         text += f" = {float(codec.decode(np.array([code], dtype=codec.code_dtype), np.float64)[0])!r}"
     return text + (")" if code >= 0 else "")
@@ -46,7 +56,7 @@ def _oracle(codec, x: float, index: int, seed, rbits) -> str:
     from ..rng import rand_bits, seed_key
     from ..rounding import Rounding
 
-    fmt = getattr(codec, "format", None)
+    fmt = _number_format(codec)
     if fmt is None or not hasattr(codec, "rounding"):
         return "n/a (block codecs: check the element codes per block)"
     rand = None
@@ -95,8 +105,8 @@ def assert_bitexact(actual, expected, codec=None, *, inputs=None, seed: int | No
     bad = np.flatnonzero(diff)
     if bad.size == 0:
         return
-    width = getattr(getattr(codec, "format", None), "bits", None) or max(1, int(max(ab.max(), eb.max())).bit_length())
-    fmt = getattr(codec, "format", None) or getattr(codec, "name", None)
+    width = getattr(_number_format(codec), "bits", None) or max(1, int(max(ab.max(), eb.max())).bit_length())
+    fmt = _number_format(codec) or getattr(codec, "name", None)
     lines = [f"{bad.size} of {a.size} elements differ" + (f" ({fmt})" if fmt is not None else "")]
     xin = None if inputs is None else np.asarray(inputs).reshape(-1)
     for i in bad[:max_report]:

@@ -144,7 +144,7 @@ def _runs(codec, span: int = 256) -> list[np.ndarray]:
     from ..codecs.mx import _MXINT8_SHIFT
     from ..formats import FloatFormat
 
-    book = codec.element if _is_block(codec) else codec
+    book = getattr(codec, "element_codec", codec) if _is_block(codec) else codec
     if isinstance(book, Quantile):   # code books: their levels (as magnitudes, both signs are probed)
         return [_sorted_abs(np.array(book.levels))]
     if _is_block(codec):
@@ -301,7 +301,9 @@ def make_vectors(codec, *, layout=None, scale_layout: str = "row_major", roundin
 
 
 def default_name(codec, manifest: dict) -> str:
-    if _is_block(codec) or not hasattr(codec, "format"):
+    from ..codecs import Quantile
+
+    if _is_block(codec) or isinstance(codec, Quantile) or not hasattr(codec, "format"):
         fmt = getattr(codec, "name", None) or type(codec).__name__.lower()
     else:
         fmt = getattr(codec.format, "name", "") or str(codec.format)

@@ -221,11 +221,12 @@ def _span(t, nb, ncols, block):
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
-                           ulo, utie, nan_index, ncols, block, key, base, rbits, fused):
+                           ulo, utie, nan_index, ncols, block, key, base, rbits, fused, rand):
     """Blocks of float data ``src`` with one float32 scale each: S = fl32(amax), at least
     2**-149 (the table's largest magnitude is 1); elements are levels of x / S; ``scales``
     gets S (NaN for a block holding inf or NaN). With ``fused``, ``out`` gets
-    fl64(level * S) (exact: 24-bit levels and scales)."""
+    fl64(level * S) (exact: 24-bit levels and scales). Stochastic rounding takes ``rand[i]``,
+    or, where ``rand`` is empty, fmtlib-rng-v1 keyed by ``base + i``."""
     R = np.float64(2.0) ** rbits
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
@@ -251,7 +252,7 @@ def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode
         for i in range(start, end):
             r = np.int64(0)
             if mode == 6:
-                r = rand_top(key, base + i, rbits)
+                r = np.int64(rand[U(i)]) if rand.size else rand_top(key, base + i, rbits)
             k = _index(np.float64(src[U(i)]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
                        r, R)
             if fused:

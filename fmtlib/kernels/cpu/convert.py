@@ -64,6 +64,15 @@ def rand_top(key, index, rbits):
 
 
 @njit(**SCALAR)
+def draw(rand, key, base, i, rbits):
+    """The random integer of element ``i`` of a block kernel: the caller's ``rand[i]``, or,
+    where ``rand`` is empty, :func:`rand_top` of index ``base + i``."""
+    if rand.size:
+        return np.int64(rand[U(i)])
+    return rand_top(key, base + i, rbits)
+
+
+@njit(**SCALAR)
 def bit_length(v):
     """Number of bits of a positive int64."""
     return 64 - leading_zeros(np.int64(v))
@@ -844,11 +853,12 @@ def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused):
+def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused, rand):
     """Encode rows of float bits into MX blocks: element ``codes`` and e8m0 ``scales``; with
     ``fused`` the decoded values into ``out`` instead of the codes (quantize). Every block
     kernel below writes codes only when not ``fused``. ``S`` = (rule, elem emax,
-    elem mbits, elem max, eshift): see :func:`_pow2_scale`."""
+    elem mbits, elem max, eshift): see :func:`_pow2_scale`. The block kernels draw each element's
+    random integer by :func:`draw` from ``rand`` (empty: fmtlib-rng-v1 keyed by ``base + i``)."""
     rule, emax, mbits, M, eshift = S
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
@@ -859,7 +869,7 @@ def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mod
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         for i in range(start, end):
-            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
             code, value = _mx_element(np.int64(src[U(i)]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
             if not fused:
                 codes[U(i)] = code
@@ -915,7 +925,7 @@ def _nan_block(codes, out, start, end, nan, fused):
 @parallel("blocks")
 @njit(**SERIAL)
 def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols, block, mode, key,
-                   base, rbits, fused):
+                   base, rbits, fused, rand):
     """:func:`mx_encode` on the fast path: elements are scaled by moving their exponent field.
 
     Needs the element's quantum/2 to be at or above the input's smallest normal, so that an
@@ -937,7 +947,7 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
             b = np.int64(src[U(i)])
             a = b & absmask
             E = a >> m_in
-            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
             if E >= 1 and E - se >= 1:
                 a2 = a - (se << m_in)
             elif a == 0 or se >= 0:
@@ -1039,7 +1049,7 @@ def _e4m3_code(v, Pscale):
 @parallel("blocks")
 @njit(**SERIAL)
 def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals, ncols, block,
-                 recipe, G, tensor_amax, mode, key, base, rbits, fused):
+                 recipe, G, tensor_amax, mode, key, base, rbits, fused, rand):
     """Encode rows of float bits into NVFP4 blocks (see the recipes above); with ``fused`` also
     write the decoded values (format Pout) into ``out``. ``G`` is torchao's per-tensor scale
     (recipes 0 and 2) or TransformerEngine's S_enc (recipe 1), 1 for none."""
@@ -1070,7 +1080,7 @@ def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, ele
                 v = min(max(x * T, -six), six)
             else:
                 v = x * T
-            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
             code = _f32_code(v, Pelem, mode, SATURATE, rnd, rbits)
             if not fused:
                 codes[U(i)] = code
@@ -1183,7 +1193,7 @@ def _times(code, dsig, dexp, Pelem, Pout):
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_encode(t0, t1, src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_code, ncols, block, mode, key,
-                  base, rbits, ftz, fused):
+                  base, rbits, ftz, fused, rand):
     """Encode rows of float bits into blocks with a float scale (see above); with ``fused``
     also write the decoded values into ``out``. ``bad[t] = 1`` (zeroed by the caller) where
     block t's scale does not fit the scale format."""
@@ -1200,7 +1210,7 @@ def scaled_encode(t0, t1, src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, 
         scales[U(t)] = sc
         for i in range(start, end):
             kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, NO)
-            rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
             if kind == ZERO:
                 code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
             else:

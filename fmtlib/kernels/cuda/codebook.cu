@@ -27,16 +27,18 @@ __global__ void fmt_book_scaled_encode(const T* __restrict__ src, C* __restrict_
                                        T* __restrict__ out, long long nblocks, long long ncols, long long block,
                                        const long long* ps, const double* dtab, const signed char* ttab,
                                        long long nlev, long long nan_index, const unsigned short* code_of, int mode,
-                                       unsigned long long key, long long base, int rbits, int fused) {
+                                       unsigned long long key, long long base, int rbits, int fused,
+                                       const long long* rand, int use_rand) {
     const fmt::Params Ps = fmt::load_params(ps);
     const fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
+    const long long* r = use_rand ? rand : nullptr;
     fmt::for_each_block<32, uint64_t>(
         nblocks, ncols, block, [&](int64_t i) { return fmt::book_key((int64_t)src[i], Ps); },
         [&](long long t, int64_t start, int64_t end, int lane, uint64_t k) {
             double S = fmt::book_scale_of_key(k);
             if (lane == 0) scales[t] = S < 0 ? 0x7FC00000u : fmt::f32_bits((float)S);
             for (int64_t i = start + lane; i < end; i += 32)
-                fmt::book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused != 0);
+                fmt::book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused != 0, r);
         });
 }
 
@@ -77,7 +79,7 @@ __global__ void fmt_book_decode(const C* __restrict__ codes, const uint32_t* __r
         long long, int, const long long*, int, int); \
     template __global__ void fmt_book_scaled_encode<T, C>(const T*, C*, uint32_t*, T*, long long, long long, \
         long long, const long long*, const double*, const signed char*, long long, long long, \
-        const unsigned short*, int, unsigned long long, long long, int, int); \
+        const unsigned short*, int, unsigned long long, long long, int, int, const long long*, int); \
     template __global__ void fmt_book_decode<C, T>(const C*, const uint32_t*, T*, long long, long long, long long, \
         const double*, long long, int, int, const long long*, unsigned long long*);
 #define FMT_BOOK_CODES(C) FMT_BOOK(uint16_t, C) FMT_BOOK(uint32_t, C) FMT_BOOK(uint64_t, C) \

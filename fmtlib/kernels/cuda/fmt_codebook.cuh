@@ -173,18 +173,18 @@ FMT_HD double book_scale_of_key(uint64_t k) {
 
 // Element i of a block with scale S (-1: inf or NaN in the block, the NaN index's code or NaN):
 // the level index of x / S as a code code_of[k], or (fused) the bits (input format) of
-// fl64(lv[k] * S) rounded once.
-template <typename T, typename C>
+// fl64(lv[k] * S) rounded once. Random bits as ``element_bits``.
+template <typename T, typename C, typename RandT>
 FMT_HD void book_scaled_at(const T* src, C* codes, T* out, int64_t i, double S, const Params& Ps, int64_t mode,
                            const Book& B, const uint16_t* code_of, uint64_t key, int64_t base, int64_t rbits,
-                           bool fused) {
+                           bool fused, const RandT* rand) {
     if (S < 0) {
         if (fused) out[i] = (T)Ps.p[7]; else codes[i] = (C)code_of[B.nan_index];
         return;
     }
     bool neg;
     double x = as_double((int64_t)src[i], Ps, neg);
-    int64_t r = stoch_bits(mode, key, base + i, rbits);
+    int64_t r = element_bits(mode, rand, i, key, base, rbits);
     int64_t k = book_index(x, neg, S, mode, B, r, (double)((int64_t)1 << rbits));
     if (fused) out[i] = (T)from_double(B.lv[k] * S, Ps);
     else codes[i] = (C)code_of[k];
@@ -192,17 +192,17 @@ FMT_HD void book_scaled_at(const T* src, C* codes, T* out, int64_t i, double S, 
 
 // Block t with S = fl32(amax): scales[t] = S's float32 bits (NaN for a block with inf or NaN),
 // then each element.
-template <typename T, typename C>
+template <typename T, typename C, typename RandT>
 FMT_HD void book_scaled_block(const T* src, C* codes, uint32_t* scales, T* out, int64_t t, int64_t ncols,
                               int64_t block, const Params& Ps, int64_t mode, const Book& B, const uint16_t* code_of,
-                              uint64_t key, int64_t base, int64_t rbits, bool fused) {
+                              uint64_t key, int64_t base, int64_t rbits, bool fused, const RandT* rand) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
     auto key_of = [&](int64_t i) { return book_key((int64_t)src[i], Ps); };
     double S = book_scale_of_key(max_key<uint64_t>(start, end, 1, key_of));
     scales[t] = S < 0 ? 0x7FC00000u : f32_bits((float)S);
     for (int64_t i = start; i < end; i++)
-        book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused);
+        book_scaled_at(src, codes, out, i, S, Ps, mode, B, code_of, key, base, rbits, fused, rand);
 }
 
 // #{thr[k] < y} over m sorted float32 thresholds (NaN: m).

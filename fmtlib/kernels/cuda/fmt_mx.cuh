@@ -78,32 +78,33 @@ FMT_HD int64_t mx_element(int64_t b, int64_t se, const Params& Ps, const Params&
 }
 
 // Element i of a block with shared exponent se: its code, or (fused) its decoded bits in the
-// input format (NaN bits for a NaN-scale block, code 0).
-template <typename T, typename C>
+// input format (NaN bits for a NaN-scale block, code 0). Random bits: rand[i], or without
+// ``rand`` (null) fmtlib-rng-v1's for base + i (``element_bits``).
+template <typename T, typename C, typename RandT>
 FMT_HD void mx_encode_at(const T* src, C* codes, T* out, int64_t i, int64_t se, const Params& Ps,
                          const Params& Pelem, const ScaleParams& S, int64_t mode, uint64_t key, int64_t base,
-                         int64_t rbits, bool fused) {
+                         int64_t rbits, bool fused, const RandT* rand) {
     if (se == 128) {
         if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
         return;
     }
-    int64_t rnd = stoch_bits(mode, key, base + i, rbits);
+    int64_t rnd = element_bits(mode, rand, i, key, base, rbits);
     int64_t code = mx_element((int64_t)src[i], se - S.eshift, Ps, Pelem, mode, rnd, rbits);
     if (fused) out[i] = (T)mx_decoded(code, se - S.eshift, Pelem, Ps);
     else codes[i] = (C)code;
 }
 
 // Encode block t of rows of ncols elements: its e8m0 scale code, then each element.
-template <typename T, typename C>
+template <typename T, typename C, typename RandT>
 FMT_HD void mx_encode_block(const T* src, C* codes, uint8_t* scales, T* out, int64_t t, int64_t ncols,
                             int64_t block, const Params& Ps, const Params& Pelem, const ScaleParams& S, int64_t mode,
-                            uint64_t key, int64_t base, int64_t rbits, bool fused) {
+                            uint64_t key, int64_t base, int64_t rbits, bool fused, const RandT* rand) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
     int64_t se = mx_block_exponent(src, start, end, Ps, S);
     scales[t] = (uint8_t)(se + 127);
     for (int64_t i = start; i < end; i++)
-        mx_encode_at(src, codes, out, i, se, Ps, Pelem, S, mode, key, base, rbits, fused);
+        mx_encode_at(src, codes, out, i, se, Ps, Pelem, S, mode, key, base, rbits, fused, rand);
 }
 
 // Element i of an MX decode: element times 2**(scale - 127 - eshift); NaN where the scale is NaN.

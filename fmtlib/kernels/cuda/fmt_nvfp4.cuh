@@ -63,11 +63,12 @@ FMT_HD uint32_t nvfp4_key(int64_t b, const Params& Ps, bool f32_in) {
 }
 
 // Element i of a block: its code (or, fused, its decoded bits in format Pout); a bad block
-// (``b.sc`` < 0) gives code 0 or Pout's NaN.
-template <typename T, typename C>
+// (``b.sc`` < 0) gives code 0 or Pout's NaN. Random bits as ``element_bits``.
+template <typename T, typename C, typename RandT>
 FMT_HD void nvfp4_encode_at(const T* src, C* codes, T* out, int64_t i, const NvBlock& b, const Params& Ps,
                             bool f32_in, const Params& Pout, const Params& Pelem, const float* elem_vals,
-                            int64_t recipe, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused) {
+                            int64_t recipe, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused,
+                            const RandT* rand) {
     const float six = 6.0f;
     if (b.sc < 0) {
         if (fused) out[i] = (T)Pout.p[7]; else codes[i] = 0;
@@ -82,7 +83,7 @@ FMT_HD void nvfp4_encode_at(const T* src, C* codes, T* out, int64_t i, const NvB
         v = v < -six ? -six : v;
         v = v > six ? six : v;
     }
-    int64_t rnd = stoch_bits(mode, key, base + i, rbits);
+    int64_t rnd = element_bits(mode, rand, i, key, base, rbits);
     int64_t code = f32_code(v, Pelem, mode, SATURATE, rnd, rbits);
     if (fused) out[i] = (T)f32_code(elem_vals[code] * b.dscale, Pout, RNE, IEEE, 0, 1);
     else codes[i] = (C)code;
@@ -97,12 +98,12 @@ FMT_HD NvBlock nvfp4_block_of_key(uint32_t k, int64_t recipe, float G, float ten
 
 // Encode NVFP4 block t of rows of ncols input bits (format Ps): its e4m3 scale code (the scale
 // format's NaN for a block with inf or NaN), then the elements.
-template <typename T, typename C>
+template <typename T, typename C, typename RandT>
 FMT_HD void nvfp4_encode_block(const T* src, C* codes, uint8_t* scales, T* out, int64_t t, int64_t ncols,
                                int64_t block, const Params& Ps, const Params& Pout, const Params& Pelem,
                                const Params& Pscale, const float* elem_vals, const float* scale_vals, int64_t recipe,
                                float G, float tensor_amax, int64_t mode, uint64_t key, int64_t base, int64_t rbits,
-                               bool fused) {
+                               bool fused, const RandT* rand) {
     bool f32_in = Ps.p[0] == 8 && Ps.p[1] == 23;
     int64_t start, end;
     block_span(t, ncols, block, start, end);
@@ -111,7 +112,7 @@ FMT_HD void nvfp4_encode_block(const T* src, C* codes, uint8_t* scales, T* out, 
     scales[t] = (uint8_t)(b.sc < 0 ? Pscale.p[7] : b.sc);
     for (int64_t i = start; i < end; i++)
         nvfp4_encode_at(src, codes, out, i, b, Ps, f32_in, Pout, Pelem, elem_vals, recipe, mode, key, base, rbits,
-                        fused);
+                        fused, rand);
 }
 
 template <typename C>

@@ -68,16 +68,18 @@ FMT_HD int64_t scaled_times(int64_t code, int64_t dsig, int64_t dexp, const Para
 }
 
 // Element i of a block with scale b: its code (x / D by long division), or (fused) its decoded
-// bits in the input format; a block with inf or NaN (b.code < 0) gives code 0 or NaN.
-template <typename T, typename C>
+// bits in the input format; a block with inf or NaN (b.code < 0) gives code 0 or NaN. Random
+// bits as ``element_bits``.
+template <typename T, typename C, typename RandT>
 FMT_HD void scaled_encode_at(const T* src, C* codes, T* out, int64_t i, const BlockScale& b, const Params& Ps,
-                             const Params& Pe, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused) {
+                             const Params& Pe, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused,
+                             const RandT* rand) {
     if (b.code < 0) {
         if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
         return;
     }
     Value v = unpack((int64_t)src[i], Ps, false);
-    int64_t rnd = stoch_bits(mode, key, base + i, rbits);
+    int64_t rnd = element_bits(mode, rand, i, key, base, rbits);
     int64_t code = v.kind == ZERO ? pack(v, Pe, mode, SATURATE, rnd, rbits, false)
                                   : div_pack(v.sign, v.sig, v.exp, b.dsig, b.dexp, Pe, mode, SATURATE, rnd, rbits,
                                              false);
@@ -88,11 +90,11 @@ FMT_HD void scaled_encode_at(const T* src, C* codes, T* out, int64_t i, const Bl
 // Encode block t of rows of ncols elements: scales[t] (the scale format's NaN for inf/NaN
 // blocks and for scales out of range, which return 1 so the caller can raise), then each
 // element.
-template <typename T, typename C>
+template <typename T, typename C, typename RandT>
 FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* out, int64_t t, int64_t ncols,
                                    int64_t block, const Params& Ps, const Params& Pe, const Params& Psc,
                                    const long long* R, int64_t smin_code, int64_t mode, uint64_t key, int64_t base,
-                                   int64_t rbits, bool fused) {
+                                   int64_t rbits, bool fused, const RandT* rand) {
     int64_t start, end;
     block_span(t, ncols, block, start, end);
     auto key_of = [&](int64_t i) { return value_key((int64_t)src[i], Ps); };
@@ -100,7 +102,7 @@ FMT_HD int64_t scaled_encode_block(const T* src, C* codes, uint32_t* scales, T* 
     BlockScale b = scale_of_key(k, Psc, R, smin_code);
     scales[t] = (uint32_t)(b.code < 0 ? Psc.p[7] : b.code);
     for (int64_t i = start; i < end; i++)
-        scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused);
+        scaled_encode_at(src, codes, out, i, b, Ps, Pe, mode, key, base, rbits, fused, rand);
     return b.code == -2 ? 1 : 0;
 }
 

@@ -32,18 +32,20 @@ void fmt_host_rand(uint64_t key, int64_t base, int64_t n, int64_t rbits, int64_t
 
 extern "C" {
 
-// MX encode of rows of ncols elements (input bits in uint64), every block in order.
+// MX encode of rows of ncols elements (input bits in uint64), every block in order; random
+// bits from fmtlib-rng-v1 keyed by base + i, or rand[i] when use_rand (as every block encode).
 void fmt_host_mx_encode(const uint64_t* src, uint64_t* codes, uint8_t* scales, uint64_t* out, int64_t n,
                         int64_t ncols, int64_t block, const int64_t* ps, const int64_t* pe, int64_t rule, int64_t emax,
                         int64_t mbits, double M, int64_t eshift, int64_t mode, uint64_t key, int64_t base,
-                        int64_t rbits, int32_t fused) {
+                        int64_t rbits, int32_t fused, const int64_t* rand, int32_t use_rand) {
     fmt::Params Ps, Pe;
     for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pe.p[k] = pe[k]; }
     fmt::ScaleParams S{rule, emax, mbits, M, eshift};
     int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
     int64_t nrows = ncols > 0 ? n / ncols : 0;
     for (int64_t t = 0; t < nrows * nb; t++)
-        fmt::mx_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, S, mode, key, base, rbits, fused != 0);
+        fmt::mx_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, S, mode, key, base, rbits, fused != 0,
+                             use_rand ? rand : nullptr);
 }
 
 void fmt_host_mx_decode(const uint64_t* codes, const uint8_t* scales, uint64_t* out, int64_t n, int64_t ncols,
@@ -64,14 +66,14 @@ void fmt_host_nvfp4_encode(const uint64_t* src, uint64_t* codes, uint8_t* scales
                            int64_t ncols, int64_t block, const int64_t* ps, const int64_t* po, const int64_t* pe,
                            const int64_t* pscale, const float* elem_vals, const float* scale_vals, int64_t recipe,
                            float G, float tensor_amax, int64_t mode, uint64_t key, int64_t base, int64_t rbits,
-                           int32_t fused) {
+                           int32_t fused, const int64_t* rand, int32_t use_rand) {
     fmt::Params Ps, Po, Pe, Psc;
     for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Po.p[k] = po[k]; Pe.p[k] = pe[k]; Psc.p[k] = pscale[k]; }
     int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
     int64_t nrows = ncols > 0 ? n / ncols : 0;
     for (int64_t t = 0; t < nrows * nb; t++)
         fmt::nvfp4_encode_block(src, codes, scales, out, t, ncols, block, Ps, Po, Pe, Psc, elem_vals, scale_vals,
-                                recipe, G, tensor_amax, mode, key, base, rbits, fused != 0);
+                                recipe, G, tensor_amax, mode, key, base, rbits, fused != 0, use_rand ? rand : nullptr);
 }
 
 void fmt_host_nvfp4_decode(const uint64_t* codes, const uint8_t* scales, uint64_t* out, int64_t n, int64_t ncols,
@@ -118,7 +120,8 @@ extern "C" {
 int64_t fmt_host_scaled_encode(const uint64_t* src, uint64_t* codes, uint32_t* scales, uint64_t* out, int64_t n,
                                int64_t ncols, int64_t block, const int64_t* ps, const int64_t* pe,
                                const int64_t* psc, const int64_t* r, int64_t smin_code,
-                               int64_t mode, uint64_t key, int64_t base, int64_t rbits, int32_t fused) {
+                               int64_t mode, uint64_t key, int64_t base, int64_t rbits, int32_t fused,
+                               const int64_t* rand, int32_t use_rand) {
     fmt::Params Ps, Pe, Psc;
     for (int k = 0; k < 12; k++) { Ps.p[k] = ps[k]; Pe.p[k] = pe[k]; Psc.p[k] = psc[k]; }
     long long R[5];
@@ -127,7 +130,7 @@ int64_t fmt_host_scaled_encode(const uint64_t* src, uint64_t* codes, uint32_t* s
     int64_t nrows = ncols > 0 ? n / ncols : 0, bad = 0;
     for (int64_t t = 0; t < nrows * nb; t++)
         bad += fmt::scaled_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, Psc, R, smin_code, mode,
-                                        key, base, rbits, fused != 0);
+                                        key, base, rbits, fused != 0, use_rand ? rand : nullptr);
     return bad;
 }
 
@@ -167,7 +170,8 @@ void fmt_host_quantile_encode(const uint64_t* src, uint64_t* out, int64_t n, con
 void fmt_host_book_scaled_encode(const uint64_t* src, uint64_t* codes, uint32_t* scales, uint64_t* out, int64_t n,
                                  int64_t ncols, int64_t block, const int64_t* ps, const double* dtab,
                                  const signed char* ttab, int64_t nlev, int64_t nan_index, const uint16_t* code_of,
-                                 int64_t mode, uint64_t key, int64_t base, int64_t rbits, int32_t fused) {
+                                 int64_t mode, uint64_t key, int64_t base, int64_t rbits, int32_t fused,
+                                 const int64_t* rand, int32_t use_rand) {
     fmt::Params Ps;
     for (int k = 0; k < 12; k++) Ps.p[k] = ps[k];
     fmt::Book B = fmt::make_book(dtab, ttab, nlev, nan_index);
@@ -175,7 +179,7 @@ void fmt_host_book_scaled_encode(const uint64_t* src, uint64_t* codes, uint32_t*
     int64_t nrows = ncols > 0 ? n / ncols : 0;
     for (int64_t t = 0; t < nrows * nb; t++)
         fmt::book_scaled_block(src, codes, scales, out, t, ncols, block, Ps, mode, B, code_of, key, base, rbits,
-                               fused != 0);
+                               fused != 0, use_rand ? rand : nullptr);
 }
 
 void fmt_host_book_absmax_encode(const uint32_t* src, uint64_t* codes, uint32_t* scales, uint32_t* out, int64_t n,

@@ -2,7 +2,8 @@
 // block, so a warp reads consecutive elements; the lanes' amax keys meet in a shuffle
 // reduction, then every lane knows the scale and encodes its elements), one thread per element
 // for decode. T: input/output float bits; C: element codes; ps, pe, po: formats' 12 numbers in
-// device memory; rule, emax, mbits, M, eshift: the codec's scale rule. Launch a multiple of 32
+// device memory; rule, emax, mbits, M, eshift: the codec's scale rule; rand (when use_rand):
+// the caller's random integer of each element, in the rows' order. Launch a multiple of 32
 // threads per thread block.
 #include "fmt_mx.cuh"
 #include "fmt_warp.cuh"
@@ -11,16 +12,18 @@ template <typename T, typename C>
 __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, uint8_t* __restrict__ scales,
                               T* __restrict__ out, long long nblocks, long long ncols, long long block,
                               const long long* ps, const long long* pe, int rule, int emax, int mbits, double M,
-                              int eshift, int mode, unsigned long long key, long long base, int rbits, int fused) {
+                              int eshift, int mode, unsigned long long key, long long base, int rbits, int fused,
+                              const long long* rand, int use_rand) {
     const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe);
     const fmt::ScaleParams S{rule, emax, mbits, M, eshift};
+    const long long* r = use_rand ? rand : nullptr;
     fmt::for_each_block<32, uint64_t>(
         nblocks, ncols, block, [&](int64_t i) { return fmt::value_key((int64_t)src[i], Ps); },
         [&](long long t, int64_t start, int64_t end, int lane, uint64_t k) {
             int64_t se = fmt::mx_exponent_of_key(k, S);
             if (lane == 0) scales[t] = (uint8_t)(se + 127);
             for (int64_t i = start + lane; i < end; i += 32)
-                fmt::mx_encode_at(src, codes, out, i, se, Ps, Pe, S, mode, key, base, rbits, fused != 0);
+                fmt::mx_encode_at(src, codes, out, i, se, Ps, Pe, S, mode, key, base, rbits, fused != 0, r);
         });
 }
 
@@ -36,7 +39,7 @@ __global__ void fmt_mx_decode(const C* __restrict__ codes, const uint8_t* __rest
 #define FMT_MX(T, C) \
     template __global__ void fmt_mx_encode<T, C>(const T*, C*, uint8_t*, T*, long long, long long, long long, \
         const long long*, const long long*, int, int, int, double, int, int, unsigned long long, long long, int, \
-        int); \
+        int, const long long*, int); \
     template __global__ void fmt_mx_decode<C, T>(const C*, const uint8_t*, T*, long long, long long, long long, \
         const long long*, const long long*, int);
 #define FMT_MX_CODES(T) FMT_MX(T, uint8_t) FMT_MX(T, uint16_t) FMT_MX(T, uint32_t)
