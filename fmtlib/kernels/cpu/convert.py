@@ -748,9 +748,10 @@ def _mx_fast_elements(src, codes, out, start, end, se, Psrc, Pelem, C, special, 
         rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
         if E >= 1 and E - se >= 1:
             a2 = a - (se << m_in)
-        elif a == 0 or se >= 0:
+        elif a == 0 or (se >= 0 and mode != STOCH):
             a2 = np.int64(0) if a == 0 else np.int64(1)  # 1: positive and below q/2
-        else:  # an input subnormal scaled up: the generic path
+        else:  # an input subnormal scaled up, or stochastic rounding of a value below the input's
+            # normal range (it rounds up with probability |value| / quantum): the generic path
             code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
             if not fused:
                 codes[U(i)] = code
