@@ -471,6 +471,8 @@ class QRazored:
 
 def _int_values(codes: np.ndarray, bits: int) -> np.ndarray:
     """Two's complement ``bits``-wide codes as int32 values."""
+    if bits == 8 * codes.dtype.itemsize:   # int8, int16: a signed view, converted in one pass
+        return codes.view(np.dtype(f"i{codes.dtype.itemsize}")).astype(np.int32)
     v = codes.astype(np.int32)
     return v - ((v >> (bits - 1)) << bits)
 
@@ -576,7 +578,7 @@ class QRazor(Codec):
         dt = float_dtype(dtype)
         ints = self.sdr.decode(rec.razored, dtype=np.int32)
         xp = gpu.array_module(ints)
-        return round_once(ints.astype(np.float64) * xp.asarray(rec.scales).astype(np.float64), dt)
+        return round_once(ints * xp.asarray(rec.scales).astype(np.float64), dt)   # int32 * float64: exact
 
     def quantize(self, x) -> np.ndarray:
         """``decode(encode(x))``, in ``x``'s dtype (float16/bfloat16 data is computed exactly in
@@ -584,4 +586,4 @@ class QRazor(Codec):
         x, _ = as_float_input(x, "QRazor.quantize")
         ints, scales = self.integers(x)
         razored = self.sdr.quantize(ints)
-        return round_once(razored.astype(np.float64) * scales.astype(np.float64), x.dtype)
+        return round_once(razored * scales.astype(np.float64), x.dtype)   # int32 * float64: exact
