@@ -5,8 +5,8 @@
 2**n float32 elements (default 2**28, 1 GiB). For each case: the median time over --repeat runs
 (CUDA events, after a warm-up that compiles), GB/s of bytes read + written, and the fraction of
 the copy bandwidth measured in the same run (cupy.copyto of the same array). torch's
-``x.to(torch.float8_e4m3fn)`` is timed beside FP("e4m3fn") when torch has CUDA. NVFP4's bytes
-count the extra read of its tensor-amax pass.
+``x.to(torch.float8_e4m3fn)`` is timed beside FP("e4m3fn") when torch has CUDA. The bytes of
+NVFP4 and of per-tensor ``Scaled`` count the extra read of their tensor-amax pass.
 """
 from __future__ import annotations
 
@@ -64,6 +64,10 @@ def main(argv=None) -> None:
         ("NF4 blockwise, bitsandbytes absmax (block 64)", lambda: Scaled(Quantile.nf4(), "absmax", block=64).encode(x),
          x.nbytes + x.size + x.size // 16),
         ("fp4x2 pack of e2m1 codes", lambda: fp4x2.pack(codes4), codes4.size + codes4.size // 2),
+        ("Scaled int8, fp32 per-tensor scale, quantize (amax pass)",
+         lambda: Scaled("int8", "fp32", block=None, axis=None).quantize(x), 3 * x.nbytes),
+        ("Scaled e4m3, e8m0 per-tensor scale, encode (amax pass)",
+         lambda: Scaled("e4m3", "e8m0", block=None, axis=None).encode(x), 2 * x.nbytes + x.size),
     ]
     for name, fn, nbytes in cases:
         t = timed(fn)

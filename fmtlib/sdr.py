@@ -536,6 +536,8 @@ class QRazored:
 
 def _int_values(codes: np.ndarray, bits: int) -> np.ndarray:
     """Two's complement ``bits``-wide codes as int32 values."""
+    if bits == 8 * codes.dtype.itemsize:   # int8, int16: a signed view, converted in one pass
+        return codes.view(np.dtype(f"i{codes.dtype.itemsize}")).astype(np.int32)
     v = codes.astype(np.int32)
     return v - ((v >> (bits - 1)) << bits)
 
@@ -655,7 +657,7 @@ class QRazor(Codec):
         o = checked_out(out, rec.razored.codes, dt)
         ints = self.sdr.decode(rec.razored, dtype=np.int32)
         xp = gpu.array_module(ints)
-        return put(o, round_once(ints.astype(np.float64) * xp.asarray(rec.scales).astype(np.float64), dt))
+        return put(o, round_once(ints * xp.asarray(rec.scales).astype(np.float64), dt))   # int32 * float64: exact
 
     def quantize(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
                  rbits: int | None = None, rand=None, index_offset: int = 0,
@@ -668,7 +670,11 @@ class QRazor(Codec):
         ints, scales = self.integers(x, rounding=rounding, seed=seed, rbits=rbits, rand=rand,
                                      index_offset=index_offset)
         razored = self.sdr.quantize(ints)
-        return put(o, round_once(razored.astype(np.float64) * scales.astype(np.float64), x.dtype))
+        if x.dtype == np.float32 and not gpu.is_device_array(x):
+            # |razored| <= 2**16 converts to float32 exactly, and one IEEE float32 multiply rounds
+            # the exact product once (nearest-even), as round_once does from float64
+            return np.multiply(razored, scales, dtype=np.float32, out=o)
+        return put(o, round_once(razored * scales.astype(np.float64), x.dtype))   # int32 * float64: exact
 
     # -- packing ---------------------------------------------------------------------------------
     def pack(self, x, *, layout=None, **opts) -> Packed:

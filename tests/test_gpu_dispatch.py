@@ -289,6 +289,48 @@ def test_scaled_float_scales_on_the_device_path(fake_cupy, codec, dtype):
             codec.encode(dev(big))
 
 
+PER_TENSOR = [Scaled("int8", "e8m0", block=None, axis=None), Scaled("e4m3", "e8m0", block=None, axis=None,
+                                                                  scale_rule="rceil"),
+              Scaled("int8", "fp32", block=None, axis=None), Scaled("e2m1", "ue4m3", block=None, axis=None,
+                                                                    global_scale=True),
+              Scaled(Quantile.nf4(), "fp32", block=None, axis=None), Scaled(Quantile.nf4(), "absmax", block=None,
+                                                                            axis=None)]
+
+
+@pytest.mark.parametrize("codec", PER_TENSOR, ids=repr)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_per_tensor_scaling_on_the_device_path(fake_cupy, codec, dtype):
+    """Scaled(axis=None): fmt_amax_bits, then one thread per element with the one scale
+    (tensor.cu), the CPU's bits. Each launch runs again with grids of one warp and of three
+    blocks of three warps (every thread loops; the reduction's atomicMax meets other blocks):
+    the amax in the last element, an inf or a NaN late in the tensor, all zeros, stochastic
+    rounding at an index offset, and quantize into out=."""
+    replays.extend(SMALL_GRIDS)
+    x = data((37, 101), dtype, seed=12)[::-1].copy()   # data() puts inf, NaN, 0 first: here they come last
+    finite = np.where(np.isfinite(x), x, 0).astype(dtype)
+    m = np.abs(finite).max()
+    last = np.where(np.abs(finite) == m, finite / 2, finite).astype(dtype)
+    last[-1, -1] = -m   # the amax, alone in the last element
+    book = isinstance(codec.element, Quantile)
+    for inp in (x, last, np.zeros_like(x)):
+        for opts in ({}, {} if codec.scale_mode == "absmax" else {"rounding": "stochastic", "seed": 4,
+                                                                   "index_offset": 7}):
+            launched.clear()
+            enc, want = codec.encode(dev(inp), **opts), codec.encode(inp, **opts)
+            assert launched[0].startswith("fmt_amax_bits<") and launched[-1].split("<")[0].endswith("_tensor"), \
+                launched
+            np.testing.assert_array_equal(host(enc.codes), want.codes)
+            np.testing.assert_array_equal(host(enc.scales), want.scales)
+            assert enc.tensor_amax == want.tensor_amax
+            bits = np.dtype(f"u{x.itemsize}")
+            out = dev(np.zeros_like(inp))
+            assert codec.quantize(dev(inp), out=out, **opts) is out
+            np.testing.assert_array_equal(host(out).view(bits), codec.quantize(inp, **opts).view(bits))
+            if not book:
+                np.testing.assert_array_equal(host(codec.decode(enc)).view(np.uint32),
+                                              codec.decode(want).view(np.uint32))
+
+
 @pytest.mark.parametrize("recipe", ["torchao", "torchao-0.16", "te"])
 @pytest.mark.parametrize("global_scale", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -665,7 +707,8 @@ def test_every_kernel_with_small_grids(fake_cupy):
     r = np.random.default_rng(3).integers(0, 1 << 12, x.shape)
     for codec, inp in ((FP("e4m3fn"), x), (FP("e2m1", rounding="stochastic"), x), (MX("mxfp4"), x),
                        (NVFP4(), finite), (Scaled("e4m3", "fp32", block=16), x), (Quantile.nf4(), x),
-                       (Scaled(Quantile.nf4(), "fp32", block=16), x), (Scaled(Quantile.nf4(), "absmax", block=64), x)):
+                       (Scaled(Quantile.nf4(), "fp32", block=16), x), (Scaled(Quantile.nf4(), "absmax", block=64), x),
+                       *((c, finite) for c in PER_TENSOR[::2] + PER_TENSOR[-1:])):
         opts = {"seed": 1} if codec.rounding.name == "STOCHASTIC" else {}
         enc, want = codec.encode(dev(inp), **opts), codec.encode(inp, **opts)
         got_codes, want_codes = getattr(enc, "codes", enc), getattr(want, "codes", want)

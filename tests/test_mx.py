@@ -182,6 +182,26 @@ def test_fast_path_equals_generic(name, mode, dtype):
     assert np.array_equal(fast_q.view(bits), q.view(bits))
 
 
+@pytest.mark.parametrize("name", ["mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp4"])
+def test_fast_path_stochastic_below_the_inputs_normal_range(name):
+    """float16 blocks with amax 2**15 and elements of 2**-12..2**-7, which the shared scale takes
+    below float16's smallest normal, 2**-14: stochastic rounding still rounds them up with
+    probability |value| / quantum, as the generic kernel does (the exponent-shifting kernel
+    once took them as tiny, which only the deterministic modes may)."""
+    from fmtlib.kernels import fast_path
+
+    rng = np.random.default_rng(5)
+    x = (rng.choice([-1, 1], (64, 32)) * np.exp2(rng.uniform(-12, -7, (64, 32)))).astype(np.float16)
+    x[:, 0] = 2.0 ** 15
+    codec = MX(name, rounding="stochastic")
+    fast_enc, fast_q = codec.encode(x, seed=3), codec.quantize(x, seed=3)
+    with fast_path.disabled():
+        enc, q = codec.encode(x, seed=3), codec.quantize(x, seed=3)
+    assert np.array_equal(fast_enc.scales, enc.scales) and np.array_equal(fast_enc.codes, enc.codes)
+    assert np.array_equal(fast_q.view(np.uint16), q.view(np.uint16))
+    assert (enc.codes[:, 1:] & 0x7F).any() or name == "mxfp4"   # some rounded up (mxfp4's quantum is larger)
+
+
 def _torchao_scale_codes(blocks: np.ndarray, name: str, rule: str) -> np.ndarray:
     """E8M0 codes by pytorch/ao's to_mx (mx_tensor.py) scale calculation, on float32 bits:
     an independent restatement of its four ScaleCalculationModes (finite blocks only). RCEIL

@@ -485,6 +485,19 @@ def test_qrazor_equals_pipeline(sdr, scale_axis):
                                   step_by_step(x.astype(np.float64), sdr, scale_axis))
 
 
+@pytest.mark.parametrize("scale_axis", [None, 0])
+def test_qrazor_float32_products_round_once(scale_axis):
+    """float32 quantize multiplies in float32 (exact integer, one rounding); it gives the float64
+    product rounded once, down to float32 subnormal scales and results."""
+    rng = np.random.default_rng(8)
+    for mag in (1.0, 2.0 ** -126, 2.0 ** -140):
+        x = (rng.standard_normal((4, 64)) * rng.lognormal(0, 3, (4, 1)) * mag).astype(np.float32)
+        codec = QRazor(SDR(), scale_axis=scale_axis)
+        want = step_by_step(x, codec.sdr, scale_axis).astype(np.float32)
+        np.testing.assert_array_equal(codec.quantize(x).view(np.uint32), want.view(np.uint32))
+        np.testing.assert_array_equal(codec.decode(codec.encode(x)).view(np.uint32), want.view(np.uint32))
+
+
 def test_qrazor_3d_per_channel():
     rng = np.random.default_rng(4)
     x = (rng.standard_normal((3, 4, 40)) * np.array([1, 10, 100, 0.1])[None, :, None]).astype(np.float32)

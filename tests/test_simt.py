@@ -13,7 +13,8 @@ import simt
 needs(simt.compiler() is not None, "no C++ compiler for the SIMT runner", module=True)
 
 NAMES = ["probe_ids", "probe_arch", "probe_masks", "probe_block_sum", "probe_early_exit", "probe_atomics",
-         "probe_params"] + [f"probe_shuffle<{t}>" for t in ("int", "unsigned long long", "float", "double")]
+         "probe_atomic_max", "probe_params"] + [
+    f"probe_shuffle<{t}>" for t in ("int", "unsigned long long", "float", "double")]
 
 
 class DeviceArray(np.ndarray):
@@ -115,6 +116,16 @@ def test_atomics_are_atomic(mod):
     mod.get_function("probe_atomics")((64,), (256,), (c64, c32, ci, old), workers=4)
     assert (int(c64[0]), int(c32[0]), int(ci[0])) == (64 * 256, 64 * 256, -64 * 256)
     np.testing.assert_array_equal(np.sort(old), np.arange(64 * 256))
+
+
+def test_atomic_max(mod):
+    """Blocks on 4 OS threads: atomicMax leaves the largest value and returns what it replaced,
+    never more than the result (fmt_amax_bits reduces a tensor's amax this way)."""
+    v = np.random.default_rng(0).integers(0, 1 << 62, 64 * 256, dtype=np.uint64)
+    m, old = dev(np.full(1, 5, np.uint64)), dev(np.zeros(64 * 256, np.uint64))
+    mod.get_function("probe_atomic_max")((64,), (256,), (dev(v), m, old), workers=4)
+    assert int(m[0]) == int(v.max())
+    assert int(old.max()) <= int(v.max()) and 5 in old
 
 
 def test_launch_arguments_are_checked(mod):

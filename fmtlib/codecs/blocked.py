@@ -33,6 +33,17 @@ def finite_amax(x: np.ndarray) -> float:
     return float(np.array(top, dtype=bits.dtype).view(x.dtype)[()])
 
 
+def amax_element(x: np.ndarray) -> np.ndarray:
+    """The bits of the largest magnitude of a C-contiguous float array -- an inf or NaN where it
+    holds one -- as a one-element array of its bits dtype, in one parallel pass: the one-element
+    block with x's scale, for the per-tensor kernels (fmtlib.kernels.cpu.convert, amax_bits)."""
+    from ..kernels.cpu import convert as K
+
+    fmt = dtype_format(x.dtype)
+    bits = bits_view(x)
+    return np.array([K.amax_bits(bits, (1 << (fmt.bits - 1)) - 1)], dtype=bits.dtype)
+
+
 class BlockCodec(Codec):
     """Base of MX, NVFP4 and Scaled: ``block`` elements along ``axis`` share a scale."""
 

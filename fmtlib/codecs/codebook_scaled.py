@@ -27,7 +27,7 @@ import numpy as np
 
 from .._arrays import as_float_input, float_dtype
 from ..rounding import Rounding
-from .blocked import Encoded
+from .blocked import Encoded, amax_element
 from .quantile import MAX_RBITS, Quantile, bnb_thresholds
 from .stochastic import check_index_offset, moved_rand, random_args
 
@@ -53,8 +53,9 @@ def _f32_mean(a: np.ndarray) -> float:
     return float(exact.nearest_even(f32, Fraction(total) * Fraction(2) ** e0 / a.size))
 
 
-def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: bool):
-    """(codes, absmax float32 bits, fl32 values or None) of float32 rows by the bitsandbytes recipe."""
+def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: bool, per_tensor: bool = False):
+    """(codes, absmax float32 bits, fl32 values or None) of float32 rows by the bitsandbytes
+    recipe; ``per_tensor``: one row, one block (an amax pass, then the elements in parallel)."""
     from ..kernels.cpu import codebook as K
 
     T = q._tables()
@@ -64,8 +65,12 @@ def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: 
     scales = np.empty(x32.shape[:-1] + (nb,), dtype=np.uint32)
     out = np.empty(x32.shape if fused else (1,), dtype=np.float32)
     vals32 = np.asarray(q.levels, dtype=np.float32)
-    K.scaled_absmax_encode(x32.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1), T["code_of"],
-                           vals32, thr, _threshold_lut(q, thr), ncols, block, T["nan_index"], fused)
+    args = (x32.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1))
+    book = (T["code_of"], vals32, thr, _threshold_lut(q, thr))
+    if per_tensor and ncols:
+        K.scaled_absmax_encode_tensor(*args, amax_element(x32).view(np.float32), *book, T["nan_index"], fused)
+    else:
+        K.scaled_absmax_encode(*args, *book, ncols, block, T["nan_index"], fused)
     return codes, scales, (out if fused else None)
 
 
@@ -136,7 +141,7 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
         check_index_offset(index_offset)
         x32 = xm if xm.dtype == np.float32 else xm.astype(np.float32)
         fuse = fused and not codec.double_quant and x.dtype in (np.float32, np.float64)
-        codes, scales, vals = _absmax_encode(x32, q, ncols, block, fuse)
+        codes, scales, vals = _absmax_encode(x32, q, ncols, block, fuse, axis is None)
         if fuse:
             return _deliver(out, x, restore(vals).astype(x.dtype, copy=False))
         enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)
@@ -150,10 +155,14 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
     codes = np.empty(xm.shape if not fuse else (1,), dtype=q.code_dtype)
     scales = np.empty(xm.shape[:-1] + (nb,), dtype=np.uint32)
     res = np.empty(xm.shape if fuse else (1,), dtype=x.dtype if fuse else np.float64)
-    K.scaled_quantile_encode(src.reshape(-1), codes.reshape(-1), scales.reshape(-1).view(np.float32),
-                             res.reshape(-1), T["code_of"], T["lv"], mode_id, T["lv"], T["hi"], T["lo"], tie,
-                             T["dhi"], T["dlo"], T["dtie"], T["uhi"], T["ulo"], T["utie"], T["nan_index"], ncols,
-                             block, np.uint64(key), int(index_offset), rbits, fuse, moved_rand(rand, axis))
+    args = (src.reshape(-1), codes.reshape(-1), scales.reshape(-1).view(np.float32), res.reshape(-1))
+    book = (T["code_of"], T["lv"], mode_id, T["lv"], T["hi"], T["lo"], tie, T["dhi"], T["dlo"], T["dtie"], T["uhi"],
+            T["ulo"], T["utie"], T["nan_index"])
+    rnd = (np.uint64(key), int(index_offset), rbits, fuse, moved_rand(rand, axis))
+    if axis is None and ncols:   # one scale: an amax pass, then the elements, both in parallel
+        K.scaled_quantile_encode_tensor(*args, amax_element(src).view(src.dtype), *book, *rnd)
+    else:
+        K.scaled_quantile_encode(*args, *book, ncols, block, *rnd)
     if fuse:
         return _deliver(out, x, restore(res))
     enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)

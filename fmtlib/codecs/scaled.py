@@ -24,7 +24,7 @@ from ..integers import IntFormat
 from ..kernels import fast_path, gpu
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
-from .blocked import BlockCodec, Encoded, finite_amax
+from .blocked import BlockCodec, Encoded, amax_element, finite_amax
 from .element import ElementCodec
 from .mx import SCALE_RULES
 from .stochastic import moved_rand
@@ -267,7 +267,9 @@ class Scaled(BlockCodec):
         Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), Ps, Pe)
         tail = (ncols, block, int(mode), np.uint64(key), base, int(rbits))
-        if not self._pow2:
+        if axis is None and ncols:   # one scale: an amax pass, then the elements, both in parallel
+            self._encode_tensor(xm, codes, scales, out, src_fmt, R, mode, key, base, rbits, fused, rand)
+        elif not self._pow2:
             bad = np.zeros(scales.size, dtype=np.uint8)
             tail2 = (kernel_params(self.scale_format), R, self._smin_code(), ncols, block)
             if fast_path.scaled_rne_eligible(self.element, self.scale_format, xm.dtype, int(mode), self.global_scale):
@@ -294,6 +296,36 @@ class Scaled(BlockCodec):
             return self._finish(result, out, restore)
         scales = scales.reshape(1) if axis is None else np.moveaxis(scales, -1, axis)
         return self._encoded(result, codes, restore, scales, x.shape, axis, block, self.name, amax)
+
+    def _encode_tensor(self, xm, codes, scales, out, src_fmt, R, mode, key, base, rbits, fused, rand) -> None:
+        """The kernels of ``_run`` for one scale over the tensor ``xm`` (one row): the amax of
+        the tensor by a parallel reduction, then the per-tensor kernel of the path the block
+        kernels would take, over chunks of elements in parallel (the same bits)."""
+        from ..kernels.cpu import convert as K
+
+        amax = amax_element(xm)
+        Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
+        args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), amax, Ps, Pe)
+        rnd = (int(mode), np.uint64(key), base, int(rbits))
+        if not self._pow2:
+            bad = np.zeros(1, dtype=np.uint8)
+            scale = (kernel_params(self.scale_format), R, self._smin_code())
+            if fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
+                K.scaled_encode_fast_tensor(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad,
+                                            out.reshape(-1), amax, Pe, *scale,
+                                            *fast_path.scaled_constants(self.element, int(mode)), int(mode), fused)
+            else:
+                K.scaled_encode_tensor(*args[:3], bad, *args[3:], *scale, *rnd, False, fused, rand)
+            self._raise_bad_scales(int(bad[0]))
+        elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
+            thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
+            K.mx_encode_table_tensor(*args, thr, vbits, self._pow2_params(), int(mode), fused)
+        elif fast_path.mx_eligible(self.element, src_fmt):
+            C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
+            D = fast_path.code_constants(self.element, src_fmt)
+            K.mx_encode_fast_tensor(*args, C, special, D, self._pow2_params(), *rnd, fused, rand)
+        else:
+            K.mx_encode_tensor(*args, self._pow2_params(), *rnd, fused, rand)
 
     def encode(self, x, *, rounding: Rounding | str | None = None, seed: int | None = None,
                rbits: int | None = None, rand=None, tensor_amax: float | None = None, index_offset: int = 0,

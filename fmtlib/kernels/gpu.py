@@ -70,6 +70,12 @@ def _names(source: str) -> list[str]:
         return names
     if source == "packing.cu":
         return [f"fmt_stream_{op}<{c}>" for op in ("pack", "unpack") for c in _UINT.values()]
+    if source == "tensor.cu":
+        codes = ("uint8_t", "uint16_t", "uint32_t")
+        return ([f"fmt_amax_bits<{t}>" for t in _FLOATS]
+                + [f"fmt_{k}_encode_tensor<{t}, {c}>" for k in ("mx", "scaled") for t in _FLOATS for c in codes]
+                + [f"fmt_book_scaled_encode_tensor<{t}, {c}>" for t in _FLOATS for c in codes[:2]]
+                + [f"fmt_book_absmax_encode_tensor<{c}>" for c in codes[:2]])
     if source == "sdr.cu":
         return [f"fmt_sdr<{c}>" for c in ("uint8_t", "uint16_t")] + [
             f"fmt_sdr_decode<{c}>" for c in ("uint8_t", "uint16_t")]
@@ -281,21 +287,53 @@ def _block_result(codec, x, fused: bool, axis: int, codes, scales, out, amax):
 
 
 def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
-               rbits: int, fused: bool, rand: tuple) -> None:
+               rbits: int, fused: bool, rand: tuple, per_tensor: bool = False) -> None:
+    """MX blocks, a warp per block; ``per_tensor``: xm is one block (one row), encoded by
+    fmt_amax_bits and then fmt_mx_encode_tensor over every element (:func:`_per_tensor`);
+    ``rand``: the kernels' (rand, use_rand) arguments (:func:`_rand_arg`)."""
     rule, emax, mbits, M, eshift = S
-    name = f"fmt_mx_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>"
-    _launch("mx.cu", name, 32 * nblocks,  # a warp per block
-            (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), np.int64(nblocks),
-             np.int64(xm.shape[-1]), np.int64(block), _params_on_device(kernel_params(_float_format(xm.dtype))),
+    name, threads, span = _per_tensor("mx", xm, codes, nblocks, block, per_tensor)
+    _launch("tensor.cu" if per_tensor else "mx.cu", name, threads,
+            (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
+             _params_on_device(kernel_params(_float_format(xm.dtype))),
              _params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
              np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
              *rand))
 
 
-def _finite_amax(x) -> float:
-    """The largest finite magnitude of a cupy float array (0.0 if none), exact."""
+#: thread blocks of fmt_amax_bits at most: enough to fill a GPU, few atomics (a grid-stride loop does the rest)
+_AMAX_BLOCKS = 1024
+
+
+def _amax_bits(x, finite: bool = False):
+    """The largest magnitude bits of a contiguous cupy float array (``finite``: of its finite
+    values; 0 if none) in a one-element device uint64 array, by the fmt_amax_bits reduction."""
     cp = backend()
-    return float(cp.where(cp.isfinite(x), cp.abs(x), 0).max()) if x.size else 0.0
+    src = _bits(x).reshape(-1)
+    amax = cp.zeros(1, dtype=np.uint64)
+    _launch("tensor.cu", f"fmt_amax_bits<{_UINT[src.dtype.itemsize]}>", min(src.size, _THREADS * _AMAX_BLOCKS),
+            (src, np.int64(src.size), _params_on_device(kernel_params(_float_format(x.dtype))), np.int32(finite),
+             amax))
+    return amax
+
+
+def _per_tensor(kind: str, xm, codes, nblocks: int, block: int, per_tensor: bool):
+    """(kernel name, threads, the span arguments) of a block encode (``fmt_{kind}_encode``: a
+    warp per block; nblocks, ncols, block) or, ``per_tensor``, of one block over the whole of
+    ``xm`` (``fmt_{kind}_encode_tensor``: an amax reduction first, then a thread per element;
+    n and the amax)."""
+    types = f"<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>"
+    if per_tensor:
+        return f"fmt_{kind}_encode_tensor{types}", xm.size, (np.int64(xm.size), _amax_bits(xm))
+    return f"fmt_{kind}_encode{types}", 32 * nblocks, (np.int64(nblocks), np.int64(xm.shape[-1]), np.int64(block))
+
+
+def _finite_amax(x) -> float:
+    """The largest finite magnitude of a contiguous cupy float array (0.0 if none), exact."""
+    if x.size == 0:
+        return 0.0
+    bits = np.array(int(_amax_bits(x, finite=True)[0]), dtype=_FLOAT_BITS[np.dtype(x.dtype)])
+    return float(bits.view(np.dtype(x.dtype)))
 
 
 def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_offset, rand=None):
@@ -317,26 +355,27 @@ def scaled_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_
     codes = cp.empty(xm.shape if not fused else (1,), dtype=codec.element.code_dtype)
     out = cp.empty_like(xm) if fused else cp.empty(1, dtype=xm.dtype)
     amax = None
+    per_tensor = axis is None and ncols > 0   # one scale: an amax reduction, then a thread per element
     if codec._pow2:
         if tensor_amax is not None:
             raise ValueError("tensor_amax= needs global_scale=True")
         scales = cp.zeros(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), dtype=np.uint8)  # empty: scale 0
         _mx_launch(xm, codes, scales, out, nblocks, block, codec.element, codec._pow2_params(), mode, key, base,
-                   rbits, fused, rand)
+                   rbits, fused, rand, per_tensor)
     else:
         amax, R = codec._global(None, tensor_amax if tensor_amax is not None or not codec.global_scale
                                 else _finite_amax(xm))
         smin = codec._smin_code()
         scales = cp.full(xm.shape[:-1] + (max(nb, 1) if axis is None else nb,), smin, dtype=np.uint32)
         bad = cp.zeros(1, dtype=np.uint64)
-        _launch("scaled.cu", f"fmt_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>",
-                32 * nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
-                          np.int64(nblocks), np.int64(ncols), np.int64(block),
-                          _params_on_device(kernel_params(_float_format(xm.dtype))),
-                          _params_on_device(kernel_params(codec.element)),
-                          _params_on_device(kernel_params(codec.scale_format)),
-                          _params_on_device(tuple(R)), np.int64(smin), np.int32(int(mode)), np.uint64(key),
-                          np.int64(base), np.int32(rbits), np.int32(fused), bad, *rand))
+        name, threads, span = _per_tensor("scaled", xm, codes, nblocks, block, per_tensor)
+        _launch("tensor.cu" if per_tensor else "scaled.cu", name, threads,
+                (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
+                 _params_on_device(kernel_params(_float_format(xm.dtype))),
+                 _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),
+                 _params_on_device(tuple(R)), np.int64(smin),
+                 np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused), bad,
+                 *rand))
         codec._raise_bad_scales(int(bad[0]))
         scales = scales.astype(codec.scale_format.code_dtype)
     if fused:
@@ -618,6 +657,7 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
     nb = -(-ncols // block) if ncols else 0
     nblocks = (xm.size // ncols) * nb if ncols else 0
     absmax = codec.scale_mode == "absmax"
+    per_tensor = axis is None and ncols > 0   # one scale: an amax reduction, then a thread per element
     fuse = fused and not codec.double_quant
     codes = cp.empty(xm.shape if not fuse else (1,), dtype=q.code_dtype)
     scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint32)
@@ -630,9 +670,12 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
         x32 = xm if np.dtype(xm.dtype) == np.float32 else xm.astype(np.float32)
         out = cp.empty(xm.shape if fuse else (1,), dtype=np.float32)
         thr = q.thresholds if q.thresholds is not None else cs.bnb_thresholds(q.levels)
-        _launch("codebook.cu", f"fmt_book_absmax_encode<{_UINT[q.code_dtype.itemsize]}>", 32 * nblocks,
-                (_bits(x32).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
-                 np.int64(nblocks), np.int64(ncols), np.int64(block), _table_on_device(np.asarray(q.levels)),
+        name = f"fmt_book_absmax_encode{'_tensor' if per_tensor else ''}<{_UINT[q.code_dtype.itemsize]}>"
+        span = ((np.int64(x32.size), _amax_bits(x32)) if per_tensor
+                else (np.int64(nblocks), np.int64(ncols), np.int64(block)))
+        _launch("tensor.cu" if per_tensor else "codebook.cu", name, x32.size if per_tensor else 32 * nblocks,
+                (_bits(x32).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
+                 _table_on_device(np.asarray(q.levels)),
                  _table_on_device(np.asarray(thr)), np.int64(len(thr)), _book_on_device(q, 0)[4],
                  np.int64(_book_on_device(q, 0)[3]), np.int32(fuse)))
         if fuse:
@@ -642,12 +685,12 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
         key, rbits, rand = cs.book_random(mode, x, seed, rbits, rand, index_offset, cp)
         d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
         out = cp.empty_like(xm) if fuse else cp.empty(1, dtype=xm.dtype)
-        _launch("codebook.cu", f"fmt_book_scaled_encode<{_UINT[xm.dtype.itemsize]}, {_UINT[q.code_dtype.itemsize]}>",
-                32 * nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
-                          np.int64(nblocks), np.int64(ncols), np.int64(block),
-                          _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev),
-                          np.int64(nan_index), code_of, np.int32(mode), np.uint64(key), np.int64(index_offset),
-                          np.int32(rbits), np.int32(fuse), *_rand_arg(codec, rand, axis)))
+        name, threads, span = _per_tensor("book_scaled", xm, codes, nblocks, block, per_tensor)
+        _launch("tensor.cu" if per_tensor else "codebook.cu", name, threads,
+                (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
+                 _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev), np.int64(nan_index),
+                 code_of, np.int32(mode), np.uint64(key), np.int64(index_offset), np.int32(rbits), np.int32(fuse),
+                 *_rand_arg(codec, rand, axis)))
     if fuse:
         return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
     if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block

@@ -121,6 +121,28 @@ def test_scaled_matches_the_cpu(codec):
                                       codec.decode(want).view(np.uint32))
 
 
+@pytest.mark.parametrize("codec", [Scaled("int8", "e8m0", block=None, axis=None),
+                                   Scaled("e4m3", "e8m0", block=None, axis=None, scale_rule="rceil"),
+                                   Scaled("int8", "fp32", block=None, axis=None),
+                                   Scaled("e2m1", "ue4m3", block=None, axis=None, global_scale=True),
+                                   Scaled(Quantile.nf4(), "fp32", block=None, axis=None),
+                                   Scaled(Quantile.nf4(), "absmax", block=None, axis=None)], ids=repr)
+def test_per_tensor_scaling_matches_the_cpu(codec):
+    """Scaled(axis=None) on 2**22 elements: fmt_amax_bits over a grid of 1024 blocks meeting in
+    atomicMax, then a thread per element; the amax alone in the last element, then an inf there."""
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((1024, 4096)) * np.exp2(rng.integers(-20, 20, (1024, 1)))).astype(np.float32)
+    x[-1, -1] = 2 * np.abs(x).max()
+    modes = [{}] if codec.scale_mode == "absmax" else [{}, {"rounding": "stochastic", "seed": 4, "index_offset": 3}]
+    for inp in (x, np.where(np.arange(x.size).reshape(x.shape) == x.size - 1, np.inf, x).astype(np.float32)):
+        for opts in modes:
+            want, got = codec.encode(inp, **opts), codec.encode(cupy.asarray(inp), **opts)
+            np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
+            np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
+            np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(inp), **opts)).view(np.uint32),
+                                          codec.quantize(inp, **opts).view(np.uint32))
+
+
 BOOK_MODES = ["nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic"]
 
 

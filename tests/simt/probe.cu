@@ -81,5 +81,12 @@ extern "C" __global__ void probe_atomics(unsigned long long* c64, unsigned* c32,
     atomicAdd(ci, -1);
 }
 
+// Every thread raises m to its own value v[i] (atomicMax); old[i]: what it saw.
+extern "C" __global__ void probe_atomic_max(const unsigned long long* v, unsigned long long* m,
+                                            unsigned long long* old) {
+    const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    old[i] = atomicMax(m, v[i]);
+}
+
 // A signature to launch wrongly.
 extern "C" __global__ void probe_params(const float* a, unsigned char* b, int n, unsigned long long k, double d) {}

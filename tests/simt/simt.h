@@ -69,6 +69,13 @@ inline unsigned int atomicAdd(unsigned int* a, unsigned int v) { return __atomic
 inline unsigned long long atomicAdd(unsigned long long* a, unsigned long long v) {
     return __atomic_fetch_add(a, v, __ATOMIC_RELAXED);
 }
+// atomicMax by compare-and-swap (g++ has no fetch-max builtin); returns the old value, as CUDA's.
+inline unsigned long long atomicMax(unsigned long long* a, unsigned long long v) {
+    unsigned long long old = __atomic_load_n(a, __ATOMIC_RELAXED);
+    while (old < v && !__atomic_compare_exchange_n(a, &old, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    return old;
+}
 
 inline unsigned int __float_as_uint(float v) { unsigned int u; __builtin_memcpy(&u, &v, 4); return u; }
 inline float __uint_as_float(unsigned int u) { float v; __builtin_memcpy(&v, &u, 4); return v; }

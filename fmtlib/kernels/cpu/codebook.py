@@ -218,6 +218,45 @@ def _span(t, nb, ncols, block):
     return start, min(start + block, (r + 1) * ncols)
 
 
+@njit(**SCALAR)
+def _book_scale(src, start, end):
+    """S = fl32(amax), at least 2**-149, of the block src[start:end]; -1 for a block holding
+    inf or NaN."""
+    amax = 0.0
+    for i in range(start, end):
+        a = abs(np.float64(src[U(i)]))
+        if not a < np.inf:
+            return -1.0
+        if a > amax:
+            amax = a
+    return max(np.float64(np.float32(amax)), 2.0 ** -149)
+
+
+@njit(**SCALAR)
+def _book_elements(src, codes, out, start, end, S, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo,
+                   utie, nan_index, key, base, rbits, fused, rand):
+    """Elements src[start:end] of a block with scale S (-1: the block holds inf or NaN, every
+    element is the NaN level or NaN). Stochastic rounding takes ``rand[i]``, or, where ``rand``
+    is empty, fmtlib-rng-v1 keyed by ``base + i``."""
+    if S < 0:
+        for i in range(start, end):
+            if fused:
+                out[U(i)] = np.nan
+            else:
+                codes[U(i)] = code_of[nan_index]
+        return
+    R = np.float64(2.0) ** rbits
+    for i in range(start, end):
+        r = np.int64(0)
+        if mode == 6:
+            r = np.int64(rand[U(i)]) if rand.size else rand_top(key, base + i, rbits)
+        k = _index(np.float64(src[U(i)]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index, r, R)
+        if fused:
+            out[U(i)] = lvals[k] * S
+        else:
+            codes[U(i)] = code_of[k]
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
@@ -225,40 +264,14 @@ def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode
     """Blocks of float data ``src`` with one float32 scale each: S = fl32(amax), at least
     2**-149 (the table's largest magnitude is 1); elements are levels of x / S; ``scales``
     gets S (NaN for a block holding inf or NaN). With ``fused``, ``out`` gets
-    fl64(level * S) (exact: 24-bit levels and scales). Stochastic rounding takes ``rand[i]``,
-    or, where ``rand`` is empty, fmtlib-rng-v1 keyed by ``base + i``."""
-    R = np.float64(2.0) ** rbits
+    fl64(level * S) (exact: 24-bit levels and scales)."""
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
         start, end = _span(t, nb, ncols, block)
-        amax = 0.0
-        bad = False
-        for i in range(start, end):
-            a = abs(np.float64(src[U(i)]))
-            if not a < np.inf:
-                bad = True
-            elif a > amax:
-                amax = a
-        if bad:
-            scales[U(t)] = np.nan
-            for i in range(start, end):
-                if fused:
-                    out[U(i)] = np.nan
-                else:
-                    codes[U(i)] = code_of[nan_index]
-            continue
-        S = max(np.float64(np.float32(amax)), 2.0 ** -149)
-        scales[U(t)] = S
-        for i in range(start, end):
-            r = np.int64(0)
-            if mode == 6:
-                r = np.int64(rand[U(i)]) if rand.size else rand_top(key, base + i, rbits)
-            k = _index(np.float64(src[U(i)]), S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_index,
-                       r, R)
-            if fused:
-                out[U(i)] = lvals[k] * S
-            else:
-                codes[U(i)] = code_of[k]
+        S = _book_scale(src, start, end)
+        scales[U(t)] = S if S > 0 else np.nan
+        _book_elements(src, codes, out, start, end, S, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
+                       ulo, utie, nan_index, key, base, rbits, fused, rand)
 
 
 @parallel("elements")
@@ -295,6 +308,45 @@ def _bnb_index(y, thr):
     return lo_i
 
 
+@njit(**SCALAR)
+def _absmax_of(src, start, end, short):
+    """The absmax the block src[start:end] stores (float32): NaN where it holds inf or NaN;
+    a ``short`` block's is at least 1e-38 (the torch backend divides by it)."""
+    amax = np.float32(0.0)
+    for i in range(start, end):
+        a = abs(src[U(i)])
+        if not a < np.inf:
+            return np.uint32(0x7FC00000).view(np.float32)
+        if a > amax:
+            amax = a
+    return max(amax, np.float32(1e-38)) if short else amax
+
+
+@njit(**SCALAR)
+def _absmax_elements(src, codes, out, start, end, amax, short, code_of, vals32, thr, lut, nan_index, fused):
+    """Elements src[start:end] of a block with absmax ``amax`` (NaN: the block holds inf or NaN,
+    every element is the NaN level or NaN)."""
+    one = np.float32(1.0)
+    if amax != amax:
+        for i in range(start, end):
+            if fused:
+                out[U(i)] = np.float32(np.nan)
+            else:
+                codes[U(i)] = code_of[nan_index]
+        return
+    rcp = one / max(amax, np.float32(1e-38))
+    for i in range(start, end):
+        y = src[U(i)] / amax if short else src[U(i)] * rcp
+        y = min(max(y, -one), one)
+        k = np.int64(lut[np.int64(np.float32(y).view(np.uint32)) >> 16])
+        if k < 0:
+            k = _bnb_index(y, thr)
+        if fused:
+            out[U(i)] = vals32[k] * amax
+        else:
+            codes[U(i)] = code_of[k]
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_absmax_encode(t0, t1, src, codes, scales, out, code_of, vals32, thr, lut, ncols, block, nan_index, fused):
@@ -305,38 +357,41 @@ def scaled_absmax_encode(t0, t1, src, codes, scales, out, code_of, vals32, thr, 
     :func:`quantile_encode_lut`). A block holding inf or NaN gets a NaN scale. With ``fused``, ``out``
     gets fl32(level * absmax)."""
     nb = (ncols + block - 1) // block
-    one = np.float32(1.0)
-    tiny = np.float32(1e-38)
     for t in range(t0, t1):
         start, end = _span(t, nb, ncols, block)
-        amax = np.float32(0.0)
-        bad = False
-        for i in range(start, end):
-            a = abs(src[U(i)])
-            if not a < np.inf:
-                bad = True
-            elif a > amax:
-                amax = a
-        if bad:
-            scales[U(t)] = np.uint32(0x7FC00000)
-            for i in range(start, end):
-                if fused:
-                    out[U(i)] = np.float32(np.nan)
-                else:
-                    codes[U(i)] = code_of[nan_index]
-            continue
         short = end - start < block  # torch backend: the tail block divides by the clamped absmax
-        if short:
-            amax = max(amax, tiny)
+        amax = _absmax_of(src, start, end, short)
         scales[U(t)] = np.float32(amax).view(np.uint32)
-        rcp = one / max(amax, tiny)
-        for i in range(start, end):
-            y = src[U(i)] / amax if short else src[U(i)] * rcp
-            y = min(max(y, -one), one)
-            k = np.int64(lut[np.int64(np.float32(y).view(np.uint32)) >> 16])
-            if k < 0:
-                k = _bnb_index(y, thr)
-            if fused:
-                out[U(i)] = vals32[k] * amax
-            else:
-                codes[U(i)] = code_of[k]
+        _absmax_elements(src, codes, out, start, end, amax, short, code_of, vals32, thr, lut, nan_index, fused)
+
+
+# --- per-tensor scales (Scaled(axis=None)): a reduction, then the elements in parallel ---------
+# The one block is the whole tensor: fmtlib.codecs.blocked.amax_element reduces its magnitude
+# bits in parallel chunks (inf or NaN bits where the tensor holds one, so the one-element block
+# [amax] has the tensor's scale); each chunk of elements takes the scale from ``amax`` with the
+# block kernels' own helper and runs their element loop; the chunk at 0 writes the scale. Element
+# indices are the tensor's: stochastic rounding draws the same random bits.
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_quantile_encode_tensor(t0, t1, src, codes, scales, out, amax, code_of, lvals, mode, lv, hi, lo, tie, dhi,
+                                  dlo, dtie, uhi, ulo, utie, nan_index, key, base, rbits, fused, rand):
+    """:func:`scaled_quantile_encode` of one block, the whole of ``src``, whose largest
+    magnitude is ``amax[0]`` (an array of src's dtype)."""
+    S = _book_scale(amax, 0, 1)
+    if t0 == 0:
+        scales[0] = S if S > 0 else np.nan
+    _book_elements(src, codes, out, t0, t1, S, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
+                   nan_index, key, base, rbits, fused, rand)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_absmax_encode_tensor(t0, t1, src, codes, scales, out, amax, code_of, vals32, thr, lut, nan_index, fused):
+    """:func:`scaled_absmax_encode` of one (full) block, the whole of float32 ``src``, whose
+    largest magnitude is ``amax[0]`` (a float32 array)."""
+    a = _absmax_of(amax, 0, 1, False)
+    if t0 == 0:
+        scales[0] = np.float32(a).view(np.uint32)
+    _absmax_elements(src, codes, out, t0, t1, a, False, code_of, vals32, thr, lut, nan_index, fused)

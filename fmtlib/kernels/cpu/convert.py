@@ -851,6 +851,18 @@ def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
     return code, _mx_decoded(code, se, Pelem, Psrc)
 
 
+@njit(**SCALAR)
+def _mx_elements(src, codes, out, start, end, se, Psrc, Pelem, mode, key, base, rbits, fused, rand):
+    """Elements src[start:end] of a block whose shared exponent (minus eshift) is ``se``."""
+    for i in range(start, end):
+        rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
+        code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, rnd, rbits)
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            out[U(i)] = value
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused, rand):
@@ -868,13 +880,7 @@ def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mod
         if se == 128:
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
-        for i in range(start, end):
-            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
-            code, value = _mx_element(np.int64(src[U(i)]), se - eshift, Psrc, Pelem, mode, rnd, rbits)
-            if not fused:
-                codes[U(i)] = code
-            if fused:
-                out[U(i)] = value
+        _mx_elements(src, codes, out, start, end, se - eshift, Psrc, Pelem, mode, key, base, rbits, fused, rand)
 
 
 @parallel("elements")
@@ -922,6 +928,46 @@ def _nan_block(codes, out, start, end, nan, fused):
             codes[i] = 0
 
 
+@njit(**SCALAR)
+def _mx_fast_elements(src, codes, out, start, end, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
+                      rand):
+    """Elements src[start:end] of a block with shared exponent ``se`` on the fast path
+    (:func:`mx_encode_fast`)."""
+    m_in, sign_pos = C[7], C[8]
+    sign_bit = np.int64(1) << sign_pos
+    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
+    for i in range(start, end):
+        b = np.int64(src[U(i)])
+        a = b & absmask
+        E = a >> m_in
+        rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
+        if E >= 1 and E - se >= 1:
+            a2 = a - (se << m_in)
+        elif a == 0 or (se >= 0 and mode != STOCH):
+            a2 = np.int64(0) if a == 0 else np.int64(1)  # 1: positive and below q/2
+        else:  # an input subnormal scaled up, or stochastic rounding of a value below the input's
+            # normal range (it rounds up with probability |value| / quantum): the generic path
+            code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
+            if not fused:
+                codes[U(i)] = code
+            if fused:
+                out[U(i)] = value
+            continue
+        v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
+        code = _value_code(v, C, D)
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            av = v & absmask
+            Ev = av >> m_in
+            if av == 0:
+                out[U(i)] = v
+            elif Ev >= 1 and Ev + se >= 1:
+                out[U(i)] = v + (se << m_in)
+            else:
+                out[U(i)] = _mx_decoded(code, se, Pelem, Psrc)
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols, block, mode, key,
@@ -943,35 +989,8 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
         if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
-        for i in range(start, end):
-            b = np.int64(src[U(i)])
-            a = b & absmask
-            E = a >> m_in
-            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
-            if E >= 1 and E - se >= 1:
-                a2 = a - (se << m_in)
-            elif a == 0 or se >= 0:
-                a2 = np.int64(0) if a == 0 else np.int64(1)  # 1: positive and below q/2
-            else:  # an input subnormal scaled up: the generic path
-                code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
-                if not fused:
-                    codes[U(i)] = code
-                if fused:
-                    out[U(i)] = value
-                continue
-            v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
-            code = _value_code(v, C, D)
-            if not fused:
-                codes[U(i)] = code
-            if fused:
-                av = v & absmask
-                Ev = av >> m_in
-                if av == 0:
-                    out[U(i)] = v
-                elif Ev >= 1 and Ev + se >= 1:
-                    out[U(i)] = v + (se << m_in)
-                else:
-                    out[U(i)] = _mx_decoded(code, se, Pelem, Psrc)
+        _mx_fast_elements(src, codes, out, start, end, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
+                          rand)
 
 
 # --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
@@ -1190,6 +1209,23 @@ def _times(code, dsig, dexp, Pelem, Pout):
     return pack(kind, sign, sig * dsig, exp + dexp, Pout, RNE, IEEE, np.int64(0), ONE, NO)
 
 
+@njit(**SCALAR)
+def _scaled_exact_elements(src, codes, out, start, end, dsig, dexp, Psrc, Pelem, mode, key, base, rbits, ftz, fused,
+                           rand):
+    """Elements src[start:end] of a block with effective scale D = dsig * 2**dexp, by long division."""
+    for i in range(start, end):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, NO)
+        rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
+        if kind == ZERO:
+            code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
+        else:
+            code = div_pack(sign, sig, exp, dsig, dexp, Pelem, mode, SATURATE, rnd, rbits, ftz)
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            out[U(i)] = _times(code, dsig, dexp, Pelem, Psrc)
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_encode(t0, t1, src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, smin_code, ncols, block, mode, key,
@@ -1208,17 +1244,8 @@ def scaled_encode(t0, t1, src, codes, scales, bad, out, Psrc, Pelem, Pscale, R, 
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
         scales[U(t)] = sc
-        for i in range(start, end):
-            kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, NO)
-            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
-            if kind == ZERO:
-                code = pack(kind, sign, sig, exp, Pelem, mode, SATURATE, rnd, rbits, ftz)
-            else:
-                code = div_pack(sign, sig, exp, dsig, dexp, Pelem, mode, SATURATE, rnd, rbits, ftz)
-            if not fused:
-                codes[U(i)] = code
-            if fused:
-                out[U(i)] = _times(code, dsig, dexp, Pelem, Psrc)
+        _scaled_exact_elements(src, codes, out, start, end, dsig, dexp, Psrc, Pelem, mode, key, base, rbits, ftz,
+                               fused, rand)
 
 
 @parallel("elements")
@@ -1302,6 +1329,19 @@ def _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, is_int, m
             out[U(i)] = np.float32(val * Df)
 
 
+@njit(**SCALAR)
+def _scaled_fast_elements(src, codes, out, start, end, dsig, dexp, Pelem, C, sp, D, mode, fused):
+    """Elements of float32 src[start:end], a block with effective scale D = dsig * 2**dexp, on
+    the fast path (:func:`scaled_encode_fast`)."""
+    Df = math.ldexp(np.float64(dsig), dexp)
+    if Pelem[11] == 1:
+        _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, True, mode, fused)
+    elif mode == RNE:
+        _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, RNE, fused)
+    else:
+        _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, mode, fused)
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, ncols, block, C, special,
@@ -1310,7 +1350,6 @@ def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, s
     arrays, not bit views) and a deterministic ``mode``. ``C, special, D``: the element's
     fast-path constants from float64 (ignored for integer elements)."""
     sp = (special[0], special[1], special[2], special[3], special[4], special[5])
-    is_int = Pelem[11] == 1
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
@@ -1328,13 +1367,7 @@ def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, s
             _nan_block(codes, out, start, end, np.float32(np.nan), fused)
             continue
         scales[U(t)] = sc
-        Df = math.ldexp(np.float64(dsig), dexp)
-        if is_int:
-            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, True, mode, fused)
-        elif mode == RNE:
-            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, RNE, fused)
-        else:
-            _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, mode, fused)
+        _scaled_fast_elements(src, codes, out, start, end, dsig, dexp, Pelem, C, sp, D, mode, fused)
 
 
 # The kernel above without the exact division for the scale, for the default case: nearest-even
@@ -1439,18 +1472,43 @@ def _count_above(a, T):
             + np.int64(a > T[13]) + np.int64(a > T[14]))
 
 
-@parallel("blocks")
-@njit(**SERIAL)
-def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
-    """:func:`mx_encode` by thresholds for nearest and toward-zero modes (see above)."""
+@njit(**SCALAR)
+def _mx_table_elements(src, codes, out, start, end, se, Psrc, Pelem, thr, vbits, mode, fused):
+    """Elements src[start:end] of a block with shared exponent ``se`` by thresholds
+    (:func:`mx_encode_table`)."""
     m_in = Psrc[1]
     sign_pos = Psrc[0] + Psrc[1]
     sign_bit = np.int64(1) << sign_pos
     absmask = sign_bit - 1
     inf_bits = (absmask >> m_in) << m_in
-    k0 = Psrc[2] + m_in
     esign = Pelem[0] + Pelem[1]
-    low_ok = 1 - (thr[0] >> m_in)  # the smallest se whose shifted thresholds stay normal
+    if se < 1 - (thr[0] >> m_in):  # thresholds below the input's normal range: the generic helpers
+        for i in range(start, end):
+            code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, np.int64(0), 1)
+            if not fused:
+                codes[U(i)] = code
+            if fused:
+                out[U(i)] = value
+        return
+    sh = se << m_in
+    for i in range(start, end):
+        b = np.int64(src[U(i)])
+        mag = _count_above((b & absmask) - sh, thr)
+        neg = (b >> sign_pos) & 1
+        if not fused:
+            codes[U(i)] = mag | (neg << esign)
+        if fused:
+            v = vbits[mag] + sh if mag > 0 else np.int64(0)
+            out[U(i)] = min(v, inf_bits) | (b & sign_bit)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
+    """:func:`mx_encode` by thresholds for nearest and toward-zero modes (see above)."""
+    m_in = Psrc[1]
+    absmask = (np.int64(1) << (Psrc[0] + Psrc[1])) - 1
+    k0 = Psrc[2] + m_in
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
@@ -1459,24 +1517,7 @@ def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S,
         if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
             _nan_block(codes, out, start, end, Psrc[7], fused)
             continue
-        if se < low_ok:  # thresholds below the input's normal range: the generic helpers
-            for i in range(start, end):
-                code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, np.int64(0), ONE)
-                if not fused:
-                    codes[U(i)] = code
-                if fused:
-                    out[U(i)] = value
-            continue
-        sh = se << m_in
-        for i in range(start, end):
-            b = np.int64(src[U(i)])
-            mag = _count_above((b & absmask) - sh, thr)
-            neg = (b >> sign_pos) & 1
-            if not fused:
-                codes[U(i)] = mag | (neg << esign)
-            if fused:
-                v = vbits[mag] + sh if mag > 0 else np.int64(0)
-                out[U(i)] = min(v, inf_bits) | (b & sign_bit)
+        _mx_table_elements(src, codes, out, start, end, se, Psrc, Pelem, thr, vbits, mode, fused)
 
 
 @parallel("blocks")
@@ -1520,3 +1561,112 @@ def finite_amax_bits(t0, t1, src, absmask, inf_bits):
         if a < inf_bits and a > m:
             m = a
     return m
+
+
+# --- per-tensor scaling: a reduction, then the elements in parallel -------------------------
+# Scaled(axis=None) has one block, the whole tensor; the block kernels would run it as one task
+# on one thread. Instead, pass 1 (amax_bits) reduces the tensor's magnitude bits in parallel
+# chunks. Magnitude bits order like values, and inf and NaN lie above every finite value, so the
+# largest is an inf or NaN exactly where the tensor holds one: the one-element block [amax] has
+# the tensor's scale under every scale rule (a block's scale depends only on its largest
+# magnitude and on whether it holds inf or NaN). Pass 2 (the *_tensor kernels) runs over
+# chunks of elements: each chunk takes the scale from ``amax`` (a one-element array of input
+# bits) with the block kernel's own helper, the chunk starting at 0 writes it, and the elements
+# go through the block kernel's element loop. Element indices are the tensor's, so stochastic
+# rounding draws the same random bits: the results are the one-block kernels' bits.
+
+
+@parallel("elements", combine=max, fast=True)
+@njit(**SERIAL)
+def amax_bits(t0, t1, src, absmask):
+    """The largest magnitude bits ``src & absmask`` of IEEE bits ``src`` (0 if empty): inf or
+    NaN bits exactly where ``src`` holds an inf or NaN."""
+    m = np.int64(0)
+    for i in range(t0, t1):
+        m = max(m, np.int64(src[U(i)]) & absmask)
+    return m
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def mx_encode_tensor(t0, t1, src, codes, scales, out, amax, Psrc, Pelem, S, mode, key, base, rbits, fused, rand):
+    """:func:`mx_encode` of one block, the whole of ``src``, whose amax bits are ``amax[0]``."""
+    rule, emax, mbits, M, eshift = S
+    se = _mx_block_exponent(amax, 0, 1, Psrc, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+    if t0 == 0:
+        scales[0] = se + 127
+    if se == 128:
+        _nan_block(codes, out, t0, t1, Psrc[7], fused)
+    else:
+        _mx_elements(src, codes, out, t0, t1, se - eshift, Psrc, Pelem, mode, key, base, rbits, fused, rand)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def mx_encode_fast_tensor(t0, t1, src, codes, scales, out, amax, Psrc, Pelem, C, special, D, S, mode, key, base,
+                          rbits, fused, rand):
+    """:func:`mx_encode_fast` of one block, the whole of ``src`` (amax bits ``amax[0]``)."""
+    m_in, sign_pos, k0 = C[7], C[8], C[9]
+    sign_bit = np.int64(1) << sign_pos
+    se = _ieee_block_exponent(amax, 0, 1, m_in, ~sign_bit if sign_pos == 63 else sign_bit - 1, k0, S)
+    if t0 == 0:
+        scales[0] = se + 127
+    if se == 128:
+        _nan_block(codes, out, t0, t1, Psrc[7], fused)
+    else:
+        _mx_fast_elements(src, codes, out, t0, t1, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
+                          rand)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def mx_encode_table_tensor(t0, t1, src, codes, scales, out, amax, Psrc, Pelem, thr, vbits, S, mode, fused):
+    """:func:`mx_encode_table` of one block, the whole of ``src`` (amax bits ``amax[0]``)."""
+    m_in = Psrc[1]
+    se = _ieee_block_exponent(amax, 0, 1, m_in, (np.int64(1) << (Psrc[0] + m_in)) - 1, Psrc[2] + m_in, S)
+    if t0 == 0:
+        scales[0] = se + 127
+    if se == 128:
+        _nan_block(codes, out, t0, t1, Psrc[7], fused)
+    else:
+        _mx_table_elements(src, codes, out, t0, t1, se, Psrc, Pelem, thr, vbits, mode, fused)
+
+
+@njit(**CALLED)
+def _tensor_scale(amax, Psrc, Pscale, R, smin_code, scales, bad, t0):
+    """(scale code, D significand, D exponent) of the block [amax[0]] (:func:`_block_scale`);
+    the chunk at ``t0 == 0`` writes the scale code (NaN: inf/NaN, or beyond the scale format,
+    then also ``bad[0] = 1``)."""
+    sc, dsig, dexp = _block_scale(amax, 0, 1, Psrc, Pscale, R, smin_code)
+    if t0 == 0:
+        scales[0] = Pscale[7] if sc < 0 else sc
+        if sc == -2:
+            bad[0] = 1
+    return sc, dsig, dexp
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_encode_tensor(t0, t1, src, codes, scales, bad, out, amax, Psrc, Pelem, Pscale, R, smin_code, mode, key,
+                         base, rbits, ftz, fused, rand):
+    """:func:`scaled_encode` of one block, the whole of ``src`` (amax bits ``amax[0]``)."""
+    sc, dsig, dexp = _tensor_scale(amax, Psrc, Pscale, R, smin_code, scales, bad, t0)
+    if sc < 0:
+        _nan_block(codes, out, t0, t1, Psrc[7], fused)
+    else:
+        _scaled_exact_elements(src, codes, out, t0, t1, dsig, dexp, Psrc, Pelem, mode, key, base, rbits, ftz, fused,
+                               rand)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_encode_fast_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, C, special, D,
+                              mode, fused):
+    """:func:`scaled_encode_fast` of one block, the whole of float32 ``src`` (amax bits
+    ``amax[0]``, a uint32 array)."""
+    sc, dsig, dexp = _tensor_scale(amax, FP32_P, Pscale, R, smin_code, scales, bad, t0)
+    if sc < 0:
+        _nan_block(codes, out, t0, t1, np.float32(np.nan), fused)
+    else:
+        sp = (special[0], special[1], special[2], special[3], special[4], special[5])
+        _scaled_fast_elements(src, codes, out, t0, t1, dsig, dexp, Pelem, C, sp, D, mode, fused)
