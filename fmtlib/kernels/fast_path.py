@@ -192,7 +192,7 @@ def _fp32():
 
 def lanes32_kind(src_fmt) -> int | None:
     """0, 1 or 2 where ``src_fmt`` is float32, bfloat16 or float16 (the inputs of the 32-bit
-    lane kernels ``fast_nearest_f32`` / ``fast_nearest_16``), else None."""
+    lane kernels ``fast_*_f32`` / ``fast_*_16``), else None."""
     if src_fmt.specials != "ieee":
         return None
     return {(8, 23): 0, (8, 7): 1, (5, 10): 2}.get((src_fmt.ebits, src_fmt.mbits))
@@ -241,8 +241,9 @@ def scaled_rne_params(elem, scale_fmt) -> tuple:
 
 @lru_cache(maxsize=256)
 def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
-    """``(E, codes)`` for ``fast_encode_nearest32``: (mag_bits, (127 - bias) << mbits, 1 where
-    -0 is kept) and the codes of an overflow, an inf and a NaN by sign (fmtlib.exact)."""
+    """``(E, codes)`` for ``fast_encode_f32`` and ``fast_encode_16``: (mag_bits,
+    (127 - bias) << mbits, 1 where -0 is kept) and the codes of an overflow, an inf and a NaN by
+    sign (fmtlib.exact)."""
     from .. import exact
     from ..rounding import Overflow, Rounding
 
@@ -255,15 +256,17 @@ def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
 
 
 def decode32_eligible(fmt, out_fmt) -> bool:
-    """True where ``fast_decode32`` decodes codes of ``fmt`` into ``out_fmt``: float32, bfloat16
-    or float16 output that holds every value of the format (as :func:`eligible`)."""
+    """True where ``fast_decode_f32``/``fast_decode_16`` decode codes of ``fmt`` into
+    ``out_fmt``: float32, bfloat16 or float16 output that holds every value of the format (as
+    :func:`eligible`)."""
     return lanes32_kind(out_fmt) is not None and eligible(fmt, out_fmt, False)
 
 
 @lru_cache(maxsize=256)
 def decode32_constants(fmt, out_fmt) -> tuple:
-    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode32``: see its docstring. The inf and NaN
-    outputs are the generic rule's (fmtlib.exact values, NaN as the output's NaN with the code's sign)."""
+    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode_f32``/``fast_decode_16``: see their
+    docstrings. The inf and NaN outputs are the generic rule's (the output's inf, and its NaN
+    with the code's sign)."""
     from .. import exact
 
     none = 0xFFFFFFFF
