@@ -157,15 +157,21 @@ def scaled_eligible(elem, dtype, mode: int) -> bool:
     """True where ``Scaled`` with a float scale may take ``scaled_encode_fast``: float32 input,
     a deterministic mode, and an integer element or a float element that the fast path rounds
     from float64 (the proof is in ``fmtlib/kernels/cpu/convert.py``)."""
+    return _enabled and dtype == np.float32 and _scaled_eligible(elem, int(mode))
+
+
+@lru_cache(maxsize=256)
+def _scaled_eligible(elem, mode: int) -> bool:
     from ..formats import FloatFormat
     from ..integers import IntFormat
     from ..rounding import Rounding
 
-    if not (_enabled and mode != Rounding.STOCHASTIC and np.dtype(dtype) == np.float32):
+    if mode == Rounding.STOCHASTIC:
         return False
-    return isinstance(elem, IntFormat) or (isinstance(elem, FloatFormat) and eligible(elem, _fp64(), False))
+    return isinstance(elem, IntFormat) or (isinstance(elem, FloatFormat) and _eligible(elem, _fp64(), False))
 
 
+@lru_cache(maxsize=1)
 def _fp64():
     from ..catalog import parse_format
 
@@ -184,6 +190,7 @@ def scaled_constants(elem, mode: int) -> tuple:
     return C, special, code_constants(fmt, _fp64())
 
 
+@lru_cache(maxsize=1)
 def _fp32():
     from ..catalog import parse_format
 
@@ -219,11 +226,8 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
 
 def scaled_rne_eligible(elem, scale_fmt, dtype, mode: int, global_scale: bool) -> bool:
     """True where ``scaled_encode_rne`` applies: :func:`scaled_eligible`, nearest-even or
-    floor-on-overflow, no global scale, and a scale format with subnormals."""
-    from ..rounding import Rounding
-
-    return (not global_scale and mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and scale_fmt.subnormals
-            and scaled_eligible(elem, dtype, mode))
+    floor-on-overflow (Rounding 0 and 7), no global scale, and a scale format with subnormals."""
+    return not global_scale and mode in (0, 7) and scale_fmt.subnormals and scaled_eligible(elem, dtype, mode)
 
 
 @lru_cache(maxsize=64)
