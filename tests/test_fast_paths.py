@@ -130,7 +130,7 @@ def test_32bit_lane_kernels_every_input_width(name, rbits):
 
 @pytest.mark.parametrize("name", FAST)
 def test_decode_by_arithmetic_equals_the_generic_path(name):
-    """fast_decode32 (codes to float32/bfloat16/float16 by shifts, one float32 multiply for the
+    """fast_decode_f32/_16 (codes to float32/bfloat16/float16 by shifts, one float32 multiply for the
     subnormals, selects for inf and NaN): every code, the generic decode's bits."""
     import ml_dtypes
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,6 +48,17 @@ def element_codec(spec) -> ElementCodec:
 
 def _precision(fmt) -> int:
     return fmt.bits - int(fmt.signed) if isinstance(fmt, IntFormat) else fmt.mbits + 1
+
+
+@lru_cache(maxsize=64)
+def _smallest_code(f) -> int:
+    """The code of a float format's smallest positive value."""
+    return exact.code_of(f, Fraction(f.smallest_subnormal if f.subnormals else f.smallest_normal))
+
+
+@lru_cache(maxsize=64)
+def _sig_exp_cached(v: float) -> tuple[int, int]:
+    return _sig_exp(v)
 
 
 def _sig_exp(v) -> tuple[int, int]:
@@ -181,7 +193,7 @@ class Scaled(BlockCodec):
     # -- the scale constants ---------------------------------------------------------------------
     def _global(self, x: np.ndarray, tensor_amax) -> tuple[float | None, tuple]:
         """(tensor amax or None, the kernels' R tuple)."""
-        msig, mexp = _sig_exp(self.element_max)
+        msig, mexp = _sig_exp_cached(self.element_max)
         if not self.global_scale:
             if tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")
@@ -206,8 +218,7 @@ class Scaled(BlockCodec):
 
     def _smin_code(self) -> int:
         """The scale format's code of its smallest positive value."""
-        f = self.scale_format
-        return exact.code_of(f, Fraction(f.smallest_subnormal if f.subnormals else f.smallest_normal))
+        return _smallest_code(self.scale_format)
 
     def _pow2_params(self) -> tuple:
         fmt = self.element

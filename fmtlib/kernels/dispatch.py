@@ -38,14 +38,21 @@ def convert_floats(src, dst, src_fmt, fmt, *, fused: bool, mode: int, overflow: 
                 K.fast_nearest_16(src, dst, K32, special32, kind == 2)
         elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and kind is not None:
             K32, _ = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
-            K.fast_encode_nearest32(src, dst, K32, *fast_path.encode32_constants(fmt, mode, overflow), kind)
+            E, codes = fast_path.encode32_constants(fmt, mode, overflow)
+            if kind == 0:
+                K.fast_encode_f32(src, dst, K32, E, codes)
+            else:
+                K.fast_encode_16(src, dst, K32, E, codes, kind == 2)
         elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
             K.fast_nearest(src, dst, C, special, D)
         elif mode != Rounding.STOCHASTIC:
             K.fast_directed(src, dst, C, special, D, mode)
         elif rand is None and fused and kind is not None:
             K32, special32 = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
-            K.fast_stochastic32(src, dst, K32, special32, np.uint64(key), index_offset, rbits, kind)
+            if kind == 0:
+                K.fast_stochastic_f32(src, dst, K32, special32, np.uint64(key), index_offset, rbits)
+            else:
+                K.fast_stochastic_16(src, dst, K32, special32, np.uint64(key), index_offset, rbits, kind == 2)
         elif rand is None:
             K.fast_stochastic(src, dst, C, special, D, np.uint64(key), index_offset, rbits)
         else:
@@ -75,7 +82,11 @@ def decode32(codes, dst, fmt, out_fmt) -> None:
     from .cpu import convert as K
 
     Kd, sp = fast_path.decode32_constants(fmt, out_fmt)
-    K.fast_decode32(codes, dst, Kd, sp, fast_path.lanes32_kind(out_fmt))
+    kind = fast_path.lanes32_kind(out_fmt)
+    if kind == 0:
+        K.fast_decode_f32(codes, dst, Kd, sp)
+    else:
+        K.fast_decode_16(codes, dst, Kd, sp, kind == 2)
 
 
 def gather(codes, table, dst) -> None:

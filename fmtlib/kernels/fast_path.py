@@ -157,15 +157,21 @@ def scaled_eligible(elem, dtype, mode: int) -> bool:
     """True where ``Scaled`` with a float scale may take ``scaled_encode_fast``: float32 input,
     a deterministic mode, and an integer element or a float element that the fast path rounds
     from float64 (the proof is in ``fmtlib/kernels/cpu/convert.py``)."""
+    return _enabled and dtype == np.float32 and _scaled_eligible(elem, int(mode))
+
+
+@lru_cache(maxsize=256)
+def _scaled_eligible(elem, mode: int) -> bool:
     from ..formats import FloatFormat
     from ..integers import IntFormat
     from ..rounding import Rounding
 
-    if not (_enabled and mode != Rounding.STOCHASTIC and np.dtype(dtype) == np.float32):
+    if mode == Rounding.STOCHASTIC:
         return False
-    return isinstance(elem, IntFormat) or (isinstance(elem, FloatFormat) and eligible(elem, _fp64(), False))
+    return isinstance(elem, IntFormat) or (isinstance(elem, FloatFormat) and _eligible(elem, _fp64(), False))
 
 
+@lru_cache(maxsize=1)
 def _fp64():
     from ..catalog import parse_format
 
@@ -184,6 +190,7 @@ def scaled_constants(elem, mode: int) -> tuple:
     return C, special, code_constants(fmt, _fp64())
 
 
+@lru_cache(maxsize=1)
 def _fp32():
     from ..catalog import parse_format
 
@@ -192,7 +199,7 @@ def _fp32():
 
 def lanes32_kind(src_fmt) -> int | None:
     """0, 1 or 2 where ``src_fmt`` is float32, bfloat16 or float16 (the inputs of the 32-bit
-    lane kernels ``fast_nearest_f32`` / ``fast_nearest_16``), else None."""
+    lane kernels ``fast_*_f32`` / ``fast_*_16``), else None."""
     if src_fmt.specials != "ieee":
         return None
     return {(8, 23): 0, (8, 7): 1, (5, 10): 2}.get((src_fmt.ebits, src_fmt.mbits))
@@ -219,11 +226,8 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
 
 def scaled_rne_eligible(elem, scale_fmt, dtype, mode: int, global_scale: bool) -> bool:
     """True where ``scaled_encode_rne`` applies: :func:`scaled_eligible`, nearest-even or
-    floor-on-overflow, no global scale, and a scale format with subnormals."""
-    from ..rounding import Rounding
-
-    return (not global_scale and mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and scale_fmt.subnormals
-            and scaled_eligible(elem, dtype, mode))
+    floor-on-overflow (Rounding 0 and 7), no global scale, and a scale format with subnormals."""
+    return not global_scale and mode in (0, 7) and scale_fmt.subnormals and scaled_eligible(elem, dtype, mode)
 
 
 @lru_cache(maxsize=64)
@@ -241,8 +245,9 @@ def scaled_rne_params(elem, scale_fmt) -> tuple:
 
 @lru_cache(maxsize=256)
 def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
-    """``(E, codes)`` for ``fast_encode_nearest32``: (mag_bits, (127 - bias) << mbits, 1 where
-    -0 is kept) and the codes of an overflow, an inf and a NaN by sign (fmtlib.exact)."""
+    """``(E, codes)`` for ``fast_encode_f32`` and ``fast_encode_16``: (mag_bits,
+    (127 - bias) << mbits, 1 where -0 is kept) and the codes of an overflow, an inf and a NaN by
+    sign (fmtlib.exact)."""
     from .. import exact
     from ..rounding import Overflow, Rounding
 
@@ -255,15 +260,17 @@ def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
 
 
 def decode32_eligible(fmt, out_fmt) -> bool:
-    """True where ``fast_decode32`` decodes codes of ``fmt`` into ``out_fmt``: float32, bfloat16
-    or float16 output that holds every value of the format (as :func:`eligible`)."""
+    """True where ``fast_decode_f32``/``fast_decode_16`` decode codes of ``fmt`` into
+    ``out_fmt``: float32, bfloat16 or float16 output that holds every value of the format (as
+    :func:`eligible`)."""
     return lanes32_kind(out_fmt) is not None and eligible(fmt, out_fmt, False)
 
 
 @lru_cache(maxsize=256)
 def decode32_constants(fmt, out_fmt) -> tuple:
-    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode32``: see its docstring. The inf and NaN
-    outputs are the generic rule's (fmtlib.exact values, NaN as the output's NaN with the code's sign)."""
+    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode_f32``/``fast_decode_16``: see their
+    docstrings. The inf and NaN outputs are the generic rule's (the output's inf, and its NaN
+    with the code's sign)."""
     from .. import exact
 
     none = 0xFFFFFFFF

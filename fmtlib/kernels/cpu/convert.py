@@ -583,20 +583,29 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
         _nearest32_loop(t0, t1, src, out, K, special, 1)
 
 
+# One kernel for float32 input (uint32 bits) and one for the 16-bit inputs (uint16 bits) of each
+# 32-bit lane loop: a kernel compiles every loop it names, so the float32 one names only its own.
+
+
 @parallel("elements", fast=True)
 @njit(**SERIAL)
-def fast_encode_nearest32(t0, t1, src, out, K, E, codes, kind):
-    """Encode float32 (kind 0), bfloat16 (1) or float16 (2) bits to codes, nearest-even (and
-    floor-on-overflow): the rounding of :func:`_nearest32_loop`, then the code of the rounded
-    float32 magnitude r: ``(r >> s) - ((127 - bias) << mbits)`` at or above 2**emin, the
-    significand shifted to the quantum below. ``E = (mag_bits, (127 - bias) << mbits, 1 where
-    -0 is kept)``; ``codes``: the overflow, inf and NaN codes by sign."""
-    if kind == 0:
-        _encode32_loop(t0, t1, src, out, K, E, codes, 0)
-    elif kind == 1:
-        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
-    else:
+def fast_encode_f32(t0, t1, src, out, K, E, codes):
+    """Encode float32 bits to codes, nearest-even (and floor-on-overflow): the rounding of
+    :func:`_nearest32_loop`, then the code of the rounded float32 magnitude r:
+    ``(r >> s) - ((127 - bias) << mbits)`` at or above 2**emin, the significand shifted to the
+    quantum below. ``E = (mag_bits, (127 - bias) << mbits, 1 where -0 is kept)``; ``codes``: the
+    overflow, inf and NaN codes by sign."""
+    _encode32_loop(t0, t1, src, out, K, E, codes, 0)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_encode_16(t0, t1, src, out, K, E, codes, fp16):
+    """:func:`fast_encode_f32` for bfloat16 or (``fp16``) float16 bits."""
+    if fp16:
         _encode32_loop(t0, t1, src, out, K, E, codes, 2)
+    else:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
 
 
 @njit(**SCALAR)
@@ -640,19 +649,24 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
 
 @parallel("elements", fast=True)
 @njit(**SERIAL)
-def fast_decode32(t0, t1, codes, out, Kd, sp, kind):
-    """Decode codes of a format the output holds (fast_path.eligible) into float32 (kind 0),
-    bfloat16 (1) or float16 (2) bits, by arithmetic: a normal magnitude code shifted into the
-    float32 fields plus the bias difference, a subnormal one as float32(m) * quantum (exact),
-    inf and NaN by comparisons. ``Kd = (mbits, mag_bits, (127 - bias) << 23, bits of the
-    quantum, inf magnitude, the least NaN magnitude, the fnuz NaN code)`` (an impossible value
-    where the format has none); ``sp``: the output bits of inf and NaN by sign."""
-    if kind == 0:
-        _decode32_loop(t0, t1, codes, out, Kd, sp, 0)
-    elif kind == 1:
-        _decode32_loop(t0, t1, codes, out, Kd, sp, 1)
-    else:
+def fast_decode_f32(t0, t1, codes, out, Kd, sp):
+    """Decode codes of a format the output holds (fast_path.eligible) into float32 bits by
+    arithmetic: a normal magnitude code shifted into the float32 fields plus the bias
+    difference, a subnormal one as float32(m) * quantum (exact), inf and NaN by comparisons.
+    ``Kd = (mbits, mag_bits, (127 - bias) << 23, bits of the quantum, inf magnitude, the least
+    NaN magnitude, the fnuz NaN code)`` (an impossible value where the format has none); ``sp``:
+    the output bits of inf and NaN by sign."""
+    _decode32_loop(t0, t1, codes, out, Kd, sp, 0)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_decode_16(t0, t1, codes, out, Kd, sp, fp16):
+    """:func:`fast_decode_f32` into bfloat16 or (``fp16``) float16 bits."""
+    if fp16:
         _decode32_loop(t0, t1, codes, out, Kd, sp, 2)
+    else:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 1)
 
 
 @njit(**SCALAR)
@@ -735,15 +749,19 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
 
 @parallel("elements")
 @njit(**SERIAL)
-def fast_stochastic32(t0, t1, src, out, K, special, key, base, rbits, kind):
-    """Quantize float32 (kind 0, uint32 bits), bfloat16 (1) or float16 (2, uint16 bits),
-    stochastic: see above."""
-    if kind == 0:
-        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 0)
-    elif kind == 1:
-        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 1)
-    else:
+def fast_stochastic_f32(t0, t1, src, out, K, special, key, base, rbits):
+    """Quantize float32 bits, stochastic: see above."""
+    _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 0)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic_16(t0, t1, src, out, K, special, key, base, rbits, fp16):
+    """:func:`fast_stochastic_f32` for bfloat16 or (``fp16``) float16 bits."""
+    if fp16:
         _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 2)
+    else:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 1)
 
 
 @parallel("elements", fast=True)
