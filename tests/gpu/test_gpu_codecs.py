@@ -274,3 +274,42 @@ def test_qrazor_and_chains_match_the_cpu():
                   Chain(Hadamard(32), Clip(rms=2.5), NVFP4())):
         np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(x))).view(np.uint32),
                                       codec.quantize(x).view(np.uint32))
+
+
+@pytest.mark.parametrize("codec", [MX("mxfp4", rounding="stochastic"), MX("mxfp8_e4m3", axis=0, rounding="stochastic"),
+                                   NVFP4(rounding="stochastic"), Scaled("e2m1", "e8m0", block=16, rounding="stochastic"),
+                                   Scaled("e4m3fn", "ue4m3", block=16, global_scale=True, rounding="stochastic"),
+                                   Scaled(Int(8), "fp32", block=None, axis=None, rounding="stochastic"),
+                                   Scaled("e4m3", "e8m0", block=None, axis=None, rounding="stochastic"),
+                                   Scaled(Quantile.nf4(), "fp32", block=None, axis=None, rounding="stochastic"),
+                                   Scaled(Quantile.nf4(), "fp32", block=32, axis=0, rounding="stochastic")], ids=repr)
+def test_block_rand_and_out_match_the_cpu(codec):
+    """Block codecs (per block and per tensor) with the caller's random integers (rand=) and
+    encode's and decode's out=: the kernels' rand argument gives the CPU's bits."""
+    x = (np.random.default_rng(11).standard_normal((64, 512)) * np.float32(2.0 ** -18)).astype(np.float32)
+    r = np.random.default_rng(3).integers(0, 1 << 12, x.shape).astype(np.int32)
+    want = codec.encode(x, rand=r, rbits=12)
+    out = cupy.zeros(x.shape, codec.element_code_dtype)
+    got = codec.encode(cupy.asarray(x), rand=cupy.asarray(r), rbits=12, out=out)
+    assert got.codes is out
+    np.testing.assert_array_equal(cupy.asnumpy(out), want.codes)
+    np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
+    np.testing.assert_array_equal(cupy.asnumpy(codec.quantize(cupy.asarray(x), rand=cupy.asarray(r), rbits=12))
+                                  .view(np.uint32), codec.quantize(x, rand=r, rbits=12).view(np.uint32))
+    d = cupy.empty(x.shape, np.float16)
+    assert codec.decode(got, out=d) is d
+    np.testing.assert_array_equal(cupy.asnumpy(d).view(np.uint16), codec.decode(want, np.float16).view(np.uint16))
+
+
+def test_pack_and_unpack_of_sdr_qrazor_and_chains_match_the_cpu():
+    from fmtlib.sdr import QRazor
+    from fmtlib.transforms import Chain, Hadamard
+
+    q = np.random.default_rng(6).integers(-128, 128, (64, 256)).astype(np.int8)
+    x = np.random.default_rng(6).standard_normal((64, 256)).astype(np.float32)
+    for codec, data in ((SDR(group=8), q), (QRazor(scale_axis=0), x), (Chain(Hadamard(32), MX("mxfp4")), x),
+                        (Chain(Hadamard(32), FP("e2m1")), x)):
+        p, want = codec.pack(cupy.asarray(data)), codec.pack(data)
+        np.testing.assert_array_equal(cupy.asnumpy(p.data), want.data)
+        np.testing.assert_array_equal(np.ascontiguousarray(cupy.asnumpy(codec.unpack(p))).view(np.uint8),
+                                      np.ascontiguousarray(codec.unpack(want)).view(np.uint8))
