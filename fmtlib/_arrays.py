@@ -145,6 +145,8 @@ def check_out(out, src: np.ndarray, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     if out is None:
         return np.empty(src.shape, dtype=dtype)
+    if type(out).__module__.split(".")[0] == "cupy":
+        raise TypeError("out is a cupy array but the data is on the host; pass a numpy out= or cupy data")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
     if out.dtype != dtype or out.shape != src.shape:

@@ -17,6 +17,7 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 
@@ -49,13 +50,13 @@ def _numpy_to_torch(a: np.ndarray):
 
 def to_numpy(x):
     """(numpy view of ``x``, function turning a numpy result back into x's kind, or None)."""
-    if isinstance(x, (np.ndarray, np.generic, int, float, list, tuple)) or x is None:
-        return x, None
     mod = type(x).__module__.split(".")[0]
-    if mod == "torch":
-        return _torch_to_numpy(x), _numpy_to_torch
     if mod == "cupy":
         raise TypeError("a cupy array where a host array is needed; use cupy.asnumpy")
+    if isinstance(x, (np.ndarray, np.generic, int, float, list, tuple)) or x is None:
+        return x, None
+    if mod == "torch":
+        return _torch_to_numpy(x), _numpy_to_torch
     if hasattr(x, "__dlpack__"):
         if hasattr(x, "__dlpack_device__") and x.__dlpack_device__()[0] != 1:   # 1: kDLCPU
             raise TypeError(f"{type(x).__name__} lives on a device; fmtlib's GPU backend is not available here")
@@ -101,8 +102,13 @@ def interop(method):
             if given is not None and on_device:   # the caller's own array (cupy, or a CUDA tensor), now filled
                 return given
             return dback(r) if dback is not None and on_device else r   # records come back as they are
-        x, back = to_numpy(x)
         out = kw.get("out")
+        od = _device(out) if out is not None and dataclasses.is_dataclass(x) else None
+        if od is not None:   # decode/unpack of a record into a device array: the record's arrays decide
+            kw["out"] = od[0]
+            r = method(self, x, *args, **kw)
+            return out if type(r).__module__.split(".")[0] == "cupy" else r
+        x, back = to_numpy(x)
         if out is not None:
             kw["out"], out_back = to_numpy(out)
             if out_back is not None:   # the caller's own array, filled (a record holds its numpy view)

@@ -75,10 +75,11 @@ ML_DTYPES = {
     "e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
     "e3m4": ml_dtypes.float8_e3m4,
     "e8m0": ml_dtypes.float8_e8m0fnu,
-    "ue5m3": ml_dtypes.float8_e5m3fnu,
     "fp16": np.float16,
     "bf16": ml_dtypes.bfloat16,
 }
+if hasattr(ml_dtypes, "float8_e5m3fnu"):   # ml_dtypes 0.7 and later (pyproject allows 0.5)
+    ML_DTYPES["ue5m3"] = ml_dtypes.float8_e5m3fnu
 
 MODES = list(Rounding)
 #: the overflow policies of float formats (WRAP is for integers)

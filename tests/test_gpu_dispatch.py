@@ -485,6 +485,8 @@ def test_block_rand_and_out_on_the_device_path(fake_cupy, codec):
     d = dev(np.empty(x.shape, np.float16))
     assert codec.decode(got, out=d) is d
     np.testing.assert_array_equal(host(d).view(np.uint16), codec.decode(want, np.float16).view(np.uint16))
+    with pytest.raises(TypeError, match="cupy array but the data is on the host"):
+        codec.decode(want, out=d)   # a host record into a device array
     with pytest.raises(ValueError, match="shape"):
         codec.encode(dev(x), rand=dev(r[:, :3]), rbits=12)
     with pytest.raises(ValueError, match="out must have dtype"):
