@@ -245,6 +245,43 @@ def test_mx_on_the_device_path(fake_cupy, name, block, axis, rounding):
     np.testing.assert_array_equal(host(c.decode(enc)).view(np.uint32), c.decode(want).view(np.uint32))
 
 
+MX_FAST = ["mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2"]
+
+
+@pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name.lower())
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_mx_fast_path_on_the_device_path(fake_cupy, dtype, mode):
+    """MX encode and quantize take fmt_mx_encode_fast exactly where the CPU takes mx_encode_fast,
+    with the CPU's bits: every mode, every float element, blocks from input subnormals (scaled
+    up: the generic helpers) to values scaled below the input's normal range (tiny, or generic
+    under stochastic rounding), inf/NaN blocks, ragged blocks, and rand=."""
+    from fmtlib._arrays import dtype_format
+    from fmtlib.kernels import fast_path
+
+    rng = np.random.default_rng(17)
+    lo = {np.float16: -30, np.float32: -160, np.float64: -1100}[dtype]
+    e = np.clip(rng.integers(lo, 16, (24, 1)) + rng.integers(-30, 2, (24, 70)), lo, 15)
+    with np.errstate(over="ignore", under="ignore"):
+        x = (rng.standard_normal((24, 70)) * np.exp2(e.astype(np.float64))).astype(dtype)
+    x[0, :3] = [np.inf, 1.0, 0.5]
+    x[1, 40] = np.nan
+    x[2] = 0
+    opts = {"seed": 5, "index_offset": 3, "rbits": 20} if mode is Rounding.STOCHASTIC else {}
+    r = rng.integers(0, 1 << 12, x.shape).astype(np.int32)
+    for name in MX_FAST:
+        codec = MX(name, rounding=mode)
+        fast = fast_path.mx_eligible(codec.element, dtype_format(np.dtype(dtype)))
+        for o in ([opts, {"rand": r, "rbits": 12}] if mode is Rounding.STOCHASTIC else [opts]):
+            d = {k: dev(v) if isinstance(v, np.ndarray) else v for k, v in o.items()}
+            launched.clear()
+            enc, want = codec.encode(dev(x), **d), codec.encode(x, **o)
+            np.testing.assert_array_equal(host(enc.codes), want.codes, err_msg=name)
+            np.testing.assert_array_equal(host(enc.scales), want.scales, err_msg=name)
+            np.testing.assert_array_equal(host(codec.quantize(dev(x), **d)).view(np.uint8),
+                                          codec.quantize(x, **o).view(np.uint8), err_msg=name)
+            assert [n.startswith("fmt_mx_encode_fast<") for n in launched] == [fast, fast], (name, launched)
+
+
 @pytest.mark.parametrize("codec", [Scaled("e4m3", "e8m0", block=16), Scaled("bf16", "e8m0", block=None, axis=0),
                                    Scaled("int8", "e8m0", block=None, axis=None), Scaled("e2m1", "e8m0", block=32,
                                                                                           scale_rule="rceil")],
@@ -707,7 +744,7 @@ def test_every_kernel_with_small_grids(fake_cupy):
     x = data((37, 101), seed=21)
     finite = np.where(np.isfinite(x), x, 1).astype(np.float32)
     r = np.random.default_rng(3).integers(0, 1 << 12, x.shape)
-    for codec, inp in ((FP("e4m3fn"), x), (FP("e2m1", rounding="stochastic"), x), (MX("mxfp4"), x),
+    for codec, inp in ((FP("e4m3fn"), x), (FP("e2m1", rounding="stochastic"), x), (MX("mxfp4"), x), (MX("mxint8"), x),
                        (NVFP4(), finite), (Scaled("e4m3", "fp32", block=16), x), (Quantile.nf4(), x),
                        (Scaled(Quantile.nf4(), "fp32", block=16), x), (Scaled(Quantile.nf4(), "absmax", block=64), x),
                        *((c, finite) for c in PER_TENSOR[::2] + PER_TENSOR[-1:])):

@@ -21,6 +21,9 @@ from .cuda_host import CUDA_DIR
 from .params import kernel_params
 
 _THREADS = 256
+#: thread blocks of a launch at most; the kernels' grid-stride loops take the rest (a test may
+#: lower it to run those loops on small inputs)
+MAX_BLOCKS = 1 << 20
 _UINT = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t", 8: "uint64_t"}
 _FLOAT_BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
@@ -55,6 +58,7 @@ def _names(source: str) -> list[str]:
     if source == "mx.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
+            f"fmt_mx_encode_fast<{t}, {c}>" for t in _FLOATS for c in codes[:2]] + [
             f"fmt_mx_decode<{c}, {t}>" for t in _FLOATS for c in codes]
     if source == "scaled.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
@@ -96,7 +100,7 @@ def _launch(source: str, name: str, n: int, args: tuple) -> None:
     if n == 0:
         return
     fn = module(source).get_function(name)
-    blocks = max(1, min(-(-n // _THREADS), 1 << 20))
+    blocks = max(1, min(-(-n // _THREADS), MAX_BLOCKS))
     fn((blocks,), (_THREADS,), args)
 
 
@@ -288,10 +292,26 @@ def _block_result(codec, x, fused: bool, axis: int, codes, scales, out, amax):
 
 def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
                rbits: int, fused: bool, rand: tuple, per_tensor: bool = False) -> None:
-    """MX blocks, a warp per block; ``per_tensor``: xm is one block (one row), encoded by
+    """MX blocks, a warp per block (fmt_mx_encode_fast where the CPU takes mx_encode_fast, else
+    fmt_mx_encode); ``per_tensor``: xm is one block (one row), encoded by
     fmt_amax_bits and then fmt_mx_encode_tensor over every element (:func:`_per_tensor`);
     ``rand``: the kernels' (rand, use_rand) arguments (:func:`_rand_arg`)."""
     rule, emax, mbits, M, eshift = S
+    src_fmt = _float_format(xm.dtype)
+    if (not per_tensor and eshift == 0 and codes.dtype.itemsize <= 2
+            and fast_path.mx_eligible(elem, src_fmt)):   # the CPU's mx_encode_fast, on the device
+        from ..rounding import Overflow
+
+        C, special = fast_path.constants(elem, src_fmt, int(mode), int(Overflow.SATURATE))
+        fc = (*C, *special, *fast_path.code_constants(elem, src_fmt))
+        _launch("mx.cu", f"fmt_mx_encode_fast<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>",
+                32 * nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
+                               np.int64(nblocks), np.int64(xm.shape[-1]), np.int64(block),
+                               _params_on_device(kernel_params(src_fmt)), _params_on_device(kernel_params(elem)),
+                               _params_on_device(tuple(int(v) for v in fc)), np.int32(rule), np.int32(emax),
+                               np.int32(mbits), np.float64(M), np.int32(int(mode)), np.uint64(key), np.int64(base),
+                               np.int32(rbits), np.int32(fused), *rand))
+        return
     name, threads, span = _per_tensor("mx", xm, codes, nblocks, block, per_tensor)
     _launch("tensor.cu" if per_tensor else "mx.cu", name, threads,
             (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,

@@ -1,10 +1,12 @@
 // OCP MX blocks: the shared exponent of a block by scale rule, and its elements. A port of
 // fmtlib/kernels/cpu/convert.py (_pow2_scale, _mx_block_exponent, _mx_element, mx_encode,
-// mx_decode); S = (rule, element emax, element mbits, element max M, eshift).
+// mx_decode, and the fast path: _ieee_block_exponent, _mx_fast_elements); S = (rule, element
+// emax, element mbits, element max M, eshift).
 #pragma once
 #if !defined(__CUDACC_RTC__)
 #include <math.h>
 #endif
+#include "fmt_fast.cuh"
 #include "fmt_scalar.cuh"
 
 namespace fmt {
@@ -105,6 +107,65 @@ FMT_HD void mx_encode_block(const T* src, C* codes, uint8_t* scales, T* out, int
     scales[t] = (uint8_t)(se + 127);
     for (int64_t i = start; i < end; i++)
         mx_encode_at(src, codes, out, i, se, Ps, Pelem, S, mode, key, base, rbits, fused, rand);
+}
+
+// The fast path (convert.py mx_encode_fast; fast_path.mx_eligible: an IEEE input, a float
+// element the fast path takes, eshift 0): the shared exponent of a block from its largest
+// magnitude bits ``amax`` (inf or NaN bits: 128, the NaN scale; 0: -127).
+FMT_HD int64_t ieee_block_exponent(uint64_t amax, const FastParams& F, const ScaleParams& S) {
+    const uint64_t one = 1;
+    const uint64_t absmask = (one << F.sign_pos) - 1;
+    if (amax >= ((absmask >> F.m_in) << F.m_in)) return 128;
+    if (amax == 0) return -127;
+    const int64_t E = (int64_t)(amax >> F.m_in);
+    const int64_t mant = (int64_t)(amax & ((one << F.m_in) - 1));
+    if (E > 0) return pow2_scale(mant | ((int64_t)1 << F.m_in), E - F.k0, S);
+    return pow2_scale(mant, 1 - F.k0, S);
+}
+
+// Element i of a fast-path block with shared exponent se: the element is scaled by moving its
+// exponent field, then rounded by fast_round on the input's own bits. An input subnormal scaled
+// up, or (stochastic) a value scaled below the input's normal range, takes the generic helpers;
+// a deterministic value scaled below the normal range is "tiny" (mx_eligible: the element's
+// quantum / 2 is at or above the input's smallest normal), rounded as the smallest positive bits.
+template <typename T, typename C, typename RandT>
+FMT_HD void mx_fast_at(const T* src, C* codes, T* out, int64_t i, int64_t se, const Params& Ps, const Params& Pe,
+                       const FastParams& F, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused,
+                       const RandT* rand) {
+    typedef typename FastWord<T>::type W;
+    if (se == 128) {
+        if (fused) out[i] = (T)Ps.p[7]; else codes[i] = 0;
+        return;
+    }
+    const W one = 1;
+    const W sign_bit = one << F.sign_pos, absmask = sign_bit - 1;
+    const W b = (W)src[i], a = b & absmask;
+    const int64_t E = (int64_t)(a >> F.m_in);
+    const int64_t rnd = element_bits(mode, rand, i, key, base, rbits);
+    W a2;
+    if (E >= 1 && E - se >= 1) {
+        a2 = (W)((int64_t)a - (se << F.m_in));
+    } else if (a == 0 || (se >= 0 && mode != STOCH)) {
+        a2 = a == 0 ? (W)0 : (W)1;   // 1: positive and below q / 2
+    } else {
+        const int64_t code = mx_element((int64_t)b, se, Ps, Pe, mode, rnd, rbits);
+        if (fused) out[i] = (T)mx_decoded(code, se, Pe, Ps); else codes[i] = (C)code;
+        return;
+    }
+    const W v = fast_round<W>(a2 | (b & sign_bit), rnd, F, mode, rbits);
+    const W code = fast_value_code<W>(v, F);
+    if (!fused) {
+        codes[i] = (C)code;
+        return;
+    }
+    const W av = v & absmask;
+    const int64_t Ev = (int64_t)(av >> F.m_in);
+    if (av == 0)
+        out[i] = (T)v;
+    else if (Ev >= 1 && Ev + se >= 1)
+        out[i] = (T)((int64_t)v + (se << F.m_in));
+    else
+        out[i] = (T)mx_decoded((int64_t)code, se, Pe, Ps);
 }
 
 // Element i of an MX decode: element times 2**(scale - 127 - eshift); NaN where the scale is NaN.

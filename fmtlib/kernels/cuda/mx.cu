@@ -27,6 +27,31 @@ __global__ void fmt_mx_encode(const T* __restrict__ src, C* __restrict__ codes, 
         });
 }
 
+// The fast path (fmt_mx.cuh mx_fast_at; the CPU's mx_encode_fast) where fast_path.mx_eligible
+// holds: the lanes' largest magnitude bits meet in the shuffle reduction, each element is
+// rounded on the input's bits. fc: fast_path.constants' C (10) and special (6), then
+// code_constants' D (8), in device memory.
+template <typename T, typename C>
+__global__ void fmt_mx_encode_fast(const T* __restrict__ src, C* __restrict__ codes, uint8_t* __restrict__ scales,
+                                   T* __restrict__ out, long long nblocks, long long ncols, long long block,
+                                   const long long* ps, const long long* pe, const long long* fc, int rule, int emax,
+                                   int mbits, double M, int mode, unsigned long long key, long long base, int rbits,
+                                   int fused, const long long* rand, int use_rand) {
+    const fmt::Params Ps = fmt::load_params(ps), Pe = fmt::load_params(pe);
+    const fmt::FastParams F = fmt::fast_params(fc, fc + 10, fc + 16);
+    const fmt::ScaleParams S{rule, emax, mbits, M, 0};
+    const uint64_t absmask = ((uint64_t)1 << F.sign_pos) - 1;
+    const long long* r = use_rand ? rand : nullptr;
+    fmt::for_each_block<32, uint64_t>(
+        nblocks, ncols, block, [&](int64_t i) { return (uint64_t)src[i] & absmask; },
+        [&](long long t, int64_t start, int64_t end, int lane, uint64_t k) {
+            int64_t se = fmt::ieee_block_exponent(k, F, S);
+            if (lane == 0) scales[t] = (uint8_t)(se + 127);
+            for (int64_t i = start + lane; i < end; i += 32)
+                fmt::mx_fast_at(src, codes, out, i, se, Ps, Pe, F, mode, key, base, rbits, fused != 0, r);
+        });
+}
+
 template <typename C, typename T>
 __global__ void fmt_mx_decode(const C* __restrict__ codes, const uint8_t* __restrict__ scales, T* __restrict__ out,
                               long long n, long long ncols, long long block, const long long* pe, const long long* po,
@@ -44,3 +69,10 @@ __global__ void fmt_mx_decode(const C* __restrict__ codes, const uint8_t* __rest
         const long long*, const long long*, int);
 #define FMT_MX_CODES(T) FMT_MX(T, uint8_t) FMT_MX(T, uint16_t) FMT_MX(T, uint32_t)
 FMT_MX_CODES(uint64_t) FMT_MX_CODES(uint32_t) FMT_MX_CODES(uint16_t)   // Scaled(e8m0) elements go up to 32 bits
+#define FMT_MX_FAST(T, C) \
+    template __global__ void fmt_mx_encode_fast<T, C>(const T*, C*, uint8_t*, T*, long long, long long, long long, \
+        const long long*, const long long*, const long long*, int, int, int, double, int, unsigned long long, \
+        long long, int, int, const long long*, int);
+// fast-path elements are floats of at most 16 bits (mx_eligible: the input holds their values)
+#define FMT_MX_FAST_CODES(T) FMT_MX_FAST(T, uint8_t) FMT_MX_FAST(T, uint16_t)
+FMT_MX_FAST_CODES(uint64_t) FMT_MX_FAST_CODES(uint32_t) FMT_MX_FAST_CODES(uint16_t)
