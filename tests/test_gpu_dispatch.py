@@ -3,6 +3,7 @@ host runner (tests/simt/): the CUDA sources gpu.py compiles, unchanged, launched
 block and arguments gpu.py gives them (checked against each kernel's C parameters), every thread
 of every block, warp shuffles and atomics included. Every result, shape, view and record is
 checked against the CPU codecs, bit for bit. tests/gpu/ runs the same methods on a GPU."""
+import contextlib
 import hashlib
 import os
 import types
@@ -384,6 +385,30 @@ def test_nvfp4_on_the_device_path(fake_cupy, recipe, global_scale, dtype):
     if global_scale:
         enc = c.encode(dev(x), tensor_amax=100.0)
         np.testing.assert_array_equal(host(enc.codes), c.encode(x, tensor_amax=100.0).codes)
+
+
+@pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name.lower())
+def test_nvfp4_elements_on_the_fast_and_the_generic_path(fake_cupy, mode):
+    """NVFP4's element step rounds the float32 quotient with the fast path's constants (or, with
+    the fast path disabled, f32_code): the CPU's bits both ways, every mode, float32 (whose
+    fused output skips the generic conversion) and float16 input, every recipe."""
+    from fmtlib.kernels import fast_path
+
+    x = data((32, 48), np.float32, seed=8)
+    x[np.isinf(x) | np.isnan(x)] = 3.0
+    opts = {"seed": 2, "rbits": 20} if mode is Rounding.STOCHASTIC else {}
+    for recipe in ("torchao", "torchao-0.16", "te"):
+        c = NVFP4(recipe=recipe, rounding=mode)
+        for dt in (np.float32, np.float16):
+            with np.errstate(over="ignore"):   # float16: inf blocks, NaN scales
+                xd = x.astype(dt)
+            want = c.encode(xd, **opts), c.quantize(xd, **opts)
+            for fast in (True, False):
+                with (fast_path.disabled() if not fast else contextlib.nullcontext()):
+                    enc, q = c.encode(dev(xd), **opts), c.quantize(dev(xd), **opts)
+                np.testing.assert_array_equal(host(enc.codes), want[0].codes, err_msg=f"{recipe} {dt} {fast}")
+                np.testing.assert_array_equal(host(enc.scales), want[0].scales)
+                np.testing.assert_array_equal(host(q).view(np.uint8), want[1].view(np.uint8))
 
 
 @pytest.mark.parametrize("codec", [SDR(), SDR(group=4, keep=5, base="int16", axis=0), SDR(rounding="toward_zero")],

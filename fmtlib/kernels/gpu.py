@@ -499,8 +499,21 @@ def nvfp4_run(codec, fused: bool, x, rounding, seed, rbits, tensor_amax, index_o
              _params_on_device(kernel_params(codec.element)), _params_on_device(kernel_params(codec.scale_format)),
              _table_on_device(ev), _table_on_device(sv), np.int32(codec._kernel_recipe(G)), np.float32(G),
              np.float32(ta), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
-             *_rand_arg(codec, rand, axis)))
+             *_rand_arg(codec, rand, axis), *_f32_fast_constants(codec.element, int(mode))))
     return _block_result(codec, x, fused, axis, codes, scales, out, amax)
+
+
+def _f32_fast_constants(elem, mode: int) -> tuple:
+    """(fc, use_fast) of a kernel that rounds float32 values to ``elem`` (saturating): the fast
+    path's C, special and D from float32 in device memory where fast_path.eligible holds, else a
+    placeholder and 0 (the generic f32_code)."""
+    from ..rounding import Overflow
+
+    f32 = _float_format(np.float32)
+    if not fast_path.eligible(elem, f32, False):
+        return _params_on_device((0,) * 24), np.int32(0)
+    C, special = fast_path.constants(elem, f32, mode, int(Overflow.SATURATE))
+    return _params_on_device(tuple(int(v) for v in (*C, *special, *fast_path.code_constants(elem, f32)))), np.int32(1)
 
 
 def nvfp4_decode(codec, enc, dtype):

@@ -3,6 +3,7 @@
 // arithmetic operation for operation: a port of fmtlib/kernels/cpu/convert.py (_nvfp4_block,
 // nvfp4_encode, nvfp4_decode). Compile without fast math and without FMA contraction.
 #pragma once
+#include "fmt_fast.cuh"
 #include "fmt_scalar.cuh"
 
 namespace fmt {
@@ -63,12 +64,16 @@ FMT_HD uint32_t nvfp4_key(int64_t b, const Params& Ps, bool f32_in) {
 }
 
 // Element i of a block: its code (or, fused, its decoded bits in format Pout); a bad block
-// (``b.sc`` < 0) gives code 0 or Pout's NaN. Random bits as ``element_bits``.
+// (``b.sc`` < 0) gives code 0 or Pout's NaN. Random bits as ``element_bits``. ``F`` (or null):
+// the fast path's constants of the element from float32 (fast_path.constants with saturation,
+// code_constants), which round the float32 quotient on its bits as the CPU's fast path does
+// for FP("e2m1") (the same bits as f32_code: tests/test_fast_paths.py); ``f32_out``: Pout is
+// float32, whose bits the decoded float32 value already is.
 template <typename T, typename C, typename RandT>
 FMT_HD void nvfp4_encode_at(const T* src, C* codes, T* out, int64_t i, const NvBlock& b, const Params& Ps,
                             bool f32_in, const Params& Pout, const Params& Pelem, const float* elem_vals,
                             int64_t recipe, int64_t mode, uint64_t key, int64_t base, int64_t rbits, bool fused,
-                            const RandT* rand) {
+                            const RandT* rand, const FastParams* F = nullptr, bool f32_out = false) {
     const float six = 6.0f;
     if (b.sc < 0) {
         if (fused) out[i] = (T)Pout.p[7]; else codes[i] = 0;
@@ -84,9 +89,14 @@ FMT_HD void nvfp4_encode_at(const T* src, C* codes, T* out, int64_t i, const NvB
         v = v > six ? six : v;
     }
     int64_t rnd = element_bits(mode, rand, i, key, base, rbits);
-    int64_t code = f32_code(v, Pelem, mode, SATURATE, rnd, rbits);
-    if (fused) out[i] = (T)f32_code(elem_vals[code] * b.dscale, Pout, RNE, IEEE, 0, 1);
-    else codes[i] = (C)code;
+    int64_t code = F ? (int64_t)fast_value_code<uint32_t>(fast_round<uint32_t>(f32_bits(v), rnd, *F, mode, rbits), *F)
+                     : f32_code(v, Pelem, mode, SATURATE, rnd, rbits);
+    if (!fused)
+        codes[i] = (C)code;
+    else if (f32_out)
+        out[i] = (T)f32_bits(elem_vals[code] * b.dscale);
+    else
+        out[i] = (T)f32_code(elem_vals[code] * b.dscale, Pout, RNE, IEEE, 0, 1);
 }
 
 // The block of largest key ``k``: sc -1 for a bad block.
