@@ -21,9 +21,10 @@ from .cuda_host import CUDA_DIR
 from .params import kernel_params
 
 _THREADS = 256
-#: thread blocks of a launch at most; the kernels' grid-stride loops take the rest (a test may
-#: lower it to run those loops on small inputs)
-MAX_BLOCKS = 1 << 20
+#: thread blocks of a launch at most (a million threads, several waves on any current GPU); the
+#: kernels' grid-stride loops take the rest, so a thread's setup (loading the formats' numbers)
+#: is paid once for many elements, not once per element (a test may lower it)
+MAX_BLOCKS = 4096
 _UINT = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t", 8: "uint64_t"}
 _FLOAT_BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
