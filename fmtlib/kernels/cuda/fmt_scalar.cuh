@@ -113,11 +113,12 @@ FMT_HD int64_t element_bits(int64_t mode, const R* rand, int64_t i, uint64_t key
     return stoch_bits(mode, key, base + i, rbits);
 }
 
-FMT_HD int64_t bit_length(int64_t v) {
-    int64_t n = 0;
-    uint64_t u = (uint64_t)v;
-    while (u) { u >>= 1; n++; }
-    return n;
+FMT_HD int64_t bit_length(int64_t v) {   // of v's bits as unsigned: 0 for 0, 64 for v < 0
+#if defined(__CUDA_ARCH__)
+    return 64 - __clzll((long long)v);
+#else
+    return v ? 64 - __builtin_clzll((unsigned long long)v) : 0;
+#endif
 }
 
 FMT_HD Value unpack_int(int64_t code, const Params& P) {
@@ -329,7 +330,8 @@ FMT_HD KeyT max_key(int64_t first, int64_t end, int64_t step, KeyF key) {
 // block of a row may be shorter).
 FMT_HD void block_span(int64_t t, int64_t ncols, int64_t block, int64_t& start, int64_t& end) {
     int64_t nb = (ncols + block - 1) / block;
-    int64_t r = t / nb;
+    // a 32-bit division where both fit (a 64-bit one is a long instruction sequence on a GPU)
+    int64_t r = ((t | nb) >> 31) == 0 ? (int64_t)((uint32_t)t / (uint32_t)nb) : t / nb;
     start = r * ncols + (t - r * nb) * block;
     end = start + block < r * ncols + ncols ? start + block : r * ncols + ncols;
 }
