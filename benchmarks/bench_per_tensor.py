@@ -14,24 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import numba
 import numpy as np
 
 import fmtlib
 from fmtlib import QRazor, Quantile, Scaled
-
-
-def best_time(fn, repeat: int) -> float:
-    """The fastest wall time of ``fn()`` over ``repeat`` runs, after a warm-up run."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+from timing import best_time
 
 
 def one_block(codec: Scaled) -> Scaled:

@@ -137,24 +137,12 @@ def normal_levels(bits: int = 4, offset: float = 0.9677083, symmetric: bool = Fa
     return (vals / vals.max()).astype(np.float64).tolist()  # float32 division, as bitsandbytes
 
 
-@dataclass(frozen=True)
-class CodeBook:
-    """The format of a code book, as :class:`~fmtlib.formats.FloatFormat` is that of a
-    minifloat: ``bits``-bit codes, ``codes[k]`` the code of ``levels[k]`` (float32 values,
-    increasing), ``aliases`` extra (code, value) pairs that decode but are never produced.
-    :attr:`fmtlib.Quantile.format` and the ``element`` of a code-book ``Scaled`` are one.
-
-    >>> from fmtlib import Quantile
-    >>> f = Quantile.nf4().format
-    >>> f.bits, f.num_codes, f.max, str(f)
-    (4, 16, 1.0, 'nf4')
-    """
+class LevelTable:
+    """What a table of increasing ``levels`` with ``bits``-bit codes answers, for
+    :class:`CodeBook` and :class:`fmtlib.Quantile` alike."""
 
     levels: tuple
-    codes: tuple
     bits: int
-    aliases: tuple = ()
-    name: str | None = None
 
     @property
     def num_codes(self) -> int:
@@ -175,6 +163,26 @@ class CodeBook:
     def min(self) -> float:
         """Smallest level."""
         return self.levels[0]
+
+
+@dataclass(frozen=True)
+class CodeBook(LevelTable):
+    """The format of a code book, as :class:`~fmtlib.formats.FloatFormat` is that of a
+    minifloat: ``bits``-bit codes, ``codes[k]`` the code of ``levels[k]`` (float32 values,
+    increasing), ``aliases`` extra (code, value) pairs that decode but are never produced.
+    :attr:`fmtlib.Quantile.format` and the ``element`` of a code-book ``Scaled`` are one.
+
+    >>> from fmtlib import Quantile
+    >>> f = Quantile.nf4().format
+    >>> f.bits, f.num_codes, f.max, str(f)
+    (4, 16, 1.0, 'nf4')
+    """
+
+    levels: tuple
+    codes: tuple
+    bits: int
+    aliases: tuple = ()
+    name: str | None = None
 
     def __str__(self) -> str:
         return self.name or f"codebook({len(self.levels)} levels, {self.bits} bits)"

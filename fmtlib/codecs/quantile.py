@@ -64,7 +64,7 @@ def _dd(t: Fraction) -> tuple[float, float]:
     return hi, lo
 
 
-class Quantile(Codec):
+class Quantile(codebooks.LevelTable, Codec):
     """Codes index ``levels``, a strictly increasing table of float32 values.
 
     - ``bits``: code width (default: the fewest that hold the table); ``codes``: the code of
@@ -263,24 +263,6 @@ class Quantile(Codec):
     def format(self) -> codebooks.CodeBook:
         """The table as a format descriptor (levels, codes, bits, aliases, name)."""
         return codebooks.CodeBook(self.levels, self.codes, self.bits, tuple(sorted(self.aliases.items())), self.name)
-
-    @property
-    def num_codes(self) -> int:
-        return 1 << self.bits
-
-    @property
-    def code_dtype(self) -> np.dtype:
-        return np.dtype(np.uint8 if self.bits <= 8 else np.uint16)
-
-    @property
-    def max(self) -> float:
-        """Largest level."""
-        return self.levels[-1]
-
-    @property
-    def min(self) -> float:
-        """Smallest level."""
-        return self.levels[0]
 
     @property
     def amax(self) -> float:
