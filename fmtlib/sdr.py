@@ -667,14 +667,42 @@ class QRazor(Codec):
         and dtype, C-contiguous) receives the result."""
         x, _ = as_float_input(x, "QRazor.quantize")
         o = checked_out(out, x, x.dtype)
-        ints, scales = self.integers(x, rounding=rounding, seed=seed, rbits=rbits, rand=rand,
-                                     index_offset=index_offset)
+        opts = dict(rounding=rounding, seed=seed, rbits=rbits, rand=rand, index_offset=index_offset)
+        if self._fused_eligible(x):
+            return self._quantize_fused(x, o, opts)
+        ints, scales = self.integers(x, **opts)
         razored = self.sdr.quantize(ints)
         if x.dtype == np.float32 and not gpu.is_device_array(x):
             # |razored| <= 2**16 converts to float32 exactly, and one IEEE float32 multiply rounds
             # the exact product once (nearest-even), as round_once does from float64
             return np.multiply(razored, scales, dtype=np.float32, out=o)
         return put(o, round_once(razored * scales.astype(np.float64), x.dtype))   # int32 * float64: exact
+
+    def _fused_eligible(self, x) -> bool:
+        """Whether :meth:`quantize` of ``x`` takes :meth:`_quantize_fused`: float32 host data,
+        one scale, stage 1's codes as wide as the base (int8, int16: a signed view) and the
+        groups along the last axis."""
+        return (x.dtype == np.float32 and not gpu.is_device_array(x) and self.scale_axis is None and x.ndim >= 1
+                and 8 * self.stage1.element_code_dtype.itemsize == self.sdr.base.format.bits
+                and _norm_axis(self.sdr.axis, x.ndim, "SDR") == x.ndim - 1)
+
+    def _quantize_fused(self, x, o, opts) -> np.ndarray:
+        """:meth:`quantize` of float32 data with one scale S in two passes instead of five:
+        stage 1's codes, then razoring and fl32(razored * S) in one kernel
+        (``sdr_quantize_scaled``; the same bits as the general path's float32 multiply)."""
+        from .kernels.cpu import sdr as K
+
+        enc = self.stage1.encode(x, **opts)
+        q = enc.codes.view(np.dtype(f"i{enc.codes.dtype.itemsize}"))
+        q, _, rows = self.sdr._input_rows(q, "QRazor.quantize")
+        res = o if o is not None else np.empty(x.shape, np.float32)
+        fmt = self.sdr.base.format
+        mode = self.sdr._mode(None, None, None, None, 0)
+        if K.sdr_quantize_scaled(rows.reshape(-1), res.reshape(-1), rows.shape[0], rows.shape[1], self.sdr.group,
+                                 self.sdr.keep, _kernel_mode(mode), fmt.min, fmt.max,
+                                 enc.scales.view(np.float32).reshape(-1)[0]):
+            self.sdr._raise_range(q)
+        return res
 
     # -- packing ---------------------------------------------------------------------------------
     def pack(self, x, *, layout=None, **opts) -> Packed:

@@ -176,6 +176,37 @@ def sdr_quantize(t0, t1, q, out, rows, n, group, keep, mode, lo, hi, olo, ohi):
 
 
 @njit(**CALLED)
+def _quantize_scaled_task(q, out, base, L, group, keep, mode, lo, hi, scale):
+    kmax = (np.int64(1) << keep) - 1
+    away, even = np.int64(mode == NEAREST_AWAY), np.int64(mode == NEAREST_EVEN)
+    fe = np.empty(L, dtype=np.int8)
+    nbad = _scan_groups(q, base, L, group, keep, lo, hi, fe, fe, -1)
+    for i in range(L):
+        v = np.int64(q[U64(base + i)])
+        f = np.int64(fe[U64(i)])
+        sg = v >> 63
+        w = ((_kept(abs(v), f, away, even, kmax) << f) ^ sg) - sg
+        out[U64(base + i)] = np.float32(w) * scale   # |w| <= 2**16: exact in float32; one rounding
+    return nbad
+
+
+@parallel(lambda a: _tasks(*a[2:5]), combine=operator.add)
+@njit(**SERIAL)
+def sdr_quantize_scaled(t0, t1, q, out, rows, n, group, keep, mode, lo, hi, scale):
+    """QRazor's stage 2 and its decode in one pass: the razored values of ``q`` (as
+    :func:`sdr_quantize`, a base of at most 16 bits) times the float32 ``scale``, each product
+    rounded once to float32 into ``out``. Returns the number of values outside [lo, hi]."""
+    ngroups = (n + group - 1) // group
+    gpt = max(1, TASK // group)
+    nchunks = (ngroups + gpt - 1) // gpt
+    bad = 0
+    for t in range(t0, t1):
+        r, g0, s0, L = _task(t, nchunks, gpt, group, n)
+        bad += _quantize_scaled_task(q, out, r * n + s0, L, group, keep, mode, lo, hi, scale)
+    return bad
+
+
+@njit(**CALLED)
 def _decode_task(codes, flags, out, base, L, g, group, keep, olo, ohi):
     kmask = (np.int64(1) << keep) - 1
     fe = np.empty(L, dtype=np.int8)
