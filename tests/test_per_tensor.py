@@ -154,15 +154,16 @@ def test_the_two_passes_ran():
     x = dict(tensors(np.float32))["random"]
     with pytest.MonkeyPatch.context() as mp:
         for mod, names in ((K, ["amax_bits", "mx_encode", "mx_encode_tensor", "scaled_encode_fast",
-                                "scaled_encode_fast_tensor"]),
+                                "scaled_encode_fast_tensor", "scaled_encode_rne", "scaled_encode_rne_tensor"]),
                            (B, ["scaled_quantile_encode", "scaled_quantile_encode_tensor"])):
             for n in names:
                 mp.setattr(mod, n, spy(mod, n))
         Scaled("int8", "e8m0", block=None, axis=None).encode(x)
         Scaled("int8", "fp32", block=None, axis=None).quantize(x)
+        Scaled("int8", "fp32", block=None, axis=None, rounding="toward_zero").quantize(x)
         Scaled(Quantile.nf4(), "fp32", block=None, axis=None).encode(x)
-    assert calls == ["amax_bits", "mx_encode_tensor", "amax_bits", "scaled_encode_fast_tensor", "amax_bits",
-                     "scaled_quantile_encode_tensor"]
+    assert calls == ["amax_bits", "mx_encode_tensor", "amax_bits", "scaled_encode_rne_tensor", "amax_bits",
+                     "scaled_encode_fast_tensor", "amax_bits", "scaled_quantile_encode_tensor"]
 
 
 def test_empty_and_tiny_tensors():

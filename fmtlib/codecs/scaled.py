@@ -321,7 +321,11 @@ class Scaled(BlockCodec):
         if not self._pow2:
             bad = np.zeros(1, dtype=np.uint8)
             scale = (kernel_params(self.scale_format), R, self._smin_code())
-            if fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
+            if fast_path.scaled_rne_eligible(self.element, self.scale_format, xm.dtype, int(mode), self.global_scale):
+                K.scaled_encode_rne_tensor(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1),
+                                           amax, Pe, *fast_path.scaled_rne_params(self.element, self.scale_format),
+                                           fused)
+            elif fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
                 K.scaled_encode_fast_tensor(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad,
                                             out.reshape(-1), amax, Pe, *scale,
                                             *fast_path.scaled_constants(self.element, int(mode)), int(mode), fused)

@@ -1688,3 +1688,28 @@ def scaled_encode_fast_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem,
     else:
         sp = (special[0], special[1], special[2], special[3], special[4], special[5])
         _scaled_fast_elements(src, codes, out, t0, t1, dsig, dexp, Pelem, C, sp, D, mode, fused)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_encode_rne_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, F, S, M, smax, smin, scale_nan,
+                             fused):
+    """:func:`scaled_encode_rne` of one block, the whole of float32 ``src`` (magnitude bits of
+    its largest value ``amax[0]``, a uint32 array: inf or NaN bits where it holds one)."""
+    s_magic, s_emin, s_inv_q = _format_consts(S)
+    a = np.int64(amax[0]) & 0x7FFFFFFF
+    D = np.float64(np.nan)
+    if a < 0x7F800000:
+        D = max(_rne_f64(np.float64(np.uint32(a).view(np.float32)) / M, S[0], s_magic), smin)
+    if not D <= smax:   # inf or NaN in the tensor, or a scale beyond the scale format
+        if t0 == 0:
+            bad[0] = a < 0x7F800000
+            scales[0] = scale_nan
+        _nan_block(codes, out, t0, t1, np.float32(np.nan), fused)
+        return
+    if t0 == 0:
+        scales[0] = _f64_code(D, S[0], S[1], s_emin, s_inv_q)
+    if Pelem[11] == 1:
+        _rne_elements(src, codes, out, t0, t1, D, Pelem, F, M, True, fused)
+    else:
+        _rne_elements(src, codes, out, t0, t1, D, Pelem, F, M, False, fused)
