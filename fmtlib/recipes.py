@@ -128,6 +128,7 @@ def get(spec: "str | dict | Codec | type | np.dtype") -> Codec:
 
     >>> get("mxfp4"), get("int4"), get("int4_row")
     (MX('mxfp4_e2m1'), Int(4), Scaled(Int(4), 'fp32', block=None))
+    >>> import numpy as np
     >>> get(np.float16), get(np.uint8)
     (FP('fp16'), Int(8, signed=False))
     """
