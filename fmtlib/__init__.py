@@ -16,8 +16,7 @@ from .rounding import Overflow, Rounding
 from .sdr import SDR, QRazor
 from .search import format_search
 from .transforms import Chain, Clip, Hadamard
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def __getattr__(name: str):

@@ -5,6 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._backend import backend, is_device_array
 from ._dtypes import as_dtype, integer_name, is_bfloat16, is_small_ml_float
 from .catalog import parse_format
 
@@ -60,25 +61,6 @@ def bits_view(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1).view(_float_kind(a.dtype)[1])
 
 
-def round_once(v, dt) -> np.ndarray:
-    """Exact float64 values ``v`` rounded once to nearest-even in ``dt`` (IEEE overflow to inf).
-    bfloat16 and cupy arrays go through fmtlib's own FP codec: ml_dtypes' float64 -> bfloat16
-    rounds through float32, and cupy's casts are not specified to round once.
-
-    >>> round_once(np.array([1 + 2.0**-24]), np.dtype(np.float32))
-    array([1.], dtype=float32)
-    """
-    dt = np.dtype(dt)
-    if dt == np.float64:
-        return v
-    if is_bfloat16(dt) or type(v).__module__.split(".")[0] == "cupy":
-        from .codecs.fp import FP
-
-        name = "bf16" if is_bfloat16(dt) else {2: "fp16", 4: "fp32"}[dt.itemsize]
-        return FP(name, overflow="ieee").encode(v).view(dt)
-    return v.astype(dt)
-
-
 def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
     """``x`` as a native-endian C-contiguous float array, and whether it was a scalar (a cupy
     array stays a cupy array: float16/32/64 on the device).
@@ -86,12 +68,10 @@ def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
     ml_dtypes' float8/float6/float4 arrays become float32 arrays (exactly). Raises TypeError
     for anything else that is not float16/bfloat16/float32/float64 data.
     """
-    if type(x).__module__.split(".")[0] == "cupy":
-        from .kernels import gpu
-
+    if is_device_array(x):
         if np.dtype(x.dtype) not in (np.float16, np.float32, np.float64):
             raise TypeError(f"{what} takes float16/32/64 cupy arrays on the GPU, got dtype {x.dtype}")
-        return gpu.backend().ascontiguousarray(x), False
+        return backend().ascontiguousarray(x), False
     scalar = False
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{what} takes floating-point data ({FLOAT_DTYPE_NAMES}); got bool")
@@ -145,7 +125,7 @@ def check_out(out, src: np.ndarray, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     if out is None:
         return np.empty(src.shape, dtype=dtype)
-    if type(out).__module__.split(".")[0] == "cupy":
+    if is_device_array(out):
         raise TypeError("out is a cupy array but the data is on the host; pass a numpy out= or cupy data")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
@@ -159,25 +139,4 @@ def check_out(out, src: np.ndarray, dtype) -> np.ndarray:
             and out.dtype.itemsize == src.dtype.itemsize)
     if not same and np.shares_memory(out, src):
         raise ValueError("out overlaps the input without being the input itself")
-    return out
-
-
-def checked_out(out, src, dtype):
-    """``out`` checked for a result of ``dtype`` and ``src``'s shape (:func:`check_out`; for a
-    cupy ``src``, :func:`fmtlib.kernels.gpu.check_out`); None stays None."""
-    if out is None:
-        return None
-    if type(src).__module__.split(".")[0] == "cupy":
-        from .kernels import gpu
-
-        return gpu.check_out(out, src, dtype)
-    return check_out(out, src, dtype)
-
-
-def put(out, values):
-    """``values`` itself without ``out``, else ``out`` (checked by :func:`checked_out`) filled
-    with them."""
-    if out is None:
-        return values
-    out[...] = values
     return out

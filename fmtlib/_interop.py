@@ -6,7 +6,7 @@ numpy without copies, and results go back as the kind of array that came in.
   DLPack cannot carry); results come back with ``torch.from_numpy``, sharing memory.
 - other ``__dlpack__`` producers on the CPU (jax, ...): ``np.from_dlpack``; results come
   back through the producer's ``from_dlpack`` when its top-level module has one.
-- device arrays: cupy arrays go to the GPU backend (:mod:`fmtlib.kernels.gpu`) for the methods
+- device arrays: cupy arrays go to the GPU backend (:mod:`fmtlib.codecs.device`) for the methods
   a codec lists in ``_gpu_methods``; CUDA tensors go there through ``cupy.from_dlpack`` and
   come back through ``torch.from_dlpack``, without copies. Other methods raise TypeError.
 
@@ -23,6 +23,7 @@ import sys
 
 import numpy as np
 
+from ._backend import is_device_array
 from ._dtypes import is_bfloat16, ml_dtype
 
 
@@ -75,7 +76,7 @@ def _device(x):
     if mod == "torch" and x.device.type == "cuda":
         import torch
 
-        from .kernels.gpu import backend
+        from ._backend import backend
 
         return backend().from_dlpack(x.detach()), torch.from_dlpack
     return None
@@ -98,7 +99,7 @@ def interop(method):
                 if od is not None:
                     kw[name] = od[0]
             r = method(self, xd, *args, **kw)
-            on_device = type(r).__module__.split(".")[0] == "cupy"
+            on_device = is_device_array(r)
             if given is not None and on_device:   # the caller's own array (cupy, or a CUDA tensor), now filled
                 return given
             return dback(r) if dback is not None and on_device else r   # records come back as they are
@@ -107,7 +108,7 @@ def interop(method):
         if od is not None:   # decode/unpack of a record into a device array: the record's arrays decide
             kw["out"] = od[0]
             r = method(self, x, *args, **kw)
-            return out if type(r).__module__.split(".")[0] == "cupy" else r
+            return out if is_device_array(r) else r
         x, back = to_numpy(x)
         if out is not None:
             kw["out"], out_back = to_numpy(out)

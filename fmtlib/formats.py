@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import exact
+from .format_names import is_named
 
 
 SPECIALS = ("ieee", "fn", "fnuz", "none")
@@ -250,8 +251,6 @@ class FloatFormat:
 
     def spec_string(self) -> str:
         """A string that :func:`fmtlib.catalog.parse_format` turns back into this format."""
-        from .catalog import is_named
-
         s = f"e{self.ebits}m{self.mbits}"
         full = is_named(s)   # "e8m0" names a format of its own: spell every field out
         extras = []

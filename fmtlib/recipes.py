@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ._dtypes import dtype_name, integer_name
 from .codecs.base import Codec
+from .codecs.ids import codec_class, codec_ids
 
 _SUFFIX = re.compile(r"^(?P<elem>.+)_(?:(?P<row>row)|b(?P<block>\d+))$")
 _INT = re.compile(r"(u?)int(\d+)")
@@ -41,8 +43,7 @@ RENAMED: dict[str, str] = {
 def _codebook(key: str):
     """The code book a name stands for, or None: ``nf<k>`` (NormalFloat; nf4 is bitsandbytes'
     table), ``nf4_bnb`` / ``fp4_bnb`` (bitsandbytes' decision points), ``dynamic8``."""
-    from .codecs import Quantile
-
+    Quantile = codec_class("quantile")
     fixed = {"nf4": Quantile.nf4, "nf4_bnb": lambda: Quantile.nf4("bitsandbytes"),
              "fp4_bnb": lambda: Quantile.fp4("bitsandbytes"), "dynamic8": Quantile.dynamic}
     if key in fixed:
@@ -57,8 +58,7 @@ def element(name: str) -> Codec:
     >>> element("nf4"), element("uint4"), element("float8_e4m3fn")
     (Quantile.nf4(), Int(4, signed=False), FP('e4m3fn'))
     """
-    from .codecs import FP, Int
-
+    FP, Int = codec_class("fp"), codec_class("int")
     key = name.strip().lower()
     m = _INT.fullmatch(key)
     if m:
@@ -76,26 +76,21 @@ def element(name: str) -> Codec:
 
 def _block(key: str) -> Codec | None:
     """The block codec a name stands for, or None."""
-    from .codecs import MX, NVFP4
     from .codecs.mx import _MX_ALIASES, MX_ELEMENTS
 
     if key in MX_ELEMENTS or key in _MX_ALIASES:
-        return MX(key)
+        return codec_class("mx")(key)
     if key == "nvfp4":
-        return NVFP4()
+        return codec_class("nvfp4")()
     if key in ("sdr", "qrazor"):
-        from .sdr import QRazor
-
-        return QRazor()
+        return codec_class("qrazor")()
     return None
 
 
 def scaled(elem: Codec, block: int | None) -> Codec:
     """The scaled recipe of an element codec: fp32 amax/max scales for FP and Int, bitsandbytes'
     absmax for code books; ``block=None``: one scale per row (the last axis)."""
-    from .codecs import Quantile, Scaled
-
-    return Scaled(elem, "absmax" if isinstance(elem, Quantile) else "fp32", block=block)
+    return codec_class("scaled")(elem, "absmax" if isinstance(elem, codec_class("quantile")) else "fp32", block=block)
 
 
 def lookup(name: str) -> Codec:
@@ -120,6 +115,57 @@ def lookup(name: str) -> Codec:
                          "recipes <element>_row, <element>_b<N> (fmtlib formats lists them)") from None
 
 
+def get(spec: "str | dict | Codec | type | np.dtype") -> Codec:
+    """A codec from a name, a config dict, a dtype, or a codec (returned as is).
+
+    A name means one codec everywhere (:mod:`fmtlib.recipes`): element formats have no
+    scale (``"e2m1"``, ``"bf16"``, ``"int8"``, ``"nf4"``); block formats carry theirs
+    (``"mxfp4"``, ``"nvfp4"``, ``"sdr"``); ``"<element>_row"`` and ``"<element>_b<N>"`` add
+    a scale per row or per block of N.
+
+    A dtype (``np.float16``, ``ml_dtypes.float8_e4m3fn``, ``np.dtype("float8_e5m2")``, ``np.int8``,
+    ``ml_dtypes.int4``) gives the codec of the exactly equivalent format, or a ValueError.
+
+    >>> get("mxfp4"), get("int4"), get("int4_row")
+    (MX('mxfp4_e2m1'), Int(4), Scaled(Int(4), 'fp32', block=None))
+    >>> import numpy as np
+    >>> get(np.float16), get(np.uint8)
+    (FP('fp16'), Int(8, signed=False))
+    """
+    if isinstance(spec, Codec):
+        return spec
+    dname = dtype_name(spec)
+    if dname is not None:   # a dtype: its float format, or its integer (ml_dtypes int4 -> Int(4))
+        FP, Int = codec_class("fp"), codec_class("int")
+        ints = integer_name(dname)
+        if ints is None:
+            return FP(spec)
+        try:
+            return Int(ints[0], signed=ints[1])
+        except ValueError as e:
+            raise ValueError(f"dtype {dname} has no exact fmtlib integer codec: {e}") from None
+    if isinstance(spec, dict):
+        return from_config(spec)
+    if isinstance(spec, str):
+        return lookup(spec)
+    raise TypeError(f"get() takes a format name, a config dict, a dtype or a codec, got {type(spec).__name__}")
+
+
+def from_config(config: dict[str, Any]) -> Codec:
+    """Rebuild a codec from :meth:`Codec.get_config` output."""
+    if not isinstance(config, dict):
+        raise TypeError(f"a codec config is a dict, got {type(config).__name__}")
+    cid = config.get("id")
+    ids = [i for i in codec_ids() if not i.startswith("layout.")]   # layouts share the config machinery
+    if cid not in ids:
+        hint = "; it is a layout: use fmtlib.packing.get_layout" if str(cid).startswith("layout.") else ""
+        raise ValueError(f"unknown codec id {cid!r}{hint} (known: {', '.join(ids)})")
+    try:
+        return codec_class(cid).from_config(config)
+    except TypeError as e:
+        raise ValueError(f"bad config for codec {cid!r}: {e}") from None
+
+
 def for_tensors(spec: "str | dict | Codec") -> Codec:
     """:func:`lookup` for the commands that quantize tensors (``fmtlib compare``, ``fmtlib
     quantize``, :func:`fmtlib.save_quantized`), which refuse the names in :data:`RENAMED`:
@@ -129,8 +175,6 @@ def for_tensors(spec: "str | dict | Codec") -> Codec:
     Traceback (most recent call last):
     ValueError: 'int4' is the bare int4 format (no scale); fmtlib compare, fmtlib quantize and save_quantized used to give it one fp32 scale per row: that recipe is now 'int4_row' (fmtlib.get('int4_row'))
     """
-    from .registry import get
-
     if isinstance(spec, str):
         key = spec.strip().lower()
         new = RENAMED.get(key) or (key + "_row" if _INT.fullmatch(key) else None)
@@ -150,8 +194,6 @@ def python_expr(spec: "str | dict | Codec") -> str:
     """
     if isinstance(spec, str):
         return f"fmtlib.get({spec.strip()!r})"
-    from .registry import get
-
     return f"fmtlib.from_config({get(spec).get_config()!r})"
 
 

@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_float_input, checked_out, put, round_once
+from ._arrays import as_float_input
+from .codecs import device
+from .codecs.device import checked_out, put
+from .codecs.fp import round_once
 from .codecs.base import Codec
 from .rng import rand64, seed_key
 
@@ -111,9 +114,8 @@ class Hadamard(Transform):
         n = x.shape[self.axis]
         if n % self.size:
             raise ValueError(f"axis length {n} is not a multiple of the Hadamard size {self.size}")
-        from .kernels import gpu
 
-        xp = gpu.array_module(x)
+        xp = device.array_module(x)
         y = xp.moveaxis(x, self.axis, -1).astype(np.float64)
         lead = y.shape[:-1]
         y = y.reshape(lead + (n // self.size, self.size))
@@ -208,11 +210,10 @@ class Clip(Transform):
         """The clip threshold(s) for ``x``: a scalar, or one per slice along ``axis`` (kept dims).
         For a cupy ``x``, a fixed or ``fraction`` threshold is found on the device (a max is
         exact in any order); the others on a host copy, so that they are numpy's numbers."""
-        from .kernels import gpu
 
         x, _ = as_float_input(x, "Clip")
-        if gpu.is_device_array(x):
-            cp = gpu.backend()
+        if device.is_device_array(x):
+            cp = device.backend()
             if self.rule == "fraction" and x.size:
                 a = cp.abs(x.astype(np.float64))
                 return self.value * cp.where(cp.isfinite(a), a, 0.0).max(axis=self.axis, keepdims=True)
@@ -234,11 +235,10 @@ class Clip(Transform):
 
     def forward(self, x) -> np.ndarray:
         """``x`` clipped to ``[-t, t]``, in ``x``'s dtype."""
-        from .kernels import gpu
 
         x, _ = as_float_input(x, "Clip")
         t = self.threshold(x)
-        xp = gpu.array_module(x)
+        xp = device.array_module(x)
         return round_once(xp.clip(x.astype(np.float64), -t, t), x.dtype)
 
     def inverse(self, y) -> np.ndarray:

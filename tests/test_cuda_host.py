@@ -224,7 +224,7 @@ def test_nvfp4_blocks_match_the_codec(lib, recipe, global_scale, src):
 @pytest.mark.parametrize("rounding", ["nearest_away", "nearest_even", "toward_zero"])
 def test_sdr_groups_match_the_codec(lib, base, group, keep, rounding):
     from fmtlib import SDR
-    from fmtlib.sdr import _dtype_bounds, _kernel_mode
+    from fmtlib.codecs.sdr import _dtype_bounds, _kernel_mode
 
     c = SDR(group=group, keep=keep, base=base, rounding=rounding)
     fmt = c.base.format

@@ -131,6 +131,19 @@ def device_arrays():
         where=np.where, isfinite=np.isfinite, abs=np.abs)
 
 
+def patch_backend(mp, fake) -> None:
+    """``backend()`` answers ``fake()`` wherever fmtlib calls it: fmtlib._backend and every
+    module that imported the function by name (the GPU launches, the codecs' seam)."""
+    import sys
+
+    from fmtlib import _backend
+
+    real = _backend.backend
+    for name, mod in list(sys.modules.items()):
+        if name.split(".")[0] == "fmtlib" and getattr(mod, "backend", None) is real:
+            mp.setattr(mod, "backend", fake)
+
+
 CACHES = (gpu.module, gpu._params_on_device, gpu._tables_on_device, gpu._book_on_device, gpu._values_on_device)
 
 
@@ -142,7 +155,7 @@ def built(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cupy-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CUPY_CACHE_DIR", str(cache))
-        mp.setattr(gpu, "backend", lambda: device_arrays())
+        patch_backend(mp, lambda: device_arrays())
         with ThreadPoolExecutor(max(1, min(len(cuda_host.CUDA_SOURCES), len(os.sched_getaffinity(0))))) as ex:
             list(ex.map(getattr(gpu.module, "__wrapped__", gpu.module), cuda_host.CUDA_SOURCES))
     return cache
@@ -152,7 +165,7 @@ def built(tmp_path_factory):
 def fake_cupy(monkeypatch, built):
     monkeypatch.setenv("CUPY_CACHE_DIR", str(built))
     cp = device_arrays()
-    monkeypatch.setattr(gpu, "backend", lambda: cp)
+    patch_backend(monkeypatch, lambda: cp)
     for c in CACHES:
         c.cache_clear()
     yield cp

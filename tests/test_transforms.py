@@ -133,7 +133,7 @@ def test_hadamard_rounds_bfloat16_once():
     import ml_dtypes
 
     from fmtlib import FP
-    from fmtlib._arrays import round_once
+    from fmtlib.codecs.fp import round_once
 
     x = np.random.default_rng(0).standard_normal((64, 32)).astype(ml_dtypes.bfloat16)
     h = Hadamard(32, seed=1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-_CODECS: dict[str, type] = {}
+from .ids import _CODECS, codec_class, codec_ids  # noqa: F401  (codec_class, codec_ids: re-exported)
 
 
 class Codec:
@@ -86,11 +86,3 @@ class Codec:
 
 def _rebuild(config):
     return _CODECS[config["id"]].from_config(config)
-
-
-def codec_class(codec_id: str) -> type:
-    return _CODECS[codec_id]
-
-
-def codec_ids() -> list[str]:
-    return list(_CODECS)

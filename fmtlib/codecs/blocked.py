@@ -112,9 +112,9 @@ class BlockCodec(Codec):
         checks the record fits this codec."""
         if not isinstance(enc, Encoded):
             raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
-        from ..kernels import gpu
+        from . import device
 
-        xp = gpu.array_module(enc.codes)   # cupy records stay on the device
+        xp = device.array_module(enc.codes)   # cupy records stay on the device
         codes, scales = xp.asarray(enc.codes), xp.asarray(enc.scales)
         if enc.axis is None:
             codes, scales = codes.reshape(1, -1), scales.reshape(1, -1)
@@ -222,7 +222,7 @@ class BlockCodec(Codec):
     def unpack_record(self, packed: Packed) -> Encoded:
         """The :class:`Encoded` record a :class:`Packed` one holds (codes unpacked, scales
         unswizzled; cupy arrays stay on the device)."""
-        from ..kernels import gpu
+        from . import device
         from ..packing import Swizzled128x4, get_layout
 
         if not isinstance(packed, Packed):
@@ -230,7 +230,7 @@ class BlockCodec(Codec):
         shape = tuple(packed.shape)
         codes = get_layout(packed.layout).unpack(packed.data, shape, dtype=np.dtype(self.element_code_dtype))
         scales = packed.scales
-        xp = gpu.array_module(packed.scales)
+        xp = device.array_module(packed.scales)
         if packed.scale_layout == "swizzled128x4":
             like = np.empty(self._scales_shape(shape, packed.axis, packed.block), np.uint8)   # for its shapes
             m = Swizzled128x4().unpack(packed.scales, self._scale_matrix(like, packed.axis).shape)
@@ -255,9 +255,9 @@ class BlockCodec(Codec):
     def _scale_matrix(scales: np.ndarray, axis) -> np.ndarray:
         """Scales as the (rows, blocks) matrix a GEMM reads: the blocked axis last, the other
         axes flattened into rows."""
-        from ..kernels import gpu
+        from . import device
 
-        xp = gpu.array_module(scales)
+        xp = device.array_module(scales)
         s = xp.asarray(scales)
         if s.dtype.itemsize != 1:
             raise ValueError(f"the 128x4 swizzle holds one-byte scales; these are {s.dtype}")

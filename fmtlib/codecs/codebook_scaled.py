@@ -27,7 +27,11 @@ import numpy as np
 
 from .._arrays import as_float_input, float_dtype
 from ..rounding import Rounding
+from ..kernels.gpu import (_UINT, _amax_bits, _bits, _book_on_device, _float_format, _launch, _params_on_device,
+                           _per_tensor, _table_on_device)
+from ..kernels.params import kernel_params
 from .blocked import Encoded, amax_element
+from .device import _book_decode, _rand_arg, _record_rows, _restore, backend, is_device_array
 from .quantile import MAX_RBITS, Quantile, bnb_thresholds
 from .stochastic import check_index_offset, moved_rand, random_args
 
@@ -268,3 +272,90 @@ def bits_per_element(codec) -> float:
     if codec.double_quant:
         return b + 8 / codec.block + 32 / (codec.block * DOUBLE_QUANT_BLOCK)
     return b + 32 / codec.block
+
+
+# --- on the GPU ------------------------------------------------------------------------------
+
+def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, rand=None):
+    """``Scaled`` with a Quantile element: S = fl32(amax) per block (``"fp32"``) or the
+    bitsandbytes recipe (``"absmax"``); an Encoded record of cupy arrays (double-quantized
+    scales are computed on the host: one per block) or fused values in x's dtype."""
+    cp = backend()
+    q = codec.element_codec
+    if x.ndim == 0:
+        raise ValueError("Scaled needs an array with at least one dimension")
+    axis, xm, block = codec._layout(x, cp)
+    ncols = xm.shape[-1]
+    nb = -(-ncols // block) if ncols else 0
+    nblocks = (xm.size // ncols) * nb if ncols else 0
+    absmax = codec.scale_mode == "absmax"
+    per_tensor = axis is None and ncols > 0   # one scale: an amax reduction, then a thread per element
+    fuse = fused and not codec.double_quant
+    codes = cp.empty(xm.shape if not fuse else (1,), dtype=q.code_dtype)
+    scales = cp.empty(xm.shape[:-1] + (nb,), dtype=np.uint32)
+    if absmax:
+        mode = q.rounding if rounding is None else Rounding.parse(rounding)
+        if mode is not Rounding.NEAREST_EVEN or seed is not None or rbits is not None or rand is not None:
+            raise ValueError("scale='absmax' is bitsandbytes' nearest recipe: no rounding, seed, rbits or rand "
+                             "options (use scale='fp32' for other rounding modes)")
+        codec._random(None, None, None, index_offset)   # checks index_offset
+        x32 = xm if np.dtype(xm.dtype) == np.float32 else xm.astype(np.float32)
+        out = cp.empty(xm.shape if fuse else (1,), dtype=np.float32)
+        thr = q.thresholds if q.thresholds is not None else bnb_thresholds(q.levels)
+        name = f"fmt_book_absmax_encode{'_tensor' if per_tensor else ''}<{_UINT[q.code_dtype.itemsize]}>"
+        span = ((np.int64(x32.size), _amax_bits(x32)) if per_tensor
+                else (np.int64(nblocks), np.int64(ncols), np.int64(block)))
+        _launch("tensor.cu" if per_tensor else "codebook.cu", name, x32.size if per_tensor else 32 * nblocks,
+                (_bits(x32).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
+                 _table_on_device(np.asarray(q.levels)),
+                 _table_on_device(np.asarray(thr)), np.int64(len(thr)), _book_on_device(q, 0)[4],
+                 np.int64(_book_on_device(q, 0)[3]), np.int32(fuse)))
+        if fuse:
+            out = out.astype(xm.dtype, copy=False)
+    else:
+        mode = q._mode_id(rounding)
+        key, rbits, rand = book_random(mode, x, seed, rbits, rand, index_offset, cp)
+        d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
+        out = cp.empty_like(xm) if fuse else cp.empty(1, dtype=xm.dtype)
+        name, threads, span = _per_tensor("book_scaled", xm, codes, nblocks, block, per_tensor)
+        _launch("tensor.cu" if per_tensor else "codebook.cu", name, threads,
+                (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
+                 _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev), np.int64(nan_index),
+                 code_of, np.int32(mode), np.uint64(key), np.int64(index_offset), np.int32(rbits), np.int32(fuse),
+                 *_rand_arg(codec, rand, axis)))
+    if fuse:
+        return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
+    if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block
+        scales = cp.asarray(np.full((1, 1), 0.0 if absmax else 2.0 ** -149, np.float32).view(np.uint32))
+    restore_s = (lambda s: s.reshape(1) if axis is None else cp.moveaxis(s, -1, axis))
+    codes_r = codes.reshape(x.shape) if axis is None else cp.moveaxis(codes, -1, axis)
+    if codec.double_quant:
+        host = cp.asnumpy(scales)
+        dq, ss, off = double_quantize(host.view(np.float32))
+        enc = Encoded(codes_r, restore_s(cp.asarray(dq.reshape(host.shape))), tuple(x.shape), axis, block,
+                      codec.name, scale_scales=cp.asarray(ss), scale_offset=off)
+    else:
+        enc = Encoded(codes_r, restore_s(scales), tuple(x.shape), axis, block, codec.name)
+    return book_scaled_decode(codec, enc, x.dtype) if fused else enc
+
+
+def book_scaled_decode(codec, enc, dtype):
+    """``Scaled`` (Quantile element) ``decode`` of an Encoded record holding cupy arrays."""
+    cp = backend()
+    dq = codec.double_quant
+    codes, sm = _record_rows(codec, enc, 256 if dq else 1 << 32, "double-quantized 8-bit scales" if dq else "float32")
+    ncols = codes.shape[-1]
+    if dq:
+        if enc.scale_scales is None or enc.scale_offset is None:
+            raise ValueError("a double-quantized record needs scale_scales and scale_offset")
+        h = cp.asnumpy(sm)
+        ss = enc.scale_scales
+        ss = cp.asnumpy(ss) if is_device_array(ss) else np.asarray(ss)
+        s32 = double_dequantize(h, ss, enc.scale_offset).reshape(h.shape)
+        sm = cp.asarray(np.ascontiguousarray(s32).view(np.uint32))
+    else:
+        if enc.scale_scales is not None:
+            raise ValueError("record has double-quantized scales; this codec has double_quant=False")
+        sm = sm.astype(np.uint32, copy=False)
+    res = _book_decode(codec.element_codec, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
+    return _restore(res, enc)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_format, float_dtype
-from ..kernels import dispatch, fast_path, gpu
+from ..kernels import dispatch, fast_path
+from . import device
 from ..rounding import Overflow, Rounding
 from . import nans
 from .base import Codec
@@ -61,9 +62,9 @@ class ElementCodec(Codec):
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
     def _run(self, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out=None):
-        if gpu.is_device_array(x):
+        if device.is_device_array(x):
             nans.check(self.nan, x, repr(self))
-            return gpu.element_run(self, fused, x, rounding, overflow, seed, rbits, rand, index_offset, out)
+            return device.element_run(self, fused, x, rounding, overflow, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         if self.nan != "ignore":
             nans.check(self.nan, x, repr(self))
@@ -114,8 +115,8 @@ class ElementCodec(Codec):
         >>> FP("e2m1").decode(np.array([2, 15], dtype=np.uint8))
         array([ 1., -6.], dtype=float32)
         """
-        if gpu.is_device_array(codes):
-            return gpu.element_decode(self, codes, dtype if out is None else out.dtype, out)
+        if device.is_device_array(codes):
+            return device.element_decode(self, codes, dtype if out is None else out.dtype, out)
         scalar = np.isscalar(codes)
         c = as_codes(codes, self.format)
         dt = float_dtype(dtype if out is None else out.dtype)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from .._backend import is_device_array
+from .._dtypes import is_bfloat16
 from ..catalog import canonical_name, default_specials, parse_format
 from ..formats import FloatFormat
 from ..rounding import Overflow, Rounding
@@ -113,3 +117,20 @@ class FP(ElementCodec):
     emin = from_format("emin", "Exponent of the smallest normal value.")
     has_inf = from_format("has_inf", "Whether the format encodes infinities.")
     has_nan = from_format("has_nan", "Whether the format encodes NaN.")
+
+
+def round_once(v, dt) -> np.ndarray:
+    """Exact float64 values ``v`` rounded once to nearest-even in ``dt`` (IEEE overflow to inf).
+    bfloat16 and cupy arrays go through fmtlib's own FP codec: ml_dtypes' float64 -> bfloat16
+    rounds through float32, and cupy's casts are not specified to round once.
+
+    >>> round_once(np.array([1 + 2.0**-24]), np.dtype(np.float32))
+    array([1.], dtype=float32)
+    """
+    dt = np.dtype(dt)
+    if dt == np.float64:
+        return v
+    if is_bfloat16(dt) or is_device_array(v):
+        name = "bf16" if is_bfloat16(dt) else {2: "fp16", 4: "fp32"}[dt.itemsize]
+        return FP(name, overflow="ieee").encode(v).view(dt)
+    return v.astype(dt)

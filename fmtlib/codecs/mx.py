@@ -14,7 +14,8 @@ import numpy as np
 
 from .._arrays import bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
-from ..kernels import fast_path, gpu
+from ..kernels import fast_path
+from . import device
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded
@@ -108,9 +109,9 @@ class MX(BlockCodec):
     def _run(self, x, fused: bool, rounding, seed, rbits, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
 
-        if gpu.is_device_array(x):
-            return gpu.block_out(self.element_code_dtype, out, x, fused,
-                                 lambda: gpu.mx_run(self, fused, x, rounding, seed, rbits, index_offset, rand))
+        if device.is_device_array(x):
+            return device.block_out(self.element_code_dtype, out, x, fused,
+                                 lambda: device.mx_run(self, fused, x, rounding, seed, rbits, index_offset, rand))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         mode, key, rbits, base, rand = self._random(rounding, seed, rbits, index_offset, rand=rand, shape=x.shape)
@@ -158,8 +159,8 @@ class MX(BlockCodec):
         (the record's shape, C-contiguous; its dtype wins over ``dtype``) receives them."""
         from ..kernels.cpu import convert as K
 
-        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
-            return gpu.into(out, gpu.mx_decode(self, enc, dtype if out is None else out.dtype))
+        if isinstance(enc, Encoded) and device.is_device_array(enc.codes):
+            return device.into(out, device.mx_decode(self, enc, dtype if out is None else out.dtype))
         dt = float_dtype(dtype if out is None else out.dtype)
         codes, scales = self._record_rows(enc)
         ncols = codes.shape[-1]

@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from .._backend import is_device_array
+
 #: the values ``nan=`` takes
 POLICIES = ("ignore", "warn", "raise")
 _CHUNK = 1 << 20
@@ -35,7 +37,7 @@ def _count(x) -> tuple[int, int]:
     """(number of NaNs, flat index of the first) of a float array (numpy in chunks of 2**20,
     so no temporary the size of the input; cupy in one pass on the device)."""
     flat = x.reshape(-1)
-    if type(x).__module__.split(".")[0] == "cupy":
+    if is_device_array(x):
         mask = flat != flat
         n = int(mask.sum())
         return n, int(mask.argmax()) if n else -1

@@ -18,7 +18,8 @@ import numpy as np
 from .. import exact
 from .._arrays import bits_view, dtype_format, float_dtype
 from ..catalog import parse_format
-from ..kernels import fast_path, gpu
+from ..kernels import fast_path
+from . import device
 from ..kernels.params import kernel_params
 from ..rounding import Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
@@ -139,9 +140,9 @@ class NVFP4(BlockCodec):
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
 
-        if gpu.is_device_array(x):
-            return gpu.block_out(self.element_code_dtype, out, x, fused,
-                                 lambda: gpu.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset,
+        if device.is_device_array(x):
+            return device.block_out(self.element_code_dtype, out, x, fused,
+                                 lambda: device.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset,
                                                        rand))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
@@ -194,8 +195,8 @@ class NVFP4(BlockCodec):
         ``out=`` as :meth:`MX.decode`."""
         from ..kernels.cpu import convert as K
 
-        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
-            return gpu.into(out, gpu.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
+        if isinstance(enc, Encoded) and device.is_device_array(enc.codes):
+            return device.into(out, device.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
         dt = float_dtype(dtype if out is None else out.dtype)
         codes, scales = self._record_rows(enc)
         self._check_codes(codes, self.element)

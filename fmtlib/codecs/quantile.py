@@ -350,12 +350,12 @@ class Quantile(codebooks.LevelTable, Codec):
     _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
     def _run(self, x, fused, rounding, seed, rbits, rand, index_offset, out):
-        from ..kernels import gpu
+        from . import device
         from ..kernels.cpu import codebook as K
 
-        if gpu.is_device_array(x):
+        if device.is_device_array(x):
             nans.check(self.nan, x, repr(self))
-            return gpu.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset, out)
+            return device.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         if self.nan != "ignore":
             nans.check(self.nan, x, repr(self))
@@ -427,10 +427,10 @@ class Quantile(codebooks.LevelTable, Codec):
         >>> Quantile.nf4().decode(np.array([0, 7, 15], np.uint8))
         array([-1.,  0.,  1.], dtype=float32)
         """
-        from ..kernels import gpu
+        from . import device
 
-        if gpu.is_device_array(codes):
-            return gpu.quantile_decode(self, codes, dtype if out is None else out.dtype, out)
+        if device.is_device_array(codes):
+            return device.quantile_decode(self, codes, dtype if out is None else out.dtype, out)
         scalar = np.isscalar(codes)
         c = self.check_codes(codes)
         table = self.value_table(dtype if out is None else out.dtype)

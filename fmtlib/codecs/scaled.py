@@ -22,7 +22,8 @@ from .._dtypes import dtype_name
 from ..catalog import parse_format
 from ..formats import FloatFormat
 from ..integers import IntFormat
-from ..kernels import fast_path, gpu
+from ..kernels import fast_path
+from . import device
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded, amax_element, finite_amax
@@ -249,13 +250,13 @@ class Scaled(BlockCodec):
         from ..kernels.cpu import convert as K
 
         if self.element_codec.nan != "ignore":   # the element's nan= option, checked on the input
-            nans.check(self.element_codec.nan, x if gpu.is_device_array(x) else as_float_input(x)[0], repr(self))
-        if gpu.is_device_array(x):
+            nans.check(self.element_codec.nan, x if device.is_device_array(x) else as_float_input(x)[0], repr(self))
+        if device.is_device_array(x):
             if self.scale_mode and tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")
-            run = gpu.book_scaled_run if self.scale_mode else gpu.scaled_run
+            run = codebook_scaled.book_scaled_run if self.scale_mode else device.scaled_run
             extra = () if self.scale_mode else (tensor_amax,)
-            return gpu.block_out(self.element_code_dtype, out, x, fused,
+            return device.block_out(self.element_code_dtype, out, x, fused,
                                  lambda: run(self, fused, x, rounding, seed, rbits, *extra, index_offset, rand))
         if self.scale_mode:
             if tensor_amax is not None:
@@ -366,9 +367,9 @@ class Scaled(BlockCodec):
         ``out=`` as :meth:`MX.decode`."""
         from ..kernels.cpu import convert as K
 
-        if isinstance(enc, Encoded) and gpu.is_device_array(enc.codes):
-            dev = gpu.book_scaled_decode if self.scale_mode else gpu.scaled_decode
-            return gpu.into(out, dev(self, enc, dtype if out is None else out.dtype))
+        if isinstance(enc, Encoded) and device.is_device_array(enc.codes):
+            dev = codebook_scaled.book_scaled_decode if self.scale_mode else device.scaled_decode
+            return device.into(out, dev(self, enc, dtype if out is None else out.dtype))
         if self.scale_mode:
             return codebook_scaled.decode(self, enc, dtype, out)
         dt = float_dtype(dtype if out is None else out.dtype)

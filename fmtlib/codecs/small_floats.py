@@ -22,6 +22,7 @@ import functools
 import numpy as np
 
 from .._dtypes import as_dtype, is_small_ml_float
+from .ids import codec_class
 
 
 def _small_target(dtype, out) -> np.dtype | None:
@@ -51,9 +52,7 @@ def small_float_output(method):
         if not isinstance(values, (np.ndarray, np.generic)):
             raise TypeError(f"decoding into {target.name} runs on the host (numpy); decode device arrays into "
                             "float32 and cast on the host")
-        from .fp import FP
-
-        result = FP(target).encode(np.asarray(values)).view(target)
+        result = codec_class("fp")(target).encode(np.asarray(values)).view(target)
         if out is None:
             return result[()] if isinstance(values, np.generic) else result
         if out.shape != result.shape:

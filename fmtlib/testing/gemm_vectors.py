@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vectors import SCHEMA, VERSION, Draws, sha256
+from .draws import SCHEMA, VERSION, Draws, sha256
 
 #: the K-length over which the inputs' magnitudes change
 _SPAN = 32
@@ -78,7 +78,7 @@ def make_gemm_vectors(a_codec: dict, b_codec: dict, accumulate, out="fp32", *, M
     arrays = {"a": a, "b": b, **_record_arrays("a", ea), **_record_arrays("b", eb), "c": c}
     params = {"a_codec": ca.get_config(), "b_codec": cb.get_config(), "accumulate": acc.get_config(),
               "out": oc.get_config(), "M": M, "N": N, "K": K, "tensor_scale": tensor_scale, "data_seed": data_seed}
-    from .. import __version__
+    from .._version import __version__
     import time
 
     manifest = {

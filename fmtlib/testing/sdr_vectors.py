@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vectors import _CASE, CASES, SCHEMA, VERSION, Draws, sha256
+from .draws import _CASE, CASES, SCHEMA, VERSION, Draws, sha256
 
 #: random magnitudes added to each razoring point's sweep when the point is above 9 bits
 _SAMPLE = 32
@@ -114,7 +114,7 @@ def _rows(groups_by_case, group: int, width: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _manifest(kind: str, codec, params: dict, arrays: dict) -> dict:
-    from .. import __version__
+    from .._version import __version__
     import time
 
     return {
