@@ -185,8 +185,12 @@ def test_plot_is_atomic(model, full_disk):
 
 
 _FSIZE = """
-import resource, signal, sys
+import resource, signal, sys, tempfile
 from fmtlib.cli import main
+# the same command once without the limit first, so that Numba's cache files are written then:
+# with a stale cache (kernel sources changed during a run) the rewrite of an index failed first
+warm = tempfile.mkdtemp()
+main(["quantize", sys.argv[1], "--format", "mxfp4", "-o", warm + "/w.safetensors", "--dequantize"])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 sys.exit(main(["quantize", sys.argv[1], "--format", "mxfp4", "-o", sys.argv[2], "--dequantize"]))
