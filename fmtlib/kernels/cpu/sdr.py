@@ -77,6 +77,14 @@ def _kept(m, f, away, even, kmax):
 
 
 @njit(**SCALAR)
+def _razored(v, f, away, even, kmax):
+    """The razored value of v, its magnitude's kept bits (:func:`_kept`) shifted back,
+    with v's sign (negated by (w ^ sg) - sg, sg = 0 or -1: branch-free)."""
+    sg = v >> 63
+    return ((_kept(abs(v), f, away, even, kmax) << f) ^ sg) - sg
+
+
+@njit(**SCALAR)
 def _task(t, nchunks, gpt, group, n):
     """(row, first group, row offset of the task's first element, its element count)."""
     r = t // nchunks
@@ -147,10 +155,7 @@ def _quantize_task(q, out, base, L, group, keep, mode, lo, hi, olo, ohi):
     nbad = _scan_groups(q, base, L, group, keep, lo, hi, fe, fe, -1)
     nobad = 0
     for i in range(L):
-        v = np.int64(q[U64(base + i)])
-        f = np.int64(fe[U64(i)])
-        sg = v >> 63                                  # 0 or -1: negate by (w ^ sg) - sg
-        w = ((_kept(abs(v), f, away, even, kmax) << f) ^ sg) - sg
+        w = _razored(np.int64(q[U64(base + i)]), np.int64(fe[U64(i)]), away, even, kmax)
         nobad += np.int64(w < olo) | np.int64(w > ohi)
         out[U64(base + i)] = w
     return nbad, nobad
@@ -182,10 +187,7 @@ def _quantize_scaled_task(q, out, base, L, group, keep, mode, lo, hi, scale):
     fe = np.empty(L, dtype=np.int8)
     nbad = _scan_groups(q, base, L, group, keep, lo, hi, fe, fe, -1)
     for i in range(L):
-        v = np.int64(q[U64(base + i)])
-        f = np.int64(fe[U64(i)])
-        sg = v >> 63
-        w = ((_kept(abs(v), f, away, even, kmax) << f) ^ sg) - sg
+        w = _razored(np.int64(q[U64(base + i)]), np.int64(fe[U64(i)]), away, even, kmax)
         out[U64(base + i)] = np.float32(w) * scale   # |w| <= 2**16: exact in float32; one rounding
     return nbad
 
