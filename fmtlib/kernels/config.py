@@ -19,14 +19,16 @@ Numba compiled the bodies of its parallel loops, which they replace:
 The first real compile in a process prints one line on stderr
 (:mod:`fmtlib.kernels.compile_notice`; ``FMTLIB_QUIET=1`` silences it).
 
-A changed option here does not invalidate Numba's disk cache, which watches the kernels' own
-files: clear ``NUMBA_CACHE_DIR`` (or touch the kernel files) after changing one.
+Numba's disk cache of a kernel is keyed by every kernel source and this file
+(:mod:`fmtlib.kernels.cache_key`): a changed option or helper recompiles every kernel.
 """
 import os
 
 from numba.core.compiler import Compiler
 
-from . import compile_notice  # noqa: F401  (every kernel module imports this one: the notice is registered with them)
+from . import cache_key, compile_notice  # noqa: F401  (every kernel module imports this one first)
+
+cache_key.install()
 
 
 class KernelCompiler(Compiler):

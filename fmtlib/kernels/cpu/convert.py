@@ -13,9 +13,9 @@ a range of tasks ``t0 <= t < t1`` (elements, or blocks for the block encoders), 
 :func:`fmtlib.kernels.threads.parallel`: callers pass the arguments after ``t0, t1`` and a
 Python thread pool runs the tasks in chunks.
 
-The helpers live in this one file on purpose: Numba's on-disk cache is invalidated by
-changes to the file of the cached function only, so an inlined helper in another module
-could leave a stale compiled kernel behind (:mod:`fmtlib.kernels.threads` is plain Python).
+Numba's disk cache of every kernel is keyed by all kernel sources
+(:mod:`fmtlib.kernels.cache_key`), so a helper may live in another kernel file without leaving
+a stale compiled kernel behind (:mod:`fmtlib.kernels.threads` is plain Python).
 """
 import math
 

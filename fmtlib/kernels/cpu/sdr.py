@@ -18,10 +18,8 @@ k = m >> f, rounded on the dropped bits by ``mode`` and never beyond 2**keep - 1
 (floor_on_overflow: where rounding would carry out of the kept bits, truncate). A code is
 ``sign << keep | k`` with the sign cleared when k == 0. The value is ``±(k << f)``.
 
-Self-contained on purpose: Numba's disk cache of a function is invalidated only by changes
-to the file that defines it, so these kernels import nothing from other kernel files, and
-the mode numbers below are the kernels' own (``fmtlib.sdr`` maps Rounding members to them);
-:mod:`fmtlib.kernels.threads` is plain Python.
+The mode numbers below are the kernels' own (``fmtlib.codecs.sdr`` maps Rounding members to
+them); :mod:`fmtlib.kernels.threads` is plain Python.
 """
 import operator
 
