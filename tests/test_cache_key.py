@@ -8,7 +8,7 @@ from numba.core.registry import CPUDispatcher
 
 from fmtlib.kernels import cache_key
 
-MODULES = ["convert", "codebook", "gemm", "packing", "sdr"]
+MODULES = ["scalar", "element", "mx", "nvfp4", "scaled", "codebook", "gemm", "packing", "sdr"]
 
 
 def dispatchers(name):

@@ -36,7 +36,7 @@ def finite_amax(x: np.ndarray) -> float:
 def amax_element(x: np.ndarray) -> np.ndarray:
     """The bits of the largest magnitude of a C-contiguous float array -- an inf or NaN where it
     holds one -- as a one-element array of its bits dtype, in one parallel pass: the one-element
-    block with x's scale, for the per-tensor kernels (fmtlib.kernels.cpu.convert, amax_bits)."""
+    block with x's scale, for the per-tensor kernels (fmtlib.kernels.cpu.element, amax_bits)."""
     from ..kernels.cpu import convert as K
 
     fmt = dtype_format(x.dtype)

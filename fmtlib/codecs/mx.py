@@ -34,7 +34,7 @@ MX_ELEMENTS = {
 _MX_ALIASES = {"mxfp4": "mxfp4_e2m1", "mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e3m2"}
 _MXINT8_SHIFT = 6  # MXINT8 element value = code / 2**6
 
-#: scale_rule= names -> kernel rule ids (fmtlib.kernels.cpu.convert FLOOR, CEIL, EVEN, RCEIL)
+#: scale_rule= names -> kernel rule ids (fmtlib.kernels.cpu.mx: FLOOR, CEIL, EVEN, RCEIL)
 SCALE_RULES = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3}
 
 

@@ -25,7 +25,7 @@ from ..rounding import Rounding
 from .blocked import BlockCodec, Encoded, finite_amax
 from .stochastic import moved_rand
 
-#: recipe= names -> kernel recipe ids (see fmtlib.kernels.cpu.convert, NVFP4 section)
+#: recipe= names -> kernel recipe ids (see fmtlib.kernels.cpu.nvfp4)
 RECIPES = {"torchao": 2, "torchao-0.16": 0, "te": 1}
 #: recipe= names -> the releases whose arithmetic each follows, read in their sources
 #: (torchao/prototype/mx_formats/nvfp4_tensor.py nvfp4_quantize, 0.12 being torchao's first
@@ -119,7 +119,7 @@ class NVFP4(BlockCodec):
         return (np.float32(1.0) if a == 0 or s_enc == 0 else np.float32(s_enc)), a
 
     def _kernel_recipe(self, G) -> int:
-        """The kernels' recipe id for the per-tensor number ``G`` (fmtlib.kernels.cpu.convert).
+        """The kernels' recipe id for the per-tensor number ``G`` (fmtlib.kernels.cpu.nvfp4).
         torchao 0.18 multiplies by fl32(1 / P); where that overflows (P below 2**-128: a tensor
         amax below 2688 * 2**-128, about 7.9e-36) torchao saturates every nonzero element and
         gives zeros the code of a NaN, so fmtlib divides there as torchao 0.16 did, with the

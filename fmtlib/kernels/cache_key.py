@@ -1,7 +1,7 @@
 """One freshness stamp for every cached Numba kernel of fmtlib.
 
 Numba's disk cache checks only the file that defines a kernel. A kernel that calls a helper
-from another file (``codebook.py`` uses ``convert.py``'s ``rand_top``), or that compiles with
+from another file (every family uses ``scalar.py``'s ``pack``), or that compiles with
 the options of ``config.py``, would load stale machine code after that other file changed.
 :class:`KernelsLocator` goes in front of Numba's own cache locators for the files in
 ``fmtlib/kernels/cpu/``: it delegates to the locator Numba would have chosen (the same cache
@@ -13,8 +13,8 @@ Numba's locator list is internal API (``numba.core.caching.CacheImpl._locator_cl
 ``_CacheImpl`` before 0.61); :func:`install` says so with a warning if it is gone, and the
 kernels then cache as before (per file). ``tests/test_cache_key.py`` checks that it is in place.
 
->>> from fmtlib.kernels.cpu import convert
->>> type(convert.rand_top._cache._impl._locator).__name__
+>>> from fmtlib.kernels.cpu import scalar
+>>> type(scalar.rand_top._cache._impl._locator).__name__
 'KernelsLocator'
 """
 from __future__ import annotations

@@ -211,7 +211,7 @@ class HostLib:
     def nvfp4_encode(self, src, ncols: int, block: int, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals,
                      recipe: int, G: float, tensor_amax: float, mode=0, key=0, base=0, rbits=1, fused=False,
                      rand=None):
-        """(codes, scales, out) of NVFP4 blocks, as :func:`fmtlib.kernels.cpu.convert.nvfp4_encode`."""
+        """(codes, scales, out) of NVFP4 blocks, as :func:`fmtlib.kernels.cpu.nvfp4.nvfp4_encode`."""
         s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint8)
         self._lib.fmt_host_nvfp4_encode(s, codes, scales, out, s.size, ncols, block, *(np.asarray(P, np.int64) for P in
                                         (Psrc, Pout, Pelem, Pscale)), np.asarray(elem_vals, np.float32),
@@ -253,7 +253,7 @@ class HostLib:
     def scaled_encode(self, src, ncols: int, block: int, Psrc, Pelem, Pscale, R, smin_code: int, mode=0, key=0,
                       base=0, rbits=1, fused=False, rand=None):
         """(codes, scale codes, out, blocks whose scale is out of range) of Scaled blocks with a
-        float scale, as :func:`fmtlib.kernels.cpu.convert.scaled_encode`."""
+        float scale, as :func:`fmtlib.kernels.cpu.scaled.scaled_encode`."""
         s, codes, out, scales = _block_buffers(src, np.uint64, ncols, block, np.uint32)
         bad = self._lib.fmt_host_scaled_encode(s, codes, scales, out, s.size, ncols, block,
                                                *(np.asarray(P, np.int64) for P in (Psrc, Pelem, Pscale, R)),

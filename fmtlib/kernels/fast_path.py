@@ -1,4 +1,4 @@
-"""When quantize and encode may take the fast path of :mod:`fmtlib.kernels.cpu.convert`, and its constants.
+"""When quantize and encode may take the fast path of :mod:`fmtlib.kernels.cpu.element`, and its constants.
 
 The fast path rounds on the input's own bits. It needs a signed format with subnormals, no
 flushing, and every value of the format (its quantum, half of it, and its max) held by
@@ -156,7 +156,7 @@ def thresholds(elem, src_fmt, mode: int) -> tuple:
 def scaled_eligible(elem, dtype, mode: int) -> bool:
     """True where ``Scaled`` with a float scale may take ``scaled_encode_fast``: float32 input,
     a deterministic mode, and an integer element or a float element that the fast path rounds
-    from float64 (the proof is in ``fmtlib/kernels/cpu/convert.py``)."""
+    from float64 (the proof is in ``fmtlib/kernels/cpu/scaled.py``)."""
     return _enabled and dtype == np.float32 and _scaled_eligible(elem, int(mode))
 
 
@@ -208,7 +208,7 @@ def lanes32_kind(src_fmt) -> int | None:
 @lru_cache(maxsize=256)
 def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
     """``(K, special)`` (uint32 arrays) for the 32-bit lane kernels: see the comments above
-    ``_nearest32_loop`` and ``_stochastic32_loop`` in ``fmtlib/kernels/cpu/convert.py``."""
+    ``_nearest32_loop`` and ``_stochastic32_loop`` in ``fmtlib/kernels/cpu/element.py``."""
     from .. import exact
 
     f32 = _fp32()

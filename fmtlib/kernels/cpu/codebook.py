@@ -23,7 +23,7 @@ from numba import njit
 
 from ..config import SCALAR, SERIAL
 from ..threads import parallel
-from .convert import rand_top
+from .scalar import rand_top
 
 _SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
 #: array indices in the kernels' loops: unsigned, so that no negative-index wraparound code

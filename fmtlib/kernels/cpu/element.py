@@ -1,0 +1,504 @@
+"""Element-wise kernels (FP, Int, and the element step of everything else): the generic
+``pack(unpack(x))`` loops, the fast paths on IEEE input bits (any mode), the nearest-even,
+stochastic, encode and decode loops in 32-bit lanes, the table gather, and the amax reduction
+of per-tensor scaling. The scalar helpers are :mod:`.scalar`'s.
+"""
+import numpy as np
+from numba import njit
+
+from ..config import SCALAR, SERIAL
+from ..threads import parallel
+from .scalar import DOWN, FLOOR_OVF, _GAMMA, IEEE, NO, ODD, ONE, RNA, RNE, STOCH, U, UP, mix64, pack, rand_top, unpack
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def convert(t0, t1, src, out, Psrc, Pdst, mode, overflow, key, base, rbits, daz, ftz):
+    """out[i] = code of src[i] (format Psrc) rounded into format Pdst."""
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+        out[U(i)] = pack(kind, sign, sig, exp, Pdst, mode, overflow, rnd, rbits, ftz)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def convert_rand(t0, t1, src, rand, out, Psrc, Pdst, mode, overflow, rbits, daz, ftz):
+    """As :func:`convert`, stochastic, with the random bits given per element in ``rand``."""
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        out[U(i)] = pack(kind, sign, sig, exp, Pdst, mode, overflow, np.int64(rand[U(i)]), rbits, ftz)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def roundtrip(t0, t1, src, out, Psrc, Pfmt, mode, overflow, key, base, rbits, daz, ftz):
+    """Fused quantize: round src into format Pfmt, then back to Psrc (nearest-even)."""
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        rnd = rand_top(key, base + i, rbits) if mode == STOCH else np.int64(0)
+        code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, rnd, rbits, ftz)
+        kind, sign, sig, exp = unpack(code, Pfmt, NO)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), ONE, NO)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def roundtrip_rand(t0, t1, src, rand, out, Psrc, Pfmt, mode, overflow, rbits, daz, ftz):
+    """As :func:`roundtrip`, with the random bits given per element in ``rand``."""
+    for i in range(t0, t1):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, daz)
+        code = pack(kind, sign, sig, exp, Pfmt, mode, overflow, np.int64(rand[U(i)]), rbits, ftz)
+        kind, sign, sig, exp = unpack(code, Pfmt, NO)
+        out[U(i)] = pack(kind, sign, sig, exp, Psrc, RNE, IEEE, np.int64(0), ONE, NO)
+
+
+# --- fast path for quantize ---------------------------------------------------------------
+# For IEEE input (float64/32/16, bfloat16) to a signed format with subnormals and no flushing,
+# whose values the input format holds (emin, emax and the quantum q = 2**(emin - mbits) in
+# range, fewer mantissa bits), quantize works on the input bits alone. A value at or above q
+# rounds like its bits with the low ``se`` bits rounded off: se = m_in - mbits in the normal
+# range, up to m_in in the subnormal range (se = m_in keeps only the implicit bit, so n's
+# parity is that bit). Any carry runs into the exponent, which is the next binade. Below q
+# the result is 0 or q. Overflow, inf and NaN results depend only on the input's sign: the
+# wrapper computes them once with the generic path (``special``: ovf+, ovf-, inf+, inf-,
+# nan+, nan-). The loop has no data-dependent branch, so it vectorises.
+#
+# C = (s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0):
+# s = m_in - mbits; e_thr = biased input exponent of 2**emin; q_bits, halfq_bits, max_bits =
+# input bits of q, q/2 and max; lq = log2(q); zero_sign = the sign bit, or 0 where -0 is not
+# kept (fnuz); m_in = input mantissa bits; sign_pos = input sign bit position;
+# k0 = input bias + m_in (so |x| = sig * 2**(e_eff - k0)).
+
+
+@njit(**SCALAR)
+def _ieee_fields(b, m_in, sign_pos):
+    """IEEE bits -> (magnitude bits, sign, biased exponent E, max(E, 1), significand with its
+    implicit bit, sign bit, magnitude mask)."""
+    sign_bit = np.int64(1) << sign_pos
+    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
+    implicit = np.int64(1) << m_in
+    a = b & absmask
+    E = a >> m_in
+    sig = (a & (implicit - 1)) | (implicit if E > 0 else np.int64(0))
+    return a, (b >> sign_pos) & 1, E, max(E, np.int64(1)), sig, sign_bit, absmask
+
+
+@njit(**SCALAR)
+def _fast_round(b, rnd, C, special, mode, rbits):
+    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    a, neg, E, e_eff, sig, sign_bit, absmask = _ieee_fields(b, m_in, sign_pos)
+    implicit = np.int64(1) << m_in
+    se = min(s + max(e_thr - e_eff, np.int64(0)), m_in)
+    bit = np.int64(1) << se
+    mask = bit - 1
+    up_away = (mode == UP and neg == 0) or (mode == DOWN and neg == 1)
+    if mode == STOCH:
+        inc = (rnd >> max(rbits - se, np.int64(0))) << max(se - rbits, np.int64(0))
+    elif mode == RNA:
+        inc = bit >> 1
+    elif up_away:
+        inc = mask
+    elif mode == RNE or mode == FLOOR_OVF:
+        inc = (bit >> 1) - 1 + (((a | implicit) >> se) & 1)
+    else:  # toward zero, the truncating side of up/down, odd
+        inc = np.int64(0)
+    r = (a + inc) & ~mask
+    if mode == ODD:  # inexact and n even: make n odd (at se = m_in, n = the implicit 1 is odd)
+        r |= bit if (a & mask) != 0 and (((a | implicit) >> se) & 1) == 0 else np.int64(0)
+    # below the quantum q: 0 or q
+    k = min(k0 + lq - e_eff, np.int64(2000))  # |x| / q = sig / 2**k
+    F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
+    if mode == STOCH:
+        tiny_up = rnd >= (np.int64(1) << rbits) - F
+    elif mode == RNE or mode == FLOOR_OVF:
+        tiny_up = a > halfq_bits
+    elif mode == RNA:
+        tiny_up = a >= halfq_bits
+    elif up_away or mode == ODD:
+        tiny_up = a > 0
+    else:
+        tiny_up = False
+    r = (q_bits if tiny_up else np.int64(0)) if a < q_bits else r
+    v = r | ((b & sign_bit) & (zero_sign if r == 0 else sign_bit))
+    inf_bits = (absmask >> m_in) << m_in
+    v = special[neg] if r > max_bits else v
+    v = special[2 + neg] if a == inf_bits else v
+    v = special[4 + neg] if a > inf_bits else v
+    return v
+
+
+@njit(**SCALAR)
+def _value_code(v, C, D):
+    """The code of a value the format holds, given as input-format bits ``v`` (from _fast_round).
+
+    D = (bias_in - bias, mbits, mag_bits, signed, inf+, inf-, nan+, nan-): the last four are
+    the codes of an inf or NaN value by sign."""
+    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    dbias, mbits, mag_bits, signed, inf_p, inf_n, nan_p, nan_m = D
+    a, neg, E, e_eff, sig, sign_bit, absmask = _ieee_fields(v, m_in, sign_pos)
+    normal = (a >> s) - (dbias << mbits)
+    sub = sig >> min(max(k0 + lq - e_eff, np.int64(0)), np.int64(63))
+    mag = normal if E >= e_thr else sub
+    code = mag | (neg << mag_bits) if signed else mag
+    inf_bits = (absmask >> m_in) << m_in
+    code = (inf_n if neg else inf_p) if a == inf_bits else code
+    code = (nan_m if neg else nan_p) if a > inf_bits else code
+    return code
+
+
+# One loop per rounding family: the mode reaches the inlined _fast_round as a constant, so
+# the compiler drops the other modes' branches and the loop vectorises. ``D`` is None for
+# quantize (the output is the rounded value's bits) and _value_code's tuple for encode.
+
+
+@njit(**SCALAR)
+def _fast_out(v, C, D):
+    return v if D is None else _value_code(v, C, D)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_nearest(t0, t1, src, out, C, special, D):
+    """Quantize (or encode) float bits, nearest-even (and floor-on-overflow, via ``special``)."""
+    sp = (special[0], special[1], special[2], special[3], special[4], special[5])
+    for i in range(t0, t1):
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, RNE, 1), C, D)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic(t0, t1, src, out, C, special, D, key, base, rbits):
+    """Quantize (or encode) float bits, stochastic (random bits from fmtlib-rng-v1)."""
+    sp = (special[0], special[1], special[2], special[3], special[4], special[5])
+    for i in range(t0, t1):
+        v = _fast_round(np.int64(src[U(i)]), rand_top(key, base + i, rbits), C, sp, STOCH, rbits)
+        out[U(i)] = _fast_out(v, C, D)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic_rand(t0, t1, src, rand, out, C, special, D, rbits):
+    """As :func:`fast_stochastic`, with the random bits given per element."""
+    sp = (special[0], special[1], special[2], special[3], special[4], special[5])
+    for i in range(t0, t1):
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(rand[U(i)]), C, sp, STOCH, rbits), C, D)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_directed(t0, t1, src, out, C, special, D, mode):
+    """Quantize (or encode) float bits: nearest-away, toward zero, up, down, odd."""
+    sp = (special[0], special[1], special[2], special[3], special[4], special[5])
+    for i in range(t0, t1):
+        out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, mode, 1), C, D)
+
+
+# --- nearest-even quantize of float32, bfloat16 and float16 in 32-bit lanes ------------------
+# The same results as fast_nearest, with every step in 32-bit integers and float32 so that a
+# vector holds twice as many elements: the input's magnitude becomes float32 bits (exactly:
+# bfloat16 by a shift, float16 by scaling its bits read as a float32 by 2**112), then
+# - at or above the element's smallest normal 2**emin: integer round-to-nearest-even of the
+#   float32 bits at s = 23 - mbits (add half an ulp minus one plus the lowest kept bit of the
+#   significand, mask; a carry runs into the exponent, which is the next binade; with no
+#   mantissa bits the kept bit is the implicit 1, as in ``round_shift``);
+# - below it: the FPU's own round-to-nearest-even, by adding and subtracting the power of two
+#   Q = 2**(emin - mbits + 23), whose ulp is the element's quantum (|x| < 2**emin <= Q, so
+#   |x| + Q lies in [Q, 2Q) and the subtraction is exact);
+# and back to the input format (exact: the element's values are the input format's). Overflow,
+# inf and NaN results are the input format's bits by sign, as for fast_nearest (``special``);
+# float arithmetic here never meets an inf or NaN that it keeps. K = (s, bits of 2**emin,
+# bits of Q, bits of max, the sign bit where -0 is kept, else 0), float32 bits but the last.
+
+
+@njit(**SCALAR)
+def _f32_bits_of(a, kind):
+    """float32 bits of the magnitude bits ``a`` of a float32 (kind 0), bfloat16 (1) or float16
+    (2); float16 inf/NaN give garbage (the caller replaces those results)."""
+    if kind == 0:
+        return a
+    if kind == 1:
+        return np.uint32(a << np.uint32(16))
+    return np.float32(np.uint32(a << np.uint32(13)).view(np.float32) * np.float32(5.192296858534828e33)).view(
+        np.uint32)  # * 2**112
+
+
+@njit(**SCALAR)
+def _bits_from_f32(r, kind):
+    """Input-format bits of float32 magnitude bits ``r`` of a value the input format holds."""
+    if kind == 0:
+        return r
+    if kind == 1:
+        return np.uint32(r >> np.uint32(16))
+    return np.uint32(np.float32(np.uint32(r).view(np.float32) * np.float32(1.925929944387236e-34)).view(np.uint32)
+                     >> np.uint32(13))  # * 2**-112
+
+
+@njit(**SCALAR)
+def _nearest32_loop(t0, t1, src, out, K, sp, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s = u(K[0] & u(31))
+    emin_bits, max_bits, zero_sign = K[1], K[3], K[4]
+    magic = np.uint32(K[2]).view(np.float32)
+    implicit = u(0x800000)
+    half1 = u(u(u(one << s) >> one) - one)
+    keep = u(~u(u(one << s) - one))
+    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
+    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
+    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    op16, od16, ip16, id16, np16, nd16 = (np.uint16(ovf_p), np.uint16(ovf_d), np.uint16(inf_p), np.uint16(inf_d),
+                                          np.uint16(nan_p), np.uint16(nan_d))
+    zs16 = np.uint16(zero_sign)
+    for i in range(t0, t1):
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        sign = u(b & sign_bit)
+        smask = u(u(0) - u(sign != 0))
+        f = _f32_bits_of(a, kind)
+        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)  # implicit: mbits 0 ties up
+        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
+        r32 = rs if f < emin_bits else rn
+        r = _bits_from_f32(r32, kind)
+        if kind == 0:
+            v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+            v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+            v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+            v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+            out[U(i)] = v
+        else:  # the same in 16 bits: twice the lanes
+            h = np.uint16
+            s16 = h(sign)
+            m16 = h(smask)
+            r16 = h(r)
+            w = h(r16 | h(s16 & (zs16 if r16 == 0 else h(0x8000))))
+            w = h(op16 ^ h(od16 & m16)) if r32 > max_bits else w
+            w = h(ip16 ^ h(id16 & m16)) if h(a) == h(inf_bits) else w
+            w = h(np16 ^ h(nd16 & m16)) if h(a) > h(inf_bits) else w
+            out[U(i)] = w
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_nearest_f32(t0, t1, src, out, K, special):
+    """Quantize float32 bits (uint32), nearest-even (and floor-on-overflow, via ``special``):
+    see above."""
+    _nearest32_loop(t0, t1, src, out, K, special, 0)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_nearest_16(t0, t1, src, out, K, special, fp16):
+    """:func:`fast_nearest_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
+    if fp16:
+        _nearest32_loop(t0, t1, src, out, K, special, 2)
+    else:
+        _nearest32_loop(t0, t1, src, out, K, special, 1)
+
+
+# One kernel for float32 input (uint32 bits) and one for the 16-bit inputs (uint16 bits) of each
+# 32-bit lane loop: a kernel compiles every loop it names, so the float32 one names only its own.
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_encode_f32(t0, t1, src, out, K, E, codes):
+    """Encode float32 bits to codes, nearest-even (and floor-on-overflow): the rounding of
+    :func:`_nearest32_loop`, then the code of the rounded float32 magnitude r:
+    ``(r >> s) - ((127 - bias) << mbits)`` at or above 2**emin, the significand shifted to the
+    quantum below. ``E = (mag_bits, (127 - bias) << mbits, 1 where -0 is kept)``; ``codes``: the
+    overflow, inf and NaN codes by sign."""
+    _encode32_loop(t0, t1, src, out, K, E, codes, 0)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_encode_16(t0, t1, src, out, K, E, codes, fp16):
+    """:func:`fast_encode_f32` for bfloat16 or (``fp16``) float16 bits."""
+    if fp16:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 2)
+    else:
+        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
+
+
+@njit(**SCALAR)
+def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s = u(K[0] & u(31))
+    emin_bits, max_bits, kq = K[1], K[3], K[7]
+    magic = np.uint32(K[2]).view(np.float32)
+    implicit = u(0x800000)
+    half1 = u(u(u(one << s) >> one) - one)
+    keep = u(~u(u(one << s) - one))
+    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & one)
+    c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
+    for i in range(t0, t1):
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        negu = u(u(b & sign_bit) != 0)
+        neg = negu != 0
+        f = _f32_bits_of(a, kind)
+        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)
+        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
+        r = rs if f < emin_bits else rn
+        ee = max(u(r >> u(23)), one)
+        sub = u(u(u(r & u(0x7FFFFF)) | (implicit if r >= implicit else u(0))) >> min(u(kq - ee), u(31)))
+        mag = u(u(r >> s) - bias_shift) if r >= emin_bits else sub
+        code = u(mag | u(u(negu & u(u(r != 0) | keep_neg_zero)) << mag_bits))
+        code = (c[1] if neg else c[0]) if r > max_bits else code
+        code = (c[3] if neg else c[2]) if a == inf_bits else code
+        code = (c[5] if neg else c[4]) if a > inf_bits else code
+        out[U(i)] = code
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_decode_f32(t0, t1, codes, out, Kd, sp):
+    """Decode codes of a format the output holds (fast_path.eligible) into float32 bits by
+    arithmetic: a normal magnitude code shifted into the float32 fields plus the bias
+    difference, a subnormal one as float32(m) * quantum (exact), inf and NaN by comparisons.
+    ``Kd = (mbits, mag_bits, (127 - bias) << 23, bits of the quantum, inf magnitude, the least
+    NaN magnitude, the fnuz NaN code)`` (an impossible value where the format has none); ``sp``:
+    the output bits of inf and NaN by sign."""
+    _decode32_loop(t0, t1, codes, out, Kd, sp, 0)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_decode_16(t0, t1, codes, out, Kd, sp, fp16):
+    """:func:`fast_decode_f32` into bfloat16 or (``fp16``) float16 bits."""
+    if fp16:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 2)
+    else:
+        _decode32_loop(t0, t1, codes, out, Kd, sp, 1)
+
+
+@njit(**SCALAR)
+def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
+    u = np.uint32
+    mbits, mag_bits, bias_shift, inf_mag, nan_lo, fnuz_nan = Kd[0] & u(31), Kd[1] & u(31), Kd[2], Kd[4], Kd[5], Kd[6]
+    quantum = np.uint32(Kd[3]).view(np.float32)
+    s = u(u(23) - mbits)
+    magmask = u(u(u(1) << mag_bits) - u(1))
+    out_sign = u(0x80000000) if kind == 0 else u(0x8000)
+    inf_p, inf_n, nan_p, nan_n = u(sp[0]), u(sp[1]), u(sp[2]), u(sp[3])
+    for i in range(t0, t1):
+        c = u(codes[U(i)])
+        mag = u(c & magmask)
+        neg = u(c >> mag_bits) != 0
+        normal = u(u(mag << s) + bias_shift)
+        sub = np.float32(np.float32(np.int32(mag)) * quantum).view(np.uint32)
+        r = _bits_from_f32(normal if u(mag >> mbits) != 0 else sub, kind)
+        v = u(r | (out_sign if neg else u(0)))
+        v = (inf_n if neg else inf_p) if mag == inf_mag else v
+        v = (nan_n if neg else nan_p) if mag >= nan_lo or c == fnuz_nan else v
+        out[U(i)] = v
+
+
+# Stochastic rounding in 32-bit lanes, the same bits as fast_stochastic: fmtlib-rng-v1 gives a
+# 64-bit z per element, rnd = its top rbits bits. In the float32 domain (as above) the dropped
+# field has se = min(s + max(e_thr - max(E, 1), 0), 23) bits and the increment is the top
+# min(se, rbits) bits of z placed at the top of that field (a carry rounds away from zero);
+# below the quantum q the result is q where rnd >= 2**rbits - F, F = floor(|x| / q * 2**rbits)
+# (64-bit). A bfloat16 or float16 input widened to float32 keeps its dropped field's bits at the
+# top of the wider field, whose carry is then the same. K as above, then
+# (biased float32 exponent of 2**emin, bits of q, 150 + log2 q).
+
+
+@njit(**SCALAR)
+def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
+    u = np.uint32
+    one = u(1)
+    if kind == 0:
+        m_in, sign_bit = u(23), u(0x80000000)
+    elif kind == 1:
+        m_in, sign_bit = u(7), u(0x8000)
+    else:
+        m_in, sign_bit = u(10), u(0x8000)
+    absmask = u(sign_bit - one)
+    inf_bits = u(u(absmask >> m_in) << m_in)
+    s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
+    kq = np.int64(K[7])
+    rb = u(rbits)
+    top = np.int64(1) << rbits
+    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
+    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
+    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    h = np.uint64(key) + (np.uint64(base + t0) + np.uint64(1)) * _GAMMA   # rand_top's counter, stepped
+    for i in range(t0, t1):
+        z = mix64(h)
+        h += _GAMMA
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        sign = u(b & sign_bit)
+        smask = u(u(0) - u(sign != 0))
+        f = _f32_bits_of(a, kind)
+        ee = max(u(f >> u(23)), one)
+        se = min(u(s + u(max(e_thr, ee) - ee)), u(23))
+        t = min(se, rb)
+        inc = u(u(u(z >> np.uint64(32)) >> u(u(32) - t)) << u(se - t))
+        rr = u(u(f + inc) & u(u(0) - u(one << se)))
+        sig = np.int64(u(f & u(0x7FFFFF)) | (u(0x800000) if f >= u(0x800000) else u(0)))
+        k = kq - np.int64(ee)
+        F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
+        up = np.int64(z >> np.uint64(64 - rbits)) >= top - F
+        r32 = (q_bits if up else u(0)) if f < q_bits else rr
+        r = _bits_from_f32(r32, kind)
+        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+        v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
+        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+        out[U(i)] = v
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic_f32(t0, t1, src, out, K, special, key, base, rbits):
+    """Quantize float32 bits, stochastic: see above."""
+    _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 0)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def fast_stochastic_16(t0, t1, src, out, K, special, key, base, rbits, fp16):
+    """:func:`fast_stochastic_f32` for bfloat16 or (``fp16``) float16 bits."""
+    if fp16:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 2)
+    else:
+        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 1)
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def gather(t0, t1, codes, table, out):
+    """out[i] = table[codes[i]]: decode by lookup (codes already range-checked)."""
+    for i in range(t0, t1):
+        out[U(i)] = table[codes[U(i)]]
+
+
+@parallel("elements", combine=max, fast=True)
+@njit(**SERIAL)
+def amax_bits(t0, t1, src, absmask):
+    """The largest magnitude bits ``src & absmask`` of IEEE bits ``src`` (0 if empty): inf or
+    NaN bits exactly where ``src`` holds an inf or NaN."""
+    m = np.int64(0)
+    for i in range(t0, t1):
+        m = max(m, np.int64(src[U(i)]) & absmask)
+    return m

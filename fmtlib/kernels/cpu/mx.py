@@ -1,0 +1,362 @@
+"""OCP MX kernels: blocks with a power-of-two (e8m0) shared scale -- the generic kernel, the
+exponent-shift fast path, the threshold kernel for tiny elements (e2m1) -- their decode, and
+their per-tensor (one block over the whole tensor) variants.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ..config import SCALAR, SERIAL
+from ..threads import parallel
+from .scalar import (IEEE, INF, NAN, NO, NUMBER, ONE, RNE, SATURATE, STOCH, U, bit_length, _block_span, draw,
+                     _nan_block, pack, unpack)
+from .element import _fast_round, _value_code
+
+
+# --- block scaling with a power-of-two shared scale (OCP MX) ------------------------------
+# Rows of ``ncols`` elements (the blocked axis is the last one), blocks of ``block``
+# consecutive elements; a short last block is the rest of the row (the same as padding it
+# with zeros, which change no amax). Per block: X = 2**se with se from amax by the scale
+# rule, clamped to [-127, 127] (-127 for an all-zero block); an inf or NaN in the block
+# makes the scale NaN (code 255) and the whole block decodes to NaN. Elements are
+# x / X rounded into the element format with saturation, done on the exponent so it is exact.
+# An element format whose values are its codes times 2**-eshift (MXINT8: k/64) is handled by
+# moving the exponent by eshift. Sources: OCP MX v1.0 section 6.3; microsoft/microxcaling
+# mx/mx_ops.py; gfloat block.py; scale rules: pytorch/ao mx_formats/mx_tensor.py.
+
+# scale rules (fmtlib.codecs.mx.SCALE_RULES)
+FLOOR, CEIL, EVEN, RCEIL = 0, 1, 2, 3
+
+
+@njit(**SCALAR)
+def _rceil_limit(e, M):
+    """The largest amax whose float32 quotient amax / M (nearest-even) is at most 2**e."""
+    half_ulp = math.ldexp(1.0, e - 24) if e >= -126 else math.ldexp(1.0, -150)
+    return M * (math.ldexp(1.0, e) + half_ulp)
+
+
+@njit(**SCALAR)
+def _pow2_scale(sig, exp, rule, emax, mbits, M):
+    """Shared exponent of a block whose amax is sig * 2**exp > 0, by scale ``rule``, clamped.
+
+    FLOOR: floor(log2 amax) - emax (OCP). CEIL: ceil(log2 amax) - emax. EVEN: FLOOR of
+    amax rounded half-up to mbits + 1 significant bits. These give 128 (the NaN scale) above
+    127. RCEIL: ceil(log2(fl32(amax / M))), M the element's largest value, clamped to 127
+    (cuBLAS / PTX cvt.rp.satfinite.ue8m0)."""
+    b = bit_length(sig)
+    L = exp + b - 1
+    if rule == CEIL:
+        if sig != np.int64(1) << (b - 1):
+            L += 1
+    elif rule == EVEN:
+        k = b - mbits - 2
+        if k >= 0 and sig >= (np.int64(1) << b) - (np.int64(1) << k):
+            L += 1
+    if rule != RCEIL:  # above 127: the NaN scale (microxcaling, torchao); gfloat clips to 127
+        return min(max(L - emax, np.int64(-127)), np.int64(128))
+    a = math.ldexp(float(sig), exp)
+    m, k = math.frexp(a / M)
+    e = np.int64(k) if m > 0.5 else np.int64(k - 1)
+    e = min(max(e, np.int64(-127)), np.int64(127))
+    while e > -127 and a <= _rceil_limit(e - 1, M):
+        e -= 1
+    while e < 127 and a > _rceil_limit(e, M):
+        e += 1
+    return e
+
+
+@njit(**SCALAR)
+def _mx_block_exponent(src, start, end, Psrc, rule, emax, mbits, M):
+    """Shared exponent of src[start:end] by scale ``rule``; 128 for a block with inf or NaN."""
+    lmax = np.int64(-(1 << 40))
+    msig = np.int64(0)
+    mexp = np.int64(0)
+    for i in range(start, end):
+        kind, sign, sig, exp = unpack(np.int64(src[U(i)]), Psrc, NO)
+        if kind == NAN or kind == INF:
+            return np.int64(128)
+        if kind == NUMBER:
+            L = exp + bit_length(sig) - 1
+            # compare sig * 2**exp values: by binade, then by significand aligned to 53 bits
+            if L > lmax or (L == lmax and (sig << (53 - bit_length(sig))) > (msig << (53 - bit_length(msig)))):
+                lmax, msig, mexp = L, sig, exp
+    if msig == 0:
+        return np.int64(-127)
+    return _pow2_scale(msig, mexp, rule, emax, mbits, M)
+
+
+
+
+@njit(**SCALAR)
+def _mx_decoded(code, se, Pelem, Pout):
+    """Bits (format Pout) of element ``code`` times 2**se (se includes -eshift), nearest-even."""
+    kind, sign, sig, exp = unpack(code, Pelem, NO)
+    return pack(kind, sign, sig, exp + se, Pout, RNE, IEEE, np.int64(0), ONE, NO)
+
+
+@njit(**SCALAR)
+def _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits):
+    """The generic path for one MX element: (its code, its decoded bits in format Psrc).
+
+    ``se`` is the exponent that takes element values to input values (scale - eshift)."""
+    kind, sign, sig, exp = unpack(b, Psrc, NO)
+    code = pack(kind, sign, sig, exp - se, Pelem, mode, SATURATE, rnd, rbits, NO)
+    return code, _mx_decoded(code, se, Pelem, Psrc)
+
+
+@njit(**SCALAR)
+def _mx_elements(src, codes, out, start, end, se, Psrc, Pelem, mode, key, base, rbits, fused, rand):
+    """Elements src[start:end] of a block whose shared exponent (minus eshift) is ``se``."""
+    for i in range(start, end):
+        rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
+        code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, rnd, rbits)
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            out[U(i)] = value
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode(t0, t1, src, codes, scales, out, Psrc, Pelem, S, ncols, block, mode, key, base, rbits, fused, rand):
+    """Encode rows of float bits into MX blocks: element ``codes`` and e8m0 ``scales``; with
+    ``fused`` the decoded values into ``out`` instead of the codes (quantize). Every block
+    kernel below writes codes only when not ``fused``. ``S`` = (rule, elem emax,
+    elem mbits, elem max, eshift): see :func:`_pow2_scale`. The block kernels draw each element's
+    random integer by :func:`draw` from ``rand`` (empty: fmtlib-rng-v1 keyed by ``base + i``)."""
+    rule, emax, mbits, M, eshift = S
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        se = _mx_block_exponent(src, start, end, Psrc, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+        scales[U(t)] = se + 127
+        if se == 128:
+            _nan_block(codes, out, start, end, Psrc[7], fused)
+            continue
+        _mx_elements(src, codes, out, start, end, se - eshift, Psrc, Pelem, mode, key, base, rbits, fused, rand)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def mx_decode(t0, t1, codes, scales, out, Pelem, Pout, ncols, block, eshift):
+    """Values of MX blocks: element times 2**(scale - 127 - eshift); NaN where the scale is NaN."""
+    nb = (ncols + block - 1) // block
+    for i in range(t0, t1):
+        r = i // ncols
+        s = np.int64(scales[r * nb + (i - r * ncols) // block])
+        if s == 255:
+            out[U(i)] = Pout[7]
+            continue
+        out[U(i)] = _mx_decoded(np.int64(codes[U(i)]), s - 127 - eshift, Pelem, Pout)
+
+
+@njit(**SCALAR)
+def _ieee_block_exponent(src, start, end, m_in, absmask, k0, S):
+    """Shared exponent of IEEE bits src[start:end] by the scale rule in S; 128 (the NaN scale)
+    for a block holding an inf or NaN. Magnitude bits order like values, so amax is an
+    integer max."""
+    rule, emax, mbits, M, eshift = S
+    amax = np.int64(0)
+    for i in range(start, end):
+        amax = max(amax, np.int64(src[U(i)]) & absmask)
+    if amax >= (absmask >> m_in) << m_in:
+        return np.int64(128)
+    if amax == 0:
+        return np.int64(-127)
+    E = amax >> m_in
+    mant = amax & ((np.int64(1) << m_in) - 1)
+    if E > 0:
+        return _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+    return _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+
+
+
+
+@njit(**SCALAR)
+def _mx_fast_elements(src, codes, out, start, end, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
+                      rand):
+    """Elements src[start:end] of a block with shared exponent ``se`` on the fast path
+    (:func:`mx_encode_fast`)."""
+    m_in, sign_pos = C[7], C[8]
+    sign_bit = np.int64(1) << sign_pos
+    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
+    for i in range(start, end):
+        b = np.int64(src[U(i)])
+        a = b & absmask
+        E = a >> m_in
+        rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
+        if E >= 1 and E - se >= 1:
+            a2 = a - (se << m_in)
+        elif a == 0 or (se >= 0 and mode != STOCH):
+            a2 = np.int64(0) if a == 0 else np.int64(1)  # 1: positive and below q/2
+        else:  # an input subnormal scaled up, or stochastic rounding of a value below the input's
+            # normal range (it rounds up with probability |value| / quantum): the generic path
+            code, value = _mx_element(b, se, Psrc, Pelem, mode, rnd, rbits)
+            if not fused:
+                codes[U(i)] = code
+            if fused:
+                out[U(i)] = value
+            continue
+        v = _fast_round(a2 | (b & sign_bit), rnd, C, special, mode, rbits)
+        code = _value_code(v, C, D)
+        if not fused:
+            codes[U(i)] = code
+        if fused:
+            av = v & absmask
+            Ev = av >> m_in
+            if av == 0:
+                out[U(i)] = v
+            elif Ev >= 1 and Ev + se >= 1:
+                out[U(i)] = v + (se << m_in)
+            else:
+                out[U(i)] = _mx_decoded(code, se, Pelem, Psrc)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, S, ncols, block, mode, key,
+                   base, rbits, fused, rand):
+    """:func:`mx_encode` on the fast path: elements are scaled by moving their exponent field.
+
+    Needs the element's quantum/2 to be at or above the input's smallest normal, so that an
+    element scaled below the input's normal range is "tiny" (0 under nearest rounding).
+    Rare cases (an input subnormal scaled up, a result below the input's normal range) take
+    the generic helpers."""
+    s, e_thr, q_bits, halfq_bits, lq, max_bits, zero_sign, m_in, sign_pos, k0 = C
+    sign_bit = np.int64(1) << sign_pos
+    absmask = ~sign_bit if sign_pos == 63 else sign_bit - 1
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
+        scales[U(t)] = se + 127
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            _nan_block(codes, out, start, end, Psrc[7], fused)
+            continue
+        _mx_fast_elements(src, codes, out, start, end, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
+                          rand)
+
+
+# --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
+# An element format with at most 16 magnitudes (e2m1: 0 .. 6) rounds |y| by counting the
+# thresholds it passes: mag = sum(|y| bits > thr[k]) with thr from fast_path.thresholds (the
+# midpoints, ties to even folded in as >=). Comparing IEEE bits as integers compares values.
+# MX: y = x / 2**se, so compare |x| bits - (se << m_in) with thr, exact wherever the shifted
+# thresholds are normal numbers of the input format; other blocks take the generic helpers.
+# NVFP4: y = fl32(x / T) or fl32(x * r), exactly the recipe's float32 operation.
+
+
+@njit(**SCALAR)
+def _count_above(a, T):
+    """How many of the 15 thresholds in tuple T lie below ``a`` (unused ones are int64 max)."""
+    return (np.int64(a > T[0]) + np.int64(a > T[1]) + np.int64(a > T[2]) + np.int64(a > T[3]) + np.int64(a > T[4])
+            + np.int64(a > T[5]) + np.int64(a > T[6]) + np.int64(a > T[7]) + np.int64(a > T[8])
+            + np.int64(a > T[9]) + np.int64(a > T[10]) + np.int64(a > T[11]) + np.int64(a > T[12])
+            + np.int64(a > T[13]) + np.int64(a > T[14]))
+
+
+@njit(**SCALAR)
+def _mx_table_elements(src, codes, out, start, end, se, Psrc, Pelem, thr, vbits, mode, fused):
+    """Elements src[start:end] of a block with shared exponent ``se`` by thresholds
+    (:func:`mx_encode_table`)."""
+    m_in = Psrc[1]
+    sign_pos = Psrc[0] + Psrc[1]
+    sign_bit = np.int64(1) << sign_pos
+    absmask = sign_bit - 1
+    inf_bits = (absmask >> m_in) << m_in
+    esign = Pelem[0] + Pelem[1]
+    if se < 1 - (thr[0] >> m_in):  # thresholds below the input's normal range: the generic helpers
+        for i in range(start, end):
+            code, value = _mx_element(np.int64(src[U(i)]), se, Psrc, Pelem, mode, np.int64(0), 1)
+            if not fused:
+                codes[U(i)] = code
+            if fused:
+                out[U(i)] = value
+        return
+    sh = se << m_in
+    for i in range(start, end):
+        b = np.int64(src[U(i)])
+        mag = _count_above((b & absmask) - sh, thr)
+        neg = (b >> sign_pos) & 1
+        if not fused:
+            codes[U(i)] = mag | (neg << esign)
+        if fused:
+            v = vbits[mag] + sh if mag > 0 else np.int64(0)
+            out[U(i)] = min(v, inf_bits) | (b & sign_bit)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
+    """:func:`mx_encode` by thresholds for nearest and toward-zero modes (see above)."""
+    m_in = Psrc[1]
+    absmask = (np.int64(1) << (Psrc[0] + Psrc[1])) - 1
+    k0 = Psrc[2] + m_in
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        se = _ieee_block_exponent(src, start, end, m_in, absmask, k0, S)
+        scales[U(t)] = se + 127
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            _nan_block(codes, out, start, end, Psrc[7], fused)
+            continue
+        _mx_table_elements(src, codes, out, start, end, se, Psrc, Pelem, thr, vbits, mode, fused)
+
+
+# --- per-tensor scaling: a reduction, then the elements in parallel -------------------------
+# Scaled(axis=None) has one block, the whole tensor; the block kernels would run it as one task
+# on one thread. Instead, pass 1 (amax_bits) reduces the tensor's magnitude bits in parallel
+# chunks. Magnitude bits order like values, and inf and NaN lie above every finite value, so the
+# largest is an inf or NaN exactly where the tensor holds one: the one-element block [amax] has
+# the tensor's scale under every scale rule (a block's scale depends only on its largest
+# magnitude and on whether it holds inf or NaN). Pass 2 (the *_tensor kernels) runs over
+# chunks of elements: each chunk takes the scale from ``amax`` (a one-element array of input
+# bits) with the block kernel's own helper, the chunk starting at 0 writes it, and the elements
+# go through the block kernel's element loop. Element indices are the tensor's, so stochastic
+# rounding draws the same random bits: the results are the one-block kernels' bits.
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def mx_encode_tensor(t0, t1, src, codes, scales, out, amax, Psrc, Pelem, S, mode, key, base, rbits, fused, rand):
+    """:func:`mx_encode` of one block, the whole of ``src``, whose amax bits are ``amax[0]``."""
+    rule, emax, mbits, M, eshift = S
+    se = _mx_block_exponent(amax, 0, 1, Psrc, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+    if t0 == 0:
+        scales[0] = se + 127
+    if se == 128:
+        _nan_block(codes, out, t0, t1, Psrc[7], fused)
+    else:
+        _mx_elements(src, codes, out, t0, t1, se - eshift, Psrc, Pelem, mode, key, base, rbits, fused, rand)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def mx_encode_fast_tensor(t0, t1, src, codes, scales, out, amax, Psrc, Pelem, C, special, D, S, mode, key, base,
+                          rbits, fused, rand):
+    """:func:`mx_encode_fast` of one block, the whole of ``src`` (amax bits ``amax[0]``)."""
+    m_in, sign_pos, k0 = C[7], C[8], C[9]
+    sign_bit = np.int64(1) << sign_pos
+    se = _ieee_block_exponent(amax, 0, 1, m_in, ~sign_bit if sign_pos == 63 else sign_bit - 1, k0, S)
+    if t0 == 0:
+        scales[0] = se + 127
+    if se == 128:
+        _nan_block(codes, out, t0, t1, Psrc[7], fused)
+    else:
+        _mx_fast_elements(src, codes, out, t0, t1, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
+                          rand)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def mx_encode_table_tensor(t0, t1, src, codes, scales, out, amax, Psrc, Pelem, thr, vbits, S, mode, fused):
+    """:func:`mx_encode_table` of one block, the whole of ``src`` (amax bits ``amax[0]``)."""
+    m_in = Psrc[1]
+    se = _ieee_block_exponent(amax, 0, 1, m_in, (np.int64(1) << (Psrc[0] + m_in)) - 1, Psrc[2] + m_in, S)
+    if t0 == 0:
+        scales[0] = se + 127
+    if se == 128:
+        _nan_block(codes, out, t0, t1, Psrc[7], fused)
+    else:
+        _mx_table_elements(src, codes, out, t0, t1, se, Psrc, Pelem, thr, vbits, mode, fused)

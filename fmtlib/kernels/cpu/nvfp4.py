@@ -1,0 +1,178 @@
+"""NVFP4 kernels: E2M1 elements, UE4M3 block scales and an FP32 tensor scale, in the recipes'
+float32 arithmetic (the generic kernel and the threshold kernel), their decode, and the
+finite-amax reduction of the global scale.
+"""
+import numpy as np
+from numba import njit
+
+from ..config import SCALAR, SERIAL
+from ..threads import parallel
+from .scalar import FP32_P, IEEE, NO, ONE, RNE, SATURATE, STOCH, U, _block_span, draw, _nan_block, pack, unpack
+from .mx import _count_above
+
+
+# --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
+# The recipes run in float32 arithmetic, operation for operation, so the bits match a GPU
+# kernel that does the same (IEEE float32, round to nearest even, no fast-math):
+#   torchao nvfp4_tensor.nvfp4_quantize, releases 0.12-0.16 (recipe 0): P = per-tensor scale
+#     (1 if none); s = e4m3(clamp(amax_b / 6 [/ P], 2**-6, 448)); T = P * s;
+#     q = e2m1(clamp(x / T, -6, 6)); decode q * T.
+#   torchao 0.18 (recipe 2): s as recipe 0; R = fl32(1 / s), or fl32(fl32(1 / P) / s) with a
+#     per-tensor scale; q = e2m1(clamp(x * R, -6, 6)); decode q * (P * s). (The codec runs
+#     recipe 0 where fl32(1 / P) overflows: fmtlib.codecs.nvfp4.NVFP4._kernel_recipe.)
+#   TransformerEngine cast/nvfp4 (recipe 1): G = S_enc (1 if none);
+#     s = e4m3_satfinite(amax_b * (G * fl32(1/6))); r = min(1 / (s * (1 / G)), FLT_MAX);
+#     q = e2m1_satfinite(x * r); decode q * ((s * tensor_amax) * fl32(1/2688)) (q * s if none).
+# A block with an inf or NaN gets the NaN scale (0x7F) and decodes to NaN.
+F32_MAX = np.float32(3.4028234663852886e38)
+
+
+@njit(**SCALAR)
+def _as_f32(b, Psrc, f32_in):
+    """Input bits as a float32 value (bf16/fp16 convert exactly)."""
+    if f32_in:
+        return np.uint32(b).view(np.float32)
+    kind, sign, sig, exp = unpack(b, Psrc, NO)
+    return np.uint32(pack(kind, sign, sig, exp, FP32_P, RNE, IEEE, np.int64(0), ONE, NO)).view(np.float32)
+
+
+@njit(**SCALAR)
+def _f32_code(v, P, mode, overflow, rnd, rbits):
+    """Code of float32 value ``v`` in format P, rounded by ``mode``."""
+    kind, sign, sig, exp = unpack(np.int64(np.float32(v).view(np.uint32)), FP32_P, NO)
+    return pack(kind, sign, sig, exp, P, mode, overflow, rnd, rbits, NO)
+
+
+@njit(**SCALAR)
+def _nvfp4_decode_scale(sv, recipe, G, tensor_amax):
+    """The float32 a decoded element is multiplied by, given its block scale's value ``sv``."""
+    if recipe != 1:
+        return sv * G if G != 1 else sv
+    return (sv * tensor_amax) * np.float32(1.0 / 2688.0) if tensor_amax >= 0 else sv
+
+
+@njit(**SCALAR)
+def _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals):
+    """(scale code, T, decode scale) of a block with float32 amax, by the recipe: elements are
+    fl32(x / T) (recipe 0) or fl32(x * T) (recipes 1 and 2, T a float32 reciprocal)."""
+    six = np.float32(6.0)
+    if recipe != 1:
+        bs = amax / six
+        if G != 1:
+            bs = bs / G
+        sc = _e4m3_code(min(max(bs, np.float32(0.015625)), np.float32(448.0)), Pscale)
+        if recipe == 0:
+            T = scale_vals[sc] * G if G != 1 else scale_vals[sc]
+        else:  # torchao 0.18: (1.0 / per_tensor_scale) / scale, or 1.0 / scale
+            T = (np.float32(1.0) / G) / scale_vals[sc] if G != 1 else np.float32(1.0) / scale_vals[sc]
+    else:
+        sc = _e4m3_code(amax * (G * (np.float32(1.0) / six)), Pscale)  # TE: constexpr 1.0f / 6.0f
+        T = min(np.float32(1.0) / (scale_vals[sc] * (np.float32(1.0) / G)), F32_MAX)
+    return sc, T, _nvfp4_decode_scale(scale_vals[sc], recipe, G, tensor_amax)
+
+
+@njit(**SCALAR)
+def _e4m3_code(v, Pscale):
+    """e4m3fn code of a positive float32 ``v``, nearest-even, saturating; the normal range
+    [2**-6, 448] by rounding the float32 bits, the rest by the generic pack."""
+    b = np.int64(np.float32(v).view(np.uint32))
+    if 0x3C800000 <= b <= 0x43E00000:
+        return ((b + 0x7FFFF + ((b >> 20) & 1)) >> 20) - (120 << 3)
+    return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), ONE)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_encode(t0, t1, src, codes, scales, out, Psrc, Pout, Pelem, Pscale, elem_vals, scale_vals, ncols, block,
+                 recipe, G, tensor_amax, mode, key, base, rbits, fused, rand):
+    """Encode rows of float bits into NVFP4 blocks (see the recipes above); with ``fused`` also
+    write the decoded values (format Pout) into ``out``. ``G`` is torchao's per-tensor scale
+    (recipes 0 and 2) or TransformerEngine's S_enc (recipe 1), 1 for none."""
+    f32_in = Psrc[0] == 8 and Psrc[1] == 23
+    nb = (ncols + block - 1) // block
+    six = np.float32(6.0)
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = np.float32(0.0)
+        bad = False
+        for i in range(start, end):
+            a = abs(_as_f32(np.int64(src[U(i)]), Psrc, f32_in))
+            if not a <= F32_MAX:
+                bad = True
+            elif a > amax:
+                amax = a
+        if bad:
+            scales[U(t)] = Pscale[7]
+            _nan_block(codes, out, start, end, Pout[7], fused)
+            continue
+        sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
+        scales[U(t)] = sc
+        for i in range(start, end):
+            x = _as_f32(np.int64(src[U(i)]), Psrc, f32_in)
+            if recipe == 0:
+                v = min(max(x / T, -six), six)
+            elif recipe == 2:
+                v = min(max(x * T, -six), six)
+            else:
+                v = x * T
+            rnd = draw(rand, key, base, i, rbits) if mode == STOCH else np.int64(0)
+            code = _f32_code(v, Pelem, mode, SATURATE, rnd, rbits)
+            if not fused:
+                codes[U(i)] = code
+            if fused:
+                out[U(i)] = _f32_code(elem_vals[code] * dscale, Pout, RNE, IEEE, np.int64(0), ONE)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def nvfp4_decode(t0, t1, codes, scales, out, Pout, elem_vals, scale_vals, ncols, block, recipe, G, tensor_amax):
+    """Values of NVFP4 blocks by the recipe's float32 decode; NaN where the scale is NaN."""
+    nb = (ncols + block - 1) // block
+    for i in range(t0, t1):
+        r = i // ncols
+        d = _nvfp4_decode_scale(scale_vals[np.int64(scales[r * nb + (i - r * ncols) // block])], recipe, G,
+                                tensor_amax)
+        out[U(i)] = _f32_code(elem_vals[np.int64(codes[U(i)])] * d, Pout, RNE, IEEE, np.int64(0), ONE)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale_vals, ncols, block, recipe, G,
+                       tensor_amax, fused):
+    """:func:`nvfp4_encode` for float32 input and nearest-even elements, by thresholds.
+    ``src`` and ``out`` are float32 arrays (not bit views)."""
+    absmask = np.int64(0x7FFFFFFF)
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax_bits = np.int64(0)
+        for i in range(start, end):
+            amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & absmask)
+        if amax_bits >= 0x7F800000:
+            scales[U(t)] = Pscale[7]
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            continue
+        amax = np.uint32(amax_bits).view(np.float32)
+        sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
+        scales[U(t)] = sc
+        for i in range(start, end):
+            v = src[U(i)] / T if recipe == 0 else src[U(i)] * T  # |v| > 6 counts every threshold
+            vb = np.int64(np.float32(v).view(np.uint32))
+            mag = _count_above(vb & absmask, thr)
+            if fused:
+                r = vals[mag] * dscale
+                out[U(i)] = -r if vb >> 31 else r
+            else:
+                codes[U(i)] = mag | ((vb >> 31) << 3)
+
+
+@parallel("elements", combine=max, fast=True)
+@njit(**SERIAL)
+def finite_amax_bits(t0, t1, src, absmask, inf_bits):
+    """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none)."""
+    m = np.int64(0)
+    for i in range(t0, t1):
+        a = np.int64(src[U(i)]) & absmask
+        if a < inf_bits and a > m:
+            m = a
+    return m
