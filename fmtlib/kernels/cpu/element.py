@@ -235,26 +235,47 @@ def _bits_from_f32(r, kind):
 
 
 @njit(**SCALAR)
-def _nearest32_loop(t0, t1, src, out, K, sp, kind):
+def _input32(kind):
+    """(mantissa bits, sign bit, magnitude mask, inf bits) of float32 (``kind`` 0), bfloat16 (1)
+    or float16 (2) input bits in a 32-bit lane."""
     u = np.uint32
-    one = u(1)
     if kind == 0:
         m_in, sign_bit = u(23), u(0x80000000)
     elif kind == 1:
         m_in, sign_bit = u(7), u(0x8000)
     else:
         m_in, sign_bit = u(10), u(0x8000)
-    absmask = u(sign_bit - one)
-    inf_bits = u(u(absmask >> m_in) << m_in)
+    absmask = u(sign_bit - u(1))
+    return m_in, sign_bit, absmask, u(u(absmask >> m_in) << m_in)
+
+
+@njit(**SCALAR)
+def _rne32(K):
+    """(s, magic, implicit, half1, keep) of nearest-even rounding in a 32-bit lane from the
+    constants ``K``: the bits to drop, the float32 whose addition rounds the subnormal range, the
+    implicit bit, half an ulp less one, and the mask of the kept bits."""
+    u = np.uint32
+    one = u(1)
     s = u(K[0] & u(31))
+    return (s, np.uint32(K[2]).view(np.float32), u(0x800000), u(u(u(one << s) >> one) - one),
+            u(~u(u(one << s) - one)))
+
+
+@njit(**SCALAR)
+def _specials32(sp):
+    """The overflow, inf and NaN results of ``sp`` as (positive, positive ^ negative) pairs."""
+    u = np.uint32
+    return sp[0], u(sp[0] ^ sp[1]), sp[2], u(sp[2] ^ sp[3]), sp[4], u(sp[4] ^ sp[5])
+
+
+@njit(**SCALAR)
+def _nearest32_loop(t0, t1, src, out, K, sp, kind):
+    u = np.uint32
+    one = u(1)
+    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, max_bits, zero_sign = K[1], K[3], K[4]
-    magic = np.uint32(K[2]).view(np.float32)
-    implicit = u(0x800000)
-    half1 = u(u(u(one << s) >> one) - one)
-    keep = u(~u(u(one << s) - one))
-    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
-    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
-    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = _specials32(sp)
     op16, od16, ip16, id16, np16, nd16 = (np.uint16(ovf_p), np.uint16(ovf_d), np.uint16(inf_p), np.uint16(inf_d),
                                           np.uint16(nan_p), np.uint16(nan_d))
     zs16 = np.uint16(zero_sign)
@@ -333,20 +354,9 @@ def fast_encode_16(t0, t1, src, out, K, E, codes, fp16):
 def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
     u = np.uint32
     one = u(1)
-    if kind == 0:
-        m_in, sign_bit = u(23), u(0x80000000)
-    elif kind == 1:
-        m_in, sign_bit = u(7), u(0x8000)
-    else:
-        m_in, sign_bit = u(10), u(0x8000)
-    absmask = u(sign_bit - one)
-    inf_bits = u(u(absmask >> m_in) << m_in)
-    s = u(K[0] & u(31))
+    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, max_bits, kq = K[1], K[3], K[7]
-    magic = np.uint32(K[2]).view(np.float32)
-    implicit = u(0x800000)
-    half1 = u(u(u(one << s) >> one) - one)
-    keep = u(~u(u(one << s) - one))
     mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & one)
     c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
     for i in range(t0, t1):
@@ -426,21 +436,12 @@ def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
 def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
     u = np.uint32
     one = u(1)
-    if kind == 0:
-        m_in, sign_bit = u(23), u(0x80000000)
-    elif kind == 1:
-        m_in, sign_bit = u(7), u(0x8000)
-    else:
-        m_in, sign_bit = u(10), u(0x8000)
-    absmask = u(sign_bit - one)
-    inf_bits = u(u(absmask >> m_in) << m_in)
+    m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
     kq = np.int64(K[7])
     rb = u(rbits)
     top = np.int64(1) << rbits
-    ovf_p, ovf_d = sp[0], u(sp[0] ^ sp[1])
-    inf_p, inf_d = sp[2], u(sp[2] ^ sp[3])
-    nan_p, nan_d = sp[4], u(sp[4] ^ sp[5])
+    ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = _specials32(sp)
     h = np.uint64(key) + (np.uint64(base + t0) + np.uint64(1)) * _GAMMA   # rand_top's counter, stepped
     for i in range(t0, t1):
         z = mix64(h)
