@@ -236,6 +236,15 @@ def _scaled_fast_elements(src, codes, out, start, end, dsig, dexp, Pelem, C, sp,
         _scaled_elements(src, codes, out, start, end, Df, Pelem, C, sp, D, False, mode, fused)
 
 
+@njit(**SCALAR)
+def _f32_amax_bits(src, start, end):
+    """The largest magnitude bits of float32 src[start:end] (inf or NaN bits where it holds one)."""
+    amax = np.int64(0)
+    for i in range(start, end):
+        amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
+    return amax
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, ncols, block, C, special,
@@ -247,9 +256,7 @@ def scaled_encode_fast(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, s
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
-        amax = np.int64(0)
-        for i in range(start, end):
-            amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
+        amax = _f32_amax_bits(src, start, end)
         sc, dsig, dexp = np.int64(-1), np.int64(0), np.int64(0)
         if amax < 0x7F800000:
             kind, sign, msig, mexp = unpack(amax, FP32_P, NO)
@@ -330,9 +337,7 @@ def scaled_encode_rne(t0, t1, src, codes, scales, bad, out, Pelem, F, S, M, smax
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
-        amax = np.int64(0)
-        for i in range(start, end):
-            amax = max(amax, np.int64(np.float32(src[U(i)]).view(np.uint32)) & 0x7FFFFFFF)
+        amax = _f32_amax_bits(src, start, end)
         D = np.float64(np.nan)
         if amax < 0x7F800000:
             D = max(_rne_f64(np.float64(np.uint32(amax).view(np.float32)) / M, S[0], s_magic), smin)

@@ -83,6 +83,15 @@ def _razored(v, f, away, even, kmax):
 
 
 @njit(**SCALAR)
+def _chunking(n, group):
+    """(groups per row, groups per task, tasks per row) of rows of n values in groups of
+    ``group``: as :func:`_tasks` counts them."""
+    ngroups = (n + group - 1) // group
+    gpt = max(1, TASK // group)
+    return ngroups, gpt, (ngroups + gpt - 1) // gpt
+
+
+@njit(**SCALAR)
 def _task(t, nchunks, gpt, group, n):
     """(row, first group, row offset of the task's first element, its element count)."""
     r = t // nchunks
@@ -135,9 +144,7 @@ def _encode_task(q, codes, flags, base, L, fbase, group, keep, mode, lo, hi):
 def sdr_encode(t0, t1, q, codes, flags, rows, n, group, keep, mode, lo, hi):
     """Codes and flags of the integers ``q``: flat C-order (rows, n) arrays, flags
     (rows, ngroups). Returns the number of values outside [lo, hi]."""
-    ngroups = (n + group - 1) // group
-    gpt = max(1, TASK // group)
-    nchunks = (ngroups + gpt - 1) // gpt
+    ngroups, gpt, nchunks = _chunking(n, group)
     bad = 0
     for t in range(t0, t1):
         r, g0, s0, L = _task(t, nchunks, gpt, group, n)
@@ -165,9 +172,7 @@ def sdr_quantize(t0, t1, q, out, rows, n, group, keep, mode, lo, hi, olo, ohi):
     """Razored values ``±(k << f)`` of ``q`` written to ``out`` (flat C-order (rows, n)
     arrays), encode and decode fused; returns (values outside [lo, hi], results outside
     [olo, ohi])."""
-    ngroups = (n + group - 1) // group
-    gpt = max(1, TASK // group)
-    nchunks = (ngroups + gpt - 1) // gpt
+    ngroups, gpt, nchunks = _chunking(n, group)
     bad = 0
     obad = 0
     for t in range(t0, t1):
@@ -196,9 +201,7 @@ def sdr_quantize_scaled(t0, t1, q, out, rows, n, group, keep, mode, lo, hi, scal
     """QRazor's stage 2 and its decode in one pass: the razored values of ``q`` (as
     :func:`sdr_quantize`, a base of at most 16 bits) times the float32 ``scale``, each product
     rounded once to float32 into ``out``. Returns the number of values outside [lo, hi]."""
-    ngroups = (n + group - 1) // group
-    gpt = max(1, TASK // group)
-    nchunks = (ngroups + gpt - 1) // gpt
+    ngroups, gpt, nchunks = _chunking(n, group)
     bad = 0
     for t in range(t0, t1):
         r, g0, s0, L = _task(t, nchunks, gpt, group, n)
@@ -230,9 +233,7 @@ def _decode_task(codes, flags, out, base, L, g, group, keep, olo, ohi):
 def sdr_decode(t0, t1, codes, flags, out, rows, n, group, keep, olo, ohi):
     """Values ``±(k << f)`` of codes with their flags (flat C-order (rows, n) and
     (rows, ngroups) arrays) into ``out``; returns the number of values outside [olo, ohi]."""
-    ngroups = (n + group - 1) // group
-    gpt = max(1, TASK // group)
-    nchunks = (ngroups + gpt - 1) // gpt
+    ngroups, gpt, nchunks = _chunking(n, group)
     obad = 0
     for t in range(t0, t1):
         r, g0, s0, L = _task(t, nchunks, gpt, group, n)
