@@ -203,15 +203,11 @@ def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple,
     src_fmt = _float_format(xm.dtype)
     if (not per_tensor and eshift == 0 and codes.dtype.itemsize <= 2
             and fast_path.mx_eligible(elem, src_fmt)):   # the CPU's mx_encode_fast, on the device
-        from ..rounding import Overflow
-
-        C, special = fast_path.constants(elem, src_fmt, int(mode), int(Overflow.SATURATE))
-        fc = (*C, *special, *fast_path.code_constants(elem, src_fmt))
         _launch("mx.cu", f"fmt_mx_encode_fast<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>",
                 32 * nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
                                np.int64(nblocks), np.int64(xm.shape[-1]), np.int64(block),
                                _params_on_device(kernel_params(src_fmt)), _params_on_device(kernel_params(elem)),
-                               _params_on_device(tuple(int(v) for v in fc)), np.int32(rule), np.int32(emax),
+                               _fast_constants(elem, src_fmt, int(mode)), np.int32(rule), np.int32(emax),
                                np.int32(mbits), np.float64(M), np.int32(int(mode)), np.uint64(key), np.int64(base),
                                np.int32(rbits), np.int32(fused), *rand))
         return
@@ -224,17 +220,23 @@ def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple,
              *rand))
 
 
-def _f32_fast_constants(elem, mode: int) -> tuple:
-    """(fc, use_fast) of a kernel that rounds float32 values to ``elem`` (saturating): the fast
-    path's C, special and D from float32 in device memory where fast_path.eligible holds, else a
-    placeholder and 0 (the generic f32_code)."""
+def _fast_constants(elem, src_fmt, mode: int):
+    """The fast path's 24 numbers for rounding ``src_fmt`` values to ``elem`` with saturation
+    (fast_path.constants' C and special, then code_constants' D), in device memory."""
     from ..rounding import Overflow
 
+    C, special = fast_path.constants(elem, src_fmt, mode, int(Overflow.SATURATE))
+    return _params_on_device(tuple(int(v) for v in (*C, *special, *fast_path.code_constants(elem, src_fmt))))
+
+
+def _f32_fast_constants(elem, mode: int) -> tuple:
+    """(fc, use_fast) of a kernel that rounds float32 values to ``elem`` (saturating):
+    :func:`_fast_constants` from float32 where fast_path.eligible holds, else a placeholder and
+    0 (the generic f32_code)."""
     f32 = _float_format(np.float32)
     if not fast_path.eligible(elem, f32, False):
         return _params_on_device((0,) * 24), np.int32(0)
-    C, special = fast_path.constants(elem, f32, mode, int(Overflow.SATURATE))
-    return _params_on_device(tuple(int(v) for v in (*C, *special, *fast_path.code_constants(elem, f32)))), np.int32(1)
+    return _fast_constants(elem, f32, mode), np.int32(1)
 
 
 #: thread blocks of fmt_amax_bits at most: enough to fill a GPU, few atomics (a grid-stride loop does the rest)
