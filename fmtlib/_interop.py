@@ -6,9 +6,11 @@ numpy without copies, and results go back as the kind of array that came in.
   DLPack cannot carry); results come back with ``torch.from_numpy``, sharing memory.
 - other ``__dlpack__`` producers on the CPU (jax, ...): ``np.from_dlpack``; results come
   back through the producer's ``from_dlpack`` when its top-level module has one.
-- device arrays: cupy arrays go to the GPU backend (:mod:`fmtlib.codecs.device`) for the methods
-  a codec lists in ``_gpu_methods``; CUDA tensors go there through ``cupy.from_dlpack`` and
-  come back through ``torch.from_dlpack``, without copies. Other methods raise TypeError.
+- device arrays: cupy arrays (and records of them) go to the codec's ``_device_<method>``,
+  which runs it on the GPU (:mod:`fmtlib.codecs.device`), or to a method the codec lists in
+  ``_gpu_methods`` (written for either array module); CUDA tensors go there through
+  ``cupy.from_dlpack`` and come back through ``torch.from_dlpack``, without copies. Other
+  methods raise TypeError.
 
 >>> import numpy as np
 >>> x, back = to_numpy(np.ones(2))
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import sys
 
 import numpy as np
@@ -82,30 +85,60 @@ def _device(x):
     return None
 
 
+def _on_device(record) -> bool:
+    """Whether a record (Encoded, Razored: a dataclass with ``codes``) holds cupy arrays."""
+    return dataclasses.is_dataclass(record) and is_device_array(getattr(record, "codes", None))
+
+
+def _device_call(self, method, sig, x, dback, args, kw):
+    """``method`` of device data: the codec's ``_device_<method>`` (called with every argument
+    by name, defaults filled in) where it has one, else the method itself where the codec lists
+    it in ``_gpu_methods`` (code that runs on either array module), else TypeError."""
+    name = method.__name__
+    impl = getattr(self, "_device_" + name, None)
+    if impl is None and name not in getattr(self, "_gpu_methods", ()):
+        raise TypeError(f"{type(self).__name__}.{name} does not run on the GPU yet; move the data "
+                        "to the host (cupy.asnumpy, tensor.cpu())")
+    given = kw.get("out")
+    for key in ("rand", "out"):   # CUDA tensors as cupy arrays (shared memory)
+        od = _device(kw.get(key))
+        if od is not None:
+            kw[key] = od[0]
+    if impl is None:
+        r = method(self, x, *args, **kw)
+    else:
+        bound = sig.bind(self, x, *args, **kw)
+        bound.apply_defaults()
+        opts = dict(bound.arguments)
+        for p in list(sig.parameters)[:2]:   # self and the data
+            del opts[p]
+        r = impl(x, **opts)
+    on_device = is_device_array(r)
+    if given is not None and on_device:   # the caller's own array (cupy, or a CUDA tensor), now filled
+        return given
+    return dback(r) if dback is not None and on_device else r   # records come back as they are
+
+
 def interop(method):
     """Wrap a codec method taking an array first: foreign arrays (and ``out=``) in, the same
-    kind out. Records (Encoded, Packed, Razored) hold numpy arrays (cupy arrays on the GPU)."""
+    kind out. Records (Encoded, Packed, Razored) hold numpy arrays (cupy arrays on the GPU).
+
+    This is the one place that tells the backends apart: device data (a cupy array, a CUDA
+    tensor, or a record of cupy arrays for a method the codec runs there) goes to the codec's
+    ``_device_<method>`` (see :func:`_device_call`), everything else to the method itself,
+    which then only ever sees host data."""
+    sig = inspect.signature(method)
+
     @functools.wraps(method)
     def wrapper(self, x, *args, **kw):
         dev = _device(x)
         if dev is not None:
-            if method.__name__ not in getattr(self, "_gpu_methods", ()):
-                raise TypeError(f"{type(self).__name__}.{method.__name__} does not run on the GPU yet; move the data "
-                                "to the host (cupy.asnumpy, tensor.cpu())")
-            xd, dback = dev
-            given = kw.get("out")
-            for name in ("rand", "out"):   # CUDA tensors as cupy arrays (shared memory)
-                od = _device(kw.get(name))
-                if od is not None:
-                    kw[name] = od[0]
-            r = method(self, xd, *args, **kw)
-            on_device = is_device_array(r)
-            if given is not None and on_device:   # the caller's own array (cupy, or a CUDA tensor), now filled
-                return given
-            return dback(r) if dback is not None and on_device else r   # records come back as they are
+            return _device_call(self, method, sig, dev[0], dev[1], args, kw)
+        if _on_device(x) and hasattr(self, "_device_" + method.__name__):
+            return _device_call(self, method, sig, x, None, args, kw)
         out = kw.get("out")
         od = _device(out) if out is not None and dataclasses.is_dataclass(x) else None
-        if od is not None:   # decode/unpack of a record into a device array: the record's arrays decide
+        if od is not None:   # unpack of a record into a device array: the record's arrays decide
             kw["out"] = od[0]
             r = method(self, x, *args, **kw)
             return out if is_device_array(r) else r

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+
 from ._dtypes import dtype_name, integer_name
 from .codecs.base import Codec
 from .codecs.ids import codec_class, codec_ids

@@ -144,7 +144,7 @@ def patch_backend(mp, fake) -> None:
             mp.setattr(mod, "backend", fake)
 
 
-CACHES = (gpu.module, gpu._params_on_device, gpu._tables_on_device, gpu._book_on_device, gpu._values_on_device)
+CACHES = (gpu.module, gpu.params_on_device, gpu.tables_on_device, gpu.book_on_device, gpu.values_on_device)
 
 
 @pytest.fixture(scope="module")
@@ -443,6 +443,55 @@ def test_sdr_on_the_device_path(fake_cupy, codec):
     bad[0, 0] = fmt.max + 1
     with pytest.raises(ValueError, match="outside the base"):
         codec.encode(dev(bad))
+
+
+def test_device_data_goes_to_the_device_methods(fake_cupy):
+    """The one seam (fmtlib._interop.interop): device data, and records holding it, go to the
+    codec's ``_device_<method>`` with every argument by name (defaults filled in); host data
+    to the method; a method with neither a ``_device_`` twin nor a ``_gpu_methods`` entry
+    refuses device data with a TypeError."""
+    import dataclasses
+
+    from fmtlib.codecs.base import Codec
+
+    @dataclasses.dataclass
+    class Record:
+        codes: object
+
+    calls = []
+
+    class Probe(Codec):
+        def encode(self, x, *, rounding=None, out=None):
+            return "host"
+
+        def _device_encode(self, x, **opts):
+            calls.append(("encode", opts))
+            return x
+
+        def decode(self, rec, dtype=np.float32, *, out=None):
+            return "host"
+
+        def _device_decode(self, rec, dtype, out):
+            calls.append(("decode", {"dtype": dtype, "out": out}))
+            return rec.codes
+
+        def quantize(self, x, *, out=None):
+            return "host"
+
+        def _config_args(self):
+            return (), {}
+
+    p, x = Probe(), dev(np.ones(3, np.float32))
+    assert p.encode(np.ones(3)) == "host" and p.decode(Record(np.ones(3))) == "host" and not calls
+    assert p.encode(x, rounding="floor") is x
+    assert p.decode(Record(x), np.float16) is x
+    assert calls == [("encode", {"rounding": "floor", "out": None}), ("decode", {"dtype": np.float16, "out": None})]
+    with pytest.raises(TypeError, match="does not run on the GPU"):
+        p.quantize(x)
+    import ml_dtypes   # ml_dtypes' float8/6/4 outputs are made on the host (fmtlib.codecs.small_floats)
+
+    with pytest.raises(TypeError, match="float8_e4m3fn runs on the host"):
+        FP("e2m1").decode(dev(np.arange(16, dtype=np.uint8)), dtype=ml_dtypes.float8_e4m3fn)
 
 
 def test_sdr_range_counts_on_the_device_path(fake_cupy):

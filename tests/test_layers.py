@@ -226,3 +226,38 @@ def test_type_checking_imports_do_not_count(tmp_path):
     p.write_text(src)
     mods = {"fmtlib.probe": (p, False), "fmtlib.cli": (p, False), "fmtlib.rounding": (p, False), "fmtlib": (p, True)}
     assert imports("fmtlib.probe", mods) == [("fmtlib.rounding", 5)]
+
+
+#: the codec methods that must not ask which backend holds their data
+_SURFACE = {"encode", "quantize", "decode", "_run"}
+
+
+def backend_questions(path: Path) -> list[str]:
+    """``Class.method:line`` for each call of ``is_device_array`` inside a codec-surface method
+    (:data:`_SURFACE`) of the module at ``path``."""
+    found = []
+    for cls in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for fn in cls.body:
+            if isinstance(fn, ast.FunctionDef) and fn.name in _SURFACE:
+                for node in ast.walk(fn):
+                    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+                    if name == "is_device_array":
+                        found.append(f"{cls.name}.{fn.name}:{node.lineno}")
+    return found
+
+
+def test_codecs_do_not_ask_for_the_backend():
+    """One seam: fmtlib._interop.interop sends device data to a codec's ``_device_<method>``,
+    so no codec's encode, quantize, decode or _run asks whether its data is a cupy array."""
+    paths = sorted((ROOT / "codecs").glob("*.py")) + [ROOT / "transforms.py"]
+    asked = {p.name: q for p in paths if (q := backend_questions(p))}
+    assert not asked, f"codec methods asking is_device_array: {asked}"
+
+
+def test_the_backend_check_can_fail(tmp_path):
+    p = tmp_path / "probe.py"
+    p.write_text("class C:\n    def decode(self, c):\n        if device.is_device_array(c):\n            pass\n"
+                 "    def _device_decode(self, c):\n        return is_device_array(c)\n")
+    assert backend_questions(p) == ["C.decode:3"]

@@ -32,7 +32,7 @@ class Codec:
         if cls.codec_id:
             _CODECS[cls.codec_id] = cls
         from .._interop import interop
-        from .small_floats import small_float_output
+        from .small_floats import host_small_floats, small_float_output
 
         for name in ("encode", "quantize", "decode"):   # torch / DLPack arrays in, the same kind out
             if name in cls.__dict__:
@@ -40,6 +40,8 @@ class Codec:
                 if name == "decode":   # dtype=ml_dtypes.float8_e4m3fn and the other small floats
                     method = small_float_output(method)
                 setattr(cls, name, interop(method))
+        if "_device_decode" in cls.__dict__:   # the small floats are made on the host only
+            cls._device_decode = host_small_floats(cls.__dict__["_device_decode"])
 
     # subclasses: return (positional args, keyword args) that rebuild the codec
     def _config_args(self) -> tuple[tuple, dict]:  # pragma: no cover - abstract

@@ -27,11 +27,11 @@ import numpy as np
 
 from .._arrays import as_float_input, float_dtype
 from ..rounding import Rounding
-from ..kernels.gpu import (_UINT, _amax_bits, _bits, _book_on_device, _float_format, _launch, _params_on_device,
-                           _per_tensor, _table_on_device)
+from ..kernels.gpu import (C_UINT, amax_bits, raw_bits, book_on_device, float_format, launch, params_on_device,
+                           encode_launch, table_on_device)
 from ..kernels.params import kernel_params
 from .blocked import Encoded, amax_element
-from .device import _book_decode, _rand_arg, _record_rows, _restore, backend, is_device_array
+from .device import backend, book_decode, is_device_array, rand_arg, record_rows, restore_layout
 from .quantile import MAX_RBITS, Quantile, bnb_thresholds
 from .stochastic import check_index_offset, moved_rand, random_args
 
@@ -302,27 +302,27 @@ def book_scaled_run(codec, fused: bool, x, rounding, seed, rbits, index_offset, 
         x32 = xm if np.dtype(xm.dtype) == np.float32 else xm.astype(np.float32)
         out = cp.empty(xm.shape if fuse else (1,), dtype=np.float32)
         thr = q.thresholds if q.thresholds is not None else bnb_thresholds(q.levels)
-        name = f"fmt_book_absmax_encode{'_tensor' if per_tensor else ''}<{_UINT[q.code_dtype.itemsize]}>"
-        span = ((np.int64(x32.size), _amax_bits(x32)) if per_tensor
+        name = f"fmt_book_absmax_encode{'_tensor' if per_tensor else ''}<{C_UINT[q.code_dtype.itemsize]}>"
+        span = ((np.int64(x32.size), amax_bits(x32)) if per_tensor
                 else (np.int64(nblocks), np.int64(ncols), np.int64(block)))
-        _launch("tensor.cu" if per_tensor else "codebook.cu", name, x32.size if per_tensor else 32 * nblocks,
-                (_bits(x32).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
-                 _table_on_device(np.asarray(q.levels)),
-                 _table_on_device(np.asarray(thr)), np.int64(len(thr)), _book_on_device(q, 0)[4],
-                 np.int64(_book_on_device(q, 0)[3]), np.int32(fuse)))
+        launch("tensor.cu" if per_tensor else "codebook.cu", name, x32.size if per_tensor else 32 * nblocks,
+               (raw_bits(x32).reshape(-1), codes.reshape(-1), scales.reshape(-1), raw_bits(out).reshape(-1), *span,
+                table_on_device(np.asarray(q.levels)),
+                table_on_device(np.asarray(thr)), np.int64(len(thr)), book_on_device(q, 0)[4],
+                np.int64(book_on_device(q, 0)[3]), np.int32(fuse)))
         if fuse:
             out = out.astype(xm.dtype, copy=False)
     else:
         mode = q._mode_id(rounding)
         key, rbits, rand = book_random(mode, x, seed, rbits, rand, index_offset, cp)
-        d, t, nlev, nan_index, code_of = _book_on_device(q, mode)
+        d, t, nlev, nan_index, code_of = book_on_device(q, mode)
         out = cp.empty_like(xm) if fuse else cp.empty(1, dtype=xm.dtype)
-        name, threads, span = _per_tensor("book_scaled", xm, codes, nblocks, block, per_tensor)
-        _launch("tensor.cu" if per_tensor else "codebook.cu", name, threads,
-                (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
-                 _params_on_device(kernel_params(_float_format(xm.dtype))), d, t, np.int64(nlev), np.int64(nan_index),
-                 code_of, np.int32(mode), np.uint64(key), np.int64(index_offset), np.int32(rbits), np.int32(fuse),
-                 *_rand_arg(codec, rand, axis)))
+        name, threads, span = encode_launch("book_scaled", xm, codes, nblocks, block, per_tensor)
+        launch("tensor.cu" if per_tensor else "codebook.cu", name, threads,
+               (raw_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), raw_bits(out).reshape(-1), *span,
+                params_on_device(kernel_params(float_format(xm.dtype))), d, t, np.int64(nlev), np.int64(nan_index),
+                code_of, np.int32(mode), np.uint64(key), np.int64(index_offset), np.int32(rbits), np.int32(fuse),
+                *rand_arg(codec, rand, axis)))
     if fuse:
         return cp.ascontiguousarray(out.reshape(x.shape) if axis is None else cp.moveaxis(out, -1, axis))
     if axis is None and scales.size == 0:   # an empty tensor still has its one scale: that of an all-zero block
@@ -343,7 +343,7 @@ def book_scaled_decode(codec, enc, dtype):
     """``Scaled`` (Quantile element) ``decode`` of an Encoded record holding cupy arrays."""
     cp = backend()
     dq = codec.double_quant
-    codes, sm = _record_rows(codec, enc, 256 if dq else 1 << 32, "double-quantized 8-bit scales" if dq else "float32")
+    codes, sm = record_rows(codec, enc, 256 if dq else 1 << 32, "double-quantized 8-bit scales" if dq else "float32")
     ncols = codes.shape[-1]
     if dq:
         if enc.scale_scales is None or enc.scale_offset is None:
@@ -357,5 +357,5 @@ def book_scaled_decode(codec, enc, dtype):
         if enc.scale_scales is not None:
             raise ValueError("record has double-quantized scales; this codec has double_quant=False")
         sm = sm.astype(np.uint32, copy=False)
-    res = _book_decode(codec.element_codec, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
-    return _restore(res, enc)
+    res = book_decode(codec.element_codec, codes, sm, ncols, enc.block, codec.scale_mode == "absmax", dtype)
+    return restore_layout(res, enc)

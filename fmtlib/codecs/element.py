@@ -59,12 +59,19 @@ class ElementCodec(Codec):
         key, rbits, rand = random_args(mode, x.shape, seed, rbits, rand, MAX_RBITS, xp=xp)
         return mode, ovf, key, rbits, None if rand is None else xp.ascontiguousarray(rand).reshape(-1)
 
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+    # --- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) -------
+    def _device_encode(self, x, **opts):
+        nans.check(self.nan, x, repr(self))
+        return device.element_run(self, False, x, **opts)
+
+    def _device_quantize(self, x, **opts):
+        nans.check(self.nan, x, repr(self))
+        return device.element_run(self, True, x, **opts)
+
+    def _device_decode(self, codes, dtype, out):
+        return device.element_decode(self, codes, dtype if out is None else out.dtype, out)
 
     def _run(self, fused: bool, x, rounding, overflow, seed, rbits, rand, index_offset, out=None):
-        if device.is_device_array(x):
-            nans.check(self.nan, x, repr(self))
-            return device.element_run(self, fused, x, rounding, overflow, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         if self.nan != "ignore":
             nans.check(self.nan, x, repr(self))
@@ -115,8 +122,6 @@ class ElementCodec(Codec):
         >>> FP("e2m1").decode(np.array([2, 15], dtype=np.uint8))
         array([ 1., -6.], dtype=float32)
         """
-        if device.is_device_array(codes):
-            return device.element_decode(self, codes, dtype if out is None else out.dtype, out)
         scalar = np.isscalar(codes)
         c = as_codes(codes, self.format)
         dt = float_dtype(dtype if out is None else out.dtype)

@@ -104,14 +104,22 @@ class MX(BlockCodec):
         """Storage cost: element bits plus the scale's 8 bits shared by a block."""
         return self.element.bits + 8 / self.block
 
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+    # --- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) -------
+    def _device_run(self, fused: bool, x, rounding, seed, rbits, rand, index_offset, out):
+        return device.block_out(self.element_code_dtype, out, x, fused,
+                                lambda: device.mx_run(self, fused, x, rounding, seed, rbits, index_offset, rand))
+
+    def _device_encode(self, x, **opts):
+        return self._device_run(False, x, **opts)
+
+    def _device_quantize(self, x, **opts):
+        return self._device_run(True, x, **opts)
+
+    def _device_decode(self, enc, dtype, out):
+        return device.into(out, device.mx_decode(self, enc, dtype if out is None else out.dtype))
 
     def _run(self, x, fused: bool, rounding, seed, rbits, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
-
-        if device.is_device_array(x):
-            return device.block_out(self.element_code_dtype, out, x, fused,
-                                 lambda: device.mx_run(self, fused, x, rounding, seed, rbits, index_offset, rand))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         mode, key, rbits, base, rand = self._random(rounding, seed, rbits, index_offset, rand=rand, shape=x.shape)
@@ -159,8 +167,6 @@ class MX(BlockCodec):
         (the record's shape, C-contiguous; its dtype wins over ``dtype``) receives them."""
         from ..kernels.cpu import convert as K
 
-        if isinstance(enc, Encoded) and device.is_device_array(enc.codes):
-            return device.into(out, device.mx_decode(self, enc, dtype if out is None else out.dtype))
         dt = float_dtype(dtype if out is None else out.dtype)
         codes, scales = self._record_rows(enc)
         ncols = codes.shape[-1]

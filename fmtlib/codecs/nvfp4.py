@@ -135,15 +135,23 @@ class NVFP4(BlockCodec):
         return _value_table(self.element), _value_table(self.scale_format)
 
     # -- encode / decode ---------------------------------------------------------------------
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+    # --- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) -------
+    def _device_run(self, fused: bool, x, rounding, seed, rbits, rand, index_offset, out, tensor_amax):
+        return device.block_out(self.element_code_dtype, out, x, fused,
+                                lambda: device.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax,
+                                                         index_offset, rand))
+
+    def _device_encode(self, x, **opts):
+        return self._device_run(False, x, **opts)
+
+    def _device_quantize(self, x, **opts):
+        return self._device_run(True, x, **opts)
+
+    def _device_decode(self, enc, dtype, out):
+        return device.into(out, device.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
 
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
-
-        if device.is_device_array(x):
-            return device.block_out(self.element_code_dtype, out, x, fused,
-                                 lambda: device.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax, index_offset,
-                                                       rand))
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")
         if xm.dtype == np.float64:
@@ -195,8 +203,6 @@ class NVFP4(BlockCodec):
         ``out=`` as :meth:`MX.decode`."""
         from ..kernels.cpu import convert as K
 
-        if isinstance(enc, Encoded) and device.is_device_array(enc.codes):
-            return device.into(out, device.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
         dt = float_dtype(dtype if out is None else out.dtype)
         codes, scales = self._record_rows(enc)
         self._check_codes(codes, self.element)

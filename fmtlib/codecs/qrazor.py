@@ -64,7 +64,7 @@ class QRazor(Codec):
     """
 
     codec_id = "qrazor"
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+    _gpu_methods = frozenset({"encode", "decode"})   # written for either array module; quantize: _device_quantize
 
     def __init__(self, sdr: SDR | dict = SDR(), scale_axis: int | None = None) -> None:
         from .scaled import Scaled
@@ -174,17 +174,25 @@ class QRazor(Codec):
             return self._quantize_fused(x, o, opts)
         ints, scales = self.integers(x, **opts)
         razored = self.sdr.quantize(ints)
-        if x.dtype == np.float32 and not device.is_device_array(x):
+        if x.dtype == np.float32:
             # |razored| <= 2**16 converts to float32 exactly, and one IEEE float32 multiply rounds
             # the exact product once (nearest-even), as round_once does from float64
             return np.multiply(razored, scales, dtype=np.float32, out=o)
         return put(o, round_once(razored * scales.astype(np.float64), x.dtype))   # int32 * float64: exact
 
+    def _device_quantize(self, x, **opts):
+        """:meth:`quantize` of cupy data: the stages one after another on the device, the
+        product rounded once from float64 (the same bits as the host's float32 multiply)."""
+        x, _ = as_float_input(x, "QRazor.quantize")
+        o = checked_out(opts.pop("out"), x, x.dtype)
+        ints, scales = self.integers(x, **opts)
+        return put(o, round_once(self.sdr.quantize(ints) * scales.astype(np.float64), x.dtype))
+
     def _fused_eligible(self, x) -> bool:
-        """Whether :meth:`quantize` of ``x`` takes :meth:`_quantize_fused`: float32 host data,
-        one scale, stage 1's codes as wide as the base (int8, int16: a signed view) and the
-        groups along the last axis."""
-        return (x.dtype == np.float32 and not device.is_device_array(x) and self.scale_axis is None
+        """Whether :meth:`quantize` of ``x`` takes :meth:`_quantize_fused`: float32 data, one
+        scale, stage 1's codes as wide as the base (int8, int16: a signed view) and the groups
+        along the last axis."""
+        return (x.dtype == np.float32 and self.scale_axis is None
                 and x.ndim >= 1 and 8 * self.stage1.element_code_dtype.itemsize == self.sdr.base.format.bits
                 and _norm_axis(self.sdr.axis, x.ndim, "SDR") == x.ndim - 1)
 

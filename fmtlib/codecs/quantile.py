@@ -18,7 +18,7 @@ import numpy as np
 from .. import codebooks
 from .._arrays import as_float_input, bits_view, check_out, float_dtype
 from ..rounding import Rounding
-from . import nans
+from . import device, nans
 from .base import Codec
 from .records import Packed, pack_codes, unpack_codes
 from .stochastic import check_index_offset, random_args
@@ -347,15 +347,21 @@ class Quantile(codebooks.LevelTable, Codec):
         return key, rbits, None if rand is None else xp.ascontiguousarray(rand).astype(np.int64, copy=False).reshape(-1)
 
     # -- the codec surface -----------------------------------------------------------------------
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+    # --- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) -------
+    def _device_encode(self, x, **opts):
+        nans.check(self.nan, x, repr(self))
+        return device.quantile_run(self, False, x, **opts)
+
+    def _device_quantize(self, x, **opts):
+        nans.check(self.nan, x, repr(self))
+        return device.quantile_run(self, True, x, **opts)
+
+    def _device_decode(self, codes, dtype, out):
+        return device.quantile_decode(self, codes, dtype if out is None else out.dtype, out)
 
     def _run(self, x, fused, rounding, seed, rbits, rand, index_offset, out):
-        from . import device
         from ..kernels.cpu import codebook as K
 
-        if device.is_device_array(x):
-            nans.check(self.nan, x, repr(self))
-            return device.quantile_run(self, fused, x, rounding, seed, rbits, rand, index_offset, out)
         x, scalar = as_float_input(x, "quantize" if fused else "encode")
         if self.nan != "ignore":
             nans.check(self.nan, x, repr(self))
@@ -427,10 +433,6 @@ class Quantile(codebooks.LevelTable, Codec):
         >>> Quantile.nf4().decode(np.array([0, 7, 15], np.uint8))
         array([-1.,  0.,  1.], dtype=float32)
         """
-        from . import device
-
-        if device.is_device_array(codes):
-            return device.quantile_decode(self, codes, dtype if out is None else out.dtype, out)
         scalar = np.isscalar(codes)
         c = self.check_codes(codes)
         table = self.value_table(dtype if out is None else out.dtype)

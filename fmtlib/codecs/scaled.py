@@ -244,20 +244,32 @@ class Scaled(BlockCodec):
                              "scale format or global_scale=True")
 
     # -- encode / decode -------------------------------------------------------------------------
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})
+    # --- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) -------
+    def _device_run(self, fused: bool, x, rounding, seed, rbits, rand, index_offset, out, tensor_amax):
+        if self.element_codec.nan != "ignore":   # the element's nan= option, checked on the input
+            nans.check(self.element_codec.nan, x, repr(self))
+        if self.scale_mode and tensor_amax is not None:
+            raise ValueError("tensor_amax= needs global_scale=True")
+        run = codebook_scaled.book_scaled_run if self.scale_mode else device.scaled_run
+        extra = () if self.scale_mode else (tensor_amax,)
+        return device.block_out(self.element_code_dtype, out, x, fused,
+                                lambda: run(self, fused, x, rounding, seed, rbits, *extra, index_offset, rand))
+
+    def _device_encode(self, x, **opts):
+        return self._device_run(False, x, **opts)
+
+    def _device_quantize(self, x, **opts):
+        return self._device_run(True, x, **opts)
+
+    def _device_decode(self, enc, dtype, out):
+        dev = codebook_scaled.book_scaled_decode if self.scale_mode else device.scaled_decode
+        return device.into(out, dev(self, enc, dtype if out is None else out.dtype))
 
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None, rand=None):
         from ..kernels.cpu import convert as K
 
         if self.element_codec.nan != "ignore":   # the element's nan= option, checked on the input
-            nans.check(self.element_codec.nan, x if device.is_device_array(x) else as_float_input(x)[0], repr(self))
-        if device.is_device_array(x):
-            if self.scale_mode and tensor_amax is not None:
-                raise ValueError("tensor_amax= needs global_scale=True")
-            run = codebook_scaled.book_scaled_run if self.scale_mode else device.scaled_run
-            extra = () if self.scale_mode else (tensor_amax,)
-            return device.block_out(self.element_code_dtype, out, x, fused,
-                                 lambda: run(self, fused, x, rounding, seed, rbits, *extra, index_offset, rand))
+            nans.check(self.element_codec.nan, as_float_input(x)[0], repr(self))
         if self.scale_mode:
             if tensor_amax is not None:
                 raise ValueError("tensor_amax= needs global_scale=True")
@@ -367,9 +379,6 @@ class Scaled(BlockCodec):
         ``out=`` as :meth:`MX.decode`."""
         from ..kernels.cpu import convert as K
 
-        if isinstance(enc, Encoded) and device.is_device_array(enc.codes):
-            dev = codebook_scaled.book_scaled_decode if self.scale_mode else device.scaled_decode
-            return device.into(out, dev(self, enc, dtype if out is None else out.dtype))
         if self.scale_mode:
             return codebook_scaled.decode(self, enc, dtype, out)
         dt = float_dtype(dtype if out is None else out.dtype)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import check_out
-from ..kernels.gpu import _UINT, _launch
+from ..kernels.gpu import C_UINT, launch
 from ..rounding import Rounding
 from . import device
 from .base import Codec
@@ -91,7 +91,7 @@ def _as_int_input(q, what: str) -> np.ndarray:
     """``q`` as a native-endian integer array, or a TypeError pointing float data to QRazor."""
     if isinstance(q, (bool, np.bool_)):
         raise TypeError(f"{what} takes integers, got bool")
-    a = q if device.is_device_array(q) else np.asarray(q)   # cupy arrays stay on the device
+    a = device.array_module(q).asarray(q)   # cupy arrays stay on the device
     kind = np.dtype(a.dtype).kind
     if kind not in "iu":
         hint = (". For float data use fmtlib.sdr.QRazor (absmax scaling to the base, then SDR), or scale to "
@@ -268,8 +268,19 @@ class SDR(Codec):
     def _restore(self, rows: np.ndarray, moved_shape: tuple, axis: int) -> np.ndarray:
         return device.array_module(rows).moveaxis(rows.reshape(moved_shape), -1, axis)
 
+    # -- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) ---------------
+    def _device_encode(self, q, rounding, seed, rbits, rand, index_offset, out):
+        mode = self._mode(rounding, seed, rbits, rand, index_offset)
+        return device.block_out(self.code_dtype, out, q, False, lambda: sdr_run(self, False, q, mode))
+
+    def _device_quantize(self, q, rounding, seed, rbits, rand, index_offset, out):
+        mode = self._mode(rounding, seed, rbits, rand, index_offset)
+        return device.deliver(out, q, lambda: sdr_run(self, True, q, mode))
+
+    def _device_decode(self, rec, dtype, out):
+        return device.into(out, sdr_decode(self, rec, dtype if out is None else out.dtype))
+
     # -- the codec surface ------------------------------------------------------------------------
-    _gpu_methods = frozenset({"encode", "quantize", "decode"})
 
     def _mode(self, rounding, seed, rbits, rand, index_offset) -> Rounding:
         """The rounding of the dropped bits for this call (the codec's, or ``rounding``); the
@@ -296,8 +307,6 @@ class SDR(Codec):
         from ..kernels.cpu import sdr as K
 
         mode = self._mode(rounding, seed, rbits, rand, index_offset)
-        if device.is_device_array(q):
-            return device.block_out(self.code_dtype, out, q, False, lambda: sdr_run(self, False, q, mode))
         q, axis, rows = self._input_rows(q, "SDR.encode")
         o = None if out is None else check_out(out, q, self.code_dtype)
         fmt = self.base.format
@@ -327,8 +336,6 @@ class SDR(Codec):
         from ..kernels.cpu import sdr as K
 
         mode = self._mode(rounding, seed, rbits, rand, index_offset)
-        if device.is_device_array(q):
-            return device.deliver(out, q, lambda: sdr_run(self, True, q, mode))
         q, axis, rows = self._input_rows(q, "SDR.quantize")
         fmt = self.base.format
         o = check_out(out, q, q.dtype)
@@ -370,8 +377,6 @@ class SDR(Codec):
         """
         from ..kernels.cpu import sdr as K
 
-        if isinstance(rec, Razored) and device.is_device_array(rec.codes):
-            return device.into(out, sdr_decode(self, rec, dtype if out is None else out.dtype))
         dt = np.dtype(dtype if out is None else out.dtype)
         if dt.kind not in "iu":
             raise TypeError(f"SDR decodes to integers: dtype must be an integer dtype, got {dt}")
@@ -474,10 +479,10 @@ def sdr_run(codec, fused: bool, q, mode=None):
     out = cp.empty(rows.shape if fused else (1,), dtype=np.int64)
     counts = cp.zeros(2, dtype=np.uint64)
     olo, ohi = _dtype_bounds(dt)
-    _launch("sdr.cu", f"fmt_sdr<{_UINT[np.dtype(codec.code_dtype).itemsize]}>", R * ng,
-            (rows.reshape(-1), codes.reshape(-1), flags.reshape(-1), out.reshape(-1), np.int64(R * ng), np.int64(n),
-             np.int64(codec.group), np.int32(codec.keep), np.int32(_kernel_mode(mode or codec.rounding)),
-             np.int64(fmt.min), np.int64(fmt.max), np.int64(olo), np.int64(ohi), np.int32(fused), counts))
+    launch("sdr.cu", f"fmt_sdr<{C_UINT[np.dtype(codec.code_dtype).itemsize]}>", R * ng,
+           (rows.reshape(-1), codes.reshape(-1), flags.reshape(-1), out.reshape(-1), np.int64(R * ng), np.int64(n),
+            np.int64(codec.group), np.int32(codec.keep), np.int32(_kernel_mode(mode or codec.rounding)),
+            np.int64(fmt.min), np.int64(fmt.max), np.int64(olo), np.int64(ohi), np.int32(fused), counts))
     bad, obad = int(counts[0]), int(counts[1])
     if bad:
         codec._raise_range(q)
@@ -501,9 +506,9 @@ def sdr_decode(codec, rec, dtype):
     c = crows.astype(np.dtype(codec.code_dtype))
     flags = frows.astype(np.uint8)
     out = cp.empty(c.shape, dtype=np.int64)
-    _launch("sdr.cu", f"fmt_sdr_decode<{_UINT[c.dtype.itemsize]}>", c.size,
-            (c.reshape(-1), flags.reshape(-1), out.reshape(-1), np.int64(c.size), np.int64(n), np.int64(rec.group),
-             np.int32(rec.keep)))
+    launch("sdr.cu", f"fmt_sdr_decode<{C_UINT[c.dtype.itemsize]}>", c.size,
+           (c.reshape(-1), flags.reshape(-1), out.reshape(-1), np.int64(c.size), np.int64(n), np.int64(rec.group),
+            np.int32(rec.keep)))
     lo, hi = _dtype_bounds(dt)
     if out.size and (int(out.min()) < lo or int(out.max()) > hi):
         raise ValueError(f"decoded values do not fit {dt}; decode with a wider dtype (np.int32)")

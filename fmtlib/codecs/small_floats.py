@@ -50,8 +50,7 @@ def small_float_output(method):
         kw.pop("dtype", None)
         values = method(self, codes, np.float64, *args[1:], **kw)
         if not isinstance(values, (np.ndarray, np.generic)):
-            raise TypeError(f"decoding into {target.name} runs on the host (numpy); decode device arrays into "
-                            "float32 and cast on the host")
+            raise _on_host_only(target)
         result = codec_class("fp")(target).encode(np.asarray(values)).view(target)
         if out is None:
             return result[()] if isinstance(values, np.generic) else result
@@ -59,4 +58,21 @@ def small_float_output(method):
             raise ValueError(f"out must have shape {result.shape}, got {out.shape}")
         out[...] = result
         return out
+    return wrapper
+
+
+def _on_host_only(target: np.dtype) -> TypeError:
+    return TypeError(f"decoding into {target.name} runs on the host (numpy); decode device arrays into float32 "
+                     "and cast on the host")
+
+
+def host_small_floats(device_decode):
+    """Wrap a codec's ``_device_decode(data, dtype, out)``: ml_dtypes' float8/6/4 outputs
+    are made on the host only, so asking for one on the device is a TypeError saying so."""
+    @functools.wraps(device_decode)
+    def wrapper(self, data, dtype, out):
+        target = _small_target(dtype, out)
+        if target is not None and getattr(self, "_decodes_floats", True):
+            raise _on_host_only(target)
+        return device_decode(self, data, dtype, out)
     return wrapper

@@ -24,8 +24,8 @@ _THREADS = 256
 #: kernels' grid-stride loops take the rest, so a thread's setup (loading the formats' numbers)
 #: is paid once for many elements, not once per element (a test may lower it)
 MAX_BLOCKS = 4096
-_UINT = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t", 8: "uint64_t"}
-_FLOAT_BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+C_UINT = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t", 8: "uint64_t"}
+FLOAT_BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
 
 _FLOATS = ("uint16_t", "uint32_t", "uint64_t")
@@ -33,9 +33,9 @@ _FLOATS = ("uint16_t", "uint32_t", "uint64_t")
 
 def _names(source: str) -> list[str]:
     if source == "convert.cu":
-        return [f"fmt_convert<{s}, {d}>" for s in _UINT.values() for d in _UINT.values()]
+        return [f"fmt_convert<{s}, {d}>" for s in C_UINT.values() for d in C_UINT.values()]
     if source == "fast.cu":
-        return [f"fmt_fast<{s}, {d}>" for s in _FLOATS for d in _UINT.values()]
+        return [f"fmt_fast<{s}, {d}>" for s in _FLOATS for d in C_UINT.values()]
     if source == "mx.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
@@ -54,7 +54,7 @@ def _names(source: str) -> list[str]:
             names.append(f"fmt_book_absmax_encode<{c}>")
         return names
     if source == "packing.cu":
-        return [f"fmt_stream_{op}<{c}>" for op in ("pack", "unpack") for c in _UINT.values()]
+        return [f"fmt_stream_{op}<{c}>" for op in ("pack", "unpack") for c in C_UINT.values()]
     if source == "tensor.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return ([f"fmt_amax_bits<{t}>" for t in _FLOATS]
@@ -75,7 +75,7 @@ def module(source: str):
     return gpu_build.build(backend(), source, _names(source))
 
 
-def _launch(source: str, name: str, n: int, args: tuple) -> None:
+def launch(source: str, name: str, n: int, args: tuple) -> None:
     """Launch ``name`` with (at least) n threads, 256 per thread block (a multiple of 32, as the
     lane-group kernels need), in grid-stride loops."""
     if n == 0:
@@ -86,16 +86,16 @@ def _launch(source: str, name: str, n: int, args: tuple) -> None:
 
 
 @lru_cache(maxsize=None)
-def _params_on_device(params: tuple):
+def params_on_device(params: tuple):
     return backend().asarray(np.asarray(params, dtype=np.int64))
 
 
-def _bits(x):
+def raw_bits(x):
     """The unsigned-integer view of a contiguous cupy float array."""
     dt = np.dtype(x.dtype)
-    if dt not in _FLOAT_BITS:
+    if dt not in FLOAT_BITS:
         raise TypeError(f"the GPU backend takes float16/32/64 cupy arrays, got {dt}")
-    return x.view(_FLOAT_BITS[dt])
+    return x.view(FLOAT_BITS[dt])
 
 
 def check_out(out, x, dtype):
@@ -158,7 +158,7 @@ def block_out(code_dtype, out, x, fused: bool, run):
     return dataclasses.replace(rec, codes=out)
 
 
-def _float_format(dt):
+def float_format(dt):
     from .._arrays import dtype_format
 
     return dtype_format(np.dtype(dt))
@@ -171,10 +171,10 @@ def convert(src, out, Psrc: tuple, Pdst: tuple, mode: int, overflow: int, key: i
     Stochastic bits from fmtlib-rng-v1, or ``rand[i]`` (a flat device integer array)."""
     cp = backend()
     r = cp.zeros(1, dtype=np.int64) if rand is None else rand.astype(np.int64, copy=False).reshape(-1)
-    _launch("convert.cu", f"fmt_convert<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>", src.size,
-            (src, out, np.int64(src.size), _params_on_device(Psrc), _params_on_device(Pdst), np.int32(mode),
-             np.int32(overflow), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(daz), np.int32(ftz), r,
-             np.int32(rand is not None), np.int32(fused)))
+    launch("convert.cu", f"fmt_convert<{C_UINT[src.dtype.itemsize]}, {C_UINT[out.dtype.itemsize]}>", src.size,
+           (src, out, np.int64(src.size), params_on_device(Psrc), params_on_device(Pdst), np.int32(mode),
+            np.int32(overflow), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(daz), np.int32(ftz), r,
+            np.int32(rand is not None), np.int32(fused)))
 
 
 def fast(src, out, src_fmt, fmt, fused: bool, mode: int, overflow: int, key: int, base: int, rbits: int) -> None:
@@ -184,40 +184,40 @@ def fast(src, out, src_fmt, fmt, fused: bool, mode: int, overflow: int, key: int
     The constants are the CPU's (fast_path.constants, code_constants), passed by value."""
     C, special = fast_path.constants(fmt, src_fmt, int(mode), int(overflow))
     D = (0,) * 8 if fused else fast_path.code_constants(fmt, src_fmt)
-    _launch("fast.cu", f"fmt_fast<{_UINT[src.dtype.itemsize]}, {_UINT[out.dtype.itemsize]}>", -(-src.size // 4),
-            (src, out, np.int64(src.size), *(np.int64(c) for c in C), *(np.int64(v) for v in special),
-             np.int32(not fused), *(np.int64(d) for d in D), np.int32(mode), np.uint64(key), np.int64(base),
-             np.int32(rbits)))
+    launch("fast.cu", f"fmt_fast<{C_UINT[src.dtype.itemsize]}, {C_UINT[out.dtype.itemsize]}>", -(-src.size // 4),
+           (src, out, np.int64(src.size), *(np.int64(c) for c in C), *(np.int64(v) for v in special),
+            np.int32(not fused), *(np.int64(d) for d in D), np.int32(mode), np.uint64(key), np.int64(base),
+            np.int32(rbits)))
 
 
 # --- block kernels ---------------------------------------------------------------------------
 
 
-def _mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
-               rbits: int, fused: bool, rand: tuple, per_tensor: bool = False) -> None:
+def mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
+              rbits: int, fused: bool, rand: tuple, per_tensor: bool = False) -> None:
     """MX blocks, a warp per block (fmt_mx_encode_fast where the CPU takes mx_encode_fast, else
     fmt_mx_encode); ``per_tensor``: xm is one block (one row), encoded by
-    fmt_amax_bits and then fmt_mx_encode_tensor over every element (:func:`_per_tensor`);
+    fmt_amax_bits and then fmt_mx_encode_tensor over every element (:func:`encode_launch`);
     ``rand``: the kernels' (rand, use_rand) arguments (:func:`_rand_arg`)."""
     rule, emax, mbits, M, eshift = S
-    src_fmt = _float_format(xm.dtype)
+    src_fmt = float_format(xm.dtype)
     if (not per_tensor and eshift == 0 and codes.dtype.itemsize <= 2
             and fast_path.mx_eligible(elem, src_fmt)):   # the CPU's mx_encode_fast, on the device
-        _launch("mx.cu", f"fmt_mx_encode_fast<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>",
-                32 * nblocks, (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1),
-                               np.int64(nblocks), np.int64(xm.shape[-1]), np.int64(block),
-                               _params_on_device(kernel_params(src_fmt)), _params_on_device(kernel_params(elem)),
-                               _fast_constants(elem, src_fmt, int(mode)), np.int32(rule), np.int32(emax),
-                               np.int32(mbits), np.float64(M), np.int32(int(mode)), np.uint64(key), np.int64(base),
-                               np.int32(rbits), np.int32(fused), *rand))
+        launch("mx.cu", f"fmt_mx_encode_fast<{C_UINT[xm.dtype.itemsize]}, {C_UINT[codes.dtype.itemsize]}>",
+               32 * nblocks, (raw_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), raw_bits(out).reshape(-1),
+                              np.int64(nblocks), np.int64(xm.shape[-1]), np.int64(block),
+                              params_on_device(kernel_params(src_fmt)), params_on_device(kernel_params(elem)),
+                              _fast_constants(elem, src_fmt, int(mode)), np.int32(rule), np.int32(emax),
+                              np.int32(mbits), np.float64(M), np.int32(int(mode)), np.uint64(key), np.int64(base),
+                              np.int32(rbits), np.int32(fused), *rand))
         return
-    name, threads, span = _per_tensor("mx", xm, codes, nblocks, block, per_tensor)
-    _launch("tensor.cu" if per_tensor else "mx.cu", name, threads,
-            (_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), _bits(out).reshape(-1), *span,
-             _params_on_device(kernel_params(_float_format(xm.dtype))),
-             _params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
-             np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
-             *rand))
+    name, threads, span = encode_launch("mx", xm, codes, nblocks, block, per_tensor)
+    launch("tensor.cu" if per_tensor else "mx.cu", name, threads,
+           (raw_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), raw_bits(out).reshape(-1), *span,
+            params_on_device(kernel_params(float_format(xm.dtype))),
+            params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
+            np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
+            *rand))
 
 
 def _fast_constants(elem, src_fmt, mode: int):
@@ -226,16 +226,16 @@ def _fast_constants(elem, src_fmt, mode: int):
     from ..rounding import Overflow
 
     C, special = fast_path.constants(elem, src_fmt, mode, int(Overflow.SATURATE))
-    return _params_on_device(tuple(int(v) for v in (*C, *special, *fast_path.code_constants(elem, src_fmt))))
+    return params_on_device(tuple(int(v) for v in (*C, *special, *fast_path.code_constants(elem, src_fmt))))
 
 
-def _f32_fast_constants(elem, mode: int) -> tuple:
+def f32_fast_constants(elem, mode: int) -> tuple:
     """(fc, use_fast) of a kernel that rounds float32 values to ``elem`` (saturating):
     :func:`_fast_constants` from float32 where fast_path.eligible holds, else a placeholder and
     0 (the generic f32_code)."""
-    f32 = _float_format(np.float32)
+    f32 = float_format(np.float32)
     if not fast_path.eligible(elem, f32, False):
-        return _params_on_device((0,) * 24), np.int32(0)
+        return params_on_device((0,) * 24), np.int32(0)
     return _fast_constants(elem, f32, mode), np.int32(1)
 
 
@@ -243,50 +243,50 @@ def _f32_fast_constants(elem, mode: int) -> tuple:
 _AMAX_BLOCKS = 1024
 
 
-def _amax_bits(x, finite: bool = False):
+def amax_bits(x, finite: bool = False):
     """The largest magnitude bits of a contiguous cupy float array (``finite``: of its finite
     values; 0 if none) in a one-element device uint64 array, by the fmt_amax_bits reduction."""
     cp = backend()
-    src = _bits(x).reshape(-1)
+    src = raw_bits(x).reshape(-1)
     amax = cp.zeros(1, dtype=np.uint64)
-    _launch("tensor.cu", f"fmt_amax_bits<{_UINT[src.dtype.itemsize]}>", min(src.size, _THREADS * _AMAX_BLOCKS),
-            (src, np.int64(src.size), _params_on_device(kernel_params(_float_format(x.dtype))), np.int32(finite),
-             amax))
+    launch("tensor.cu", f"fmt_amax_bits<{C_UINT[src.dtype.itemsize]}>", min(src.size, _THREADS * _AMAX_BLOCKS),
+           (src, np.int64(src.size), params_on_device(kernel_params(float_format(x.dtype))), np.int32(finite),
+            amax))
     return amax
 
 
-def _per_tensor(kind: str, xm, codes, nblocks: int, block: int, per_tensor: bool):
+def encode_launch(kind: str, xm, codes, nblocks: int, block: int, per_tensor: bool):
     """(kernel name, threads, the span arguments) of a block encode (``fmt_{kind}_encode``: a
     warp per block; nblocks, ncols, block) or, ``per_tensor``, of one block over the whole of
     ``xm`` (``fmt_{kind}_encode_tensor``: an amax reduction first, then a thread per element;
     n and the amax)."""
-    types = f"<{_UINT[xm.dtype.itemsize]}, {_UINT[codes.dtype.itemsize]}>"
+    types = f"<{C_UINT[xm.dtype.itemsize]}, {C_UINT[codes.dtype.itemsize]}>"
     if per_tensor:
-        return f"fmt_{kind}_encode_tensor{types}", xm.size, (np.int64(xm.size), _amax_bits(xm))
+        return f"fmt_{kind}_encode_tensor{types}", xm.size, (np.int64(xm.size), amax_bits(xm))
     return f"fmt_{kind}_encode{types}", 32 * nblocks, (np.int64(nblocks), np.int64(xm.shape[-1]), np.int64(block))
 
 
-def _finite_amax(x) -> float:
+def finite_amax(x) -> float:
     """The largest finite magnitude of a contiguous cupy float array (0.0 if none), exact."""
     if x.size == 0:
         return 0.0
-    bits = np.array(int(_amax_bits(x, finite=True)[0]), dtype=_FLOAT_BITS[np.dtype(x.dtype)])
+    bits = np.array(int(amax_bits(x, finite=True)[0]), dtype=FLOAT_BITS[np.dtype(x.dtype)])
     return float(bits.view(np.dtype(x.dtype)))
 
 
-def _table_on_device(table: np.ndarray):
-    return _tables_on_device(tuple(np.asarray(table, np.float32).tolist()))
+def table_on_device(table: np.ndarray):
+    return tables_on_device(tuple(np.asarray(table, np.float32).tolist()))
 
 
 @lru_cache(maxsize=None)
-def _tables_on_device(values: tuple):
+def tables_on_device(values: tuple):
     return backend().asarray(np.asarray(values, dtype=np.float32))
 
 
 # --- code books ------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def _book_on_device(q, mode: int):
+def book_on_device(q, mode: int):
     """The threshold tables of Quantile ``q`` for ``mode`` in device memory (once per codec)."""
     from .cuda_host import book_arrays
 
@@ -296,7 +296,7 @@ def _book_on_device(q, mode: int):
 
 
 @lru_cache(maxsize=None)
-def _values_on_device(q):
+def values_on_device(q):
     return backend().asarray(q.value_table(np.float64))
 
 
@@ -329,9 +329,9 @@ def stream_pack(layout, codes):
                          "large unsigned one)")
     n = c.shape[-1]
     rb = layout.row_bytes(n)
-    _launch("packing.cu", f"fmt_stream_pack<{_UINT[c.dtype.itemsize]}>", out.size,
-            (c.reshape(-1), out.reshape(-1), np.int64(c.size // n), np.int64(n), np.int64(rb), np.int32(k),
-             np.int32(layout.order == "msb")))
+    launch("packing.cu", f"fmt_stream_pack<{C_UINT[c.dtype.itemsize]}>", out.size,
+           (c.reshape(-1), out.reshape(-1), np.int64(c.size // n), np.int64(n), np.int64(rb), np.int32(k),
+            np.int32(layout.order == "msb")))
     return out
 
 
@@ -355,7 +355,7 @@ def stream_unpack(layout, buf, shape: tuple, dtype):
     if out.size == 0:
         return out
     n = shape[-1] if shape else 1
-    _launch("packing.cu", f"fmt_stream_unpack<{_UINT[out.dtype.itemsize]}>", out.size,
-            (b, out.reshape(-1), np.int64(out.size // n), np.int64(n), np.int64(pshape[-1]), np.int32(layout.bits),
-             np.int32(layout.order == "msb")))
+    launch("packing.cu", f"fmt_stream_unpack<{C_UINT[out.dtype.itemsize]}>", out.size,
+           (b, out.reshape(-1), np.int64(out.size // n), np.int64(n), np.int64(pshape[-1]), np.int32(layout.bits),
+            np.int32(layout.order == "msb")))
     return out
