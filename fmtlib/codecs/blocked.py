@@ -13,6 +13,7 @@ import numpy as np
 
 from .._arrays import as_float_input, bits_view, check_out, dtype_format
 from ..rounding import Rounding
+from . import device
 from .base import Codec
 from .element import MAX_RBITS
 from .records import SCALE_LAYOUTS, Encoded, Packed
@@ -44,7 +45,7 @@ def amax_element(x: np.ndarray) -> np.ndarray:
     return np.array([K.amax_bits(bits, (1 << (fmt.bits - 1)) - 1)], dtype=bits.dtype)
 
 
-class BlockCodec(Codec):
+class BlockCodec(device.RunsOnDevice, Codec):
     """Base of MX, NVFP4 and Scaled: ``block`` elements along ``axis`` share a scale."""
 
     @property
@@ -112,8 +113,6 @@ class BlockCodec(Codec):
         checks the record fits this codec."""
         if not isinstance(enc, Encoded):
             raise TypeError(f"decode takes the Encoded record that encode returns, got {type(enc).__name__}")
-        from . import device
-
         xp = device.array_module(enc.codes)   # cupy records stay on the device
         codes, scales = xp.asarray(enc.codes), xp.asarray(enc.scales)
         if enc.axis is None:
@@ -222,7 +221,6 @@ class BlockCodec(Codec):
     def unpack_record(self, packed: Packed) -> Encoded:
         """The :class:`Encoded` record a :class:`Packed` one holds (codes unpacked, scales
         unswizzled; cupy arrays stay on the device)."""
-        from . import device
         from ..packing import Swizzled128x4, get_layout
 
         if not isinstance(packed, Packed):
@@ -255,8 +253,6 @@ class BlockCodec(Codec):
     def _scale_matrix(scales: np.ndarray, axis) -> np.ndarray:
         """Scales as the (rows, blocks) matrix a GEMM reads: the blocked axis last, the other
         axes flattened into rows."""
-        from . import device
-
         xp = device.array_module(scales)
         s = xp.asarray(scales)
         if s.dtype.itemsize != 1:

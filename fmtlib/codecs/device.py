@@ -29,6 +29,17 @@ from ..kernels.gpu import (C_UINT, FLOAT_BITS, block_out, book_on_device, check_
 from ..kernels.params import kernel_params
 
 
+class RunsOnDevice:
+    """Mixin of a codec whose encode and quantize on the GPU are one ``_device_run(fused, x,
+    **opts)``: ``opts`` are the method's keywords, by name."""
+
+    def _device_encode(self, x, **opts):
+        return self._device_run(False, x, **opts)
+
+    def _device_quantize(self, x, **opts):
+        return self._device_run(True, x, **opts)
+
+
 def checked_out(out, src, dtype):
     """``out`` checked for a result of ``dtype`` and ``src``'s shape (:func:`fmtlib._arrays.check_out`;
     for a cupy ``src``, :func:`fmtlib.kernels.gpu.check_out`); None stays None."""

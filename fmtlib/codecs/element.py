@@ -10,9 +10,8 @@ import numpy as np
 
 from .._arrays import as_codes, as_float_input, bits_view, check_out, dtype_format, float_dtype
 from ..kernels import dispatch, fast_path
-from . import device
 from ..rounding import Overflow, Rounding
-from . import nans
+from . import device, nans
 from .base import Codec
 from .records import Packed, pack_codes, unpack_codes
 from .stochastic import check_index_offset, random_args
@@ -25,7 +24,7 @@ def from_format(name: str, doc: str) -> property:
     return property(lambda self: getattr(self.format, name), doc=doc)
 
 
-class ElementCodec(Codec):
+class ElementCodec(device.RunsOnDevice, Codec):
     """Base of :class:`~fmtlib.FP` and :class:`~fmtlib.Int`: encode, decode, quantize, tables."""
 
     format: object
@@ -60,13 +59,9 @@ class ElementCodec(Codec):
         return mode, ovf, key, rbits, None if rand is None else xp.ascontiguousarray(rand).reshape(-1)
 
     # --- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) -------
-    def _device_encode(self, x, **opts):
+    def _device_run(self, fused: bool, x, **opts):
         nans.check(self.nan, x, repr(self))
-        return device.element_run(self, False, x, **opts)
-
-    def _device_quantize(self, x, **opts):
-        nans.check(self.nan, x, repr(self))
-        return device.element_run(self, True, x, **opts)
+        return device.element_run(self, fused, x, **opts)
 
     def _device_decode(self, codes, dtype, out):
         return device.element_decode(self, codes, dtype if out is None else out.dtype, out)

@@ -109,12 +109,6 @@ class MX(BlockCodec):
         return device.block_out(self.element_code_dtype, out, x, fused,
                                 lambda: device.mx_run(self, fused, x, rounding, seed, rbits, index_offset, rand))
 
-    def _device_encode(self, x, **opts):
-        return self._device_run(False, x, **opts)
-
-    def _device_quantize(self, x, **opts):
-        return self._device_run(True, x, **opts)
-
     def _device_decode(self, enc, dtype, out):
         return device.into(out, device.mx_decode(self, enc, dtype if out is None else out.dtype))
 

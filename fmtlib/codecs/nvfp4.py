@@ -141,12 +141,6 @@ class NVFP4(BlockCodec):
                                 lambda: device.nvfp4_run(self, fused, x, rounding, seed, rbits, tensor_amax,
                                                          index_offset, rand))
 
-    def _device_encode(self, x, **opts):
-        return self._device_run(False, x, **opts)
-
-    def _device_quantize(self, x, **opts):
-        return self._device_run(True, x, **opts)
-
     def _device_decode(self, enc, dtype, out):
         return device.into(out, device.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
 

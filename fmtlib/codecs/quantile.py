@@ -64,7 +64,7 @@ def _dd(t: Fraction) -> tuple[float, float]:
     return hi, lo
 
 
-class Quantile(codebooks.LevelTable, Codec):
+class Quantile(codebooks.LevelTable, device.RunsOnDevice, Codec):
     """Codes index ``levels``, a strictly increasing table of float32 values.
 
     - ``bits``: code width (default: the fewest that hold the table); ``codes``: the code of
@@ -348,13 +348,9 @@ class Quantile(codebooks.LevelTable, Codec):
 
     # -- the codec surface -----------------------------------------------------------------------
     # --- the same methods on the GPU (cupy data; called by fmtlib._interop.interop) -------
-    def _device_encode(self, x, **opts):
+    def _device_run(self, fused: bool, x, **opts):
         nans.check(self.nan, x, repr(self))
-        return device.quantile_run(self, False, x, **opts)
-
-    def _device_quantize(self, x, **opts):
-        nans.check(self.nan, x, repr(self))
-        return device.quantile_run(self, True, x, **opts)
+        return device.quantile_run(self, fused, x, **opts)
 
     def _device_decode(self, codes, dtype, out):
         return device.quantile_decode(self, codes, dtype if out is None else out.dtype, out)

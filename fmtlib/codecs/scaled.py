@@ -255,12 +255,6 @@ class Scaled(BlockCodec):
         return device.block_out(self.element_code_dtype, out, x, fused,
                                 lambda: run(self, fused, x, rounding, seed, rbits, *extra, index_offset, rand))
 
-    def _device_encode(self, x, **opts):
-        return self._device_run(False, x, **opts)
-
-    def _device_quantize(self, x, **opts):
-        return self._device_run(True, x, **opts)
-
     def _device_decode(self, enc, dtype, out):
         dev = codebook_scaled.book_scaled_decode if self.scale_mode else device.scaled_decode
         return device.into(out, dev(self, enc, dtype if out is None else out.dtype))
