@@ -12,7 +12,7 @@ import pytest
 from conftest import (FP_OVERFLOWS, EXHAUSTIVE_FORMATS, INPUT_DTYPES, MODES, SCOPES, all_bit_patterns, float32_sweep,
                       float_bits, oracle_codes)
 
-from fmtlib import FP, Rounding, get_format
+from fmtlib import FP, Quantile, Rounding, Scaled, get_format
 from fmtlib.kernels import fast_path
 
 F32, F64 = get_format("fp32"), get_format("fp64")
@@ -150,3 +150,36 @@ def test_decode_by_arithmetic_equals_the_generic_path(name):
         assert np.array_equal(float_bits(got), float_bits(want)), np.dtype(dt).name
         checked += 1
     assert checked
+
+
+BOOKS_FOR_SCALES = {"nf4": Quantile.nf4(), "nf3": Quantile.normal(3), "grid16": Quantile([k / 8 for k in range(-7, 9)]),
+                    "five": Quantile([-1.0, -0.5, 0.0, 0.5, 1.0]), "dynamic": Quantile.dynamic()}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("axis", [-1, None], ids=["blocks", "tensor"])
+@pytest.mark.parametrize("mode", [Rounding.NEAREST_EVEN, Rounding.NEAREST_AWAY], ids=["even", "away"])
+@pytest.mark.parametrize("name", BOOKS_FOR_SCALES)
+def test_scaled_book_nearest_search_equals_the_exact_count(name, mode, axis, dtype):
+    """Scaled code books with a float scale: the branch-free search of tables of <= 16 levels
+    (codebook._book_nearest) gives the exact count's codes and values, also where x / S lands
+    on a threshold (the grid's and the five levels' thresholds are exact in float32: every
+    block holds 1.0, so S = 1 and the threshold elements hit them) and for signed zeros."""
+    q = BOOKS_FOR_SCALES[name]
+    codec = Scaled(q, "fp32", block=64 if axis is not None else None, axis=axis)
+    rng = np.random.default_rng(3)
+    x = random_floats(np.float32, n=1 << 12)
+    x = np.where(np.isfinite(x), x, 0).reshape(-1, 64)
+    x = (x / np.abs(x).max(axis=1, keepdims=True).clip(1e-30)).astype(np.float32)   # blocks in [-1, 1]
+    x[:, 0] = 1.0
+    mids = np.array([(a + b) / 2 for a, b in zip(q.levels[:-1], q.levels[1:])], dtype=np.float32)
+    x[::3, 1:1 + min(mids.size, 40)] = rng.permutation(mids)[:40]
+    x[::5, 2:4] = [0.0, -0.0]
+    x = x.astype(dtype)
+    with fast_path.disabled():
+        exact = codec.encode(x, rounding=mode)
+        exact_q = codec.quantize(x, rounding=mode)
+    fast = codec.encode(x, rounding=mode)
+    np.testing.assert_array_equal(fast.codes, exact.codes)
+    np.testing.assert_array_equal(fast.scales, exact.scales)
+    np.testing.assert_array_equal(float_bits(codec.quantize(x, rounding=mode)), float_bits(exact_q))

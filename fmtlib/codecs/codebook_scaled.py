@@ -27,6 +27,7 @@ import numpy as np
 
 from .._arrays import as_float_input, float_dtype
 from ..rounding import Rounding
+from ..kernels import fast_path
 from ..kernels.gpu import (C_UINT, amax_bits, raw_bits, book_on_device, float_format, launch, params_on_device,
                            encode_launch, table_on_device)
 from ..kernels.params import kernel_params
@@ -162,7 +163,8 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
     args = (src.reshape(-1), codes.reshape(-1), scales.reshape(-1).view(np.float32), res.reshape(-1))
     book = (T["code_of"], T["lv"], mode_id, T["lv"], T["hi"], T["lo"], tie, T["dhi"], T["dlo"], T["dtie"], T["uhi"],
             T["ulo"], T["utie"], T["nan_index"])
-    rnd = (np.uint64(key), int(index_offset), rbits, fuse, moved_rand(rand, axis))
+    rnd = (np.uint64(key), int(index_offset), rbits, fuse, moved_rand(rand, axis),
+           T["h16"] if fast_path.is_enabled() else T["h16"][:0])
     if axis is None and ncols:   # one scale: an amax pass, then the elements, both in parallel
         K.scaled_quantile_encode_tensor(*args, amax_element(src).view(src.dtype), *book, *rnd)
     else:

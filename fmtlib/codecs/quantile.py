@@ -292,7 +292,10 @@ class Quantile(codebooks.LevelTable, device.RunsOnDevice, Codec):
             away.append(0 if abs(L[k]) > abs(L[k + 1]) else 1 if abs(L[k]) < abs(L[k + 1]) else 2)
         lv = np.array(self.levels, dtype=np.float64)
         zeros = np.zeros(n - 1)
-        cache = dict(lv=lv, hi=np.array(hi), lo=np.array(lo), tie=np.array(even, dtype=np.int8),
+        # the nearest thresholds padded with +inf to 16, for the branch-free search of tables of
+        # at most 16 levels (fmtlib.kernels.cpu.codebook._book_nearest); empty for larger ones
+        h16 = np.array(hi + [np.inf] * (16 - len(hi)) if n <= 16 else [], dtype=np.float64)
+        cache = dict(lv=lv, hi=np.array(hi), lo=np.array(lo), tie=np.array(even, dtype=np.int8), h16=h16,
                      tie_away=np.array(away, dtype=np.int8),
                      dhi=lv[1:].copy(), dlo=zeros, dtie=np.ones(n - 1, dtype=np.int8),
                      uhi=lv[:-1].copy(), ulo=zeros.copy(), utie=np.zeros(n - 1, dtype=np.int8),

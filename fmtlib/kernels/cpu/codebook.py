@@ -233,11 +233,41 @@ def _book_scale(src, start, end):
 
 
 @njit(**SCALAR)
+def _below16(q, h16):
+    """How many of the 16 sorted thresholds ``h16`` lie below q: a branch-free binary search
+    (four steps, no data-dependent branch, so LLVM vectorises the loop around it)."""
+    k = np.int64(h16[U(7)] < q) * 8
+    k += np.int64(h16[U(k + 3)] < q) * 4
+    k += np.int64(h16[U(k + 1)] < q) * 2
+    return k + np.int64(h16[U(k)] < q)
+
+
+@njit(**SCALAR)
+def _book_nearest(src, codes, out, start, end, S, code_of, lvals, h16, nan_index, fused):
+    """Nearest levels of src[start:end] / S for a table of at most 16 levels: ``h16`` holds the
+    nearest thresholds' doubles (``hi``), padded with +inf to 16. q = fl64(x / S) on neither
+    side of a threshold's double decides as :func:`_count` does (rounding is monotonic);
+    returns True if some q equals one, and then the block needs the exact path."""
+    on_threshold = False
+    for i in range(start, end):
+        q = np.float64(src[U(i)]) / S
+        k = _below16(q, h16)
+        on_threshold |= h16[U(k)] == q
+        k = nan_index if q != q else k
+        if fused:
+            out[U(i)] = lvals[U(k)] * S
+        else:
+            codes[U(i)] = code_of[U(k)]
+    return on_threshold
+
+
+@njit(**SCALAR)
 def _book_elements(src, codes, out, start, end, S, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo,
-                   utie, nan_index, key, base, rbits, fused, rand):
+                   utie, nan_index, key, base, rbits, fused, rand, h16):
     """Elements src[start:end] of a block with scale S (-1: the block holds inf or NaN, every
     element is the NaN level or NaN). Stochastic rounding takes ``rand[i]``, or, where ``rand``
-    is empty, fmtlib-rng-v1 keyed by ``base + i``."""
+    is empty, fmtlib-rng-v1 keyed by ``base + i``. Nearest rounding with a 16-entry ``h16``
+    (else empty) takes :func:`_book_nearest` first, and the exact loop only where it asks."""
     if S < 0:
         for i in range(start, end):
             if fused:
@@ -245,6 +275,9 @@ def _book_elements(src, codes, out, start, end, S, code_of, lvals, mode, lv, hi,
             else:
                 codes[U(i)] = code_of[nan_index]
         return
+    if mode <= 1 and h16.size == 16:
+        if not _book_nearest(src, codes, out, start, end, S, code_of, lvals, h16, nan_index, fused):
+            return
     R = np.float64(2.0) ** rbits
     for i in range(start, end):
         r = np.int64(0)
@@ -260,7 +293,7 @@ def _book_elements(src, codes, out, start, end, S, code_of, lvals, mode, lv, hi,
 @parallel("blocks")
 @njit(**SERIAL)
 def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
-                           ulo, utie, nan_index, ncols, block, key, base, rbits, fused, rand):
+                           ulo, utie, nan_index, ncols, block, key, base, rbits, fused, rand, h16):
     """Blocks of float data ``src`` with one float32 scale each: S = fl32(amax), at least
     2**-149 (the table's largest magnitude is 1); elements are levels of x / S; ``scales``
     gets S (NaN for a block holding inf or NaN). With ``fused``, ``out`` gets
@@ -271,7 +304,7 @@ def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode
         S = _book_scale(src, start, end)
         scales[U(t)] = S if S > 0 else np.nan
         _book_elements(src, codes, out, start, end, S, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi,
-                       ulo, utie, nan_index, key, base, rbits, fused, rand)
+                       ulo, utie, nan_index, key, base, rbits, fused, rand, h16)
 
 
 @parallel("elements")
@@ -376,14 +409,14 @@ def scaled_absmax_encode(t0, t1, src, codes, scales, out, code_of, vals32, thr, 
 @parallel("elements")
 @njit(**SERIAL)
 def scaled_quantile_encode_tensor(t0, t1, src, codes, scales, out, amax, code_of, lvals, mode, lv, hi, lo, tie, dhi,
-                                  dlo, dtie, uhi, ulo, utie, nan_index, key, base, rbits, fused, rand):
+                                  dlo, dtie, uhi, ulo, utie, nan_index, key, base, rbits, fused, rand, h16):
     """:func:`scaled_quantile_encode` of one block, the whole of ``src``, whose largest
     magnitude is ``amax[0]`` (an array of src's dtype)."""
     S = _book_scale(amax, 0, 1)
     if t0 == 0:
         scales[0] = S if S > 0 else np.nan
     _book_elements(src, codes, out, t0, t1, S, code_of, lvals, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
-                   nan_index, key, base, rbits, fused, rand)
+                   nan_index, key, base, rbits, fused, rand, h16)
 
 
 @parallel("elements")
