@@ -21,6 +21,7 @@ array([10,  0, 12,  7], dtype=uint8)
 """
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import numpy as np
@@ -79,6 +80,13 @@ def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: 
     return codes, scales, (out if fused else None)
 
 
+@functools.lru_cache(maxsize=None)
+def _dynamic() -> Quantile:
+    """The 8-bit dynamic map of double quantization, built once (its tables and look-up
+    tables are cached on it: building them takes milliseconds)."""
+    return Quantile.dynamic()
+
+
 def _threshold_lut(q: Quantile, thr: np.ndarray) -> np.ndarray:
     """#{thr < y} per float32 top-16-bit prefix of y where the prefix shares one count, else -1."""
     cache = q.__dict__.setdefault("_absmax_luts", {})
@@ -109,7 +117,7 @@ def double_quantize(absmax: np.ndarray, offset: float | None = None, block: int 
                          "8-bit dynamic map that stores the scales has no NaN")
     off = (_f32_mean(a) if a.size else 0.0) if offset is None else float(np.float32(offset))
     d = (a - np.float32(off)).astype(np.float32)
-    codes, scales, _ = _absmax_encode(d.reshape(1, -1), Quantile.dynamic(), d.size, block, False)
+    codes, scales, _ = _absmax_encode(d.reshape(1, -1), _dynamic(), d.size, block, False)
     return codes.reshape(-1), scales.reshape(-1), off
 
 
@@ -121,7 +129,7 @@ def double_dequantize(codes: np.ndarray, scale_scales: np.ndarray, offset: float
     s = np.asarray(scale_scales, dtype=np.uint32).view(np.float32).reshape(-1)
     if s.size != -(-c.size // block):
         raise ValueError(f"{c.size} double-quantized scales need {-(-c.size // block)} scale scales, got {s.size}")
-    lv = np.asarray(Quantile.dynamic().levels, dtype=np.float32)
+    lv = np.asarray(_dynamic().levels, dtype=np.float32)
     return (lv[c] * np.repeat(s, block)[:c.size]).astype(np.float32) + np.float32(offset)
 
 

@@ -420,9 +420,10 @@ class Quantile(codebooks.LevelTable, device.RunsOnDevice, Codec):
                 raise ValueError(f"code {lo if lo < 0 else hi} out of range for {self.bits}-bit codes")
             known = np.zeros(self.num_codes, dtype=bool)
             known[list(self.codes) + list(self.aliases)] = True
-            bad = ~known[c]
-            if bad.any():
-                raise ValueError(f"code {int(c[bad].flat[0])} is not used by this table")
+            if not known.all():   # a table using every code (NF4, FP4, ...) needs no look-up
+                bad = ~known[c]
+                if bad.any():
+                    raise ValueError(f"code {int(c[bad].flat[0])} is not used by this table")
         return c
 
     def decode(self, codes, dtype=np.float32, *, out: np.ndarray | None = None) -> np.ndarray:

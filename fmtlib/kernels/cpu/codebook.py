@@ -307,17 +307,19 @@ def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode
                        ulo, utie, nan_index, key, base, rbits, fused, rand, h16)
 
 
-@parallel("elements")
+@parallel("blocks")
 @njit(**SERIAL)
 def scaled_quantile_decode(t0, t1, codes, scales, out, value_of, ncols, block):
     """level * S per element in the arithmetic of the tables' dtype: float64 ``value_of``
     gives the exact product (24-bit levels and scales), float32 ``value_of`` and ``scales``
-    the bitsandbytes dequantization fl32(level * absmax). NaN scales give NaN."""
+    the bitsandbytes dequantization fl32(level * absmax). NaN scales give NaN. A task is a
+    block: its scale is read once, and no element pays an index division."""
     nb = (ncols + block - 1) // block
-    for i in range(t0, t1):
-        r = i // ncols
-        S = scales[r * nb + (i - r * ncols) // block]
-        out[U(i)] = value_of[codes[U(i)]] * S
+    for t in range(t0, t1):
+        start, end = _span(t, nb, ncols, block)
+        S = scales[U(t)]
+        for i in range(start, end):
+            out[U(i)] = value_of[codes[U(i)]] * S
 
 
 @njit(**SCALAR)
