@@ -130,8 +130,8 @@ def test_32bit_lane_kernels_every_input_width(name, rbits):
 
 @pytest.mark.parametrize("name", FAST)
 def test_decode_by_arithmetic_equals_the_generic_path(name):
-    """fast_decode_f32/_16 (codes to float32/bfloat16/float16 by shifts, one float32 multiply for the
-    subnormals, selects for inf and NaN): every code, the generic decode's bits."""
+    """fast_decode_f32/_16 (the code shifted into float32's fields, one float32 multiply by a
+    power of two, selects for inf and NaN): every code, the generic decode's bits."""
     import ml_dtypes
 
     from fmtlib._arrays import dtype_format
@@ -150,3 +150,35 @@ def test_decode_by_arithmetic_equals_the_generic_path(name):
         assert np.array_equal(float_bits(got), float_bits(want)), np.dtype(dt).name
         checked += 1
     assert checked
+
+
+@pytest.mark.parametrize("specials", ["ieee", "fn", "fnuz", "none"])
+def test_decode_by_arithmetic_every_small_format(specials):
+    """Every format of 1-5 exponent and 0-4 mantissa bits, biases 0, 1 and the standard one:
+    every code into each output the arithmetic decode takes, the generic decode's bits."""
+    import ml_dtypes
+
+    from fmtlib._arrays import dtype_format
+    from fmtlib.formats import FloatFormat
+
+    checked = 0
+    for ebits in range(1, 6):
+        for mbits in range(5):
+            for bias in sorted({0, 1, (1 << (ebits - 1)) - 1}):
+                try:
+                    fmt = FloatFormat(ebits, mbits, bias=bias, specials=specials)
+                except ValueError:
+                    continue
+                codec = FP(fmt)
+                codes = np.arange(fmt.num_codes, dtype=codec.code_dtype)
+                if fmt.unused_code is not None:
+                    codes = codes[codes != fmt.unused_code]
+                for dt in (np.float32, ml_dtypes.bfloat16, np.float16):
+                    if not fast_path.decode32_eligible(fmt, dtype_format(np.dtype(dt))):
+                        continue
+                    got = codec.decode(codes, dtype=dt)
+                    with fast_path.disabled():
+                        want = codec.decode(codes, dtype=dt)
+                    assert np.array_equal(float_bits(got), float_bits(want)), (str(fmt), np.dtype(dt).name)
+                    checked += 1
+    assert checked > 20

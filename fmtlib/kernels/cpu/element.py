@@ -381,12 +381,8 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
 @parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_decode_f32(t0, t1, codes, out, Kd, sp):
-    """Decode codes of a format the output holds (fast_path.eligible) into float32 bits by
-    arithmetic: a normal magnitude code shifted into the float32 fields plus the bias
-    difference, a subnormal one as float32(m) * quantum (exact), inf and NaN by comparisons.
-    ``Kd = (mbits, mag_bits, (127 - bias) << 23, bits of the quantum, inf magnitude, the least
-    NaN magnitude, the fnuz NaN code)`` (an impossible value where the format has none); ``sp``:
-    the output bits of inf and NaN by sign."""
+    """Decode codes of a format the output holds (fast_path.decode32_eligible) into float32 bits
+    by arithmetic, see :func:`_decode32_loop`."""
     _decode32_loop(t0, t1, codes, out, Kd, sp, 0)
 
 
@@ -402,24 +398,31 @@ def fast_decode_16(t0, t1, codes, out, Kd, sp, fp16):
 
 @njit(**SCALAR)
 def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
+    """The magnitude code shifted into the float32 fields (its exponent field in float32's, a
+    subnormal code a float32 subnormal), times the power of two ``scale`` (exact: the product is
+    the code's value, times 2**-112 for float16 output), shifted to the output's bits (by 16 for
+    bfloat16, by 13 for float16); inf and NaN by comparisons, the code's sign or-ed in.
+    ``Kd = (mbits, mag_bits, bits of scale, inf magnitude, the least NaN magnitude, the fnuz NaN
+    code)`` (an impossible value where the format has none); ``sp``: the output bits of inf and
+    NaN, positive. Every shift amount is masked below 32 so that LLVM keeps the lanes 32-bit."""
     u = np.uint32
-    mbits, mag_bits, bias_shift, inf_mag, nan_lo, fnuz_nan = Kd[0] & u(31), Kd[1] & u(31), Kd[2], Kd[4], Kd[5], Kd[6]
-    quantum = np.uint32(Kd[3]).view(np.float32)
-    s = u(u(23) - mbits)
+    s = u(u(u(23) - Kd[0]) & u(31))
+    mag_bits = u(Kd[1] & u(31))
+    scale = np.uint32(Kd[2]).view(np.float32)
+    inf_mag, nan_lo, fnuz_nan = Kd[3], Kd[4], Kd[5]
     magmask = u(u(u(1) << mag_bits) - u(1))
-    out_sign = u(0x80000000) if kind == 0 else u(0x8000)
-    inf_p, inf_n, nan_p, nan_n = u(sp[0]), u(sp[1]), u(sp[2]), u(sp[3])
+    if kind == 0:
+        sh, out_sign, sgn = u(0), u(0x80000000), u(u(u(31) - mag_bits) & u(31))
+    else:
+        sh, out_sign, sgn = (u(16) if kind == 1 else u(13)), u(0x8000), u(u(u(15) - mag_bits) & u(31))
+    inf_p, nan_p = u(sp[0]), u(sp[1])
     for i in range(t0, t1):
         c = u(codes[U(i)])
         mag = u(c & magmask)
-        neg = u(c >> mag_bits) != 0
-        normal = u(u(mag << s) + bias_shift)
-        sub = np.float32(np.float32(np.int32(mag)) * quantum).view(np.uint32)
-        r = _bits_from_f32(normal if u(mag >> mbits) != 0 else sub, kind)
-        v = u(r | (out_sign if neg else u(0)))
-        v = (inf_n if neg else inf_p) if mag == inf_mag else v
-        v = (nan_n if neg else nan_p) if mag >= nan_lo or c == fnuz_nan else v
-        out[U(i)] = v
+        r = u(np.float32(np.uint32(u(mag << s)).view(np.float32) * scale).view(np.uint32) >> sh)
+        r = inf_p if mag == inf_mag else r
+        r = nan_p if mag >= nan_lo or c == fnuz_nan else r
+        out[U(i)] = u(r | u(u(c << sgn) & out_sign))
 
 
 # Stochastic rounding in 32-bit lanes, the same bits as fast_stochastic: fmtlib-rng-v1 gives a
