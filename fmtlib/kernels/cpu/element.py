@@ -333,21 +333,36 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
 @njit(**SERIAL)
 def fast_encode_f32(t0, t1, src, out, K, E, codes):
     """Encode float32 bits to codes, nearest-even (and floor-on-overflow): the rounding of
-    :func:`_nearest32_loop`, then the code of the rounded float32 magnitude r:
-    ``(r >> s) - ((127 - bias) << mbits)`` at or above 2**emin, the significand shifted to the
-    quantum below. ``E = (mag_bits, (127 - bias) << mbits, 1 where -0 is kept)``; ``codes``: the
-    overflow, inf and NaN codes by sign."""
+    :func:`_nearest32_loop`, then the code of the rounded float32 magnitude r (a value of the
+    format): the bits of r * 2**(bias - 127) (exact: the format's quantum becomes 2**(-126 -
+    mbits), a float32 subnormal step's multiple, its exponent field the code's) shifted right by
+    s. ``E = (mag_bits, bits of 2**(bias - 127), 1 where -0 is kept)``; ``codes``: the overflow,
+    inf and NaN codes by sign."""
     _encode32_loop(t0, t1, src, out, K, E, codes, 0)
 
 
 @parallel("elements", fast=True)
 @njit(**SERIAL)
-def fast_encode_16(t0, t1, src, out, K, E, codes, fp16):
-    """:func:`fast_encode_f32` for bfloat16 or (``fp16``) float16 bits."""
+def fast_encode_16(t0, t1, src, out, E, codes, fp16):
+    """Encode bfloat16 or (``fp16``) float16 bits to codes, nearest-even (and floor-on-overflow),
+    see :func:`_encode16_loop`."""
     if fp16:
-        _encode32_loop(t0, t1, src, out, K, E, codes, 2)
+        _encode16_loop(t0, t1, src, out, E, codes, 2)
     else:
-        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
+        _encode16_loop(t0, t1, src, out, E, codes, 1)
+
+
+@njit(**SCALAR)
+def _special_code(code, over, a, inf_bits, negu, c):
+    """``code``, or where ``over`` (the rounded magnitude is above the format's max, as it is for
+    every inf and NaN input ``a``) the overflow, inf or NaN code of the sign ``negu`` from
+    ``c = (overflow+, overflow-, inf+, inf-, nan+, nan-)``, picked by xor masks (one select each)."""
+    u = np.uint32
+    smask = u(u(0) - negu)
+    sv = u(c[0] ^ u(u(c[0] ^ c[1]) & smask))
+    sv = u(c[2] ^ u(u(c[2] ^ c[3]) & smask)) if a == inf_bits else sv
+    sv = u(c[4] ^ u(u(c[4] ^ c[5]) & smask)) if a > inf_bits else sv
+    return sv if over else code
 
 
 @njit(**SCALAR)
@@ -356,26 +371,56 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
     one = u(1)
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
-    emin_bits, max_bits, kq = K[1], K[3], K[7]
-    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & one)
+    emin_bits, max_bits = K[1], K[3]
+    mag_bits, to_code, keep_neg_zero = u(E[0] & u(31)), np.uint32(E[1]).view(np.float32), u(E[2] & one)
     c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
     for i in range(t0, t1):
         b = u(src[U(i)])
         a = u(b & absmask)
         negu = u(u(b & sign_bit) != 0)
-        neg = negu != 0
         f = _f32_bits_of(a, kind)
         rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)
         rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
         r = rs if f < emin_bits else rn
-        ee = max(u(r >> u(23)), one)
-        sub = u(u(u(r & u(0x7FFFFF)) | (implicit if r >= implicit else u(0))) >> min(u(kq - ee), u(31)))
-        mag = u(u(r >> s) - bias_shift) if r >= emin_bits else sub
-        code = u(mag | u(u(negu & u(u(r != 0) | keep_neg_zero)) << mag_bits))
-        code = (c[1] if neg else c[0]) if r > max_bits else code
-        code = (c[3] if neg else c[2]) if a == inf_bits else code
-        code = (c[5] if neg else c[4]) if a > inf_bits else code
-        out[U(i)] = code
+        mag = u(np.float32(np.uint32(r).view(np.float32) * to_code).view(np.uint32) >> s)
+        code = u(mag | u(u(negu & u(min(r, one) | keep_neg_zero)) << mag_bits))
+        out[U(i)] = _special_code(code, r > max_bits, a, inf_bits, negu, c)
+
+
+# Encoding bfloat16 and float16 input, nearest-even, in one integer rounding: y = |x| * 2**(bias -
+# 127) as float32 (float16 bits read as a float32 after a shift by 13 are |x| * 2**-112, so their
+# factor is 2**(bias - 15)) has the code's exponent field in float32's, the format's subnormals
+# as float32 subnormals, and the format's quantum at s = 23 - mbits bits of y's bits in both
+# ranges: rounding y's bits to nearest-even at s (a carry runs into the exponent field) and
+# shifting right by s gives the code's magnitude. y is exact where it matters: an input of 8 or
+# 11 significant bits at or above a quarter of the quantum q scales to a multiple of
+# 2**(-137 - mbits) >= 2**-149; one below q/4 rounds (at 2**-149) to at most q/4, which rounds
+# to 0 as it should. (A float32 input's 24 bits would be rounded twice: fast_encode_f32.) With
+# no mantissa bits the kept bit of a normal y is the implicit 1 (ties up, as ``round_shift``).
+# E = (s, bits of the factor, 1 where mbits = 0 (a normal y's kept bit is odd), the largest
+# finite magnitude code, mag_bits, 1 where -0 is kept).
+
+
+@njit(**SCALAR)
+def _encode16_loop(t0, t1, src, out, E, codes, kind):
+    u = np.uint32
+    one = u(1)
+    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    shift_in = u(16) if kind == 1 else u(13)
+    s = u(E[0] & u(31))
+    factor = np.uint32(E[1]).view(np.float32)
+    odd_normal, max_mag, mag_bits, keep_neg_zero = u(E[2] & one), E[3], u(E[4] & u(31)), u(E[5] & one)
+    half1 = u(u(u(one << s) >> one) - one)
+    c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
+    for i in range(t0, t1):
+        b = u(src[U(i)])
+        a = u(b & absmask)
+        negu = u(b >> u(15))
+        y = np.float32(np.uint32(u(a << shift_in)).view(np.float32) * factor).view(np.uint32)
+        lsb = u(u(u(y >> s) | min(u(y >> u(23)), odd_normal)) & one)
+        mag = u(u(y + half1 + lsb) >> s)
+        code = u(mag | u(u(negu & u(min(mag, one) | keep_neg_zero)) << mag_bits))
+        out[U(i)] = _special_code(code, mag > max_mag, a, inf_bits, negu, c)
 
 
 @parallel("elements", fast=True)
