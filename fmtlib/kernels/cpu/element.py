@@ -372,7 +372,8 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, max_bits = K[1], K[3]
-    mag_bits, to_code, keep_neg_zero = u(E[0] & u(31)), np.uint32(E[1]).view(np.float32), u(E[2] & one)
+    mag_bits, to_code = u(E[0] & u(31)), np.uint32(E[1]).view(np.float32)
+    neg_zero = u(0xFFFFFFFF) if E[2] & one else u(one << mag_bits)  # the code -0 would have
     c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
     for i in range(t0, t1):
         b = u(src[U(i)])
@@ -383,7 +384,8 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
         rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
         r = rs if f < emin_bits else rn
         mag = u(np.float32(np.uint32(r).view(np.float32) * to_code).view(np.uint32) >> s)
-        code = u(mag | u(u(negu & u(min(r, one) | keep_neg_zero)) << mag_bits))
+        code = u(mag | u(negu << mag_bits))
+        code = u(0) if code == neg_zero else code  # no -0 (fnuz): 0
         out[U(i)] = _special_code(code, r > max_bits, a, inf_bits, negu, c)
 
 
@@ -409,7 +411,8 @@ def _encode16_loop(t0, t1, src, out, E, codes, kind):
     shift_in = u(16) if kind == 1 else u(13)
     s = u(E[0] & u(31))
     factor = np.uint32(E[1]).view(np.float32)
-    odd_normal, max_mag, mag_bits, keep_neg_zero = u(E[2] & one), E[3], u(E[4] & u(31)), u(E[5] & one)
+    odd_normal, max_mag, mag_bits = u(E[2] & one), E[3], u(E[4] & u(31))
+    neg_zero = u(0xFFFFFFFF) if E[5] & one else u(one << mag_bits)  # the code -0 would have
     half1 = u(u(u(one << s) >> one) - one)
     c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
     for i in range(t0, t1):
@@ -419,7 +422,8 @@ def _encode16_loop(t0, t1, src, out, E, codes, kind):
         y = np.float32(np.uint32(u(a << shift_in)).view(np.float32) * factor).view(np.uint32)
         lsb = u(u(u(y >> s) | min(u(y >> u(23)), odd_normal)) & one)
         mag = u(u(y + half1 + lsb) >> s)
-        code = u(mag | u(u(negu & u(min(mag, one) | keep_neg_zero)) << mag_bits))
+        code = u(mag | u(negu << mag_bits))
+        code = u(0) if code == neg_zero else code  # no -0 (fnuz): 0
         out[U(i)] = _special_code(code, mag > max_mag, a, inf_bits, negu, c)
 
 
@@ -474,10 +478,14 @@ def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
 # 64-bit z per element, rnd = its top rbits bits. In the float32 domain (as above) the dropped
 # field has se = min(s + max(e_thr - max(E, 1), 0), 23) bits and the increment is the top
 # min(se, rbits) bits of z placed at the top of that field (a carry rounds away from zero);
-# below the quantum q the result is q where rnd >= 2**rbits - F, F = floor(|x| / q * 2**rbits)
-# (64-bit). A bfloat16 or float16 input widened to float32 keeps its dropped field's bits at the
-# top of the wider field, whose carry is then the same. K as above, then
-# (biased float32 exponent of 2**emin, bits of q, 150 + log2 q).
+# below the quantum q the result is q where rnd >= 2**rbits - F, F = floor(|x| / q * 2**rbits).
+# That test is done on 64-bit z itself: with G = F * 2**(64 - rbits) = W with its low 64 - rbits
+# bits cleared, W = floor(|x| / q * 2**64) < 2**64 (float64 |x| * 2**(64 - log2 q) is exact, and
+# its truncation to uint64 is W), rnd >= 2**rbits - F exactly where z >= 2**64 - G, that is
+# G > ~z. A bfloat16 or float16 input widened to float32 keeps its dropped field's bits at the
+# top of the wider field, whose carry is then the same. K as above, then (biased float32
+# exponent of 2**emin, bits of q, 150 + log2 q). Shift amounts are masked below 32 (t >= 1, as
+# s >= 1 and rbits >= 1) so that LLVM keeps those lanes 32-bit.
 
 
 @njit(**SCALAR)
@@ -486,9 +494,11 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
     one = u(1)
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
-    kq = np.int64(K[7])
+    below_q = u(q_bits - one)
+    # 2**(64 - log2 q) as float64 bits: 64 - log2 q = 214 - K[7]
+    to_w = np.uint64(np.uint64(np.int64(1023 + 214) - np.int64(K[7])) << np.uint64(52)).view(np.float64)
+    rmask = ~np.uint64(np.uint64(np.uint64(1) << np.uint64(64 - rbits)) - np.uint64(1))
     rb = u(rbits)
-    top = np.int64(1) << rbits
     ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = _specials32(sp)
     h = np.uint64(key) + (np.uint64(base + t0) + np.uint64(1)) * _GAMMA   # rand_top's counter, stepped
     for i in range(t0, t1):
@@ -502,12 +512,10 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
         ee = max(u(f >> u(23)), one)
         se = min(u(s + u(max(e_thr, ee) - ee)), u(23))
         t = min(se, rb)
-        inc = u(u(u(z >> np.uint64(32)) >> u(u(32) - t)) << u(se - t))
+        inc = u(u(u(z >> np.uint64(32)) >> u(u(u(32) - t) & u(31))) << u(u(se - t) & u(31)))
         rr = u(u(f + inc) & u(u(0) - u(one << se)))
-        sig = np.int64(u(f & u(0x7FFFFF)) | (u(0x800000) if f >= u(0x800000) else u(0)))
-        k = kq - np.int64(ee)
-        F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
-        up = np.int64(z >> np.uint64(64 - rbits)) >= top - F
+        w = np.uint64(np.float64(np.uint32(min(f, below_q)).view(np.float32)) * to_w)
+        up = np.uint64(w & rmask) > ~z
         r32 = (q_bits if up else u(0)) if f < q_bits else rr
         r = _bits_from_f32(r32, kind)
         v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
