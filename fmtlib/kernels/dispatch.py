@@ -36,13 +36,13 @@ def convert_floats(src, dst, src_fmt, fmt, *, fused: bool, mode: int, overflow: 
                 K.fast_nearest_f32(src, dst, K32, special32)
             else:
                 K.fast_nearest_16(src, dst, K32, special32, kind == 2)
-        elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and kind == 0:
+        elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and kind is not None:
             K32, _ = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
             E, codes = fast_path.encode32_constants(fmt, mode, overflow)
-            K.fast_encode_f32(src, dst, K32, E, codes)
-        elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and fast_path.encode16_eligible(fmt, src_fmt):
-            E, codes = fast_path.encode16_constants(fmt, src_fmt, mode, overflow)
-            K.fast_encode_16(src, dst, E, codes, kind == 2)
+            if kind == 0:
+                K.fast_encode_f32(src, dst, K32, E, codes)
+            else:
+                K.fast_encode_16(src, dst, K32, E, codes, kind == 2)
         elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
             K.fast_nearest(src, dst, C, special, D)
         elif mode != Rounding.STOCHASTIC:

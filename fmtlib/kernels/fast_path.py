@@ -245,37 +245,11 @@ def scaled_rne_params(elem, scale_fmt) -> tuple:
 
 @lru_cache(maxsize=256)
 def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
-    """``(E, codes)`` for ``fast_encode_f32``: (mag_bits, bits of 2**(bias - 127), 1 where -0 is
-    kept) and the codes of an overflow, an inf and a NaN by sign (fmtlib.exact)."""
-    E = (fmt.mag_bits, _f32_power(fmt.bias - 127), int(fmt.specials != "fnuz"))
+    """``(E, codes)`` for ``fast_encode_f32`` and ``fast_encode_16``: (mag_bits,
+    (127 - bias) << mbits, 1 where -0 is kept, the largest finite magnitude code) and the codes
+    of an overflow, an inf and a NaN by sign (fmtlib.exact)."""
+    E = (fmt.mag_bits, (127 - fmt.bias) << fmt.mbits, int(fmt.specials != "fnuz"), fmt.max_code)
     return np.array(E, dtype=np.uint32), _special_codes(fmt, mode, overflow)
-
-
-def encode16_eligible(fmt, src_fmt) -> bool:
-    """True where ``fast_encode_16`` encodes ``src_fmt`` (bfloat16 or float16) bits into ``fmt``
-    (an :func:`eligible` format): its factor 2**(bias - 127), or 2**(bias - 15) for float16 input,
-    is a float32, subnormal or not."""
-    kind = lanes32_kind(src_fmt)
-    return kind in (1, 2) and -149 <= fmt.bias - (15 if kind == 2 else 127) <= 127
-
-
-@lru_cache(maxsize=256)
-def encode16_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
-    """``(E, codes)`` for ``fast_encode_16`` (see the comment above ``_encode16_loop``) and the
-    codes of an overflow, an inf and a NaN by sign."""
-    factor = _f32_power(fmt.bias - (15 if lanes32_kind(src_fmt) == 2 else 127))
-    E = (23 - fmt.mbits, factor, int(fmt.mbits == 0), fmt.max_code, fmt.mag_bits,
-         int(fmt.specials != "fnuz"))
-    return np.array(E, dtype=np.uint32), _special_codes(fmt, mode, overflow)
-
-
-def _f32_power(k: int) -> int:
-    """The float32 bits of 2**k (subnormal below 2**-126)."""
-    from fractions import Fraction
-
-    from .. import exact
-
-    return exact.code_of(_fp32(), Fraction(2) ** k)
 
 
 def _special_codes(fmt, mode: int, overflow: int) -> np.ndarray:

@@ -332,24 +332,19 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
 @parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_encode_f32(t0, t1, src, out, K, E, codes):
-    """Encode float32 bits to codes, nearest-even (and floor-on-overflow): the rounding of
-    :func:`_nearest32_loop`, then the code of the rounded float32 magnitude r (a value of the
-    format): the bits of r * 2**(bias - 127) (exact: the format's quantum becomes 2**(-126 -
-    mbits), a float32 subnormal step's multiple, its exponent field the code's) shifted right by
-    s. ``E = (mag_bits, bits of 2**(bias - 127), 1 where -0 is kept)``; ``codes``: the overflow,
-    inf and NaN codes by sign."""
+    """Encode float32 bits to codes, nearest-even (and floor-on-overflow), see
+    :func:`_encode32_loop`."""
     _encode32_loop(t0, t1, src, out, K, E, codes, 0)
 
 
 @parallel("elements", fast=True)
 @njit(**SERIAL)
-def fast_encode_16(t0, t1, src, out, E, codes, fp16):
-    """Encode bfloat16 or (``fp16``) float16 bits to codes, nearest-even (and floor-on-overflow),
-    see :func:`_encode16_loop`."""
+def fast_encode_16(t0, t1, src, out, K, E, codes, fp16):
+    """:func:`fast_encode_f32` for bfloat16 or (``fp16``) float16 bits."""
     if fp16:
-        _encode16_loop(t0, t1, src, out, E, codes, 2)
+        _encode32_loop(t0, t1, src, out, K, E, codes, 2)
     else:
-        _encode16_loop(t0, t1, src, out, E, codes, 1)
+        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
 
 
 @njit(**SCALAR)
@@ -367,12 +362,21 @@ def _special_code(code, over, a, inf_bits, negu, c):
 
 @njit(**SCALAR)
 def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
+    """The code's magnitude straight from the rounding of :func:`_nearest32_loop`, on the float32
+    bits f of |x|: at or above 2**emin, f rounded to nearest-even at s as integers and shifted
+    right by s, less ``(127 - bias) << mbits`` (the carry of a round-up runs into the exponent,
+    the next code); below it, the bits of |x| + Q less those of Q (the FPU rounds the sum at the
+    element's quantum; the sum stays in Q's binade, so its bits count quanta: the subnormal
+    code, or the smallest normal one when it rounds up to 2**emin). No float operation here has
+    a subnormal result (slow on this CPU). ``E = (mag_bits, (127 - bias) << mbits, 1 where -0
+    is kept, the largest finite magnitude code)``; ``codes``: the overflow, inf and NaN codes by
+    sign. Rounded above the max (every inf and NaN input too): ``_special_code``."""
     u = np.uint32
     one = u(1)
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
-    emin_bits, max_bits = K[1], K[3]
-    mag_bits, to_code = u(E[0] & u(31)), np.uint32(E[1]).view(np.float32)
+    emin_bits, q_code = K[1], K[2]
+    mag_bits, bias_shift, max_mag = u(E[0] & u(31)), E[1], E[3]
     neg_zero = u(0xFFFFFFFF) if E[2] & one else u(one << mag_bits)  # the code -0 would have
     c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
     for i in range(t0, t1):
@@ -380,48 +384,9 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
         a = u(b & absmask)
         negu = u(u(b & sign_bit) != 0)
         f = _f32_bits_of(a, kind)
-        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)
-        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
-        r = rs if f < emin_bits else rn
-        mag = u(np.float32(np.uint32(r).view(np.float32) * to_code).view(np.uint32) >> s)
-        code = u(mag | u(negu << mag_bits))
-        code = u(0) if code == neg_zero else code  # no -0 (fnuz): 0
-        out[U(i)] = _special_code(code, r > max_bits, a, inf_bits, negu, c)
-
-
-# Encoding bfloat16 and float16 input, nearest-even, in one integer rounding: y = |x| * 2**(bias -
-# 127) as float32 (float16 bits read as a float32 after a shift by 13 are |x| * 2**-112, so their
-# factor is 2**(bias - 15)) has the code's exponent field in float32's, the format's subnormals
-# as float32 subnormals, and the format's quantum at s = 23 - mbits bits of y's bits in both
-# ranges: rounding y's bits to nearest-even at s (a carry runs into the exponent field) and
-# shifting right by s gives the code's magnitude. y is exact where it matters: an input of 8 or
-# 11 significant bits at or above a quarter of the quantum q scales to a multiple of
-# 2**(-137 - mbits) >= 2**-149; one below q/4 rounds (at 2**-149) to at most q/4, which rounds
-# to 0 as it should. (A float32 input's 24 bits would be rounded twice: fast_encode_f32.) With
-# no mantissa bits the kept bit of a normal y is the implicit 1 (ties up, as ``round_shift``).
-# E = (s, bits of the factor, 1 where mbits = 0 (a normal y's kept bit is odd), the largest
-# finite magnitude code, mag_bits, 1 where -0 is kept).
-
-
-@njit(**SCALAR)
-def _encode16_loop(t0, t1, src, out, E, codes, kind):
-    u = np.uint32
-    one = u(1)
-    m_in, sign_bit, absmask, inf_bits = _input32(kind)
-    shift_in = u(16) if kind == 1 else u(13)
-    s = u(E[0] & u(31))
-    factor = np.uint32(E[1]).view(np.float32)
-    odd_normal, max_mag, mag_bits = u(E[2] & one), E[3], u(E[4] & u(31))
-    neg_zero = u(0xFFFFFFFF) if E[5] & one else u(one << mag_bits)  # the code -0 would have
-    half1 = u(u(u(one << s) >> one) - one)
-    c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
-    for i in range(t0, t1):
-        b = u(src[U(i)])
-        a = u(b & absmask)
-        negu = u(b >> u(15))
-        y = np.float32(np.uint32(u(a << shift_in)).view(np.float32) * factor).view(np.uint32)
-        lsb = u(u(u(y >> s) | min(u(y >> u(23)), odd_normal)) & one)
-        mag = u(u(y + half1 + lsb) >> s)
+        normal = u(u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) >> s) - bias_shift)
+        sub = u(np.float32(np.uint32(f).view(np.float32) + magic).view(np.uint32) - q_code)
+        mag = sub if f < emin_bits else normal
         code = u(mag | u(negu << mag_bits))
         code = u(0) if code == neg_zero else code  # no -0 (fnuz): 0
         out[U(i)] = _special_code(code, mag > max_mag, a, inf_bits, negu, c)
