@@ -130,8 +130,8 @@ def test_32bit_lane_kernels_every_input_width(name, rbits):
 
 @pytest.mark.parametrize("name", FAST)
 def test_decode_by_arithmetic_equals_the_generic_path(name):
-    """fast_decode_f32/_16 (codes to float32/bfloat16/float16 by shifts, one float32 multiply for the
-    subnormals, selects for inf and NaN): every code, the generic decode's bits."""
+    """fast_decode_f32/_16 (the code shifted into float32's fields, one float32 multiply by a
+    power of two, selects for inf and NaN): every code, the generic decode's bits."""
     import ml_dtypes
 
     from fmtlib._arrays import dtype_format
@@ -183,3 +183,105 @@ def test_scaled_book_nearest_search_equals_the_exact_count(name, mode, axis, dty
     np.testing.assert_array_equal(fast.codes, exact.codes)
     np.testing.assert_array_equal(fast.scales, exact.scales)
     np.testing.assert_array_equal(float_bits(codec.quantize(x, rounding=mode)), float_bits(exact_q))
+
+
+@pytest.mark.parametrize("specials", ["ieee", "fn", "fnuz", "none"])
+def test_decode_by_arithmetic_every_small_format(specials):
+    """Every format of 1-5 exponent and 0-4 mantissa bits, biases 0, 1 and the standard one:
+    every code into each output the arithmetic decode takes, the generic decode's bits."""
+    import ml_dtypes
+
+    from fmtlib._arrays import dtype_format
+    from fmtlib.formats import FloatFormat
+
+    checked = 0
+    for ebits in range(1, 6):
+        for mbits in range(5):
+            for bias in sorted({0, 1, (1 << (ebits - 1)) - 1}):
+                try:
+                    fmt = FloatFormat(ebits, mbits, bias=bias, specials=specials)
+                except ValueError:
+                    continue
+                codec = FP(fmt)
+                codes = np.arange(fmt.num_codes, dtype=codec.code_dtype)
+                if fmt.unused_code is not None:
+                    codes = codes[codes != fmt.unused_code]
+                for dt in (np.float32, ml_dtypes.bfloat16, np.float16):
+                    if not fast_path.decode32_eligible(fmt, dtype_format(np.dtype(dt))):
+                        continue
+                    got = codec.decode(codes, dtype=dt)
+                    with fast_path.disabled():
+                        want = codec.decode(codes, dtype=dt)
+                    assert np.array_equal(float_bits(got), float_bits(want)), (str(fmt), np.dtype(dt).name)
+                    checked += 1
+    assert checked > 20
+
+
+def _small_formats(specials, ebits_range, mbits_range):
+    from fmtlib.formats import FloatFormat
+
+    for ebits in ebits_range:
+        for mbits in mbits_range:
+            for bias in sorted({0, 1, (1 << (ebits - 1)) - 1, 15}):
+                try:
+                    yield FloatFormat(ebits, mbits, bias=bias, specials=specials)
+                except ValueError:
+                    continue
+
+
+@pytest.mark.parametrize("specials", ["ieee", "fn", "fnuz", "none"])
+def test_encode_32bit_lanes_every_small_format(specials):
+    """fast_encode_f32/_16 (the code straight from the rounding: shifted bits in the normal
+    range, bits(|x| + Q) - bits(Q) below it): every bfloat16 and float16 pattern, and random
+    float32, into formats of 1-5 exponent and 0-4 mantissa bits with biases 0, 1, 15 and the
+    standard one, nearest-even and floor-on-overflow, both overflow policies: the generic bits."""
+    import ml_dtypes
+
+    from fmtlib._arrays import dtype_format
+    from fmtlib.rounding import Overflow
+
+    inputs = [np.arange(1 << 16, dtype=np.uint16).view(dt) for dt in (ml_dtypes.bfloat16, np.float16)]
+    inputs.append(random_floats(np.float32, n=1 << 13))
+    checked = 0
+    for fmt in _small_formats(specials, range(1, 6), range(5)):
+        codec = FP(fmt)
+        for x in inputs:
+            if not fast_path.eligible(fmt, dtype_format(x.dtype), False):
+                continue
+            for mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+                for overflow in (Overflow.SATURATE, Overflow.IEEE) if fmt.has_inf else (Overflow.SATURATE,):
+                    got = codec.encode(x, rounding=mode, overflow=overflow)
+                    with fast_path.disabled():
+                        want = codec.encode(x, rounding=mode, overflow=overflow)
+                    assert np.array_equal(got, want), (str(fmt), x.dtype.name, mode.name, overflow.name)
+                    checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("specials", ["ieee", "fnuz"])
+def test_stochastic_32bit_lanes_every_small_format(specials):
+    """fast_stochastic_f32/_16 (the below-quantum test as G > ~z on the 64-bit draw): every
+    bfloat16 and float16 pattern and tiny float32 into small formats with several biases, rbits
+    of 3, 33 and 62: the generic bits."""
+    import ml_dtypes
+
+    from fmtlib._arrays import dtype_format
+
+    rng = np.random.default_rng(4)
+    tiny = (rng.standard_normal(1 << 12) * np.exp2(rng.integers(-149, 0, 1 << 12))).astype(np.float32)
+    inputs = [np.arange(1 << 16, dtype=np.uint16).view(dt) for dt in (ml_dtypes.bfloat16, np.float16)]
+    inputs.append(np.concatenate([tiny, -tiny]))
+    checked = 0
+    for fmt in _small_formats(specials, range(2, 6), range(4)):
+        codec = FP(fmt)
+        for x in inputs:
+            if not fast_path.eligible(fmt, dtype_format(x.dtype), False):
+                continue
+            for rbits in (3, 33, 62):
+                kw = dict(rounding="stochastic", seed=7, rbits=rbits, index_offset=11)
+                got = codec.quantize(x, **kw)
+                with fast_path.disabled():
+                    want = codec.quantize(x, **kw)
+                assert np.array_equal(float_bits(got), float_bits(want)), (str(fmt), x.dtype.name, rbits)
+                checked += 1
+    assert checked > 20

@@ -246,8 +246,14 @@ def scaled_rne_params(elem, scale_fmt) -> tuple:
 @lru_cache(maxsize=256)
 def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
     """``(E, codes)`` for ``fast_encode_f32`` and ``fast_encode_16``: (mag_bits,
-    (127 - bias) << mbits, 1 where -0 is kept) and the codes of an overflow, an inf and a NaN by
-    sign (fmtlib.exact)."""
+    (127 - bias) << mbits, 1 where -0 is kept, the largest finite magnitude code) and the codes
+    of an overflow, an inf and a NaN by sign (fmtlib.exact)."""
+    E = (fmt.mag_bits, (127 - fmt.bias) << fmt.mbits, int(fmt.specials != "fnuz"), fmt.max_code)
+    return np.array(E, dtype=np.uint32), _special_codes(fmt, mode, overflow)
+
+
+def _special_codes(fmt, mode: int, overflow: int) -> np.ndarray:
+    """The codes of an overflow, an inf and a NaN, positive then negative (fmtlib.exact)."""
     from .. import exact
     from ..rounding import Overflow, Rounding
 
@@ -255,22 +261,21 @@ def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
     codes = [exact.overflow_result(fmt, False, rnd, ovf), exact.overflow_result(fmt, True, rnd, ovf),
              exact.inf_result(fmt, False, ovf), exact.inf_result(fmt, True, ovf),
              exact.nan_result(fmt, False), exact.nan_result(fmt, True)]
-    E = (fmt.mag_bits, (127 - fmt.bias) << fmt.mbits, int(fmt.specials != "fnuz"))
-    return np.array(E, dtype=np.uint32), np.array(codes, dtype=np.uint32)
+    return np.array(codes, dtype=np.uint32)
 
 
 def decode32_eligible(fmt, out_fmt) -> bool:
     """True where ``fast_decode_f32``/``fast_decode_16`` decode codes of ``fmt`` into
     ``out_fmt``: float32, bfloat16 or float16 output that holds every value of the format (as
-    :func:`eligible`)."""
-    return lanes32_kind(out_fmt) is not None and eligible(fmt, out_fmt, False)
+    :func:`eligible`), and a bias of at least 0 (so the kernels' scale is a float32)."""
+    return lanes32_kind(out_fmt) is not None and eligible(fmt, out_fmt, False) and fmt.bias >= 0
 
 
 @lru_cache(maxsize=256)
 def decode32_constants(fmt, out_fmt) -> tuple:
-    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode_f32``/``fast_decode_16``: see their
-    docstrings. The inf and NaN outputs are the generic rule's (the output's inf, and its NaN
-    with the code's sign)."""
+    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode_f32``/``fast_decode_16``: see
+    ``_decode32_loop``. The scale is 2**(127 - bias) (times 2**-112 for float16 output); the inf
+    and NaN outputs are the generic rule's (the output's inf, and its NaN, with the code's sign)."""
     from .. import exact
 
     none = 0xFFFFFFFF
@@ -278,8 +283,6 @@ def decode32_constants(fmt, out_fmt) -> tuple:
     inf_mag = fmt.inf_code & mag_all if fmt.inf_code is not None else none
     nan_lo = {"ieee": inf_mag + 1 if fmt.inf_code is not None else none, "fn": mag_all}.get(fmt.specials, none)
     fnuz_nan = fmt.sign_mask if fmt.specials == "fnuz" else none
-    q = exact.code_of(_fp32(), 2.0 ** (fmt.emin - fmt.mbits))
-    Kd = (fmt.mbits, fmt.mag_bits, ((127 - fmt.bias) << 23) & 0xFFFFFFFF, q, inf_mag, nan_lo, fnuz_nan)
-    sign = out_fmt.sign_mask
-    sp = (out_fmt.inf_code, out_fmt.inf_code | sign, out_fmt.nan_code, out_fmt.nan_code | sign)
-    return np.array(Kd, dtype=np.uint32), np.array(sp, dtype=np.uint32)
+    scale = exact.code_of(_fp32(), 2.0 ** (127 - fmt.bias - (112 if lanes32_kind(out_fmt) == 2 else 0)))
+    Kd = (fmt.mbits, fmt.mag_bits, scale, inf_mag, nan_lo, fnuz_nan)
+    return np.array(Kd, dtype=np.uint32), np.array((out_fmt.inf_code, out_fmt.nan_code), dtype=np.uint32)

@@ -332,11 +332,8 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
 @parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_encode_f32(t0, t1, src, out, K, E, codes):
-    """Encode float32 bits to codes, nearest-even (and floor-on-overflow): the rounding of
-    :func:`_nearest32_loop`, then the code of the rounded float32 magnitude r:
-    ``(r >> s) - ((127 - bias) << mbits)`` at or above 2**emin, the significand shifted to the
-    quantum below. ``E = (mag_bits, (127 - bias) << mbits, 1 where -0 is kept)``; ``codes``: the
-    overflow, inf and NaN codes by sign."""
+    """Encode float32 bits to codes, nearest-even (and floor-on-overflow), see
+    :func:`_encode32_loop`."""
     _encode32_loop(t0, t1, src, out, K, E, codes, 0)
 
 
@@ -351,42 +348,55 @@ def fast_encode_16(t0, t1, src, out, K, E, codes, fp16):
 
 
 @njit(**SCALAR)
+def _special_code(code, over, a, inf_bits, negu, c):
+    """``code``, or where ``over`` (the rounded magnitude is above the format's max, as it is for
+    every inf and NaN input ``a``) the overflow, inf or NaN code of the sign ``negu`` from
+    ``c = (overflow+, overflow-, inf+, inf-, nan+, nan-)``, picked by xor masks (one select each)."""
+    u = np.uint32
+    smask = u(u(0) - negu)
+    sv = u(c[0] ^ u(u(c[0] ^ c[1]) & smask))
+    sv = u(c[2] ^ u(u(c[2] ^ c[3]) & smask)) if a == inf_bits else sv
+    sv = u(c[4] ^ u(u(c[4] ^ c[5]) & smask)) if a > inf_bits else sv
+    return sv if over else code
+
+
+@njit(**SCALAR)
 def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
+    """The code's magnitude straight from the rounding of :func:`_nearest32_loop`, on the float32
+    bits f of |x|: at or above 2**emin, f rounded to nearest-even at s as integers and shifted
+    right by s, less ``(127 - bias) << mbits`` (the carry of a round-up runs into the exponent,
+    the next code); below it, the bits of |x| + Q less those of Q (the FPU rounds the sum at the
+    element's quantum; the sum stays in Q's binade, so its bits count quanta: the subnormal
+    code, or the smallest normal one when it rounds up to 2**emin). No float operation here has
+    a subnormal result (slow on this CPU). ``E = (mag_bits, (127 - bias) << mbits, 1 where -0
+    is kept, the largest finite magnitude code)``; ``codes``: the overflow, inf and NaN codes by
+    sign. Rounded above the max (every inf and NaN input too): ``_special_code``."""
     u = np.uint32
     one = u(1)
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
-    emin_bits, max_bits, kq = K[1], K[3], K[7]
-    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & one)
+    emin_bits, q_code = K[1], K[2]
+    mag_bits, bias_shift, max_mag = u(E[0] & u(31)), E[1], E[3]
+    neg_zero = u(0xFFFFFFFF) if E[2] & one else u(one << mag_bits)  # the code -0 would have
     c = (u(codes[0]), u(codes[1]), u(codes[2]), u(codes[3]), u(codes[4]), u(codes[5]))
     for i in range(t0, t1):
         b = u(src[U(i)])
         a = u(b & absmask)
         negu = u(u(b & sign_bit) != 0)
-        neg = negu != 0
         f = _f32_bits_of(a, kind)
-        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)
-        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
-        r = rs if f < emin_bits else rn
-        ee = max(u(r >> u(23)), one)
-        sub = u(u(u(r & u(0x7FFFFF)) | (implicit if r >= implicit else u(0))) >> min(u(kq - ee), u(31)))
-        mag = u(u(r >> s) - bias_shift) if r >= emin_bits else sub
-        code = u(mag | u(u(negu & u(u(r != 0) | keep_neg_zero)) << mag_bits))
-        code = (c[1] if neg else c[0]) if r > max_bits else code
-        code = (c[3] if neg else c[2]) if a == inf_bits else code
-        code = (c[5] if neg else c[4]) if a > inf_bits else code
-        out[U(i)] = code
+        normal = u(u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) >> s) - bias_shift)
+        sub = u(np.float32(np.uint32(f).view(np.float32) + magic).view(np.uint32) - q_code)
+        mag = sub if f < emin_bits else normal
+        code = u(mag | u(negu << mag_bits))
+        code = u(0) if code == neg_zero else code  # no -0 (fnuz): 0
+        out[U(i)] = _special_code(code, mag > max_mag, a, inf_bits, negu, c)
 
 
 @parallel("elements", fast=True)
 @njit(**SERIAL)
 def fast_decode_f32(t0, t1, codes, out, Kd, sp):
-    """Decode codes of a format the output holds (fast_path.eligible) into float32 bits by
-    arithmetic: a normal magnitude code shifted into the float32 fields plus the bias
-    difference, a subnormal one as float32(m) * quantum (exact), inf and NaN by comparisons.
-    ``Kd = (mbits, mag_bits, (127 - bias) << 23, bits of the quantum, inf magnitude, the least
-    NaN magnitude, the fnuz NaN code)`` (an impossible value where the format has none); ``sp``:
-    the output bits of inf and NaN by sign."""
+    """Decode codes of a format the output holds (fast_path.decode32_eligible) into float32 bits
+    by arithmetic, see :func:`_decode32_loop`."""
     _decode32_loop(t0, t1, codes, out, Kd, sp, 0)
 
 
@@ -402,34 +412,45 @@ def fast_decode_16(t0, t1, codes, out, Kd, sp, fp16):
 
 @njit(**SCALAR)
 def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
+    """The magnitude code shifted into the float32 fields (its exponent field in float32's, a
+    subnormal code a float32 subnormal), times the power of two ``scale`` (exact: the product is
+    the code's value, times 2**-112 for float16 output), shifted to the output's bits (by 16 for
+    bfloat16, by 13 for float16); inf and NaN by comparisons, the code's sign or-ed in.
+    ``Kd = (mbits, mag_bits, bits of scale, inf magnitude, the least NaN magnitude, the fnuz NaN
+    code)`` (an impossible value where the format has none); ``sp``: the output bits of inf and
+    NaN, positive. Every shift amount is masked below 32 so that LLVM keeps the lanes 32-bit."""
     u = np.uint32
-    mbits, mag_bits, bias_shift, inf_mag, nan_lo, fnuz_nan = Kd[0] & u(31), Kd[1] & u(31), Kd[2], Kd[4], Kd[5], Kd[6]
-    quantum = np.uint32(Kd[3]).view(np.float32)
-    s = u(u(23) - mbits)
+    s = u(u(u(23) - Kd[0]) & u(31))
+    mag_bits = u(Kd[1] & u(31))
+    scale = np.uint32(Kd[2]).view(np.float32)
+    inf_mag, nan_lo, fnuz_nan = Kd[3], Kd[4], Kd[5]
     magmask = u(u(u(1) << mag_bits) - u(1))
-    out_sign = u(0x80000000) if kind == 0 else u(0x8000)
-    inf_p, inf_n, nan_p, nan_n = u(sp[0]), u(sp[1]), u(sp[2]), u(sp[3])
+    if kind == 0:
+        sh, out_sign, sgn = u(0), u(0x80000000), u(u(u(31) - mag_bits) & u(31))
+    else:
+        sh, out_sign, sgn = (u(16) if kind == 1 else u(13)), u(0x8000), u(u(u(15) - mag_bits) & u(31))
+    inf_p, nan_p = u(sp[0]), u(sp[1])
     for i in range(t0, t1):
         c = u(codes[U(i)])
         mag = u(c & magmask)
-        neg = u(c >> mag_bits) != 0
-        normal = u(u(mag << s) + bias_shift)
-        sub = np.float32(np.float32(np.int32(mag)) * quantum).view(np.uint32)
-        r = _bits_from_f32(normal if u(mag >> mbits) != 0 else sub, kind)
-        v = u(r | (out_sign if neg else u(0)))
-        v = (inf_n if neg else inf_p) if mag == inf_mag else v
-        v = (nan_n if neg else nan_p) if mag >= nan_lo or c == fnuz_nan else v
-        out[U(i)] = v
+        r = u(np.float32(np.uint32(u(mag << s)).view(np.float32) * scale).view(np.uint32) >> sh)
+        r = inf_p if mag == inf_mag else r
+        r = nan_p if mag >= nan_lo or c == fnuz_nan else r
+        out[U(i)] = u(r | u(u(c << sgn) & out_sign))
 
 
 # Stochastic rounding in 32-bit lanes, the same bits as fast_stochastic: fmtlib-rng-v1 gives a
 # 64-bit z per element, rnd = its top rbits bits. In the float32 domain (as above) the dropped
 # field has se = min(s + max(e_thr - max(E, 1), 0), 23) bits and the increment is the top
 # min(se, rbits) bits of z placed at the top of that field (a carry rounds away from zero);
-# below the quantum q the result is q where rnd >= 2**rbits - F, F = floor(|x| / q * 2**rbits)
-# (64-bit). A bfloat16 or float16 input widened to float32 keeps its dropped field's bits at the
-# top of the wider field, whose carry is then the same. K as above, then
-# (biased float32 exponent of 2**emin, bits of q, 150 + log2 q).
+# below the quantum q the result is q where rnd >= 2**rbits - F, F = floor(|x| / q * 2**rbits).
+# That test is done on 64-bit z itself: with G = F * 2**(64 - rbits) = W with its low 64 - rbits
+# bits cleared, W = floor(|x| / q * 2**64) < 2**64 (float64 |x| * 2**(64 - log2 q) is exact, and
+# its truncation to uint64 is W), rnd >= 2**rbits - F exactly where z >= 2**64 - G, that is
+# G > ~z. A bfloat16 or float16 input widened to float32 keeps its dropped field's bits at the
+# top of the wider field, whose carry is then the same. K as above, then (biased float32
+# exponent of 2**emin, bits of q, 150 + log2 q). Shift amounts are masked below 32 (t >= 1, as
+# s >= 1 and rbits >= 1) so that LLVM keeps those lanes 32-bit.
 
 
 @njit(**SCALAR)
@@ -438,9 +459,11 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
     one = u(1)
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
-    kq = np.int64(K[7])
+    below_q = u(q_bits - one)
+    # 2**(64 - log2 q) as float64 bits: 64 - log2 q = 214 - K[7]
+    to_w = np.uint64(np.uint64(np.int64(1023 + 214) - np.int64(K[7])) << np.uint64(52)).view(np.float64)
+    rmask = ~np.uint64(np.uint64(np.uint64(1) << np.uint64(64 - rbits)) - np.uint64(1))
     rb = u(rbits)
-    top = np.int64(1) << rbits
     ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = _specials32(sp)
     h = np.uint64(key) + (np.uint64(base + t0) + np.uint64(1)) * _GAMMA   # rand_top's counter, stepped
     for i in range(t0, t1):
@@ -454,12 +477,10 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
         ee = max(u(f >> u(23)), one)
         se = min(u(s + u(max(e_thr, ee) - ee)), u(23))
         t = min(se, rb)
-        inc = u(u(u(z >> np.uint64(32)) >> u(u(32) - t)) << u(se - t))
+        inc = u(u(u(z >> np.uint64(32)) >> u(u(u(32) - t) & u(31))) << u(u(se - t) & u(31)))
         rr = u(u(f + inc) & u(u(0) - u(one << se)))
-        sig = np.int64(u(f & u(0x7FFFFF)) | (u(0x800000) if f >= u(0x800000) else u(0)))
-        k = kq - np.int64(ee)
-        F = (sig >> min(max(k - rbits, np.int64(0)), np.int64(63))) << max(rbits - k, np.int64(0))
-        up = np.int64(z >> np.uint64(64 - rbits)) >= top - F
+        w = np.uint64(np.float64(np.uint32(min(f, below_q)).view(np.float32)) * to_w)
+        up = np.uint64(w & rmask) > ~z
         r32 = (q_bits if up else u(0)) if f < q_bits else rr
         r = _bits_from_f32(r32, kind)
         v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
