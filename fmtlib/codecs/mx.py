@@ -125,6 +125,17 @@ class MX(BlockCodec):
         if fast_path.table_eligible(self.element, src_fmt, int(mode)):
             thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
             K.mx_encode_table(*args, thr, vbits, self._scale_params, ncols, self.block, int(mode), fused)
+        elif fast_path.mx32_eligible(self.element, src_fmt, int(mode), rand):
+            K32, _ = fast_path.nearest32_constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
+            E, _ = fast_path.encode32_constants(self.element, int(mode), int(Overflow.SATURATE))
+            kind = fast_path.lanes32_kind(src_fmt)
+            Ko = fast_path.mx32_output_constants(src_fmt) if kind else K32
+            tail = (K32, E, Ko, self._scale_params, ncols, self.block, mode == Rounding.STOCHASTIC, np.uint64(key),
+                    base, int(rbits), fused)
+            if kind == 0:
+                K.mx_encode32_f32(*args[:5], *tail)
+            else:
+                K.mx_encode32_16(*args[:5], *tail, kind == 2)
         elif fast_path.mx_eligible(self.element, src_fmt):
             C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             D = fast_path.code_constants(self.element, src_fmt)

@@ -1,6 +1,7 @@
 """OCP MX kernels: blocks with a power-of-two (e8m0) shared scale -- the generic kernel, the
-exponent-shift fast path, the threshold kernel for tiny elements (e2m1) -- their decode, and
-their per-tensor (one block over the whole tensor) variants.
+exponent-shift fast path, the 32-bit lane kernels for float32, bfloat16 and float16 input, the
+threshold kernel for tiny elements (e2m1) -- their decode, and their per-tensor (one block over
+the whole tensor) variants.
 """
 import math
 
@@ -9,9 +10,10 @@ from numba import njit
 
 from ..config import SCALAR, SERIAL
 from ..threads import parallel
-from .scalar import (IEEE, INF, NAN, NO, NUMBER, ONE, RNE, SATURATE, STOCH, U, bit_length, _block_span, draw,
-                     _nan_block, pack, unpack)
-from .element import _fast_round, _value_code
+from .scalar import (IEEE, INF, NAN, NO, NUMBER, ONE, RNE, SATURATE, STOCH, U, _GAMMA, bit_length, _block_span,
+                     draw, mix64, _nan_block, pack, unpack)
+from .element import (_bits_from_f32, _code32, _f32_bits_of, _fast_round, _input32, _rne32, _round_rne32,
+                      _round_stochastic32, _value_code)
 
 
 # --- block scaling with a power-of-two shared scale (OCP MX) ------------------------------
@@ -236,6 +238,119 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
             continue
         _mx_fast_elements(src, codes, out, start, end, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
                           rand)
+
+
+# --- float32, bfloat16 and float16 input in 32-bit lanes: nearest-even and stochastic --------
+# The bits of mx_encode, with the element step in the 32-bit lanes of element.py so that LLVM
+# vectorises it. Per block: se by _ieee_block_exponent (as above), then per element, on its
+# magnitude widened to float32 (_f32_bits_of), y = |x| * 2**-se by one float32 product. A
+# product by a power of two is exact unless it falls below float32's normal range 2**-126; such
+# a y (and its float32 rounding, at most 2**-126) lies far below half the element's quantum q
+# (fast_path.mx32_eligible: q / 2**62 >= 2**-126), where nearest-even gives 0 and stochastic
+# rounding too (F = floor(y / q * 2**rbits) = 0 for rbits <= 62), as the generic path gives for
+# the exact y. y is rounded by the element lane helpers (_round_rne32, _round_stochastic32;
+# stochastic with fmtlib-rng-v1 of the element's index, as draw), saturated at the element's max
+# (bits K[3]), and gives its code (_code32) or its value r * 2**se in the input format, rounded
+# to nearest-even with inf on overflow as _mx_decoded does: for float32 one float32 product; for
+# bfloat16 and float16 that product (exact: r has at most 15 significant bits (mx32_eligible),
+# so a product below 2**-126 that float32 rounds is below 2**-134, below half of either format's
+# smallest subnormal, where both roundings give 0) rounded by _round_rne32 with the input
+# format's own constants ``Ko`` (nearest32_constants of it), anything above its max becoming
+# 2**(emax + 1), whose bits (_bits_from_f32) are inf.
+
+
+@njit(**SCALAR)
+def _pow2_f32(e):
+    """2**e as a float32, -127 <= e <= 127 (2**-127 is subnormal)."""
+    return np.uint32(((e + 127) << 23) if e > -127 else 0x400000).view(np.float32)
+
+
+@njit(**SCALAR)
+def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+               kind):
+    """Blocks t0..t1 (see above); ``stoch``, ``fused`` and ``kind`` are constants where this is
+    inlined, so the element loop vectorises and its constants are set up once."""
+    u = np.uint32
+    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    s, magic, implicit, half1, keep = _rne32(K)
+    emin_bits, max_bits, zero_sign, e_thr, q_bits = K[1], K[3], K[4], K[5], K[6]
+    kq = np.int64(K[7])
+    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
+    so, magic_o, implicit_o, half1_o, keep_o = _rne32(Ko)
+    emin_o, ovf_o = Ko[1], u(Ko[3] + u(u(1) << so))  # ovf_o: bits of 2**(emax + 1) of the input format
+    rb = u(rbits)
+    top = np.int64(1) << rbits
+    m_src = Psrc[1]
+    abs_src = (np.int64(1) << (Psrc[0] + m_src)) - 1
+    k0 = Psrc[2] + m_src
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        se = _ieee_block_exponent(src, start, end, m_src, abs_src, k0, S)
+        scales[U(t)] = se + 127
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            _nan_block(codes, out, start, end, Psrc[7], fused)
+            continue
+        inv, sc = _pow2_f32(-se), _pow2_f32(se)
+        h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
+        for i in range(start, end):
+            b = u(src[U(i)])
+            a = u(b & absmask)
+            sign = u(b & sign_bit)
+            y = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv).view(np.uint32)
+            if stoch:
+                r = _round_stochastic32(y, mix64(h), s, e_thr, q_bits, kq, rb, rbits, top)
+                h += _GAMMA
+            else:
+                r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
+            r = min(r, max_bits)
+            if fused:
+                p = np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32)
+                if kind != 0:
+                    p = _bits_from_f32(min(_round_rne32(p, so, magic_o, implicit_o, half1_o, keep_o, emin_o), ovf_o),
+                                       kind)
+                out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
+            else:
+                codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
+
+
+@njit(**SCALAR)
+def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+                 kind):
+    if stoch and fused:
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, True, key, base, rbits, True, kind)
+    elif stoch:
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, True, key, base, rbits, False,
+                   kind)
+    elif fused:
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, False, key, base, rbits, True,
+                   kind)
+    else:
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, False, key, base, rbits, False,
+                   kind)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode32_f32(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits,
+                    fused):
+    """:func:`mx_encode` of float32 bits (uint32), nearest-even or (``stoch``) stochastic, in
+    32-bit lanes (see above). ``K``: fast_path.nearest32_constants of the element; ``E``: its
+    encode32_constants; ``Ko``: nearest32_constants of the input format (unused here)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx_encode32_16(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+                   fp16):
+    """:func:`mx_encode32_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+                     2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+                     1)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
