@@ -129,8 +129,7 @@ class MX(BlockCodec):
             K32, _ = fast_path.nearest32_constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             E, _ = fast_path.encode32_constants(self.element, int(mode), int(Overflow.SATURATE))
             kind = fast_path.lanes32_kind(src_fmt)
-            Ko = fast_path.mx32_output_constants(src_fmt) if kind else K32
-            tail = (K32, E, Ko, self._scale_params, ncols, self.block, mode == Rounding.STOCHASTIC, np.uint64(key),
+            tail = (K32, E, self._scale_params, ncols, self.block, mode == Rounding.STOCHASTIC, np.uint64(key),
                     base, int(rbits), fused)
             if kind == 0:
                 K.mx_encode32_f32(*args[:5], *tail)

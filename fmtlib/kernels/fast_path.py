@@ -118,25 +118,16 @@ def mx32_eligible(elem, src_fmt, mode: int, rand) -> bool:
     """True where MX blocks of ``elem`` from ``src_fmt`` may take the CPU's ``mx_encode32_f32`` /
     ``mx_encode32_16``: float32, bfloat16 or float16 input, nearest-even or stochastic rounding by
     fmtlib-rng-v1 (no ``rand``), an element the fast path rounds from both the input and float32,
-    with at most 15 significant bits, and half its quantum at least 2**(62 - 126) (the proof is
-    in ``fmtlib/kernels/cpu/mx.py``). A CPU-only choice: the device keeps :func:`mx_eligible`."""
+    and half its quantum at least 2**(62 - 126) (the proof is in ``fmtlib/kernels/cpu/mx.py``).
+    A CPU-only choice: the device keeps :func:`mx_eligible`."""
     return (_enabled and rand is None and mode in _MX32_MODES and lanes32_kind(src_fmt) is not None
             and _mx32_element(elem, src_fmt))
 
 
 @lru_cache(maxsize=64)
 def _mx32_element(elem, src_fmt) -> bool:
-    return (_eligible(elem, src_fmt, False) and _eligible(elem, _fp32(), False) and elem.mbits < 15
+    return (_eligible(elem, src_fmt, False) and _eligible(elem, _fp32(), False)
             and elem.emin - elem.mbits - 1 - 62 >= -126)
-
-
-def mx32_output_constants(src_fmt) -> np.ndarray:
-    """``Ko`` of the MX 32-bit lane kernels for bfloat16 or float16 input: the input format's own
-    :func:`nearest32_constants` (of its values as float32), which round a quantized value back
-    into it."""
-    from ..rounding import Overflow, Rounding
-
-    return nearest32_constants(src_fmt, _fp32(), int(Rounding.NEAREST_EVEN), int(Overflow.IEEE))[0]
 
 
 #: rounding modes the threshold kernels handle (nearest-even, nearest-away, toward zero)
