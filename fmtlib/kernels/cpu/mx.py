@@ -250,13 +250,14 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
 # rounding too (F = floor(y / q * 2**rbits) = 0 for rbits <= 62), as the generic path gives for
 # the exact y. y is rounded by the element lane helpers (_round_rne32, _round_stochastic32;
 # stochastic with fmtlib-rng-v1 of the element's index, as draw), saturated at the element's max
-# (bits K[3]), and gives its code (_code32) or its value r * 2**se in the input format, rounded
-# to nearest-even with inf on overflow as _mx_decoded does: for float32 one float32 product; for
-# bfloat16 and float16 that product (exact: r has at most 15 significant bits (mx32_eligible),
-# so a product below 2**-126 that float32 rounds is below 2**-134, below half of either format's
-# smallest subnormal, where both roundings give 0) rounded by _round_rne32 with the input
-# format's own constants ``Ko`` (nearest32_constants of it), anything above its max becoming
-# 2**(emax + 1), whose bits (_bits_from_f32) are inf.
+# (bits K[3]), and gives its code (_code32) or its value r * 2**se, which _mx_decoded rounds into
+# the input format. No rounding is left to do there: r * 2**se is x rounded onto the element's
+# grid scaled by 2**se, which, where it moves x, is coarser than x's own grid; so it is a value
+# of the input format, or at most the power of two above x (inf: float32 or bfloat16 above
+# 2**127, float16's 2**16, the only one _bits_from_f32 sees above float16's max). One float32
+# product gives it exactly (2**128 as inf) and _bits_from_f32 its bits.
+# tests/test_mx_lanes.py checks this against the generic kernel on every float16 and bfloat16
+# pattern.
 
 
 @njit(**SCALAR)
@@ -266,7 +267,7 @@ def _pow2_f32(e):
 
 
 @njit(**SCALAR)
-def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                kind):
     """Blocks t0..t1 (see above); ``stoch``, ``fused`` and ``kind`` are constants where this is
     inlined, so the element loop vectorises and its constants are set up once."""
@@ -276,8 +277,6 @@ def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block,
     emin_bits, max_bits, zero_sign, e_thr, q_bits = K[1], K[3], K[4], K[5], K[6]
     kq = np.int64(K[7])
     mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
-    so, magic_o, implicit_o, half1_o, keep_o = _rne32(Ko)
-    emin_o, ovf_o = Ko[1], u(Ko[3] + u(u(1) << so))  # ovf_o: bits of 2**(emax + 1) of the input format
     rb = u(rbits)
     top = np.int64(1) << rbits
     m_src = Psrc[1]
@@ -305,51 +304,48 @@ def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block,
                 r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
             r = min(r, max_bits)
             if fused:
-                p = np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32)
-                if kind != 0:
-                    p = _bits_from_f32(min(_round_rne32(p, so, magic_o, implicit_o, half1_o, keep_o, emin_o), ovf_o),
-                                       kind)
+                p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
                 out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
             else:
                 codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
 
 
 @njit(**SCALAR)
-def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                  kind):
     if stoch and fused:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, True, key, base, rbits, True, kind)
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, kind)
     elif stoch:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, True, key, base, rbits, False,
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False,
                    kind)
     elif fused:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, False, key, base, rbits, True,
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True,
                    kind)
     else:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, False, key, base, rbits, False,
+        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False,
                    kind)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx_encode32_f32(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits,
+def mx_encode32_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits,
                     fused):
     """:func:`mx_encode` of float32 bits (uint32), nearest-even or (``stoch``) stochastic, in
     32-bit lanes (see above). ``K``: fast_path.nearest32_constants of the element; ``E``: its
-    encode32_constants; ``Ko``: nearest32_constants of the input format (unused here)."""
-    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused, 0)
+    encode32_constants."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused, 0)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx_encode32_16(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+def mx_encode32_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                    fp16):
     """:func:`mx_encode32_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
     if fp16:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                      2)
     else:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, Ko, S, ncols, block, stoch, key, base, rbits, fused,
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                      1)
 
 
