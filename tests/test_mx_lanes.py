@@ -7,7 +7,6 @@ import pytest
 from test_mx import adversarial_blocks
 
 from fmtlib import MX
-from fmtlib._arrays import dtype_format
 from fmtlib.kernels import fast_path
 from fmtlib.kernels.cpu import convert as K
 
@@ -51,11 +50,6 @@ def check(codec, x, lanes, taken=True, **kw):
     assert np.array_equal(bits(q), bits(gq)) and np.array_equal(bits(q_out), bits(gq))
 
 
-def lanes_take(codec, dtype):
-    """Whether the lane kernel takes ``codec`` on ``dtype`` (the threshold kernel goes first)."""
-    return not fast_path.table_eligible(codec.element, dtype_format(np.dtype(dtype)), int(codec.rounding))
-
-
 def every_pattern(dt):
     """Every 16-bit pattern of ``dt``: in order (blocks of neighbouring values, inf/NaN blocks),
     then the finite ones behind an anchor in each block's first column -- the largest finite
@@ -79,8 +73,7 @@ def test_every_16bit_pattern(lanes, dt, name, rounding, kw):
     under the OCP scale rule and rceil (the extremes of the scale's choice)."""
     x = every_pattern(DT16[dt])
     for rule in ("floor", "rceil"):
-        codec = MX(name, rounding=rounding, scale_rule=rule)
-        check(codec, x, lanes, taken=lanes_take(codec, x.dtype), **kw)
+        check(MX(name, rounding=rounding, scale_rule=rule), x, lanes, **kw)
 
 
 @pytest.mark.slow
@@ -91,8 +84,7 @@ def test_every_16bit_pattern(lanes, dt, name, rounding, kw):
 def test_every_16bit_pattern_every_rule(lanes, dt, name, rule, rounding, kw):
     """:func:`test_every_16bit_pattern` for every scale rule and every rbits of MODES."""
     x = every_pattern(DT16[dt])
-    codec = MX(name, rounding=rounding, scale_rule=rule)
-    check(codec, x, lanes, taken=lanes_take(codec, x.dtype), **kw)
+    check(MX(name, rounding=rounding, scale_rule=rule), x, lanes, **kw)
 
 
 def random_float32(rng, rows=400, cols=64):
@@ -116,8 +108,7 @@ def random_float32(rng, rows=400, cols=64):
 def test_random_float32(lanes, name, rule, rounding, kw):
     """Random float32 blocks from subnormal to huge, with specials, and adversarial blocks."""
     x = random_float32(np.random.default_rng(FLOAT_MX.index(name) * 10 + RULES.index(rule)))
-    codec = MX(name, rounding=rounding, scale_rule=rule)
-    check(codec, x, lanes, taken=lanes_take(codec, x.dtype), **kw)
+    check(MX(name, rounding=rounding, scale_rule=rule), x, lanes, **kw)
 
 
 @pytest.mark.parametrize("dt", [np.float32, "bfloat16", "float16"])
@@ -138,7 +129,7 @@ def test_shapes_blocks_and_axes(lanes, dt, rounding, kw):
 
 def test_rand_and_other_inputs_keep_their_kernels(lanes):
     """Caller-given random integers (rand=), float64 input, MXINT8, and the directed modes take
-    the other kernels, with the same bits as the generic one."""
+    the other kernels (mxfp4 the threshold kernel), with the same bits as the generic one."""
     rng = np.random.default_rng(9)
     x = (rng.standard_normal((8, 64)) * 2.0 ** rng.integers(-20, 20, (8, 1))).astype(np.float32)
     r = rng.integers(0, 1 << 10, x.shape)
@@ -147,6 +138,7 @@ def test_rand_and_other_inputs_keep_their_kernels(lanes):
     check(MX("mxint8"), x, lanes, taken=False)
     for rounding in ("nearest_away", "toward_zero", "up", "down", "odd"):
         check(MX("mxfp6_e3m2", rounding=rounding), x, lanes, taken=False)
+        check(MX("mxfp4", rounding=rounding), x, lanes, taken=False)
 
 
 def test_eligibility():
