@@ -35,19 +35,21 @@ def bits(a):
 
 
 def check(codec, x, lanes, taken=True, **kw):
-    """encode and quantize, allocating and with out=, equal the generic kernel; ``taken``: the
-    lane kernel ran for each of the four calls."""
+    """encode and quantize, allocating, with out= and in place (out=x), equal the generic kernel;
+    ``taken``: the lane kernel ran for each of the five calls."""
     before = len(lanes)
     enc, q = codec.encode(x, **kw), codec.quantize(x, **kw)
-    codes_out, q_out = np.empty(x.shape, enc.codes.dtype), np.empty_like(x)
+    codes_out, q_out, q_in = np.empty(x.shape, enc.codes.dtype), np.empty_like(x), x.copy()
     enc_out = codec.encode(x, out=codes_out, **kw)
     codec.quantize(x, out=q_out, **kw)
-    assert len(lanes) - before == (4 if taken else 0)
+    codec.quantize(q_in, out=q_in, **kw)
+    assert len(lanes) - before == (5 if taken else 0)
     with fast_path.disabled():
         genc, gq = codec.encode(x, **kw), codec.quantize(x, **kw)
     assert np.array_equal(enc.scales, genc.scales) and np.array_equal(enc_out.scales, genc.scales)
     assert np.array_equal(enc.codes, genc.codes) and np.array_equal(codes_out, genc.codes)
     assert np.array_equal(bits(q), bits(gq)) and np.array_equal(bits(q_out), bits(gq))
+    assert np.array_equal(bits(q_in), bits(gq))
 
 
 def every_pattern(dt):
