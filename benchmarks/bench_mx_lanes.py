@@ -8,7 +8,8 @@ time of 9 runs after a warm-up each, as the suite's memory-limit tables). torcha
 OCP floor scale, which has no stochastic mode) runs in ``--peer-python``, another interpreter
 that has torch and torchao (where fmtlib's own has none), on the same array, and reports its
 rates and its own copy rate; ``to_mx`` returns the codes and scales, as ``encode`` does. The
-header gives the CPU and the load of both runs.
+header gives the CPU and the load of both runs, and FP('e4m3fn') quantize (the element lane
+kernels, same rounding helpers and random bits) for reference.
 """
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ def main(argv=None) -> None:
         theirs = json.loads(run.stdout.strip().splitlines()[-1])
     print(f"# {n} elements (rows of 256); fmtlib {fmtlib.__version__}, {fmtlib.num_threads()} threads; {cpu_line()}")
     print(f"# np.copyto float32 {n / t_copy / 1e6:.0f} Melem/s")
+    fp = fmtlib.FP("e4m3fn")  # the element lane kernels with the same rounding helpers and RNG, for reference
+    for mode, kw in (("nearest_even", {}), ("stochastic", {"seed": 1})):
+        t = best_time(lambda: fp.quantize(x, out=out, rounding=mode, **kw))
+        print(f"# FP('e4m3fn').quantize out= {mode}: {n / t / 1e6:.0f} Melem/s ({t_copy / t:.2f} of copy)")
     if theirs:
         print(f"# torchao run: {theirs['versions']}; its np.copyto {theirs['copy']:.0f} Melem/s; {theirs['cpu']}")
     print("| format | input | rounding | encode Melem/s | quantize out= Melem/s | quantize / float32 copy | "

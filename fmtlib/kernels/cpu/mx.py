@@ -242,7 +242,8 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
 
 # --- float32, bfloat16 and float16 input in 32-bit lanes: nearest-even and stochastic --------
 # The bits of mx_encode, with the element step in the 32-bit lanes of element.py so that LLVM
-# vectorises it. Per block: se by _ieee_block_exponent (as above), then per element, on its
+# vectorises it. Per block: se by _ieee_block_exponent (as above; for a chunk of blocks before their
+# elements, so that no element loop waits on its own block's amax), then per element, on its
 # magnitude widened to float32 (_f32_bits_of), y = |x| * 2**-se by one float32 product. A
 # product by a power of two is exact unless it falls below float32's normal range 2**-126; such
 # a y (and its float32 rounding, at most 2**-126) lies far below half the element's quantum q
@@ -266,6 +267,10 @@ def _pow2_f32(e):
     return np.uint32(((e + 127) << 23) if e > -127 else 0x400000).view(np.float32)
 
 
+#: blocks whose scales _mx32_loop finds before it rounds their elements (their input stays in L1)
+_MX32_CHUNK = 64
+
+
 @njit(**SCALAR)
 def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                kind):
@@ -283,31 +288,35 @@ def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, sto
     abs_src = (np.int64(1) << (Psrc[0] + m_src)) - 1
     k0 = Psrc[2] + m_src
     nb = (ncols + block - 1) // block
-    for t in range(t0, t1):
-        start, end = _block_span(t, nb, ncols, block)
-        se = _ieee_block_exponent(src, start, end, m_src, abs_src, k0, S)
-        scales[U(t)] = se + 127
-        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
-            _nan_block(codes, out, start, end, Psrc[7], fused)
-            continue
-        inv, sc = _pow2_f32(-se), _pow2_f32(se)
-        h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
-        for i in range(start, end):
-            b = u(src[U(i)])
-            a = u(b & absmask)
-            sign = u(b & sign_bit)
-            y = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv).view(np.uint32)
-            if stoch:
-                r = _round_stochastic32(y, mix64(h), s, e_thr, q_bits, kq, rb, rbits, top)
-                h += _GAMMA
-            else:
-                r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
-            r = min(r, max_bits)
-            if fused:
-                p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
-                out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
-            else:
-                codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
+    for c0 in range(t0, t1, _MX32_CHUNK):
+        c1 = min(c0 + _MX32_CHUNK, t1)
+        for t in range(c0, c1):  # the chunk's scales first: no block's elements wait on its own amax
+            start, end = _block_span(t, nb, ncols, block)
+            scales[U(t)] = _ieee_block_exponent(src, start, end, m_src, abs_src, k0, S) + 127
+        for t in range(c0, c1):
+            start, end = _block_span(t, nb, ncols, block)
+            se = np.int64(scales[U(t)]) - 127
+            if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+                _nan_block(codes, out, start, end, Psrc[7], fused)
+                continue
+            inv, sc = _pow2_f32(-se), _pow2_f32(se)
+            h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
+            for i in range(start, end):
+                b = u(src[U(i)])
+                a = u(b & absmask)
+                sign = u(b & sign_bit)
+                y = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv).view(np.uint32)
+                if stoch:
+                    r = _round_stochastic32(y, mix64(h), s, e_thr, q_bits, kq, rb, rbits, top)
+                    h += _GAMMA
+                else:
+                    r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
+                r = min(r, max_bits)
+                if fused:
+                    p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
+                    out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
+                else:
+                    codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
 
 
 @njit(**SCALAR)
