@@ -1,4 +1,4 @@
-"""MX in 32-bit lanes (``mx_encode32_f32`` / ``mx_encode32_16``): the generic kernel's codes,
+"""MX in 32-bit lanes (the ``mx32_*`` kernels): the generic kernel's codes,
 scales and values, bit for bit, on every float16 and bfloat16 pattern and on random float32
 blocks, for every float element, scale rule, nearest-even and stochastic rounding."""
 import ml_dtypes
@@ -22,7 +22,7 @@ MODES = [("nearest_even", {}), ("floor_on_overflow", {}), ("stochastic", {"seed"
 def lanes(monkeypatch):
     """The names of the lane kernels called, in order."""
     calls = []
-    for name in ("mx_encode32_f32", "mx_encode32_16"):
+    for name in [f"mx32_{op}{sr}_{w}" for op in ("quantize", "encode") for sr in ("", "_sr") for w in ("f32", "16")]:
         def wrapped(*args, _f=getattr(K, name), _name=name):
             calls.append(_name)
             return _f(*args)

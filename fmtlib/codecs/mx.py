@@ -129,12 +129,12 @@ class MX(BlockCodec):
             K32, _ = fast_path.nearest32_constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
             E, _ = fast_path.encode32_constants(self.element, int(mode), int(Overflow.SATURATE))
             kind = fast_path.lanes32_kind(src_fmt)
-            tail = (K32, E, self._scale_params, ncols, self.block, mode == Rounding.STOCHASTIC, np.uint64(key),
-                    base, int(rbits), fused)
+            name = ("mx32_quantize" if fused else "mx32_encode") + ("_sr" if mode == Rounding.STOCHASTIC else "")
+            tail = (K32, E, self._scale_params, ncols, self.block, np.uint64(key), base, int(rbits))
             if kind == 0:
-                K.mx_encode32_f32(*args[:5], *tail)
+                getattr(K, name + "_f32")(*args[:5], *tail)
             else:
-                K.mx_encode32_16(*args[:5], *tail, kind == 2)
+                getattr(K, name + "_16")(*args[:5], *tail, kind == 2)
         elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
             thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
             K.mx_encode_table(*args, thr, vbits, self._scale_params, ncols, self.block, int(mode), fused)

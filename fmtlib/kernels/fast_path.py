@@ -115,11 +115,12 @@ _MX32_MODES = (0, 6, 7)
 
 
 def mx32_eligible(elem, src_fmt, mode: int, rand) -> bool:
-    """True where MX blocks of ``elem`` from ``src_fmt`` may take the CPU's ``mx_encode32_f32`` /
-    ``mx_encode32_16``: float32, bfloat16 or float16 input, nearest-even or stochastic rounding by
-    fmtlib-rng-v1 (no ``rand``), an element the fast path rounds from both the input and float32,
-    and half its quantum at least 2**(62 - 126) (the proof is in ``fmtlib/kernels/cpu/mx.py``).
-    A CPU-only choice: the device keeps :func:`mx_eligible`."""
+    """True where MX blocks of ``elem`` from ``src_fmt`` may take the CPU's 32-bit lane kernels
+    (``mx32_*`` in ``fmtlib/kernels/cpu/mx.py``): float32, bfloat16 or float16 input,
+    nearest-even or stochastic rounding by fmtlib-rng-v1 (no ``rand``), an element the fast path
+    rounds from both the input and float32, and half its quantum at least 2**(62 - 126) (the
+    proof is in ``fmtlib/kernels/cpu/mx.py``). A CPU-only choice: the device keeps
+    :func:`mx_eligible`."""
     return (_enabled and rand is None and mode in _MX32_MODES and lanes32_kind(src_fmt) is not None
             and _mx32_element(elem, src_fmt))
 

@@ -267,15 +267,14 @@ def _pow2_f32(e):
     return np.uint32(((e + 127) << 23) if e > -127 else 0x400000).view(np.float32)
 
 
-#: blocks whose scales _mx32_loop finds before it rounds their elements (their input stays in L1)
+#: blocks whose scales _mx32_blocks finds before it rounds their elements (their input stays in L1)
 _MX32_CHUNK = 64
 
 
 @njit(**SCALAR)
-def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
-               kind):
-    """Blocks t0..t1 (see above); ``stoch``, ``fused`` and ``kind`` are constants where this is
-    inlined, so the element loop vectorises and its constants are set up once."""
+def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, stoch, key, base, rbits, fused, kind):
+    """The elements of blocks c0..c1, whose scales are set (see above); ``stoch``, ``fused`` and
+    ``kind`` are constants where this is inlined, so the element loop vectorises."""
     u = np.uint32
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
@@ -284,78 +283,123 @@ def _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, sto
     mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
     rb = u(rbits)
     top = np.int64(1) << rbits
+    nb = (ncols + block - 1) // block
+    for t in range(c0, c1):
+        start, end = _block_span(t, nb, ncols, block)
+        se = np.int64(scales[U(t)]) - 127
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            _nan_block(codes, out, start, end, nan, fused)
+            continue
+        inv, sc = _pow2_f32(-se), _pow2_f32(se)
+        h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
+        for i in range(start, end):
+            b = u(src[U(i)])
+            a = u(b & absmask)
+            sign = u(b & sign_bit)
+            y = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv).view(np.uint32)
+            if stoch:
+                r = _round_stochastic32(y, mix64(h), s, e_thr, q_bits, kq, rb, rbits, top)
+                h += _GAMMA
+            else:
+                r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
+            r = min(r, max_bits)
+            if fused:
+                p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
+                out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
+            else:
+                codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
+
+
+@njit(**SCALAR)
+def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
+                 kind):
+    """Blocks t0..t1: per chunk, its scales, then its elements (so that no element loop waits on
+    its own block's amax)."""
     m_src = Psrc[1]
     abs_src = (np.int64(1) << (Psrc[0] + m_src)) - 1
     k0 = Psrc[2] + m_src
     nb = (ncols + block - 1) // block
     for c0 in range(t0, t1, _MX32_CHUNK):
         c1 = min(c0 + _MX32_CHUNK, t1)
-        for t in range(c0, c1):  # the chunk's scales first: no block's elements wait on its own amax
-            start, end = _block_span(t, nb, ncols, block)
-            scales[U(t)] = _ieee_block_exponent(src, start, end, m_src, abs_src, k0, S) + 127
         for t in range(c0, c1):
             start, end = _block_span(t, nb, ncols, block)
-            se = np.int64(scales[U(t)]) - 127
-            if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
-                _nan_block(codes, out, start, end, Psrc[7], fused)
-                continue
-            inv, sc = _pow2_f32(-se), _pow2_f32(se)
-            h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
-            for i in range(start, end):
-                b = u(src[U(i)])
-                a = u(b & absmask)
-                sign = u(b & sign_bit)
-                y = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv).view(np.uint32)
-                if stoch:
-                    r = _round_stochastic32(y, mix64(h), s, e_thr, q_bits, kq, rb, rbits, top)
-                    h += _GAMMA
-                else:
-                    r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
-                r = min(r, max_bits)
-                if fused:
-                    p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
-                    out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
-                else:
-                    codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
+            scales[U(t)] = _ieee_block_exponent(src, start, end, m_src, abs_src, k0, S) + 127
+        _mx32_elements(c0, c1, src, codes, scales, out, Psrc[7], K, E, ncols, block, stoch, key, base, rbits, fused,
+                       kind)
 
 
-@njit(**SCALAR)
-def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
-                 kind):
-    if stoch and fused:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, kind)
-    elif stoch:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False,
-                   kind)
-    elif fused:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True,
-                   kind)
-    else:
-        _mx32_loop(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False,
-                   kind)
+# One kernel per rounding family, output and input width: a kernel compiles every loop it names,
+# and each loop takes seconds to compile. Arguments: as mx_encode's, with ``K`` the element's
+# fast_path.nearest32_constants and ``E`` its encode32_constants; the 16-bit kernels take
+# bfloat16 bits, or float16 with ``fp16``.
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx_encode32_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits,
-                    fused):
-    """:func:`mx_encode` of float32 bits (uint32), nearest-even or (``stoch``) stochastic, in
-    32-bit lanes (see above). ``K``: fast_path.nearest32_constants of the element; ``E``: its
-    encode32_constants."""
-    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused, 0)
+def mx32_quantize_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx_encode`, fused, nearest-even, of float32 bits (uint32) in 32-bit lanes (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 0)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx_encode32_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
-                   fp16):
-    """:func:`mx_encode32_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
+def mx32_encode_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx32_quantize_f32` writing codes."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_quantize_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx32_quantize_f32`, stochastic (fmtlib-rng-v1 keyed by ``key``, index ``base + i``)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_encode_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx32_quantize_sr_f32` writing codes."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_quantize_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_quantize_f32` of bfloat16 or float16 bits (uint16)."""
     if fp16:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
-                     2)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 2)
     else:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
-                     1)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 1)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_encode_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_encode_f32` of bfloat16 or float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 1)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_quantize_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_quantize_sr_f32` of bfloat16 or float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 1)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_encode_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_encode_sr_f32` of bfloat16 or float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 1)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
