@@ -247,16 +247,16 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
 # magnitude widened to float32 (_f32_bits_of), y = |x| * 2**-se by one float32 product. A
 # product by a power of two is exact unless it falls below float32's normal range 2**-126; such
 # a y (and its float32 rounding, at most 2**-126) lies far below half the element's quantum q
-# (fast_path.mx32_eligible: q / 2**62 >= 2**-126), where nearest-even gives 0 and stochastic
+# (fast_path.mx32_eligible: q / 2 >= 2**-64), where nearest-even gives 0 and stochastic
 # rounding too (F = floor(y / q * 2**rbits) = 0 for rbits <= 62), as the generic path gives for
 # the exact y. y is rounded by the element lane helpers (_round_rne32, _round_stochastic32;
 # stochastic with fmtlib-rng-v1 of the element's index, as draw), saturated at the element's max
 # (bits K[3]), and gives its code (_code32) or its value r * 2**se, which _mx_decoded rounds into
 # the input format. No rounding is left to do there: r * 2**se is x rounded onto the element's
 # grid scaled by 2**se, which, where it moves x, is coarser than x's own grid; so it is a value
-# of the input format, or at most the power of two above x (inf: float32 or bfloat16 above
-# 2**127, float16's 2**16, the only one _bits_from_f32 sees above float16's max). One float32
-# product gives it exactly (2**128 as inf) and _bits_from_f32 its bits.
+# of the input format, or the power of two above x, which is inf where it passes the input's
+# max (float32 and bfloat16: 2**128; float16: at most 2**16, whose bits _bits_from_f32 makes
+# inf). One float32 product gives it exactly and _bits_from_f32 its bits.
 # tests/test_mx_lanes.py checks this against the generic kernel on every float16 and bfloat16
 # pattern.
 
