@@ -265,8 +265,9 @@ MX_FAST = ["mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2"]
 @pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name.lower())
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_mx_fast_path_on_the_device_path(fake_cupy, dtype, mode):
-    """MX encode and quantize take fmt_mx_encode_fast exactly where the CPU takes mx_encode_fast,
-    with the CPU's bits: every mode, every float element, blocks from input subnormals (scaled
+    """MX encode and quantize take fmt_mx_encode_fast exactly where fast_path.mx_eligible holds
+    (the CPU takes its 32-bit lane, threshold or exponent-shift kernel there), with the CPU's
+    bits: every mode, every float element, blocks from input subnormals (scaled
     up: the generic helpers) to values scaled below the input's normal range (tiny, or generic
     under stochastic rounding), inf/NaN blocks, ragged blocks, and rand=."""
     from fmtlib._arrays import dtype_format

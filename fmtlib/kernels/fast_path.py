@@ -109,6 +109,28 @@ def mx_eligible(elem, src_fmt) -> bool:
     return eligible(elem, src_fmt, False) and elem.emin - elem.mbits - 1 >= src_fmt.emin
 
 
+#: rounding modes of the MX 32-bit lane kernels (nearest-even, stochastic, floor-on-overflow: nearest-even
+#: when saturating)
+_MX32_MODES = (0, 6, 7)
+
+
+def mx32_eligible(elem, src_fmt, mode: int, rand) -> bool:
+    """True where MX blocks of ``elem`` from ``src_fmt`` may take the CPU's 32-bit lane kernels
+    (``mx32_*`` in ``fmtlib/kernels/cpu/mx.py``): float32, bfloat16 or float16 input,
+    nearest-even or stochastic rounding by fmtlib-rng-v1 (no ``rand``), an element the fast path
+    rounds from both the input and float32, and half its quantum at least 2**(62 - 126) (the
+    proof is in ``fmtlib/kernels/cpu/mx.py``). A CPU-only choice: the device keeps
+    :func:`mx_eligible`."""
+    return (_enabled and rand is None and mode in _MX32_MODES and lanes32_kind(src_fmt) is not None
+            and _mx32_element(elem, src_fmt))
+
+
+@lru_cache(maxsize=64)
+def _mx32_element(elem, src_fmt) -> bool:
+    return (_eligible(elem, src_fmt, False) and _eligible(elem, _fp32(), False)
+            and elem.emin - elem.mbits - 1 - 62 >= -126)
+
+
 #: rounding modes the threshold kernels handle (nearest-even, nearest-away, toward zero)
 _TABLE_MODES = (0, 1, 2)
 

@@ -6,7 +6,7 @@ file:
   the constants, the block span and NaN-block helpers;
 - :mod:`.element`: the element-wise loops (generic and fast paths, 32-bit lanes, gather) and
   the amax reduction of per-tensor scaling;
-- :mod:`.mx`: OCP MX blocks (e8m0 scales; generic, fast, threshold and per-tensor kernels);
+- :mod:`.mx`: OCP MX blocks (e8m0 scales; generic, fast, 32-bit lane, threshold and per-tensor kernels);
 - :mod:`.nvfp4`: NVFP4 blocks in the recipes' float32 arithmetic;
 - :mod:`.scaled`: ``Scaled`` with a float block scale (exact long division, float64 fast paths).
 
@@ -22,7 +22,9 @@ from .element import (amax_bits, convert, convert_rand, fast_decode_16, fast_dec
                       fast_stochastic, fast_stochastic_16, fast_stochastic_f32, fast_stochastic_rand, gather,
                       roundtrip, roundtrip_rand)
 from .mx import (CEIL, EVEN, FLOOR, RCEIL, mx_decode, mx_encode, mx_encode_fast, mx_encode_fast_tensor,  # noqa: F401
-                 mx_encode_table, mx_encode_table_tensor, mx_encode_tensor)
+                 mx32_encode_16, mx32_encode_f32, mx32_encode_sr_16, mx32_encode_sr_f32, mx32_quantize_16,
+                 mx32_quantize_f32, mx32_quantize_sr_16, mx32_quantize_sr_f32, mx_encode_table,
+                 mx_encode_table_tensor, mx_encode_tensor)
 from .nvfp4 import (F32_MAX, finite_amax_bits, nvfp4_decode, nvfp4_encode, nvfp4_encode_table)  # noqa: F401
 from .scaled import (div_pack, scaled_decode, scaled_encode, scaled_encode_fast, scaled_encode_fast_tensor,  # noqa: F401
                      scaled_encode_rne, scaled_encode_rne_tensor, scaled_encode_tensor)

@@ -262,6 +262,18 @@ def _rne32(K):
 
 
 @njit(**SCALAR)
+def _round_rne32(f, s, magic, implicit, half1, keep, emin_bits):
+    """float32 magnitude bits ``f`` rounded to nearest-even into the element whose constants
+    :func:`_rne32` gives (``emin_bits``: bits of 2**emin), as float32 bits: the integer rounding
+    at or above 2**emin, the FPU's below it (see above)."""
+    u = np.uint32
+    one = u(1)
+    rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)  # implicit: mbits 0 ties up
+    rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
+    return rs if f < emin_bits else rn
+
+
+@njit(**SCALAR)
 def _specials32(sp):
     """The overflow, inf and NaN results of ``sp`` as (positive, positive ^ negative) pairs."""
     u = np.uint32
@@ -271,7 +283,6 @@ def _specials32(sp):
 @njit(**SCALAR)
 def _nearest32_loop(t0, t1, src, out, K, sp, kind):
     u = np.uint32
-    one = u(1)
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, max_bits, zero_sign = K[1], K[3], K[4]
@@ -285,9 +296,7 @@ def _nearest32_loop(t0, t1, src, out, K, sp, kind):
         sign = u(b & sign_bit)
         smask = u(u(0) - u(sign != 0))
         f = _f32_bits_of(a, kind)
-        rn = u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) & keep)  # implicit: mbits 0 ties up
-        rs = np.float32((np.uint32(f).view(np.float32) + magic) - magic).view(np.uint32)
-        r32 = rs if f < emin_bits else rn
+        r32 = _round_rne32(f, s, magic, implicit, half1, keep, emin_bits)
         r = _bits_from_f32(r32, kind)
         if kind == 0:
             v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
@@ -358,6 +367,19 @@ def _special_code(code, over, a, inf_bits, negu, c):
     sv = u(c[2] ^ u(u(c[2] ^ c[3]) & smask)) if a == inf_bits else sv
     sv = u(c[4] ^ u(u(c[4] ^ c[5]) & smask)) if a > inf_bits else sv
     return sv if over else code
+
+
+@njit(**SCALAR)
+def _code32(r, negu, s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero):
+    """The code of float32 bits ``r`` of an element value (from :func:`_round_rne32` or
+    :func:`_round_stochastic32`, at most the element's max), ``negu`` 1 for a negative input:
+    see :func:`fast_encode_f32`."""
+    u = np.uint32
+    one = u(1)
+    ee = max(u(r >> u(23)), one)
+    sub = u(u(u(r & u(0x7FFFFF)) | (u(0x800000) if r >= u(0x800000) else u(0))) >> min(u(kq - ee), u(31)))
+    mag = u(u(r >> s) - bias_shift) if r >= emin_bits else sub
+    return u(mag | u(u(negu & u(u(r != 0) | keep_neg_zero)) << mag_bits))
 
 
 @njit(**SCALAR)
@@ -454,16 +476,42 @@ def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
 
 
 @njit(**SCALAR)
-def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
+def _round_stochastic32(f, z, s, e_thr, q_bits, below_q, to_w, rmask, rb):
+    """float32 magnitude bits ``f`` rounded stochastically into the element by the 64-bit random
+    ``z`` of fmtlib-rng-v1 (its top ``rbits`` bits are the random integer), as float32 bits;
+    ``below_q``, ``to_w``, ``rmask``, ``rb`` from :func:`_stochastic32_constants`. Below the
+    smallest quantum q the test is on 64-bit z directly: w = floor(|x| / q * 2**64) by an exact
+    float64 multiply and truncation, its low 64 - rbits bits cleared, rounds up iff w > ~z."""
     u = np.uint32
     one = u(1)
-    m_in, sign_bit, absmask, inf_bits = _input32(kind)
-    s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
-    below_q = u(q_bits - one)
+    ee = max(u(f >> u(23)), one)
+    se = min(u(s + u(max(e_thr, ee) - ee)), u(23))
+    t = min(se, rb)
+    inc = u(u(u(z >> np.uint64(32)) >> u(u(u(32) - t) & u(31))) << u(u(se - t) & u(31)))
+    rr = u(u(f + inc) & u(u(0) - u(one << se)))
+    w = np.uint64(np.float64(np.uint32(min(f, below_q)).view(np.float32)) * to_w)
+    up = np.uint64(w & rmask) > ~z
+    return (q_bits if up else u(0)) if f < q_bits else rr
+
+
+@njit(**SCALAR)
+def _stochastic32_constants(K, rbits):
+    """(below_q, to_w, rmask, rb) of :func:`_round_stochastic32` for the lane constants ``K``
+    (fast_path.nearest32_constants) and ``rbits`` random bits."""
+    u = np.uint32
+    below_q = u(K[6] - u(1))
     # 2**(64 - log2 q) as float64 bits: 64 - log2 q = 214 - K[7]
     to_w = np.uint64(np.uint64(np.int64(1023 + 214) - np.int64(K[7])) << np.uint64(52)).view(np.float64)
     rmask = ~np.uint64(np.uint64(np.uint64(1) << np.uint64(64 - rbits)) - np.uint64(1))
-    rb = u(rbits)
+    return below_q, to_w, rmask, u(rbits)
+
+
+@njit(**SCALAR)
+def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
+    u = np.uint32
+    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
+    below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
     ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = _specials32(sp)
     h = np.uint64(key) + (np.uint64(base + t0) + np.uint64(1)) * _GAMMA   # rand_top's counter, stepped
     for i in range(t0, t1):
@@ -474,14 +522,7 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
         sign = u(b & sign_bit)
         smask = u(u(0) - u(sign != 0))
         f = _f32_bits_of(a, kind)
-        ee = max(u(f >> u(23)), one)
-        se = min(u(s + u(max(e_thr, ee) - ee)), u(23))
-        t = min(se, rb)
-        inc = u(u(u(z >> np.uint64(32)) >> u(u(u(32) - t) & u(31))) << u(u(se - t) & u(31)))
-        rr = u(u(f + inc) & u(u(0) - u(one << se)))
-        w = np.uint64(np.float64(np.uint32(min(f, below_q)).view(np.float32)) * to_w)
-        up = np.uint64(w & rmask) > ~z
-        r32 = (q_bits if up else u(0)) if f < q_bits else rr
+        r32 = _round_stochastic32(f, z, s, e_thr, q_bits, below_q, to_w, rmask, rb)
         r = _bits_from_f32(r32, kind)
         v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
         v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v

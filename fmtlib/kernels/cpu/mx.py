@@ -1,6 +1,7 @@
 """OCP MX kernels: blocks with a power-of-two (e8m0) shared scale -- the generic kernel, the
-exponent-shift fast path, the threshold kernel for tiny elements (e2m1) -- their decode, and
-their per-tensor (one block over the whole tensor) variants.
+exponent-shift fast path, the 32-bit lane kernels for float32, bfloat16 and float16 input, the
+threshold kernel for tiny elements (e2m1) -- their decode, and their per-tensor (one block over
+the whole tensor) variants.
 """
 import math
 
@@ -9,9 +10,10 @@ from numba import njit
 
 from ..config import SCALAR, SERIAL
 from ..threads import parallel
-from .scalar import (IEEE, INF, NAN, NO, NUMBER, ONE, RNE, SATURATE, STOCH, U, bit_length, _block_span, draw,
-                     _nan_block, pack, unpack)
-from .element import _fast_round, _value_code
+from .scalar import (IEEE, INF, NAN, NO, NUMBER, ONE, RNE, SATURATE, STOCH, U, _GAMMA, bit_length, _block_span,
+                     draw, mix64, _nan_block, pack, unpack)
+from .element import (_bits_from_f32, _code32, _f32_bits_of, _fast_round, _input32, _rne32, _round_rne32,
+                      _round_stochastic32, _stochastic32_constants, _value_code)
 
 
 # --- block scaling with a power-of-two shared scale (OCP MX) ------------------------------
@@ -236,6 +238,167 @@ def mx_encode_fast(t0, t1, src, codes, scales, out, Psrc, Pelem, C, special, D, 
             continue
         _mx_fast_elements(src, codes, out, start, end, se, Psrc, Pelem, C, special, D, mode, key, base, rbits, fused,
                           rand)
+
+
+# --- float32, bfloat16 and float16 input in 32-bit lanes: nearest-even and stochastic --------
+# The bits of mx_encode, with the element step in the 32-bit lanes of element.py so that LLVM
+# vectorises it. Per block: se by _ieee_block_exponent (as above; for a chunk of blocks before their
+# elements, so that no element loop waits on its own block's amax), then per element, on its
+# magnitude widened to float32 (_f32_bits_of), y = |x| * 2**-se by one float32 product. A
+# product by a power of two is exact unless it falls below float32's normal range 2**-126; such
+# a y (and its float32 rounding, at most 2**-126) lies far below half the element's quantum q
+# (fast_path.mx32_eligible: q / 2 >= 2**-64), where nearest-even gives 0 and stochastic
+# rounding too (F = floor(y / q * 2**rbits) = 0 for rbits <= 62), as the generic path gives for
+# the exact y. y is rounded by the element lane helpers (_round_rne32, _round_stochastic32;
+# stochastic with fmtlib-rng-v1 of the element's index, as draw), saturated at the element's max
+# (bits K[3]), and gives its code (_code32) or its value r * 2**se, which _mx_decoded rounds into
+# the input format. No rounding is left to do there: r * 2**se is x rounded onto the element's
+# grid scaled by 2**se, which, where it moves x, is coarser than x's own grid; so it is a value
+# of the input format, or the power of two above x, which is inf where it passes the input's
+# max (float32 and bfloat16: 2**128; float16: at most 2**16, whose bits _bits_from_f32 makes
+# inf). One float32 product gives it exactly and _bits_from_f32 its bits.
+# tests/test_mx_lanes.py checks this against the generic kernel on every float16 and bfloat16
+# pattern.
+
+
+@njit(**SCALAR)
+def _pow2_f32(e):
+    """2**e as a float32, -127 <= e <= 127 (2**-127 is subnormal)."""
+    return np.uint32(((e + 127) << 23) if e > -127 else 0x400000).view(np.float32)
+
+
+#: blocks whose scales _mx32_blocks finds before it rounds their elements (their input stays in L1)
+_MX32_CHUNK = 64
+
+
+@njit(**SCALAR)
+def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, stoch, key, base, rbits, fused, kind):
+    """The elements of blocks c0..c1, whose scales are set (see above); ``stoch``, ``fused`` and
+    ``kind`` are constants where this is inlined, so the element loop vectorises."""
+    u = np.uint32
+    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    s, magic, implicit, half1, keep = _rne32(K)
+    emin_bits, max_bits, zero_sign, e_thr, q_bits = K[1], K[3], K[4], K[5], K[6]
+    kq = np.int64(K[7])
+    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
+    below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
+    nb = (ncols + block - 1) // block
+    for t in range(c0, c1):
+        start, end = _block_span(t, nb, ncols, block)
+        se = np.int64(scales[U(t)]) - 127
+        if se == 128:  # the NaN scale: inf/NaN in the block, or an exponent beyond e8m0
+            _nan_block(codes, out, start, end, nan, fused)
+            continue
+        inv, sc = _pow2_f32(-se), _pow2_f32(se)
+        h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
+        for i in range(start, end):
+            b = u(src[U(i)])
+            a = u(b & absmask)
+            sign = u(b & sign_bit)
+            y = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv).view(np.uint32)
+            if stoch:
+                r = _round_stochastic32(y, mix64(h), s, e_thr, q_bits, below_q, to_w, rmask, rb)
+                h += _GAMMA
+            else:
+                r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
+            r = min(r, max_bits)
+            if fused:
+                p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
+                out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
+            else:
+                codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
+
+
+@njit(**SCALAR)
+def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
+                 kind):
+    """Blocks t0..t1: per chunk, its scales, then its elements (so that no element loop waits on
+    its own block's amax)."""
+    m_src = Psrc[1]
+    abs_src = (np.int64(1) << (Psrc[0] + m_src)) - 1
+    k0 = Psrc[2] + m_src
+    nb = (ncols + block - 1) // block
+    for c0 in range(t0, t1, _MX32_CHUNK):
+        c1 = min(c0 + _MX32_CHUNK, t1)
+        for t in range(c0, c1):
+            start, end = _block_span(t, nb, ncols, block)
+            scales[U(t)] = _ieee_block_exponent(src, start, end, m_src, abs_src, k0, S) + 127
+        _mx32_elements(c0, c1, src, codes, scales, out, Psrc[7], K, E, ncols, block, stoch, key, base, rbits, fused,
+                       kind)
+
+
+# One kernel per rounding family, output and input width: a kernel compiles every loop it names,
+# and each loop takes seconds to compile. Arguments: as mx_encode's, with ``K`` the element's
+# fast_path.nearest32_constants and ``E`` its encode32_constants; the 16-bit kernels take
+# bfloat16 bits, or float16 with ``fp16``.
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_quantize_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx_encode`, fused, nearest-even, of float32 bits (uint32) in 32-bit lanes (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_encode_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx32_quantize_f32` writing codes."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_quantize_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx32_quantize_f32`, stochastic (fmtlib-rng-v1 keyed by ``key``, index ``base + i``)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_encode_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+    """:func:`mx32_quantize_sr_f32` writing codes."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 0)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_quantize_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_quantize_f32` of bfloat16 or float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 1)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_encode_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_encode_f32` of bfloat16 or float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 1)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_quantize_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_quantize_sr_f32` of bfloat16 or float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 1)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_encode_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+    """:func:`mx32_encode_sr_f32` of bfloat16 or float16 bits (uint16)."""
+    if fp16:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 2)
+    else:
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 1)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
