@@ -23,6 +23,7 @@ from numba import njit
 
 from ..config import SCALAR, SERIAL
 from ..threads import parallel
+from .borrow import borrowed
 from .scalar import rand_top
 
 _SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
@@ -59,39 +60,70 @@ def _sign(v):
     return np.int64(1) if v > 0 else (np.int64(-1) if v < 0 else np.int64(0))
 
 
-@njit(cache=True, fastmath=False)
-def sign_of_sum(t):
-    """Exact sign of the sum of the doubles in ``t`` (Shewchuk's Grow-Expansion: the
-    components stay non-overlapping, so the largest non-zero one has the sum's sign)."""
-    n = t.size
-    e = np.zeros(n)
-    m = 0
-    for j in range(n):
-        q = t[j]
-        for i in range(m):
-            q, h = _two_sum(q, e[i])
-            e[i] = h
-        e[m] = q
-        m += 1
-    for i in range(m - 1, -1, -1):
-        if e[i] != 0:
-            return _sign(e[i])
-    return np.int64(0)
+@njit(**SCALAR)
+def _grow(e0, e1, e2, e3, e4, q):
+    """Add q to the expansion e0..e4 (Shewchuk's Grow-Expansion: each component in turn is
+    TwoSummed with the running q, which carries on as the next component). Returns the six
+    components; zero components beyond the expansion's length stay zero."""
+    q, e0 = _two_sum(q, e0)
+    q, e1 = _two_sum(q, e1)
+    q, e2 = _two_sum(q, e2)
+    q, e3 = _two_sum(q, e3)
+    q, e4 = _two_sum(q, e4)
+    return e0, e1, e2, e3, e4, q
 
 
-@njit(cache=True, fastmath=False)
+@njit(**SCALAR)
+def _top_sign(e0, e1, e2, e3, e4, e5):
+    """Sign of the largest non-zero component of a non-overlapping expansion (its sum's sign)."""
+    if e5 != 0:
+        return _sign(e5)
+    if e4 != 0:
+        return _sign(e4)
+    if e3 != 0:
+        return _sign(e3)
+    if e2 != 0:
+        return _sign(e2)
+    if e1 != 0:
+        return _sign(e1)
+    return _sign(e0)
+
+
+@njit(**SCALAR)
+def sign_of_sum4(t0, t1, t2, t3):
+    """Exact sign of t0 + t1 + t2 + t3 (Shewchuk's Grow-Expansion: the components stay
+    non-overlapping, so the largest non-zero one has the sum's sign). Scalars only, no array:
+    the kernels' element loops allocate nothing (an ``np.empty`` there costs an allocation and
+    reference counting of every array the inlined helpers see, per element)."""
+    z = 0.0
+    e0, e1, e2, e3, e4, e5 = _grow(z, z, z, z, z, t0)  # TwoSum with zeros is exact: (t0, 0, ...)
+    e0, e1, e2, e3, e4, e5 = _grow(e5, z, z, z, z, t1)
+    e0, e1, e2, e3, e4, e5 = _grow(e0, e5, z, z, z, t2)
+    e0, e1, e2, e3, e4, e5 = _grow(e0, e1, e5, z, z, t3)
+    return _top_sign(e0, e1, e2, e5, z, z)
+
+
+@njit(**SCALAR)
+def sign_of_sum6(t0, t1, t2, t3, t4, t5):
+    """:func:`sign_of_sum4` of six doubles."""
+    z = 0.0
+    e0, e1, e2, e3, e4, e5 = _grow(z, z, z, z, z, t0)
+    e0, e1, e2, e3, e4, e5 = _grow(e5, z, z, z, z, t1)
+    e0, e1, e2, e3, e4, e5 = _grow(e0, e5, z, z, z, t2)
+    e0, e1, e2, e3, e4, e5 = _grow(e0, e1, e5, z, z, t3)
+    e0, e1, e2, e3, e4, e5 = _grow(e0, e1, e2, e5, z, t4)
+    e0, e1, e2, e3, e4, e5 = _grow(e0, e1, e2, e3, e5, t5)
+    return _top_sign(e0, e1, e2, e3, e4, e5)
+
+
+@njit(**SCALAR)
 def _exact_cmp(x, S, hi, lo):
     """Sign of x / S - (hi + lo), for S > 0, where fl64(x / S) == hi."""
     if S == 1.0:
         return -_sign(lo)
     p1, p2 = _two_prod(hi, S)
     p3, p4 = _two_prod(lo, S)
-    t = np.empty(4)
-    t[0] = x - p1  # exact: x is within a factor 2 of p1 (Sterbenz)
-    t[1] = -p2
-    t[2] = -p3
-    t[3] = -p4
-    return sign_of_sum(t)
+    return sign_of_sum4(x - p1, -p2, -p3, -p4)  # x - p1 exact: x is within a factor 2 of p1 (Sterbenz)
 
 
 @njit(**SCALAR)
@@ -134,16 +166,10 @@ def _stochastic(x, S, q, lv, i, r, R):
     # exact: sign((x - a*S) * R - r*S * (b - a))
     wh, wl = _two_sum(b, -a)
     rs = rf * S  # r < 2**29, S has 24 bits: exact
-    t = np.empty(6)
-    t[0] = x * R
-    t[1] = -(a * S) * R  # a and S have 24 bits each: exact
-    p, e = _two_prod(rs, wh)
-    t[2] = -p
-    t[3] = -e
-    p, e = _two_prod(rs, wl)
-    t[4] = -p
-    t[5] = -e
-    return i + 1 if sign_of_sum(t) > 0 else i
+    p2, e2 = _two_prod(rs, wh)
+    p4, e4 = _two_prod(rs, wl)
+    s6 = sign_of_sum6(x * R, -(a * S) * R, -p2, -e2, -p4, -e4)  # a and S have 24 bits each: exact
+    return i + 1 if s6 > 0 else i
 
 
 @njit(**SCALAR)
@@ -173,12 +199,21 @@ def _index(x, S, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie, nan_inde
     return _stochastic(x, S, q, lv, i, r, R)
 
 
+@njit(**SCALAR)
+def _borrow10(lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie):
+    """:func:`~.borrow.borrowed` views of the ten tables of :func:`_index`."""
+    return (borrowed(lv), borrowed(hi), borrowed(lo), borrowed(tie), borrowed(dhi), borrowed(dlo), borrowed(dtie),
+            borrowed(uhi), borrowed(ulo), borrowed(utie))
+
+
 @parallel("elements")
 @njit(**SERIAL)
 def quantile_encode(t0, t1, src, codes, vals, out, code_of, mode, lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie,
                     nan_index, key, base, rbits, rand, use_rand, fused):
     """Codes (``code_of[index]``) of float data ``src`` (float32 or float64); with ``fused``,
     the level values ``vals[index]`` into ``out`` instead."""
+    # the tables as borrowed views: the inlined helpers then count no references per element
+    lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie = _borrow10(lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie)
     R = np.float64(2.0) ** rbits
     for i in range(t0, t1):
         r = np.int64(0)
@@ -199,6 +234,8 @@ def quantile_encode_lut(t0, t1, src, codes, vals, out, code_of, lut, mode, lv, h
     the top 16 bits (sign, exponent, 7 mantissa bits): ``lut[p]`` is the level index of every
     float32 with prefix p where they all share one (quantization is monotonic, so the two
     ends of the prefix's interval decide), else -1 and the element takes :func:`_index`."""
+    # the tables as borrowed views: the inlined helpers then count no references per element
+    lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie = _borrow10(lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie)
     for i in range(t0, t1):
         x = src[U(i)]
         k = np.int64(lut[U(np.int64(np.float32(x).view(np.uint32)) >> 16)])
@@ -298,6 +335,10 @@ def scaled_quantile_encode(t0, t1, src, codes, scales, out, code_of, lvals, mode
     2**-149 (the table's largest magnitude is 1); elements are levels of x / S; ``scales``
     gets S (NaN for a block holding inf or NaN). With ``fused``, ``out`` gets
     fl64(level * S) (exact: 24-bit levels and scales)."""
+    # borrowed views: the inlined helpers count no references per block or element
+    src, codes, out, code_of, lvals, rand, h16 = (borrowed(src), borrowed(codes), borrowed(out), borrowed(code_of),
+                                              borrowed(lvals), borrowed(rand), borrowed(h16))
+    lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie = _borrow10(lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie)
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
         start, end = _span(t, nb, ncols, block)
@@ -414,6 +455,10 @@ def scaled_quantile_encode_tensor(t0, t1, src, codes, scales, out, amax, code_of
                                   dlo, dtie, uhi, ulo, utie, nan_index, key, base, rbits, fused, rand, h16):
     """:func:`scaled_quantile_encode` of one block, the whole of ``src``, whose largest
     magnitude is ``amax[0]`` (an array of src's dtype)."""
+    # borrowed views: the inlined helpers count no references per block or element
+    src, codes, out, code_of, lvals, rand, h16 = (borrowed(src), borrowed(codes), borrowed(out), borrowed(code_of),
+                                              borrowed(lvals), borrowed(rand), borrowed(h16))
+    lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie = _borrow10(lv, hi, lo, tie, dhi, dlo, dtie, uhi, ulo, utie)
     S = _book_scale(amax, 0, 1)
     if t0 == 0:
         scales[0] = S if S > 0 else np.nan

@@ -7,6 +7,7 @@ from numba import njit
 
 from ..config import SCALAR, SERIAL
 from ..threads import parallel
+from .borrow import borrowed
 from .scalar import FP32_P, IEEE, NO, ONE, RNE, SATURATE, STOCH, U, _block_span, draw, _nan_block, pack, unpack
 from .mx import _count_above
 
@@ -141,6 +142,8 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
                        tensor_amax, fused):
     """:func:`nvfp4_encode` for float32 input and nearest-even elements, by thresholds.
     ``src`` and ``out`` are float32 arrays (not bit views)."""
+    # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py)
+    codes, out, scale_vals = borrowed(codes), borrowed(out), borrowed(scale_vals)
     absmask = np.int64(0x7FFFFFFF)
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
