@@ -27,6 +27,10 @@ from .borrow import borrowed
 from .scalar import rand_top
 
 _SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
+#: the exact paths: called, not inlined (they run rarely; inlining their unrolled error-free
+#: sums into every caller made the code-book kernels compile for a minute). Scalars only,
+#: so a call counts no references.
+_CALLED = dict(cache=True, fastmath=False)
 #: array indices in the kernels' loops: unsigned, so that no negative-index wraparound code
 #: stops LLVM from vectorising (element indices are never negative)
 U = np.uint64
@@ -89,7 +93,7 @@ def _top_sign(e0, e1, e2, e3, e4, e5):
     return _sign(e0)
 
 
-@njit(**SCALAR)
+@njit(**_CALLED)
 def sign_of_sum4(t0, t1, t2, t3):
     """Exact sign of t0 + t1 + t2 + t3 (Shewchuk's Grow-Expansion: the components stay
     non-overlapping, so the largest non-zero one has the sum's sign). Scalars only, no array:
@@ -103,7 +107,7 @@ def sign_of_sum4(t0, t1, t2, t3):
     return _top_sign(e0, e1, e2, e5, z, z)
 
 
-@njit(**SCALAR)
+@njit(**_CALLED)
 def sign_of_sum6(t0, t1, t2, t3, t4, t5):
     """:func:`sign_of_sum4` of six doubles."""
     z = 0.0
@@ -116,7 +120,7 @@ def sign_of_sum6(t0, t1, t2, t3, t4, t5):
     return _top_sign(e0, e1, e2, e3, e4, e5)
 
 
-@njit(**SCALAR)
+@njit(**_CALLED)
 def _exact_cmp(x, S, hi, lo):
     """Sign of x / S - (hi + lo), for S > 0, where fl64(x / S) == hi."""
     if S == 1.0:
