@@ -68,6 +68,8 @@ def as_float_input(x, what: str = "quantize") -> tuple[np.ndarray, bool]:
     ml_dtypes' float8/float6/float4 arrays become float32 arrays (exactly). Raises TypeError
     for anything else that is not float16/bfloat16/float32/float64 data.
     """
+    if type(x) is np.ndarray and x.dtype in _NUMPY_FLOATS and x.flags.c_contiguous:
+        return x, False     # the common case: nothing to check or convert
     if is_device_array(x):
         if np.dtype(x.dtype) not in (np.float16, np.float32, np.float64):
             raise TypeError(f"{what} takes float16/32/64 cupy arrays on the GPU, got dtype {x.dtype}")

@@ -131,6 +131,10 @@ def interop(method):
 
     @functools.wraps(method)
     def wrapper(self, x, *args, **kw):
+        if type(x) is np.ndarray:   # the common case first: host data in (and out), nothing to convert
+            out = kw.get("out")
+            if out is None or type(out) is np.ndarray:
+                return method(self, x, *args, **kw)
         dev = _device(x)
         if dev is not None:
             return _device_call(self, method, sig, dev[0], dev[1], args, kw)

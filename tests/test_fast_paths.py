@@ -41,6 +41,30 @@ def test_fast_path_is_taken():
     assert not fast_path.eligible(get_format("e4m3fn"), F32, True)
 
 
+def test_kernel_choices_follow_every_call_option(monkeypatch):
+    """convert_floats remembers its kernel choice per format, options and fast-path switch:
+    after a call with the fast path on, a call inside fast_path.disabled() still runs the
+    generic kernel, and the rounding/overflow of each call picks its own kernel."""
+    from fmtlib.kernels import dispatch
+    from fmtlib.kernels.cpu import convert as K
+
+    monkeypatch.setattr(dispatch, "_plans", {})
+    codec, x = FP("e4m3fn"), random_floats(np.float32, 1 << 10)
+    fast = codec.quantize(x)
+    ran = []
+    real = K.roundtrip
+    monkeypatch.setattr(K, "roundtrip", lambda *a: (ran.append(a[2:]), real(*a))[1])
+    with fast_path.disabled():
+        generic = codec.quantize(x)
+    assert len(ran) == 1 and float_bits(fast).tobytes() == float_bits(generic).tobytes()
+    codec.quantize(x)
+    assert len(ran) == 1                       # the fast path again
+    toward_zero = codec.quantize(x, rounding="toward_zero")
+    sat = codec.quantize(np.float32([1e6]), overflow="saturate")
+    assert float_bits(toward_zero).tobytes() == float_bits(FP("e4m3fn", rounding="toward_zero").quantize(x)).tobytes()
+    assert sat[0] == 448 and np.isnan(codec.quantize(np.float32([1e6]))[0])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("overflow", FP_OVERFLOWS, ids=[o.name.lower() for o in FP_OVERFLOWS])
 @pytest.mark.parametrize("mode", MODES, ids=[m.name.lower() for m in MODES])

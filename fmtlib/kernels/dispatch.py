@@ -24,47 +24,71 @@ def convert_floats(src, dst, src_fmt, fmt, *, fused: bool, mode: int, overflow: 
     ``fused``, the rounded values back in ``src_fmt`` bits (quantize).
 
     ``rand`` (flat integer array) replaces the generator for stochastic rounding."""
+    if rand is None:
+        k = (id(fmt), id(src_fmt), fused, mode, overflow, flush, fast_path.is_enabled())
+        plan = _plans.get(k)
+        if plan is None:   # the entry holds fmt and src_fmt, so their ids cannot be reused while it exists
+            if len(_plans) >= 1024:
+                _plans.clear()
+            plan = _plans[k] = (fmt, src_fmt, _plan(src_fmt, fmt, fused, mode, overflow, flush))
+        plan[2](src, dst, np.uint64(key), index_offset, rbits)
+        return
     from .cpu import convert as K
 
     if fast_path.eligible(fmt, src_fmt, flush):
         C, special = fast_path.constants(fmt, src_fmt, mode, overflow)
         D = None if fused else fast_path.code_constants(fmt, src_fmt)
+        K.fast_stochastic_rand(src, rand, dst, C, special, D, rbits)
+    else:
+        kernel = K.roundtrip_rand if fused else K.convert_rand
+        kernel(src, rand, dst, kernel_params(src_fmt), kernel_params(fmt), mode, overflow, rbits, flush, flush)
+
+
+#: (id(fmt), id(src_fmt), fused, mode, overflow, flush, fast path on) -> (fmt, src_fmt, plan): the kernel
+#: choice and its constants, made once (a call of 2**10 elements costs a few microseconds, and
+#: choosing took as long as the kernel)
+_plans: dict = {}
+
+
+def _plan(src_fmt, fmt, fused: bool, mode: int, overflow: int, flush: bool):
+    """``run(src, dst, key, index_offset, rbits)``: the kernel :func:`convert_floats` takes
+    without ``rand``, its constants bound."""
+    from .cpu import convert as K
+
+    nearest = mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW)
+    if fast_path.eligible(fmt, src_fmt, flush):
+        C, special = fast_path.constants(fmt, src_fmt, mode, overflow)
+        D = None if fused else fast_path.code_constants(fmt, src_fmt)
         kind = fast_path.lanes32_kind(src_fmt)
-        if mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and fused and kind is not None:
+        if kind is not None and (nearest or (mode == Rounding.STOCHASTIC and fused)):
             K32, special32 = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+        if nearest and fused and kind is not None:
             if kind == 0:
-                K.fast_nearest_f32(src, dst, K32, special32)
-            else:
-                K.fast_nearest_16(src, dst, K32, special32, kind == 2)
-        elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW) and kind is not None:
-            K32, _ = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+                return lambda src, dst, key, off, rbits: K.fast_nearest_f32(src, dst, K32, special32)
+            fp16 = kind == 2
+            return lambda src, dst, key, off, rbits: K.fast_nearest_16(src, dst, K32, special32, fp16)
+        if nearest and kind is not None:
             E, codes = fast_path.encode32_constants(fmt, mode, overflow)
             if kind == 0:
-                K.fast_encode_f32(src, dst, K32, E, codes)
-            else:
-                K.fast_encode_16(src, dst, K32, E, codes, kind == 2)
-        elif mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
-            K.fast_nearest(src, dst, C, special, D)
-        elif mode != Rounding.STOCHASTIC:
-            K.fast_directed(src, dst, C, special, D, mode)
-        elif rand is None and fused and kind is not None:
-            K32, special32 = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+                return lambda src, dst, key, off, rbits: K.fast_encode_f32(src, dst, K32, E, codes)
+            fp16 = kind == 2
+            return lambda src, dst, key, off, rbits: K.fast_encode_16(src, dst, K32, E, codes, fp16)
+        if nearest:
+            return lambda src, dst, key, off, rbits: K.fast_nearest(src, dst, C, special, D)
+        if mode != Rounding.STOCHASTIC:
+            return lambda src, dst, key, off, rbits: K.fast_directed(src, dst, C, special, D, mode)
+        if fused and kind is not None:
             if kind == 0:
-                K.fast_stochastic_f32(src, dst, K32, special32, np.uint64(key), index_offset, rbits)
-            else:
-                K.fast_stochastic_16(src, dst, K32, special32, np.uint64(key), index_offset, rbits, kind == 2)
-        elif rand is None:
-            K.fast_stochastic(src, dst, C, special, D, np.uint64(key), index_offset, rbits)
-        else:
-            K.fast_stochastic_rand(src, rand, dst, C, special, D, rbits)
-        return
+                return lambda src, dst, key, off, rbits: K.fast_stochastic_f32(src, dst, K32, special32, key, off,
+                                                                               rbits)
+            fp16 = kind == 2
+            return lambda src, dst, key, off, rbits: K.fast_stochastic_16(src, dst, K32, special32, key, off, rbits,
+                                                                          fp16)
+        return lambda src, dst, key, off, rbits: K.fast_stochastic(src, dst, C, special, D, key, off, rbits)
     Psrc, Pfmt = kernel_params(src_fmt), kernel_params(fmt)
-    if rand is not None:
-        kernel = K.roundtrip_rand if fused else K.convert_rand
-        kernel(src, rand, dst, Psrc, Pfmt, mode, overflow, rbits, flush, flush)
-    else:
-        kernel = K.roundtrip if fused else K.convert
-        kernel(src, dst, Psrc, Pfmt, mode, overflow, np.uint64(key), index_offset, rbits, flush, flush)
+    kernel = K.roundtrip if fused else K.convert
+    return lambda src, dst, key, off, rbits: kernel(src, dst, Psrc, Pfmt, mode, overflow, key, off, rbits, flush,
+                                                    flush)
 
 
 def decode_codes(codes, dst, fmt, out_fmt, *, flush: bool) -> None:
