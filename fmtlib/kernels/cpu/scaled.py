@@ -413,55 +413,67 @@ def _sr_one(q, zr, F, M, lo, hi, e1, e2, is_int):
 
 
 @njit(**SCALAR)
-def _sr_elements(src, codes, out, start, end, Df, dsig, dexp, Pelem, F, M, key, base, rbits, e1, e2, fused, rand,
-                 is_int):
-    """Elements of float32 src[start:end], a block with effective scale ``Df`` = dsig * 2**dexp,
-    rounded stochastically (see above): a branch-free pass over 256 elements, then the exact
-    long division for the ones it could not decide."""
+def _d_sig_exp(D):
+    """(dsig, dexp) of a normal float64 ``D`` of at most 24 significant bits."""
+    bd = np.float64(D).view(np.int64)
+    return ((bd & 0xFFFFFFFFFFFFF) | (np.int64(1) << 52)) >> 29, ((bd >> 52) & 0x7FF) - 1046
+
+
+@njit(**SCALAR)
+def _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
+    """Elements of float32 src[start:end] with effective scales dfe[i - start], rounded
+    stochastically (see above): a branch-free pass, then the exact long division for the ones it
+    could not decide."""
     lo, hi = np.float64(Pelem[3]), np.float64(Pelem[4])
     q_magic, emin_val, inv_q = _format_consts(F)
     sh = np.uint64(64 - rbits)
     rmask = ~np.uint64((np.uint64(1) << sh) - np.uint64(1))
     has_rand = rand.size > 0
-    for c0 in range(start, end, 256):
-        c1 = min(c0 + 256, end)
-        namb = np.int64(0)
-        for i in range(c0, c1):
-            if has_rand:
-                zr = np.uint64(rand[U(i)]) << sh
+    namb = np.int64(0)
+    for i in range(start, end):
+        if has_rand:
+            zr = np.uint64(rand[U(i)]) << sh
+        else:
+            zr = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
+        Df = dfe[U(i - start)]
+        v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, zr, F, M, lo, hi, e1, e2, is_int)
+        namb += np.int64(amb)
+        if not fused:
+            if is_int:
+                codes[U(i)] = int_code(np.int64(v), Pelem)
             else:
-                zr = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
-            v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, zr, F, M, lo, hi, e1, e2, is_int)
-            namb += np.int64(amb)
-            if not fused:
-                if is_int:
-                    codes[U(i)] = int_code(np.int64(v), Pelem)
-                else:
-                    codes[U(i)] = _f64_code(abs(v), F[0], F[1], emin_val, inv_q) | (s << F[4])
-            if fused:
-                out[U(i)] = np.float32(v * Df)
-        if namb:
-            sb, ob = src.view(np.uint32), out.view(np.uint32)
-            for i in range(c0, c1):
-                if has_rand:
-                    zr = np.uint64(rand[U(i)]) << sh
-                else:
-                    zr = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
-                v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, zr, F, M, lo, hi, e1, e2, is_int)
-                if amb:
-                    _scaled_exact_elements(sb, codes, ob, i, i + 1, dsig, dexp, FP32_P, Pelem, STOCH, key, base,
-                                           rbits, NO, fused, rand)
+                codes[U(i)] = _f64_code(abs(v), F[0], F[1], emin_val, inv_q) | (s << F[4])
+        if fused:
+            out[U(i)] = np.float32(v * Df)
+    if namb == 0:
+        return
+    sb, ob = src.view(np.uint32), out.view(np.uint32)
+    for i in range(start, end):
+        if has_rand:
+            zr = np.uint64(rand[U(i)]) << sh
+        else:
+            zr = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
+        Df = dfe[U(i - start)]
+        v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, zr, F, M, lo, hi, e1, e2, is_int)
+        if amb:
+            dsig, dexp = _d_sig_exp(Df)
+            _scaled_exact_elements(sb, codes, ob, i, i + 1, dsig, dexp, FP32_P, Pelem, STOCH, key, base, rbits, NO,
+                                   fused, rand)
 
 
 @njit(**CALLED)
-def _sr_block(src, codes, out, start, end, Df, dsig, dexp, Pelem, F, M, key, base, rbits, e1, e2, fused, rand):
-    """:func:`_sr_elements` for an integer or a float element."""
+def _sr_run(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand):
+    """:func:`_sr_elements` for an integer or a float element (nothing where start >= end)."""
+    if start >= end:
+        return
     if Pelem[11] == 1:
-        _sr_elements(src, codes, out, start, end, Df, dsig, dexp, Pelem, F, M, key, base, rbits, e1, e2, fused, rand,
-                     True)
+        _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, True)
     else:
-        _sr_elements(src, codes, out, start, end, Df, dsig, dexp, Pelem, F, M, key, base, rbits, e1, e2, fused, rand,
-                     False)
+        _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, False)
+
+
+#: elements per branch-free pass of the stochastic kernels (their scales in one float64 buffer)
+_SR_GROUP = 512
 
 
 @parallel("blocks")
@@ -470,25 +482,24 @@ def scaled_encode_sr(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smi
                      rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand):
     """:func:`scaled_encode` for stochastic rounding of float32 ``src`` (``out``: float32), on
     the float64 fast path (see above). The scale as :func:`scaled_encode_rne` where ``rne_scale``
-    (no global scale, a scale format with subnormals), else by the exact division."""
+    (no global scale, a scale format with subnormals), else by the exact division. The elements of
+    consecutive blocks go through :func:`_sr_elements` together, up to ``_SR_GROUP`` at a time."""
     s_magic, s_emin, s_inv_q = _format_consts(S)
     nb = (ncols + block - 1) // block
+    dfe = np.empty(_SR_GROUP, dtype=np.float64)
+    g0 = _block_span(t0, nb, ncols, block)[0]   # the pending group: elements g0 .. j - 1
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
         amax = _f32_amax_bits(src, start, end)
+        D = np.float64(np.nan)
         if rne_scale:
-            D = np.float64(np.nan)
             if amax < 0x7F800000:
                 D = max(_rne_f64(np.float64(np.uint32(amax).view(np.float32)) / M, S[0], s_magic), smin)
-            if not D <= smax:   # inf or NaN in the block, or a scale beyond the scale format
+            if D <= smax:
+                scales[U(t)] = _f64_code(D, S[0], S[1], s_emin, s_inv_q)
+            else:   # inf or NaN in the block, or a scale beyond the scale format
                 bad[U(t)] = amax < 0x7F800000
                 scales[U(t)] = scale_nan
-                _nan_block(codes, out, start, end, np.float32(np.nan), fused)
-                continue
-            scales[U(t)] = _f64_code(D, S[0], S[1], s_emin, s_inv_q)
-            bd = np.float64(D).view(np.int64)   # D: a normal float64 of at most 24 significant bits
-            dsig = ((bd & 0xFFFFFFFFFFFFF) | (np.int64(1) << 52)) >> 29
-            dexp = ((bd >> 52) & 0x7FF) - 1075 + 29
         else:
             sc, dsig, dexp = np.int64(-1), np.int64(0), np.int64(0)
             if amax < 0x7F800000:
@@ -496,13 +507,25 @@ def scaled_encode_sr(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smi
                 sc, dsig, dexp = _scale_of(msig, mexp, Pscale, R, smin_code)
             if sc == -2:
                 bad[U(t)] = 1
-            if sc < 0:
-                scales[U(t)] = Pscale[7]
-                _nan_block(codes, out, start, end, np.float32(np.nan), fused)
-                continue
-            scales[U(t)] = sc
-            D = math.ldexp(np.float64(dsig), dexp)
-        _sr_block(src, codes, out, start, end, D, dsig, dexp, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+            scales[U(t)] = Pscale[7] if sc < 0 else sc
+            if sc >= 0:
+                D = math.ldexp(np.float64(dsig), dexp)
+        if not (D <= smax if rne_scale else D == D):   # a NaN scale: the block's codes 0, values NaN
+            _sr_run(src, codes, out, g0, start, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            g0 = end
+            continue
+        j = start
+        while j < end:
+            m = min(end - j, _SR_GROUP - (j - g0))
+            for k in range(j - g0, j - g0 + m):
+                dfe[U(k)] = D
+            j += m
+            if j - g0 == _SR_GROUP:
+                _sr_run(src, codes, out, g0, j, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+                g0 = j
+    _sr_run(src, codes, out, g0, _block_span(t1 - 1, nb, ncols, block)[1], dfe, Pelem, F, M, key, base, rbits, e1,
+            e2, fused, rand)
 
 
 @njit(**CALLED)
@@ -579,6 +602,7 @@ def scaled_encode_sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, P
     sc, dsig, dexp = _tensor_scale(amax, FP32_P, Pscale, R, smin_code, scales, bad, t0)
     if sc < 0:
         _nan_block(codes, out, t0, t1, np.float32(np.nan), fused)
-    else:
-        _sr_block(src, codes, out, t0, t1, math.ldexp(np.float64(dsig), dexp), dsig, dexp, Pelem, F, M, key, base,
-                  rbits, e1, e2, fused, rand)
+        return
+    dfe = np.full(_SR_GROUP, math.ldexp(np.float64(dsig), dexp))
+    for g0 in range(t0, t1, _SR_GROUP):
+        _sr_run(src, codes, out, g0, min(g0 + _SR_GROUP, t1), dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
