@@ -294,7 +294,8 @@ class Scaled(BlockCodec):
                 K.scaled_encode_rne(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
                                     *fast_path.scaled_rne_params(self.element, self.scale_format), ncols, block, fused)
             elif fast_path.scaled_sr_eligible(self.element, xm.dtype, int(mode)):
-                K.scaled_encode_sr(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
+                sr = K.scaled_encode_sr_int if isinstance(self.element, IntFormat) else K.scaled_encode_sr
+                sr(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
                                    *tail2[:3], *fast_path.scaled_sr_scale(self.scale_format, self.global_scale),
                                    ncols, block, *fast_path.scaled_sr_params(self.element, int(rbits)), np.uint64(key),
                                    base, int(rbits), fused, rand)
@@ -338,9 +339,9 @@ class Scaled(BlockCodec):
                                            amax, Pe, *fast_path.scaled_rne_params(self.element, self.scale_format),
                                            fused)
             elif fast_path.scaled_sr_eligible(self.element, xm.dtype, int(mode)):
-                K.scaled_encode_sr_tensor(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1),
-                                          amax, Pe, *scale, *fast_path.scaled_sr_params(self.element, int(rbits)),
-                                          np.uint64(key), base, int(rbits), fused, rand)
+                sr = K.scaled_encode_sr_tensor_int if isinstance(self.element, IntFormat) else K.scaled_encode_sr_tensor
+                sr(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), amax, Pe, *scale,
+                   *fast_path.scaled_sr_params(self.element, int(rbits)), np.uint64(key), base, int(rbits), fused, rand)
             elif fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
                 K.scaled_encode_fast_tensor(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad,
                                             out.reshape(-1), amax, Pe, *scale,

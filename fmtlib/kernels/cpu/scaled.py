@@ -354,33 +354,36 @@ def scaled_encode_rne(t0, t1, src, codes, scales, bad, out, Pelem, F, S, M, smax
 
 
 # --- stochastic rounding with a float scale: the float64 fast path (fast_path.scaled_sr_eligible) ---
-# The rule (``round_shift`` in scalar.py, reached through ``div_pack`` and ``pack``): with y =
-# |x / D| / u exactly (u: the element's quantum at the binade of x / D, at least its subnormal
-# quantum; u = 1 for integers), n = floor(y) and F = floor((y - n) * 2**rbits), the magnitude is
-# n + 1 where F + rnd >= 2**rbits, else n, then saturated. div_pack's quotient keeps s > rbits
-# bits below the element's last place (s >= 61 - precision, rbits <= 60 - precision; an integer
-# of n >= 2**precision saturates whatever F is), and those bits with the sticky bit give F
-# exactly. As rnd is an integer, F + rnd >= 2**rbits iff W + zr >= 2**64, where W = (y - n) * 2**64
-# (real) and zr = rnd * 2**(64 - rbits): the random draw with its low bits cleared.
-# Here q = x / D is one float64 division (x float32, D <= 24 significant bits) and
-# y_f = |q| / u, n_f = floor(y_f), w = trunc((y_f - n_f) * 2**64) (a power-of-two scaling and an
-# exact subtraction); up iff w + zr >= 2**64 (w > ~zr), the sum as uint64, its carry dropped.
-# - Lemma (as for the deterministic fast path above): q compares with every float64 number
-#   m = M * 2**e with M * dsig < 2**49 as x / D does. So q has x / D's binade (m a power of two),
-#   n_f = n (m = k * u, k <= 2**precision + 1; integers are clipped at max(hi, -lo) + 1, where they
-#   saturate either way), and where precision + rbits <= 24 the threshold (n + T / 2**rbits) * u,
-#   T = 2**rbits - rnd, has M <= 2**25: the test above is then exact (w > ~zr iff y_f >= that
-#   threshold over u, as the right side of w >= 2**64 - zr is an integer).
+# The rule is ``round_shift``'s (scalar.py), reached through ``div_pack`` and ``pack``: with
+# y = |x / D| / u exactly (u: the element's quantum at the binade of x / D, at least its
+# subnormal quantum; u = 1 for integers), n = floor(y) and F = floor((y - n) * 2**rbits), the
+# magnitude is n + 1 where F + rnd >= 2**rbits, else n, then saturated (rnd < 2**rbits, as
+# ``random_args`` checks). div_pack's quotient sig = 2 * floor(Q) + sticky has s > rbits bits
+# below the element's last place (s >= 61 - precision, rbits <= 60 - precision; for an integer
+# where n < 2**precision, and n >= 2**precision gives the range's end whatever F is), so
+# F = rem >> (s - rbits) shifts the sticky bit off and is floor((y - n) * 2**rbits) exactly.
+# As rnd is an integer, F + rnd >= 2**rbits iff W + zr >= 2**64, with W = (y - n) * 2**64 (real)
+# and zr = rnd * 2**(64 - rbits): the 64-bit random draw with its low bits cleared.
+# Here q = x / D is one float64 division (x float32, D of at most 24 significant bits),
+# y_f = |q| / u (a power-of-two scaling), n_f = floor(y_f), w = trunc((y_f - n_f) * 2**64) (the
+# subtraction is exact; w <= 2**64 - 2**11), and up iff w + zr >= 2**64, that is w > ~zr.
+# - Lemma (the deterministic fast path's, above): q compares with every float64 m = M * 2**e,
+#   M * dsig < 2**49, as x / D does. So q has x / D's binade (m a power of two) and n_f = n
+#   (m = k * u, k <= 2**precision + 1; integers are clipped at max(hi, -lo) + 1, beyond which
+#   they saturate either way). Where precision + rbits <= 24 the threshold (n + T / 2**rbits) * u,
+#   T = 2**rbits - rnd, has M <= 2**25 (M = n * 2**rbits + T), so the test is exact: w > ~zr iff
+#   (y_f - n) * 2**64 >= 2**64 - zr (an integer right side) iff q >= the threshold.
 # - Otherwise (the default rbits = 60 - precision): |y_f - y| <= half an ulp of y_f
-#   <= 2**(precision - 53) (y < 2**precision, or < 2**precision + 2 for a clipped integer), so
+#   <= 2**(precision - 53) (y_f < 2**precision, or < 2**precision + 2 for a clipped integer), so
 #   |w - W| < 2**(precision + 11) + 1 <= err = 2**(precision + 12), and the test decides unless
-#   w + zr lies within err of 2**64: (w + zr + err) mod 2**64 < 2 * err. There (and where both w
-#   and zr are below err, which the same test also catches) the element takes the exact long
-#   division (``_scaled_exact_elements``), about 2**(precision - 50) of random elements.
+#   w + zr lies within err of 2**64, which (w + zr + err) mod 2**64 < 2 * err catches (with a few
+#   sums near 0 or 2**65 that need no help). Those elements take the exact long division
+#   (``_scaled_exact_elements``): a window of 2**(precision + 13) of the 2**64 sums.
 # The rest is the nearest-even path's: (n + up) * u is exact, saturates at max, and its code and
-# value follow ``_rne_elements``. Float32 input only (a float64 input has 53 significant bits and
-# the lemma fails); the random bits are fmtlib-rng-v1's (``rand_top``) or the caller's rand.
-# P4 = (e1, e2): (err, 2 * err), or (0, 0) (never ambiguous) where precision + rbits <= 24.
+# value follow ``_rne_elements``; the fused value times D is exact in float64 and rounded once to
+# float32. Float32 input only (a float64 input has 53 significant bits and the lemma fails); the
+# random bits are fmtlib-rng-v1's (``rand_top``) or the caller's ``rand``. The kernels take
+# e1, e2 = err, 2 * err, or 0, 0 (nothing undecided) where precision + rbits <= 24.
 
 _TWO64 = np.float64(18446744073709551616.0)
 
@@ -445,16 +448,22 @@ def _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits
                 codes[U(i)] = _f64_code(abs(v), F[0], F[1], emin_val, inv_q) | (s << F[4])
         if fused:
             out[U(i)] = np.float32(v * Df)
-    if namb == 0:
-        return
+    if namb:
+        _sr_undecided(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+
+
+@njit(**CALLED)
+def _sr_undecided(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand):
+    """The exact long division for the elements of src[start:end] that :func:`_sr_elements`
+    could not decide (one compiled copy for integer and float elements)."""
+    lo, hi = np.float64(Pelem[3]), np.float64(Pelem[4])
+    sh = np.uint64(64 - rbits)
+    is_int = Pelem[11] == 1
     sb, ob = src.view(np.uint32), out.view(np.uint32)
     for i in range(start, end):
-        if has_rand:
-            zr = np.uint64(rand[U(i)]) << sh
-        else:
-            zr = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
+        rnd = draw(rand, key, base, i, rbits)
         Df = dfe[U(i - start)]
-        v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, zr, F, M, lo, hi, e1, e2, is_int)
+        v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, np.uint64(rnd) << sh, F, M, lo, hi, e1, e2, is_int)
         if amb:
             dsig, dexp = _d_sig_exp(Df)
             _scaled_exact_elements(sb, codes, ob, i, i + 1, dsig, dexp, FP32_P, Pelem, STOCH, key, base, rbits, NO,
@@ -462,24 +471,20 @@ def _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits
 
 
 @njit(**CALLED)
-def _sr_run(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand):
-    """:func:`_sr_elements` for an integer or a float element (nothing where start >= end)."""
-    if start >= end:
-        return
-    if Pelem[11] == 1:
-        _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, True)
-    else:
-        _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, False)
+def _sr_run(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
+    """:func:`_sr_elements` (nothing where start >= end). ``is_int`` is a literal: Numba compiles
+    one version for integer elements and one for float elements, each only where a call needs it."""
+    if start < end:
+        _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
 
 
 #: elements per branch-free pass of the stochastic kernels (their scales in one float64 buffer)
 _SR_GROUP = 512
 
 
-@parallel("blocks")
-@njit(**SERIAL)
-def scaled_encode_sr(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan,
-                     rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand):
+@njit(**SCALAR)
+def _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan,
+               rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand, is_int):
     """:func:`scaled_encode` for stochastic rounding of float32 ``src`` (``out``: float32), on
     the float64 fast path (see above). The scale as :func:`scaled_encode_rne` where ``rne_scale``
     (no global scale, a scale format with subnormals), else by the exact division. The elements of
@@ -511,7 +516,7 @@ def scaled_encode_sr(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smi
             if sc >= 0:
                 D = math.ldexp(np.float64(dsig), dexp)
         if not (D <= smax if rne_scale else D == D):   # a NaN scale: the block's codes 0, values NaN
-            _sr_run(src, codes, out, g0, start, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+            _sr_run(src, codes, out, g0, start, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
             _nan_block(codes, out, start, end, np.float32(np.nan), fused)
             g0 = end
             continue
@@ -522,10 +527,28 @@ def scaled_encode_sr(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smi
                 dfe[U(k)] = D
             j += m
             if j - g0 == _SR_GROUP:
-                _sr_run(src, codes, out, g0, j, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+                _sr_run(src, codes, out, g0, j, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
                 g0 = j
     _sr_run(src, codes, out, g0, _block_span(t1 - 1, nb, ncols, block)[1], dfe, Pelem, F, M, key, base, rbits, e1,
-            e2, fused, rand)
+            e2, fused, rand, is_int)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_sr(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan,
+                     rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand):
+    """:func:`_sr_blocks` for a float element."""
+    _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan, rne_scale,
+               ncols, block, F, M, e1, e2, key, base, rbits, fused, rand, False)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_sr_int(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan,
+                         rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand):
+    """:func:`_sr_blocks` for an integer element."""
+    _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan, rne_scale,
+               ncols, block, F, M, e1, e2, key, base, rbits, fused, rand, True)
 
 
 @njit(**CALLED)
@@ -593,16 +616,34 @@ def scaled_encode_rne_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, 
         _rne_elements(src, codes, out, t0, t1, D, Pelem, F, M, False, fused)
 
 
-@parallel("elements")
-@njit(**SERIAL)
-def scaled_encode_sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2,
-                            key, base, rbits, fused, rand):
-    """:func:`scaled_encode_sr` of one block, the whole of float32 ``src`` (amax bits
-    ``amax[0]``, a uint32 array); the scale by the exact division."""
+@njit(**SCALAR)
+def _sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2, key, base, rbits,
+               fused, rand, is_int):
+    """:func:`_sr_blocks` of one block, the whole of float32 ``src`` (amax bits ``amax[0]``, a
+    uint32 array); the scale by the exact division."""
     sc, dsig, dexp = _tensor_scale(amax, FP32_P, Pscale, R, smin_code, scales, bad, t0)
     if sc < 0:
         _nan_block(codes, out, t0, t1, np.float32(np.nan), fused)
         return
     dfe = np.full(_SR_GROUP, math.ldexp(np.float64(dsig), dexp))
     for g0 in range(t0, t1, _SR_GROUP):
-        _sr_run(src, codes, out, g0, min(g0 + _SR_GROUP, t1), dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+        _sr_run(src, codes, out, g0, min(g0 + _SR_GROUP, t1), dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand,
+                is_int)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_encode_sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2,
+                            key, base, rbits, fused, rand):
+    """:func:`_sr_tensor` for a float element."""
+    _sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2, key, base, rbits,
+               fused, rand, False)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_encode_sr_tensor_int(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2,
+                                key, base, rbits, fused, rand):
+    """:func:`_sr_tensor` for an integer element."""
+    _sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2, key, base, rbits,
+               fused, rand, True)
