@@ -423,21 +423,23 @@ def _d_sig_exp(D):
 
 
 @njit(**SCALAR)
-def _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
+def _sr_elements(src, codes, out, start, end, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
     """Elements of float32 src[start:end] with effective scales dfe[i - start], rounded
     stochastically (see above): a branch-free pass, then the exact long division for the ones it
-    could not decide."""
+    could not decide. ``zbuf``: room for the random draws (as many as ``dfe``)."""
     lo, hi = np.float64(Pelem[3]), np.float64(Pelem[4])
     q_magic, emin_val, inv_q = _format_consts(F)
     sh = np.uint64(64 - rbits)
-    rmask = ~np.uint64((np.uint64(1) << sh) - np.uint64(1))
-    has_rand = rand.size > 0
+    if rand.size:   # the random draws first, in their own loop: the pass below has one version
+        for i in range(start, end):
+            zbuf[U(i - start)] = np.uint64(rand[U(i)]) << sh
+    else:
+        rmask = ~np.uint64((np.uint64(1) << sh) - np.uint64(1))
+        for i in range(start, end):
+            zbuf[U(i - start)] = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
     namb = np.int64(0)
     for i in range(start, end):
-        if has_rand:
-            zr = np.uint64(rand[U(i)]) << sh
-        else:
-            zr = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
+        zr = zbuf[U(i - start)]
         Df = dfe[U(i - start)]
         v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, zr, F, M, lo, hi, e1, e2, is_int)
         namb += np.int64(amb)
@@ -471,11 +473,11 @@ def _sr_undecided(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbit
 
 
 @njit(**CALLED)
-def _sr_run(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
+def _sr_run(src, codes, out, start, end, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
     """:func:`_sr_elements` (nothing where start >= end). ``is_int`` is a literal: Numba compiles
     one version for integer elements and one for float elements, each only where a call needs it."""
     if start < end:
-        _sr_elements(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
+        _sr_elements(src, codes, out, start, end, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
 
 
 #: elements per branch-free pass of the stochastic kernels (their scales in one float64 buffer)
@@ -492,6 +494,7 @@ def _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code
     s_magic, s_emin, s_inv_q = _format_consts(S)
     nb = (ncols + block - 1) // block
     dfe = np.empty(_SR_GROUP, dtype=np.float64)
+    zbuf = np.empty(_SR_GROUP, dtype=np.uint64)
     g0 = _block_span(t0, nb, ncols, block)[0]   # the pending group: elements g0 .. j - 1
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
@@ -516,7 +519,7 @@ def _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code
             if sc >= 0:
                 D = math.ldexp(np.float64(dsig), dexp)
         if not (D <= smax if rne_scale else D == D):   # a NaN scale: the block's codes 0, values NaN
-            _sr_run(src, codes, out, g0, start, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
+            _sr_run(src, codes, out, g0, start, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
             _nan_block(codes, out, start, end, np.float32(np.nan), fused)
             g0 = end
             continue
@@ -527,10 +530,10 @@ def _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code
                 dfe[U(k)] = D
             j += m
             if j - g0 == _SR_GROUP:
-                _sr_run(src, codes, out, g0, j, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
+                _sr_run(src, codes, out, g0, j, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
                 g0 = j
-    _sr_run(src, codes, out, g0, _block_span(t1 - 1, nb, ncols, block)[1], dfe, Pelem, F, M, key, base, rbits, e1,
-            e2, fused, rand, is_int)
+    _sr_run(src, codes, out, g0, _block_span(t1 - 1, nb, ncols, block)[1], dfe, zbuf, Pelem, F, M, key, base, rbits,
+            e1, e2, fused, rand, is_int)
 
 
 @parallel("blocks")
@@ -626,8 +629,9 @@ def _sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smi
         _nan_block(codes, out, t0, t1, np.float32(np.nan), fused)
         return
     dfe = np.full(_SR_GROUP, math.ldexp(np.float64(dsig), dexp))
+    zbuf = np.empty(_SR_GROUP, dtype=np.uint64)
     for g0 in range(t0, t1, _SR_GROUP):
-        _sr_run(src, codes, out, g0, min(g0 + _SR_GROUP, t1), dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand,
+        _sr_run(src, codes, out, g0, min(g0 + _SR_GROUP, t1), dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand,
                 is_int)
 
 
