@@ -255,14 +255,60 @@ def scaled_rne_eligible(elem, scale_fmt, dtype, mode: int, global_scale: bool) -
 @lru_cache(maxsize=64)
 def scaled_rne_params(elem, scale_fmt) -> tuple:
     """``(F, S, M, smax, smin, scale NaN code)`` for ``scaled_encode_rne``."""
+    smin = float(scale_fmt.smallest_subnormal)
+    return _numbers(elem), _numbers(scale_fmt), float(elem.max), float(scale_fmt.max), smin, scale_fmt.nan_code
+
+
+def _numbers(f) -> tuple:
+    """(mbits, bias, emin, log2 quantum, sign shift, 1 where -0 is kept) of a float format; zeros
+    for an integer one."""
     from ..formats import FloatFormat
 
-    def numbers(f):
-        return (f.mbits, f.bias, f.emin, f.emin - f.mbits, f.mag_bits, int(f.specials != "fnuz"))
+    if not isinstance(f, FloatFormat):
+        return (0,) * 6
+    return (f.mbits, f.bias, f.emin, f.emin - f.mbits, f.mag_bits, int(f.specials != "fnuz"))
 
-    F = numbers(elem) if isinstance(elem, FloatFormat) else (0,) * 6
-    smin = float(scale_fmt.smallest_subnormal)
-    return F, numbers(scale_fmt), float(elem.max), float(scale_fmt.max), smin, scale_fmt.nan_code
+
+def scaled_sr_eligible(elem, dtype, mode: int) -> bool:
+    """True where ``Scaled`` with a float scale may round stochastically on ``scaled_encode_sr``
+    (the float64 fast path; the proof is in ``fmtlib/kernels/cpu/scaled.py``): float32 input,
+    stochastic rounding, and an integer element or a float element that the fast path rounds
+    from float64 whose quantum is a normal float64. A CPU-only choice: the device keeps the
+    exact division."""
+    from ..rounding import Rounding
+
+    return _enabled and dtype == np.float32 and mode == Rounding.STOCHASTIC and _scaled_sr_element(elem)
+
+
+@lru_cache(maxsize=64)
+def _scaled_sr_element(elem) -> bool:
+    from ..formats import FloatFormat
+    from ..integers import IntFormat
+
+    return isinstance(elem, IntFormat) or (isinstance(elem, FloatFormat) and _eligible(elem, _fp64(), False)
+                                           and elem.emin - elem.mbits >= -1000)
+
+
+@lru_cache(maxsize=256)
+def scaled_sr_params(elem, rbits: int) -> tuple:
+    """``(F, M, e1, e2)`` for ``scaled_encode_sr``: the element's numbers as
+    :func:`scaled_rne_params`, its max, and the window of undecided sums (uint64): (err, 2 * err),
+    err = 2**(precision + 12), or (0, 0) where precision + rbits <= 24 (decided exactly)."""
+    from ..integers import IntFormat
+
+    p = elem.bits - int(elem.signed) if isinstance(elem, IntFormat) else elem.mbits + 1
+    err = 0 if p + rbits <= 24 else 1 << (p + 12)
+    return _numbers(elem), float(elem.max), np.uint64(err), np.uint64(2 * err)
+
+
+@lru_cache(maxsize=64)
+def scaled_sr_scale(scale_fmt, global_scale: bool) -> tuple:
+    """``(S, smax, smin, scale NaN code, rne_scale)`` for ``scaled_encode_sr``: with
+    ``rne_scale`` (no global scale, a scale format with subnormals) the block scale is
+    ``scaled_encode_rne``'s float64 one, else the exact division's (the rest then unused)."""
+    if global_scale or not scale_fmt.subnormals:
+        return (0,) * 6, 0.0, 0.0, 0, False
+    return _numbers(scale_fmt), float(scale_fmt.max), float(scale_fmt.smallest_subnormal), scale_fmt.nan_code, True
 
 
 @lru_cache(maxsize=256)

@@ -27,4 +27,5 @@ from .mx import (CEIL, EVEN, FLOOR, RCEIL, mx_decode, mx_encode, mx_encode_fast,
                  mx_encode_table_tensor, mx_encode_tensor)
 from .nvfp4 import (F32_MAX, finite_amax_bits, nvfp4_decode, nvfp4_encode, nvfp4_encode_table)  # noqa: F401
 from .scaled import (div_pack, scaled_decode, scaled_encode, scaled_encode_fast, scaled_encode_fast_tensor,  # noqa: F401
-                     scaled_encode_rne, scaled_encode_rne_tensor, scaled_encode_tensor)
+                     scaled_encode_rne, scaled_encode_rne_tensor, scaled_encode_sr, scaled_encode_sr_int,
+                     scaled_encode_sr_tensor, scaled_encode_sr_tensor_int, scaled_encode_tensor)

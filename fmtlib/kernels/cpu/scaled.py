@@ -8,8 +8,8 @@ from numba import njit
 
 from ..config import CALLED, SCALAR, SERIAL
 from ..threads import parallel
-from .scalar import (DOWN, FLOOR_OVF, FP32_P, IEEE, INF, NAN, NO, NUMBER, ODD, ONE, RNA, RNE, SATURATE, STOCH, U, UP,
-                     ZERO, bit_length, _block_span, draw, int_code, _nan_block, pack, unpack)
+from .scalar import (DOWN, FLOOR_OVF, FP32_P, _GAMMA, IEEE, INF, NAN, NO, NUMBER, ODD, ONE, RNA, RNE, SATURATE, STOCH,
+                     U, UP, ZERO, bit_length, _block_span, draw, int_code, mix64, _nan_block, pack, unpack)
 from .element import _fast_round, _value_code
 
 
@@ -353,6 +353,207 @@ def scaled_encode_rne(t0, t1, src, codes, scales, bad, out, Pelem, F, S, M, smax
             _rne_elements(src, codes, out, start, end, D, Pelem, F, M, False, fused)
 
 
+# --- stochastic rounding with a float scale: the float64 fast path (fast_path.scaled_sr_eligible) ---
+# The rule is ``round_shift``'s (scalar.py), reached through ``div_pack`` and ``pack``: with
+# y = |x / D| / u exactly (u: the element's quantum at the binade of x / D, at least its
+# subnormal quantum; u = 1 for integers), n = floor(y) and F = floor((y - n) * 2**rbits), the
+# magnitude is n + 1 where F + rnd >= 2**rbits, else n, then saturated (rnd < 2**rbits, as
+# ``random_args`` checks). div_pack's quotient sig = 2 * floor(Q) + sticky has s > rbits bits
+# below the element's last place (s >= 61 - precision, rbits <= 60 - precision; for an integer
+# where n < 2**precision, and n >= 2**precision gives the range's end whatever F is), so
+# F = rem >> (s - rbits) shifts the sticky bit off and is floor((y - n) * 2**rbits) exactly.
+# As rnd is an integer, F + rnd >= 2**rbits iff W + zr >= 2**64, with W = (y - n) * 2**64 (real)
+# and zr = rnd * 2**(64 - rbits): the 64-bit random draw with its low bits cleared.
+# Here q = x / D is one float64 division (x float32, D of at most 24 significant bits),
+# y_f = |q| / u (a power-of-two scaling), n_f = floor(y_f), w = trunc((y_f - n_f) * 2**64) (the
+# subtraction is exact; w <= 2**64 - 2**11), and up iff w + zr >= 2**64, that is w > ~zr.
+# - Lemma (the deterministic fast path's, above): q compares with every float64 m = M * 2**e,
+#   M * dsig < 2**49, as x / D does. So q has x / D's binade (m a power of two) and n_f = n
+#   (m = k * u, k <= 2**precision + 1; integers are clipped at max(hi, -lo) + 1, beyond which
+#   they saturate either way). Where precision + rbits <= 24 the threshold (n + T / 2**rbits) * u,
+#   T = 2**rbits - rnd, has M <= 2**25 (M = n * 2**rbits + T), so the test is exact: w > ~zr iff
+#   (y_f - n) * 2**64 >= 2**64 - zr (an integer right side) iff q >= the threshold.
+# - Otherwise (the default rbits = 60 - precision): |y_f - y| <= half an ulp of y_f
+#   <= 2**(precision - 53) (y_f < 2**precision, or < 2**precision + 2 for a clipped integer), so
+#   |w - W| < 2**(precision + 11) + 1 <= err = 2**(precision + 12), and the test decides unless
+#   w + zr lies within err of 2**64, which (w + zr + err) mod 2**64 < 2 * err catches (with a few
+#   sums near 0 or 2**65 that need no help). Those elements take the exact long division
+#   (``_scaled_exact_elements``): a window of 2**(precision + 13) of the 2**64 sums.
+# The rest is the nearest-even path's: (n + up) * u is exact, saturates at max, and its code and
+# value follow ``_rne_elements``; the fused value times D is exact in float64 and rounded once to
+# float32. Float32 input only (a float64 input has 53 significant bits and the lemma fails); the
+# random bits are fmtlib-rng-v1's (``rand_top``) or the caller's ``rand``. The kernels take
+# e1, e2 = err, 2 * err, or 0, 0 (nothing undecided) where precision + rbits <= 24.
+
+_TWO64 = np.float64(18446744073709551616.0)
+
+
+@njit(**SCALAR)
+def _sr_one(q, zr, F, M, lo, hi, e1, e2, is_int):
+    """(magnitude r, negative, code, ambiguous) of float64 ``q`` rounded stochastically with the
+    random ``zr`` (see above); ``lo, hi``: an integer element's range (``is_int``)."""
+    bq = np.float64(q).view(np.int64)
+    neg = bq < 0
+    a = abs(q)
+    if is_int:
+        y = min(a, max(hi, -lo) + 1.0)
+        u = 1.0
+    else:
+        lu = max(((bq >> 52) & 0x7FF) - 1023, F[2]) - F[0]
+        y = a * np.int64((1023 - lu) << 52).view(np.float64)
+        u = np.int64((1023 + lu) << 52).view(np.float64)
+    n = np.floor(y)
+    w = np.uint64((y - n) * _TWO64)
+    up = w > ~zr
+    amb = np.uint64(w + zr + e1) < e2
+    r = (n + np.float64(up)) * u
+    if is_int:
+        v = min(max(-r if neg else r, lo), hi) + 0.0   # + 0.0: no -0 for integers
+        return v, np.int64(0), amb
+    r = min(r, M)
+    s = neg and (r != 0 or F[5] == 1)   # fnuz: no -0
+    return -r if s else r, np.int64(s), amb
+
+
+@njit(**SCALAR)
+def _d_sig_exp(D):
+    """(dsig, dexp) of a normal float64 ``D`` of at most 24 significant bits."""
+    bd = np.float64(D).view(np.int64)
+    return ((bd & 0xFFFFFFFFFFFFF) | (np.int64(1) << 52)) >> 29, ((bd >> 52) & 0x7FF) - 1046
+
+
+@njit(**SCALAR)
+def _sr_elements(src, codes, out, start, end, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
+    """Elements of float32 src[start:end] with effective scales dfe[i - start], rounded
+    stochastically (see above): a branch-free pass, then the exact long division for the ones it
+    could not decide. ``zbuf``: room for the random draws (as many as ``dfe``)."""
+    lo, hi = np.float64(Pelem[3]), np.float64(Pelem[4])
+    q_magic, emin_val, inv_q = _format_consts(F)
+    sh = np.uint64(64 - rbits)
+    if rand.size:   # the random draws first, in their own loop: the pass below has one version
+        for i in range(start, end):
+            zbuf[U(i - start)] = np.uint64(rand[U(i)]) << sh
+    else:
+        rmask = ~np.uint64((np.uint64(1) << sh) - np.uint64(1))
+        for i in range(start, end):
+            zbuf[U(i - start)] = mix64(np.uint64(key) + (np.uint64(base + i) + np.uint64(1)) * _GAMMA) & rmask
+    namb = np.int64(0)
+    for i in range(start, end):
+        zr = zbuf[U(i - start)]
+        Df = dfe[U(i - start)]
+        v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, zr, F, M, lo, hi, e1, e2, is_int)
+        namb += np.int64(amb)
+        if not fused:
+            if is_int:
+                codes[U(i)] = int_code(np.int64(v), Pelem)
+            else:
+                codes[U(i)] = _f64_code(abs(v), F[0], F[1], emin_val, inv_q) | (s << F[4])
+        if fused:
+            out[U(i)] = np.float32(v * Df)
+    if namb:
+        _sr_undecided(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand)
+
+
+@njit(**CALLED)
+def _sr_undecided(src, codes, out, start, end, dfe, Pelem, F, M, key, base, rbits, e1, e2, fused, rand):
+    """The exact long division for the elements of src[start:end] that :func:`_sr_elements`
+    could not decide (one compiled copy for integer and float elements)."""
+    lo, hi = np.float64(Pelem[3]), np.float64(Pelem[4])
+    sh = np.uint64(64 - rbits)
+    is_int = Pelem[11] == 1
+    sb, ob = src.view(np.uint32), out.view(np.uint32)
+    for i in range(start, end):
+        rnd = draw(rand, key, base, i, rbits)
+        Df = dfe[U(i - start)]
+        v, s, amb = _sr_one(np.float64(src[U(i)]) / Df, np.uint64(rnd) << sh, F, M, lo, hi, e1, e2, is_int)
+        if amb:
+            dsig, dexp = _d_sig_exp(Df)
+            _scaled_exact_elements(sb, codes, ob, i, i + 1, dsig, dexp, FP32_P, Pelem, STOCH, key, base, rbits, NO,
+                                   fused, rand)
+
+
+@njit(**CALLED)
+def _sr_run(src, codes, out, start, end, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int):
+    """:func:`_sr_elements` (nothing where start >= end). ``is_int`` is a literal: Numba compiles
+    one version for integer elements and one for float elements, each only where a call needs it."""
+    if start < end:
+        _sr_elements(src, codes, out, start, end, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
+
+
+#: elements per branch-free pass of the stochastic kernels (their scales in one float64 buffer)
+_SR_GROUP = 512
+
+
+@njit(**SCALAR)
+def _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan,
+               rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand, is_int):
+    """:func:`scaled_encode` for stochastic rounding of float32 ``src`` (``out``: float32), on
+    the float64 fast path (see above). The scale as :func:`scaled_encode_rne` where ``rne_scale``
+    (no global scale, a scale format with subnormals), else by the exact division. The elements of
+    consecutive blocks go through :func:`_sr_elements` together, up to ``_SR_GROUP`` at a time."""
+    s_magic, s_emin, s_inv_q = _format_consts(S)
+    nb = (ncols + block - 1) // block
+    dfe = np.empty(_SR_GROUP, dtype=np.float64)
+    zbuf = np.empty(_SR_GROUP, dtype=np.uint64)
+    g0 = _block_span(t0, nb, ncols, block)[0]   # the pending group: elements g0 .. j - 1
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax = _f32_amax_bits(src, start, end)
+        D = np.float64(np.nan)
+        if rne_scale:
+            if amax < 0x7F800000:
+                D = max(_rne_f64(np.float64(np.uint32(amax).view(np.float32)) / M, S[0], s_magic), smin)
+            if D <= smax:
+                scales[U(t)] = _f64_code(D, S[0], S[1], s_emin, s_inv_q)
+            else:   # inf or NaN in the block, or a scale beyond the scale format
+                bad[U(t)] = amax < 0x7F800000
+                scales[U(t)] = scale_nan
+        else:
+            sc, dsig, dexp = np.int64(-1), np.int64(0), np.int64(0)
+            if amax < 0x7F800000:
+                kind, sign, msig, mexp = unpack(amax, FP32_P, NO)
+                sc, dsig, dexp = _scale_of(msig, mexp, Pscale, R, smin_code)
+            if sc == -2:
+                bad[U(t)] = 1
+            scales[U(t)] = Pscale[7] if sc < 0 else sc
+            if sc >= 0:
+                D = math.ldexp(np.float64(dsig), dexp)
+        if not (D <= smax if rne_scale else D == D):   # a NaN scale: the block's codes 0, values NaN
+            _sr_run(src, codes, out, g0, start, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            g0 = end
+            continue
+        j = start
+        while j < end:
+            m = min(end - j, _SR_GROUP - (j - g0))
+            for k in range(j - g0, j - g0 + m):
+                dfe[U(k)] = D
+            j += m
+            if j - g0 == _SR_GROUP:
+                _sr_run(src, codes, out, g0, j, dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand, is_int)
+                g0 = j
+    _sr_run(src, codes, out, g0, _block_span(t1 - 1, nb, ncols, block)[1], dfe, zbuf, Pelem, F, M, key, base, rbits,
+            e1, e2, fused, rand, is_int)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_sr(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan,
+                     rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand):
+    """:func:`_sr_blocks` for a float element."""
+    _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan, rne_scale,
+               ncols, block, F, M, e1, e2, key, base, rbits, fused, rand, False)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def scaled_encode_sr_int(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan,
+                         rne_scale, ncols, block, F, M, e1, e2, key, base, rbits, fused, rand):
+    """:func:`_sr_blocks` for an integer element."""
+    _sr_blocks(t0, t1, src, codes, scales, bad, out, Pelem, Pscale, R, smin_code, S, smax, smin, scale_nan, rne_scale,
+               ncols, block, F, M, e1, e2, key, base, rbits, fused, rand, True)
+
+
 @njit(**CALLED)
 def _tensor_scale(amax, Psrc, Pscale, R, smin_code, scales, bad, t0):
     """(scale code, D significand, D exponent) of the block [amax[0]] (:func:`_block_scale`);
@@ -416,3 +617,37 @@ def scaled_encode_rne_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, 
         _rne_elements(src, codes, out, t0, t1, D, Pelem, F, M, True, fused)
     else:
         _rne_elements(src, codes, out, t0, t1, D, Pelem, F, M, False, fused)
+
+
+@njit(**SCALAR)
+def _sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2, key, base, rbits,
+               fused, rand, is_int):
+    """:func:`_sr_blocks` of one block, the whole of float32 ``src`` (amax bits ``amax[0]``, a
+    uint32 array); the scale by the exact division."""
+    sc, dsig, dexp = _tensor_scale(amax, FP32_P, Pscale, R, smin_code, scales, bad, t0)
+    if sc < 0:
+        _nan_block(codes, out, t0, t1, np.float32(np.nan), fused)
+        return
+    dfe = np.full(_SR_GROUP, math.ldexp(np.float64(dsig), dexp))
+    zbuf = np.empty(_SR_GROUP, dtype=np.uint64)
+    for g0 in range(t0, t1, _SR_GROUP):
+        _sr_run(src, codes, out, g0, min(g0 + _SR_GROUP, t1), dfe, zbuf, Pelem, F, M, key, base, rbits, e1, e2, fused, rand,
+                is_int)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_encode_sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2,
+                            key, base, rbits, fused, rand):
+    """:func:`_sr_tensor` for a float element."""
+    _sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2, key, base, rbits,
+               fused, rand, False)
+
+
+@parallel("elements")
+@njit(**SERIAL)
+def scaled_encode_sr_tensor_int(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2,
+                                key, base, rbits, fused, rand):
+    """:func:`_sr_tensor` for an integer element."""
+    _sr_tensor(t0, t1, src, codes, scales, bad, out, amax, Pelem, Pscale, R, smin_code, F, M, e1, e2, key, base, rbits,
+               fused, rand, True)
