@@ -295,10 +295,9 @@ class Scaled(BlockCodec):
                                     *fast_path.scaled_rne_params(self.element, self.scale_format), ncols, block, fused)
             elif fast_path.scaled_sr_eligible(self.element, xm.dtype, int(mode)):
                 sr = K.scaled_encode_sr_int if isinstance(self.element, IntFormat) else K.scaled_encode_sr
-                sr(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
-                                   *tail2[:3], *fast_path.scaled_sr_scale(self.scale_format, self.global_scale),
-                                   ncols, block, *fast_path.scaled_sr_params(self.element, int(rbits)), np.uint64(key),
-                                   base, int(rbits), fused, rand)
+                sr(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe, *tail2[:3],
+                   *fast_path.scaled_sr_scale(self.scale_format, self.global_scale), ncols, block,
+                   *fast_path.scaled_sr_params(self.element, int(rbits)), np.uint64(key), base, int(rbits), fused, rand)
             elif fast_path.scaled_eligible(self.element, xm.dtype, int(mode)):
                 K.scaled_encode_fast(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, out.reshape(-1), Pe,
                                      *tail2, *fast_path.scaled_constants(self.element, int(mode)), int(mode), fused)
