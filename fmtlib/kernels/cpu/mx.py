@@ -168,9 +168,11 @@ def _ieee_block_exponent(src, start, end, m_in, absmask, k0, S):
         return np.int64(-127)
     E = amax >> m_in
     mant = amax & ((np.int64(1) << m_in) - 1)
-    if E > 0:
-        return _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
-    return _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+    if E > 0:  # one call site: each inlined copy costs Numba's inliner a fraction of a second
+        sig, exp = mant | (np.int64(1) << m_in), E - k0
+    else:
+        sig, exp = mant, 1 - k0
+    return _pow2_scale(sig, exp, np.int64(rule), np.int64(emax), np.int64(mbits), M)
 
 
 
@@ -309,7 +311,7 @@ def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, sto
                 codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
 
 
-@njit(**SCALAR)
+@njit(**SERIAL)  # called, not inlined (see the kernels below), with the kernels' options (noalias arrays)
 def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                  kind):
     """Blocks t0..t1: per chunk, its scales, then its elements (so that no element loop waits on
