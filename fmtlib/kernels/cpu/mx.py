@@ -168,11 +168,9 @@ def _ieee_block_exponent(src, start, end, m_in, absmask, k0, S):
         return np.int64(-127)
     E = amax >> m_in
     mant = amax & ((np.int64(1) << m_in) - 1)
-    if E > 0:  # one call site: each inlined copy costs Numba's inliner a fraction of a second
-        sig, exp = mant | (np.int64(1) << m_in), E - k0
-    else:
-        sig, exp = mant, 1 - k0
-    return _pow2_scale(sig, exp, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+    if E > 0:
+        return _pow2_scale(mant | (np.int64(1) << m_in), E - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
+    return _pow2_scale(mant, 1 - k0, np.int64(rule), np.int64(emax), np.int64(mbits), M)
 
 
 
