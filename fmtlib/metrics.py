@@ -117,13 +117,22 @@ def summary(x, y) -> dict[str, float]:
     (0.125, 1, 1, 2)
     """
     xa, ya = np.asarray(x), np.asarray(y)
-    _pair(xa, ya, "omit")  # validate
+    p = _pair(xa, ya, "omit")  # validates; the pairs once, for every metric (the functions' own expressions)
     xf = np.isfinite(xa.astype(np.float64, copy=False))
     yf = np.isfinite(ya.astype(np.float64, copy=False))
     n_in = int(xf.size - np.count_nonzero(xf))
     n_out = int(np.count_nonzero(xf & ~yf))
-    kw = dict(nonfinite="omit")
-    return {"mse": mse(xa, ya, **kw), "sqnr_db": sqnr_db(xa, ya, **kw), "max_abs_error": max_abs_error(xa, ya, **kw),
-            "max_rel_error": max_rel_error(xa, ya, **kw), "median_rel_error": median_rel_error(xa, ya, **kw),
-            "bias": bias(xa, ya, **kw), "nonfinite": n_in + n_out, "nonfinite_in": n_in, "nonfinite_out": n_out,
+    nan = math.nan
+    m = dict(mse=nan, sqnr_db=nan, max_abs_error=nan, max_rel_error=nan, median_rel_error=nan, bias=nan)
+    if p is not None:
+        d = p[0] - p[1]
+        d2 = d ** 2
+        noise, signal = float(np.sum(d2)), float(np.sum(p[0] ** 2))
+        m.update(mse=float(np.mean(d2)), max_abs_error=float(np.max(np.abs(d))), bias=float(np.mean(p[1] - p[0])),
+                 sqnr_db=math.inf if noise == 0 else 10 * math.log10(signal / noise) if signal > 0 else -math.inf)
+        nz = p[0] != 0
+        if nz.any():
+            r = np.abs(d) / np.abs(p[0]) if nz.all() else np.abs(d[nz]) / np.abs(p[0][nz])
+            m.update(max_rel_error=float(np.max(r)), median_rel_error=float(np.median(r)))
+    return {**m, "nonfinite": n_in + n_out, "nonfinite_in": n_in, "nonfinite_out": n_out,
             "n": int(np.count_nonzero(xf & yf))}

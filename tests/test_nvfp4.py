@@ -3,7 +3,7 @@ ml_dtypes' e4m3fn / e2m1 casts (round to nearest even), bit for bit."""
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import examples
+from conftest import SCOPES, examples, float32_sweep
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -120,6 +120,36 @@ def test_fp32_params_constant():
     from fmtlib.kernels.cpu import convert
 
     assert convert.FP32_P == kernel_params(get_format("fp32"))
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_block_scale_code_equals_generic(scope):
+    """The block-scale rounding of the NVFP4 kernels (nvfp4._e4m3_code, no generic helpers)
+    gives the generic pack's e4m3fn code, nearest-even, saturating, on float32 patterns
+    (every one with ``-m slow``) and on both sides of every e4m3fn midpoint."""
+    from numba import njit
+
+    from fmtlib.kernels.cpu.nvfp4 import ONE, RNE, SATURATE, _e4m3_code, _f32_code
+
+    @njit(cache=False)
+    def both(xs, P):
+        fast, generic = np.empty(xs.size, np.int64), np.empty(xs.size, np.int64)
+        for i in range(xs.size):
+            fast[i] = _e4m3_code(xs[i], P)
+            generic[i] = _f32_code(xs[i], P, RNE, SATURATE, np.int64(0), ONE)
+        return fast, generic
+
+    P = kernel_params(get_format("e4m3fn"))
+    vals = np.arange(256, dtype=np.uint8).view(E4M3).astype(np.float32)
+    vals = np.sort(vals[np.isfinite(vals) & (vals >= 0)])
+    mids = ((vals[1:].astype(np.float64) + vals[:-1]) / 2).astype(np.float32)   # exact in float32
+    near = np.concatenate([mids, vals, [F32(464.0), F32_MAX, F32(np.inf), F32(np.nan), F32(2.0**-149)]])
+    near = near.view(np.uint32)
+    edges = (near[:, None].astype(np.int64) + np.arange(-2, 3)).astype(np.uint32).view(np.float32).ravel()
+    for start, xs in [(None, np.concatenate([edges, -edges]))] + list(float32_sweep(scope)):
+        fast, generic = both(xs, P)
+        bad = np.flatnonzero(fast != generic)
+        assert bad.size == 0, (start, xs[bad[:5]].view(np.uint32), fast[bad[:5]], generic[bad[:5]])
 
 
 @pytest.mark.parametrize("global_scale", [False, True])

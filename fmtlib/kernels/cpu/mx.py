@@ -309,7 +309,7 @@ def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, sto
                 codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
 
 
-@njit(**SCALAR)
+@njit(**SERIAL)  # called, not inlined (see the kernels below), with the kernels' options (noalias arrays)
 def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
                  kind):
     """Blocks t0..t1: per chunk, its scales, then its elements (so that no element loop waits on

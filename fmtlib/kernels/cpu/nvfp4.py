@@ -74,12 +74,21 @@ def _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals):
 
 @njit(**SCALAR)
 def _e4m3_code(v, Pscale):
-    """e4m3fn code of a positive float32 ``v``, nearest-even, saturating; the normal range
-    [2**-6, 448] by rounding the float32 bits, the rest by the generic pack."""
+    """e4m3fn code (format ``Pscale``) of a float32 ``v``, nearest-even, saturating: the bits
+    of ``pack(unpack(v), Pscale, RNE, SATURATE)`` without compiling the generic helpers. On |v|:
+    the normal range [2**-6, 448] by rounding the float32 bits as integers; below it |v| * 2**9
+    (exact) rounded to an integer by the FPU counts the subnormal quanta 2**-9 (8 is 2**-6's
+    code); above it the largest finite code (inf too), NaN its code; then the sign bit.
+    tests/test_nvfp4.py checks it against the generic helpers."""
     b = np.int64(np.float32(v).view(np.uint32))
-    if 0x3C800000 <= b <= 0x43E00000:
-        return ((b + 0x7FFFF + ((b >> 20) & 1)) >> 20) - (120 << 3)
-    return _f32_code(v, Pscale, RNE, SATURATE, np.int64(0), ONE)
+    m = b & 0x7FFFFFFF
+    if m < 0x3C800000:
+        c = np.int64(np.rint(np.uint32(m).view(np.float32) * np.float32(512.0)))
+    elif m <= 0x43E00000:
+        c = ((m + 0x7FFFF + ((m >> 20) & 1)) >> 20) - (120 << 3)
+    else:
+        c = Pscale[6] if m <= 0x7F800000 else Pscale[7]
+    return c | ((b >> 31) << 7)
 
 
 @parallel("blocks")
