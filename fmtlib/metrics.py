@@ -62,13 +62,24 @@ def sqnr_db(x, y, *, nonfinite: str = "propagate") -> float:
     """Signal-to-quantization-noise ratio in dB: 10 log10(sum x**2 / sum (x - y)**2); inf if
     exact (and x is not all zeros)."""
     p = _pair(x, y, nonfinite)
-    if p is None:
-        return math.nan
-    noise = float(np.sum((p[0] - p[1]) ** 2))
-    signal = float(np.sum(p[0] ** 2))
+    return math.nan if p is None else _sqnr(p[0], p[1], p[0] - p[1])
+
+
+def _sqnr(x: np.ndarray, y: np.ndarray, d: np.ndarray, d2: np.ndarray | None = None) -> float:
+    """:func:`sqnr_db` of finite float64 pairs ``x, y`` with ``d = x - y`` (``d2``: its squares,
+    if the caller has them). Where a square, a sum or ``d`` itself passes float64's range (values
+    near 1e308), the same ratio of halves scaled by a power of two."""
+    noise, signal = float(np.sum(d ** 2 if d2 is None else d2)), float(np.sum(x ** 2))
+    if math.isinf(noise) or math.isinf(signal):
+        xh, dh = x * 0.5, x * 0.5 - y * 0.5
+        k = -math.frexp(float(max(np.max(np.abs(xh)), np.max(np.abs(dh)))))[1]
+        noise, signal = float(np.sum(np.ldexp(dh, k) ** 2)), float(np.sum(np.ldexp(xh, k) ** 2))
     if noise == 0:
         return math.inf
-    return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
+    if not signal > 0:
+        return -math.inf
+    r = signal / noise   # its log, or, where the ratio itself leaves float64's range, the logs' difference
+    return 10 * (math.log10(r) if 0 < r < math.inf else math.log10(signal) - math.log10(noise))
 
 
 def max_abs_error(x, y, *, nonfinite: str = "propagate") -> float:
@@ -127,9 +138,8 @@ def summary(x, y) -> dict[str, float]:
     if p is not None:
         d = p[0] - p[1]
         d2 = d ** 2
-        noise, signal = float(np.sum(d2)), float(np.sum(p[0] ** 2))
-        m.update(mse=float(np.mean(d2)), max_abs_error=float(np.max(np.abs(d))), bias=float(np.mean(p[1] - p[0])),
-                 sqnr_db=math.inf if noise == 0 else 10 * math.log10(signal / noise) if signal > 0 else -math.inf)
+        m.update(mse=float(np.mean(d2)), max_abs_error=float(np.max(np.abs(d))),
+                 bias=float(np.mean(p[1] - p[0])), sqnr_db=_sqnr(p[0], p[1], d, d2))
         nz = p[0] != 0
         if nz.any():
             r = np.abs(d) / np.abs(p[0]) if nz.all() else np.abs(d[nz]) / np.abs(p[0][nz])

@@ -72,6 +72,20 @@ def test_more_bits_more_sqnr():
     assert s == sorted(s)
 
 
+def test_sqnr_near_the_float64_limit():
+    """Squares (and x - y itself) beyond float64's range: the same ratio, no overflow or math
+    domain error; summary gives the same number."""
+    x = np.array([1e308, 3.0])
+    y = np.array([-1e308, 3.0])            # x - y overflows; the signal's square does too
+    assert metrics.sqnr_db(x, y) == pytest.approx(10 * math.log10(1 / 4))
+    assert metrics.summary(x, y)["sqnr_db"] == metrics.sqnr_db(x, y)
+    big = np.array([1e200, 1e-200])
+    assert metrics.sqnr_db(big, big * (1 + 2.0 ** -20)) == pytest.approx(10 * math.log10(2.0 ** 40), rel=1e-9)
+    tiny = np.array([1e-150])               # signal / noise below float64's range: the logs' difference
+    assert metrics.sqnr_db(tiny, np.array([1e15])) == pytest.approx(10 * (-300 - 30), rel=1e-9)
+    assert metrics.sqnr_db(np.zeros(2), np.array([0.0, 1e300])) == -math.inf
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="shape"):
         metrics.mse(np.ones(3), np.ones(4))
