@@ -62,14 +62,18 @@ def sqnr_db(x, y, *, nonfinite: str = "propagate") -> float:
     """Signal-to-quantization-noise ratio in dB: 10 log10(sum x**2 / sum (x - y)**2); inf if
     exact (and x is not all zeros)."""
     p = _pair(x, y, nonfinite)
-    return math.nan if p is None else _sqnr(p[0], p[1], p[0] - p[1])
+    if p is None:
+        return math.nan
+    with np.errstate(over="ignore"):   # _sqnr handles it
+        return _sqnr(p[0], p[1], p[0] - p[1])
 
 
 def _sqnr(x: np.ndarray, y: np.ndarray, d: np.ndarray, d2: np.ndarray | None = None) -> float:
     """:func:`sqnr_db` of finite float64 pairs ``x, y`` with ``d = x - y`` (``d2``: its squares,
     if the caller has them). Where a square, a sum or ``d`` itself passes float64's range (values
     near 1e308), the same ratio of halves scaled by a power of two."""
-    noise, signal = float(np.sum(d ** 2 if d2 is None else d2)), float(np.sum(x ** 2))
+    with np.errstate(over="ignore"):
+        noise, signal = float(np.sum(d ** 2 if d2 is None else d2)), float(np.sum(x ** 2))
     if math.isinf(noise) or math.isinf(signal):
         xh, dh = x * 0.5, x * 0.5 - y * 0.5
         k = -math.frexp(float(max(np.max(np.abs(xh)), np.max(np.abs(dh)))))[1]
