@@ -52,7 +52,7 @@ def lanes32(elem, src_fmt, mode, rand, args, S, ncols: int, block: int, key, bas
     if not fast_path.mx32_eligible(elem, src_fmt, int(mode), rand):
         return False
     if isinstance(elem, IntFormat):
-        K32, E = fast_path.int32_constants(elem)
+        K32, E = fast_path.int32_constants(elem, S[4])
         name = "mx32_int_"
     else:
         K32, _ = fast_path.nearest32_constants(elem, src_fmt, int(mode), int(Overflow.SATURATE))

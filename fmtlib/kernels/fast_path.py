@@ -137,18 +137,20 @@ def _mx32_element(elem, src_fmt) -> bool:
 
 
 @lru_cache(maxsize=64)
-def int32_constants(elem) -> tuple:
-    """``(K, E)`` (uint32 arrays) of an integer element for the MX lane kernels (see "integer
-    elements" in ``fmtlib/kernels/cpu/mx.py``): K as :func:`nearest32_constants` gives it for a
-    format with quantum 1 whose smallest normal is 2**23 (no bits dropped above it, 0 for a
-    zero's sign, saturation at max); E = (code mask, float32 bits of -min, the sign-magnitude
-    sign bit or 0, 1 for two's complement)."""
+def int32_constants(elem, eshift: int) -> tuple:
+    """``(K, E)`` (uint32 arrays) of an integer element worth its code times 2**-eshift (MXINT8:
+    6) for the MX lane kernels (see "integer elements" in ``fmtlib/kernels/cpu/mx.py``): K as
+    :func:`nearest32_constants` gives it for a format with quantum q = 2**-eshift whose
+    smallest normal is 2**23 * q (no bits dropped above it, 0 for a zero's sign, saturation at
+    max * q); E = (code mask, float32 bits of -min * q, the sign-magnitude sign bit or 0, 1 for
+    two's complement)."""
     def bits(v) -> int:
         return int(np.float32(v).view(np.uint32))
 
-    K = [0, bits(2.0 ** 23), bits(2.0 ** 23), bits(elem.max), 0, 23 + 127, bits(1.0), 150]
+    q = 2.0 ** -eshift
+    K = [0, bits(2.0 ** 23 * q), bits(2.0 ** 23 * q), bits(elem.max * q), 0, 150 - eshift, bits(q), 150 - eshift]
     sign_magnitude = elem.encoding == "sign_magnitude"
-    E = [(1 << elem.bits) - 1, bits(-elem.min), 1 << (elem.bits - 1) if sign_magnitude else 0,
+    E = [(1 << elem.bits) - 1, bits(-elem.min * q), 1 << (elem.bits - 1) if sign_magnitude else 0,
          int(not sign_magnitude)]
     return np.array(K, dtype=np.uint32), np.array(E, dtype=np.uint32)
 

@@ -272,19 +272,18 @@ _MX32_CHUNK = 64
 
 
 @njit(**SCALAR)
-def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, eshift, ncols, block, stoch, key, base, rbits, fused,
-                   kind, integer):
+def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, stoch, key, base, rbits, fused, kind,
+                   integer):
     """The elements of blocks c0..c1, whose scales are set (see above); ``stoch``, ``fused``,
     ``kind`` and ``integer`` are constants where this is inlined, so the element loop vectorises.
-    ``integer``: the element is an integer times 2**-eshift (see "integer elements" below)."""
+    ``integer``: an integer element (see "integer elements" below)."""
     u = np.uint32
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, max_bits, zero_sign, e_thr, q_bits = K[1], K[3], K[4], K[5], K[6]
     kq = np.int64(K[7])
     mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
-    cmask, neg_max, top, twos = E[0], E[1], E[2], E[3]  # integer elements: _int32_code's constants
-    esc, desc = _pow2_f32(eshift), _pow2_f32(-eshift)
+    cmask, neg_max, top, twos = E[0], E[1], E[2], E[3]  # integer elements: the negative bound, _int32_code's
     below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
     nb = (ncols + block - 1) // block
     for t in range(c0, c1):
@@ -299,10 +298,7 @@ def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, eshift, ncols, bl
             b = u(src[U(i)])
             a = u(b & absmask)
             sign = u(b & sign_bit)
-            yf = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv)
-            if integer:
-                yf = np.float32(yf * esc)
-            y = yf.view(np.uint32)
+            y = np.float32(np.uint32(_f32_bits_of(a, kind)).view(np.float32) * inv).view(np.uint32)
             if stoch:
                 r = _round_stochastic32(y, mix64(h), s, e_thr, q_bits, below_q, to_w, rmask, rb)
                 h += _GAMMA
@@ -313,13 +309,10 @@ def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, eshift, ncols, bl
             else:
                 r = min(r, max_bits)
             if fused:
-                v = np.uint32(r).view(np.float32)
-                if integer:
-                    v = np.float32(v * desc)
-                p = _bits_from_f32(np.float32(v * sc).view(np.uint32), kind)
+                p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
                 out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
             elif integer:
-                codes[U(i)] = _int32_code(r, sign, cmask, top, twos)
+                codes[U(i)] = _int32_code(r, sign, magic, cmask, top, twos)
             else:
                 codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
 
@@ -341,38 +334,38 @@ def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, s
         for t in range(c0, c1):
             start, end = (np.int64(0), np.int64(1)) if tensor else _block_span(t, nb, ncols, block)
             scales[U(t)] = _ieee_block_exponent(a, start, end, m_src, abs_src, k0, S) + 127
-        _mx32_elements(c0, c1, src, codes, scales, out, Psrc[7], K, E, np.int64(S[4]), ncols, block, stoch, key,
-                       base, rbits, fused, kind, integer)
+        _mx32_elements(c0, c1, src, codes, scales, out, Psrc[7], K, E, ncols, block, stoch, key, base, rbits, fused,
+                       kind, integer)
 
 
 # --- integer elements (MXINT8, Scaled(Int(k), "e8m0")) in the same lanes ----------------------
-# The element is an integer n times 2**-eshift (MXINT8: n / 64; Scaled: eshift 0), so
-# y = |x| * 2**-se * 2**eshift is the integer grid's value, two float32 products (the first is
-# exact unless below 2**-126, and then y < 2**-120 rounds to 0 as above; the second is exact).
-# Rounding to an integer is the element lane helpers' rounding into a format whose quantum is 1
-# and whose "subnormal" range holds every y: K = fast_path.int32_constants, s = 0, smallest
-# normal Q = 2**23, so nearest-even is the FPU's (y + 2**23) - 2**23 and stochastic rounding
-# drops the fraction's bits as it drops an element's. fast_path.mx32_eligible admits integers
-# with max < 2**23, so y < 2**23: a block's amax gives y < 2**bit_length(max) (floor rule; the
-# others give at most that, rceil at most max * (1 + 2**-24)), and the lane helpers' normal
-# branch (s = 0) is never taken. The result saturates at max, or at -min for a negative input
-# (0 for unsigned), as pack_int's saturation does; floor-on-overflow saturates too (an integer
-# rounded past the range by nearest-even truncates to at least its bound). Its value is
-# n * 2**-eshift * 2**se by two exact float32 products (a multiple of 2**-133, so exact also
-# below 2**-126); mx32_eligible asks that max has at most the input's precision in bits, so that
-# it is a value of the input format (as every rounded value n * 2**(se - eshift) is: where that
-# grid is finer than the input's smallest subnormal, y is an integer at most max, nothing moves).
-# The code: n, or for a negative input and n > 0, (-n) & mask (two's complement) or n | top
+# The element is an integer n times q = 2**-eshift (MXINT8: n / 64; Scaled: q = 1). Rounding y
+# onto that grid is the element lane helpers' rounding into a format with quantum q whose
+# "subnormal" range holds every y: K = fast_path.int32_constants, s = 0 and smallest normal
+# Q = 2**23 * q, so nearest-even is the FPU's (y + Q) - Q and stochastic rounding drops the bits
+# below q as it drops an element's (the proof above, with q / 2 >= 2**-64, carries over).
+# fast_path.mx32_eligible admits integers with max < 2**23, so y < Q: a block's amax gives
+# y < 2**bit_length(max) * q (floor rule; the others give at most that, rceil at most
+# max * q * (1 + 2**-24)), and the helpers' normal branch (s = 0) is never taken. The result
+# saturates at max * q, or at -min * q for a negative input (0 for unsigned), as pack_int's
+# saturation does; floor-on-overflow saturates too (an integer rounded past the range by
+# nearest-even truncates to at least its bound). Its value r * 2**se is one exact float32
+# product (a multiple of 2**(se - eshift) >= 2**-133, so exact also below 2**-126);
+# mx32_eligible asks that max has at most the input's precision in bits, so that it is a value
+# of the input format (as every rounded value is: where the grid 2**(se - eshift) is finer than
+# the input's smallest subnormal, y / q is an integer at most max and nothing moves). The code:
+# n = the bits of r + Q less those of Q (the sum stays in Q's binade, its bits count quanta),
+# and for a negative input with n > 0, (-n) & mask (two's complement) or n | top
 # (sign-magnitude), as int_code. No zero keeps a sign (K's zero-sign bits are 0).
 
 
 @njit(**SCALAR)
-def _int32_code(r, sign, cmask, top, twos):
-    """The integer code of float32 bits ``r`` of an integer below 2**23 (its bits in the
-    significand of r + 2**23), negative where ``sign`` (non-zero) and r > 0: two's complement
-    (``twos``) or sign-magnitude (``top`` the sign bit)."""
+def _int32_code(r, sign, magic, cmask, top, twos):
+    """The integer code of float32 bits ``r`` of n quanta (n < 2**23; ``magic`` = Q, see
+    above), negative where ``sign`` (non-zero) and n > 0: two's complement (``twos``) or
+    sign-magnitude (``top`` the sign bit)."""
     u = np.uint32
-    n = u(np.float32(np.uint32(r).view(np.float32) + np.float32(8388608.0)).view(np.uint32) - u(0x4B000000))
+    n = u(np.float32(np.uint32(r).view(np.float32) + magic).view(np.uint32) - np.float32(magic).view(np.uint32))
     neg = u(u(u(0) - n) & cmask) if twos != 0 else u(n | top)
     return neg if sign != 0 and n != 0 else n
 
