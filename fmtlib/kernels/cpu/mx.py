@@ -1,7 +1,7 @@
 """OCP MX kernels: blocks with a power-of-two (e8m0) shared scale -- the generic kernel, the
-exponent-shift fast path, the 32-bit lane kernels for float32, bfloat16 and float16 input, the
-threshold kernel for tiny elements (e2m1) -- their decode, and their per-tensor (one block over
-the whole tensor) variants.
+exponent-shift fast path, the 32-bit lane kernels for float32, bfloat16 and float16 input (float
+and integer elements), the threshold kernel for tiny elements (e2m1) -- their decode, and their
+per-tensor (one block over the whole tensor) variants.
 """
 import math
 
@@ -637,7 +637,9 @@ def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S,
 # chunks of elements: each chunk takes the scale from ``amax`` (a one-element array of input
 # bits) with the block kernel's own helper, the chunk starting at 0 writes it, and the elements
 # go through the block kernel's element loop. Element indices are the tensor's, so stochastic
-# rounding draws the same random bits: the results are the one-block kernels' bits.
+# rounding draws the same random bits: the results are the one-block kernels' bits. The lane
+# kernels (mx32_*) take ``amax`` themselves (_mx32_blocks): the tensor as one row of blocks of
+# MX32_TENSOR_BLOCK elements, each block's scale found from amax.
 
 
 @parallel("elements")
