@@ -283,7 +283,7 @@ def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, sto
     emin_bits, max_bits, zero_sign, e_thr, q_bits = K[1], K[3], K[4], K[5], K[6]
     kq = np.int64(K[7])
     mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
-    cmask, neg_max, top, twos = E[0], E[1], E[2], E[3]  # integer elements: the negative bound, _int32_code's
+    cmask, neg_max, top, twos = E[0], E[1], E[2], E[3]  # integer elements (fast_path.int32_constants)
     below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
     nb = (ncols + block - 1) // block
     for t in range(c0, c1):
