@@ -1,11 +1,11 @@
-"""MX encode and quantize of every float element format against np.copyto and torchao's CPU to_mx.
+"""MX encode and quantize of every element format against np.copyto and torchao's CPU to_mx.
 
     python benchmarks/bench_mx_lanes.py [--n 4194304] [--peer-python /work/venv-peers/bin/python]
 
 fmtlib runs here on float32 and bfloat16 rows of 256 (``standard_normal * 2``, seed 0), nearest-
 even and stochastic, with ``np.copyto`` of the same float32 array timed in the same run (least
 time of 9 runs after a warm-up each, as the suite's memory-limit tables). torchao (``to_mx``,
-OCP floor scale, which has no stochastic mode) runs in ``--peer-python``, another interpreter
+OCP floor scale, which has no stochastic mode and no MXINT8) runs in ``--peer-python``, another interpreter
 that has torch and torchao (where fmtlib's own has none), on the same array, and reports its
 rates and its own copy rate; ``to_mx`` returns the codes and scales, as ``encode`` does. The
 header gives the CPU and the load of both runs, and FP('e4m3fn') quantize (the element lane
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import best_time, cpu_line  # noqa: E402
 
-FORMATS = ["mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4"]
+FORMATS = ["mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4", "mxint8"]
 
 
 def data(n: int) -> np.ndarray:
@@ -58,6 +58,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1 << 22)
     ap.add_argument("--peer-python", help="an interpreter with torch and torchao, for to_mx")
+    ap.add_argument("--formats", nargs="+", default=FORMATS, choices=FORMATS, help="MX formats to run (default: all)")
     ap.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)  # the child run
     args = ap.parse_args(argv)
     if args.peer:
@@ -87,7 +88,7 @@ def main(argv=None) -> None:
     print("| format | input | rounding | encode Melem/s | quantize out= Melem/s | quantize / float32 copy | "
           "torchao to_mx Melem/s | encode / to_mx |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
-    for name in FORMATS:
+    for name in args.formats:
         for src in ("float32", "bfloat16"):
             xs = x if src == "float32" else x.astype(ml_dtypes.bfloat16)
             o = np.empty_like(xs)

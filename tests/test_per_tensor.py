@@ -11,6 +11,7 @@ import pytest
 
 from fmtlib import Int, Quantile, Rounding, Scaled
 from fmtlib.kernels import fast_path, threads
+from fmtlib.kernels.cpu import mx as mx_kernels
 
 DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
 N = 5003   # prime: 16 chunks of 312 or 313 elements with the grain below
@@ -21,6 +22,7 @@ def many_chunks(monkeypatch):
     """Chunks of about 300 elements on 4 threads (tests/test_concurrency.py checks the cutting)."""
     monkeypatch.setattr(threads, "GRAIN", 97)
     monkeypatch.setattr(threads, "FAST_GRAIN", 97)
+    monkeypatch.setattr(mx_kernels, "MX32_TENSOR_BLOCK", 61)   # the lane kernels' per-tensor blocks
     threads.set_num_threads(4)
     yield
     threads.set_num_threads(None)
@@ -86,9 +88,9 @@ FP_CODECS = [
     Scaled("int8", "fp32", block=None, axis=None),        # QRazor's stage 1
     Scaled("e4m3", "bf16", block=None, axis=None),
     Scaled("e2m1", "ue4m3", block=None, axis=None, global_scale=True),
-    Scaled("e2m1", "e8m0", block=None, axis=None),        # e8m0: the threshold kernel (nearest, toward zero)
-    Scaled("e4m3", "e8m0", block=None, axis=None),        # the exponent-shift fast kernel
-    Scaled("int8", "e8m0", block=None, axis=None),        # the generic kernel
+    Scaled("e2m1", "e8m0", block=None, axis=None),        # e8m0: the lane kernels (nearest-even, stochastic),
+    Scaled("e4m3", "e8m0", block=None, axis=None),        # the threshold kernel (e2m1 toward zero), the
+    Scaled("int8", "e8m0", block=None, axis=None),        # exponent-shift kernel, the generic kernel
     Scaled("e5m2", "e8m0", block=None, axis=None, scale_rule="rceil"),
     Scaled("e2m3", "e8m0", block=None, axis=None, scale_rule="even"),
     Scaled(Int(4), "e8m0", block=None, axis=None, scale_rule="ceil"),
@@ -153,16 +155,19 @@ def test_the_two_passes_ran():
 
     x = dict(tensors(np.float32))["random"]
     with pytest.MonkeyPatch.context() as mp:
-        for mod, names in ((K, ["amax_bits", "mx_encode", "mx_encode_tensor", "scaled_encode_fast",
-                                "scaled_encode_fast_tensor", "scaled_encode_rne", "scaled_encode_rne_tensor"]),
+        for mod, names in ((K, ["amax_bits", "mx_encode", "mx_encode_tensor", "mx32_int_encode_f32",
+                                "mx_encode_fast_tensor", "scaled_encode_fast", "scaled_encode_fast_tensor",
+                                "scaled_encode_rne", "scaled_encode_rne_tensor"]),
                            (B, ["scaled_quantile_encode", "scaled_quantile_encode_tensor"])):
             for n in names:
                 mp.setattr(mod, n, spy(mod, n))
         Scaled("int8", "e8m0", block=None, axis=None).encode(x)
+        Scaled("e4m3", "e8m0", block=None, axis=None, rounding="up").encode(x)
         Scaled("int8", "fp32", block=None, axis=None).quantize(x)
         Scaled("int8", "fp32", block=None, axis=None, rounding="toward_zero").quantize(x)
         Scaled(Quantile.nf4(), "fp32", block=None, axis=None).encode(x)
-    assert calls == ["amax_bits", "mx_encode_tensor", "amax_bits", "scaled_encode_rne_tensor", "amax_bits",
+    assert calls == ["amax_bits", "mx32_int_encode_f32", "amax_bits", "mx_encode_fast_tensor", "amax_bits",
+                     "scaled_encode_rne_tensor", "amax_bits",
                      "scaled_encode_fast_tensor", "amax_bits", "scaled_quantile_encode_tensor"]
 
 

@@ -38,6 +38,55 @@ _MXINT8_SHIFT = 6  # MXINT8 element value = code / 2**6
 SCALE_RULES = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3}
 
 
+def lanes32(elem, src_fmt, mode, rand, args, S, ncols: int, block: int, key, base, rbits, fused: bool,
+            amax=None) -> bool:
+    """Run the CPU's 32-bit lane kernel (``mx32_*``) of power-of-two block scaling where
+    :func:`fmtlib.kernels.fast_path.mx32_eligible` holds, and say whether it ran: MX and
+    ``Scaled(..., "e8m0")``, whose scale rules are the same (``S``: rule, element emax, mbits,
+    max, eshift). ``args`` = (input bits, codes, scales, output bits, input kernel params), flat.
+    ``amax`` (the tensor's amax bits, one element): per-tensor scaling, ``ncols`` the tensor's
+    size in blocks of ``block`` sharing that one scale (see ``_mx32_blocks``)."""
+    from ..integers import IntFormat
+    from ..kernels.cpu import convert as K
+
+    if not fast_path.mx32_eligible(elem, src_fmt, int(mode), rand):
+        return False
+    if isinstance(elem, IntFormat):
+        K32, E = fast_path.int32_constants(elem, S[4])
+        name = "mx32_int_"
+    else:
+        K32, _ = fast_path.nearest32_constants(elem, src_fmt, int(mode), int(Overflow.SATURATE))
+        E, _ = fast_path.encode32_constants(elem, int(mode), int(Overflow.SATURATE))
+        name = "mx32_"
+    name += ("quantize" if fused else "encode") + ("_sr" if mode == Rounding.STOCHASTIC else "")
+    kind = fast_path.lanes32_kind(src_fmt)
+    if amax is None:
+        amax = np.empty(0, args[0].dtype)
+    tail = (K32, E, S, ncols, block, np.uint64(key), base, int(rbits), amax)
+    if kind == 0:
+        getattr(K, name + "_f32")(*args, *tail)
+    elif isinstance(elem, IntFormat):
+        getattr(K, name + ("_f16" if kind == 2 else "_bf16"))(*args, *tail)
+    else:
+        getattr(K, name + "_16")(*args, *tail, kind == 2)
+    return True
+
+
+def lanes32_tensor(elem, src_fmt, mode, rand, args, S, amax, key, base, rbits, fused: bool) -> bool:
+    """:func:`lanes32` for one scale over the whole of ``args[0]`` (``amax``: its amax bits, one
+    element), written to ``args[2][0]``; the blocks of ``MX32_TENSOR_BLOCK`` elements are the
+    chunks of the parallel element pass."""
+    from ..kernels.cpu.mx import MX32_TENSOR_BLOCK
+
+    n = args[0].size
+    scales = np.empty(-(-n // MX32_TENSOR_BLOCK), np.uint8)
+    if not lanes32(elem, src_fmt, mode, rand, (args[0], args[1], scales, *args[3:]), S, n, MX32_TENSOR_BLOCK, key,
+                   base, rbits, fused, amax):
+        return False
+    args[2][0] = scales[0]
+    return True
+
+
 class MX(BlockCodec):
     """An OCP MX block format: ``block`` (32) consecutive elements along ``axis`` share a
     power-of-two scale stored as E8M0.
@@ -125,29 +174,21 @@ class MX(BlockCodec):
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), kernel_params(src_fmt),
                 kernel_params(self.element))
         # the 32-bit lane kernels where they apply (measured faster than the threshold kernel on e2m1 too:
-        # benchmarks/RESULTS.md), then the threshold kernel (nearest-away, toward zero), the
+        # benchmarks/RESULTS.md; MXINT8 too), then the threshold kernel (nearest-away, toward zero), the
         # exponent-shift kernel, the generic one
-        if fast_path.mx32_eligible(self.element, src_fmt, int(mode), rand):
-            K32, _ = fast_path.nearest32_constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
-            E, _ = fast_path.encode32_constants(self.element, int(mode), int(Overflow.SATURATE))
-            kind = fast_path.lanes32_kind(src_fmt)
-            name = ("mx32_quantize" if fused else "mx32_encode") + ("_sr" if mode == Rounding.STOCHASTIC else "")
-            tail = (K32, E, self._scale_params, ncols, self.block, np.uint64(key), base, int(rbits))
-            if kind == 0:
-                getattr(K, name + "_f32")(*args[:5], *tail)
+        if not lanes32(self.element, src_fmt, mode, rand, args[:5], self._scale_params, ncols, self.block, key,
+                       base, rbits, fused):
+            if fast_path.table_eligible(self.element, src_fmt, int(mode)):
+                thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
+                K.mx_encode_table(*args, thr, vbits, self._scale_params, ncols, self.block, int(mode), fused)
+            elif fast_path.mx_eligible(self.element, src_fmt):
+                C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
+                D = fast_path.code_constants(self.element, src_fmt)
+                K.mx_encode_fast(*args, C, special, D, self._scale_params, ncols, self.block, int(mode),
+                                 np.uint64(key), base, int(rbits), fused, moved_rand(rand, axis))
             else:
-                getattr(K, name + "_16")(*args[:5], *tail, kind == 2)
-        elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
-            thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
-            K.mx_encode_table(*args, thr, vbits, self._scale_params, ncols, self.block, int(mode), fused)
-        elif fast_path.mx_eligible(self.element, src_fmt):
-            C, special = fast_path.constants(self.element, src_fmt, int(mode), int(Overflow.SATURATE))
-            D = fast_path.code_constants(self.element, src_fmt)
-            K.mx_encode_fast(*args, C, special, D, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base,
-                             int(rbits), fused, moved_rand(rand, axis))
-        else:
-            K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base, int(rbits), fused,
-                        moved_rand(rand, axis))
+                K.mx_encode(*args, self._scale_params, ncols, self.block, int(mode), np.uint64(key), base,
+                            int(rbits), fused, moved_rand(rand, axis))
         restore = (lambda r: np.moveaxis(r, -1, axis))
         if fused:
             return self._finish(result, out, restore)

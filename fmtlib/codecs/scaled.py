@@ -28,7 +28,7 @@ from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded, amax_element, finite_amax
 from .element import ElementCodec
-from .mx import SCALE_RULES
+from .mx import SCALE_RULES, lanes32, lanes32_tensor
 from .stochastic import moved_rand
 from .quantile import Quantile
 from . import codebook_scaled, nans
@@ -280,13 +280,14 @@ class Scaled(BlockCodec):
         if axis is None and ncols == 0:   # an empty tensor still has its one scale: that of an all-zero block
             scales = np.full((1, 1), 0 if self._pow2 else self._smin_code(), dtype=scales.dtype)
         result, codes, out = self._buffers(out, x, xm, fused, self.element.code_dtype)  # quantize writes no codes
+        given = rand   # None: fmtlib-rng-v1 (the lane kernels' only source)
         rand = moved_rand(rand, axis)
         src_fmt = dtype_format(xm.dtype)
         Ps, Pe = kernel_params(src_fmt), kernel_params(self.element)
         args = (bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), Ps, Pe)
         tail = (ncols, block, int(mode), np.uint64(key), base, int(rbits))
         if axis is None and ncols:   # one scale: an amax pass, then the elements, both in parallel
-            self._encode_tensor(xm, codes, scales, out, src_fmt, R, mode, key, base, rbits, fused, rand)
+            self._encode_tensor(xm, codes, scales, out, src_fmt, R, mode, key, base, rbits, fused, rand, given)
         elif not self._pow2:
             bad = np.zeros(scales.size, dtype=np.uint8)
             tail2 = (kernel_params(self.scale_format), R, self._smin_code(), ncols, block)
@@ -305,6 +306,9 @@ class Scaled(BlockCodec):
                 K.scaled_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bad, bits_view(out), Ps, Pe,
                                 *tail2, *tail[2:], False, fused, rand)
             self._raise_bad_scales(int(bad.sum()))
+        elif lanes32(self.element, src_fmt, mode, given, args[:5], self._pow2_params(), ncols, block, key, base,
+                     rbits, fused):
+            pass   # the 32-bit lane kernels, as MX (the same scale rules)
         elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
             thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
             K.mx_encode_table(*args, thr, vbits, self._pow2_params(), ncols, block, int(mode), fused)
@@ -320,10 +324,11 @@ class Scaled(BlockCodec):
         scales = scales.reshape(1) if axis is None else np.moveaxis(scales, -1, axis)
         return self._encoded(result, codes, restore, scales, x.shape, axis, block, self.name, amax)
 
-    def _encode_tensor(self, xm, codes, scales, out, src_fmt, R, mode, key, base, rbits, fused, rand) -> None:
+    def _encode_tensor(self, xm, codes, scales, out, src_fmt, R, mode, key, base, rbits, fused, rand, given) -> None:
         """The kernels of ``_run`` for one scale over the tensor ``xm`` (one row): the amax of
         the tensor by a parallel reduction, then the per-tensor kernel of the path the block
-        kernels would take, over chunks of elements in parallel (the same bits)."""
+        kernels would take, over chunks of elements in parallel (the same bits). ``rand``: the
+        flat random integers (empty: fmtlib-rng-v1), ``given`` the caller's (or None)."""
         from ..kernels.cpu import convert as K
 
         amax = amax_element(xm)
@@ -348,6 +353,9 @@ class Scaled(BlockCodec):
             else:
                 K.scaled_encode_tensor(*args[:3], bad, *args[3:], *scale, *rnd, False, fused, rand)
             self._raise_bad_scales(int(bad[0]))
+        elif lanes32_tensor(self.element, src_fmt, mode, given, args[:4] + (Ps,), self._pow2_params(), amax, key,
+                            base, rbits, fused):
+            pass   # the 32-bit lane kernels, as MX (the same scale rules)
         elif fast_path.table_eligible(self.element, src_fmt, int(mode)):
             thr, vbits, _ = fast_path.thresholds(self.element, src_fmt, int(mode))
             K.mx_encode_table_tensor(*args, thr, vbits, self._pow2_params(), int(mode), fused)

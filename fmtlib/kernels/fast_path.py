@@ -117,18 +117,42 @@ _MX32_MODES = (0, 6, 7)
 def mx32_eligible(elem, src_fmt, mode: int, rand) -> bool:
     """True where MX blocks of ``elem`` from ``src_fmt`` may take the CPU's 32-bit lane kernels
     (``mx32_*`` in ``fmtlib/kernels/cpu/mx.py``): float32, bfloat16 or float16 input,
-    nearest-even or stochastic rounding by fmtlib-rng-v1 (no ``rand``), an element the fast path
-    rounds from both the input and float32, and half its quantum at least 2**(62 - 126) (the
-    proof is in ``fmtlib/kernels/cpu/mx.py``). A CPU-only choice: the device keeps
-    :func:`mx_eligible`."""
+    nearest-even or stochastic rounding by fmtlib-rng-v1 (no ``rand``), and a float element that
+    the fast path rounds from both the input and float32 with half its quantum at least
+    2**(62 - 126), or an integer element whose max is below 2**23 and has at most the input's
+    precision in bits (the proofs are in ``fmtlib/kernels/cpu/mx.py``). A CPU-only choice: the
+    device keeps :func:`mx_eligible`."""
     return (_enabled and rand is None and mode in _MX32_MODES and lanes32_kind(src_fmt) is not None
             and _mx32_element(elem, src_fmt))
 
 
 @lru_cache(maxsize=64)
 def _mx32_element(elem, src_fmt) -> bool:
+    from ..integers import IntFormat
+
+    if isinstance(elem, IntFormat):
+        return elem.max.bit_length() <= min(23, src_fmt.mbits + 1)
     return (_eligible(elem, src_fmt, False) and _eligible(elem, _fp32(), False)
             and elem.emin - elem.mbits - 1 - 62 >= -126)
+
+
+@lru_cache(maxsize=64)
+def int32_constants(elem, eshift: int) -> tuple:
+    """``(K, E)`` (uint32 arrays) of an integer element worth its code times 2**-eshift (MXINT8:
+    6) for the MX lane kernels (see "integer elements" in ``fmtlib/kernels/cpu/mx.py``): K as
+    :func:`nearest32_constants` gives it for a format with quantum q = 2**-eshift whose
+    smallest normal is 2**23 * q (no bits dropped above it, 0 for a zero's sign, saturation at
+    max * q); E = (code mask, float32 bits of -min * q, the sign-magnitude sign bit or 0, 1 for
+    two's complement)."""
+    def bits(v) -> int:
+        return int(np.float32(v).view(np.uint32))
+
+    q = 2.0 ** -eshift
+    K = [0, bits(2.0 ** 23 * q), bits(2.0 ** 23 * q), bits(elem.max * q), 0, 150 - eshift, bits(q), 150 - eshift]
+    sign_magnitude = elem.encoding == "sign_magnitude"
+    E = [(1 << elem.bits) - 1, bits(-elem.min * q), 1 << (elem.bits - 1) if sign_magnitude else 0,
+         int(not sign_magnitude)]
+    return np.array(K, dtype=np.uint32), np.array(E, dtype=np.uint32)
 
 
 #: rounding modes the threshold kernels handle (nearest-even, nearest-away, toward zero)

@@ -22,7 +22,10 @@ from .element import (amax_bits, convert, convert_rand, fast_decode_16, fast_dec
                       fast_stochastic, fast_stochastic_16, fast_stochastic_f32, fast_stochastic_rand, gather,
                       roundtrip, roundtrip_rand)
 from .mx import (CEIL, EVEN, FLOOR, RCEIL, mx_decode, mx_encode, mx_encode_fast, mx_encode_fast_tensor,  # noqa: F401
-                 mx32_encode_16, mx32_encode_f32, mx32_encode_sr_16, mx32_encode_sr_f32, mx32_quantize_16,
+                 mx32_encode_16, mx32_encode_f32, mx32_encode_sr_16, mx32_encode_sr_f32, mx32_int_encode_bf16,
+                 mx32_int_encode_f16, mx32_int_encode_f32, mx32_int_encode_sr_bf16, mx32_int_encode_sr_f16,
+                 mx32_int_encode_sr_f32, mx32_int_quantize_bf16, mx32_int_quantize_f16, mx32_int_quantize_f32,
+                 mx32_int_quantize_sr_bf16, mx32_int_quantize_sr_f16, mx32_int_quantize_sr_f32, mx32_quantize_16,
                  mx32_quantize_f32, mx32_quantize_sr_16, mx32_quantize_sr_f32, mx_encode_table,
                  mx_encode_table_tensor, mx_encode_tensor)
 from .nvfp4 import (F32_MAX, finite_amax_bits, nvfp4_decode, nvfp4_encode, nvfp4_encode_table)  # noqa: F401

@@ -1,7 +1,7 @@
 """OCP MX kernels: blocks with a power-of-two (e8m0) shared scale -- the generic kernel, the
-exponent-shift fast path, the 32-bit lane kernels for float32, bfloat16 and float16 input, the
-threshold kernel for tiny elements (e2m1) -- their decode, and their per-tensor (one block over
-the whole tensor) variants.
+exponent-shift fast path, the 32-bit lane kernels for float32, bfloat16 and float16 input (float
+and integer elements), the threshold kernel for tiny elements (e2m1) -- their decode, and their
+per-tensor (one block over the whole tensor) variants.
 """
 import math
 
@@ -272,15 +272,18 @@ _MX32_CHUNK = 64
 
 
 @njit(**SCALAR)
-def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, stoch, key, base, rbits, fused, kind):
-    """The elements of blocks c0..c1, whose scales are set (see above); ``stoch``, ``fused`` and
-    ``kind`` are constants where this is inlined, so the element loop vectorises."""
+def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, stoch, key, base, rbits, fused, kind,
+                   integer):
+    """The elements of blocks c0..c1, whose scales are set (see above); ``stoch``, ``fused``,
+    ``kind`` and ``integer`` are constants where this is inlined, so the element loop vectorises.
+    ``integer``: an integer element (see "integer elements" below)."""
     u = np.uint32
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, max_bits, zero_sign, e_thr, q_bits = K[1], K[3], K[4], K[5], K[6]
     kq = np.int64(K[7])
     mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
+    cmask, neg_max, top, twos = E[0], E[1], E[2], E[3]  # integer elements (fast_path.int32_constants)
     below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
     nb = (ncols + block - 1) // block
     for t in range(c0, c1):
@@ -301,104 +304,261 @@ def _mx32_elements(c0, c1, src, codes, scales, out, nan, K, E, ncols, block, sto
                 h += _GAMMA
             else:
                 r = _round_rne32(y, s, magic, implicit, half1, keep, emin_bits)
-            r = min(r, max_bits)
+            if integer:
+                r = min(r, neg_max if sign != 0 else max_bits)
+            else:
+                r = min(r, max_bits)
             if fused:
                 p = _bits_from_f32(np.float32(np.uint32(r).view(np.float32) * sc).view(np.uint32), kind)
                 out[U(i)] = u(p | (sign & (zero_sign if r == 0 else sign_bit)))
+            elif integer:
+                codes[U(i)] = _int32_code(r, sign, magic, cmask, top, twos)
             else:
                 codes[U(i)] = _code32(r, u(sign != 0), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
 
 
 @njit(**SERIAL)  # called, not inlined (see the kernels below), with the kernels' options (noalias arrays)
 def _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, stoch, key, base, rbits, fused,
-                 kind):
+                 kind, amax, integer):
     """Blocks t0..t1: per chunk, its scales, then its elements (so that no element loop waits on
-    its own block's amax)."""
+    its own block's amax). A non-empty ``amax`` (one element: the tensor's amax bits) gives every
+    block the tensor's scale (per-tensor scaling, see below)."""
     m_src = Psrc[1]
     abs_src = (np.int64(1) << (Psrc[0] + m_src)) - 1
     k0 = Psrc[2] + m_src
     nb = (ncols + block - 1) // block
+    tensor = amax.size > 0
+    a = amax if tensor else src
     for c0 in range(t0, t1, _MX32_CHUNK):
         c1 = min(c0 + _MX32_CHUNK, t1)
         for t in range(c0, c1):
-            start, end = _block_span(t, nb, ncols, block)
-            scales[U(t)] = _ieee_block_exponent(src, start, end, m_src, abs_src, k0, S) + 127
+            start, end = (np.int64(0), np.int64(1)) if tensor else _block_span(t, nb, ncols, block)
+            scales[U(t)] = _ieee_block_exponent(a, start, end, m_src, abs_src, k0, S) + 127
         _mx32_elements(c0, c1, src, codes, scales, out, Psrc[7], K, E, ncols, block, stoch, key, base, rbits, fused,
-                       kind)
+                       kind, integer)
 
 
-# One kernel per rounding family, output and input width: a kernel compiles every loop it names,
-# and each loop takes seconds to compile. Arguments: as mx_encode's, with ``K`` the element's
-# fast_path.nearest32_constants and ``E`` its encode32_constants; the 16-bit kernels take
-# bfloat16 bits, or float16 with ``fp16``.
+# --- integer elements (MXINT8, Scaled(Int(k), "e8m0")) in the same lanes ----------------------
+# The element is an integer n times q = 2**-eshift (MXINT8: n / 64; Scaled: q = 1). Rounding y
+# onto that grid is the element lane helpers' rounding into a format with quantum q whose
+# "subnormal" range holds every y: K = fast_path.int32_constants, s = 0 and smallest normal
+# Q = 2**23 * q, so nearest-even is the FPU's (y + Q) - Q and stochastic rounding drops the bits
+# below q as it drops an element's (the proof above, with q / 2 >= 2**-64, carries over).
+# fast_path.mx32_eligible admits integers with max < 2**23, so y < Q: a block's amax gives
+# y < 2**bit_length(max) * q (floor rule; the others give at most that, rceil at most
+# max * q * (1 + 2**-24)), and the helpers' normal branch (s = 0) is never taken. The result
+# saturates at max * q, or at -min * q for a negative input (0 for unsigned), as pack_int's
+# saturation does; floor-on-overflow saturates too (an integer rounded past the range by
+# nearest-even truncates to at least its bound). Its value r * 2**se is one exact float32
+# product (a multiple of 2**(se - eshift) >= 2**-133, so exact also below 2**-126);
+# mx32_eligible asks that max has at most the input's precision in bits, so that it is a value
+# of the input format (as every rounded value is: where the grid 2**(se - eshift) is finer than
+# the input's smallest subnormal, y / q is an integer at most max and nothing moves). The code:
+# n = the bits of r + Q less those of Q (the sum stays in Q's binade, its bits count quanta),
+# and for a negative input with n > 0, (-n) & mask (two's complement) or n | top
+# (sign-magnitude), as int_code. No zero keeps a sign (K's zero-sign bits are 0).
+
+
+@njit(**SCALAR)
+def _int32_code(r, sign, magic, cmask, top, twos):
+    """The integer code of float32 bits ``r`` of n quanta (n < 2**23; ``magic`` = Q, see
+    above), negative where ``sign`` (non-zero) and n > 0: two's complement (``twos``) or
+    sign-magnitude (``top`` the sign bit)."""
+    u = np.uint32
+    n = u(np.float32(np.uint32(r).view(np.float32) + magic).view(np.uint32) - np.float32(magic).view(np.uint32))
+    neg = u(u(u(0) - n) & cmask) if twos != 0 else u(n | top)
+    return neg if sign != 0 and n != 0 else n
+
+
+#: per-tensor scaling in the lane kernels: the tensor as one row of blocks of this many
+#: elements, every block with the tensor's scale (the chunks of the parallel element pass)
+MX32_TENSOR_BLOCK = 4096
+
+
+# One kernel per rounding family, output and input width, and for float or integer elements: a
+# kernel compiles every loop it names, and each loop takes seconds to compile. Arguments: as
+# mx_encode's, with ``K`` the element's fast_path.nearest32_constants (integers: int32_constants)
+# and ``E`` its encode32_constants (integers: int32_constants), and ``amax`` empty, or per tensor
+# the tensor's amax bits (see _mx32_blocks). The float elements' 16-bit kernels take bfloat16
+# bits, or float16 with ``fp16``; the integer elements' have one kernel per input (``_bf16``,
+# ``_f16``), so that a first use compiles one loop (the pair in one kernel compiled in 12 CPU-s
+# against 5 for float32's, benchmarks/RESULTS.md).
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_quantize_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+def mx32_quantize_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
     """:func:`mx_encode`, fused, nearest-even, of float32 bits (uint32) in 32-bit lanes (see above)."""
-    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 0)
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 0, amax,
+                 False)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_encode_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+def mx32_encode_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
     """:func:`mx32_quantize_f32` writing codes."""
-    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 0)
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 0,
+                 amax, False)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_quantize_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+def mx32_quantize_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
     """:func:`mx32_quantize_f32`, stochastic (fmtlib-rng-v1 keyed by ``key``, index ``base + i``)."""
-    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 0)
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 0, amax,
+                 False)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_encode_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits):
+def mx32_encode_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
     """:func:`mx32_quantize_sr_f32` writing codes."""
-    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 0)
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 0,
+                 amax, False)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_quantize_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+def mx32_quantize_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax, fp16):
     """:func:`mx32_quantize_f32` of bfloat16 or float16 bits (uint16)."""
     if fp16:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 2)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 2,
+                     amax, False)
     else:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 1)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 1,
+                     amax, False)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_encode_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+def mx32_encode_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax, fp16):
     """:func:`mx32_encode_f32` of bfloat16 or float16 bits (uint16)."""
     if fp16:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 2)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 2,
+                     amax, False)
     else:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 1)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 1,
+                     amax, False)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_quantize_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+def mx32_quantize_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax, fp16):
     """:func:`mx32_quantize_sr_f32` of bfloat16 or float16 bits (uint16)."""
     if fp16:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 2)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 2,
+                     amax, False)
     else:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 1)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 1,
+                     amax, False)
 
 
 @parallel("blocks")
 @njit(**SERIAL)
-def mx32_encode_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, fp16):
+def mx32_encode_sr_16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax, fp16):
     """:func:`mx32_encode_sr_f32` of bfloat16 or float16 bits (uint16)."""
     if fp16:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 2)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 2,
+                     amax, False)
     else:
-        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 1)
+        _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 1,
+                     amax, False)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_quantize_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_quantize_f32` for integer elements, of float32 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 0,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_quantize_bf16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_quantize_16` for integer elements, of bfloat16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 1,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_quantize_f16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_quantize_16` for integer elements, of float16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, True, 2,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_quantize_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_quantize_sr_f32` for integer elements, of float32 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 0,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_quantize_sr_bf16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_quantize_sr_16` for integer elements, of bfloat16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 1,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_quantize_sr_f16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_quantize_sr_16` for integer elements, of float16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, True, 2,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_encode_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_encode_f32` for integer elements, of float32 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 0,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_encode_bf16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_encode_16` for integer elements, of bfloat16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 1,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_encode_f16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_encode_16` for integer elements, of float16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, False, key, base, rbits, False, 2,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_encode_sr_f32(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_encode_sr_f32` for integer elements, of float32 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 0,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_encode_sr_bf16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_encode_sr_16` for integer elements, of bfloat16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 1,
+                 amax, True)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def mx32_int_encode_sr_f16(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, key, base, rbits, amax):
+    """:func:`mx32_encode_sr_16` for integer elements, of float16 bits (see above)."""
+    _mx32_blocks(t0, t1, src, codes, scales, out, Psrc, K, E, S, ncols, block, True, key, base, rbits, False, 2,
+                 amax, True)
 
 
 # --- threshold kernels: tiny element formats (e2m1) by comparison -----------------------
@@ -477,7 +637,9 @@ def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S,
 # chunks of elements: each chunk takes the scale from ``amax`` (a one-element array of input
 # bits) with the block kernel's own helper, the chunk starting at 0 writes it, and the elements
 # go through the block kernel's element loop. Element indices are the tensor's, so stochastic
-# rounding draws the same random bits: the results are the one-block kernels' bits.
+# rounding draws the same random bits: the results are the one-block kernels' bits. The lane
+# kernels (mx32_*) take ``amax`` themselves (_mx32_blocks): the tensor as one row of blocks of
+# MX32_TENSOR_BLOCK elements, each block's scale found from amax.
 
 
 @parallel("elements")
