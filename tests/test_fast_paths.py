@@ -48,7 +48,7 @@ def test_kernel_choices_follow_every_call_option(monkeypatch):
     from fmtlib.kernels import dispatch
     from fmtlib.kernels.cpu import convert as K
 
-    monkeypatch.setattr(dispatch, "_plans", {})
+    monkeypatch.setattr(dispatch, "_plans", {})   # the choices made from here on
     codec, x = FP("e4m3fn"), random_floats(np.float32, 1 << 10)
     fast = codec.quantize(x)
     ran = []

@@ -164,6 +164,22 @@ def test_rand_and_other_inputs_keep_their_kernels(lanes):
     check(Scaled(Int(12), "e8m0", block=16), x, lanes)           # float32 holds 2047: taken
 
 
+def test_kernel_choice_follows_each_call(lanes):
+    """lanes32 remembers its choice per codec and input; inside fast_path.disabled() no lane
+    kernel runs, and each call's rounding picks its own kernel."""
+    x = np.random.default_rng(4).standard_normal((4, 64)).astype(np.float32)
+    codec = MX("mxfp8_e4m3")
+    codec.quantize(x)
+    assert lanes == ["mx32_quantize_f32"]
+    with fast_path.disabled():
+        codec.quantize(x)
+        codec.encode(x)
+    assert lanes == ["mx32_quantize_f32"]
+    codec.quantize(x, rounding="stochastic", seed=1)
+    codec.encode(x.astype(np.float16))
+    assert lanes[1:] == ["mx32_quantize_sr_f32", "mx32_encode_16"]
+
+
 def test_eligibility():
     from fmtlib.catalog import parse_format
 

@@ -46,30 +46,49 @@ def lanes32(elem, src_fmt, mode, rand, args, S, ncols: int, block: int, key, bas
     max, eshift). ``args`` = (input bits, codes, scales, output bits, input kernel params), flat.
     ``amax`` (the tensor's amax bits, one element): per-tensor scaling, ``ncols`` the tensor's
     size in blocks of ``block`` sharing that one scale (see ``_mx32_blocks``)."""
+    k = (id(elem), id(src_fmt), int(mode), rand is None, S, fused, fast_path.is_enabled())
+    plan = _lane_plans.get(k)
+    if plan is None:   # the entry holds elem and src_fmt, so their ids cannot be reused while it exists
+        if len(_lane_plans) >= 1024:
+            _lane_plans.clear()
+        plan = _lane_plans[k] = (elem, src_fmt, _lane_plan(elem, src_fmt, int(mode), rand, S, fused))
+    if plan[2] is None:
+        return False
+    plan[2](args, ncols, block, np.uint64(key), base, int(rbits), np.empty(0, args[0].dtype) if amax is None else amax)
+    return True
+
+
+#: (id(elem), id(src_fmt), mode, no rand, S, fused, fast path on) -> (elem, src_fmt, kernel call or
+#: None): :func:`lanes32`'s choice, made once per codec and input dtype (small calls)
+_lane_plans: dict = {}
+
+
+def _lane_plan(elem, src_fmt, mode: int, rand, S, fused: bool):
+    """``run(args, ncols, block, key, base, rbits, amax)``: the lane kernel of :func:`lanes32`
+    with its constants bound, or None where it does not apply."""
     from ..integers import IntFormat
     from ..kernels.cpu import convert as K
 
-    if not fast_path.mx32_eligible(elem, src_fmt, int(mode), rand):
-        return False
+    if not fast_path.mx32_eligible(elem, src_fmt, mode, rand):
+        return None
     if isinstance(elem, IntFormat):
         K32, E = fast_path.int32_constants(elem, S[4])
         name = "mx32_int_"
     else:
-        K32, _ = fast_path.nearest32_constants(elem, src_fmt, int(mode), int(Overflow.SATURATE))
-        E, _ = fast_path.encode32_constants(elem, int(mode), int(Overflow.SATURATE))
+        K32, _ = fast_path.nearest32_constants(elem, src_fmt, mode, int(Overflow.SATURATE))
+        E, _ = fast_path.encode32_constants(elem, mode, int(Overflow.SATURATE))
         name = "mx32_"
     name += ("quantize" if fused else "encode") + ("_sr" if mode == Rounding.STOCHASTIC else "")
     kind = fast_path.lanes32_kind(src_fmt)
-    if amax is None:
-        amax = np.empty(0, args[0].dtype)
-    tail = (K32, E, S, ncols, block, np.uint64(key), base, int(rbits), amax)
     if kind == 0:
-        getattr(K, name + "_f32")(*args, *tail)
+        name, extra = name + "_f32", ()
     elif isinstance(elem, IntFormat):
-        getattr(K, name + ("_f16" if kind == 2 else "_bf16"))(*args, *tail)
+        name, extra = name + ("_f16" if kind == 2 else "_bf16"), ()
     else:
-        getattr(K, name + "_16")(*args, *tail, kind == 2)
-    return True
+        name, extra = name + "_16", (kind == 2,)
+    # the kernel looked up by name at each call (tests wrap kernels to see which one runs)
+    return lambda args, ncols, block, key, base, rbits, amax: getattr(K, name)(*args, K32, E, S, ncols, block, key,
+                                                                                base, rbits, amax, *extra)
 
 
 def lanes32_tensor(elem, src_fmt, mode, rand, args, S, amax, key, base, rbits, fused: bool) -> bool:

@@ -26,7 +26,7 @@ from ..kernels import fast_path
 from . import device
 from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
-from .blocked import BlockCodec, Encoded, amax_element, finite_amax
+from .blocked import BlockCodec, Encoded, amax_element, finite_amax, rows_last
 from .element import ElementCodec
 from .mx import SCALE_RULES, lanes32, lanes32_tensor
 from .stochastic import moved_rand
@@ -180,7 +180,7 @@ class Scaled(BlockCodec):
             xm = xp.ascontiguousarray(x).reshape(1, -1)
             return None, xm, max(xm.shape[1], 1)
         axis = self._axis(x.ndim)
-        xm = xp.ascontiguousarray(xp.moveaxis(x, axis, -1))
+        xm = rows_last(x, axis, xp)
         n = xm.shape[-1]
         block = self.block if self.block is not None else max(n, 1)
         if self.strict and n % block:

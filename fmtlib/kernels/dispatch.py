@@ -86,9 +86,9 @@ def _plan(src_fmt, fmt, fused: bool, mode: int, overflow: int, flush: bool):
                                                                           fp16)
         return lambda src, dst, key, off, rbits: K.fast_stochastic(src, dst, C, special, D, key, off, rbits)
     Psrc, Pfmt = kernel_params(src_fmt), kernel_params(fmt)
-    kernel = K.roundtrip if fused else K.convert
-    return lambda src, dst, key, off, rbits: kernel(src, dst, Psrc, Pfmt, mode, overflow, key, off, rbits, flush,
-                                                    flush)
+    name = "roundtrip" if fused else "convert"   # looked up at each call, as K.<kernel> above (tests wrap them)
+    return lambda src, dst, key, off, rbits: getattr(K, name)(src, dst, Psrc, Pfmt, mode, overflow, key, off, rbits,
+                                                              flush, flush)
 
 
 def decode_codes(codes, dst, fmt, out_fmt, *, flush: bool) -> None:
