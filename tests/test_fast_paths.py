@@ -253,32 +253,40 @@ def _small_formats(specials, ebits_range, mbits_range):
                     continue
 
 
+def _lane_cases(formats, float32):
+    """(format, codec, input) for every format of ``formats`` and every input it is eligible
+    for: every bfloat16 and float16 pattern, and the float32 array ``float32``."""
+    import ml_dtypes
+
+    from fmtlib._arrays import dtype_format
+
+    inputs = [np.arange(1 << 16, dtype=np.uint16).view(dt) for dt in (ml_dtypes.bfloat16, np.float16)]
+    inputs.append(float32)
+    for fmt in formats:
+        codec = FP(fmt)
+        for x in inputs:
+            if fast_path.eligible(fmt, dtype_format(x.dtype), False):
+                yield fmt, codec, x
+
+
 @pytest.mark.parametrize("specials", ["ieee", "fn", "fnuz", "none"])
 def test_encode_32bit_lanes_every_small_format(specials):
     """fast_encode_f32/_16 (the code straight from the rounding: shifted bits in the normal
     range, bits(|x| + Q) - bits(Q) below it): every bfloat16 and float16 pattern, and random
     float32, into formats of 1-5 exponent and 0-4 mantissa bits with biases 0, 1, 15 and the
     standard one, nearest-even and floor-on-overflow, both overflow policies: the generic bits."""
-    import ml_dtypes
-
-    from fmtlib._arrays import dtype_format
     from fmtlib.rounding import Overflow
 
-    inputs = [np.arange(1 << 16, dtype=np.uint16).view(dt) for dt in (ml_dtypes.bfloat16, np.float16)]
-    inputs.append(random_floats(np.float32, n=1 << 13))
     checked = 0
-    for fmt in _small_formats(specials, range(1, 6), range(5)):
-        codec = FP(fmt)
-        for x in inputs:
-            if not fast_path.eligible(fmt, dtype_format(x.dtype), False):
-                continue
-            for mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
-                for overflow in (Overflow.SATURATE, Overflow.IEEE) if fmt.has_inf else (Overflow.SATURATE,):
-                    got = codec.encode(x, rounding=mode, overflow=overflow)
-                    with fast_path.disabled():
-                        want = codec.encode(x, rounding=mode, overflow=overflow)
-                    assert np.array_equal(got, want), (str(fmt), x.dtype.name, mode.name, overflow.name)
-                    checked += 1
+    for fmt, codec, x in _lane_cases(_small_formats(specials, range(1, 6), range(5)),
+                                     random_floats(np.float32, n=1 << 13)):
+        for mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
+            for overflow in (Overflow.SATURATE, Overflow.IEEE) if fmt.has_inf else (Overflow.SATURATE,):
+                got = codec.encode(x, rounding=mode, overflow=overflow)
+                with fast_path.disabled():
+                    want = codec.encode(x, rounding=mode, overflow=overflow)
+                assert np.array_equal(got, want), (str(fmt), x.dtype.name, mode.name, overflow.name)
+                checked += 1
     assert checked > 20
 
 
@@ -287,25 +295,15 @@ def test_stochastic_32bit_lanes_every_small_format(specials):
     """fast_stochastic_f32/_16 (the below-quantum test as G > ~z on the 64-bit draw): every
     bfloat16 and float16 pattern and tiny float32 into small formats with several biases, rbits
     of 3, 33 and 62: the generic bits."""
-    import ml_dtypes
-
-    from fmtlib._arrays import dtype_format
-
     rng = np.random.default_rng(4)
     tiny = (rng.standard_normal(1 << 12) * np.exp2(rng.integers(-149, 0, 1 << 12))).astype(np.float32)
-    inputs = [np.arange(1 << 16, dtype=np.uint16).view(dt) for dt in (ml_dtypes.bfloat16, np.float16)]
-    inputs.append(np.concatenate([tiny, -tiny]))
     checked = 0
-    for fmt in _small_formats(specials, range(2, 6), range(4)):
-        codec = FP(fmt)
-        for x in inputs:
-            if not fast_path.eligible(fmt, dtype_format(x.dtype), False):
-                continue
-            for rbits in (3, 33, 62):
-                kw = dict(rounding="stochastic", seed=7, rbits=rbits, index_offset=11)
-                got = codec.quantize(x, **kw)
-                with fast_path.disabled():
-                    want = codec.quantize(x, **kw)
-                assert np.array_equal(float_bits(got), float_bits(want)), (str(fmt), x.dtype.name, rbits)
-                checked += 1
+    for fmt, codec, x in _lane_cases(_small_formats(specials, range(2, 6), range(4)), np.concatenate([tiny, -tiny])):
+        for rbits in (3, 33, 62):
+            kw = dict(rounding="stochastic", seed=7, rbits=rbits, index_offset=11)
+            got = codec.quantize(x, **kw)
+            with fast_path.disabled():
+                want = codec.quantize(x, **kw)
+            assert np.array_equal(float_bits(got), float_bits(want)), (str(fmt), x.dtype.name, rbits)
+            checked += 1
     assert checked > 20
