@@ -58,6 +58,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=24, help="log2 of the element count")
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--formats", default="e2m1,e4m3fn,e5m2,e3m2")
+    ap.add_argument("--dtypes", default="float32,bfloat16,float16", help="input dtypes, comma-separated")
     args = ap.parse_args(argv)
     n, r = 1 << args.n, args.repeat
     base = np.random.default_rng(0).standard_normal(n).astype(np.float32)
@@ -66,7 +67,8 @@ def main(argv=None) -> None:
     print("| input | format | quantize nearest-even / copy | stochastic / copy | encode / limit | decode / limit "
           "| fmtlib / ml_dtypes round trip | copy Melem/s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for dt in (np.float32, ml_dtypes.bfloat16, np.float16):
+    dtypes = {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+    for dt in (dtypes[d] for d in args.dtypes.split(",")):
         for name in args.formats.split(","):
             codec = fmtlib.FP(name)
             with np.errstate(over="ignore"):

@@ -270,11 +270,13 @@ def _lane_cases(formats, float32):
 
 
 @pytest.mark.parametrize("specials", ["ieee", "fn", "fnuz", "none"])
-def test_encode_32bit_lanes_every_small_format(specials):
-    """fast_encode_f32/_16 (the code straight from the rounding: shifted bits in the normal
-    range, bits(|x| + Q) - bits(Q) below it): every bfloat16 and float16 pattern, and random
-    float32, into formats of 1-5 exponent and 0-4 mantissa bits with biases 0, 1, 15 and the
-    standard one, nearest-even and floor-on-overflow, both overflow policies: the generic bits."""
+def test_lane_kernels_every_small_format(specials):
+    """The lane kernels of nearest-even: fast_encode_f32 (the code straight from the rounding:
+    shifted bits in the normal range, bits(|x| + Q) - bits(Q) below it), fast_nearest_16 and
+    fast_encode_16 (16-bit lanes): every bfloat16 and float16 pattern, and random float32, into
+    formats of 1-5 exponent and 0-4 mantissa bits with biases 0, 1, 15 and the standard one,
+    nearest-even and floor-on-overflow, both overflow policies: the generic codes, and for
+    16-bit input the generic quantize's bits."""
     from fmtlib.rounding import Overflow
 
     checked = 0
@@ -283,9 +285,14 @@ def test_encode_32bit_lanes_every_small_format(specials):
         for mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW):
             for overflow in (Overflow.SATURATE, Overflow.IEEE) if fmt.has_inf else (Overflow.SATURATE,):
                 got = codec.encode(x, rounding=mode, overflow=overflow)
+                fused = codec.quantize(x, rounding=mode, overflow=overflow) if x.itemsize == 2 else None
                 with fast_path.disabled():
                     want = codec.encode(x, rounding=mode, overflow=overflow)
-                assert np.array_equal(got, want), (str(fmt), x.dtype.name, mode.name, overflow.name)
+                    want_q = codec.quantize(x, rounding=mode, overflow=overflow) if x.itemsize == 2 else None
+                case = (str(fmt), x.dtype.name, mode.name, overflow.name)
+                assert np.array_equal(got, want), case
+                if fused is not None:
+                    assert np.array_equal(float_bits(fused), float_bits(want_q)), case
                 checked += 1
     assert checked > 20
 

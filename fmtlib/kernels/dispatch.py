@@ -62,17 +62,17 @@ def _plan(src_fmt, fmt, fused: bool, mode: int, overflow: int, flush: bool):
         kind = fast_path.lanes32_kind(src_fmt)
         if kind is not None and (nearest or (mode == Rounding.STOCHASTIC and fused)):
             K32, special32 = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
-        if nearest and fused and kind is not None:
-            if kind == 0:
+        if nearest and kind:   # bfloat16, float16: 16-bit lanes
+            P, fp16 = fast_path.lanes16_constants(fmt, src_fmt), kind == 2
+            if fused:
+                return lambda src, dst, key, off, rbits: K.fast_nearest_16(src, dst, P, special32, fp16)
+            _, codes = fast_path.encode32_constants(fmt, mode, overflow)
+            return lambda src, dst, key, off, rbits: K.fast_encode_16(src, dst, P, codes, fp16)
+        if nearest and kind == 0:
+            if fused:
                 return lambda src, dst, key, off, rbits: K.fast_nearest_f32(src, dst, K32, special32)
-            fp16 = kind == 2
-            return lambda src, dst, key, off, rbits: K.fast_nearest_16(src, dst, K32, special32, fp16)
-        if nearest and kind is not None:
             E, codes = fast_path.encode32_constants(fmt, mode, overflow)
-            if kind == 0:
-                return lambda src, dst, key, off, rbits: K.fast_encode_f32(src, dst, K32, E, codes)
-            fp16 = kind == 2
-            return lambda src, dst, key, off, rbits: K.fast_encode_16(src, dst, K32, E, codes, fp16)
+            return lambda src, dst, key, off, rbits: K.fast_encode_f32(src, dst, K32, E, codes)
         if nearest:
             return lambda src, dst, key, off, rbits: K.fast_nearest(src, dst, C, special, D)
         if mode != Rounding.STOCHASTIC:

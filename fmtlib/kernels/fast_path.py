@@ -270,6 +270,19 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
     return np.array(K, dtype=np.uint32), (special & 0xFFFFFFFF).astype(np.uint32)
 
 
+@lru_cache(maxsize=256)
+def lanes16_constants(fmt, src_fmt) -> np.ndarray:
+    """``P`` (uint16) for the 16-bit lane kernels ``fast_nearest_16`` and ``fast_encode_16``
+    (bfloat16 or float16 input): see the comment above ``_round16`` in
+    ``fmtlib/kernels/cpu/element.py``."""
+    from .. import exact
+
+    P = [src_fmt.mbits - fmt.mbits, fmt.emin + src_fmt.bias, exact.code_of(src_fmt, float(fmt.max)),
+         0 if fmt.specials == "fnuz" else 0x8000, fmt.mag_bits, (src_fmt.bias - fmt.bias) << fmt.mbits,
+         int(fmt.specials != "fnuz"), fmt.max_code]
+    return np.array(P, dtype=np.uint16)
+
+
 def scaled_rne_eligible(elem, scale_fmt, dtype, mode: int, global_scale: bool) -> bool:
     """True where ``scaled_encode_rne`` applies: :func:`scaled_eligible`, nearest-even or
     floor-on-overflow (Rounding 0 and 7), no global scale, and a scale format with subnormals."""
@@ -337,7 +350,7 @@ def scaled_sr_scale(scale_fmt, global_scale: bool) -> tuple:
 
 @lru_cache(maxsize=256)
 def encode32_constants(fmt, mode: int, overflow: int) -> tuple:
-    """``(E, codes)`` for ``fast_encode_f32`` and ``fast_encode_16``: (mag_bits,
+    """``(E, codes)`` for ``fast_encode_f32`` (``fast_encode_16`` takes the codes): (mag_bits,
     (127 - bias) << mbits, 1 where -0 is kept, the largest finite magnitude code) and the codes
     of an overflow, an inf and a NaN by sign (fmtlib.exact)."""
     E = (fmt.mag_bits, (127 - fmt.bias) << fmt.mbits, int(fmt.specials != "fnuz"), fmt.max_code)

@@ -194,10 +194,12 @@ def fast_directed(t0, t1, src, out, C, special, D, mode):
         out[U(i)] = _fast_out(_fast_round(np.int64(src[U(i)]), np.int64(0), C, sp, mode, 1), C, D)
 
 
-# --- nearest-even quantize of float32, bfloat16 and float16 in 32-bit lanes ------------------
+# --- nearest-even quantize of float32 in 32-bit lanes -------------------------------------------
 # The same results as fast_nearest, with every step in 32-bit integers and float32 so that a
-# vector holds twice as many elements: the input's magnitude becomes float32 bits (exactly:
-# bfloat16 by a shift, float16 by scaling its bits read as a float32 by 2**112), then
+# vector holds twice as many elements (bfloat16 and float16 have 16-bit lanes, below; their
+# stochastic rounding and the MX lane kernels use these helpers, their input's magnitude made
+# float32 bits: bfloat16 by a shift, float16 by scaling its bits read as a float32 by 2**112).
+# On the float32 bits:
 # - at or above the element's smallest normal 2**emin: integer round-to-nearest-even of the
 #   float32 bits at s = 23 - mbits (add half an ulp minus one plus the lowest kept bit of the
 #   significand, mask; a carry runs into the exponent, which is the next binade; with no
@@ -281,39 +283,24 @@ def _specials32(sp):
 
 
 @njit(**SCALAR)
-def _nearest32_loop(t0, t1, src, out, K, sp, kind):
+def _nearest32_loop(t0, t1, src, out, K, sp):
+    """Nearest-even quantize of float32 bits in 32-bit lanes (see above)."""
     u = np.uint32
-    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    m_in, sign_bit, absmask, inf_bits = _input32(0)
     s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, max_bits, zero_sign = K[1], K[3], K[4]
     ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = _specials32(sp)
-    op16, od16, ip16, id16, np16, nd16 = (np.uint16(ovf_p), np.uint16(ovf_d), np.uint16(inf_p), np.uint16(inf_d),
-                                          np.uint16(nan_p), np.uint16(nan_d))
-    zs16 = np.uint16(zero_sign)
     for i in range(t0, t1):
         b = u(src[U(i)])
         a = u(b & absmask)
         sign = u(b & sign_bit)
         smask = u(u(0) - u(sign != 0))
-        f = _f32_bits_of(a, kind)
-        r32 = _round_rne32(f, s, magic, implicit, half1, keep, emin_bits)
-        r = _bits_from_f32(r32, kind)
-        if kind == 0:
-            v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
-            v = u(ovf_p ^ (ovf_d & smask)) if r32 > max_bits else v
-            v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
-            v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
-            out[U(i)] = v
-        else:  # the same in 16 bits: twice the lanes
-            h = np.uint16
-            s16 = h(sign)
-            m16 = h(smask)
-            r16 = h(r)
-            w = h(r16 | h(s16 & (zs16 if r16 == 0 else h(0x8000))))
-            w = h(op16 ^ h(od16 & m16)) if r32 > max_bits else w
-            w = h(ip16 ^ h(id16 & m16)) if h(a) == h(inf_bits) else w
-            w = h(np16 ^ h(nd16 & m16)) if h(a) > h(inf_bits) else w
-            out[U(i)] = w
+        r = _round_rne32(a, s, magic, implicit, half1, keep, emin_bits)
+        v = u(r | (sign & (zero_sign if r == 0 else sign_bit)))
+        v = u(ovf_p ^ (ovf_d & smask)) if r > max_bits else v
+        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+        v = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+        out[U(i)] = v
 
 
 @parallel("elements", fast=True)
@@ -321,21 +308,11 @@ def _nearest32_loop(t0, t1, src, out, K, sp, kind):
 def fast_nearest_f32(t0, t1, src, out, K, special):
     """Quantize float32 bits (uint32), nearest-even (and floor-on-overflow, via ``special``):
     see above."""
-    _nearest32_loop(t0, t1, src, out, K, special, 0)
-
-
-@parallel("elements", fast=True)
-@njit(**SERIAL)
-def fast_nearest_16(t0, t1, src, out, K, special, fp16):
-    """:func:`fast_nearest_f32` for bfloat16 or (``fp16``) float16 bits (uint16)."""
-    if fp16:
-        _nearest32_loop(t0, t1, src, out, K, special, 2)
-    else:
-        _nearest32_loop(t0, t1, src, out, K, special, 1)
+    _nearest32_loop(t0, t1, src, out, K, special)
 
 
 # One kernel for float32 input (uint32 bits) and one for the 16-bit inputs (uint16 bits) of each
-# 32-bit lane loop: a kernel compiles every loop it names, so the float32 one names only its own.
+# lane loop: a kernel compiles every loop it names, so the float32 one names only its own.
 
 
 @parallel("elements", fast=True)
@@ -343,17 +320,7 @@ def fast_nearest_16(t0, t1, src, out, K, special, fp16):
 def fast_encode_f32(t0, t1, src, out, K, E, codes):
     """Encode float32 bits to codes, nearest-even (and floor-on-overflow), see
     :func:`_encode32_loop`."""
-    _encode32_loop(t0, t1, src, out, K, E, codes, 0)
-
-
-@parallel("elements", fast=True)
-@njit(**SERIAL)
-def fast_encode_16(t0, t1, src, out, K, E, codes, fp16):
-    """:func:`fast_encode_f32` for bfloat16 or (``fp16``) float16 bits."""
-    if fp16:
-        _encode32_loop(t0, t1, src, out, K, E, codes, 2)
-    else:
-        _encode32_loop(t0, t1, src, out, K, E, codes, 1)
+    _encode32_loop(t0, t1, src, out, K, E, codes)
 
 
 @njit(**SCALAR)
@@ -383,7 +350,7 @@ def _code32(r, negu, s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero):
 
 
 @njit(**SCALAR)
-def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
+def _encode32_loop(t0, t1, src, out, K, E, codes):
     """The code's magnitude straight from the rounding of :func:`_nearest32_loop`, on the float32
     bits f of |x|: at or above 2**emin, f rounded to nearest-even at s as integers and shifted
     right by s, less ``(127 - bias) << mbits`` (the carry of a round-up runs into the exponent,
@@ -395,7 +362,7 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
     sign. Rounded above the max (every inf and NaN input too): ``_special_code``."""
     u = np.uint32
     one = u(1)
-    m_in, sign_bit, absmask, inf_bits = _input32(kind)
+    m_in, sign_bit, absmask, inf_bits = _input32(0)
     s, magic, implicit, half1, keep = _rne32(K)
     emin_bits, q_code = K[1], K[2]
     mag_bits, bias_shift, max_mag = u(E[0] & u(31)), E[1], E[3]
@@ -405,13 +372,119 @@ def _encode32_loop(t0, t1, src, out, K, E, codes, kind):
         b = u(src[U(i)])
         a = u(b & absmask)
         negu = u(u(b & sign_bit) != 0)
-        f = _f32_bits_of(a, kind)
-        normal = u(u(u(f + half1 + u(u(u(f | implicit) >> s) & one)) >> s) - bias_shift)
-        sub = u(np.float32(np.uint32(f).view(np.float32) + magic).view(np.uint32) - q_code)
-        mag = sub if f < emin_bits else normal
+        normal = u(u(u(a + half1 + u(u(u(a | implicit) >> s) & one)) >> s) - bias_shift)
+        sub = u(np.float32(np.uint32(a).view(np.float32) + magic).view(np.uint32) - q_code)
+        mag = sub if a < emin_bits else normal
         code = u(mag | u(negu << mag_bits))
         code = u(0) if code == neg_zero else code  # no -0 (fnuz): 0
         out[U(i)] = _special_code(code, mag > max_mag, a, inf_bits, negu, c)
+
+
+# --- nearest-even quantize and encode of bfloat16 and float16 in 16-bit lanes ---------------
+# The same results as the float32 loops above, with every step in 16-bit integers so that a
+# vector holds 32 elements, not 16 (no float arithmetic: this CPU has none in 16 bits). On the
+# magnitude bits a (exponent field E, m_in mantissa bits), the significand with its implicit
+# bit is sig = a - ((max(E, 1) - 1) << m_in) (a float16 subnormal has E = 0 and no implicit
+# bit). Rounding at the element's quantum drops se = s + max(emin_E - max(E, 1), 0) bits of
+# sig (s = m_in - mbits; emin_E the exponent field of 2**emin), capped at m_in + 2: sig is
+# below 2**(m_in + 1), so from there on everything rounds to 0, as it does at the cap. sig
+# rounded to nearest-even at se is rsig = (sig + 2**(se - 1) - 1 + bit se of sig) & -2**se,
+# and the result's bits are a + rsig - sig (a carry runs into the exponent, the next binade; a
+# float16 subnormal's into E = 1), or 0 where rsig is 0. The code's magnitude is
+# (r >> s) - ((bias_in - bias) << mbits) at or above 2**emin, as in _encode32_loop, and
+# rsig >> se (the count of quanta) below it. Every shift amount is masked below 16 so that
+# LLVM keeps the lanes 16-bit: one variable shift per element (2**se), the rest by constants.
+# ``P`` (fast_path.lanes16_constants) = (s, emin_E, input bits of max, the sign bit where -0 is
+# kept else 0, mag_bits, (bias_in - bias) << mbits, 1 where -0 is kept, largest finite code).
+
+
+@njit(**SCALAR)
+def _round16(a, m_in, s, emin_E, cap):
+    """(r, rsig, se): the magnitude bits ``a`` rounded to nearest-even at the element's quantum
+    (the input format's bits), the rounded significand and the dropped bit count (see above)."""
+    h = np.uint16
+    one = h(1)
+    e1 = max(h(a >> m_in), one)
+    se = h(min(h(s + h(max(emin_E, e1) - e1)), cap) & h(15))
+    sig = h(a - h(h(e1 - one) << m_in))
+    pw = h(one << se)
+    rsig = h(h(sig + h(h(pw >> one) - one) + (one if h(sig & pw) != h(0) else h(0))) & h(h(0) - pw))
+    return (h(0) if rsig == h(0) else h(a + h(rsig - sig))), rsig, se
+
+
+@njit(**SCALAR)
+def _input16(kind):
+    """(mantissa bits, inf bits, the cap of se) of bfloat16 (``kind`` 1) or float16 (2) bits."""
+    h = np.uint16
+    if kind == 1:
+        return h(7), h(0x7F80), h(9)
+    return h(10), h(0x7C00), h(12)
+
+
+@njit(**SCALAR)
+def _nearest16_loop(t0, t1, src, out, P, sp, kind):
+    h = np.uint16
+    m_in, inf_bits, cap = _input16(kind)
+    s, emin_E, max_bits, zs = h(P[0]), h(P[1]), h(P[2]), h(P[3])
+    op, od, ip, idd, nP, nd = (h(sp[0]), h(sp[0] ^ sp[1]), h(sp[2]), h(sp[2] ^ sp[3]), h(sp[4]),
+                               h(sp[4] ^ sp[5]))
+    for i in range(t0, t1):
+        b = h(src[U(i)])
+        a = h(b & h(0x7FFF))
+        sign = h(b & h(0x8000))
+        m = h(h(0) - h(sign >> h(15)))
+        r, rsig, se = _round16(a, m_in, s, emin_E, cap)
+        w = h(r | h(sign & (zs if r == h(0) else h(0x8000))))
+        w = h(op ^ h(od & m)) if r > max_bits else w
+        w = h(ip ^ h(idd & m)) if a == inf_bits else w
+        w = h(nP ^ h(nd & m)) if a > inf_bits else w
+        out[U(i)] = w
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_nearest_16(t0, t1, src, out, P, special, fp16):
+    """Quantize bfloat16 or (``fp16``) float16 bits (uint16), nearest-even (and
+    floor-on-overflow, via ``special``): see above."""
+    if fp16:
+        _nearest16_loop(t0, t1, src, out, P, special, 2)
+    else:
+        _nearest16_loop(t0, t1, src, out, P, special, 1)
+
+
+@njit(**SCALAR)
+def _encode16_loop(t0, t1, src, out, P, codes, kind):
+    h = np.uint16
+    m_in, inf_bits, cap = _input16(kind)
+    s, emin_E = h(P[0] & h(15)), h(P[1])
+    mag_bits, bias_shift, max_mag = h(P[4] & h(15)), h(P[5]), h(P[7])
+    neg_zero = h(0xFFFF) if P[6] & 1 else h(h(1) << mag_bits)   # the code -0 would have
+    c = (h(codes[0]), h(codes[0] ^ codes[1]), h(codes[2]), h(codes[2] ^ codes[3]), h(codes[4]),
+         h(codes[4] ^ codes[5]))
+    for i in range(t0, t1):
+        b = h(src[U(i)])
+        a = h(b & h(0x7FFF))
+        negu = h(b >> h(15))
+        m = h(h(0) - negu)
+        r, rsig, se = _round16(a, m_in, s, emin_E, cap)
+        mag = h(rsig >> se) if a < h(emin_E << m_in) else h(h(r >> s) - bias_shift)
+        code = h(mag | h(negu << mag_bits))
+        code = h(0) if code == neg_zero else code   # no -0 (fnuz): 0
+        sv = h(c[0] ^ h(c[1] & m))
+        sv = h(c[2] ^ h(c[3] & m)) if a == inf_bits else sv
+        sv = h(c[4] ^ h(c[5] & m)) if a > inf_bits else sv
+        out[U(i)] = sv if mag > max_mag else code
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_encode_16(t0, t1, src, out, P, codes, fp16):
+    """Encode bfloat16 or (``fp16``) float16 bits to codes, nearest-even (and
+    floor-on-overflow): see above."""
+    if fp16:
+        _encode16_loop(t0, t1, src, out, P, codes, 2)
+    else:
+        _encode16_loop(t0, t1, src, out, P, codes, 1)
 
 
 @parallel("elements", fast=True)
