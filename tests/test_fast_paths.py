@@ -154,8 +154,9 @@ def test_32bit_lane_kernels_every_input_width(name, rbits):
 
 @pytest.mark.parametrize("name", FAST)
 def test_decode_by_arithmetic_equals_the_generic_path(name):
-    """fast_decode_f32/_16 (the code shifted into float32's fields, one float32 multiply by a
-    power of two, selects for inf and NaN): every code, the generic decode's bits."""
+    """fast_decode_f32/_16_f32 (the code shifted into float32's fields, one float32 multiply by a
+    power of two, selects for inf and NaN) and fast_decode_16 (16-bit lanes): every code, the
+    generic decode's bits."""
     import ml_dtypes
 
     from fmtlib._arrays import dtype_format
@@ -211,17 +212,19 @@ def test_scaled_book_nearest_search_equals_the_exact_count(name, mode, axis, dty
 
 @pytest.mark.parametrize("specials", ["ieee", "fn", "fnuz", "none"])
 def test_decode_by_arithmetic_every_small_format(specials):
-    """Every format of 1-5 exponent and 0-4 mantissa bits, biases 0, 1 and the standard one:
-    every code into each output the arithmetic decode takes, the generic decode's bits."""
+    """Every format of 1-5 exponent and 0-6 mantissa bits, biases 0, 1, 13-15 and the standard
+    one: every code into each output the arithmetic decode takes (float32 lanes, and for
+    bfloat16/float16 16-bit lanes where decode16_constants takes the bias, float32 lanes
+    otherwise), the generic decode's bits."""
     import ml_dtypes
 
     from fmtlib._arrays import dtype_format
     from fmtlib.formats import FloatFormat
 
-    checked = 0
+    checked, lanes16, lanes32 = 0, 0, 0
     for ebits in range(1, 6):
-        for mbits in range(5):
-            for bias in sorted({0, 1, (1 << (ebits - 1)) - 1}):
+        for mbits in range(7):
+            for bias in sorted({0, 1, 13, 14, 15, (1 << (ebits - 1)) - 1}):
                 try:
                     fmt = FloatFormat(ebits, mbits, bias=bias, specials=specials)
                 except ValueError:
@@ -233,12 +236,15 @@ def test_decode_by_arithmetic_every_small_format(specials):
                 for dt in (np.float32, ml_dtypes.bfloat16, np.float16):
                     if not fast_path.decode32_eligible(fmt, dtype_format(np.dtype(dt))):
                         continue
+                    if dt is not np.float32:
+                        narrow = fast_path.decode16_constants(fmt, dtype_format(np.dtype(dt))) is not None
+                        lanes16, lanes32 = lanes16 + narrow, lanes32 + (not narrow)
                     got = codec.decode(codes, dtype=dt)
                     with fast_path.disabled():
                         want = codec.decode(codes, dtype=dt)
                     assert np.array_equal(float_bits(got), float_bits(want)), (str(fmt), np.dtype(dt).name)
                     checked += 1
-    assert checked > 20
+    assert checked > 20 and lanes16 > 20 and lanes32 > 5
 
 
 def _small_formats(specials, ebits_range, mbits_range):

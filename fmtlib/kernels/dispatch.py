@@ -105,12 +105,16 @@ def decode32(codes, dst, fmt, out_fmt) -> None:
     """Codes of ``fmt`` to float32/bfloat16/float16 bits by arithmetic (fast_path.decode32_eligible)."""
     from .cpu import convert as K
 
-    Kd, sp = fast_path.decode32_constants(fmt, out_fmt)
     kind = fast_path.lanes32_kind(out_fmt)
+    narrow = fast_path.decode16_constants(fmt, out_fmt) if kind else None
+    if narrow is not None:
+        K.fast_decode_16(codes, dst, narrow[0], narrow[1], kind == 2)
+        return
+    Kd, sp = fast_path.decode32_constants(fmt, out_fmt)
     if kind == 0:
         K.fast_decode_f32(codes, dst, Kd, sp)
     else:
-        K.fast_decode_16(codes, dst, Kd, sp, kind == 2)
+        K.fast_decode_16_f32(codes, dst, Kd, sp, kind == 2)
 
 
 def gather(codes, table, dst) -> None:

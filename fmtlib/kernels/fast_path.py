@@ -370,7 +370,7 @@ def _special_codes(fmt, mode: int, overflow: int) -> np.ndarray:
 
 
 def decode32_eligible(fmt, out_fmt) -> bool:
-    """True where ``fast_decode_f32``/``fast_decode_16`` decode codes of ``fmt`` into
+    """True where ``fast_decode_f32``/``fast_decode_16_f32`` decode codes of ``fmt`` into
     ``out_fmt``: float32, bfloat16 or float16 output that holds every value of the format (as
     :func:`eligible`), and a bias of at least 0 (so the kernels' scale is a float32)."""
     return lanes32_kind(out_fmt) is not None and eligible(fmt, out_fmt, False) and fmt.bias >= 0
@@ -378,7 +378,7 @@ def decode32_eligible(fmt, out_fmt) -> bool:
 
 @lru_cache(maxsize=256)
 def decode32_constants(fmt, out_fmt) -> tuple:
-    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode_f32``/``fast_decode_16``: see
+    """``(Kd, sp)`` (uint32 arrays) for ``fast_decode_f32``/``fast_decode_16_f32``: see
     ``_decode32_loop``. The scale is 2**(127 - bias) (times 2**-112 for float16 output); the inf
     and NaN outputs are the generic rule's (the output's inf, and its NaN, with the code's sign)."""
     from .. import exact
@@ -391,3 +391,19 @@ def decode32_constants(fmt, out_fmt) -> tuple:
     scale = exact.code_of(_fp32(), 2.0 ** (127 - fmt.bias - (112 if lanes32_kind(out_fmt) == 2 else 0)))
     Kd = (fmt.mbits, fmt.mag_bits, scale, inf_mag, nan_lo, fnuz_nan)
     return np.array(Kd, dtype=np.uint32), np.array((out_fmt.inf_code, out_fmt.nan_code), dtype=np.uint32)
+
+
+@lru_cache(maxsize=256)
+def decode16_constants(fmt, out_fmt) -> tuple | None:
+    """``(P, sp)`` (uint16 arrays) for ``fast_decode_16`` (codes into bfloat16 or float16 bits
+    in 16-bit lanes; see the comment above ``_decode16_loop``) where :func:`decode32_eligible`
+    holds and the output's bias is the format's or at least its mantissa bits more; else None."""
+    Kd, sp = decode32_constants(fmt, out_fmt)
+    bd = out_fmt.bias - fmt.bias
+    if lanes32_kind(out_fmt) not in (1, 2) or not (bd == 0 or bd >= fmt.mbits):
+        return None
+    m_out, none = out_fmt.mbits, 0xFFFF
+    P = [m_out - fmt.mbits, fmt.mag_bits, bd << m_out, (1 << fmt.mbits) if bd else 0,
+         ((bd - fmt.mbits - 126) << m_out) & 0xFFFF, min(int(Kd[3]), none), min(int(Kd[4]), none),
+         min(int(Kd[5]), none)]
+    return np.array(P, dtype=np.uint16), sp.astype(np.uint16)

@@ -17,7 +17,8 @@ from .scalar import (DOWN, FLOOR_OVF, FP32_P, IEEE, INF, NAN, NO, NUMBER, ODD, O
                      STOCH, U, UP, WRAP, ZERO, bit_length, draw, int_code, mix64, nan_result,
                      negative_unsigned, overflow_result, pack, pack_int, rand_top, round_shift, toward_zero,
                      unpack, unpack_int)
-from .element import (amax_bits, convert, convert_rand, fast_decode_16, fast_decode_f32, fast_directed,  # noqa: F401
+from .element import (amax_bits, convert, convert_rand, fast_decode_16, fast_decode_16_f32,  # noqa: F401
+                      fast_decode_f32, fast_directed,
                       fast_encode_16, fast_encode_f32, fast_nearest, fast_nearest_16, fast_nearest_f32,
                       fast_stochastic, fast_stochastic_16, fast_stochastic_f32, fast_stochastic_rand, gather,
                       roundtrip, roundtrip_rand)

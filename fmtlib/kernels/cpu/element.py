@@ -497,8 +497,9 @@ def fast_decode_f32(t0, t1, codes, out, Kd, sp):
 
 @parallel("elements", fast=True)
 @njit(**SERIAL)
-def fast_decode_16(t0, t1, codes, out, Kd, sp, fp16):
-    """:func:`fast_decode_f32` into bfloat16 or (``fp16``) float16 bits."""
+def fast_decode_16_f32(t0, t1, codes, out, Kd, sp, fp16):
+    """:func:`fast_decode_f32` into bfloat16 or (``fp16``) float16 bits, through float32 lanes:
+    for the formats :func:`fast_decode_16` does not take."""
     if fp16:
         _decode32_loop(t0, t1, codes, out, Kd, sp, 2)
     else:
@@ -532,6 +533,52 @@ def _decode32_loop(t0, t1, codes, out, Kd, sp, kind):
         r = inf_p if mag == inf_mag else r
         r = nan_p if mag >= nan_lo or c == fnuz_nan else r
         out[U(i)] = u(r | u(u(c << sgn) & out_sign))
+
+
+# --- decode into bfloat16 and float16 in 16-bit lanes ------------------------------------------
+# A normal code's bits are the magnitude code shifted left by m_out - mbits plus
+# (bias_out - bias) << m_out (the exponent rebiased). A subnormal code k is k * 2**(emin - mbits):
+# where bias_out = bias the output's subnormals have the same quantum and the normal formula
+# holds (k shifted, nothing added); where bias_out - bias >= mbits it is an output normal, and
+# the float32 conversion of the integer k (exact, normal: no slow subnormal float operation)
+# has k's leading bit as its exponent and the rest left-aligned, so its bits shifted right by
+# 23 - m_out, plus ((bias_out - bias) - mbits - 126) << m_out (mod 2**16), are the output's
+# bits. fast_path.decode16_constants takes no other bias. Inf and NaN by comparisons, the
+# code's sign shifted into bit 15. ``P`` = (m_out - mbits, mag_bits, the normal formula's
+# addend, 2**mbits where subnormal codes take the float32 route else 0, its addend, inf
+# magnitude, least NaN magnitude, the fnuz NaN code) (0xFFFF where the format has none: no
+# code of at most 15 bits has it).
+
+
+@njit(**SCALAR)
+def _decode16_loop(t0, t1, codes, out, P, sp, kind):
+    h = np.uint16
+    m_out = h(7) if kind == 1 else h(10)
+    sh, mag_bits, off, sub_lim, sub_off = h(P[0] & h(15)), h(P[1] & h(15)), h(P[2]), h(P[3]), h(P[4])
+    inf_mag, nan_lo, fnuz_nan = h(P[5]), h(P[6]), h(P[7])
+    sgn = h(h(h(15) - mag_bits) & h(15))
+    magmask = h(h(h(1) << mag_bits) - h(1))
+    inf_p, nan_p = h(sp[0]), h(sp[1])
+    for i in range(t0, t1):
+        c = h(codes[U(i)])
+        mag = h(c & magmask)
+        r = h(h(mag << sh) + off)
+        k32 = np.uint32(np.float32(mag).view(np.uint32) >> np.uint32(23 - m_out))
+        r = h(h(k32) + sub_off) if mag < sub_lim else r
+        r = h(0) if mag == h(0) else r
+        r = inf_p if mag == inf_mag else r
+        r = nan_p if mag >= nan_lo or c == fnuz_nan else r
+        out[U(i)] = h(r | h(h(c << sgn) & h(0x8000)))
+
+
+@parallel("elements", fast=True)
+@njit(**SERIAL)
+def fast_decode_16(t0, t1, codes, out, P, sp, fp16):
+    """Decode codes into bfloat16 or (``fp16``) float16 bits in 16-bit lanes (see above)."""
+    if fp16:
+        _decode16_loop(t0, t1, codes, out, P, sp, 2)
+    else:
+        _decode16_loop(t0, t1, codes, out, P, sp, 1)
 
 
 # Stochastic rounding in 32-bit lanes, the same bits as fast_stochastic: fmtlib-rng-v1 gives a
