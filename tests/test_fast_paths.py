@@ -129,8 +129,8 @@ def test_fast_equals_generic_every_float32(name, mode, scope):
 
 @pytest.mark.parametrize("rbits", [1, 5, 23, 24, 40, 62])
 @pytest.mark.parametrize("name", ["e2m1", "e4m3fn", "e5m2", "e3m0_b3_none", "fp16"])
-def test_32bit_lane_kernels_every_input_width(name, rbits):
-    """The 32-bit lane kernels (float32, and bfloat16/float16 widened to float32 bits) give the
+def test_lane_kernels_every_input_width(name, rbits):
+    """The lane kernels (float32 in 32-bit lanes, bfloat16/float16 in 16-bit lanes) give the
     generic path's bits: nearest-even and stochastic with any rbits, both overflow policies, on
     random float32 and every bfloat16 and float16 pattern."""
     import ml_dtypes
@@ -304,10 +304,10 @@ def test_lane_kernels_every_small_format(specials):
 
 
 @pytest.mark.parametrize("specials", ["ieee", "fnuz"])
-def test_stochastic_32bit_lanes_every_small_format(specials):
-    """fast_stochastic_f32/_16 (the below-quantum test as G > ~z on the 64-bit draw): every
-    bfloat16 and float16 pattern and tiny float32 into small formats with several biases, rbits
-    of 3, 33 and 62: the generic bits."""
+def test_stochastic_lanes_every_small_format(specials):
+    """fast_stochastic_f32 and fast_stochastic_16 (the below-quantum test as G > ~z on the
+    64-bit draw): every bfloat16 and float16 pattern and tiny float32 into small formats with
+    several biases, rbits of 3, 33 and 62: the generic bits."""
     rng = np.random.default_rng(4)
     tiny = (rng.standard_normal(1 << 12) * np.exp2(rng.integers(-149, 0, 1 << 12))).astype(np.float32)
     checked = 0

@@ -77,12 +77,11 @@ def _plan(src_fmt, fmt, fused: bool, mode: int, overflow: int, flush: bool):
             return lambda src, dst, key, off, rbits: K.fast_nearest(src, dst, C, special, D)
         if mode != Rounding.STOCHASTIC:
             return lambda src, dst, key, off, rbits: K.fast_directed(src, dst, C, special, D, mode)
-        if fused and kind is not None:
-            if kind == 0:
-                return lambda src, dst, key, off, rbits: K.fast_stochastic_f32(src, dst, K32, special32, key, off,
-                                                                               rbits)
-            fp16 = kind == 2
-            return lambda src, dst, key, off, rbits: K.fast_stochastic_16(src, dst, K32, special32, key, off, rbits,
+        if fused and kind == 0:
+            return lambda src, dst, key, off, rbits: K.fast_stochastic_f32(src, dst, K32, special32, key, off, rbits)
+        if fused and kind:
+            P, fp16 = fast_path.lanes16_constants(fmt, src_fmt), kind == 2
+            return lambda src, dst, key, off, rbits: K.fast_stochastic_16(src, dst, P, special32, key, off, rbits,
                                                                           fp16)
         return lambda src, dst, key, off, rbits: K.fast_stochastic(src, dst, C, special, D, key, off, rbits)
     Psrc, Pfmt = kernel_params(src_fmt), kernel_params(fmt)

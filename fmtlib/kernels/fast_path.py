@@ -272,14 +272,14 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
 
 @lru_cache(maxsize=256)
 def lanes16_constants(fmt, src_fmt) -> np.ndarray:
-    """``P`` (uint16) for the 16-bit lane kernels ``fast_nearest_16`` and ``fast_encode_16``
-    (bfloat16 or float16 input): see the comment above ``_round16`` in
-    ``fmtlib/kernels/cpu/element.py``."""
+    """``P`` (uint16) for the 16-bit lane kernels ``fast_nearest_16``, ``fast_encode_16`` and
+    ``fast_stochastic_16`` (bfloat16 or float16 input): see the comments above ``_round16`` and
+    ``_stochastic16_loop`` in ``fmtlib/kernels/cpu/element.py``."""
     from .. import exact
 
     P = [src_fmt.mbits - fmt.mbits, fmt.emin + src_fmt.bias, exact.code_of(src_fmt, float(fmt.max)),
          0 if fmt.specials == "fnuz" else 0x8000, fmt.mag_bits, (src_fmt.bias - fmt.bias) << fmt.mbits,
-         int(fmt.specials != "fnuz"), fmt.max_code]
+         int(fmt.specials != "fnuz"), fmt.max_code, exact.code_of(src_fmt, 2.0 ** (fmt.emin - fmt.mbits))]
     return np.array(P, dtype=np.uint16)
 
 

@@ -627,7 +627,8 @@ def _stochastic32_constants(K, rbits):
 
 
 @njit(**SCALAR)
-def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
+def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits):
+    kind = 0   # float32 bits (16-bit inputs: _stochastic16_loop)
     u = np.uint32
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
@@ -655,17 +656,65 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits, kind):
 @njit(**SERIAL)
 def fast_stochastic_f32(t0, t1, src, out, K, special, key, base, rbits):
     """Quantize float32 bits, stochastic: see above."""
-    _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 0)
+    _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits)
+
+
+# Stochastic rounding of bfloat16 and float16 in 16-bit lanes, the same bits: as _round16 with
+# se = min(d, m_in), d = s + max(emin_E - max(E, 1), 0) the dropped bit count at the element's
+# quantum q, the increment being the top min(se, rbits) bits of z placed at the top of the
+# dropped field (at most 16 bits of z are used, as se <= 10: the top 16 bits of z, shifted in
+# 16-bit lanes). A value below q (a < bits of q: sig < 2**d) becomes q where G > ~z, G =
+# floor(|x| / q * 2**64) with its low 64 - rbits bits cleared, as in the 32-bit loop: here
+# |x| / q = sig / 2**d, so G = sig << (64 - d) for d <= 64 (exact: sig < 2**d) and
+# sig >> (d - 64) above (0 from d = 76 on, as sig < 2**12 and the shift is clamped at 63). d
+# is at most 15 + 254, so it fits 16 bits; only G and the draw are 64-bit. ``P`` as the 16-bit
+# lane constants, with the input bits of q last.
+
+
+@njit(**SCALAR)
+def _stochastic16_loop(t0, t1, src, out, P, sp, key, base, rbits, kind):
+    h = np.uint16
+    u64 = np.uint64
+    one = h(1)
+    m_in, inf_bits, cap = _input16(kind)
+    s, emin_E, max_bits, zs, q_bits = h(P[0] & h(15)), h(P[1]), h(P[2]), h(P[3]), h(P[8])
+    op, od, ip, idd, nP, nd = (h(sp[0]), h(sp[0] ^ sp[1]), h(sp[2]), h(sp[2] ^ sp[3]), h(sp[4]),
+                               h(sp[4] ^ sp[5]))
+    rb = h(min(rbits, 16))
+    rmask = ~u64(u64(u64(1) << u64(64 - rbits)) - u64(1))
+    g = u64(key) + (u64(base + t0) + u64(1)) * _GAMMA   # rand_top's counter, stepped
+    for i in range(t0, t1):
+        z = mix64(g)
+        g += _GAMMA
+        b = h(src[U(i)])
+        a = h(b & h(0x7FFF))
+        sign = h(b & h(0x8000))
+        m = h(h(0) - h(sign >> h(15)))
+        e1 = max(h(a >> m_in), one)
+        d = h(h(max(emin_E, e1) - e1) + s)
+        sig = h(a - h(h(e1 - one) << m_in))
+        se = h(min(d, m_in) & h(15))
+        t = min(se, rb)
+        inc = h(h(h(z >> u64(48)) >> h(h(h(16) - t) & h(15))) << h(h(se - t) & h(15)))
+        rsig = h(h(sig + inc) & h(h(0) - h(one << se)))
+        G = u64(u64(sig) << u64(h(h(h(64) - min(d, h(64))) & h(63)))) >> u64(min(h(max(d, h(64)) - h(64)), h(63)))
+        up = u64(G & rmask) > ~z
+        r = (q_bits if up else h(0)) if a < q_bits else h(a + h(rsig - sig))
+        w = h(r | h(sign & (zs if r == h(0) else h(0x8000))))
+        w = h(op ^ h(od & m)) if r > max_bits else w
+        w = h(ip ^ h(idd & m)) if a == inf_bits else w
+        w = h(nP ^ h(nd & m)) if a > inf_bits else w
+        out[U(i)] = w
 
 
 @parallel("elements")
 @njit(**SERIAL)
-def fast_stochastic_16(t0, t1, src, out, K, special, key, base, rbits, fp16):
-    """:func:`fast_stochastic_f32` for bfloat16 or (``fp16``) float16 bits."""
+def fast_stochastic_16(t0, t1, src, out, P, special, key, base, rbits, fp16):
+    """Quantize bfloat16 or (``fp16``) float16 bits, stochastic, in 16-bit lanes: see above."""
     if fp16:
-        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 2)
+        _stochastic16_loop(t0, t1, src, out, P, special, key, base, rbits, 2)
     else:
-        _stochastic32_loop(t0, t1, src, out, K, special, key, base, rbits, 1)
+        _stochastic16_loop(t0, t1, src, out, P, special, key, base, rbits, 1)
 
 
 @parallel("elements", fast=True)
