@@ -173,6 +173,48 @@ def test_mx_blocks_match_the_codec(lib, name, block, ncols, rule):
         np.testing.assert_array_equal(dec.astype(np.uint32).reshape(x.shape), c.decode(enc).view(np.uint32))
 
 
+MX32_CASES = [("mxfp4", None), ("mxfp6_e2m3", "even"), ("mxfp6_e3m2", "rceil"), ("mxfp8_e4m3", "ceil"),
+              ("mxfp8_e5m2", None), ("mxint8", "rceil")]
+
+
+@pytest.mark.parametrize("src", ["fp32", "bf16", "fp16"])
+@pytest.mark.parametrize("name,rule", MX32_CASES)
+def test_mx32_lanes_match_the_codec(lib, name, rule, src):
+    """The MX 32-bit lane path (fmt_mx32.cuh, built for the host) gives the MX codec's bits
+    (the CPU's mx32 kernels) for float32, bfloat16 and float16 rows of 70 elements (ragged
+    blocks) in nearest-even, floor-on-overflow and stochastic rounding, encode and quantize."""
+    import ml_dtypes
+
+    from fmtlib import MX
+    from fmtlib.kernels import gpu
+
+    dtype = {"fp32": np.float32, "bf16": ml_dtypes.bfloat16, "fp16": np.float16}[src]
+    rng = np.random.default_rng(len(name))
+    lo, hi = (-30, 15) if src == "fp16" else (-150, 120)
+    with np.errstate(over="ignore", under="ignore"):
+        x = (rng.standard_normal((24, 70)) * np.exp2(rng.integers(lo, hi, (24, 1)))).astype(dtype)
+    x[0, :5] = 0.0
+    x[1, 3] = np.inf
+    x[2, 0] = np.nan
+    ui = np.uint32 if src == "fp32" else np.uint16
+    xb = x.view(ui).astype(np.uint32)
+    sfmt = get_format(src)
+    for mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW, Rounding.STOCHASTIC):
+        c = MX(name, scale_rule=rule, rounding=mode)
+        assert fast_path.mx32_eligible(c.element, sfmt, int(mode), None)
+        stoch = mode is Rounding.STOCHASTIC
+        opts = dict(seed=7, index_offset=BASE) if stoch else {}
+        kc = gpu.mx32_constants(c.element, sfmt, int(mode), c._scale_params[4])
+        args = (xb, 70, 32, kc, fast_path.lanes32_kind(sfmt), name == "mxint8", c._scale_params, stoch,
+                cuda_host_key(7) if stoch else 0, BASE if stoch else 0, 62)
+        enc = c.encode(x, **opts)
+        codes, scales, _ = lib.mx32_encode(*args)
+        np.testing.assert_array_equal(scales.reshape(enc.scales.shape), enc.scales)
+        np.testing.assert_array_equal(codes.reshape(x.shape), enc.codes.astype(np.uint32))
+        _, _, out = lib.mx32_encode(*args, fused=True)
+        np.testing.assert_array_equal(out.reshape(x.shape), c.quantize(x, **opts).view(ui))
+
+
 def _nvfp4_ties():
     from test_nvfp4 import tie_blocks
 

@@ -266,7 +266,8 @@ MX_FAST = ["mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2"]
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_mx_fast_path_on_the_device_path(fake_cupy, dtype, mode):
     """MX encode and quantize take fmt_mx_encode_fast exactly where fast_path.mx_eligible holds
-    (the CPU takes its 32-bit lane, threshold or exponent-shift kernel there), with the CPU's
+    and mx32_eligible does not (the CPU takes its threshold or exponent-shift kernel there;
+    fmt_mx32_encode, the CPU's 32-bit lane kernels, takes the rest), with the CPU's
     bits: every mode, every float element, blocks from input subnormals (scaled
     up: the generic helpers) to values scaled below the input's normal range (tiny, or generic
     under stochastic rounding), inf/NaN blocks, ragged blocks, and rand=."""
@@ -285,8 +286,10 @@ def test_mx_fast_path_on_the_device_path(fake_cupy, dtype, mode):
     r = rng.integers(0, 1 << 12, x.shape).astype(np.int32)
     for name in MX_FAST:
         codec = MX(name, rounding=mode)
-        fast = fast_path.mx_eligible(codec.element, dtype_format(np.dtype(dtype)))
+        src = dtype_format(np.dtype(dtype))
         for o in ([opts, {"rand": r, "rbits": 12}] if mode is Rounding.STOCHASTIC else [opts]):
+            fast = (fast_path.mx_eligible(codec.element, src)
+                    and not fast_path.mx32_eligible(codec.element, src, int(mode), o.get("rand")))
             d = {k: dev(v) if isinstance(v, np.ndarray) else v for k, v in o.items()}
             launched.clear()
             enc, want = codec.encode(dev(x), **d), codec.encode(x, **o)
@@ -295,6 +298,107 @@ def test_mx_fast_path_on_the_device_path(fake_cupy, dtype, mode):
             np.testing.assert_array_equal(host(codec.quantize(dev(x), **d)).view(np.uint8),
                                           codec.quantize(x, **o).view(np.uint8), err_msg=name)
             assert [n.startswith("fmt_mx_encode_fast<") for n in launched] == [fast, fast], (name, launched)
+
+
+#: codecs of power-of-two blocks for the 32-bit lane kernel (fmt_mx32_encode): every float MX
+#: element, MXINT8, each scale rule, rows blocked along axis 0, ragged blocks of 16 and 8, and
+#: Scaled e8m0 with an integer element (codes of 16 and 32 bits) and float ones (fp16 codes of
+#: 16 bits; bf16, whose quantum is too small for the lanes: never the lane kernel), and one scale
+#: per tensor (fmt_amax_bits, then fmt_mx32_encode_tensor)
+MX32_CODECS = [*(MX(n) for n in MX_FAST), MX("mxint8"), MX("mxfp8_e4m3", axis=0, scale_rule="ceil"),
+               MX("mxfp4", block=16, scale_rule="rceil"), MX("mxfp6_e2m3", scale_rule="even"),
+               Scaled(Int(12), "e8m0", block=16, scale_rule="even"), Scaled(Int(24), "e8m0", block=16),
+               Scaled("fp16", "e8m0", block=8, scale_rule="ceil"), Scaled("bf16", "e8m0", block=16),
+               Scaled(Int(8), "e8m0", block=None, axis=None), Scaled("e4m3", "e8m0", block=None, axis=None,
+                                                                     scale_rule="rceil")]
+
+
+def mx32_data(dtype, shape=(12, 70), seed=23):
+    """Rows of ``shape`` (ragged last blocks) from the input's subnormals to its largest values,
+    blocks scaled below float32's normal range, inf/NaN blocks, an all-zero row, and (a 16-bit
+    input) values near the input's max that the ceil rule rounds up to 2**16, inf in float16."""
+    rng = np.random.default_rng(seed)
+    lo, hi = {np.dtype(np.float32): (-160, 120), np.dtype(np.float16): (-30, 15)}.get(np.dtype(dtype), (-140, 120))
+    e = np.clip(rng.integers(lo, hi, (shape[0], 1)) + rng.integers(-30, 2, shape), lo, hi)
+    with np.errstate(over="ignore", under="ignore"):
+        x = (rng.standard_normal(shape) * np.exp2(e.astype(np.float64))).astype(dtype)
+    x[0, :3] = [np.inf, 1.0, 0.5]
+    x[1, 40] = np.nan
+    x[2] = 0
+    x[3] = np.linspace(-65504, 65504, shape[1])
+    x[4, 1::2] = -x[4, ::2][:x[4, 1::2].size]   # ties of sign across a block
+    return x
+
+
+def check_mx32(codec, x, mode, opts, lanes: bool):
+    """Encode and quantize of device ``x`` by ``codec`` in ``mode``: fmt_mx32_encode (per
+    tensor: fmt_mx32_encode_tensor) runs exactly where ``lanes``, and codes, scales and values
+    are the CPU codec's bits (which runs its mx32 kernels there) and the CPU's generic kernel's
+    (fast_path.disabled)."""
+    from fmtlib.kernels import fast_path
+
+    launched.clear()
+    enc, q = codec.encode(dev(x), rounding=mode, **opts), codec.quantize(dev(x), rounding=mode, **opts)
+    blocks = [n for n in launched if n.startswith("fmt_mx")]
+    tensor = "_tensor" if codec.axis is None else ""
+    assert [n.startswith(f"fmt_mx32_encode{tensor}<") for n in blocks] == [lanes, lanes], (codec, launched)
+    want, wq = codec.encode(x, rounding=mode, **opts), codec.quantize(x, rounding=mode, **opts)
+    with fast_path.disabled():
+        gen, gq = codec.encode(x, rounding=mode, **opts), codec.quantize(x, rounding=mode, **opts)
+    for w, wv in ((want, wq), (gen, gq)):
+        np.testing.assert_array_equal(host(enc.codes), w.codes, err_msg=repr(codec))
+        np.testing.assert_array_equal(host(enc.scales), w.scales, err_msg=repr(codec))
+        np.testing.assert_array_equal(host(q).view(np.uint8), wv.view(np.uint8), err_msg=repr(codec))
+
+
+@pytest.mark.parametrize("mode", [Rounding.NEAREST_EVEN, Rounding.STOCHASTIC, Rounding.FLOOR_ON_OVERFLOW,
+                                  Rounding.TOWARD_ZERO], ids=lambda m: m.name.lower())
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_mx32_lanes_on_the_device_path(fake_cupy, dtype, mode):
+    """MX and Scaled(e8m0) encode and quantize take fmt_mx32_encode exactly where
+    fast_path.mx32_eligible holds (nearest-even, floor-on-overflow and stochastic without rand=;
+    not toward zero), with the bits of the CPU's mx32 kernels and of its generic kernel."""
+    from fmtlib._arrays import dtype_format
+    from fmtlib.kernels import fast_path
+
+    x = mx32_data(dtype)
+    src = dtype_format(np.dtype(dtype))
+    opts = {"seed": 5, "index_offset": 3, "rbits": 20} if mode is Rounding.STOCHASTIC else {}
+    for codec in MX32_CODECS:
+        check_mx32(codec, x, mode, opts, fast_path.mx32_eligible(codec.element, src, int(mode), None))
+    if mode is Rounding.STOCHASTIC:   # rand= and the largest rbits
+        r = np.random.default_rng(2).integers(0, 1 << 12, x.shape).astype(np.int32)
+        check_mx32(MX("mxfp4"), x, mode, {"rand": r, "rbits": 12}, False)
+        check_mx32(MX("mxfp8_e5m2"), x, mode, {"seed": 1, "rbits": 62}, True)
+
+
+def test_mx32_lanes_in_grid_stride_loops(fake_cupy, monkeypatch):
+    """fmt_mx32_encode with gpu.py's grid capped at 2 thread blocks (16 warps for 75 and 150
+    blocks of 32 and 16), then replayed with one warp and with three blocks of three warps:
+    each warp takes many blocks in its grid-stride loop, with the same bytes, and the CPU's."""
+    monkeypatch.setattr(gpu, "MAX_BLOCKS", 2)
+    replays.extend(SMALL_GRIDS)
+    for dtype in (np.float32, np.float16):
+        x = mx32_data(dtype, (30, 75), seed=29)
+        for codec, mode, opts in ((MX("mxfp4"), Rounding.NEAREST_EVEN, {}),
+                                  (MX("mxfp8_e4m3", block=16), Rounding.STOCHASTIC, {"seed": 3}),
+                                  (MX("mxint8", axis=0), Rounding.STOCHASTIC, {"seed": 4, "index_offset": 7})):
+            check_mx32(codec, x, mode, opts, True)
+
+
+def test_mx32_lanes_of_bfloat16(fake_cupy, monkeypatch):
+    """The bfloat16 kind of fmt_mx32_encode (kind 1: cupy has no bfloat16, so gpu.py reaches
+    it only where an array holds bfloat16 bits): launched through gpu.py with bfloat16 viewed
+    as its 16-bit bits, the CPU's bits in every eligible mode."""
+    import ml_dtypes
+
+    monkeypatch.setitem(gpu.FLOAT_BITS, np.dtype(ml_dtypes.bfloat16), np.uint16)
+    x = mx32_data(ml_dtypes.bfloat16, seed=31)
+    for mode, opts in ((Rounding.NEAREST_EVEN, {}), (Rounding.STOCHASTIC, {"seed": 8, "rbits": 16}),
+                       (Rounding.FLOOR_ON_OVERFLOW, {})):
+        for codec in (MX("mxfp4"), MX("mxfp6_e2m3", scale_rule="rceil"), MX("mxint8"),
+                      Scaled(Int(8), "e8m0", block=16, scale_rule="even")):
+            check_mx32(codec, x, mode, opts, True)
 
 
 @pytest.mark.parametrize("codec", [Scaled("e4m3", "e8m0", block=16), Scaled("bf16", "e8m0", block=None, axis=0),
@@ -833,6 +937,8 @@ def test_every_kernel_with_small_grids(fake_cupy):
     finite = np.where(np.isfinite(x), x, 1).astype(np.float32)
     r = np.random.default_rng(3).integers(0, 1 << 12, x.shape)
     for codec, inp in ((FP("e4m3fn"), x), (FP("e2m1", rounding="stochastic"), x), (MX("mxfp4"), x), (MX("mxint8"), x),
+                       (MX("mxfp4", rounding="toward_zero"), x), (MX("mxint8", rounding="toward_zero"), x),
+                       (Scaled("int8", "e8m0", block=None, axis=None, rounding="toward_zero"), finite),
                        (NVFP4(), finite), (Scaled("e4m3", "fp32", block=16), x), (Quantile.nf4(), x),
                        (Scaled(Quantile.nf4(), "fp32", block=16), x), (Scaled(Quantile.nf4(), "absmax", block=64), x),
                        *((c, finite) for c in PER_TENSOR[::2] + PER_TENSOR[-1:])):

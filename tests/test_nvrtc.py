@@ -158,18 +158,19 @@ def test_cupys_ftz_overrides_the_callers(nvrtc):
 def test_no_float32_flush_to_zero(compiled, source):
     """No ``.ftz`` float32 instruction (add, mul, div, rcp, compare, min/max, float<->double
     conversion) in the PTX of the options the GPU backend compiles with: float32 subnormals
-    are kept, as on the CPU (nvfp4.cu and codebook.cu do float32 arithmetic: NVFP4's recipes,
-    the bitsandbytes absmax recipe, a code book's fl32(amax))."""
+    are kept, as on the CPU (nvfp4.cu, codebook.cu and mx.cu do float32 arithmetic: NVFP4's
+    recipes, the bitsandbytes absmax recipe, a code book's fl32(amax), the MX lane kernel)."""
     for arch in ARCHS:
         ftz = sorted(set(re.findall(r"\b[a-z]+(?:\.\w+)*\.ftz(?:\.\w+)*", compiled[source, arch].ptx)))
         assert not ftz, f"{source} for {arch}: {ftz}"
 
 
 def test_the_sources_that_need_it_flush_under_raw_modules_options(nvrtc):
-    """The test above can fail: with RawModule's options, nvfp4.cu and codebook.cu do flush."""
+    """The test above can fail: with RawModule's options, nvfp4.cu, codebook.cu and mx.cu (the
+    MX lane kernel's float32 scaling) do flush."""
     from fmtlib.kernels import gpu_build
 
-    for source in ("nvfp4.cu", "codebook.cu"):
+    for source in ("nvfp4.cu", "codebook.cu", "mx.cu"):
         kw = gpu_module_arguments(source)
         r = nvrtc.compile(kw["code"], source, NV.raw_module_options(gpu_build.OPTIONS, "sm_90"),
                           list(kw["name_expressions"]))
@@ -326,7 +327,8 @@ def test_nvcc_host_build_elementwise(nvcc_lib, gxx_lib):
 
 
 def test_nvcc_host_build_every_function(nvcc_lib, gxx_lib):
-    """Every function of host_api.cpp: element-wise, MX, NVFP4 (both recipes, global scale),
+    """Every function of host_api.cpp: element-wise, MX (and its 32-bit lane path on float32
+    rows and every bfloat16 and float16 pattern), NVFP4 (both recipes, global scale),
     Scaled with a float scale, code books (Quantile, fp32 and absmax scales, decode), SDR and
     BitStream; encode, fused quantize and decode of float32 rows with subnormals, inf and NaN,
     nearest and stochastic: the same bits from both builds."""
@@ -415,6 +417,20 @@ def test_nvcc_host_build_every_function(nvcc_lib, gxx_lib):
                 calls.append((f"fast {src}->{name} {mode.name}", "fast", args))
                 calls.append((f"fast encode {src}->{name} {mode.name}", "fast",
                               args[:3] + (fast_path.code_constants(fmt, sfmt),) + args[4:]))
+    from fmtlib.kernels import gpu
+
+    for src in ("fp32", "bf16", "fp16"):   # the MX 32-bit lane path: float32, bfloat16, float16 bits
+        sfmt = get_format(src)
+        bits = xb.astype(np.uint32) if src == "fp32" else np.arange(1 << 16, dtype=np.uint32).reshape(-1, 128)
+        for name in ("mxfp4", "mxfp8_e4m3", "mxint8"):
+            for mode in (Rounding.NEAREST_EVEN, Rounding.STOCHASTIC):
+                c = MX(name, scale_rule="rceil" if name == "mxint8" else "floor", rounding=mode)
+                stoch = mode is Rounding.STOCHASTIC
+                args = (bits, bits.shape[-1], 32, gpu.mx32_constants(c.element, sfmt, int(mode), c._scale_params[4]),
+                        fast_path.lanes32_kind(sfmt), name == "mxint8", c._scale_params, stoch, KEY if stoch else 0,
+                        BASE, 20)
+                calls.append((f"mx32 {src} {name} {mode.name}", "mx32_encode", args))
+                calls.append((f"mx32 {src} {name} {mode.name} fused", "mx32_encode", args + (True,)))
     for what, fn, args in calls:
         _same(getattr(nvcc_lib, fn)(*args), getattr(gxx_lib, fn)(*args), what)
     c_name = {"convert": "elementwise", "roundtrip": "elementwise"}

@@ -125,6 +125,10 @@ class HostLib:
                                            _I64, ctypes.c_double, _I64, _I64, ctypes.c_uint64, _I64, _I64,
                                            ctypes.c_int32, _I64P, ctypes.c_int32]
         lib.fmt_host_mx_encode.restype = None
+        lib.fmt_host_mx32_encode.argtypes = [_U32P, _U32P, _U8P, _U32P, _I64, _I64, _I64, _I64P, ctypes.c_int32,
+                                             ctypes.c_int32, _I64, _I64, _I64, ctypes.c_double, ctypes.c_int32,
+                                             ctypes.c_uint64, _I64, ctypes.c_int32, ctypes.c_int32]
+        lib.fmt_host_mx32_encode.restype = None
         lib.fmt_host_mx_decode.argtypes = [_U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64]
         lib.fmt_host_mx_decode.restype = None
         lib.fmt_host_nvfp4_encode.argtypes = [_U64P, _U64P, _U8P, _U64P, _I64, _I64, _I64, _I64P, _I64P, _I64P,
@@ -198,6 +202,18 @@ class HostLib:
         self._lib.fmt_host_mx_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(Psrc, np.int64),
                                      np.asarray(Pelem, np.int64), rule, emax, mbits, float(M), eshift, int(mode),
                                      int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)), *_rand(rand))
+        return codes, scales, out
+
+    def mx32_encode(self, src, ncols: int, block: int, kc, kind: int, integer: bool, S, stoch: bool, key=0, base=0,
+                    rbits=1, fused=False):
+        """(codes, scales, out) of the MX 32-bit lane path (fmt_mx32.cuh) of rows of ``ncols``
+        input bits (float32, bfloat16 or float16 by ``kind``: 0, 1, 2), as uint32; ``kc`` as
+        :func:`fmtlib.kernels.gpu.mx32_constants` gives it."""
+        s, codes, out, scales = _block_buffers(src, np.uint32, ncols, block, np.uint8)
+        rule, emax, mbits, M, _ = S
+        self._lib.fmt_host_mx32_encode(s, codes, scales, out, s.size, ncols, block, np.asarray(kc, np.int64),
+                                       int(kind), int(bool(integer)), rule, emax, mbits, float(M), int(bool(stoch)),
+                                       int(key) & (2**64 - 1), int(base), int(rbits), int(bool(fused)))
         return codes, scales, out
 
     def mx_decode(self, codes, scales, ncols: int, block: int, Pelem, Pout, eshift: int = 0) -> np.ndarray:

@@ -120,8 +120,8 @@ def mx32_eligible(elem, src_fmt, mode: int, rand) -> bool:
     nearest-even or stochastic rounding by fmtlib-rng-v1 (no ``rand``), and a float element that
     the fast path rounds from both the input and float32 with half its quantum at least
     2**(62 - 126), or an integer element whose max is below 2**23 and has at most the input's
-    precision in bits (the proofs are in ``fmtlib/kernels/cpu/mx.py``). A CPU-only choice: the
-    device keeps :func:`mx_eligible`."""
+    precision in bits (the proofs are in ``fmtlib/kernels/cpu/mx.py``). The device takes its port
+    of them (``fmt_mx32_encode``, ``fmtlib/kernels/cuda/fmt_mx32.cuh``) where this holds."""
     return (_enabled and rand is None and mode in _MX32_MODES and lanes32_kind(src_fmt) is not None
             and _mx32_element(elem, src_fmt))
 

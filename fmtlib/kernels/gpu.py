@@ -29,6 +29,10 @@ FLOAT_BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, 
 
 
 _FLOATS = ("uint16_t", "uint32_t", "uint64_t")
+#: (input, code) types of the MX lane kernels: float32, bfloat16 and float16 input; float
+#: elements of at most 16 bits, integers of at most 23 (16 from a 16-bit input)
+_MX32_TYPES = [("uint16_t", "uint8_t"), ("uint16_t", "uint16_t"), ("uint32_t", "uint8_t"), ("uint32_t", "uint16_t"),
+               ("uint32_t", "uint32_t")]
 
 
 def _names(source: str) -> list[str]:
@@ -40,6 +44,7 @@ def _names(source: str) -> list[str]:
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
             f"fmt_mx_encode_fast<{t}, {c}>" for t in _FLOATS for c in codes[:2]] + [
+            f"fmt_mx32_encode<{t}, {c}>" for t, c in _MX32_TYPES] + [
             f"fmt_mx_decode<{c}, {t}>" for t in _FLOATS for c in codes]
     if source == "scaled.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
@@ -59,6 +64,7 @@ def _names(source: str) -> list[str]:
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return ([f"fmt_amax_bits<{t}>" for t in _FLOATS]
                 + [f"fmt_{k}_encode_tensor<{t}, {c}>" for k in ("mx", "scaled") for t in _FLOATS for c in codes]
+                + [f"fmt_mx32_encode_tensor<{t}, {c}>" for t, c in _MX32_TYPES]
                 + [f"fmt_book_scaled_encode_tensor<{t}, {c}>" for t in _FLOATS for c in codes[:2]]
                 + [f"fmt_book_absmax_encode_tensor<{c}>" for c in codes[:2]])
     if source == "sdr.cu":
@@ -195,12 +201,32 @@ def fast(src, out, src_fmt, fmt, fused: bool, mode: int, overflow: int, key: int
 
 def mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, mode, key: int, base: int,
               rbits: int, fused: bool, rand: tuple, per_tensor: bool = False) -> None:
-    """MX blocks, a warp per block (fmt_mx_encode_fast where the CPU takes mx_encode_fast, else
+    """MX blocks, a warp per block (fmt_mx32_encode where fast_path.mx32_eligible holds, as the
+    CPU takes its mx32 kernels; fmt_mx_encode_fast where the CPU takes mx_encode_fast, else
     fmt_mx_encode); ``per_tensor``: xm is one block (one row), encoded by
-    fmt_amax_bits and then fmt_mx_encode_tensor over every element (:func:`encode_launch`);
+    fmt_amax_bits and then fmt_mx32_encode_tensor or fmt_mx_encode_tensor over every element
+    (:func:`encode_launch`);
     ``rand``: the kernels' (rand, use_rand) arguments (:func:`_rand_arg`)."""
+    from ..rounding import Rounding
+
     rule, emax, mbits, M, eshift = S
     src_fmt = float_format(xm.dtype)
+    if not int(rand[1]) and fast_path.mx32_eligible(elem, src_fmt, int(mode), None):
+        # the CPU's mx32 kernels (32-bit lanes), on the device: a warp per block, or per tensor
+        # an amax reduction and then a thread per element
+        stoch = int(mode) == int(Rounding.STOCHASTIC)
+        types = f"<{C_UINT[xm.dtype.itemsize]}, {C_UINT[codes.dtype.itemsize]}>"
+        span = ((np.int64(xm.size), amax_bits(xm)) if per_tensor else
+                (np.int64(nblocks), np.int64(xm.shape[-1]), np.int64(block)))
+        launch("tensor.cu" if per_tensor else "mx.cu",
+               ("fmt_mx32_encode_tensor" if per_tensor else "fmt_mx32_encode") + types,
+               xm.size if per_tensor else 32 * nblocks,
+               (raw_bits(xm).reshape(-1), codes.reshape(-1), scales.reshape(-1), raw_bits(out).reshape(-1), *span,
+                params_on_device(mx32_constants(elem, src_fmt, int(mode), eshift)),
+                np.int32(fast_path.lanes32_kind(src_fmt)), np.int32(_is_int(elem)), np.int32(rule), np.int32(emax),
+                np.int32(mbits), np.float64(M), np.int32(stoch), np.uint64(key), np.int64(base), np.int32(rbits),
+                np.int32(fused)))
+        return
     if (not per_tensor and eshift == 0 and codes.dtype.itemsize <= 2
             and fast_path.mx_eligible(elem, src_fmt)):   # the CPU's mx_encode_fast, on the device
         launch("mx.cu", f"fmt_mx_encode_fast<{C_UINT[xm.dtype.itemsize]}, {C_UINT[codes.dtype.itemsize]}>",
@@ -218,6 +244,26 @@ def mx_launch(xm, codes, scales, out, nblocks: int, block: int, elem, S: tuple, 
             params_on_device(kernel_params(elem)), np.int32(rule), np.int32(emax), np.int32(mbits), np.float64(M),
             np.int32(eshift), np.int32(int(mode)), np.uint64(key), np.int64(base), np.int32(rbits), np.int32(fused),
             *rand))
+
+
+def _is_int(elem) -> bool:
+    from ..integers import IntFormat
+
+    return isinstance(elem, IntFormat)
+
+
+def mx32_constants(elem, src_fmt, mode: int, eshift: int) -> tuple:
+    """fmt_mx32_encode's 13 numbers: the CPU lane kernels' K (8) and E (4) of ``elem``
+    (fast_path.nearest32_constants and encode32_constants, saturating; an integer element's
+    fast_path.int32_constants for ``eshift``), then the input's NaN bits."""
+    from ..rounding import Overflow
+
+    if _is_int(elem):
+        K, E = fast_path.int32_constants(elem, eshift)
+    else:
+        K, _ = fast_path.nearest32_constants(elem, src_fmt, mode, int(Overflow.SATURATE))
+        E, _ = fast_path.encode32_constants(elem, mode, int(Overflow.SATURATE))
+    return tuple(int(v) for v in (*K, *E, src_fmt.nan_code))
 
 
 def _fast_constants(elem, src_fmt, mode: int):

@@ -69,17 +69,21 @@ def test_fast_path_matches_the_cpu(dtype, mode):
 @pytest.mark.parametrize("name", ["mxfp4", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp8_e4m3", "mxfp8_e5m2", "mxint8"])
 @pytest.mark.parametrize("rule", ["floor", "ceil", "even", "rceil"])
 @pytest.mark.parametrize("mode", ["nearest_even", "stochastic"])
-def test_mx_matches_the_cpu(name, rule, mode):
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_mx_matches_the_cpu(name, rule, mode, dtype):
+    """Float32 and float16 input: fmt_mx32_encode (the CPU's lane kernels) where they apply."""
     rng = np.random.default_rng(0)
-    x = (rng.standard_normal((257, 96)) * np.exp2(rng.integers(-60, 60, (257, 1)))).astype(np.float32)
+    lo, hi = (-60, 60) if dtype == np.float32 else (-24, 12)
+    x = (rng.standard_normal((257, 96)) * np.exp2(rng.integers(lo, hi, (257, 1)))).astype(dtype)
     x[0, 0], x[1, 1] = np.inf, np.nan
+    ui = np.uint32 if dtype == np.float32 else np.uint16
     c = MX(name, scale_rule=rule, rounding=mode)
     opts = {"seed": 5} if mode == "stochastic" else {}
     want, got = c.encode(x, **opts), c.encode(cupy.asarray(x), **opts)
     np.testing.assert_array_equal(cupy.asnumpy(got.codes), want.codes)
     np.testing.assert_array_equal(cupy.asnumpy(got.scales), want.scales)
-    np.testing.assert_array_equal(cupy.asnumpy(c.quantize(cupy.asarray(x), **opts)).view(np.uint32),
-                                  c.quantize(x, **opts).view(np.uint32))
+    np.testing.assert_array_equal(cupy.asnumpy(c.quantize(cupy.asarray(x), **opts)).view(ui),
+                                  c.quantize(x, **opts).view(ui))
     np.testing.assert_array_equal(cupy.asnumpy(c.decode(got)).view(np.uint32), c.decode(want).view(np.uint32))
 
 

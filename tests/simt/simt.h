@@ -79,6 +79,8 @@ inline unsigned long long atomicMax(unsigned long long* a, unsigned long long v)
 
 // CUDA's count of leading zeros of a 64-bit integer (64 for 0)
 inline int __clzll(long long v) { return v ? __builtin_clzll((unsigned long long)v) : 64; }
+// and of a 32-bit one (32 for 0)
+inline int __clz(int v) { return v ? __builtin_clz((unsigned)v) : 32; }
 inline unsigned int __float_as_uint(float v) { unsigned int u; __builtin_memcpy(&u, &v, 4); return u; }
 inline float __uint_as_float(unsigned int u) { float v; __builtin_memcpy(&v, &u, 4); return v; }
 inline long long __double_as_longlong(double v) { long long u; __builtin_memcpy(&u, &v, 8); return u; }

@@ -29,6 +29,7 @@ void fmt_host_rand(uint64_t key, int64_t base, int64_t n, int64_t rbits, int64_t
 }
 
 #include "fmt_mx.cuh"
+#include "fmt_mx32.cuh"
 
 extern "C" {
 
@@ -46,6 +47,30 @@ void fmt_host_mx_encode(const uint64_t* src, uint64_t* codes, uint8_t* scales, u
     for (int64_t t = 0; t < nrows * nb; t++)
         fmt::mx_encode_block(src, codes, scales, out, t, ncols, block, Ps, Pe, S, mode, key, base, rbits, fused != 0,
                              use_rand ? rand : nullptr);
+}
+
+// The MX 32-bit lane path (fmt_mx32.cuh, as fmt_mx32_encode runs it) of rows of ncols input
+// bits (float32, or bfloat16/float16 by ``kind``, in uint32), every block in order; kc: the 13
+// numbers fmt_mx32_encode takes (fmtlib.kernels.gpu.mx32_constants).
+void fmt_host_mx32_encode(const uint32_t* src, uint32_t* codes, uint8_t* scales, uint32_t* out, int64_t n,
+                          int64_t ncols, int64_t block, const int64_t* kc, int32_t kind, int32_t integer, int64_t rule,
+                          int64_t emax, int64_t mbits, double M, int32_t stoch, uint64_t key, int64_t base,
+                          int32_t rbits, int32_t fused) {
+    long long k[13];
+    for (int j = 0; j < 13; j++) k[j] = kc[j];
+    const fmt::Mx32Params P = fmt::mx32_params(k, kind, rbits);
+    const fmt::ScaleParams S{rule, emax, mbits, M, 0};
+    auto key_of = [&](int64_t i) { return src[i] & P.in.absmask; };
+    int64_t nb = ncols > 0 ? (ncols + block - 1) / block : 0;
+    int64_t nrows = ncols > 0 ? n / ncols : 0;
+    for (int64_t t = 0; t < nrows * nb; t++) {
+        int64_t start, end;
+        fmt::block_span(t, ncols, block, start, end);
+        const int32_t se = fmt::mx32_block_exponent(fmt::max_key<uint32_t>(start, end, 1, key_of), P.in, S);
+        scales[t] = (uint8_t)(se + 127);
+        fmt::mx32_elements(src, codes, out, start, end, 1, se, P, kind, stoch != 0, key, base, fused != 0,
+                           integer != 0);
+    }
 }
 
 void fmt_host_mx_decode(const uint64_t* codes, const uint8_t* scales, uint64_t* out, int64_t n, int64_t ncols,

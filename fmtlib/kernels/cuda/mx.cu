@@ -6,6 +6,7 @@
 // the caller's random integer of each element, in the rows' order. Launch a multiple of 32
 // threads per thread block.
 #include "fmt_mx.cuh"
+#include "fmt_mx32.cuh"
 #include "fmt_warp.cuh"
 
 template <typename T, typename C>
@@ -52,6 +53,30 @@ __global__ void fmt_mx_encode_fast(const T* __restrict__ src, C* __restrict__ co
         });
 }
 
+// The 32-bit lane path (fmt_mx32.cuh; the CPU's mx32_* kernels) where fast_path.mx32_eligible
+// holds: float32 (T = uint32_t, kind 0), bfloat16 (uint16_t, kind 1) or float16 (uint16_t,
+// kind 2) input. The lanes' largest magnitude bits (32-bit keys) meet in the shuffle reduction,
+// every lane finds the scale from them (mx32_block_exponent), lane 0 writes it, and each lane
+// rounds its elements in 32-bit integers and float32 (stochastic: fmtlib-rng-v1 of element
+// base + i). kc: the element's K (8) and E (4) (fast_path.nearest32_constants and
+// encode32_constants, or int32_constants for an integer element), then the input's NaN bits.
+template <typename T, typename C>
+__global__ void fmt_mx32_encode(const T* __restrict__ src, C* __restrict__ codes, uint8_t* __restrict__ scales,
+                                T* __restrict__ out, long long nblocks, long long ncols, long long block,
+                                const long long* kc, int kind, int integer, int rule, int emax, int mbits, double M,
+                                int stoch, unsigned long long key, long long base, int rbits, int fused) {
+    const fmt::Mx32Params P = fmt::mx32_params(kc, kind, rbits);
+    const fmt::ScaleParams S{rule, emax, mbits, M, 0};
+    fmt::for_each_block<32, uint32_t>(
+        nblocks, ncols, block, [&](int64_t i) { return (uint32_t)src[i] & P.in.absmask; },
+        [&](long long t, int64_t start, int64_t end, int lane, uint32_t amax) {
+            const int32_t se = fmt::mx32_block_exponent(amax, P.in, S);
+            if (lane == 0) scales[t] = (uint8_t)(se + 127);
+            fmt::mx32_elements(src, codes, out, start + lane, end, 32, se, P, kind, stoch != 0, key, base, fused != 0,
+                               integer != 0);
+        });
+}
+
 template <typename C, typename T>
 __global__ void fmt_mx_decode(const C* __restrict__ codes, const uint8_t* __restrict__ scales, T* __restrict__ out,
                               long long n, long long ncols, long long block, const long long* pe, const long long* po,
@@ -76,3 +101,10 @@ FMT_MX_CODES(uint64_t) FMT_MX_CODES(uint32_t) FMT_MX_CODES(uint16_t)   // Scaled
 // fast-path elements are floats of at most 16 bits (mx_eligible: the input holds their values)
 #define FMT_MX_FAST_CODES(T) FMT_MX_FAST(T, uint8_t) FMT_MX_FAST(T, uint16_t)
 FMT_MX_FAST_CODES(uint64_t) FMT_MX_FAST_CODES(uint32_t) FMT_MX_FAST_CODES(uint16_t)
+#define FMT_MX32(T, C) \
+    template __global__ void fmt_mx32_encode<T, C>(const T*, C*, uint8_t*, T*, long long, long long, long long, \
+        const long long*, int, int, int, int, int, double, int, unsigned long long, long long, int, int);
+// float32, bfloat16 and float16 input (mx32_eligible: float elements the input holds, of at most
+// 16 bits; integers below 2**23, of at most 16 bits from a 16-bit input)
+FMT_MX32(uint32_t, uint8_t) FMT_MX32(uint32_t, uint16_t) FMT_MX32(uint32_t, uint32_t)
+FMT_MX32(uint16_t, uint8_t) FMT_MX32(uint16_t, uint16_t)

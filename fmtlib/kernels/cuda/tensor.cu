@@ -13,6 +13,7 @@
 // input float bits; C: element codes. Launch a multiple of 32 threads per thread block.
 #include "fmt_codebook.cuh"
 #include "fmt_mx.cuh"
+#include "fmt_mx32.cuh"
 #include "fmt_scaled.cuh"
 #include "fmt_warp.cuh"
 
@@ -57,6 +58,24 @@ __global__ void fmt_mx_encode_tensor(const T* __restrict__ src, C* __restrict__ 
             fmt::mx_encode_at(src, codes, out, i, se, Ps, Pe, S, mode, key, base, rbits, fused != 0,
                               use_rand ? rand : nullptr);
         });
+}
+
+// mx.cu's fmt_mx32_encode (the CPU's mx32 kernels) of one block, the whole tensor: the scale of
+// amax[0] by the lane path's own helper, then each thread's grid-stride share of the elements
+// (mx32_elements from the thread's index, a step of the grid's threads).
+template <typename T, typename C>
+__global__ void fmt_mx32_encode_tensor(const T* __restrict__ src, C* __restrict__ codes, uint8_t* __restrict__ scales,
+                                       T* __restrict__ out, long long n, const unsigned long long* amax,
+                                       const long long* kc, int kind, int integer, int rule, int emax, int mbits,
+                                       double M, int stoch, unsigned long long key, long long base, int rbits,
+                                       int fused) {
+    const fmt::Mx32Params P = fmt::mx32_params(kc, kind, rbits);
+    const fmt::ScaleParams S{rule, emax, mbits, M, 0};
+    const int32_t se = fmt::mx32_block_exponent((uint32_t)amax[0], P.in, S);
+    const long long gid = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (gid == 0) scales[0] = (uint8_t)(se + 127);
+    fmt::mx32_elements(src, codes, out, gid, n, (long long)gridDim.x * blockDim.x, se, P, kind, stoch != 0, key, base,
+                       fused != 0, integer != 0);
 }
 
 template <typename T, typename C>
@@ -131,6 +150,13 @@ __global__ void fmt_book_absmax_encode_tensor(const uint32_t* __restrict__ src, 
     FMT_TENSOR(T, uint8_t) FMT_TENSOR(T, uint16_t) FMT_TENSOR(T, uint32_t) \
     FMT_TENSOR_BOOK(T, uint8_t) FMT_TENSOR_BOOK(T, uint16_t)
 FMT_TENSOR_FLOAT(uint16_t) FMT_TENSOR_FLOAT(uint32_t) FMT_TENSOR_FLOAT(uint64_t)
+#define FMT_TENSOR_MX32(T, C) \
+    template __global__ void fmt_mx32_encode_tensor<T, C>(const T*, C*, uint8_t*, T*, long long, \
+        const unsigned long long*, const long long*, int, int, int, int, int, double, int, unsigned long long, \
+        long long, int, int);
+// as mx.cu's FMT_MX32
+FMT_TENSOR_MX32(uint32_t, uint8_t) FMT_TENSOR_MX32(uint32_t, uint16_t) FMT_TENSOR_MX32(uint32_t, uint32_t)
+FMT_TENSOR_MX32(uint16_t, uint8_t) FMT_TENSOR_MX32(uint16_t, uint16_t)
 template __global__ void fmt_book_absmax_encode_tensor<uint8_t>(const uint32_t*, uint8_t*, uint32_t*, uint32_t*,
     long long, const unsigned long long*, const float*, const float*, long long, const unsigned short*, long long,
     int);
