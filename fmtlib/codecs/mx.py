@@ -71,13 +71,8 @@ def _lane_plan(elem, src_fmt, mode: int, rand, S, fused: bool):
 
     if not fast_path.mx32_eligible(elem, src_fmt, mode, rand):
         return None
-    if isinstance(elem, IntFormat):
-        K32, E = fast_path.int32_constants(elem, S[4])
-        name = "mx32_int_"
-    else:
-        K32, _ = fast_path.nearest32_constants(elem, src_fmt, mode, int(Overflow.SATURATE))
-        E, _ = fast_path.encode32_constants(elem, mode, int(Overflow.SATURATE))
-        name = "mx32_"
+    K32, E = fast_path.mx32_constants(elem, src_fmt, mode, S[4])
+    name = "mx32_int_" if isinstance(elem, IntFormat) else "mx32_"
     name += ("quantize" if fused else "encode") + ("_sr" if mode == Rounding.STOCHASTIC else "")
     kind = fast_path.lanes32_kind(src_fmt)
     if kind == 0:

@@ -126,6 +126,19 @@ def mx32_eligible(elem, src_fmt, mode: int, rand) -> bool:
             and _mx32_element(elem, src_fmt))
 
 
+def mx32_constants(elem, src_fmt, mode: int, eshift: int) -> tuple:
+    """``(K, E)`` of the MX lane kernels (the CPU's ``mx32_*`` and the device's
+    ``fmt_mx32_encode``) for element ``elem``: :func:`int32_constants` for an integer element,
+    else :func:`nearest32_constants`' K and :func:`encode32_constants`' E, saturating."""
+    from ..integers import IntFormat
+    from ..rounding import Overflow
+
+    if isinstance(elem, IntFormat):
+        return int32_constants(elem, eshift)
+    return (nearest32_constants(elem, src_fmt, mode, int(Overflow.SATURATE))[0],
+            encode32_constants(elem, mode, int(Overflow.SATURATE))[0])
+
+
 @lru_cache(maxsize=64)
 def _mx32_element(elem, src_fmt) -> bool:
     from ..integers import IntFormat

@@ -254,15 +254,8 @@ def _is_int(elem) -> bool:
 
 def mx32_constants(elem, src_fmt, mode: int, eshift: int) -> tuple:
     """fmt_mx32_encode's 13 numbers: the CPU lane kernels' K (8) and E (4) of ``elem``
-    (fast_path.nearest32_constants and encode32_constants, saturating; an integer element's
-    fast_path.int32_constants for ``eshift``), then the input's NaN bits."""
-    from ..rounding import Overflow
-
-    if _is_int(elem):
-        K, E = fast_path.int32_constants(elem, eshift)
-    else:
-        K, _ = fast_path.nearest32_constants(elem, src_fmt, mode, int(Overflow.SATURATE))
-        E, _ = fast_path.encode32_constants(elem, mode, int(Overflow.SATURATE))
+    (fast_path.mx32_constants), then the input's NaN bits."""
+    K, E = fast_path.mx32_constants(elem, src_fmt, mode, eshift)
     return tuple(int(v) for v in (*K, *E, src_fmt.nan_code))
 
 
