@@ -39,7 +39,7 @@ def finite_amax(x: np.ndarray) -> float:
             as_float, as_bits = {16: ("<e", "<H"), 32: ("<f", "<I"), 64: ("<d", "<Q")}[fmt.bits]
             value = lambda b, f=struct.Struct(as_float), u=struct.Struct(as_bits): f.unpack(u.pack(b))[0]  # noqa: E731
         c = _amax_masks[x.dtype] = (K, bits_view(x).dtype, absmask, absmask >> fmt.mbits << fmt.mbits, value)
-    return c[4](c[0].finite_amax_bits(x.reshape(-1).view(c[1]), c[2], c[3]))
+    return c[4](c[0].finite_amax_bits(x.ravel().view(c[1]), c[2], c[3]))
 
 
 #: float dtype -> (the kernels' module, the dtype of its bits, the mask of the magnitude bits, of the
@@ -77,8 +77,10 @@ def plain_out(out, x: np.ndarray, dtype: np.dtype) -> bool:
     """Whether ``out`` passes :func:`fmtlib._arrays.check_out`'s tests for ``x`` by its cheap ones
     alone: a plain ndarray of ``dtype`` and x's shape, C-contiguous and writeable, ``x`` itself or
     apart from it (False sends the call to the general path, which raises or decides)."""
-    return (type(out) is np.ndarray and out.dtype == dtype and out.shape == x.shape and out.flags.c_contiguous
-            and out.flags.writeable and (out is x or not np.may_share_memory(out, x)))
+    if type(out) is not np.ndarray or out.dtype != dtype or out.shape != x.shape:
+        return False
+    flags = out.flags
+    return flags.c_contiguous and flags.writeable and (out is x or not np.may_share_memory(out, x))
 
 
 class BlockCodec(device.RunsOnDevice, Codec):

@@ -100,17 +100,17 @@ def _lane_run(x, lane, fused: bool, block: int, code_dtype, Psrc, record):
     ncols = shape[-1]
     sshape = shape[:-1] + (-(-ncols // block),)
     none, key, no_amax = np.empty(1, code_dtype if fused else dt), np.uint64(0), np.empty(0, bits)
-    unwritten = none.reshape(-1) if fused else none.reshape(-1).view(bits)
+    unwritten = none.ravel() if fused else none.ravel().view(bits)
 
     def run(x, out):
         scales = np.empty(sshape, np.uint8)
         if fused:
             r = np.empty(shape, dt) if out is None else out
-            lane((x.reshape(-1).view(bits), unwritten, scales.reshape(-1), r.reshape(-1).view(bits), Psrc), ncols,
+            lane((x.ravel().view(bits), unwritten, scales.ravel(), r.ravel().view(bits), Psrc), ncols,
                  block, key, 0, 1, no_amax)
             return r
         codes = np.empty(shape, code_dtype) if out is None else out
-        lane((x.reshape(-1).view(bits), codes.reshape(-1), scales.reshape(-1), unwritten, Psrc), ncols, block, key,
+        lane((x.ravel().view(bits), codes.ravel(), scales.ravel(), unwritten, Psrc), ncols, block, key,
              0, 1, no_amax)
         return record(codes, scales)
     return run

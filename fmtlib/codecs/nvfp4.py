@@ -37,6 +37,7 @@ RECIPE_RELEASES = {"torchao": "torchao 0.18", "torchao-0.16": "torchao 0.12 to 0
                    "te": "TransformerEngine 2.14 to 2.18"}
 _F32_MAX = float(np.finfo(np.float32).max)
 _RECIP_SAFE = np.float32(2.0 ** -120)
+_F32_2688 = np.float32(2688.0)   # 448 * 6: E4M3's max times E2M1's
 
 
 @lru_cache(maxsize=None)
@@ -113,7 +114,7 @@ class NVFP4(BlockCodec):
         if self.recipe != "te":
             # per_tensor_amax_to_scale: amax / (448 * 6) in float32. torchao divides by zero
             # for an all-zero tensor; here that tensor gets the scale 1, as in TE.
-            p = a / np.float32(2688.0)
+            p = a / _F32_2688
             return (p if p > 0 else np.float32(1.0)), a
         with np.errstate(divide="ignore", over="ignore"):
             s_enc = min(np.float32(2688.0) / a, np.float32(_F32_MAX))
@@ -165,7 +166,7 @@ class NVFP4(BlockCodec):
             scales = np.empty(sshape, np.uint8)
             r = np.empty(shape, x.dtype if fused else np.uint8) if out is None else out
             codes, vals = (none, r) if fused else (r, none)
-            K.nvfp4_encode_table(x.reshape(-1), codes.reshape(-1), scales.reshape(-1), vals.reshape(-1), *consts,
+            K.nvfp4_encode_table(x.ravel(), codes.ravel(), scales.ravel(), vals.ravel(), *consts,
                                  ncols, block, self._kernel_recipe(G), G, ta, fused)
             return r if fused else Encoded(r, scales, shape, axis, block, self.name, amax)
         return run

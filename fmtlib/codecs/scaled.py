@@ -289,7 +289,7 @@ class Scaled(BlockCodec):
             scales, bad = np.empty(sshape, sdt), np.zeros(nrows * sshape[-1], np.uint8)
             r = (np.empty(shape, x.dtype if fused else code_dtype)) if out is None else out
             codes, vals = (none, r) if fused else (r, none)
-            K.scaled_encode_rne(x.reshape(-1), codes.reshape(-1), scales.reshape(-1), bad, vals.reshape(-1), Pe,
+            K.scaled_encode_rne(x.ravel(), codes.ravel(), scales.ravel(), bad, vals.ravel(), Pe,
                                 *params, ncols, block, fused)
             raise_bad(np.count_nonzero(bad))   # 0 or 1 per block
             return r if fused else Encoded(r, scales, shape, axis, block, name, None)
