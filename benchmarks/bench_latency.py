@@ -77,8 +77,8 @@ def main() -> None:
             for case, ts in json.loads(out.stdout.splitlines()[-1]).items():
                 runs[t].setdefault(case, []).extend(ts)
     load1 = os.getloadavg()
-    print(f"{cpu_line()}; load average {load0[0]:.2f} before, {load1[0]:.2f} after; {args.rounds} rounds x "
-          f"{args.repeats} x {args.calls} calls\n")
+    print(f"{cpu_line()} (at the end); one-minute load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end; "
+          f"{args.rounds} rounds x {args.repeats} x {args.calls} calls\n")
     names = [t or "this tree" for t in trees]
     print("| call (2^10 float32, least / median us) | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(trees))
