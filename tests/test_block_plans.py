@@ -21,8 +21,14 @@ CODECS = {
     "e4m3fn_row": Scaled(FP("e4m3fn"), "fp32", block=None),
     "int8_b32": Scaled("int8", "fp32"),
     "e2m1_e8m0": Scaled("e2m1", "e8m0"),
+    "mxfp6_rceil": MX("mxfp6_e3m2", scale_rule="rceil", block=16),
+    "int4_fp16_b16": Scaled("int4", "fp16", block=16),
+    "e5m2_bf16_row": Scaled(FP("e5m2"), "bf16", block=None),
+    "e4m3_e8m0_even": Scaled("e4m3fn", "e8m0", scale_rule="even", block=8),
     "nvfp4": NVFP4(),
     "nvfp4_local": NVFP4(global_scale=False),
+    "nvfp4_te": NVFP4(recipe="te"),
+    "nvfp4_0.16": NVFP4(recipe="torchao-0.16", block=32),
 }
 #: the kernels the plans call (by name, looked up at each call)
 PLANNED = ["mx32_quantize_f32", "mx32_encode_f32", "mx32_quantize_16", "mx32_encode_16", "mx32_int_quantize_f32",
