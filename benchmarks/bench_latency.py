@@ -4,11 +4,11 @@ the element and block codecs, optionally for several source trees side by side.
     python benchmarks/bench_latency.py [--calls 2000] [--repeats 9] [--rounds 3] [--tree DIR ...]
 
 Each case runs ``--calls`` calls after a warm-up, ``--repeats`` times; the table gives the least
-and the median of the per-call means over every repeat of every round. With ``--tree`` (a
-checkout of fmtlib, e.g. ``git worktree add`` or ``git archive`` of an older commit) each tree
-runs in its own interpreter with ``PYTHONPATH`` set to it, the trees taking turns round by round,
-so that the load of a shared machine falls on each alike. The header gives the CPU and the load
-average before and after.
+and the median of the per-call means over every repeat of every round. Each ``--tree`` (a
+checkout of fmtlib, e.g. ``git worktree add`` or ``git archive`` of an older commit; default:
+the checkout holding this script) runs in its own interpreter with ``PYTHONPATH`` set to it,
+the trees taking turns round by round, so that the load of a shared machine falls on each
+alike. The header gives the CPU and the load average at the start and at the end.
 """
 from __future__ import annotations
 
@@ -64,14 +64,12 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.calls, args.repeats)))
         return
-    trees = args.tree or [None]
+    trees = args.tree or [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]   # default: this checkout
     load0 = os.getloadavg()
     runs = {t: {} for t in trees}
     for _ in range(args.rounds):
         for t in trees:
-            env = dict(os.environ)
-            if t is not None:
-                env["PYTHONPATH"] = os.path.abspath(t)
+            env = dict(os.environ, PYTHONPATH=os.path.abspath(t))
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", "--calls", str(args.calls),
                                   "--repeats", str(args.repeats)], env=env, check=True, capture_output=True, text=True)
             for case, ts in json.loads(out.stdout.splitlines()[-1]).items():
@@ -79,8 +77,7 @@ def main() -> None:
     load1 = os.getloadavg()
     print(f"{cpu_line()} (at the end); one-minute load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end; "
           f"{args.rounds} rounds x {args.repeats} x {args.calls} calls\n")
-    names = [t or "this tree" for t in trees]
-    print("| call (2^10 float32, least / median us) | " + " | ".join(names) + " |")
+    print("| call (2^10 float32, least / median us) | " + " | ".join(trees) + " |")
     print("|---|" + "---:|" * len(trees))
     for case in CASES:
         cells = [f"{min(runs[t][case]):.1f} / {statistics.median(runs[t][case]):.1f}" for t in trees]
