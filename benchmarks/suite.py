@@ -160,7 +160,7 @@ def latency_table() -> list[str]:
 
     rows = ["| call | 2^10 least / median us | 2^16 | 2^20 |", "|---|---:|---:|---:|"]
     for label, codec in (("FP('e4m3fn')", fmtlib.FP("e4m3fn")), ("MX('mxfp4')", fmtlib.MX("mxfp4")),
-                         ("e4m3fn_row (rows of 1024)", fmtlib.get("e4m3fn_row"))):
+                         ("NVFP4()", fmtlib.NVFP4()), ("e4m3fn_row (rows of 1024)", fmtlib.get("e4m3fn_row"))):
         cells = []
         for k, reps in ((10, 3000), (16, 300), (20, 40)):
             x = np.random.default_rng(0).standard_normal(1 << k).astype(np.float32).reshape(-1, 1024)

@@ -8,10 +8,12 @@ keyed by the element's flat index in that moved layout (for ``axis=-1``: the C-o
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 
-from .._arrays import as_float_input, bits_view, check_out, dtype_format
+from .._arrays import as_float_input, bits_view, check_out, dtype_format, is_float_dtype
+from ..kernels import fast_path
 from ..rounding import Rounding
 from . import device
 from .base import Codec
@@ -23,15 +25,27 @@ from .stochastic import check_index_offset, moved_rand, random_args
 def finite_amax(x: np.ndarray) -> float:
     """The largest magnitude among the finite values of a C-contiguous float array (0 if none),
     as a float, in one parallel pass without temporaries."""
-    from ..kernels.cpu import convert as K
-
     if x.size == 0:
         return 0.0
-    fmt = dtype_format(x.dtype)
-    bits = bits_view(x)
-    absmask = (1 << (fmt.bits - 1)) - 1
-    top = K.finite_amax_bits(bits, absmask, absmask >> fmt.mbits << fmt.mbits)
-    return float(np.array(top, dtype=bits.dtype).view(x.dtype)[()])
+    c = _amax_masks.get(x.dtype)
+    if c is None:
+        from ..kernels.cpu import convert as K
+
+        fmt = dtype_format(x.dtype)
+        absmask = (1 << (fmt.bits - 1)) - 1
+        if fmt.name == "bf16":   # bfloat16 is the top half of a float32
+            value = lambda b: _F32.unpack(_U32.pack(b << 16))[0]  # noqa: E731
+        else:
+            as_float, as_bits = {16: ("<e", "<H"), 32: ("<f", "<I"), 64: ("<d", "<Q")}[fmt.bits]
+            value = lambda b, f=struct.Struct(as_float), u=struct.Struct(as_bits): f.unpack(u.pack(b))[0]  # noqa: E731
+        c = _amax_masks[x.dtype] = (K, bits_view(x).dtype, absmask, absmask >> fmt.mbits << fmt.mbits, value)
+    return c[4](c[0].finite_amax_bits(x.ravel().view(c[1]), c[2], c[3]))
+
+
+#: float dtype -> (the kernels' module, the dtype of its bits, the mask of the magnitude bits, of the
+#: exponent bits, bits -> Python float): finite_amax's constants (a small call's set-up)
+_amax_masks: dict = {}
+_F32, _U32 = struct.Struct("<f"), struct.Struct("<I")
 
 
 def amax_element(x: np.ndarray) -> np.ndarray:
@@ -52,6 +66,22 @@ def rows_last(x, axis: int, xp=np):
     if axis == x.ndim - 1:
         return xp.ascontiguousarray(x)
     return xp.ascontiguousarray(xp.moveaxis(x, axis, -1))
+
+#: (id(codec), input dtype, input shape, quantize, fast path on) -> (codec, plan or None, out= dtype):
+#: what a host call with every option at its default runs (:meth:`BlockCodec._plain`); the entry
+#: holds the codec, so its id cannot be reused while the entry exists
+_plans: dict = {}
+
+
+def plain_out(out, x: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether ``out`` passes :func:`fmtlib._arrays.check_out`'s tests for ``x`` by its cheap ones
+    alone: a plain ndarray of ``dtype`` and x's shape, C-contiguous and writeable, ``x`` itself or
+    apart from it (False sends the call to the general path, which raises or decides)."""
+    if type(out) is not np.ndarray or out.dtype != dtype or out.shape != x.shape:
+        return False
+    flags = out.flags
+    return flags.c_contiguous and flags.writeable and (out is x or not np.may_share_memory(out, x))
+
 
 class BlockCodec(device.RunsOnDevice, Codec):
     """Base of MX, NVFP4 and Scaled: ``block`` elements along ``axis`` share a scale."""
@@ -102,6 +132,37 @@ class BlockCodec(device.RunsOnDevice, Codec):
         x, _ = as_float_input(x, what)
         axis = self._axis(x.ndim)
         return x, axis, rows_last(x, axis)
+
+    def _plain(self, x, fused: bool, out):
+        """The result of a host call whose options are all at their defaults (the caller checks
+        that), by the plan :meth:`_plan` made for this codec, x's dtype and shape, quantize or
+        encode, and the fast-path switch; None where the call takes the general path: ``x`` not a
+        C-contiguous ndarray, an ``out=`` that :func:`plain_out` does not pass (the general path
+        raises its errors), no plan for this layout or kernel. Small calls spend most of their
+        time in the set-up the plan does once (benchmarks/RESULTS.md, 2^10 latency)."""
+        if type(x) is not np.ndarray or not x.flags.c_contiguous:
+            return None
+        k = (id(self), x.dtype, x.shape, fused, fast_path.is_enabled())
+        entry = _plans.get(k)
+        if entry is None:
+            if len(_plans) >= 1024:
+                _plans.clear()
+            plan = self._plan(x, fused) if x.ndim and x.size and is_float_dtype(x.dtype) else None
+            entry = _plans[k] = (self, plan, x.dtype if fused else self.element_code_dtype)
+        if entry[1] is None or (out is not None and not plain_out(out, x, entry[2])):
+            return None
+        return entry[1](x, out)
+
+    def _plan(self, x: np.ndarray, fused: bool):
+        """``run(x, out)``: the kernels of a call with default options on arrays like ``x`` (a
+        C-contiguous float ndarray of at least one element, of a dtype fmtlib reads as it is), its
+        layout and kernel choice made here once; ``out`` is None or passed :func:`plain_out`.
+        None where this codec has no plan for it."""
+        return None
+
+    def _last_axis(self, x: np.ndarray) -> bool:
+        """Whether the blocked axis is ``x``'s last (in range): the rows are ``x`` itself."""
+        return self.axis is not None and -x.ndim <= self.axis < x.ndim and self.axis % x.ndim == x.ndim - 1
 
     def _changed(self, **defaults) -> dict:
         """Config keywords: the attributes that differ from ``defaults`` (modes by name)."""

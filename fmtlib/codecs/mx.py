@@ -86,6 +86,31 @@ def _lane_plan(elem, src_fmt, mode: int, rand, S, fused: bool):
                                                                                 base, rbits, amax, *extra)
 
 
+def _lane_run(x, lane, fused: bool, block: int, code_dtype, Psrc, record):
+    """``run(x, out)`` of a block codec's plan (:meth:`fmtlib.codecs.blocked.BlockCodec._plan`)
+    calling ``lane`` (a :func:`_lane_plan`) on rows that are x itself; encode returns
+    ``record(codes, scales)``. The one-element stand-ins for the array a call does not write are
+    shared: the kernel reads neither."""
+    shape, dt, bits = x.shape, x.dtype, bits_view(x).dtype
+    ncols = shape[-1]
+    sshape = shape[:-1] + (-(-ncols // block),)
+    none, key, no_amax = np.empty(1, code_dtype if fused else dt), np.uint64(0), np.empty(0, bits)
+    unwritten = none.ravel() if fused else none.ravel().view(bits)
+
+    def run(x, out):
+        scales = np.empty(sshape, np.uint8)
+        if fused:
+            r = np.empty(shape, dt) if out is None else out
+            lane((x.ravel().view(bits), unwritten, scales.ravel(), r.ravel().view(bits), Psrc), ncols,
+                 block, key, 0, 1, no_amax)
+            return r
+        codes = np.empty(shape, code_dtype) if out is None else out
+        lane((x.ravel().view(bits), codes.ravel(), scales.ravel(), unwritten, Psrc), ncols, block, key,
+             0, 1, no_amax)
+        return record(codes, scales)
+    return run
+
+
 def lanes32_tensor(elem, src_fmt, mode, rand, args, S, amax, key, base, rbits, fused: bool) -> bool:
     """:func:`lanes32` for one scale over the whole of ``args[0]`` (``amax``: its amax bits, one
     element), written to ``args[2][0]``; the blocks of ``MX32_TENSOR_BLOCK`` elements are the
@@ -175,7 +200,26 @@ class MX(BlockCodec):
     def _device_decode(self, enc, dtype, out):
         return device.into(out, device.mx_decode(self, enc, dtype if out is None else out.dtype))
 
+    def _plan(self, x, fused: bool):
+        """The lane kernel of :func:`lanes32` where the rows are ``x`` itself and the codec does
+        not round stochastically (its call without options then has no random key)."""
+        mode = int(self.rounding)
+        if self.rounding is Rounding.STOCHASTIC or not self._last_axis(x):
+            return None
+        src_fmt = dtype_format(x.dtype)
+        lane = _lane_plan(self.element, src_fmt, mode, None, self._scale_params, fused)
+        if lane is None:
+            return None
+        shape, axis, block, name = x.shape, x.ndim - 1, self.block, self.name
+        return _lane_run(x, lane, fused, block, self.element.code_dtype, kernel_params(src_fmt),
+                         lambda codes, scales: Encoded(codes, scales, shape, axis, block, name))
+
     def _run(self, x, fused: bool, rounding, seed, rbits, index_offset=0, out=None, rand=None):
+        if rounding is None and seed is None and rbits is None and rand is None and index_offset.__class__ is int \
+                and index_offset == 0:
+            r = self._plain(x, fused, out)
+            if r is not None:
+                return r
         from ..kernels.cpu import convert as K
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")

@@ -36,6 +36,8 @@ RECIPES = {"torchao": 2, "torchao-0.16": 0, "te": 1}
 RECIPE_RELEASES = {"torchao": "torchao 0.18", "torchao-0.16": "torchao 0.12 to 0.16",
                    "te": "TransformerEngine 2.14 to 2.18"}
 _F32_MAX = float(np.finfo(np.float32).max)
+_RECIP_SAFE = np.float32(2.0 ** -120)
+_F32_2688 = np.float32(2688.0)   # 448 * 6: E4M3's max times E2M1's
 
 
 @lru_cache(maxsize=None)
@@ -112,7 +114,7 @@ class NVFP4(BlockCodec):
         if self.recipe != "te":
             # per_tensor_amax_to_scale: amax / (448 * 6) in float32. torchao divides by zero
             # for an all-zero tensor; here that tensor gets the scale 1, as in TE.
-            p = a / np.float32(2688.0)
+            p = a / _F32_2688
             return (p if p > 0 else np.float32(1.0)), a
         with np.errstate(divide="ignore", over="ignore"):
             s_enc = min(np.float32(2688.0) / a, np.float32(_F32_MAX))
@@ -125,7 +127,7 @@ class NVFP4(BlockCodec):
         gives zeros the code of a NaN, so fmtlib divides there as torchao 0.16 did, with the
         same block scales and decode (docs/nvfp4.md)."""
         rid = RECIPES[self.recipe]
-        if rid == 2 and G != 1:
+        if rid == 2 and G != 1 and G < _RECIP_SAFE:   # 1 / G <= 2**120 above it: finite, no check needed
             with np.errstate(divide="ignore", over="ignore"):
                 if not np.isfinite(np.float32(1.0) / np.float32(G)):
                     return RECIPES["torchao-0.16"]
@@ -144,7 +146,37 @@ class NVFP4(BlockCodec):
     def _device_decode(self, enc, dtype, out):
         return device.into(out, device.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
 
+    def _plan(self, x, fused: bool):
+        """``nvfp4_encode_table`` where the rows are float32 ``x`` itself and the codec rounds
+        by a table mode (the tensor amax, with a global scale, is still taken per call)."""
+        from ..kernels.cpu import convert as K
+
+        mode, f32 = int(self.rounding), dtype_format(x.dtype)
+        if x.dtype != np.float32 or not self._last_axis(x) or not fast_path.table_eligible(self.element, f32, mode):
+            return None
+        thr, _, vals = fast_path.thresholds(self.element, f32, mode)
+        consts = (kernel_params(self.scale_format), thr, vals.astype(np.float32), self._tables()[1])
+        shape, axis, block, ncols = x.shape, x.ndim - 1, self.block, x.shape[-1]
+        sshape = shape[:-1] + (-(-ncols // block),)
+        none = np.empty(1, np.uint8 if fused else x.dtype)
+
+        def run(x, out):   # the table branch of _run
+            amax = finite_amax(x) if self.global_scale else None
+            G, ta = self._global(amax)
+            scales = np.empty(sshape, np.uint8)
+            r = np.empty(shape, x.dtype if fused else np.uint8) if out is None else out
+            codes, vals = (none, r) if fused else (r, none)
+            K.nvfp4_encode_table(x.ravel(), codes.ravel(), scales.ravel(), vals.ravel(), *consts,
+                                 ncols, block, self._kernel_recipe(G), G, ta, fused)
+            return r if fused else Encoded(r, scales, shape, axis, block, self.name, amax)
+        return run
+
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None, rand=None):
+        if rounding is None and seed is None and rbits is None and rand is None and tensor_amax is None \
+                and index_offset.__class__ is int and index_offset == 0:
+            r = self._plain(x, fused, out)
+            if r is not None:
+                return r
         from ..kernels.cpu import convert as K
 
         x, axis, xm = self._rows(x, "quantize" if fused else "encode")

@@ -28,7 +28,7 @@ from ..kernels.params import kernel_params
 from ..rounding import Overflow, Rounding
 from .blocked import BlockCodec, Encoded, amax_element, finite_amax, rows_last
 from .element import ElementCodec
-from .mx import SCALE_RULES, lanes32, lanes32_tensor
+from .mx import SCALE_RULES, _lane_plan, _lane_run, lanes32, lanes32_tensor
 from .stochastic import moved_rand
 from .quantile import Quantile
 from . import codebook_scaled, nans
@@ -259,7 +259,48 @@ class Scaled(BlockCodec):
         dev = codebook_scaled.book_scaled_decode if self.scale_mode else device.scaled_decode
         return device.into(out, dev(self, enc, dtype if out is None else out.dtype))
 
+    def _plan(self, x, fused: bool):
+        """Where the rows are ``x`` itself, with neither a code book, a global scale, a NaN check
+        nor stochastic rounding: the lane kernel of a power-of-two scale (:func:`lanes32`, as
+        MX), or ``scaled_encode_rne``."""
+        from ..kernels.cpu import convert as K
+
+        mode, ncols = int(self.rounding), x.shape[-1]
+        block = self.block if self.block is not None else ncols
+        if (self.scale_mode or self.global_scale or self.element_codec.nan != "ignore" or not self._last_axis(x)
+                or self.rounding is Rounding.STOCHASTIC or (self.strict and ncols % block)):
+            return None
+        shape, axis, name, code_dtype = x.shape, x.ndim - 1, self.name, self.element.code_dtype
+        sshape = shape[:-1] + (-(-ncols // block),)
+        if self._pow2:
+            lane = _lane_plan(self.element, dtype_format(x.dtype), mode, None, self._pow2_params(), fused)
+            if lane is None:
+                return None
+            return _lane_run(x, lane, fused, block, code_dtype, kernel_params(dtype_format(x.dtype)),
+                             lambda codes, scales: Encoded(codes, scales, shape, axis, block, name, None))
+        if not fast_path.scaled_rne_eligible(self.element, self.scale_format, x.dtype, mode, False):
+            return None
+        Pe, params, sdt = kernel_params(self.element), fast_path.scaled_rne_params(self.element, self.scale_format), \
+            self.scale_format.code_dtype
+        none, nrows = np.empty(1, code_dtype if fused else x.dtype), x.size // ncols
+        raise_bad = self._raise_bad_scales
+
+        def run(x, out):   # the rne branch of _run (one flag per block of a scale beyond the format)
+            scales, bad = np.empty(sshape, sdt), np.zeros(nrows * sshape[-1], np.uint8)
+            r = (np.empty(shape, x.dtype if fused else code_dtype)) if out is None else out
+            codes, vals = (none, r) if fused else (r, none)
+            K.scaled_encode_rne(x.ravel(), codes.ravel(), scales.ravel(), bad, vals.ravel(), Pe,
+                                *params, ncols, block, fused)
+            raise_bad(np.count_nonzero(bad))   # 0 or 1 per block
+            return r if fused else Encoded(r, scales, shape, axis, block, name, None)
+        return run
+
     def _run(self, x, fused: bool, rounding, seed, rbits, tensor_amax, index_offset=0, out=None, rand=None):
+        if rounding is None and seed is None and rbits is None and rand is None and tensor_amax is None \
+                and index_offset.__class__ is int and index_offset == 0:
+            r = self._plain(x, fused, out)
+            if r is not None:
+                return r
         from ..kernels.cpu import convert as K
 
         if self.element_codec.nan != "ignore":   # the element's nan= option, checked on the input

@@ -207,7 +207,11 @@ def parallel(extent, combine=None, fast: bool = False):
 
         def call(*args):
             items, elements = size(args)
-            return run(kernel, items, args, elements, combine, FAST_GRAIN if fast else GRAIN)
+            grain = FAST_GRAIN if fast else GRAIN   # read at each call (tests patch them)
+            if int(elements) <= grain:   # run()'s first case, without its call (a small call's set-up)
+                res = kernel(0, int(items), *args)
+                return res if combine is not None else None
+            return run(kernel, items, args, elements, combine, grain)
 
         functools.update_wrapper(call, getattr(kernel, "py_func", kernel), updated=())
         del call.__wrapped__       # the signature is the kernel's without t0, t1
