@@ -204,11 +204,15 @@ def parallel(extent, combine=None, fast: bool = False):
     """
     def wrap(kernel):
         size = _extent(kernel, extent)
+        per_element = extent == "elements"
 
         def call(*args):
-            items, elements = size(args)
             grain = FAST_GRAIN if fast else GRAIN   # read at each call (tests patch them)
-            if int(elements) <= grain:   # run()'s first case, without its call (a small call's set-up)
+            if per_element:   # a task per element: the count at hand (a small call's set-up)
+                items = elements = args[0].size
+            else:
+                items, elements = size(args)
+            if elements <= grain:   # run()'s first case, without its call
                 res = kernel(0, int(items), *args)
                 return res if combine is not None else None
             return run(kernel, items, args, elements, combine, grain)
