@@ -48,7 +48,21 @@ replays = []
 
 
 def fast_launches():
-    return [n for n in launched if n.startswith("fmt_fast<")]
+    """The element fast-path launches: fast.cu's and lanes.cu's."""
+    return [n for n in launched if n.startswith(("fmt_fast<", "fmt_lanes_"))]
+
+
+def element_kernels(dtype, code_dtype, mode) -> list:
+    """The kernels an element encode and then quantize of ``dtype`` input launch on the fast
+    path: the lane kernels (lanes.cu) where the CPU takes its own (float32, bfloat16, float16
+    input; nearest-even or floor-on-overflow; stochastic quantize), else fmt_fast."""
+    S, D = f"uint{8 * np.dtype(dtype).itemsize}_t", f"uint{8 * np.dtype(code_dtype).itemsize}_t"
+    lanes = np.dtype(dtype).itemsize in (2, 4)
+    nearest = mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW)
+    encode = f"fmt_lanes_encode<{S}, {D}>" if lanes and nearest else f"fmt_fast<{S}, {D}>"
+    quantize = (f"fmt_lanes_quantize<{S}>" if lanes and (nearest or mode is Rounding.STOCHASTIC)
+                else f"fmt_fast<{S}, {S}>")
+    return [encode, quantize]
 
 
 class Kernel(simt.Kernel):
@@ -206,9 +220,10 @@ FAST_CODECS = ["e2m1", "e3m2", "e2m3", "e4m3fn", "e5m2", "e4m3", "e4m3fnuz", "bf
 @pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name.lower())
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_fast_path_on_the_device_path(fake_cupy, dtype, mode):
-    """Encode and quantize take fmt_fast exactly where the CPU takes its fast path, with the
-    CPU's bits: every mode, a size that is not a multiple of 4, and a view one element in (the
-    kernel's unaligned path)."""
+    """Encode and quantize take the fast path exactly where the CPU takes its own (the lane
+    kernels where the CPU takes its lane kernels, else fmt_fast), with the CPU's bits: every
+    mode, a size that is not a multiple of 4, and a view one element in (the kernels' unaligned
+    path)."""
     from fmtlib._arrays import dtype_format
     from fmtlib.kernels import fast_path
 
@@ -224,8 +239,7 @@ def test_fast_path_on_the_device_path(fake_cupy, dtype, mode):
             q = codec.quantize(dev(xs), **opts)
             np.testing.assert_array_equal(host(q).view(np.uint8), codec.quantize(xs, **opts).view(np.uint8),
                                           err_msg=name)
-            S = f"uint{8 * x.itemsize}_t"
-            want = [f"fmt_fast<{S}, uint{8 * codes.itemsize}_t>", f"fmt_fast<{S}, {S}>"] if fast else []
+            want = element_kernels(dtype, codes.dtype, mode) if fast else []
             assert fast_launches() == want, (name, launched)
 
 

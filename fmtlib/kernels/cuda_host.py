@@ -23,7 +23,7 @@ import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
 #: the device sources (compiled by nvcc in the tests)
-CUDA_SOURCES = ("convert.cu", "fast.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu",
+CUDA_SOURCES = ("convert.cu", "fast.cu", "lanes.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu",
                 "tensor.cu")
 
 
