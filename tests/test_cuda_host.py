@@ -655,3 +655,88 @@ def test_fast_path_quads_tails_and_alignment(lib, src, name, code):
                         c = lib.fast(s, C, special, D, int(mode), KEY, BASE, RBITS,
                                      out=at_offset(np.zeros(n, out), do), vec=vec)
                         check(c, wc[:n].astype(out), f"encode {what} into {np.dtype(out)}")
+
+
+# --- the GPU element lane path (fmt_lanes.cuh) ----------------------------------------------
+
+LANE_MODES = (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW, Rounding.STOCHASTIC)
+
+
+def cpu_plan(bits, sfmt, fmt, fused, mode, ovf, rbits, out_dtype):
+    """The CPU kernel fmtlib.kernels.dispatch.convert_floats plans (its lane kernels here)."""
+    from fmtlib.kernels import dispatch
+
+    out = np.empty(bits.size, out_dtype)
+    dispatch.convert_floats(bits, out, sfmt, fmt, fused=fused, mode=int(mode), overflow=int(ovf), key=KEY,
+                            index_offset=BASE, rbits=rbits, rand=None, flush=False)
+    return out
+
+
+def check_lanes(lib, name, src, bits):
+    """Quantize (nearest-even, floor-on-overflow, stochastic with 3, 33 and 62 bits) and encode
+    (the nearest ones) of ``bits`` into ``name`` on the host build's lane path (the loops of
+    lanes.cu), both overflow policies, and decode of every code (a sample over 2**16) into
+    ``src``: the bits of the CPU's plan (its lane kernels, fast_decode_*)."""
+    from fmtlib.kernels import dispatch
+
+    fmt, sfmt = fast_format(name), get_format(src)
+    kind = fast_path.lanes32_kind(sfmt)
+    if fast_path.eligible(fmt, sfmt, False):
+        for mode in LANE_MODES:
+            for ovf in FP_OVERFLOWS:
+                K32, special = fast_path.nearest32_constants(fmt, sfmt, int(mode), int(ovf))
+                for rbits in (3, 33, 62) if mode is Rounding.STOCHASTIC else (1,):
+                    what = f"{src}->{name} {mode.name} {ovf.name} rbits={rbits}"
+                    q = lib.lanes("quantize", bits, (K32, special), kind, stoch=mode is Rounding.STOCHASTIC, key=KEY,
+                                  base=BASE, rbits=rbits)
+                    check(q, cpu_plan(bits, sfmt, fmt, True, mode, ovf, rbits, bits.dtype), f"quantize {what}")
+                if mode is not Rounding.STOCHASTIC:
+                    E, codes = fast_path.encode32_constants(fmt, int(mode), int(ovf))
+                    c = lib.lanes("encode", bits, (K32, E, codes), kind, out=np.empty(bits.size, fmt.code_dtype))
+                    check(c, cpu_plan(bits, sfmt, fmt, False, mode, ovf, 1, fmt.code_dtype), f"encode {what}")
+    if fast_path.decode32_eligible(fmt, sfmt):
+        codes = np.arange(fmt.num_codes, dtype=np.uint64) if fmt.num_codes <= 1 << 16 else (
+            np.random.default_rng(1).integers(0, fmt.num_codes, 1 << 16, dtype=np.uint64))
+        codes = codes.astype(fmt.code_dtype)
+        want = np.empty(codes.size, bits.dtype)
+        dispatch.decode32(codes, want, fmt, sfmt)
+        check(lib.lanes("decode", codes, fast_path.decode32_constants(fmt, sfmt), kind, out=np.empty_like(want)),
+              want, f"decode {name}->{src}")
+
+
+@pytest.mark.parametrize("name,src", [(n, s) for n in FAST for s in ("fp16", "bf16")
+                                      if fast_path.eligible(fast_format(n), get_format(s), False)
+                                      or fast_path.decode32_eligible(fast_format(n), get_format(s))])
+def test_lanes_every_16bit_input(lib, name, src):
+    """Every float16/bfloat16 pattern through the GPU lane path (float32 lanes on the input
+    widened to float32 bits, kinds 2 and 1), against the CPU's 16-bit lane kernels."""
+    check_lanes(lib, name, src, all_bit_patterns(np.uint16))
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_lanes_random_float32(lib, name):
+    """2**18 float32 patterns (random, near 1, tiny and subnormal, both signs) through the GPU
+    lane path, against the CPU's float32 lane kernels."""
+    check_lanes(lib, name, "fp32", random_float_bits(32, 1 << 18, seed=3))
+
+
+def test_lanes_vectors_and_tails(lib):
+    """The 16-byte vector loop and its tail: every size 0..17 and a long one, aligned and
+    unaligned arrays, vectors on and off: the same bits as one element at a time."""
+    fmt, sfmt = get_format("e4m3fn"), get_format("fp16")
+    full = np.random.default_rng(5).integers(0, 1 << 16, 4096).astype(np.uint16)
+    K32, special = fast_path.nearest32_constants(fmt, sfmt, 6, 1)
+    E, codes = fast_path.encode32_constants(fmt, 0, 1)
+    K0, _ = fast_path.nearest32_constants(fmt, sfmt, 0, 1)
+    wq = cpu_plan(full, sfmt, fmt, True, Rounding.STOCHASTIC, Overflow.IEEE, 20, np.uint16)
+    wc = cpu_plan(full, sfmt, fmt, False, Rounding.NEAREST_EVEN, Overflow.IEEE, 1, np.uint8)
+    for n in list(range(18)) + [4093]:
+        for so, do in ((0, 0), (1, 0), (0, 3), (2, 2)):
+            s = at_offset(full[:n], so)
+            for vec in (True, False):
+                what = f"n={n} offsets={so},{do} vec={vec}"
+                q = lib.lanes("quantize", s, (K32, special), 2, out=at_offset(np.zeros(n, np.uint16), do), stoch=True,
+                              key=KEY, base=BASE, rbits=20, vec=vec)
+                check(q, wq[:n], f"quantize {what}")
+                c = lib.lanes("encode", s, (K0, E, codes), 2, out=at_offset(np.zeros(n, np.uint8), do), vec=vec)
+                check(c, wc[:n], f"encode {what}")

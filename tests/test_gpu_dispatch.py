@@ -48,7 +48,21 @@ replays = []
 
 
 def fast_launches():
-    return [n for n in launched if n.startswith("fmt_fast<")]
+    """The element fast-path launches: fast.cu's and lanes.cu's."""
+    return [n for n in launched if n.startswith(("fmt_fast<", "fmt_lanes_"))]
+
+
+def element_kernels(dtype, code_dtype, mode) -> list:
+    """The kernels an element encode and then quantize of ``dtype`` input launch on the fast
+    path: the lane kernels (lanes.cu) where the CPU takes its own (float32, bfloat16, float16
+    input; nearest-even or floor-on-overflow; stochastic quantize), else fmt_fast."""
+    S, D = f"uint{8 * np.dtype(dtype).itemsize}_t", f"uint{8 * np.dtype(code_dtype).itemsize}_t"
+    lanes = np.dtype(dtype).itemsize in (2, 4)
+    nearest = mode in (Rounding.NEAREST_EVEN, Rounding.FLOOR_ON_OVERFLOW)
+    encode = f"fmt_lanes_encode<{S}, {D}>" if lanes and nearest else f"fmt_fast<{S}, {D}>"
+    quantize = (f"fmt_lanes_quantize<{S}>" if lanes and (nearest or mode is Rounding.STOCHASTIC)
+                else f"fmt_fast<{S}, {S}>")
+    return [encode, quantize]
 
 
 class Kernel(simt.Kernel):
@@ -206,9 +220,10 @@ FAST_CODECS = ["e2m1", "e3m2", "e2m3", "e4m3fn", "e5m2", "e4m3", "e4m3fnuz", "bf
 @pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name.lower())
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_fast_path_on_the_device_path(fake_cupy, dtype, mode):
-    """Encode and quantize take fmt_fast exactly where the CPU takes its fast path, with the
-    CPU's bits: every mode, a size that is not a multiple of 4, and a view one element in (the
-    kernel's unaligned path)."""
+    """Encode and quantize take the fast path exactly where the CPU takes its own (the lane
+    kernels where the CPU takes its lane kernels, else fmt_fast), with the CPU's bits: every
+    mode, a size that is not a multiple of 4, and a view one element in (the kernels' unaligned
+    path)."""
     from fmtlib._arrays import dtype_format
     from fmtlib.kernels import fast_path
 
@@ -224,8 +239,7 @@ def test_fast_path_on_the_device_path(fake_cupy, dtype, mode):
             q = codec.quantize(dev(xs), **opts)
             np.testing.assert_array_equal(host(q).view(np.uint8), codec.quantize(xs, **opts).view(np.uint8),
                                           err_msg=name)
-            S = f"uint{8 * x.itemsize}_t"
-            want = [f"fmt_fast<{S}, uint{8 * codes.itemsize}_t>", f"fmt_fast<{S}, {S}>"] if fast else []
+            want = element_kernels(dtype, codes.dtype, mode) if fast else []
             assert fast_launches() == want, (name, launched)
 
 
@@ -399,6 +413,184 @@ def test_mx32_lanes_of_bfloat16(fake_cupy, monkeypatch):
         for codec in (MX("mxfp4"), MX("mxfp6_e2m3", scale_rule="rceil"), MX("mxint8"),
                       Scaled(Int(8), "e8m0", block=16, scale_rule="even")):
             check_mx32(codec, x, mode, opts, True)
+
+
+# --- the element lane kernels (lanes.cu) ------------------------------------------------------
+
+#: the fast formats and small custom ones (e3m1 and e4m5 with IEEE specials; e8m15, 32-bit codes
+#: from float32 only)
+LANE_FORMATS = ["e2m1", "e3m2", "e2m3", "e4m3fn", "e5m2", "e4m3fnuz", "e5m2fnuz", "e3m1,specials=ieee",
+                "e4m5,specials=ieee", "e8m15,specials=ieee"]
+#: (rounding, rbits): nearest-even, floor-on-overflow, stochastic with 3, 33 and 62 random bits
+LANE_MODES = [(Rounding.NEAREST_EVEN, None), (Rounding.FLOOR_ON_OVERFLOW, None), (Rounding.STOCHASTIC, 3),
+              (Rounding.STOCHASTIC, 33), (Rounding.STOCHASTIC, 62)]
+
+
+@pytest.fixture
+def bf16_device(monkeypatch):
+    """gpu.py with bfloat16 arrays as their 16-bit bits (cupy has no bfloat16: as the MX lane test)."""
+    import ml_dtypes
+
+    monkeypatch.setitem(gpu.FLOAT_BITS, np.dtype(ml_dtypes.bfloat16), np.uint16)
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def lane_inputs(dtype, names, n_random: int, seed: int = 0) -> np.ndarray:
+    """Every 16-bit pattern (float16, bfloat16), or float32: random patterns over every binade,
+    values near 1, tiny ones and subnormals, every value and midpoint of the formats ``names``
+    with their neighbours one float32 ulp away, and the specials; both signs; 5 more elements
+    than a multiple of 8 (a ragged tail after the last vector)."""
+    from fmtlib.catalog import parse_format
+
+    dt = np.dtype(dtype)
+    if dt.itemsize == 2:
+        bits = np.arange(1 << 16, dtype=np.uint16)
+        return np.concatenate([bits, bits[[0, 1, 0x7C00, 0x7FFF, 0x8001]]]).view(dt)
+    rng = np.random.default_rng(seed)
+    m = n_random // 4
+    raw = rng.integers(0, 1 << 32, m, dtype=np.uint64).astype(np.uint32)
+    near = (rng.standard_normal(m) * np.exp2(rng.integers(-30, 30, m))).astype(np.float32).view(np.uint32)
+    tiny = rng.integers(0, 1 << 25, m, dtype=np.uint64).astype(np.uint32)   # subnormals and the lowest normals
+    edges = [np.array([0, 1, 0x7FFFFF, 0x800000, 0x7F7FFFFF, 0x7F800000, 0x7F800001, 0x7FC00000, 0x7FFFFFFF],
+                      np.uint32)]
+    for name in names:
+        fmt = parse_format(name)
+        if fmt.bits > 16:
+            continue
+        v = FP(fmt).decode(np.arange(fmt.num_codes, dtype=fmt.code_dtype), dtype=np.float64)
+        v = np.unique(np.abs(v[np.isfinite(v)]))
+        mids = np.concatenate([v, (v[:-1] + v[1:]) / 2, [v[-1] * 1.5, v[-1] * 2]]).astype(np.float32)
+        b = mids.view(np.uint32)
+        edges += [b, b + np.uint32(1), np.maximum(b, 1) - np.uint32(1)]
+    x = np.concatenate([raw, near, tiny, *edges])
+    x = np.concatenate([x, x ^ np.uint32(0x80000000)])
+    return x[:(x.size - 5) // 8 * 8 + 5].view(np.float32)
+
+
+def check_lanes(codec, x, rounding, rbits, overflow, fast: bool, out: bool = False) -> None:
+    """encode and quantize of ``x`` on the device: the CPU's bits, and the kernels the CPU's plan
+    implies (element_kernels where the fast path applies, ``fast``; else none of them); with
+    ``out``, encode into ``out=`` and quantize in place."""
+    opts = {"rounding": rounding, "overflow": overflow}
+    if rbits is not None:
+        opts.update(seed=11, rbits=rbits, index_offset=5)
+    want_codes, want_q = codec.encode(x, **opts), codec.quantize(x, **opts)
+    launched.clear()
+    if out:
+        codes = dev(np.zeros(x.shape, codec.code_dtype))
+        assert codec.encode(dev(x), out=codes, **opts) is codes
+        q = dev(x.copy())
+        assert codec.quantize(q, out=q, **opts) is q
+    else:
+        codes, q = codec.encode(dev(x), **opts), codec.quantize(dev(x), **opts)
+    what = f"{codec} {x.dtype} {rounding.name} rbits={rbits} {overflow}"
+    np.testing.assert_array_equal(host(codes), want_codes, err_msg=what)
+    np.testing.assert_array_equal(host(q).view(np.uint8), want_q.view(np.uint8), err_msg=what)
+    want = element_kernels(x.dtype, codec.code_dtype, rounding) if fast else []
+    assert fast_launches() == want, (what, launched)
+
+
+def lane_eligible(codec, dtype) -> bool:
+    from fmtlib._arrays import dtype_format
+    from fmtlib.kernels import fast_path
+
+    return fast_path.eligible(codec.format, dtype_format(np.dtype(dtype)), False)
+
+
+def lane_sweep(dtype, names, n_random: int) -> None:
+    x = lane_inputs(dtype, names, n_random)
+    for name in names:
+        codec = FP(name)
+        eligible = lane_eligible(codec, dtype)
+        for rounding, rbits in LANE_MODES:
+            for overflow in ("saturate", "ieee"):
+                check_lanes(codec, x, rounding, rbits, overflow, eligible)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_element_lanes_on_the_device_path(fake_cupy, bf16_device, dtype):
+    """fmt_lanes_quantize and fmt_lanes_encode, launched by gpu.py where the CPU takes its lane
+    kernels: every float16 and bfloat16 pattern, and float32 (random patterns, tiny values and
+    subnormals, every value and midpoint of the formats and their neighbours, the specials),
+    for the fast formats and small custom ones, both overflow policies, nearest-even,
+    floor-on-overflow and stochastic (3, 33 and 62 random bits; a stochastic encode keeps
+    fmt_fast, as the CPU keeps fast_stochastic): the CPU codec's bits."""
+    dt = bf16_device if dtype == "bfloat16" else np.dtype(dtype)
+    lane_sweep(dt, LANE_FORMATS, 1 << 12)
+
+
+@pytest.mark.slow
+def test_element_lanes_random_float32(fake_cupy):
+    """The float32 sweep of the test above with 2**20 random patterns."""
+    lane_sweep(np.float32, LANE_FORMATS, 1 << 20)
+
+
+def test_element_lanes_in_grid_stride_loops(fake_cupy, bf16_device, monkeypatch):
+    """The lane kernels with gpu.py's grid capped at 2 thread blocks (512 threads: 16 passes
+    over every float16 pattern), then replayed with one warp and with three blocks of three
+    warps; ragged sizes (n % 8 and n % 4 not 0), a view one element in (no vector loads: every
+    element one by one), out= and in-place quantize: the same bytes, and the CPU's."""
+    monkeypatch.setattr(gpu, "MAX_BLOCKS", 2)
+    replays.extend(SMALL_GRIDS)
+    for dtype in (np.float16, bf16_device, np.float32):
+        full = lane_inputs(dtype, ["e4m3fn"], 1 << 12, seed=3)
+        for x in (full, full[1:], full[:4099]):
+            for codec, rounding, rbits in ((FP("e4m3fn"), Rounding.NEAREST_EVEN, None),
+                                           (FP("e2m1"), Rounding.FLOOR_ON_OVERFLOW, None),
+                                           (FP("e5m2"), Rounding.STOCHASTIC, 33)):
+                check_lanes(codec, x, rounding, rbits, "ieee", True, out=x is not full)
+
+
+def lane_codes(fmt, n_max: int = 1 << 16) -> np.ndarray:
+    """Every code of ``fmt``, or (over ``n_max`` codes) a sample with both ends of each sign."""
+    if fmt.num_codes <= n_max:
+        return np.arange(fmt.num_codes, dtype=np.uint64)
+    rng = np.random.default_rng(4)
+    half = fmt.num_codes // 2
+    ends = np.array([0, 1, half - 2, half - 1, half, half + 1, fmt.num_codes - 2, fmt.num_codes - 1], np.uint64)
+    return np.concatenate([ends, rng.integers(0, fmt.num_codes, n_max - 8, dtype=np.uint64)])
+
+
+@pytest.mark.parametrize("code_dtype", ["native", np.int32, np.int64])
+def test_element_lane_decode_on_the_device_path(fake_cupy, bf16_device, code_dtype):
+    """FP.decode on the device takes fmt_lanes_decode where fast_path.decode32_eligible holds (as
+    the CPU's decode32): every code of each format (a sample of e8m15's) into float32, float16
+    and bfloat16, codes as the codec's dtype or as int32/int64 (32- and 64-bit code loads),
+    plus out=: the CPU's bits."""
+    from fmtlib._arrays import dtype_format
+    from fmtlib.kernels import fast_path
+
+    for name in LANE_FORMATS:
+        codec = FP(name)
+        codes = lane_codes(codec.format).astype(codec.code_dtype if code_dtype == "native" else code_dtype)
+        for out in (np.dtype(np.float32), np.dtype(np.float16), bf16_device):
+            want = codec.decode(codes, dtype=out)
+            launched.clear()
+            got = codec.decode(dev(codes), dtype=out)
+            np.testing.assert_array_equal(host(got).view(np.uint8), want.view(np.uint8), err_msg=f"{name} {out}")
+            lanes = fast_path.decode32_eligible(codec.format, dtype_format(out))
+            assert [n.split("<")[0] for n in launched] == ["fmt_lanes_decode" if lanes else "fmt_convert"], launched
+            d = dev(np.zeros(codes.shape, out))
+            assert codec.decode(dev(codes), out=d) is d
+            np.testing.assert_array_equal(host(d).view(np.uint8), want.view(np.uint8), err_msg=f"{name} {out} out=")
+
+
+def test_element_lanes_keep_fast_cu_elsewhere(fake_cupy):
+    """float64 input, the directed modes, a stochastic encode and rand= keep fmt_fast or
+    fmt_convert; flush_subnormals keeps the generic decode."""
+    x = lane_inputs(np.float32, ["e4m3fn"], 1 << 10)
+    for rounding in (Rounding.TOWARD_ZERO, Rounding.UP, Rounding.ODD, Rounding.NEAREST_AWAY):
+        check_lanes(FP("e4m3fn"), x, rounding, None, "ieee", True)
+        assert not any(n.startswith("fmt_lanes_") for n in launched), launched
+    with np.errstate(invalid="ignore"):   # signalling NaNs
+        x64 = x.astype(np.float64)
+    check_lanes(FP("e4m3fn"), x64, Rounding.NEAREST_EVEN, None, "ieee", True)
+    assert not any(n.startswith("fmt_lanes_") for n in launched), launched
+    launched.clear()
+    codes = np.arange(256, dtype=np.uint8)
+    c = FP("e4m3fn", flush_subnormals=True)
+    np.testing.assert_array_equal(host(c.decode(dev(codes))).view(np.uint32), c.decode(codes).view(np.uint32))
+    assert [n.split("<")[0] for n in launched] == ["fmt_convert"], launched
 
 
 @pytest.mark.parametrize("codec", [Scaled("e4m3", "e8m0", block=16), Scaled("bf16", "e8m0", block=None, axis=0),

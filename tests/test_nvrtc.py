@@ -158,19 +158,21 @@ def test_cupys_ftz_overrides_the_callers(nvrtc):
 def test_no_float32_flush_to_zero(compiled, source):
     """No ``.ftz`` float32 instruction (add, mul, div, rcp, compare, min/max, float<->double
     conversion) in the PTX of the options the GPU backend compiles with: float32 subnormals
-    are kept, as on the CPU (nvfp4.cu, codebook.cu and mx.cu do float32 arithmetic: NVFP4's
-    recipes, the bitsandbytes absmax recipe, a code book's fl32(amax), the MX lane kernel)."""
+    are kept, as on the CPU (nvfp4.cu, codebook.cu, mx.cu and lanes.cu do float32 arithmetic:
+    NVFP4's recipes, the bitsandbytes absmax recipe, a code book's fl32(amax), the MX and the
+    element lane kernels)."""
     for arch in ARCHS:
         ftz = sorted(set(re.findall(r"\b[a-z]+(?:\.\w+)*\.ftz(?:\.\w+)*", compiled[source, arch].ptx)))
         assert not ftz, f"{source} for {arch}: {ftz}"
 
 
 def test_the_sources_that_need_it_flush_under_raw_modules_options(nvrtc):
-    """The test above can fail: with RawModule's options, nvfp4.cu, codebook.cu and mx.cu (the
-    MX lane kernel's float32 scaling) do flush."""
+    """The test above can fail: with RawModule's options, nvfp4.cu, codebook.cu, mx.cu (the MX
+    lane kernel's float32 scaling) and lanes.cu (the element lane kernels' float32 rounding
+    below the smallest normal, float16 widening and decode scaling) do flush."""
     from fmtlib.kernels import gpu_build
 
-    for source in ("nvfp4.cu", "codebook.cu", "mx.cu"):
+    for source in ("nvfp4.cu", "codebook.cu", "mx.cu", "lanes.cu"):
         kw = gpu_module_arguments(source)
         r = nvrtc.compile(kw["code"], source, NV.raw_module_options(gpu_build.OPTIONS, "sm_90"),
                           list(kw["name_expressions"]))
@@ -431,6 +433,22 @@ def test_nvcc_host_build_every_function(nvcc_lib, gxx_lib):
                         BASE, 20)
                 calls.append((f"mx32 {src} {name} {mode.name}", "mx32_encode", args))
                 calls.append((f"mx32 {src} {name} {mode.name} fused", "mx32_encode", args + (True,)))
+    for src in ("fp32", "bf16", "fp16"):   # the element lane path: float32, bfloat16, float16 bits
+        sfmt = get_format(src)
+        bits = xb.reshape(-1) if src == "fp32" else np.arange(1 << 16, dtype=np.uint16)
+        kind = fast_path.lanes32_kind(sfmt)
+        for name in ("e2m1", "e4m3fn", "e5m2fnuz"):
+            fmt = get_format(name)
+            K32, special = fast_path.nearest32_constants(fmt, sfmt, 0, 1)
+            E, codes = fast_path.encode32_constants(fmt, 0, 1)
+            calls.append((f"lanes quantize {src}->{name}", "lanes", ("quantize", bits, (K32, special), kind)))
+            calls.append((f"lanes encode {src}->{name}", "lanes", ("encode", bits, (K32, E, codes), kind)))
+            Ks, sps = fast_path.nearest32_constants(fmt, sfmt, int(Rounding.STOCHASTIC), 1)
+            calls.append((f"lanes stochastic {src}->{name}", "lanes",
+                          ("quantize", bits, (Ks, sps), kind, None, True, KEY, BASE, 20)))
+            codes = np.arange(fmt.num_codes, dtype=np.uint8)
+            calls.append((f"lanes decode {name}->{src}", "lanes",
+                          ("decode", codes, fast_path.decode32_constants(fmt, sfmt), kind)))
     for what, fn, args in calls:
         _same(getattr(nvcc_lib, fn)(*args), getattr(gxx_lib, fn)(*args), what)
     c_name = {"convert": "elementwise", "roundtrip": "elementwise"}

@@ -23,9 +23,9 @@ import numpy as np
 from .._arrays import check_out as host_check_out
 from .._backend import array_module, backend, is_device_array  # noqa: F401  (for the codecs' shared helpers)
 from ..kernels import fast_path
-from ..kernels.gpu import (C_UINT, FLOAT_BITS, block_out, book_on_device, check_out, convert, deliver,  # noqa: F401
-                           encode_launch, f32_fast_constants, fast, finite_amax, float_format, into, launch, mx_launch,
-                           params_on_device, raw_bits, table_on_device, values_on_device)
+from ..kernels.gpu import (C_UINT, FLOAT_BITS, block_out, book_on_device, check_out, convert,  # noqa: F401
+                           decode_lanes, deliver, encode_launch, f32_fast_constants, fast, finite_amax, float_format,
+                           into, launch, mx_launch, params_on_device, raw_bits, table_on_device, values_on_device)
 from ..kernels.params import kernel_params
 
 
@@ -107,6 +107,10 @@ def element_decode(codec, codes, dtype, out=None):
         raise ValueError(f"codes out of range for {codec.format} ({codec.format.num_codes} codes)")
     res = cp.empty(c.shape, dtype=dt) if res is None else res
     src = c.astype(np.dtype(f"u{c.dtype.itemsize}"), copy=False).reshape(-1)
+    out_fmt = float_format(dt)
+    if not codec.flush_subnormals and fast_path.decode32_eligible(codec.format, out_fmt):   # as the CPU's FP.decode
+        decode_lanes(src, raw_bits(res).reshape(-1), codec.format, out_fmt)
+        return res
     convert(src, raw_bits(res).reshape(-1), kernel_params(codec.format), kernel_params(float_format(dt)),
             int(Rounding.NEAREST_EVEN), int(Overflow.IEEE), 0, 0, 1, codec.flush_subnormals, False)
     return res

@@ -23,8 +23,8 @@ import numpy as np
 
 CUDA_DIR = Path(__file__).parent / "cuda"
 #: the device sources (compiled by nvcc in the tests)
-CUDA_SOURCES = ("convert.cu", "fast.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu", "packing.cu",
-                "tensor.cu")
+CUDA_SOURCES = ("convert.cu", "fast.cu", "lanes.cu", "mx.cu", "nvfp4.cu", "sdr.cu", "scaled.cu", "codebook.cu",
+                "packing.cu", "tensor.cu")
 
 
 def sources() -> list[Path]:
@@ -170,6 +170,10 @@ class HostLib:
         lib.fmt_host_fast.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, _I64, _I64P,
                                       _I64P, ctypes.c_void_p, _I64, ctypes.c_uint64, _I64, _I64, ctypes.c_int32]
         lib.fmt_host_fast.restype = ctypes.c_int32
+        lib.fmt_host_lanes.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32,
+                                       _I64, _U32P, ctypes.c_int32, ctypes.c_int32, ctypes.c_uint64, _I64,
+                                       ctypes.c_int32, ctypes.c_int32]
+        lib.fmt_host_lanes.restype = ctypes.c_int32
         self._lib = lib
 
     def _call(self, fused, src, p1, p2, mode, overflow, key, base, rbits, daz, ftz, rand) -> np.ndarray:
@@ -368,6 +372,33 @@ class HostLib:
         if rc != 0:
             raise ValueError(f"no fast kernel for {s.dtype} -> {out.dtype}")
         return out
+
+    def lanes(self, op: str, src, consts, kind: int, out=None, stoch=False, key=0, base=0, rbits=1,
+              vec=True) -> np.ndarray:
+        """The GPU element lane path (fmt_lanes.cuh, the loops of lanes.cu's kernels) on one host
+        thread, into ``out`` (default: src's dtype for quantize, uint32 codes, the float bits of
+        ``kind`` for decode): ``op`` "quantize" (``consts``: nearest32_constants' K and special),
+        "encode" (K, encode32_constants' E and codes) or "decode" (decode32_constants' Kd and
+        sp; ``src`` holds codes of any unsigned width); ``kind`` 0, 1, 2: float32, bfloat16,
+        float16 bits (uint32 or uint16). ``vec``: 16-byte vectors where both arrays are aligned."""
+        s = np.asarray(src)
+        if out is None:
+            floats = np.uint32 if kind == 0 else np.uint16
+            out = np.empty(s.size, {"quantize": s.dtype, "encode": np.uint32}.get(op, floats))
+        o = out
+        for a in (s, o):
+            if a.dtype.kind != "u" or not a.flags.c_contiguous:
+                raise TypeError(f"lanes takes C-contiguous unsigned arrays, got {a.dtype}")
+        if o.size != s.size or not o.flags.writeable:
+            raise TypeError("out must be writeable, of src's size")
+        floats, codes = (o, s) if op == "decode" else (s, o)
+        c = np.ascontiguousarray(np.concatenate([np.asarray(v, np.uint64).reshape(-1) for v in consts]), np.uint32)
+        rc = self._lib.fmt_host_lanes({"quantize": 0, "encode": 1, "decode": 2}[op], s.ctypes.data, o.ctypes.data,
+                                      floats.dtype.itemsize, codes.dtype.itemsize, s.size, c, int(kind),
+                                      int(bool(stoch)), int(key) & (2**64 - 1), int(base), int(rbits), int(bool(vec)))
+        if rc != 0:
+            raise ValueError(f"no lane kernel for {s.dtype} -> {o.dtype}")
+        return o
 
     def rand(self, key: int, base: int, n: int, rbits: int) -> np.ndarray:
         """fmtlib-rng-v1's top ``rbits`` for elements base .. base + n - 1."""

@@ -34,12 +34,20 @@ _FLOATS = ("uint16_t", "uint32_t", "uint64_t")
 _MX32_TYPES = [("uint16_t", "uint8_t"), ("uint16_t", "uint16_t"), ("uint32_t", "uint8_t"), ("uint32_t", "uint16_t"),
                ("uint32_t", "uint32_t")]
 
+#: (input, code) types of the element lane kernels' encode: codes of a float format the input holds
+_LANE_CODES = [("uint16_t", "uint8_t"), ("uint16_t", "uint16_t"), ("uint32_t", "uint8_t"), ("uint32_t", "uint16_t"),
+               ("uint32_t", "uint32_t")]
+
 
 def _names(source: str) -> list[str]:
     if source == "convert.cu":
         return [f"fmt_convert<{s}, {d}>" for s in C_UINT.values() for d in C_UINT.values()]
     if source == "fast.cu":
         return [f"fmt_fast<{s}, {d}>" for s in _FLOATS for d in C_UINT.values()]
+    if source == "lanes.cu":
+        lanes = ("uint16_t", "uint32_t")
+        return ([f"fmt_lanes_quantize<{s}>" for s in lanes] + [f"fmt_lanes_encode<{s}, {c}>" for s, c in _LANE_CODES]
+                + [f"fmt_lanes_decode<{c}, {s}>" for s in lanes for c in C_UINT.values()])
     if source == "mx.cu":
         codes = ("uint8_t", "uint16_t", "uint32_t")
         return [f"fmt_mx_encode<{t}, {c}>" for t in _FLOATS for c in codes] + [
@@ -184,16 +192,62 @@ def convert(src, out, Psrc: tuple, Pdst: tuple, mode: int, overflow: int, key: i
 
 
 def fast(src, out, src_fmt, fmt, fused: bool, mode: int, overflow: int, key: int, base: int, rbits: int) -> None:
-    """The fast path (fast.cu, fmt_fast.cuh) where the CPU takes its own (fast_path.eligible):
-    out[i] = src[i] (float bits of ``src_fmt``) quantized into ``fmt`` (``fused``: input bits
-    back, out the same width as src) or encoded (codes). Stochastic bits from fmtlib-rng-v1.
-    The constants are the CPU's (fast_path.constants, code_constants), passed by value."""
+    """The fast path where the CPU takes its own (fast_path.eligible): out[i] = src[i] (float
+    bits of ``src_fmt``) quantized into ``fmt`` (``fused``: input bits back, out the same width
+    as src) or encoded (codes). Where the CPU takes its lane kernels (float32, bfloat16 or
+    float16 input; nearest-even or floor-on-overflow, or a stochastic quantize), the lane path
+    (lanes.cu, fmt_lanes.cuh: 32-bit arithmetic); else fast.cu (fmt_fast.cuh: int64 constants).
+    Stochastic bits from fmtlib-rng-v1. The constants are the CPU's, passed by value."""
+    if _lanes(src, out, src_fmt, fmt, fused, int(mode), int(overflow), key, base, rbits):
+        return
     C, special = fast_path.constants(fmt, src_fmt, int(mode), int(overflow))
     D = (0,) * 8 if fused else fast_path.code_constants(fmt, src_fmt)
     launch("fast.cu", f"fmt_fast<{C_UINT[src.dtype.itemsize]}, {C_UINT[out.dtype.itemsize]}>", -(-src.size // 4),
            (src, out, np.int64(src.size), *(np.int64(c) for c in C), *(np.int64(v) for v in special),
             np.int32(not fused), *(np.int64(d) for d in D), np.int32(mode), np.uint64(key), np.int64(base),
             np.int32(rbits)))
+
+
+def _lane_threads(n: int, itemsize: int) -> int:
+    """Threads of a lane kernel: one per 16-byte vector of the wider stream (fmt_lanes.cuh LaneWidth)."""
+    return -(-n // (16 // itemsize))
+
+
+def _lanes(src, out, src_fmt, fmt, fused: bool, mode: int, overflow: int, key: int, base: int, rbits: int) -> bool:
+    """The lane path of :func:`fast` where the CPU's plan (fmtlib.kernels.dispatch._plan) takes
+    its lane kernels: float32, bfloat16 or float16 input, nearest-even or floor-on-overflow
+    (quantize and encode) or stochastic (quantize); False (nothing launched) elsewhere."""
+    from ..rounding import Rounding
+
+    kind = fast_path.lanes32_kind(src_fmt)
+    nearest = mode in (int(Rounding.NEAREST_EVEN), int(Rounding.FLOOR_ON_OVERFLOW))
+    if kind is None or not (nearest or (fused and mode == int(Rounding.STOCHASTIC))):
+        return False
+    K, special = fast_path.nearest32_constants(fmt, src_fmt, mode, overflow)
+    K = tuple(np.uint32(k) for k in K)
+    S = C_UINT[src.dtype.itemsize]
+    if fused:
+        launch("lanes.cu", f"fmt_lanes_quantize<{S}>", _lane_threads(src.size, src.dtype.itemsize),
+               (src, out, np.int64(src.size), *K, *(np.uint32(v) for v in special), np.int32(kind),
+                np.int32(not nearest), np.uint64(key), np.int64(base), np.int32(rbits)))
+    else:
+        E, codes = fast_path.encode32_constants(fmt, mode, overflow)
+        launch("lanes.cu", f"fmt_lanes_encode<{S}, {C_UINT[out.dtype.itemsize]}>",
+               _lane_threads(src.size, src.dtype.itemsize),
+               (src, out, np.int64(src.size), *K, *(np.uint32(e) for e in E), *(np.uint32(c) for c in codes),
+                np.int32(kind)))
+    return True
+
+
+def decode_lanes(codes, out, fmt, out_fmt) -> None:
+    """Codes (unsigned, any width, in range) of ``fmt`` into float32, bfloat16 or float16 bits
+    ``out`` by arithmetic in 32-bit lanes (lanes.cu fmt_lanes_decode), where
+    fast_path.decode32_eligible holds (the CPU's fast_decode_* there)."""
+    Kd, sp = fast_path.decode32_constants(fmt, out_fmt)
+    launch("lanes.cu", f"fmt_lanes_decode<{C_UINT[codes.dtype.itemsize]}, {C_UINT[out.dtype.itemsize]}>",
+           _lane_threads(codes.size, out.dtype.itemsize),
+           (codes, out, np.int64(codes.size), *(np.uint32(k) for k in Kd), *(np.uint32(v) for v in sp),
+            np.int32(fast_path.lanes32_kind(out_fmt))))
 
 
 # --- block kernels ---------------------------------------------------------------------------

@@ -298,3 +298,58 @@ int32_t fmt_host_fast(const void* src, void* out, int32_t sbytes, int32_t dbytes
 }
 
 }
+
+#include "fmt_lanes.cuh"
+
+namespace {
+
+template <typename S, typename D>
+int host_lanes(int32_t op, const void* src, void* out, int64_t n, const fmt::LaneParams& L, const fmt::LaneDecode& Dc,
+               int32_t kind, bool stoch, bool vec) {
+    if (op == 0) {
+        fmt::lanes_quantize<S>(static_cast<const S*>(src), static_cast<S*>(out), n, L, kind, stoch, 0, 1, vec);
+    } else if (op == 1) {
+        fmt::lanes_encode<S, D>(static_cast<const S*>(src), static_cast<D*>(out), n, L, kind, 0, 1, vec);
+    } else {   // decode: src holds codes (D), out output bits (S)
+        fmt::lanes_decode<D, S>(static_cast<const D*>(src), static_cast<S*>(out), n, Dc, kind, 0, 1, vec);
+    }
+    return 0;
+}
+
+template <typename S>
+int host_lanes_to(int32_t cbytes, int32_t op, const void* src, void* out, int64_t n, const fmt::LaneParams& L,
+                  const fmt::LaneDecode& Dc, int32_t kind, bool stoch, bool vec) {
+    switch (cbytes) {
+        case 1: return host_lanes<S, uint8_t>(op, src, out, n, L, Dc, kind, stoch, vec);
+        case 2: return host_lanes<S, uint16_t>(op, src, out, n, L, Dc, kind, stoch, vec);
+        case 4: return host_lanes<S, uint32_t>(op, src, out, n, L, Dc, kind, stoch, vec);
+        case 8: return host_lanes<S, uint64_t>(op, src, out, n, L, Dc, kind, stoch, vec);
+    }
+    return -1;
+}
+
+}  // namespace
+
+extern "C" {
+
+// The element lane path (fmt_lanes.cuh, the loops lanes.cu's kernels run) on one thread: op 0
+// quantize (c = K[8], special[6]; stoch: fmtlib-rng-v1 of element base + i), 1 encode (c = K[8],
+// E[4], codes[6]), 2 decode (c = Kd[6], sp[2]; src holds codes). fbytes: the float bits' width
+// (2, 4), cbytes the codes' (1, 2, 4, 8; quantize: unused); vec: 16-byte vectors where both
+// arrays are aligned for them. Returns -1 for a width it has no instantiation for.
+int32_t fmt_host_lanes(int32_t op, const void* src, void* out, int32_t fbytes, int32_t cbytes, int64_t n,
+                       const uint32_t* c, int32_t kind, int32_t stoch, uint64_t key, int64_t base, int32_t rbits,
+                       int32_t vec) {
+    const uint32_t zeros[4] = {0, 0, 0, 0};
+    const fmt::LaneParams L = fmt::lane_params(c, op == 1 ? c + 8 : zeros, op == 1 ? c + 12 : c + 8, kind, rbits, key,
+                                               base);
+    const fmt::LaneDecode Dc = fmt::lane_decode_params(c, c + 6, kind);
+    if (op == 0) cbytes = fbytes;
+    switch (fbytes) {
+        case 2: return host_lanes_to<uint16_t>(cbytes, op, src, out, n, L, Dc, kind, stoch != 0, vec != 0);
+        case 4: return host_lanes_to<uint32_t>(cbytes, op, src, out, n, L, Dc, kind, stoch != 0, vec != 0);
+    }
+    return -1;
+}
+
+}
