@@ -291,8 +291,8 @@ def lanes16_constants(fmt, src_fmt) -> np.ndarray:
     from .. import exact
 
     P = [src_fmt.mbits - fmt.mbits, fmt.emin + src_fmt.bias, exact.code_of(src_fmt, float(fmt.max)),
-         0 if fmt.specials == "fnuz" else 0x8000, fmt.mag_bits, (src_fmt.bias - fmt.bias) << fmt.mbits,
-         int(fmt.specials != "fnuz"), fmt.max_code, exact.code_of(src_fmt, 2.0 ** (fmt.emin - fmt.mbits))]
+         0 if fmt.specials == "fnuz" else 0x8000, fmt.mag_bits, int(fmt.specials != "fnuz"), fmt.max_code,
+         exact.code_of(src_fmt, 2.0 ** (fmt.emin - fmt.mbits))]
     return np.array(P, dtype=np.uint16)
 
 

@@ -391,11 +391,14 @@ def _encode32_loop(t0, t1, src, out, K, E, codes):
 # rounded to nearest-even at se is rsig = (sig + 2**(se - 1) - 1 + bit se of sig) & -2**se,
 # and the result's bits are a + rsig - sig (a carry runs into the exponent, the next binade; a
 # float16 subnormal's into E = 1), or 0 where rsig is 0. The code's magnitude is
-# (r >> s) - ((bias_in - bias) << mbits) at or above 2**emin, as in _encode32_loop, and
-# rsig >> se (the count of quanta) below it. Every shift amount is masked below 16 so that
-# LLVM keeps the lanes 16-bit: one variable shift per element (2**se), the rest by constants.
-# ``P`` (fast_path.lanes16_constants) = (s, emin_E, input bits of max, the sign bit where -0 is
-# kept else 0, mag_bits, (bias_in - bias) << mbits, 1 where -0 is kept, largest finite code).
+# ((max(E, 1, emin_E) - emin_E) << mbits) + (rsig >> se): below 2**emin rsig >> se counts the
+# quanta (the subnormal code, or the smallest normal one where it rounds up to 2**emin); at or
+# above it se = s and rsig >> s is 2**mbits plus the kept mantissa (2**(mbits + 1) where the
+# rounding carries: the next exponent), so the sum is the element's exponent field over its
+# mantissa. Every shift amount is masked below 16 so that LLVM keeps the lanes 16-bit: one
+# variable shift per element (2**se), the rest by loop constants. ``P``
+# (fast_path.lanes16_constants) = (s, emin_E, input bits of max, the sign bit where -0 is kept
+# else 0, mag_bits, 1 where -0 is kept, largest finite magnitude code, input bits of q).
 
 
 @njit(**SCALAR)
@@ -457,8 +460,9 @@ def _encode16_loop(t0, t1, src, out, P, codes, kind):
     h = np.uint16
     m_in, inf_bits, cap = _input16(kind)
     s, emin_E = h(P[0] & h(15)), h(P[1])
-    mag_bits, bias_shift, max_mag = h(P[4] & h(15)), h(P[5]), h(P[7])
-    neg_zero = h(0xFFFF) if P[6] & 1 else h(h(1) << mag_bits)   # the code -0 would have
+    mb = h(h(m_in - s) & h(15))   # the element's mantissa bits
+    mag_bits, max_mag = h(P[4] & h(15)), h(P[6])
+    neg_zero = h(0xFFFF) if P[5] & 1 else h(h(1) << mag_bits)   # the code -0 would have
     c = (h(codes[0]), h(codes[0] ^ codes[1]), h(codes[2]), h(codes[2] ^ codes[3]), h(codes[4]),
          h(codes[4] ^ codes[5]))
     for i in range(t0, t1):
@@ -467,7 +471,7 @@ def _encode16_loop(t0, t1, src, out, P, codes, kind):
         negu = h(b >> h(15))
         m = h(h(0) - negu)
         r, rsig, se = _round16(a, m_in, s, emin_E, cap)
-        mag = h(rsig >> se) if a < h(emin_E << m_in) else h(h(r >> s) - bias_shift)
+        mag = h(h(h(max(max(h(a >> m_in), h(1)), emin_E) - emin_E) << mb) + h(rsig >> se))
         code = h(mag | h(negu << mag_bits))
         code = h(0) if code == neg_zero else code   # no -0 (fnuz): 0
         sv = h(c[0] ^ h(c[1] & m))
@@ -667,8 +671,8 @@ def fast_stochastic_f32(t0, t1, src, out, K, special, key, base, rbits):
 # floor(|x| / q * 2**64) with its low 64 - rbits bits cleared, as in the 32-bit loop: here
 # |x| / q = sig / 2**d, so G = sig << (64 - d) for d <= 64 (exact: sig < 2**d) and
 # sig >> (d - 64) above (0 from d = 76 on, as sig < 2**12 and the shift is clamped at 63). d
-# is at most 15 + 254, so it fits 16 bits; only G and the draw are 64-bit. ``P`` as the 16-bit
-# lane constants, with the input bits of q last.
+# is at most 15 + 254, so it fits 16 bits; only G and the draw are 64-bit. ``P``: the 16-bit
+# lane constants.
 
 
 @njit(**SCALAR)
@@ -677,7 +681,7 @@ def _stochastic16_loop(t0, t1, src, out, P, sp, key, base, rbits, kind):
     u64 = np.uint64
     one = h(1)
     m_in, inf_bits, cap = _input16(kind)
-    s, emin_E, max_bits, zs, q_bits = h(P[0] & h(15)), h(P[1]), h(P[2]), h(P[3]), h(P[8])
+    s, emin_E, max_bits, zs, q_bits = h(P[0] & h(15)), h(P[1]), h(P[2]), h(P[3]), h(P[7])
     op, od, ip, idd, nP, nd = (h(sp[0]), h(sp[0] ^ sp[1]), h(sp[2]), h(sp[2] ^ sp[3]), h(sp[4]),
                                h(sp[4] ^ sp[5]))
     rb = h(min(rbits, 16))
