@@ -340,6 +340,13 @@ def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
     x = x[: len(x) // 4 * 4].astype(np.float32).reshape(-1, 64)
     x[3, 5] = np.inf
     x[7, 60] = np.nan
+    # blocks whose elements land exactly on e2m1's midpoints (amax 6 * s for an e4m3 value s:
+    # without a global scale the block scale is s, and x / s or x * (1 / s) the midpoint)
+    mids = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], np.float32)
+    ties = [np.concatenate([[6.0, 0.0], m, -m]) * np.float32(sc)
+            for m in (mids, np.nextafter(mids, np.float32(9)), np.nextafter(mids, np.float32(0)))
+            for sc in (2.0 ** -4, 0.5, 1.0, 4.0, 16.0, 1.125, 0.625, 3.5)]
+    x = np.concatenate([x, np.array(ties, np.float32).reshape(-1, 64)])
     codec = NVFP4(recipe=recipe, global_scale=global_scale, rounding=mode)
     fast_enc, fast_q = codec.encode(x), codec.quantize(x)
     with fast_path.disabled():

@@ -9,7 +9,6 @@ from ..config import SCALAR, SERIAL
 from ..threads import parallel
 from .borrow import borrowed
 from .scalar import FP32_P, IEEE, NO, ONE, RNE, SATURATE, STOCH, U, _block_span, draw, _nan_block, pack, unpack
-from .mx import _count_above
 
 
 # --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
@@ -154,6 +153,9 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
     # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py)
     codes, out, scale_vals = borrowed(codes), borrowed(out), borrowed(scale_vals)
     absmask = np.int64(0x7FFFFFFF)
+    u = np.uint32
+    # e2m1 has 7 thresholds (the rest of thr are unused): compared as 32-bit magnitude bits
+    h0, h1, h2, h3, h4, h5, h6 = u(thr[0]), u(thr[1]), u(thr[2]), u(thr[3]), u(thr[4]), u(thr[5]), u(thr[6])
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
         start, end = _block_span(t, nb, ncols, block)
@@ -169,13 +171,14 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
         scales[U(t)] = sc
         for i in range(start, end):
             v = src[U(i)] / T if recipe == 0 else src[U(i)] * T  # |v| > 6 counts every threshold
-            vb = np.int64(np.float32(v).view(np.uint32))
-            mag = _count_above(vb & absmask, thr)
+            vb = np.float32(v).view(np.uint32)
+            a = u(vb & u(0x7FFFFFFF))
+            mag = u(u(a > h0) + u(a > h1) + u(a > h2) + u(a > h3) + u(a > h4) + u(a > h5) + u(a > h6))
             if fused:
                 r = vals[mag] * dscale
-                out[U(i)] = -r if vb >> 31 else r
+                out[U(i)] = -r if vb >> u(31) else r
             else:
-                codes[U(i)] = mag | ((vb >> 31) << 3)
+                codes[U(i)] = u(mag | u(u(vb >> u(31)) << u(3)))
 
 
 @parallel("elements", combine=max, fast=True)
