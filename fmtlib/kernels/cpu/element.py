@@ -196,9 +196,9 @@ def fast_directed(t0, t1, src, out, C, special, D, mode):
 
 # --- nearest-even quantize of float32 in 32-bit lanes -------------------------------------------
 # The same results as fast_nearest, with every step in 32-bit integers and float32 so that a
-# vector holds twice as many elements (bfloat16 and float16 have 16-bit lanes, below; their
-# stochastic rounding and the MX lane kernels use these helpers, their input's magnitude made
-# float32 bits: bfloat16 by a shift, float16 by scaling its bits read as a float32 by 2**112).
+# vector holds twice as many elements (bfloat16 and float16 have 16-bit lanes, below; the MX
+# lane kernels use these helpers on them too, their input's magnitude made float32 bits:
+# bfloat16 by a shift, float16 by scaling its bits read as a float32 by 2**112).
 # On the float32 bits:
 # - at or above the element's smallest normal 2**emin: integer round-to-nearest-even of the
 #   float32 bits at s = 23 - mbits (add half an ulp minus one plus the lowest kept bit of the
