@@ -355,6 +355,41 @@ def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
     assert np.array_equal(fast_q.view(np.uint32), q.view(np.uint32))
 
 
+@pytest.mark.parametrize("rbits", [1, 8, 23, 62])
+@pytest.mark.parametrize("global_scale", [False, True])
+@pytest.mark.parametrize("recipe", RECIPES_LIST)
+def test_stochastic_lane_kernel_equals_generic(recipe, global_scale, rbits):
+    """nvfp4_encode_sr (float32, stochastic, the element lane helpers) gives the generic
+    kernel's codes, scales and values: adversarial blocks, e2m1's midpoints and their
+    neighbours, tiny and huge values, inf/NaN blocks, an index offset, both output kinds."""
+    from fmtlib.kernels import fast_path
+    from fmtlib.kernels.cpu import convert as K
+
+    rng = np.random.default_rng(9)
+    x = np.concatenate([adversarial(rng), rng.standard_normal((40, 16)) * 10.0 ** rng.uniform(-30, 30, (40, 1))])
+    mids = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], np.float32)
+    ties = [np.concatenate([[6.0, 0.0], m, -m]) * np.float32(sc)
+            for m in (mids, np.nextafter(mids, np.float32(9))) for sc in (2.0 ** -4, 1.0, 1.125, 3.5)]
+    x = np.concatenate([x.reshape(-1), np.array(ties).reshape(-1)]).astype(np.float32)
+    x = x[: len(x) // 64 * 64].reshape(-1, 64)
+    x[2, 7] = np.inf
+    x[5, 33] = np.nan
+    codec = NVFP4(recipe=recipe, global_scale=global_scale, rounding="stochastic")
+    kw = dict(seed=11, rbits=rbits, index_offset=5)
+    ran = []
+    real = K.nvfp4_encode_sr
+    K.nvfp4_encode_sr = lambda *a: (ran.append(1), real(*a))[1]
+    try:
+        enc, q = codec.encode(x, **kw), codec.quantize(x, **kw)
+    finally:
+        K.nvfp4_encode_sr = real
+    with fast_path.disabled():
+        want_enc, want_q = codec.encode(x, **kw), codec.quantize(x, **kw)
+    assert len(ran) == 2
+    assert np.array_equal(enc.scales, want_enc.scales) and np.array_equal(enc.codes, want_enc.codes)
+    assert np.array_equal(q.view(np.uint32), want_q.view(np.uint32))
+
+
 @settings(max_examples=examples(80), deadline=None)
 @given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=32, max_size=32),
        st.sampled_from(RECIPES_LIST), st.booleans())

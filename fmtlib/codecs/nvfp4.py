@@ -196,6 +196,12 @@ class NVFP4(BlockCodec):
             K.nvfp4_encode_table(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1),
                                  kernel_params(self.scale_format), thr, vals, self._tables()[1], ncols, self.block,
                                  self._kernel_recipe(G), G, ta, fused)
+        elif xm.dtype == np.float32 and mode == Rounding.STOCHASTIC and fast_path.mx32_eligible(
+                self.element, dtype_format(xm.dtype), int(mode), rand):   # the element lane helpers
+            K32, E = fast_path.mx32_constants(self.element, dtype_format(xm.dtype), int(mode), 0)
+            K.nvfp4_encode_sr(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1),
+                              kernel_params(self.scale_format), K32, E, self._tables()[1], ncols, self.block,
+                              self._kernel_recipe(G), G, ta, np.uint64(key), base, rbits, fused)
         else:
             K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
                            kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,

@@ -8,7 +8,9 @@ from numba import njit
 from ..config import SCALAR, SERIAL
 from ..threads import parallel
 from .borrow import borrowed
-from .scalar import FP32_P, IEEE, NO, ONE, RNE, SATURATE, STOCH, U, _block_span, draw, _nan_block, pack, unpack
+from .element import _code32, _round_stochastic32, _stochastic32_constants
+from .scalar import (FP32_P, IEEE, NO, ONE, RNE, SATURATE, STOCH, U, _GAMMA, _block_span, draw, _nan_block, mix64, pack,
+                     unpack)
 
 
 # --- NVFP4: E2M1 elements, UE4M3 block scales, FP32 tensor scale ---------------------------
@@ -179,6 +181,55 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
                 out[U(i)] = -r if vb >> u(31) else r
             else:
                 codes[U(i)] = u(mag | u(u(vb >> u(31)) << u(3)))
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_encode_sr(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, ncols, block, recipe, G, tensor_amax,
+                    key, base, rbits, fused):
+    """:func:`nvfp4_encode` for float32 input and stochastic rounding by fmtlib-rng-v1 (no
+    ``rand``): each element's fl32(x / T) (or x * T) rounded by the element lane helpers
+    (``_round_stochastic32``, saturated at e2m1's max, ``_code32``), as the MX lane kernels round
+    their scaled elements; ``K``, ``E``: fast_path.mx32_constants of e2m1. ``src`` and ``out``
+    are float32 arrays (not bit views)."""
+    codes, out, scale_vals = borrowed(codes), borrowed(out), borrowed(scale_vals)
+    u = np.uint32
+    absmask = np.int64(0x7FFFFFFF)
+    s, emin_bits, max_bits, e_thr, q_bits = K[0], K[1], K[3], K[5], K[6]
+    kq = np.int64(K[7])
+    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
+    below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
+    six = np.float32(6.0)
+    nb = (ncols + block - 1) // block
+    for t in range(t0, t1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax_bits = np.int64(0)
+        for i in range(start, end):
+            amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & absmask)
+        if amax_bits >= 0x7F800000:
+            scales[U(t)] = Pscale[7]
+            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            continue
+        sc, T, dscale = _nvfp4_block(np.uint32(amax_bits).view(np.float32), recipe, G, tensor_amax, Pscale, scale_vals)
+        scales[U(t)] = sc
+        h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
+        for i in range(start, end):
+            x = src[U(i)]
+            if recipe == 0:
+                v = min(max(x / T, -six), six)
+            elif recipe == 2:
+                v = min(max(x * T, -six), six)
+            else:
+                v = x * T
+            vb = np.float32(v).view(np.uint32)
+            r = min(_round_stochastic32(u(vb & u(0x7FFFFFFF)), mix64(h), s, e_thr, q_bits, below_q, to_w, rmask, rb),
+                    max_bits)
+            h += _GAMMA
+            if fused:
+                val = np.float32(np.uint32(r).view(np.float32) * dscale)
+                out[U(i)] = -val if vb >> u(31) else val
+            else:
+                codes[U(i)] = _code32(r, u(vb >> u(31)), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
 
 
 @parallel("elements", combine=max, fast=True)
