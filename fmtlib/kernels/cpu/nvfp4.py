@@ -146,6 +146,24 @@ def nvfp4_decode(t0, t1, codes, scales, out, Pout, elem_vals, scale_vals, ncols,
         out[U(i)] = _f32_code(elem_vals[np.int64(codes[U(i)])] * d, Pout, RNE, IEEE, np.int64(0), ONE)
 
 
+@njit(**SCALAR)
+def _f32_block(src, codes, out, scales, t, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals, fused):
+    """(start, end, T, decode scale, False) of block ``t`` of float32 ``src`` after writing its
+    scale code; (start, end, 0, 0, True) for a block with inf or NaN, whose NaN scale and NaN
+    values (or codes 0) are written here."""
+    start, end = _block_span(t, nb, ncols, block)
+    amax_bits = np.int64(0)
+    for i in range(start, end):
+        amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & np.int64(0x7FFFFFFF))
+    if amax_bits >= 0x7F800000:
+        scales[U(t)] = Pscale[7]
+        _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+        return start, end, np.float32(0.0), np.float32(0.0), True
+    sc, T, dscale = _nvfp4_block(np.uint32(amax_bits).view(np.float32), recipe, G, tensor_amax, Pscale, scale_vals)
+    scales[U(t)] = sc
+    return start, end, T, dscale, False
+
+
 @parallel("blocks")
 @njit(**SERIAL)
 def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale_vals, ncols, block, recipe, G,
@@ -154,23 +172,15 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
     ``src`` and ``out`` are float32 arrays (not bit views)."""
     # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py)
     codes, out, scale_vals = borrowed(codes), borrowed(out), borrowed(scale_vals)
-    absmask = np.int64(0x7FFFFFFF)
     u = np.uint32
     # e2m1 has 7 thresholds (the rest of thr are unused): compared as 32-bit magnitude bits
     h0, h1, h2, h3, h4, h5, h6 = u(thr[0]), u(thr[1]), u(thr[2]), u(thr[3]), u(thr[4]), u(thr[5]), u(thr[6])
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
-        start, end = _block_span(t, nb, ncols, block)
-        amax_bits = np.int64(0)
-        for i in range(start, end):
-            amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & absmask)
-        if amax_bits >= 0x7F800000:
-            scales[U(t)] = Pscale[7]
-            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+        start, end, T, dscale, bad = _f32_block(src, codes, out, scales, t, nb, ncols, block, Pscale, recipe, G,
+                                                tensor_amax, scale_vals, fused)
+        if bad:
             continue
-        amax = np.uint32(amax_bits).view(np.float32)
-        sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
-        scales[U(t)] = sc
         for i in range(start, end):
             v = src[U(i)] / T if recipe == 0 else src[U(i)] * T  # |v| > 6 counts every threshold
             vb = np.float32(v).view(np.uint32)
@@ -194,7 +204,6 @@ def nvfp4_encode_sr(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, n
     are float32 arrays (not bit views)."""
     codes, out, scale_vals = borrowed(codes), borrowed(out), borrowed(scale_vals)
     u = np.uint32
-    absmask = np.int64(0x7FFFFFFF)
     s, emin_bits, max_bits, e_thr, q_bits = K[0], K[1], K[3], K[5], K[6]
     kq = np.int64(K[7])
     mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
@@ -202,16 +211,10 @@ def nvfp4_encode_sr(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, n
     six = np.float32(6.0)
     nb = (ncols + block - 1) // block
     for t in range(t0, t1):
-        start, end = _block_span(t, nb, ncols, block)
-        amax_bits = np.int64(0)
-        for i in range(start, end):
-            amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & absmask)
-        if amax_bits >= 0x7F800000:
-            scales[U(t)] = Pscale[7]
-            _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+        start, end, T, dscale, bad = _f32_block(src, codes, out, scales, t, nb, ncols, block, Pscale, recipe, G,
+                                                tensor_amax, scale_vals, fused)
+        if bad:
             continue
-        sc, T, dscale = _nvfp4_block(np.uint32(amax_bits).view(np.float32), recipe, G, tensor_amax, Pscale, scale_vals)
-        scales[U(t)] = sc
         h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
         for i in range(start, end):
             x = src[U(i)]
