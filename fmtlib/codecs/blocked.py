@@ -38,8 +38,9 @@ def finite_amax(x: np.ndarray) -> float:
         else:
             as_float, as_bits = {16: ("<e", "<H"), 32: ("<f", "<I"), 64: ("<d", "<Q")}[fmt.bits]
             value = lambda b, f=struct.Struct(as_float), u=struct.Struct(as_bits): f.unpack(u.pack(b))[0]  # noqa: E731
-        c = _amax_masks[x.dtype] = (K, bits_view(x).dtype, absmask, absmask >> fmt.mbits << fmt.mbits, value)
-    return c[4](c[0].finite_amax_bits(x.ravel().view(c[1]), c[2], c[3]))
+        u = bits_view(x).dtype.type   # the masks in the bits' own width (the kernel's lanes)
+        c = _amax_masks[x.dtype] = (K, u, u(absmask), u(absmask >> fmt.mbits << fmt.mbits), value)
+    return c[4](int(c[0].finite_amax_bits(x.ravel().view(c[1]), c[2], c[3])))
 
 
 #: float dtype -> (the kernels' module, the dtype of its bits, the mask of the magnitude bits, of the

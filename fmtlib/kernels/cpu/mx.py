@@ -10,6 +10,7 @@ from numba import njit
 
 from ..config import SCALAR, SERIAL
 from ..threads import parallel
+from .borrow import borrowed
 from .scalar import (IEEE, INF, NAN, NO, NUMBER, ONE, RNE, SATURATE, STOCH, U, _GAMMA, bit_length, _block_span,
                      draw, mix64, _nan_block, pack, unpack)
 from .element import (_bits_from_f32, _code32, _f32_bits_of, _fast_round, _input32, _rne32, _round_rne32,
@@ -613,6 +614,8 @@ def _mx_table_elements(src, codes, out, start, end, se, Psrc, Pelem, thr, vbits,
 @njit(**SERIAL)
 def mx_encode_table(t0, t1, src, codes, scales, out, Psrc, Pelem, thr, vbits, S, ncols, block, mode, fused):
     """:func:`mx_encode` by thresholds for nearest and toward-zero modes (see above)."""
+    # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py)
+    src, codes, scales, out = borrowed(src), borrowed(codes), borrowed(scales), borrowed(out)
     m_in = Psrc[1]
     absmask = (np.int64(1) << (Psrc[0] + Psrc[1])) - 1
     k0 = Psrc[2] + m_in

@@ -152,9 +152,9 @@ def _f32_block(src, codes, out, scales, t, nb, ncols, block, Pscale, recipe, G, 
     scale code; (start, end, 0, 0, True) for a block with inf or NaN, whose NaN scale and NaN
     values (or codes 0) are written here."""
     start, end = _block_span(t, nb, ncols, block)
-    amax_bits = np.int64(0)
+    amax_bits = np.uint32(0)   # in 32-bit lanes: int64 ones made this loop cost as much as the elements'
     for i in range(start, end):
-        amax_bits = max(amax_bits, np.int64(np.float32(src[U(i)]).view(np.uint32)) & np.int64(0x7FFFFFFF))
+        amax_bits = max(amax_bits, np.uint32(np.float32(src[U(i)]).view(np.uint32) & np.uint32(0x7FFFFFFF)))
     if amax_bits >= 0x7F800000:
         scales[U(t)] = Pscale[7]
         _nan_block(codes, out, start, end, np.float32(np.nan), fused)
@@ -170,8 +170,10 @@ def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale
                        tensor_amax, fused):
     """:func:`nvfp4_encode` for float32 input and nearest-even elements, by thresholds.
     ``src`` and ``out`` are float32 arrays (not bit views)."""
-    # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py)
-    codes, out, scale_vals = borrowed(codes), borrowed(out), borrowed(scale_vals)
+    # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py);
+    # src and scales too: _f32_block's counting of them cost 3x its arithmetic
+    src, codes, scales, out = borrowed(src), borrowed(codes), borrowed(scales), borrowed(out)
+    scale_vals = borrowed(scale_vals)
     u = np.uint32
     # e2m1 has 7 thresholds (the rest of thr are unused): compared as 32-bit magnitude bits
     h0, h1, h2, h3, h4, h5, h6 = u(thr[0]), u(thr[1]), u(thr[2]), u(thr[3]), u(thr[4]), u(thr[5]), u(thr[6])
@@ -202,7 +204,8 @@ def nvfp4_encode_sr(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, n
     (``_round_stochastic32``, saturated at e2m1's max, ``_code32``), as the MX lane kernels round
     their scaled elements; ``K``, ``E``: fast_path.mx32_constants of e2m1. ``src`` and ``out``
     are float32 arrays (not bit views)."""
-    codes, out, scale_vals = borrowed(codes), borrowed(out), borrowed(scale_vals)
+    src, codes, scales, out = borrowed(src), borrowed(codes), borrowed(scales), borrowed(out)
+    scale_vals = borrowed(scale_vals)
     u = np.uint32
     s, emin_bits, max_bits, e_thr, q_bits = K[0], K[1], K[3], K[5], K[6]
     kq = np.int64(K[7])
@@ -238,10 +241,11 @@ def nvfp4_encode_sr(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, n
 @parallel("elements", combine=max, fast=True)
 @njit(**SERIAL)
 def finite_amax_bits(t0, t1, src, absmask, inf_bits):
-    """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none)."""
-    m = np.int64(0)
+    """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none);
+    ``absmask`` and ``inf_bits`` of src's dtype, so that the loop runs in lanes of that width
+    (int64 lanes made the float32 pass compute-bound)."""
+    m = absmask ^ absmask
     for i in range(t0, t1):
-        a = np.int64(src[U(i)]) & absmask
-        if a < inf_bits and a > m:
-            m = a
+        a = src[U(i)] & absmask
+        m = max(m, a) if a < inf_bits else m
     return m
