@@ -32,7 +32,7 @@ CODECS = {
 }
 #: the kernels the plans call (by name, looked up at each call)
 PLANNED = ["mx32_quantize_f32", "mx32_encode_f32", "mx32_quantize_16", "mx32_encode_16", "mx32_int_quantize_f32",
-           "mx32_int_encode_f32", "scaled_encode_rne", "nvfp4_encode_table"]
+           "mx32_int_encode_f32", "scaled_encode_rne", "nvfp4_encode_table", "nvfp4_quantize_table"]
 
 
 @pytest.fixture

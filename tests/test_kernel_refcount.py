@@ -8,7 +8,7 @@ import textwrap
 
 #: kernels whose inlined per-block or per-element helpers take array arguments
 NAMES = ("codebook.quantile_encode", "codebook.scaled_quantile_encode", "nvfp4.nvfp4_encode_table",
-         "nvfp4.nvfp4_encode_sr", "mx.mx_encode_table")
+         "nvfp4.nvfp4_quantize_table", "nvfp4.nvfp4_encode_sr", "nvfp4.nvfp4_quantize_sr", "mx.mx_encode_table")
 
 _SCRIPT = "NAMES = %r\n" % (NAMES,) + textwrap.dedent("""
     import re
@@ -20,8 +20,8 @@ _SCRIPT = "NAMES = %r\n" % (NAMES,) + textwrap.dedent("""
     Quantile.nf4().quantize(x, rounding="stochastic", seed=1)
     Scaled(Quantile.nf4(), "fp32", block=64).quantize(x, rounding="down")
     x = x.reshape(16, 256)
-    NVFP4().quantize(x)
-    NVFP4(rounding="stochastic").quantize(x, seed=1)
+    NVFP4().quantize(x), NVFP4().encode(x)
+    NVFP4(rounding="stochastic").quantize(x, seed=1), NVFP4(rounding="stochastic").encode(x, seed=1)
     MX("mxfp4", rounding="nearest_away").quantize(x)
     for name in NAMES:
         module, kernel = name.split(".")

@@ -339,6 +339,7 @@ def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
     x = np.concatenate([adversarial(rng), (rng.standard_normal((40, 16)) * 10.0 ** rng.uniform(-9, 9, (40, 1)))])
     x = x[: len(x) // 4 * 4].astype(np.float32).reshape(-1, 64)
     x[3, 5] = np.inf
+    x[1, 16:32] = np.r_[3e38, np.full(15, -0.01)]   # TE's decode scale overflows: (-0) * inf is NaN
     x[7, 60] = np.nan
     # blocks whose elements land exactly on e2m1's midpoints (amax 6 * s for an e4m3 value s:
     # without a global scale the block scale is s, and x / s or x * (1 / s) the midpoint)
@@ -347,21 +348,37 @@ def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
             for m in (mids, np.nextafter(mids, np.float32(9)), np.nextafter(mids, np.float32(0)))
             for sc in (2.0 ** -4, 0.5, 1.0, 4.0, 16.0, 1.125, 0.625, 3.5)]
     x = np.concatenate([x, np.array(ties, np.float32).reshape(-1, 64)])
-    codec = NVFP4(recipe=recipe, global_scale=global_scale, rounding=mode)
-    fast_enc, fast_q = codec.encode(x), codec.quantize(x)
-    with fast_path.disabled():
-        enc, q = codec.encode(x), codec.quantize(x)
-    assert np.array_equal(fast_enc.scales, enc.scales) and np.array_equal(fast_enc.codes, enc.codes)
-    assert np.array_equal(fast_q.view(np.uint32), q.view(np.uint32))
+    for codec, xs in _layouts(NVFP4(recipe=recipe, global_scale=global_scale, rounding=mode), x):
+        fast_enc, fast_q = codec.encode(xs), codec.quantize(xs)
+        with fast_path.disabled():
+            enc, q = codec.encode(xs), codec.quantize(xs)
+        assert np.array_equal(fast_enc.scales, enc.scales) and np.array_equal(fast_enc.codes, enc.codes)
+        assert np.array_equal(fast_q.view(np.uint32), q.view(np.uint32))
+
+
+def _layouts(codec, x):
+    """(codec, rows) pairs for the float32 kernels' block loops: rows of 64 (full blocks of 16,
+    more than a chunk of 64 blocks), rows of 40 (a last block of 8 per row), blocks of 32, and
+    the rows of 64 again cut into calls of a few blocks each (chunks that start mid-chunk)."""
+    from fmtlib.kernels import threads
+
+    assert x.size > 64 * 16 * 2
+    yield codec, x
+    yield codec, x.reshape(-1)[: x.size // 40 * 40].reshape(-1, 40)
+    yield NVFP4(recipe=codec.recipe, global_scale=codec.global_scale, rounding=codec.rounding, block=32), x
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(threads, "GRAIN", 80)
+        yield codec, x
 
 
 @pytest.mark.parametrize("rbits", [1, 8, 23, 62])
 @pytest.mark.parametrize("global_scale", [False, True])
 @pytest.mark.parametrize("recipe", RECIPES_LIST)
-def test_stochastic_lane_kernel_equals_generic(recipe, global_scale, rbits):
-    """nvfp4_encode_sr (float32, stochastic, the element lane helpers) gives the generic
-    kernel's codes, scales and values: adversarial blocks, e2m1's midpoints and their
-    neighbours, tiny and huge values, inf/NaN blocks, an index offset, both output kinds."""
+def test_stochastic_lane_kernel_equals_generic(recipe, global_scale, rbits, monkeypatch):
+    """nvfp4_encode_sr / nvfp4_quantize_sr (float32, stochastic, the element lane helpers) give
+    the generic kernel's codes, scales and values: adversarial blocks, e2m1's midpoints and
+    their neighbours, tiny and huge values, inf/NaN blocks, an index offset, both output kinds,
+    every block layout of _layouts."""
     from fmtlib.kernels import fast_path
     from fmtlib.kernels.cpu import convert as K
 
@@ -373,21 +390,20 @@ def test_stochastic_lane_kernel_equals_generic(recipe, global_scale, rbits):
     x = np.concatenate([x.reshape(-1), np.array(ties).reshape(-1)]).astype(np.float32)
     x = x[: len(x) // 64 * 64].reshape(-1, 64)
     x[2, 7] = np.inf
+    x[1, 16:32] = np.r_[3e38, np.full(15, -0.01)]   # TE's decode scale overflows: (-0) * inf is NaN
     x[5, 33] = np.nan
-    codec = NVFP4(recipe=recipe, global_scale=global_scale, rounding="stochastic")
     kw = dict(seed=11, rbits=rbits, index_offset=5)
     ran = []
-    real = K.nvfp4_encode_sr
-    K.nvfp4_encode_sr = lambda *a: (ran.append(1), real(*a))[1]
-    try:
-        enc, q = codec.encode(x, **kw), codec.quantize(x, **kw)
-    finally:
-        K.nvfp4_encode_sr = real
-    with fast_path.disabled():
-        want_enc, want_q = codec.encode(x, **kw), codec.quantize(x, **kw)
-    assert len(ran) == 2
-    assert np.array_equal(enc.scales, want_enc.scales) and np.array_equal(enc.codes, want_enc.codes)
-    assert np.array_equal(q.view(np.uint32), want_q.view(np.uint32))
+    for name in ("nvfp4_encode_sr", "nvfp4_quantize_sr"):
+        monkeypatch.setattr(K, name, lambda *a, _f=getattr(K, name), _n=name: (ran.append(_n), _f(*a))[1])
+    for codec, xs in _layouts(NVFP4(recipe=recipe, global_scale=global_scale, rounding="stochastic"), x):
+        ran.clear()
+        enc, q = codec.encode(xs, **kw), codec.quantize(xs, **kw)
+        assert ran and ran[0] == "nvfp4_encode_sr" and ran[-1] == "nvfp4_quantize_sr"
+        with fast_path.disabled():
+            want_enc, want_q = codec.encode(xs, **kw), codec.quantize(xs, **kw)
+        assert np.array_equal(enc.scales, want_enc.scales) and np.array_equal(enc.codes, want_enc.codes)
+        assert np.array_equal(q.view(np.uint32), want_q.view(np.uint32))
 
 
 @settings(max_examples=examples(80), deadline=None)

@@ -147,15 +147,16 @@ class NVFP4(BlockCodec):
         return device.into(out, device.nvfp4_decode(self, enc, dtype if out is None else out.dtype))
 
     def _plan(self, x, fused: bool):
-        """``nvfp4_encode_table`` where the rows are float32 ``x`` itself and the codec rounds
-        by a table mode (the tensor amax, with a global scale, is still taken per call)."""
+        """``nvfp4_encode_table`` (fused: ``nvfp4_quantize_table``) where the rows are float32 ``x``
+        itself and the codec rounds by a table mode (the tensor amax, with a global scale, is
+        still taken per call)."""
         from ..kernels.cpu import convert as K
 
         mode, f32 = int(self.rounding), dtype_format(x.dtype)
         if x.dtype != np.float32 or not self._last_axis(x) or not fast_path.table_eligible(self.element, f32, mode):
             return None
-        thr, _, vals = fast_path.thresholds(self.element, f32, mode)
-        consts = (kernel_params(self.scale_format), thr, vals.astype(np.float32), self._tables()[1])
+        thr = fast_path.thresholds(self.element, f32, mode)[0]
+        consts = (kernel_params(self.scale_format), thr, self._tables()[1])
         shape, axis, block, ncols = x.shape, x.ndim - 1, self.block, x.shape[-1]
         sshape = shape[:-1] + (-(-ncols // block),)
         none = np.empty(1, np.uint8 if fused else x.dtype)
@@ -166,8 +167,9 @@ class NVFP4(BlockCodec):
             scales = np.empty(sshape, np.uint8)
             r = np.empty(shape, x.dtype if fused else np.uint8) if out is None else out
             codes, vals = (none, r) if fused else (r, none)
-            K.nvfp4_encode_table(x.ravel(), codes.ravel(), scales.ravel(), vals.ravel(), *consts,
-                                 ncols, block, self._kernel_recipe(G), G, ta, fused)
+            (K.nvfp4_quantize_table if fused else K.nvfp4_encode_table)(
+                x.ravel(), codes.ravel(), scales.ravel(), vals.ravel(), *consts, ncols, block, self._kernel_recipe(G),
+                G, ta)
             return r if fused else Encoded(r, scales, shape, axis, block, self.name, amax)
         return run
 
@@ -191,17 +193,16 @@ class NVFP4(BlockCodec):
         result, codes, out = self._buffers(out, x, xm, fused, np.uint8)  # quantize writes no codes
         src = kernel_params(dtype_format(xm.dtype))
         if xm.dtype == np.float32 and fast_path.table_eligible(self.element, dtype_format(xm.dtype), int(mode)):
-            thr, _, vals = fast_path.thresholds(self.element, dtype_format(xm.dtype), int(mode))
-            vals = vals.astype(np.float32)
-            K.nvfp4_encode_table(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1),
-                                 kernel_params(self.scale_format), thr, vals, self._tables()[1], ncols, self.block,
-                                 self._kernel_recipe(G), G, ta, fused)
+            thr = fast_path.thresholds(self.element, dtype_format(xm.dtype), int(mode))[0]
+            (K.nvfp4_quantize_table if fused else K.nvfp4_encode_table)(
+                xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1), kernel_params(self.scale_format),
+                thr, self._tables()[1], ncols, self.block, self._kernel_recipe(G), G, ta)
         elif xm.dtype == np.float32 and mode == Rounding.STOCHASTIC and fast_path.mx32_eligible(
                 self.element, dtype_format(xm.dtype), int(mode), rand):   # the element lane helpers
             K32, E = fast_path.mx32_constants(self.element, dtype_format(xm.dtype), int(mode), 0)
-            K.nvfp4_encode_sr(xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1),
-                              kernel_params(self.scale_format), K32, E, self._tables()[1], ncols, self.block,
-                              self._kernel_recipe(G), G, ta, np.uint64(key), base, rbits, fused)
+            (K.nvfp4_quantize_sr if fused else K.nvfp4_encode_sr)(
+                xm.reshape(-1), codes.reshape(-1), scales.reshape(-1), out.reshape(-1), kernel_params(self.scale_format),
+                K32, E, self._tables()[1], ncols, self.block, self._kernel_recipe(G), G, ta, np.uint64(key), base, rbits)
         else:
             K.nvfp4_encode(bits_view(xm), codes.reshape(-1), scales.reshape(-1), bits_view(out), src, src,
                            kernel_params(self.element), kernel_params(self.scale_format), *self._tables(), ncols,

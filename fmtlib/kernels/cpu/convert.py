@@ -30,7 +30,7 @@ from .mx import (CEIL, EVEN, FLOOR, RCEIL, mx_decode, mx_encode, mx_encode_fast,
                  mx32_quantize_f32, mx32_quantize_sr_16, mx32_quantize_sr_f32, mx_encode_table,
                  mx_encode_table_tensor, mx_encode_tensor)
 from .nvfp4 import (F32_MAX, finite_amax_bits, nvfp4_decode, nvfp4_encode, nvfp4_encode_sr,  # noqa: F401
-                    nvfp4_encode_table)
+                    nvfp4_encode_table, nvfp4_quantize_sr, nvfp4_quantize_table)
 from .scaled import (div_pack, scaled_decode, scaled_encode, scaled_encode_fast, scaled_encode_fast_tensor,  # noqa: F401
                      scaled_encode_rne, scaled_encode_rne_tensor, scaled_encode_sr, scaled_encode_sr_int,
                      scaled_encode_sr_tensor, scaled_encode_sr_tensor_int, scaled_encode_tensor)

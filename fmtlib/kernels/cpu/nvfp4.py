@@ -146,96 +146,198 @@ def nvfp4_decode(t0, t1, codes, scales, out, Pout, elem_vals, scale_vals, ncols,
         out[U(i)] = _f32_code(elem_vals[np.int64(codes[U(i)])] * d, Pout, RNE, IEEE, np.int64(0), ONE)
 
 
+# The float32 kernels below work a chunk of _NV_CHUNK blocks at a time: first every block's
+# amax, then (in a loop across blocks, which LLVM vectorises) their scale codes, T and decode
+# scales, then the elements block by block, a full block of 16 in a loop of constant length
+# (one vector pass, no set-up per block). Finding a block's scale right before its elements
+# made every element loop wait on its own block's amax and division: 460 -> 670 Melem/s for
+# the stochastic kernel on one thread (benchmarks/RESULTS.md).
+
+#: blocks whose scales the float32 kernels find before they round their elements
+_NV_CHUNK = 64
+
+
 @njit(**SCALAR)
-def _f32_block(src, codes, out, scales, t, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals, fused):
-    """(start, end, T, decode scale, False) of block ``t`` of float32 ``src`` after writing its
-    scale code; (start, end, 0, 0, True) for a block with inf or NaN, whose NaN scale and NaN
-    values (or codes 0) are written here."""
-    start, end = _block_span(t, nb, ncols, block)
-    amax_bits = np.uint32(0)   # in 32-bit lanes: int64 ones made this loop cost as much as the elements'
-    for i in range(start, end):
-        amax_bits = max(amax_bits, np.uint32(np.float32(src[U(i)]).view(np.uint32) & np.uint32(0x7FFFFFFF)))
-    if amax_bits >= 0x7F800000:
-        scales[U(t)] = Pscale[7]
-        _nan_block(codes, out, start, end, np.float32(np.nan), fused)
-        return start, end, np.float32(0.0), np.float32(0.0), True
-    sc, T, dscale = _nvfp4_block(np.uint32(amax_bits).view(np.float32), recipe, G, tensor_amax, Pscale, scale_vals)
-    scales[U(t)] = sc
-    return start, end, T, dscale, False
+def _f32_scales(c0, c1, src, scales, TD, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals):
+    """Blocks c0..c1 of float32 ``src``: each block's scale code into ``scales``, and its T and
+    decode scale into TD[0, t - c0] and TD[1, t - c0]. A block holding an inf or NaN gets the
+    NaN scale code Pscale[7] (no finite amax gives that code: _e4m3_code)."""
+    for t in range(c0, c1):
+        start, end = _block_span(t, nb, ncols, block)
+        amax_bits = np.uint32(0)   # 32-bit lanes (int64 ones cost as much as the elements)
+        for i in range(start, end):
+            amax_bits = max(amax_bits, np.uint32(np.float32(src[U(i)]).view(np.uint32) & np.uint32(0x7FFFFFFF)))
+        TD[0, U(t - c0)] = np.uint32(amax_bits).view(np.float32)
+    for k in range(c1 - c0):
+        amax = TD[0, U(k)]
+        sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
+        scales[U(c0 + k)] = Pscale[7] if np.float32(amax).view(np.uint32) >= np.uint32(0x7F800000) else sc
+        TD[0, U(k)] = T
+        TD[1, U(k)] = dscale
 
 
-@parallel("blocks")
-@njit(**SERIAL)
-def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, vals, scale_vals, ncols, block, recipe, G,
-                       tensor_amax, fused):
-    """:func:`nvfp4_encode` for float32 input and nearest-even elements, by thresholds.
-    ``src`` and ``out`` are float32 arrays (not bit views)."""
-    # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py);
-    # src and scales too: _f32_block's counting of them cost 3x its arithmetic
+@njit(**SCALAR)
+def _scaled_f32(x, T, recipe):
+    """fl32(x / T) (recipe 0), else fl32(x * T), clamped to [-6, 6]. Recipe 1 (TE) does not
+    clamp but saturates the rounded element, which gives the same code: every v beyond 6, inf
+    included, rounds to 6 by each of these kernels' modes, as 6 itself does (v is never NaN:
+    blocks holding inf or NaN take _nan_block, and T is finite)."""
+    six = np.float32(6.0)
+    v = x / T if recipe == 0 else x * T
+    return min(max(v, -six), six)
+
+
+@njit(**SCALAR)
+def _e2m1_bits(mag):
+    """float32 bits of e2m1's magnitude code ``mag`` (0..7: 0, 0.5, 1, 1.5, 2, 3, 4, 6), by its
+    fields rather than a table (a gather per element in the loop): 2**(e - 1) * (1 + m / 2) for
+    exponent field e >= 1, 0.5 and 0 for the subnormal codes."""
+    u = np.uint32
+    b = u(u(u(u(mag >> u(1)) + u(126)) << u(23)) | u(u(mag & u(1)) << u(22)))
+    return u(0) if mag == 0 else (u(0x3F000000) if mag == 1 else b)
+
+
+@njit(**SCALAR)
+def _table_element(src, codes, out, i, T, dscale, recipe, h0, h1, h2, h3, h4, h5, h6, fused):
+    """Element i by the threshold kernel: the count of e2m1's thresholds below its magnitude."""
+    u = np.uint32
+    vb = np.float32(_scaled_f32(src[U(i)], T, recipe)).view(np.uint32)
+    a = u(vb & u(0x7FFFFFFF))
+    mag = u(u(a > h0) + u(a > h1) + u(a > h2) + u(a > h3) + u(a > h4) + u(a > h5) + u(a > h6))
+    if fused:   # the signed element times the decode scale, as the generic kernel: (-0) * inf is its NaN
+        e = np.uint32(_e2m1_bits(mag) | (vb & u(0x80000000))).view(np.float32)
+        out[U(i)] = e * dscale
+    else:
+        codes[U(i)] = u(mag | u(u(vb >> u(31)) << u(3)))
+
+
+@njit(**SCALAR)
+def _table_chunks(t0, t1, src, codes, scales, out, Pscale, thr, scale_vals, ncols, block, recipe, G,
+                  tensor_amax, fused):
+    """Blocks t0..t1 by the threshold kernel, a chunk at a time (see above); ``fused`` is a
+    constant where this is inlined, so that the element loop vectorises."""
+    # borrowed views: the helpers inlined per block count no references (kernels/cpu/borrow.py)
     src, codes, scales, out = borrowed(src), borrowed(codes), borrowed(scales), borrowed(out)
     scale_vals = borrowed(scale_vals)
+    own = np.empty((2, _NV_CHUNK), np.float32)
+    TD = borrowed(own)   # own is used at the end, so it lives as long as TD
     u = np.uint32
     # e2m1 has 7 thresholds (the rest of thr are unused): compared as 32-bit magnitude bits
     h0, h1, h2, h3, h4, h5, h6 = u(thr[0]), u(thr[1]), u(thr[2]), u(thr[3]), u(thr[4]), u(thr[5]), u(thr[6])
     nb = (ncols + block - 1) // block
-    for t in range(t0, t1):
-        start, end, T, dscale, bad = _f32_block(src, codes, out, scales, t, nb, ncols, block, Pscale, recipe, G,
-                                                tensor_amax, scale_vals, fused)
-        if bad:
-            continue
-        for i in range(start, end):
-            v = src[U(i)] / T if recipe == 0 else src[U(i)] * T  # |v| > 6 counts every threshold
-            vb = np.float32(v).view(np.uint32)
-            a = u(vb & u(0x7FFFFFFF))
-            mag = u(u(a > h0) + u(a > h1) + u(a > h2) + u(a > h3) + u(a > h4) + u(a > h5) + u(a > h6))
-            if fused:
-                r = vals[mag] * dscale
-                out[U(i)] = -r if vb >> u(31) else r
+    for c0 in range(t0, t1, _NV_CHUNK):
+        c1 = min(c0 + _NV_CHUNK, t1)
+        _f32_scales(c0, c1, src, scales, TD, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals)
+        for t in range(c0, c1):
+            start, end = _block_span(t, nb, ncols, block)
+            if scales[U(t)] == Pscale[7]:
+                _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+                continue
+            T, dscale = TD[0, U(t - c0)], TD[1, U(t - c0)]
+            if end - start == 16:   # a constant length: one vector pass
+                for j in range(16):
+                    _table_element(src, codes, out, start + j, T, dscale, recipe, h0, h1, h2, h3, h4, h5, h6, fused)
             else:
-                codes[U(i)] = u(mag | u(u(vb >> u(31)) << u(3)))
+                for i in range(start, end):
+                    _table_element(src, codes, out, i, T, dscale, recipe, h0, h1, h2, h3, h4, h5, h6, fused)
+    own[0, 0] = 0
+
+
+# One kernel per output (codes, or fused values), as the MX lane kernels: a branch on the
+# output inside the element loop kept it from vectorising (685 -> 565 Melem/s). ``src`` and
+# ``out`` are float32 arrays (not bit views); the other arguments as nvfp4_encode's, with
+# ``thr`` from fast_path.thresholds (e2m1's values are computed: _e2m1_bits).
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_encode_table(t0, t1, src, codes, scales, out, Pscale, thr, scale_vals, ncols, block, recipe, G,
+                       tensor_amax):
+    """:func:`nvfp4_encode` (codes) for float32 input and nearest-even elements, by thresholds."""
+    _table_chunks(t0, t1, src, codes, scales, out, Pscale, thr, scale_vals, ncols, block, recipe, G,
+                  tensor_amax, False)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_quantize_table(t0, t1, src, codes, scales, out, Pscale, thr, scale_vals, ncols, block, recipe, G,
+                         tensor_amax):
+    """:func:`nvfp4_encode_table` writing the decoded values (fused)."""
+    _table_chunks(t0, t1, src, codes, scales, out, Pscale, thr, scale_vals, ncols, block, recipe, G,
+                  tensor_amax, True)
+
+
+@njit(**SCALAR)
+def _sr_element(src, codes, out, i, T, dscale, recipe, z, C, fused):
+    """Element i by the stochastic kernel, with the 64-bit draw ``z``; ``C``: the kernel's
+    constants (s, emin bits, max bits, e_thr, q bits, kq, mag_bits, bias_shift, keep -0,
+    below_q, to_w, rmask, rb)."""
+    u = np.uint32
+    vb = np.float32(_scaled_f32(src[U(i)], T, recipe)).view(np.uint32)
+    r = min(_round_stochastic32(u(vb & u(0x7FFFFFFF)), z, C[0], C[3], C[4], C[9], C[10], C[11], C[12]), C[2])
+    if fused:   # the signed element times the decode scale (see _table_element)
+        e = np.uint32(r).view(np.float32)
+        out[U(i)] = np.float32((-e if vb >> u(31) else e) * dscale)
+    else:
+        codes[U(i)] = _code32(r, u(vb >> u(31)), C[0], C[1], C[5], C[6], C[7], C[8])
+
+
+@njit(**SCALAR)
+def _sr_chunks(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, ncols, block, recipe, G, tensor_amax, key,
+               base, rbits, fused):
+    """Blocks t0..t1 by the stochastic kernel, a chunk at a time (see above); ``fused`` as in
+    :func:`_table_chunks`."""
+    src, codes, scales, out = borrowed(src), borrowed(codes), borrowed(scales), borrowed(out)
+    scale_vals, K, E = borrowed(scale_vals), borrowed(K), borrowed(E)
+    own = np.empty((2, _NV_CHUNK), np.float32)
+    TD = borrowed(own)   # own is used at the end, so it lives as long as TD
+    u = np.uint32
+    below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
+    C = (K[0], K[1], K[3], K[5], K[6], np.int64(K[7]), u(E[0] & u(31)), E[1], u(E[2] & u(1)), below_q, to_w, rmask, rb)
+    nb = (ncols + block - 1) // block
+    for c0 in range(t0, t1, _NV_CHUNK):
+        c1 = min(c0 + _NV_CHUNK, t1)
+        _f32_scales(c0, c1, src, scales, TD, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals)
+        for t in range(c0, c1):
+            start, end = _block_span(t, nb, ncols, block)
+            if scales[U(t)] == Pscale[7]:
+                _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+                continue
+            T, dscale = TD[0, U(t - c0)], TD[1, U(t - c0)]
+            h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter at start
+            if end - start == 16:   # a constant length: one vector pass
+                for j in range(16):
+                    _sr_element(src, codes, out, start + j, T, dscale, recipe, mix64(h + np.uint64(j) * _GAMMA), C,
+                                fused)
+            else:
+                for i in range(start, end):
+                    _sr_element(src, codes, out, i, T, dscale, recipe, mix64(h), C, fused)
+                    h += _GAMMA
+    own[0, 0] = 0
+
+
+# Stochastic rounding by fmtlib-rng-v1 (no ``rand``): each element's fl32(x / T) (or x * T)
+# rounded by the element lane helpers (``_round_stochastic32``, saturated at e2m1's max,
+# ``_code32``), as the MX lane kernels round their scaled elements. ``K``, ``E``:
+# fast_path.mx32_constants of e2m1; the other arguments as the table kernels'.
 
 
 @parallel("blocks")
 @njit(**SERIAL)
 def nvfp4_encode_sr(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, ncols, block, recipe, G, tensor_amax,
-                    key, base, rbits, fused):
-    """:func:`nvfp4_encode` for float32 input and stochastic rounding by fmtlib-rng-v1 (no
-    ``rand``): each element's fl32(x / T) (or x * T) rounded by the element lane helpers
-    (``_round_stochastic32``, saturated at e2m1's max, ``_code32``), as the MX lane kernels round
-    their scaled elements; ``K``, ``E``: fast_path.mx32_constants of e2m1. ``src`` and ``out``
-    are float32 arrays (not bit views)."""
-    src, codes, scales, out = borrowed(src), borrowed(codes), borrowed(scales), borrowed(out)
-    scale_vals = borrowed(scale_vals)
-    u = np.uint32
-    s, emin_bits, max_bits, e_thr, q_bits = K[0], K[1], K[3], K[5], K[6]
-    kq = np.int64(K[7])
-    mag_bits, bias_shift, keep_neg_zero = u(E[0] & u(31)), E[1], u(E[2] & u(1))
-    below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
-    six = np.float32(6.0)
-    nb = (ncols + block - 1) // block
-    for t in range(t0, t1):
-        start, end, T, dscale, bad = _f32_block(src, codes, out, scales, t, nb, ncols, block, Pscale, recipe, G,
-                                                tensor_amax, scale_vals, fused)
-        if bad:
-            continue
-        h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter, stepped
-        for i in range(start, end):
-            x = src[U(i)]
-            if recipe == 0:
-                v = min(max(x / T, -six), six)
-            elif recipe == 2:
-                v = min(max(x * T, -six), six)
-            else:
-                v = x * T
-            vb = np.float32(v).view(np.uint32)
-            r = min(_round_stochastic32(u(vb & u(0x7FFFFFFF)), mix64(h), s, e_thr, q_bits, below_q, to_w, rmask, rb),
-                    max_bits)
-            h += _GAMMA
-            if fused:
-                val = np.float32(np.uint32(r).view(np.float32) * dscale)
-                out[U(i)] = -val if vb >> u(31) else val
-            else:
-                codes[U(i)] = _code32(r, u(vb >> u(31)), s, emin_bits, kq, mag_bits, bias_shift, keep_neg_zero)
+                    key, base, rbits):
+    """:func:`nvfp4_encode` (codes) for float32 input and stochastic rounding (see above)."""
+    _sr_chunks(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, ncols, block, recipe, G, tensor_amax, key,
+               base, rbits, False)
+
+
+@parallel("blocks")
+@njit(**SERIAL)
+def nvfp4_quantize_sr(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, ncols, block, recipe, G,
+                      tensor_amax, key, base, rbits):
+    """:func:`nvfp4_encode_sr` writing the decoded values (fused)."""
+    _sr_chunks(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, ncols, block, recipe, G, tensor_amax, key,
+               base, rbits, True)
 
 
 @parallel("elements", combine=max, fast=True)
