@@ -203,7 +203,9 @@ def _table_element(src, codes, out, i, T, dscale, recipe, h0, h1, h2, h3, h4, h5
     u = np.uint32
     vb = np.float32(_scaled_f32(src[U(i)], T, recipe)).view(np.uint32)
     a = u(vb & u(0x7FFFFFFF))
-    mag = u(u(a > h0) + u(a > h1) + u(a > h2) + u(a > h3) + u(a > h4) + u(a > h5) + u(a > h6))
+    # each partial sum narrowed to 32 bits (Numba adds integers in 64 bits, which LLVM kept, in
+    # two vectors of 8 lanes)
+    mag = u(u(u(u(a > h0) + u(a > h1)) + u(u(a > h2) + u(a > h3))) + u(u(u(a > h4) + u(a > h5)) + u(a > h6)))
     if fused:   # the signed element times the decode scale, as the generic kernel: (-0) * inf is its NaN
         e = np.uint32(_e2m1_bits(mag) | (vb & u(0x80000000))).view(np.float32)
         out[U(i)] = e * dscale
