@@ -1,6 +1,7 @@
-"""MX encode and quantize of every element format against np.copyto and torchao's CPU to_mx.
+"""MX encode and quantize of every element format against np.copyto and torchao's CPU to_mx,
+and NVFP4's (float32 input) against np.copyto.
 
-    python benchmarks/bench_mx_lanes.py [--n 4194304] [--peer-python /work/venv-peers/bin/python]
+    python benchmarks/bench_mx_lanes.py [--n 4194304] [--peer-python /work/venv-peers/bin/python] [--no-nvfp4]
 
 fmtlib runs here on float32 and bfloat16 rows of 256 (``standard_normal * 2``, seed 0), nearest-
 even and stochastic, with ``np.copyto`` of the same float32 array timed in the same run (least
@@ -25,6 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import best_time, cpu_line  # noqa: E402
 
 FORMATS = ["mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4", "mxint8"]
+#: the NVFP4 rows: label -> NVFP4 options
+NVFP4_CODECS = {"NVFP4()": {}, "NVFP4(global_scale=False)": {"global_scale": False},
+                "NVFP4(recipe='te')": {"recipe": "te"}, "NVFP4(recipe='torchao-0.16')": {"recipe": "torchao-0.16"}}
 
 
 def data(n: int) -> np.ndarray:
@@ -59,6 +63,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=1 << 22)
     ap.add_argument("--peer-python", help="an interpreter with torch and torchao, for to_mx")
     ap.add_argument("--formats", nargs="+", default=FORMATS, choices=FORMATS, help="MX formats to run (default: all)")
+    ap.add_argument("--no-nvfp4", action="store_true", help="skip the NVFP4 rows")
     ap.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)  # the child run
     args = ap.parse_args(argv)
     if args.peer:
@@ -99,6 +104,13 @@ def main(argv=None) -> None:
                 peer_rate = theirs.get(f"{name} {src}") if mode == "nearest_even" else None
                 p = f"{peer_rate:.0f} | {enc / peer_rate:.1f}" if peer_rate else "— | —"
                 print(f"| {name} | {src} | {mode} | {enc:.0f} | {n / tq / 1e6:.0f} | {t_copy / tq:.2f} | {p} |")
+    if not args.no_nvfp4:   # with a global scale, each call also takes the tensor amax (a read of x)
+        for label, kw0 in NVFP4_CODECS.items():
+            for mode, kw in (("nearest_even", {}), ("stochastic", {"seed": 1})):
+                codec = fmtlib.NVFP4(rounding=mode, **kw0)
+                enc = n / best_time(lambda: codec.encode(x, **kw)) / 1e6
+                tq = best_time(lambda: codec.quantize(x, out=out, **kw))
+                print(f"| {label} | float32 | {mode} | {enc:.0f} | {n / tq / 1e6:.0f} | {t_copy / tq:.2f} | — | — |")
 
 
 if __name__ == "__main__":
