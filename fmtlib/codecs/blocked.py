@@ -57,7 +57,7 @@ def amax_element(x: np.ndarray) -> np.ndarray:
 
     fmt = dtype_format(x.dtype)
     bits = bits_view(x)
-    return np.array([K.amax_bits(bits, (1 << (fmt.bits - 1)) - 1)], dtype=bits.dtype)
+    return np.array([K.amax_bits(bits, bits.dtype.type((1 << (fmt.bits - 1)) - 1))], dtype=bits.dtype)
 
 
 

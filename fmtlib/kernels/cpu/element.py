@@ -733,8 +733,9 @@ def gather(t0, t1, codes, table, out):
 @njit(**SERIAL)
 def amax_bits(t0, t1, src, absmask):
     """The largest magnitude bits ``src & absmask`` of IEEE bits ``src`` (0 if empty): inf or
-    NaN bits exactly where ``src`` holds an inf or NaN."""
-    m = np.int64(0)
+    NaN bits exactly where ``src`` holds an inf or NaN. ``absmask`` of src's dtype, so that the
+    loop runs in lanes of that width."""
+    m = absmask ^ absmask
     for i in range(t0, t1):
-        m = max(m, np.int64(src[U(i)]) & absmask)
+        m = max(m, src[U(i)] & absmask)
     return m

@@ -348,8 +348,9 @@ def finite_amax_bits(t0, t1, src, absmask, inf_bits):
     """The largest magnitude bits among the finite values of IEEE bits ``src`` (0 if none);
     ``absmask`` and ``inf_bits`` of src's dtype, so that the loop runs in lanes of that width
     (int64 lanes made the float32 pass compute-bound)."""
-    m = absmask ^ absmask
+    zero = absmask ^ absmask
+    m = zero
     for i in range(t0, t1):
         a = src[U(i)] & absmask
-        m = max(m, a) if a < inf_bits else m
+        m = max(m, a if a < inf_bits else zero)   # a plain max reduction, which LLVM vectorises
     return m
