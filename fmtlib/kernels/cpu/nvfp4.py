@@ -158,16 +158,49 @@ _NV_CHUNK = 64
 
 
 @njit(**SCALAR)
+def _abs_bits(src, i):
+    """The magnitude bits of float32 src[i], as uint32."""
+    return np.uint32(np.float32(src[U(i)]).view(np.uint32) & np.uint32(0x7FFFFFFF))
+
+
+@njit(**SCALAR)
+def _f(b):
+    """uint32 bits as a float32."""
+    return np.uint32(b).view(np.float32)
+
+
+@njit(**SCALAR)
 def _f32_scales(c0, c1, src, scales, TD, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals):
     """Blocks c0..c1 of float32 ``src``: each block's scale code into ``scales``, and its T and
     decode scale into TD[0, t - c0] and TD[1, t - c0]. A block holding an inf or NaN gets the
     NaN scale code Pscale[7] (no finite amax gives that code: _e4m3_code)."""
-    for t in range(c0, c1):
+    t = c0
+    if block == 16 and ncols % 16 == 0:
+        # full blocks back to back (block t at 16 t), eight at a time: eight maxima in one loop
+        # vectorise (14.8 Gelem/s on one thread in cache), one block's loop of 16 did not (3.0)
+        z = np.uint32(0)
+        while t + 8 <= c1:
+            s = 16 * t
+            m0, m1, m2, m3, m4, m5, m6, m7 = z, z, z, z, z, z, z, z
+            for j in range(block):   # block, not 16: a constant length would unroll it unvectorised
+                m0 = max(m0, _abs_bits(src, s + j))
+                m1 = max(m1, _abs_bits(src, s + 16 + j))
+                m2 = max(m2, _abs_bits(src, s + 32 + j))
+                m3 = max(m3, _abs_bits(src, s + 48 + j))
+                m4 = max(m4, _abs_bits(src, s + 64 + j))
+                m5 = max(m5, _abs_bits(src, s + 80 + j))
+                m6 = max(m6, _abs_bits(src, s + 96 + j))
+                m7 = max(m7, _abs_bits(src, s + 112 + j))
+            k = U(t - c0)
+            TD[0, k], TD[0, k + 1], TD[0, k + 2], TD[0, k + 3] = _f(m0), _f(m1), _f(m2), _f(m3)
+            TD[0, k + 4], TD[0, k + 5], TD[0, k + 6], TD[0, k + 7] = _f(m4), _f(m5), _f(m6), _f(m7)
+            t += 8
+    for t in range(t, c1):
         start, end = _block_span(t, nb, ncols, block)
         amax_bits = np.uint32(0)   # 32-bit lanes (int64 ones cost as much as the elements)
         for i in range(start, end):
-            amax_bits = max(amax_bits, np.uint32(np.float32(src[U(i)]).view(np.uint32) & np.uint32(0x7FFFFFFF)))
-        TD[0, U(t - c0)] = np.uint32(amax_bits).view(np.float32)
+            amax_bits = max(amax_bits, _abs_bits(src, i))
+        TD[0, U(t - c0)] = _f(amax_bits)
     for k in range(c1 - c0):
         amax = TD[0, U(k)]
         sc, T, dscale = _nvfp4_block(amax, recipe, G, tensor_amax, Pscale, scale_vals)
