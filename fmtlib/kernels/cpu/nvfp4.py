@@ -247,6 +247,18 @@ def _table_element(src, codes, out, i, T, dscale, recipe, h0, h1, h2, h3, h4, h5
 
 
 @njit(**SCALAR)
+def _chunk_block(t, c0, codes, scales, out, TD, nb, ncols, block, Pscale, fused):
+    """(start, end, T, decode scale, False) of block ``t`` of the chunk at ``c0`` (scales found
+    by _f32_scales); (start, end, 0, 0, True) for a block with the NaN scale, whose NaN values
+    (or codes 0) are written here."""
+    start, end = _block_span(t, nb, ncols, block)
+    if scales[U(t)] == Pscale[7]:
+        _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+        return start, end, np.float32(0.0), np.float32(0.0), True
+    return start, end, TD[0, U(t - c0)], TD[1, U(t - c0)], False
+
+
+@njit(**SCALAR)
 def _table_chunks(t0, t1, src, codes, scales, out, Pscale, thr, scale_vals, ncols, block, recipe, G,
                   tensor_amax, fused):
     """Blocks t0..t1 by the threshold kernel, a chunk at a time (see above); ``fused`` is a
@@ -264,11 +276,9 @@ def _table_chunks(t0, t1, src, codes, scales, out, Pscale, thr, scale_vals, ncol
         c1 = min(c0 + _NV_CHUNK, t1)
         _f32_scales(c0, c1, src, scales, TD, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals)
         for t in range(c0, c1):
-            start, end = _block_span(t, nb, ncols, block)
-            if scales[U(t)] == Pscale[7]:
-                _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            start, end, T, dscale, done = _chunk_block(t, c0, codes, scales, out, TD, nb, ncols, block, Pscale, fused)
+            if done:
                 continue
-            T, dscale = TD[0, U(t - c0)], TD[1, U(t - c0)]
             if end - start == 16:   # a constant length: one vector pass
                 for j in range(16):
                     _table_element(src, codes, out, start + j, T, dscale, recipe, h0, h1, h2, h3, h4, h5, h6, fused)
@@ -334,11 +344,9 @@ def _sr_chunks(t0, t1, src, codes, scales, out, Pscale, K, E, scale_vals, ncols,
         c1 = min(c0 + _NV_CHUNK, t1)
         _f32_scales(c0, c1, src, scales, TD, nb, ncols, block, Pscale, recipe, G, tensor_amax, scale_vals)
         for t in range(c0, c1):
-            start, end = _block_span(t, nb, ncols, block)
-            if scales[U(t)] == Pscale[7]:
-                _nan_block(codes, out, start, end, np.float32(np.nan), fused)
+            start, end, T, dscale, done = _chunk_block(t, c0, codes, scales, out, TD, nb, ncols, block, Pscale, fused)
+            if done:
                 continue
-            T, dscale = TD[0, U(t - c0)], TD[1, U(t - c0)]
             h = np.uint64(key) + (np.uint64(base + start) + np.uint64(1)) * _GAMMA  # rand_top's counter at start
             if end - start == 16:   # a constant length: one vector pass
                 for j in range(16):
