@@ -102,6 +102,8 @@ def test_finfo_properties():
     (lambda: FP("e2m1").quantize(np.ones(3), index_offset=-2), ValueError, "index_offset"),
     (lambda: FP("e2m1").decode(np.array([16], np.uint8)), ValueError, "out of range"),
     (lambda: FP("e2m1").decode(np.array([-1])), ValueError, "out of range"),
+    (lambda: FP("e4m3fn").decode(np.array([3, 256], np.uint16)), ValueError, "code 256 out of range"),
+    (lambda: FP("e4m3fn").decode(np.array([0, -2], np.int8)), ValueError, "code -2 out of range"),
     (lambda: FP("e2m1").decode(np.array([1.0])), TypeError, "integer"),
     (lambda: FP("e2m1").decode(np.array([1], np.uint8), dtype=np.int32), TypeError, "dtype"),
     (lambda: FP(), TypeError, "format name"),
