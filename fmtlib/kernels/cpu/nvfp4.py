@@ -150,8 +150,9 @@ def nvfp4_decode(t0, t1, codes, scales, out, Pout, elem_vals, scale_vals, ncols,
 # amax, then (in a loop across blocks, which LLVM vectorises) their scale codes, T and decode
 # scales, then the elements block by block, a full block of 16 in a loop of constant length
 # (one vector pass, no set-up per block). Finding a block's scale right before its elements
-# made every element loop wait on its own block's amax and division: 460 -> 670 Melem/s for
-# the stochastic kernel on one thread (benchmarks/RESULTS.md).
+# made every element loop wait on its own block's amax and division. With the other steps
+# below, 345 -> 881 Melem/s stochastic and 449 -> 990 nearest-even on one thread
+# (benchmarks/RESULTS.md, "NVFP4 float32 kernels, chunked").
 
 #: blocks whose scales the float32 kernels find before they round their elements
 _NV_CHUNK = 64
@@ -211,10 +212,11 @@ def _f32_scales(c0, c1, src, scales, TD, nb, ncols, block, Pscale, recipe, G, te
 
 @njit(**SCALAR)
 def _scaled_f32(x, T, recipe):
-    """fl32(x / T) (recipe 0), else fl32(x * T), clamped to [-6, 6]. Recipe 1 (TE) does not
-    clamp but saturates the rounded element, which gives the same code: every v beyond 6, inf
-    included, rounds to 6 by each of these kernels' modes, as 6 itself does (v is never NaN:
-    blocks holding inf or NaN take _nan_block, and T is finite)."""
+    """fl32(x / T) (recipe 0), else fl32(x * T), clamped to [-6, 6] as recipes 0 and 2 do.
+    Recipe 1 (TE) does not clamp but saturates the rounded element, which gives the same code:
+    its v = x * T is never NaN (x is finite, as blocks holding inf or NaN take _nan_block, and
+    T is finite), and every v beyond 6, inf included, rounds to 6 in these kernels' modes, as 6
+    itself does."""
     six = np.float32(6.0)
     v = x / T if recipe == 0 else x * T
     return min(max(v, -six), six)
