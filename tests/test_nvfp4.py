@@ -359,7 +359,8 @@ def test_threshold_kernel_equals_generic(recipe, global_scale, mode):
 def _layouts(codec, x):
     """(codec, rows) pairs for the float32 kernels' block loops: rows of 64 (full blocks of 16,
     more than a chunk of 64 blocks), rows of 40 (a last block of 8 per row), blocks of 32, and
-    the rows of 64 again cut into calls of a few blocks each (chunks that start mid-chunk)."""
+    the rows of 64 again with a small grain, so that the thread pool's calls start at blocks
+    that are not multiples of 64 (and of 8)."""
     from fmtlib.kernels import threads
 
     assert x.size > 64 * 16 * 2
