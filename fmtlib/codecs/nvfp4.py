@@ -117,7 +117,7 @@ class NVFP4(BlockCodec):
             p = a / _F32_2688
             return (p if p > 0 else np.float32(1.0)), a
         with np.errstate(divide="ignore", over="ignore"):
-            s_enc = min(np.float32(2688.0) / a, np.float32(_F32_MAX))
+            s_enc = min(_F32_2688 / a, np.float32(_F32_MAX))
         return (np.float32(1.0) if a == 0 or s_enc == 0 else np.float32(s_enc)), a
 
     def _kernel_recipe(self, G) -> int:
