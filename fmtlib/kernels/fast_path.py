@@ -286,13 +286,14 @@ def nearest32_constants(fmt, src_fmt, mode: int, overflow: int) -> tuple:
 @lru_cache(maxsize=256)
 def lanes16_constants(fmt, src_fmt) -> np.ndarray:
     """``P`` (uint16) for the 16-bit lane kernels ``fast_nearest_16``, ``fast_encode_16`` and
-    ``fast_stochastic_16`` (bfloat16 or float16 input): see the comments above ``_round16`` and
+    ``fast_stochastic_16`` (bfloat16 or float16 input): see the comments above ``_input16`` and
     ``_stochastic16_loop`` in ``fmtlib/kernels/cpu/element.py``."""
     from .. import exact
 
+    lq = fmt.emin - fmt.mbits
     P = [src_fmt.mbits - fmt.mbits, fmt.emin + src_fmt.bias, exact.code_of(src_fmt, float(fmt.max)),
          0 if fmt.specials == "fnuz" else 0x8000, fmt.mag_bits, int(fmt.specials != "fnuz"), fmt.max_code,
-         exact.code_of(src_fmt, 2.0 ** (fmt.emin - fmt.mbits))]
+         exact.code_of(src_fmt, 2.0 ** lq), exact.code_of(src_fmt, 2.0 ** (lq - 1))]
     return np.array(P, dtype=np.uint16)
 
 
