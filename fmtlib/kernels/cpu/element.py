@@ -691,8 +691,9 @@ def fast_stochastic_f32(t0, t1, src, out, K, special, key, base, rbits):
 # no implicit bit), is rounded at se = min(d, m_in), d = s + max(emin_E - max(E, 1), 0) the
 # dropped bit count at the element's quantum q, and added back (a + rsig - sig). The increment
 # is the top min(se, rbits) bits of z placed at the top of the dropped field (at most 16 bits
-# of z are used, as se <= 10: the top 16 bits of z, shifted in 16-bit lanes). A value below q (a < bits of q: sig < 2**d) becomes q where G > ~z, G =
-# floor(|x| / q * 2**64) with its low 64 - rbits bits cleared, as in the 32-bit loop: here
+# of z are used, as se <= 10: the top 16 bits of z, shifted in 16-bit lanes). A value below
+# q (a < bits of q: sig < 2**d) becomes q where G > ~z, G = floor(|x| / q * 2**64) with its
+# low 64 - rbits bits cleared, as in the 32-bit loop: here
 # |x| / q = sig / 2**d, so G = sig << (64 - d) for d <= 64 (exact: sig < 2**d) and
 # sig >> (d - 64) above (0 from d = 76 on, as sig < 2**12 and the shift is clamped at 63). d
 # is at most 15 + 254, so it fits 16 bits; only G and the draw are 64-bit. ``P``: the 16-bit
