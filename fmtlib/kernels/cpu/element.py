@@ -404,11 +404,12 @@ def _encode32_loop(t0, t1, src, out, K, E, codes):
 # emin_E - 1 over the mantissa, so the result is the element's code, a carry running into its
 # exponent. Here lo is one lower, so that the binade below q's (q/2 to q) rounds at
 # se = m_in + 1: its significand, 2**m_in to 2**(m_in + 1), rounds to one quantum above q/2
-# and to 0 at q/2 (the tie, to even). Below q/2, x is below 2**m_in (one binade lower) or
-# would be negative and saturates at 0: either rounds to 0 at m_in + 1. The parity is bit se of x, but at se = m_in that of the significand: 1
-# where x >= 2**m_in (the implicit bit; at 2**emin and up, with mbits = 0, x holds the
-# exponent's low bit there), 0 below (a float16 subnormal, where q/2 is one), hence bit se of
-# x | min(x, 2**m_in). The sign as above, with 2**mag_bits.
+# and to 0 at q/2 (the tie, to even). Below q/2, x is below 2**m_in (the next binade down)
+# or would be negative and saturates at 0: either rounds to 0 at m_in + 1. The parity is bit
+# se of x, but at se = m_in that of the significand: 1 where x >= 2**m_in (the implicit bit;
+# from 2**emin up, with mbits = 0, x holds the exponent's low bit there), 0 below (a float16
+# subnormal, where q/2 is one), hence bit se of x | min(x, 2**m_in). The sign as above, with
+# 2**mag_bits.
 #
 # Every shift amount is masked below 16 so that LLVM keeps the lanes 16-bit. ``P``
 # (fast_path.lanes16_constants) = (s, emin_E, input bits of max, the sign bit where -0 is kept
