@@ -319,6 +319,52 @@ def test_double_quant():
         Scaled(Quantile.nf4("bitsandbytes"), "absmax", block=64).decode(e)
 
 
+def test_double_quant_offset_is_the_exact_mean():
+    """The offset is the float32 nearest the exact mean of the block scales: wide exponent
+    spreads, subnormals, the largest finite values and exact ties, against Fractions."""
+    from fmtlib import exact, get_format
+    from fmtlib.codecs.codebook_scaled import _f32_mean
+
+    f32 = get_format("fp32")
+    rng = np.random.default_rng(5)
+    bits = rng.integers(0, 0x7F7FFFFF, 300, dtype=np.uint32).view(np.float32)
+    cases = [bits, bits[:7], np.float32([3.4e38] * 5 + [1e-45] * 4), np.float32([1.0, 2.0 ** -24]),
+             np.float32([1.0, 1.0 + 2.0 ** -23, 0.0, 0.0]),          # mean 0.5 + 2**-25: a tie, to even
+             np.float32([1.0, 1.0 + 2.0 ** -23, 2.0 ** -149, 0.0]),  # just above it: up (a float64 sum ties)
+             (rng.integers(0, 9, 50) * 2.0 ** -149).astype(np.float32),
+             np.abs(rng.standard_normal(999)).astype(np.float32)]
+    for a in cases:
+        want = float(exact.nearest_even(f32, sum(Fraction(float(v)) for v in a) / a.size))
+        assert _f32_mean(a) == want
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_double_quant_quantize_into_out(axis):
+    """quantize(out=) with double_quant writes decode(encode(x)) into out (the decode kernel
+    writes straight into a float32 out along the last axis; along another it copies), x
+    itself included; a wrong out is refused."""
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((128, 192)) * 3).astype(np.float32)
+    c = Scaled(Quantile.nf4("bitsandbytes"), "absmax", block=64, axis=axis, double_quant=True)
+    want = c.decode(c.encode(x))
+    o = np.full_like(x, np.nan)
+    assert c.quantize(x, out=o) is o
+    np.testing.assert_array_equal(o, want)
+    d = np.full_like(x, np.nan)
+    assert c.decode(c.encode(x), out=d) is d
+    np.testing.assert_array_equal(d, want)
+    y = x.copy()
+    assert c.quantize(y, out=y) is y
+    np.testing.assert_array_equal(y, want)
+    with pytest.raises(ValueError, match="out must have dtype"):
+        c.quantize(x, out=np.empty(x.shape, np.float64))
+    buf = np.zeros(x.size + 1, np.float32)
+    xs = buf[:-1].reshape(x.shape)
+    xs[...] = x
+    with pytest.raises(ValueError, match="overlaps"):
+        c.quantize(xs, out=buf[1:].reshape(x.shape))
+
+
 def test_scaled_codebook_errors():
     with pytest.raises(ValueError, match="absmax"):
         Scaled(Quantile.nf4(), "e8m0", block=32)

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .._arrays import as_float_input, float_dtype
+from .._arrays import as_float_input, check_out, float_dtype
 from ..rounding import Rounding
 from ..kernels import fast_path
 from ..kernels.gpu import (C_UINT, amax_bits, raw_bits, book_on_device, float_format, launch, params_on_device,
@@ -44,19 +44,29 @@ DOUBLE_QUANT_BLOCK = 256
 
 
 def _f32_mean(a: np.ndarray) -> float:
-    """The float32 nearest to the exact mean of float32 values ``a`` (ties to even)."""
+    """The float32 nearest to the exact mean of finite float32 values ``a`` (ties to even).
+
+    The exact sum: each value is sig * 2**(E - 150) (sig below 2**24 with the implicit bit,
+    E the biased exponent, 1 for subnormals); the sigs are summed per exponent in float64, exact
+    while a sum stays below 2**53 (chunks of 2**29 values), then the per-exponent sums are
+    combined as Python integers.
+
+    >>> _f32_mean(np.array([1.0, 2.0, 2.0 ** -140], np.float32))
+    1.0
+    """
     from .. import exact
     from ..catalog import parse_format
 
-    m, e = np.frexp(a.astype(np.float64))
-    sig = (m * (1 << 24)).astype(np.int64)
-    e = e.astype(np.int64) - 24
-    e0 = int(e.min())
+    b = np.ascontiguousarray(a, dtype=np.float32).reshape(-1).view(np.uint32)
+    E = (b >> np.uint32(23)) & np.uint32(0xFF)
+    sig = ((b & np.uint32(0x7FFFFF)) | np.where(E > 0, np.uint32(1 << 23), np.uint32(0))).astype(np.float64)
+    E = np.maximum(E, np.uint32(1)).astype(np.intp)
     total = 0
-    for ev in np.unique(e):
-        total += int(sig[e == ev].sum()) << int(ev - e0)
+    for i in range(0, b.size, 1 << 29):
+        sums = np.bincount(E[i:i + (1 << 29)], weights=sig[i:i + (1 << 29)], minlength=256)
+        total += sum(int(v) << k for k, v in enumerate(sums.tolist()) if v)
     f32 = parse_format("fp32")
-    return float(exact.nearest_even(f32, Fraction(total) * Fraction(2) ** e0 / a.size))
+    return float(exact.nearest_even(f32, Fraction(total) * Fraction(2) ** -150 / b.size))
 
 
 def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: bool, per_tensor: bool = False):
@@ -158,7 +168,10 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
         if fuse:
             return _deliver(out, x, restore(vals).astype(x.dtype, copy=False))
         enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)
-        return _deliver(out, x, codec.decode(enc, x.dtype)) if fused else enc
+        if not fused:
+            return enc
+        # double_quant: the values take the double-quantized scales; decode writes into out
+        return codec.decode(enc, x.dtype) if out is None else decode(codec, enc, x.dtype, check_out(out, x, x.dtype))
     mode_id = q._mode_id(rounding)
     key, rbits, rand = book_random(mode_id, x, seed, rbits, rand, index_offset)
     T = q._tables()
@@ -242,9 +255,15 @@ def decode(codec, enc: Encoded, dtype, into=None) -> np.ndarray:
         scales32 = np.ascontiguousarray(sm, dtype=np.uint32).view(np.float32)
     cflat = np.ascontiguousarray(cm).reshape(-1)
     if codec.scale_mode == "absmax":
-        out = np.empty(cm.shape, dtype=np.float32)
+        shape = np.shape(enc.codes)
+        if into is not None and dt == np.float32 and (enc.axis is None or enc.axis % len(shape) == len(shape) - 1):
+            out = check_out(into, np.asarray(enc.codes), np.float32)   # the rows are into's: decode in place
+        else:
+            out = np.empty(cm.shape, dtype=np.float32)
         K.scaled_quantile_decode(cflat, scales32.reshape(-1), out.reshape(-1), q.value_table(np.float32), ncols,
                                  enc.block)
+        if out is into:
+            return into
         vals = out.astype(dt, copy=False)  # bitsandbytes: float32 product, then .to(dtype)
     else:
         wide = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
