@@ -44,29 +44,22 @@ DOUBLE_QUANT_BLOCK = 256
 
 
 def _f32_mean(a: np.ndarray) -> float:
-    """The float32 nearest to the exact mean of finite float32 values ``a`` (ties to even).
-
-    The exact sum: each value is sig * 2**(E - 150) (sig below 2**24 with the implicit bit,
-    E the biased exponent, 1 for subnormals); the sigs are summed per exponent in float64, exact
-    while a sum stays below 2**53 (chunks of 2**29 values), then the per-exponent sums are
-    combined as Python integers.
+    """The float32 nearest to the exact mean of finite float32 values ``a`` (ties to even):
+    the exact sum from the significands summed per binade (``binade_sums``).
 
     >>> _f32_mean(np.array([1.0, 2.0, 2.0 ** -140], np.float32))
     1.0
     """
     from .. import exact
     from ..catalog import parse_format
+    from ..kernels.cpu import codebook as K
 
-    b = np.ascontiguousarray(a, dtype=np.float32).reshape(-1).view(np.uint32)
-    E = (b >> np.uint32(23)) & np.uint32(0xFF)
-    sig = ((b & np.uint32(0x7FFFFF)) | np.where(E > 0, np.uint32(1 << 23), np.uint32(0))).astype(np.float64)
-    E = np.maximum(E, np.uint32(1)).astype(np.intp)
+    bits = np.ascontiguousarray(a, dtype=np.float32).reshape(-1).view(np.uint32)
     total = 0
-    for i in range(0, b.size, 1 << 29):
-        sums = np.bincount(E[i:i + (1 << 29)], weights=sig[i:i + (1 << 29)], minlength=256)
-        total += sum(int(v) << k for k, v in enumerate(sums.tolist()) if v)
-    f32 = parse_format("fp32")
-    return float(exact.nearest_even(f32, Fraction(total) * Fraction(2) ** -150 / b.size))
+    for i in range(0, bits.size, 1 << 39):
+        sums = K.binade_sums(bits[i:i + (1 << 39)]).tolist()
+        total += sum(v << max(e, 1) for e, v in enumerate(sums) if v)
+    return float(exact.nearest_even(parse_format("fp32"), Fraction(total, bits.size) / 2 ** 150))
 
 
 def _absmax_encode(x32: np.ndarray, q: Quantile, ncols: int, block: int, fused: bool, per_tensor: bool = False):
@@ -171,7 +164,7 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
         if not fused:
             return enc
         # double_quant: the values take the double-quantized scales; decode writes into out
-        return codec.decode(enc, x.dtype) if out is None else decode(codec, enc, x.dtype, check_out(out, x, x.dtype))
+        return decode(codec, enc, x.dtype, None if out is None else check_out(out, x, x.dtype), checked=True)
     mode_id = q._mode_id(rounding)
     key, rbits, rand = book_random(mode_id, x, seed, rbits, rand, index_offset)
     T = q._tables()
@@ -233,20 +226,22 @@ def _deliver(out, x, values: np.ndarray) -> np.ndarray:
     return o
 
 
-def decode(codec, enc: Encoded, dtype, into=None) -> np.ndarray:
-    """Scaled.decode for a code-book element (into ``into`` when given: its dtype wins)."""
+def decode(codec, enc: Encoded, dtype, into=None, checked: bool = False) -> np.ndarray:
+    """Scaled.decode for a code-book element (into ``into`` when given: its dtype wins);
+    ``checked``: the codes are the encoder's own, in range (no scan)."""
     from ..codecs.fp import FP
     from ..kernels.cpu import codebook as K
 
     dt = float_dtype(dtype if into is None else into.dtype)
     q: Quantile = codec.element_codec
     cm, sm = codec._record_rows(enc)
-    q.check_codes(cm)
+    if not checked:
+        q.check_codes(cm)
     ncols = cm.shape[-1]
     if codec.double_quant:
         if enc.scale_scales is None or enc.scale_offset is None:
             raise ValueError("a double-quantized record needs scale_scales and scale_offset")
-        if sm.size and int(sm.max()) > 255:
+        if not checked and sm.size and int(sm.max()) > 255:
             raise ValueError("double-quantized scale codes are 8-bit")
         scales32 = double_dequantize(sm, enc.scale_scales, enc.scale_offset).reshape(sm.shape)
     else:

@@ -445,6 +445,20 @@ def scaled_absmax_encode(t0, t1, src, codes, scales, out, code_of, vals32, thr, 
         _absmax_elements(src, codes, out, start, end, amax, short, code_of, vals32, thr, lut, nan_index, fused)
 
 
+@njit(**SERIAL)
+def binade_sums(bits):
+    """Per biased exponent field E of float32 bits ``bits`` (uint32), the sum of the
+    significands with their implicit bit (none for E = 0): exact in int64 for up to 2**39
+    values. The values sum to sum(sums[E] * 2**(max(E, 1) - 150)) (double quantization's
+    exact mean of the block scales)."""
+    sums = np.zeros(256, np.int64)
+    for i in range(bits.size):
+        b = bits[i]
+        e = (b >> np.uint32(23)) & np.uint32(0xFF)
+        sums[e] += np.int64((b & np.uint32(0x7FFFFF)) | (np.uint32(0x800000) if e else np.uint32(0)))
+    return sums
+
+
 # --- per-tensor scales (Scaled(axis=None)): a reduction, then the elements in parallel ---------
 # The one block is the whole tensor: fmtlib.codecs.blocked.amax_element reduces its magnitude
 # bits in parallel chunks (inf or NaN bits where the tensor holds one, so the one-element block
