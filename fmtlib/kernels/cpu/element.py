@@ -394,8 +394,8 @@ def _encode32_loop(t0, t1, src, out, K, E, codes):
 # value; a carry runs into the exponent (the next binade). The parity bit is bit se of the
 # significand: of a below m_in, the implicit 1 at se = m_in (where a holds the exponent's low
 # bit instead), hence bit se of a | 2**m_in. Below q the result is q above q/2 and 0 up to it
-# (q/2 is a tie, to the even 0). The sign: bit 15 of r + 0x8000 (every r is below 2**15) or,
-# where -0 is not kept, of r + 0x7FFF (set only for r > 0).
+# (q/2 is a tie, to the even 0). The sign: bit 15 of r + 0x8000 (every finite r is below
+# 2**15; the others are replaced) or, where -0 is not kept, of r + 0x7FFF (set only for r > 0).
 #
 # Encode (_encode16_loop): the code's magnitude is x rounded to nearest-even at se and shifted
 # right by se, x = a - ((e1 - 1) << m_in). Below 2**emin (e1 = max(E, 1)) x is the significand
@@ -404,12 +404,12 @@ def _encode32_loop(t0, t1, src, out, K, E, codes):
 # emin_E - 1 over the mantissa, so the result is the element's code, a carry running into its
 # exponent. Here lo is one lower, so that the binade below q's (q/2 to q) rounds at
 # se = m_in + 1: its significand, 2**m_in to 2**(m_in + 1), rounds to one quantum above q/2
-# and to 0 at q/2 (the tie, to even). Below q/2, x is below 2**m_in (the next binade down)
-# or would be negative and saturates at 0: either rounds to 0 at m_in + 1. The parity is bit
-# se of x, but at se = m_in that of the significand: 1 where x >= 2**m_in (the implicit bit;
-# from 2**emin up, with mbits = 0, x holds the exponent's low bit there), 0 below (a float16
-# subnormal, where q/2 is one), hence bit se of x | min(x, 2**m_in). The sign as above, with
-# 2**mag_bits.
+# and to 0 at q/2 (the tie, to even). Below q/2, x is below 2**m_in in the next binade down
+# and would be negative further down, where it saturates at 0: both round to 0 at m_in + 1.
+# The parity is bit se of x, but at se = m_in that of the significand: 1 where x >= 2**m_in
+# (the implicit bit; from 2**emin up, with mbits = 0, x holds the exponent's low bit there), 0
+# below (a float16 subnormal, where q/2 is one), hence bit se of x | min(x, 2**m_in). The sign
+# as above, with 2**mag_bits.
 #
 # Every shift amount is masked below 16 so that LLVM keeps the lanes 16-bit. ``P``
 # (fast_path.lanes16_constants) = (s, emin_E, input bits of max, the sign bit where -0 is kept
