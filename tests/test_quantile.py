@@ -358,6 +358,14 @@ def test_double_quant_quantize_into_out(axis):
     np.testing.assert_array_equal(y, want)
     with pytest.raises(ValueError, match="out must have dtype"):
         c.quantize(x, out=np.empty(x.shape, np.float64))
+    for codec in (c, Scaled(Quantile.fp4("bitsandbytes"), "absmax", block=32, axis=axis)):   # 16-bit input
+        h = x.astype(np.float16)
+        got = codec.quantize(h)
+        assert got.flags.c_contiguous and got.dtype == np.float16
+        np.testing.assert_array_equal(got, codec.decode(codec.encode(h), np.float16))
+        o16 = np.empty_like(h)
+        assert codec.quantize(h, out=o16) is o16
+        np.testing.assert_array_equal(o16, got)
     buf = np.zeros(x.size + 1, np.float32)
     xs = buf[:-1].reshape(x.shape)
     xs[...] = x

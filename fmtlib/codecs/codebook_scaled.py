@@ -163,8 +163,11 @@ def run(codec, x, fused: bool, rounding, seed, rbits, index_offset, out, rand=No
         enc = _record(codec, codes, scales, axis, block, x.shape, None if fused else out)
         if not fused:
             return enc
-        # double_quant: the values take the double-quantized scales; decode writes into out
-        return decode(codec, enc, x.dtype, None if out is None else check_out(out, x, x.dtype), checked=True)
+        # double_quant (the values take the double-quantized scales) or 16-bit input: decode the
+        # record, into out where given, else into a C-contiguous array of x's shape
+        if out is None:
+            return _deliver(None, x, decode(codec, enc, x.dtype, checked=True))
+        return decode(codec, enc, x.dtype, check_out(out, x, x.dtype), checked=True)
     mode_id = q._mode_id(rounding)
     key, rbits, rand = book_random(mode_id, x, seed, rbits, rand, index_offset)
     T = q._tables()
