@@ -303,6 +303,33 @@ def test_lane_kernels_every_small_format(specials):
     assert checked > 20
 
 
+@pytest.mark.parametrize("name", ["e2m1", "e4m3fn", "e5m2", "e4m3fnuz"])
+@pytest.mark.parametrize("overflow", ["saturate", "ieee"])
+def test_stochastic_float32_specials_in_place(name, overflow):
+    """fast_stochastic_f32 sets overflow, inf and NaN results in a second pass over a chunk of
+    256 that holds one (from a copy of the chunk where out is x): inf, NaNs with payloads (some
+    round to inf's bits, some carry into the sign), values that round above max only for some
+    draws, around chunk edges and in a ragged tail, in place and not: the generic bits."""
+    codec = FP(name)
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal(5000) * np.float32(codec.max) / 3).astype(np.float32)
+    edge = np.array([np.inf, -np.inf, np.nan, -np.nan, 3e38, -3e38, codec.max, -codec.max,
+                     np.nextafter(np.float32(codec.max), np.float32(np.inf))], dtype=np.float32)
+    for at in (0, 255, 256, 511, 4093):
+        x[at:at + edge.size] = edge[:x.size - at]
+    x.view(np.uint32)[1000:1010] = np.uint32(0x7F800001) + np.arange(10, dtype=np.uint32) * np.uint32(0x80001)
+    x.view(np.uint32)[1010:1014] = [0x7FFFFFFF, 0xFFFFFFFF, 0x7FFFFFF0, 0x7F800001]   # NaNs whose rounding carries
+    x[3000:3007] = np.float32(codec.max) * np.float32(1.0 + 2.0 ** -4)   # above max: up or down by the draw
+    for rbits in (3, 62):
+        kw = dict(rounding="stochastic", seed=9, rbits=rbits, overflow=overflow, index_offset=5)
+        with fast_path.disabled():
+            want = codec.quantize(x, **kw)
+        assert np.array_equal(float_bits(codec.quantize(x, **kw)), float_bits(want))
+        y = x.copy()
+        assert codec.quantize(y, out=y, **kw) is y
+        assert np.array_equal(float_bits(y), float_bits(want)), (name, overflow, rbits)
+
+
 @pytest.mark.parametrize("specials", ["ieee", "fnuz"])
 def test_stochastic_lanes_every_small_format(specials):
     """fast_stochastic_f32 and fast_stochastic_16 (the below-quantum test as G > ~z on the
