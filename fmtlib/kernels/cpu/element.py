@@ -677,7 +677,7 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits):
     m_in, sign_bit, absmask, inf_bits = _input32(kind)
     s, max_bits, zero_sign, e_thr, q_bits = K[0], K[3], K[4], K[5], K[6]
     below_q, to_w, rmask, rb = _stochastic32_constants(K, rbits)
-    ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = _specials32(sp)
+    spc = _specials32(sp)
     alias = src.ctypes.data == out.ctypes.data   # in place: a copy of each chunk's input first
     own = np.empty(_SR_CHUNK if alias else 1, np.uint32)
     buf = borrowed(own)   # own is used at the end, so it lives as long as buf
@@ -697,16 +697,28 @@ def _stochastic32_loop(t0, t1, src, out, K, sp, key, base, rbits):
             top = max(top, r32)
             r = _bits_from_f32(r32, kind)
             out[U(i)] = u(r | (b & (zero_sign if r == 0 else sign_bit)))
-        if top > max_bits:
-            for i in range(c0, c1):
-                b = u(buf[U(i - c0)]) if alias else u(src[U(i)])
-                a = u(b & absmask)
-                smask = u(u(0) - u(b >> u(31)))
-                v = u(out[U(i)])
-                v = u(ovf_p ^ (ovf_d & smask)) if u(v & absmask) > max_bits else v
-                v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
-                out[U(i)] = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
+        if top > max_bits and alias:
+            _sr32_specials(buf, c0, out, c0, c1, max_bits, spc)
+        elif top > max_bits:
+            _sr32_specials(src, 0, out, c0, c1, max_bits, spc)
     own[0] = 0
+
+
+@njit(**SCALAR)
+def _sr32_specials(inp, off, out, c0, c1, max_bits, spc):
+    """The second pass of _stochastic32_loop over out[c0:c1], its inputs at inp[c0 - off:]: the
+    overflow, inf and NaN results (one loop for each input array, so that it vectorises)."""
+    u = np.uint32
+    ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = spc
+    absmask, inf_bits = u(0x7FFFFFFF), u(0x7F800000)
+    for i in range(c0, c1):
+        b = u(inp[U(i - off)])
+        a = u(b & absmask)
+        smask = u(u(0) - u(b >> u(31)))
+        v = u(out[U(i)])
+        v = u(ovf_p ^ (ovf_d & smask)) if u(v & absmask) > max_bits else v
+        v = u(inf_p ^ (inf_d & smask)) if a == inf_bits else v
+        out[U(i)] = u(nan_p ^ (nan_d & smask)) if a > inf_bits else v
 
 
 @parallel("elements")
