@@ -711,7 +711,7 @@ def _sr32_specials(inp, off, out, c0, c1, max_bits, spc):
     overflow, inf and NaN results (one loop for each input array, so that it vectorises)."""
     u = np.uint32
     ovf_p, ovf_d, inf_p, inf_d, nan_p, nan_d = spc
-    absmask, inf_bits = u(0x7FFFFFFF), u(0x7F800000)
+    m_in, sign_bit, absmask, inf_bits = _input32(0)
     for i in range(c0, c1):
         b = u(inp[U(i - off)])
         a = u(b & absmask)
